@@ -1,0 +1,286 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { StorageError } from './errors.js';
+import { SecretString } from './secret-string.js';
+
+/** Version of the {@link EncryptedData} format this library writes. */
+export const ENCRYPTION_FORMAT_VERSION = 1;
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * Argon2id parameters for passphrases, those of the original design (OWASP's minimum for Argon2id):
+ * 19 MiB of memory, 2 iterations, 1 lane, a 32-byte key.
+ */
+export const ARGON2ID_PARAMETERS = Object.freeze({ memoryKiB: 19456, iterations: 2, parallelism: 1 });
+/** Shortest salt accepted by {@link EncryptionManager.fromPassphrase}. */
+export const MIN_SALT_BYTES = 16;
+
+/**
+ * A credential value encrypted with AES-256-GCM. Providers store it as it is; they never see plaintext.
+ *
+ * @example
+ * ```ts
+ * import { EncryptionManager } from 'nebula-credential';
+ * const data = EncryptionManager.generate().encrypt(Buffer.from('s3cret'));
+ * console.log(data.version, data.nonce.length, data.tag.length); // 1 12 16
+ * ```
+ */
+export interface EncryptedData {
+  /** Format version; only {@link ENCRYPTION_FORMAT_VERSION} is understood. */
+  version: number;
+  /** Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key. */
+  keyId: string;
+  /** 12-byte GCM nonce, unique per encryption under one key. */
+  nonce: Uint8Array;
+  ciphertext: Uint8Array;
+  /** 16-byte GCM authentication tag. */
+  tag: Uint8Array;
+}
+
+/** The JSON form of {@link EncryptedData}: binary fields in standard base64. */
+export interface EncryptedDataJson {
+  version: number;
+  keyId: string;
+  nonce: string;
+  ciphertext: string;
+  tag: string;
+}
+
+/**
+ * Converts encrypted data to its JSON form.
+ *
+ * @example
+ * ```ts
+ * import { EncryptionManager, encryptedDataToJson } from 'nebula-credential';
+ * const json = encryptedDataToJson(EncryptionManager.generate().encrypt(Buffer.from('x')));
+ * ```
+ */
+export function encryptedDataToJson(data: EncryptedData): EncryptedDataJson {
+  return {
+    version: data.version,
+    keyId: data.keyId,
+    nonce: Buffer.from(data.nonce).toString('base64'),
+    ciphertext: Buffer.from(data.ciphertext).toString('base64'),
+    tag: Buffer.from(data.tag).toString('base64'),
+  };
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Parses the JSON form; a missing or malformed field throws `Corrupted`. Field lengths are checked on decrypt.
+ *
+ * @example
+ * ```ts
+ * import { encryptedDataFromJson } from 'nebula-credential';
+ * encryptedDataFromJson({ version: 1, keyId: 'k', nonce: '', ciphertext: '', tag: '' });
+ * ```
+ */
+export function encryptedDataFromJson(json: unknown): EncryptedData {
+  const fail = (why: string): never => {
+    throw new StorageError({ code: 'Corrupted', message: `stored encrypted data is malformed: ${why}` });
+  };
+  if (typeof json !== 'object' || json === null) return fail('not an object');
+  const j = json as Record<string, unknown>;
+  if (typeof j['version'] !== 'number') return fail('version is not a number');
+  if (typeof j['keyId'] !== 'string') return fail('keyId is not a string');
+  const bytes = (key: string): Uint8Array => {
+    const v = j[key];
+    if (typeof v !== 'string' || v.length % 4 !== 0 || !BASE64.test(v)) return fail(`${key} is not base64`);
+    return Buffer.from(v, 'base64');
+  };
+  return {
+    version: j['version'],
+    keyId: j['keyId'],
+    nonce: bytes('nonce'),
+    ciphertext: bytes('ciphertext'),
+    tag: bytes('tag'),
+  };
+}
+
+/**
+ * AES-256-GCM with authenticated, versioned output and no plaintext fallback.
+ *
+ * Nonces: each manager draws a random 96-bit starting value when it is created and adds one for every
+ * encryption. Within one manager a nonce therefore never repeats (the counter would have to wrap 2^96
+ * times); the manager refuses to encrypt more than 2^32 messages, NIST SP 800-38D's bound, and you should
+ * create a new one before that. Two managers sharing a key (two processes) repeat a nonce only if one's
+ * random start lands inside the other's used range: for m managers each encrypting n messages the
+ * probability is below m²·n/2^96, about 2^-36 for a million processes each writing a million times.
+ * A purely random nonce per message would give a weaker bound, a pure counter none across processes.
+ *
+ * @example
+ * ```ts
+ * import { EncryptionManager } from 'nebula-credential';
+ * const manager = EncryptionManager.generate();
+ * const data = manager.encrypt(Buffer.from('hunter2'));
+ * console.log(manager.decrypt(data).toString()); // hunter2
+ * ```
+ */
+export class EncryptionManager {
+  readonly keyId: string;
+  readonly #key: Buffer;
+  #nonceCounter: bigint;
+  #encryptions = 0;
+
+  private constructor(key: Buffer) {
+    this.#key = key;
+    this.keyId = createHmac('sha256', key).update('nebula-credential key id v1').digest('hex').slice(0, 16);
+    this.#nonceCounter = BigInt(`0x${randomBytes(NONCE_BYTES).toString('hex')}`);
+  }
+
+  /** A manager for a 32-byte key (copied, so the caller may wipe its buffer). */
+  static fromKey(key: Uint8Array): EncryptionManager {
+    if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: `an encryption key must be exactly ${KEY_BYTES} bytes, got ${key instanceof Uint8Array ? key.length : typeof key}`,
+        operation: 'configure',
+      });
+    }
+    const copy = Buffer.alloc(KEY_BYTES);
+    copy.set(key);
+    return new EncryptionManager(copy);
+  }
+
+  /** A manager with a fresh random key (for tests and for generating key files). */
+  static generate(): EncryptionManager {
+    return new EncryptionManager(randomBytes(KEY_BYTES));
+  }
+
+  /**
+   * Derives the key from a passphrase with Argon2id ({@link ARGON2ID_PARAMETERS}). The salt must be at least
+   * 16 random bytes, stored beside the data and reused: a different salt gives a different key.
+   */
+  static async fromPassphrase(
+    passphrase: string | SecretString,
+    salt: Uint8Array,
+  ): Promise<EncryptionManager> {
+    const secret = typeof passphrase === 'string' ? new SecretString(passphrase) : passphrase;
+    if (secret.length === 0) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: 'the passphrase is empty',
+        operation: 'configure',
+      });
+    }
+    if (!(salt instanceof Uint8Array) || salt.length < MIN_SALT_BYTES) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: `the passphrase salt must be at least ${MIN_SALT_BYTES} random bytes`,
+        operation: 'configure',
+      });
+    }
+    const { argon2id } = await import('hash-wasm');
+    const key = await secret.useBytes((password) =>
+      argon2id({
+        password,
+        salt,
+        parallelism: ARGON2ID_PARAMETERS.parallelism,
+        iterations: ARGON2ID_PARAMETERS.iterations,
+        memorySize: ARGON2ID_PARAMETERS.memoryKiB,
+        hashLength: KEY_BYTES,
+        outputType: 'binary',
+      }),
+    );
+    if (typeof passphrase === 'string') secret.dispose();
+    const manager = new EncryptionManager(Buffer.from(key));
+    key.fill(0);
+    return manager;
+  }
+
+  /**
+   * Encrypts `plaintext`. `associatedData` (for example the credential id) is authenticated but not stored:
+   * decryption must pass the same bytes, so a ciphertext moved to another id fails to decrypt.
+   */
+  encrypt(plaintext: Uint8Array, associatedData?: Uint8Array): EncryptedData {
+    if (this.#encryptions >= 2 ** 32) {
+      throw new StorageError({
+        code: 'Unsupported',
+        message:
+          'this EncryptionManager has encrypted 2^32 messages; create a new one to draw a fresh nonce range',
+        operation: 'encrypt',
+      });
+    }
+    this.#encryptions++;
+    const nonce = this.#nextNonce();
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(this.#aad(associatedData));
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return {
+      version: ENCRYPTION_FORMAT_VERSION,
+      keyId: this.keyId,
+      nonce,
+      ciphertext,
+      tag: cipher.getAuthTag(),
+    };
+  }
+
+  /**
+   * Decrypts and authenticates. A wrong key, a changed bit, a truncated field or different associated data
+   * throws `DecryptionFailed`; an unknown version throws `Unsupported`. Never returns unauthenticated bytes.
+   */
+  decrypt(data: EncryptedData, associatedData?: Uint8Array): Buffer {
+    if (data.version !== ENCRYPTION_FORMAT_VERSION) {
+      throw new StorageError({
+        code: 'Unsupported',
+        message: `encrypted data has format version ${String(data.version)}; this release reads version ${ENCRYPTION_FORMAT_VERSION} (upgrade nebula-credential)`,
+        operation: 'decrypt',
+      });
+    }
+    const fail = (why: string, cause?: unknown): never => {
+      throw new StorageError({
+        code: 'DecryptionFailed',
+        message: `decryption failed: ${why}`,
+        operation: 'decrypt',
+        cause,
+        details: { keyId: this.keyId, dataKeyId: data.keyId },
+      });
+    };
+    if (data.keyId !== this.keyId) {
+      fail(
+        `the data was encrypted with key ${data.keyId}, this manager holds key ${this.keyId} (wrong key or passphrase)`,
+      );
+    }
+    if (data.nonce?.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);
+    if (data.tag?.length !== TAG_BYTES) fail(`the authentication tag must be ${TAG_BYTES} bytes`);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, data.nonce, { authTagLength: TAG_BYTES });
+      decipher.setAAD(this.#aad(associatedData));
+      decipher.setAuthTag(data.tag);
+      return Buffer.concat([decipher.update(data.ciphertext), decipher.final()]);
+    } catch (error) {
+      return fail('the data or its authentication tag was altered, or the key is wrong', error);
+    }
+  }
+
+  /** Overwrites the key in memory; the manager is unusable afterwards. */
+  dispose(): void {
+    this.#key.fill(0);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toJSON(): Record<string, string> {
+    return { keyId: this.keyId };
+  }
+
+  [inspect.custom](): string {
+    return `EncryptionManager { keyId: '${this.keyId}', key: [REDACTED] }`;
+  }
+
+  #nextNonce(): Buffer {
+    this.#nonceCounter = (this.#nonceCounter + 1n) & ((1n << 96n) - 1n);
+    return Buffer.from(this.#nonceCounter.toString(16).padStart(NONCE_BYTES * 2, '0'), 'hex');
+  }
+
+  #aad(associatedData: Uint8Array | undefined): Buffer {
+    // Binding the format version and key id means a downgraded version field fails authentication.
+    const header = Buffer.from(`nebula-credential/v${ENCRYPTION_FORMAT_VERSION}/${this.keyId}/`);
+    return associatedData ? Buffer.concat([header, associatedData]) : header;
+  }
+}

@@ -1,0 +1,82 @@
+import {
+  type EncryptedData,
+  type EncryptedDataJson,
+  encryptedDataFromJson,
+  encryptedDataToJson,
+} from './crypto.js';
+import { StorageError } from './errors.js';
+import {
+  type CredentialMetadata,
+  type CredentialMetadataJson,
+  metadataFromJson,
+  metadataToJson,
+} from './metadata.js';
+
+/** Identifies a stored credential document and its layout version. */
+export const CREDENTIAL_DOCUMENT_FORMAT = 'nebula-credential/v1';
+
+/**
+ * The JSON document that providers without native metadata fields store: the encrypted data and the
+ * metadata side by side, so `retrieve` returns both exactly. Local files, AWS SecretString, Vault data and
+ * Kubernetes Secret data all use this one layout.
+ */
+export interface CredentialDocument {
+  format: typeof CREDENTIAL_DOCUMENT_FORMAT;
+  data: EncryptedDataJson;
+  metadata: CredentialMetadataJson;
+}
+
+/**
+ * Serialises encrypted data and metadata into the document JSON text.
+ *
+ * @example
+ * ```ts
+ * import { encodeCredentialDocument, decodeCredentialDocument, EncryptionManager, createMetadata } from 'nebula-credential';
+ * const text = encodeCredentialDocument(EncryptionManager.generate().encrypt(Buffer.from('x')), createMetadata());
+ * const { data, metadata } = decodeCredentialDocument(text);
+ * ```
+ */
+export function encodeCredentialDocument(data: EncryptedData, metadata: CredentialMetadata): string {
+  const document: CredentialDocument = {
+    format: CREDENTIAL_DOCUMENT_FORMAT,
+    data: encryptedDataToJson(data),
+    metadata: metadataToJson(metadata),
+  };
+  return JSON.stringify(document);
+}
+
+/**
+ * Parses a document; anything malformed throws `Corrupted` (with `credentialId` when given).
+ *
+ * @example
+ * ```ts
+ * import { decodeCredentialDocument } from 'nebula-credential';
+ * try { decodeCredentialDocument('{oops', 'api_key'); } catch (e) { console.log(e.code); } // Corrupted
+ * ```
+ */
+export function decodeCredentialDocument(
+  text: string | Uint8Array,
+  credentialId?: string,
+): { data: EncryptedData; metadata: CredentialMetadata } {
+  try {
+    const json: unknown = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
+    if (typeof json !== 'object' || json === null) throw corrupted('not a JSON object');
+    const doc = json as Record<string, unknown>;
+    if (doc['format'] !== CREDENTIAL_DOCUMENT_FORMAT) {
+      throw corrupted(
+        typeof doc['format'] === 'string' && doc['format'].startsWith('nebula-credential/')
+          ? `written in format ${doc['format']}, which this release does not read (upgrade nebula-credential)`
+          : 'not a nebula-credential document',
+      );
+    }
+    return { data: encryptedDataFromJson(doc['data']), metadata: metadataFromJson(doc['metadata']) };
+  } catch (error) {
+    const base =
+      error instanceof StorageError ? error : corrupted('not valid JSON (truncated or overwritten?)', error);
+    throw base.withContext({ credentialId });
+  }
+}
+
+function corrupted(why: string, cause?: unknown): StorageError {
+  return new StorageError({ code: 'Corrupted', message: `stored credential is unreadable: ${why}`, cause });
+}

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { StorageError } from './errors.js';
+
+/** How often a credential should be rotated. The library records it; rotation itself is the caller's job. */
+export interface RotationPolicy {
+  /** Days between rotations, a whole number from 1 to 36500. */
+  intervalDays: number;
+}
+
+/**
+ * Non-secret facts about a credential, stored beside it and returned exactly by every provider.
+ *
+ * @example
+ * ```ts
+ * import { createMetadata } from 'nebula-credential';
+ * const metadata = createMetadata({ tags: { env: 'prod' }, rotationPolicy: { intervalDays: 90 } });
+ * console.log(metadata.createdAt <= metadata.lastModified); // true
+ * ```
+ */
+export interface CredentialMetadata {
+  createdAt: Date;
+  lastModified: Date;
+  lastAccessed?: Date | undefined;
+  rotationPolicy?: RotationPolicy | undefined;
+  tags: Record<string, string>;
+}
+
+/**
+ * Which credentials `list` returns. Every condition must hold: all `tags` pairs match exactly, and the
+ * creation time lies within the inclusive bounds.
+ *
+ * @example
+ * ```ts
+ * const filter: CredentialFilter = { tags: { env: 'prod' }, createdAfter: new Date('2026-01-01') };
+ * const ids = await provider.list(filter);
+ * ```
+ */
+export interface CredentialFilter {
+  tags?: Record<string, string> | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
+}
+
+/**
+ * Who is asking and why: carried into logs (the trace id) so operations can be correlated.
+ *
+ * @example
+ * ```ts
+ * import { createContext } from 'nebula-credential';
+ * const ctx = createContext('billing-service', { scopeId: 'tenant-42' });
+ * await provider.exists('api_key', ctx);
+ * ```
+ */
+export interface CredentialContext {
+  ownerId: string;
+  scopeId?: string | undefined;
+  traceId: string;
+}
+
+/**
+ * Builds a context with a fresh trace id.
+ *
+ * @example
+ * ```ts
+ * import { createContext } from 'nebula-credential';
+ * console.log(createContext('cli').traceId.length); // 36
+ * ```
+ */
+export function createContext(
+  ownerId: string,
+  options: { scopeId?: string; traceId?: string } = {},
+): CredentialContext {
+  return { ownerId, scopeId: options.scopeId, traceId: options.traceId ?? randomUUID() };
+}
+
+/**
+ * Fresh metadata stamped with `now`.
+ *
+ * @example
+ * ```ts
+ * import { createMetadata } from 'nebula-credential';
+ * const m = createMetadata({ tags: { team: 'payments' } });
+ * console.log(m.tags.team); // payments
+ * ```
+ */
+export function createMetadata(
+  options: { tags?: Record<string, string>; rotationPolicy?: RotationPolicy; now?: Date } = {},
+): CredentialMetadata {
+  const now = options.now ?? new Date();
+  const metadata: CredentialMetadata = {
+    createdAt: new Date(now),
+    lastModified: new Date(now),
+    tags: { ...options.tags },
+  };
+  if (options.rotationPolicy) metadata.rotationPolicy = { intervalDays: options.rotationPolicy.intervalDays };
+  validateMetadata(metadata);
+  return metadata;
+}
+
+/**
+ * Checks that metadata is well formed (valid dates, string tags, a sane rotation interval);
+ * throws `InvalidMetadata` naming the problem. Tag keys and values are never echoed: they may be sensitive.
+ *
+ * @example
+ * ```ts
+ * import { validateMetadata, createMetadata } from 'nebula-credential';
+ * validateMetadata(createMetadata()); // passes
+ * ```
+ */
+export function validateMetadata(metadata: CredentialMetadata, provider?: string): void {
+  const problems: string[] = [];
+  for (const key of ['createdAt', 'lastModified', 'lastAccessed'] as const) {
+    const value = metadata[key];
+    if (value === undefined && key === 'lastAccessed') continue;
+    if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+      problems.push(`${key} must be a valid Date`);
+  }
+  if (typeof metadata.tags !== 'object' || metadata.tags === null || Array.isArray(metadata.tags)) {
+    problems.push('tags must be an object of string keys to string values');
+  } else {
+    let index = 0;
+    for (const [key, value] of Object.entries(metadata.tags)) {
+      if (key.length === 0) problems.push(`tag #${index + 1} has an empty key`);
+      if (typeof value !== 'string') problems.push(`tag #${index + 1} has a value that is not a string`);
+      index++;
+    }
+  }
+  const interval = metadata.rotationPolicy?.intervalDays;
+  if (
+    metadata.rotationPolicy !== undefined &&
+    (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > 36500)
+  ) {
+    problems.push('rotationPolicy.intervalDays must be a whole number of days from 1 to 36500');
+  }
+  if (problems.length > 0) {
+    throw new StorageError({
+      code: 'InvalidMetadata',
+      message: `invalid credential metadata: ${problems.join('; ')}`,
+      provider,
+      details: { problems },
+    });
+  }
+}
+
+/**
+ * True when `metadata` satisfies every condition of `filter` (an absent filter matches everything).
+ *
+ * @example
+ * ```ts
+ * import { matchesFilter, createMetadata } from 'nebula-credential';
+ * matchesFilter(createMetadata({ tags: { env: 'prod' } }), { tags: { env: 'prod' } }); // true
+ * ```
+ */
+export function matchesFilter(metadata: CredentialMetadata, filter: CredentialFilter | undefined): boolean {
+  if (!filter) return true;
+  if (filter.tags) {
+    for (const [key, value] of Object.entries(filter.tags)) {
+      if (!Object.hasOwn(metadata.tags, key) || metadata.tags[key] !== value) return false;
+    }
+  }
+  const created = metadata.createdAt.getTime();
+  if (filter.createdAfter && created < filter.createdAfter.getTime()) return false;
+  if (filter.createdBefore && created > filter.createdBefore.getTime()) return false;
+  return true;
+}
+
+/** The JSON shape of {@link CredentialMetadata}: ISO-8601 dates with milliseconds. */
+export interface CredentialMetadataJson {
+  createdAt: string;
+  lastModified: string;
+  lastAccessed?: string;
+  rotationPolicy?: RotationPolicy;
+  tags: Record<string, string>;
+}
+
+/**
+ * Serialises metadata for storage.
+ *
+ * @example
+ * ```ts
+ * import { metadataToJson, metadataFromJson, createMetadata } from 'nebula-credential';
+ * const back = metadataFromJson(metadataToJson(createMetadata()));
+ * ```
+ */
+export function metadataToJson(metadata: CredentialMetadata): CredentialMetadataJson {
+  const json: CredentialMetadataJson = {
+    createdAt: metadata.createdAt.toISOString(),
+    lastModified: metadata.lastModified.toISOString(),
+    tags: { ...metadata.tags },
+  };
+  if (metadata.lastAccessed) json.lastAccessed = metadata.lastAccessed.toISOString();
+  if (metadata.rotationPolicy) json.rotationPolicy = { intervalDays: metadata.rotationPolicy.intervalDays };
+  return json;
+}
+
+/**
+ * Parses stored metadata; throws `Corrupted` when the shape is wrong.
+ *
+ * @example
+ * ```ts
+ * import { metadataFromJson } from 'nebula-credential';
+ * metadataFromJson({ createdAt: '2026-01-01T00:00:00.000Z', lastModified: '2026-01-01T00:00:00.000Z', tags: {} });
+ * ```
+ */
+export function metadataFromJson(json: unknown): CredentialMetadata {
+  const fail = (why: string): never => {
+    throw new StorageError({ code: 'Corrupted', message: `stored metadata is malformed: ${why}` });
+  };
+  if (typeof json !== 'object' || json === null) return fail('not an object');
+  const j = json as Record<string, unknown>;
+  const date = (key: string, optional: boolean): Date | undefined => {
+    const v = j[key];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string') return fail(`${key} is not a string`);
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) return fail(`${key} is not a date`);
+    return d;
+  };
+  const tags = j['tags'];
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return fail('tags is not an object');
+  const tagCopy: Record<string, string> = {};
+  for (const [k, v] of Object.entries(tags)) {
+    if (typeof v !== 'string') return fail('a tag value is not a string');
+    tagCopy[k] = v;
+  }
+  const metadata: CredentialMetadata = {
+    createdAt: date('createdAt', false)!,
+    lastModified: date('lastModified', false)!,
+    tags: tagCopy,
+  };
+  const accessed = date('lastAccessed', true);
+  if (accessed) metadata.lastAccessed = accessed;
+  const rotation = j['rotationPolicy'];
+  if (rotation !== undefined) {
+    const days = (rotation as Record<string, unknown> | null)?.['intervalDays'];
+    if (typeof days !== 'number') return fail('rotationPolicy.intervalDays is not a number');
+    metadata.rotationPolicy = { intervalDays: days };
+  }
+  return metadata;
+}

@@ -1,0 +1,207 @@
+import type { StorageErrorCode } from './errors.js';
+
+// Log-spaced bucket bounds from 10 µs to ~10 min at 10% resolution: fixed memory per series, and any
+// quantile is known to within one bucket's width.
+const BUCKET_GROWTH = 1.1;
+const FIRST_BOUND_MS = 0.01;
+const BUCKET_BOUNDS: readonly number[] = (() => {
+  const bounds: number[] = [];
+  for (let b = FIRST_BOUND_MS; b < 600_000; b *= BUCKET_GROWTH) bounds.push(b);
+  return bounds;
+})();
+
+class LatencyHistogram {
+  readonly counts = new Array<number>(BUCKET_BOUNDS.length + 1).fill(0);
+  total = 0;
+  sum = 0;
+  max = 0;
+
+  record(ms: number): void {
+    const index =
+      ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / Math.log(BUCKET_GROWTH));
+    this.counts[Math.min(index, BUCKET_BOUNDS.length)]!++;
+    this.total++;
+    this.sum += ms;
+    if (ms > this.max) this.max = ms;
+  }
+
+  quantile(q: number): number {
+    if (this.total === 0) return 0;
+    const rank = Math.ceil(q * this.total);
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i]!;
+      if (seen >= rank) return Math.min(BUCKET_BOUNDS[i] ?? this.max, this.max);
+    }
+    return this.max;
+  }
+}
+
+interface Series {
+  count: number;
+  errors: Partial<Record<StorageErrorCode, number>>;
+  retries: number;
+  latency: LatencyHistogram;
+}
+
+/** Figures for one provider and operation. Latencies are in milliseconds, upper bounds of 10% buckets. */
+export interface OperationMetricsSnapshot {
+  provider: string;
+  operation: string;
+  count: number;
+  errorCount: number;
+  errors: Partial<Record<StorageErrorCode, number>>;
+  retries: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number; mean: number };
+}
+
+/** A listener notified of every recorded event (used by the OpenTelemetry bridge). */
+export interface MetricsListener {
+  operation?(event: {
+    provider: string;
+    operation: string;
+    durationMs: number;
+    errorCode?: StorageErrorCode;
+  }): void;
+  retry?(event: { provider: string; operation: string }): void;
+}
+
+/**
+ * Per provider and per operation: counts, latency histogram (p50/p95/p99), retries and errors by code.
+ * Pass one instance to several providers to aggregate them; each provider gets its own by default.
+ *
+ * @example
+ * ```ts
+ * import { StorageMetrics, createStorageProvider } from 'nebula-credential';
+ * const metrics = new StorageMetrics();
+ * const provider = await createStorageProvider({ provider: 'memory', metrics });
+ * await provider.exists('a');
+ * console.log(metrics.snapshot()[0]?.count); // 1
+ * ```
+ */
+export class StorageMetrics {
+  readonly #series = new Map<string, Series>();
+  readonly #listeners = new Set<MetricsListener>();
+
+  /** Records one finished operation (`errorCode` undefined for success). */
+  recordOperation(
+    provider: string,
+    operation: string,
+    durationMs: number,
+    errorCode?: StorageErrorCode,
+  ): void {
+    const s = this.#get(provider, operation);
+    s.count++;
+    s.latency.record(durationMs);
+    if (errorCode) s.errors[errorCode] = (s.errors[errorCode] ?? 0) + 1;
+    const event = { provider, operation, durationMs, ...(errorCode ? { errorCode } : {}) };
+    for (const l of this.#listeners) l.operation?.(event);
+  }
+
+  /** Records one retry of an operation. */
+  recordRetry(provider: string, operation: string): void {
+    this.#get(provider, operation).retries++;
+    for (const l of this.#listeners) l.retry?.({ provider, operation });
+  }
+
+  /** The figures so far, one entry per provider and operation, sorted. */
+  snapshot(): OperationMetricsSnapshot[] {
+    return [...this.#series.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, s]) => {
+        const [provider, operation] = key.split('\u0000') as [string, string];
+        const errorCount = Object.values(s.errors).reduce((a, b) => a + (b ?? 0), 0);
+        return {
+          provider,
+          operation,
+          count: s.count,
+          errorCount,
+          errors: { ...s.errors },
+          retries: s.retries,
+          latencyMs: {
+            p50: s.latency.quantile(0.5),
+            p95: s.latency.quantile(0.95),
+            p99: s.latency.quantile(0.99),
+            max: s.latency.max,
+            mean: s.count === 0 ? 0 : s.latency.sum / s.count,
+          },
+        };
+      });
+  }
+
+  /** Forgets everything recorded. */
+  reset(): void {
+    this.#series.clear();
+  }
+
+  /** Subscribes to every event; returns the unsubscribe function. */
+  subscribe(listener: MetricsListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #get(provider: string, operation: string): Series {
+    const key = `${provider}\u0000${operation}`;
+    let s = this.#series.get(key);
+    if (!s) {
+      s = { count: 0, errors: {}, retries: 0, latency: new LatencyHistogram() };
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+}
+
+/** The part of an OpenTelemetry `Meter` the bridge uses (so `@opentelemetry/api` stays optional). */
+export interface OpenTelemetryMeterLike {
+  createCounter(
+    name: string,
+    options?: { description?: string; unit?: string },
+  ): {
+    add(value: number, attributes?: Record<string, string>): void;
+  };
+  createHistogram(
+    name: string,
+    options?: { description?: string; unit?: string },
+  ): {
+    record(value: number, attributes?: Record<string, string>): void;
+  };
+}
+
+/**
+ * Mirrors every event of `metrics` into OpenTelemetry instruments created on `meter`:
+ * `nebula_credential.operations` (counter), `nebula_credential.operation.duration` (histogram, seconds),
+ * `nebula_credential.retries` (counter); attributes `provider`, `operation`, and `error.type` on failures.
+ * Returns a function that stops the bridge.
+ *
+ * @example
+ * ```ts
+ * import { metrics as otel } from '@opentelemetry/api';
+ * import { StorageMetrics, bridgeMetricsToOpenTelemetry } from 'nebula-credential';
+ * const metrics = new StorageMetrics();
+ * const stop = bridgeMetricsToOpenTelemetry(metrics, otel.getMeter('nebula-credential'));
+ * ```
+ */
+export function bridgeMetricsToOpenTelemetry(
+  metrics: StorageMetrics,
+  meter: OpenTelemetryMeterLike,
+): () => void {
+  const operations = meter.createCounter('nebula_credential.operations', {
+    description: 'Storage operations finished, by provider, operation and error type',
+  });
+  const duration = meter.createHistogram('nebula_credential.operation.duration', {
+    description: 'Duration of storage operations, retries included',
+    unit: 's',
+  });
+  const retries = meter.createCounter('nebula_credential.retries', { description: 'Retried attempts' });
+  return metrics.subscribe({
+    operation(e) {
+      const attributes: Record<string, string> = { provider: e.provider, operation: e.operation };
+      if (e.errorCode) attributes['error.type'] = e.errorCode;
+      operations.add(1, attributes);
+      duration.record(e.durationMs / 1000, attributes);
+    },
+    retry(e) {
+      retries.add(1, { provider: e.provider, operation: e.operation });
+    },
+  });
+}

@@ -1,0 +1,186 @@
+import { performance } from 'node:perf_hooks';
+import { StorageError, type StorageOperation, toStorageError } from './errors.js';
+import type { CredentialContext } from './metadata.js';
+import type { ResolvedCommonOptions } from './options.js';
+import { retryDelayMs } from './retry.js';
+
+/** What each attempt of an operation receives. */
+export interface AttemptContext {
+  /** Aborts when the deadline passes or the caller aborts: pass it to the SDK call or `fetch`. */
+  signal: AbortSignal;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** Milliseconds left before the deadline. */
+  remainingMs: () => number;
+}
+
+/** Options of one {@link OperationRunner.run} call. */
+export interface RunOptions {
+  credentialId?: string | undefined;
+  context?: CredentialContext | undefined;
+  signal?: AbortSignal | undefined;
+  /** Which deadline applies. Default: `write` for store/delete, `connect` for connect, else `read`. */
+  kind?: 'read' | 'write' | 'connect' | undefined;
+  /** Set false for calls that must not be repeated (non-idempotent writes without a request token). */
+  retry?: boolean | undefined;
+}
+
+/** Turns anything a backend threw into a StorageError; called only for errors that are not one already. */
+export type ErrorMapper = (
+  error: unknown,
+  operation: StorageOperation,
+  credentialId: string | undefined,
+) => StorageError;
+
+const WRITE_OPERATIONS = new Set(['store', 'delete']);
+
+/**
+ * The one place where deadlines, retries, metrics and logging happen, shared by every provider so none
+ * re-implements them. Each attempt gets an AbortSignal that fires at the operation's deadline; errors are
+ * mapped to StorageError by the provider's mapper; retryable ones are retried with the policy's backoff
+ * until retries or time run out.
+ *
+ * @example
+ * ```ts
+ * import { OperationRunner, OptionsValidator, StorageError } from 'nebula-credential';
+ * const common = new OptionsValidator('example', {}).common();
+ * const runner = new OperationRunner('example', common, (e) =>
+ *   new StorageError({ code: 'Unavailable', message: 'backend unreachable', cause: e }));
+ * const value = await runner.run('retrieve', async ({ signal }) => fetch('http://127.0.0.1:8200', { signal }));
+ * ```
+ */
+export class OperationRunner {
+  readonly provider: string;
+  readonly options: ResolvedCommonOptions;
+  readonly #mapError: ErrorMapper;
+
+  constructor(provider: string, options: ResolvedCommonOptions, mapError: ErrorMapper) {
+    this.provider = provider;
+    this.options = options;
+    this.#mapError = mapError;
+  }
+
+  async run<T>(
+    operation: StorageOperation,
+    call: (attempt: AttemptContext) => Promise<T>,
+    options: RunOptions = {},
+  ): Promise<T> {
+    const { clock, logger, metrics, retry, timeouts } = this.options;
+    const kind =
+      options.kind ??
+      (operation === 'connect' ? 'connect' : WRITE_OPERATIONS.has(operation) ? 'write' : 'read');
+    const timeoutMs =
+      kind === 'connect' ? timeouts.connectMs : kind === 'write' ? timeouts.writeMs : timeouts.readMs;
+    const started = performance.now();
+    const startedAt = clock.now();
+    const logFields = {
+      provider: this.provider,
+      operation,
+      ...(options.credentialId === undefined ? {} : { credentialId: options.credentialId }),
+      ...(options.context ? { traceId: options.context.traceId, ownerId: options.context.ownerId } : {}),
+    };
+
+    const deadline = new AbortController();
+    const timeoutError = new StorageError({
+      code: 'Timeout',
+      message: `${operation} did not finish within ${timeoutMs} ms (the ${kind} deadline); the backend may be slow or unreachable`,
+      provider: this.provider,
+      operation,
+      credentialId: options.credentialId,
+      retryable: false,
+      details: { durationMs: timeoutMs },
+    });
+    const timer = setTimeout(() => deadline.abort(timeoutError), timeoutMs);
+    timer.unref?.();
+    const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+    const stopped = new Promise<never>((_, reject) => {
+      const fail = () => reject(this.#abortReason(signal, operation, options.credentialId));
+      if (signal.aborted) fail();
+      else signal.addEventListener('abort', fail, { once: true });
+    });
+    stopped.catch(() => {});
+
+    let attempt = 0;
+    try {
+      for (;;) {
+        attempt++;
+        try {
+          // Racing the abort guarantees the deadline even when a client ignores its signal.
+          const result = await Promise.race([
+            call({ signal, attempt, remainingMs: () => timeoutMs - (performance.now() - started) }),
+            stopped,
+          ]);
+          metrics.recordOperation(this.provider, operation, performance.now() - started);
+          logger.debug(
+            { ...logFields, attempts: attempt, durationMs: performance.now() - started },
+            `${operation} ok`,
+          );
+          return result;
+        } catch (raw) {
+          const error = signal.aborted
+            ? this.#abortReason(signal, operation, options.credentialId)
+            : this.#normalize(raw, operation, options.credentialId);
+          const canRetry =
+            options.retry !== false && error.retryable && attempt <= retry.maxRetries && !signal.aborted;
+          const delay = canRetry
+            ? Math.max(retryDelayMs(retry, attempt - 1), Number(error.details.retryAfterMs ?? 0))
+            : 0;
+          if (!canRetry || clock.now() - startedAt + delay >= timeoutMs) {
+            throw error.withContext({ details: { attempts: attempt } });
+          }
+          metrics.recordRetry(this.provider, operation);
+          logger.debug(
+            { ...logFields, attempt, code: error.code, delayMs: delay },
+            `${operation} failed, retrying`,
+          );
+          try {
+            await clock.sleep(delay, signal);
+          } catch {
+            throw this.#abortReason(signal, operation, options.credentialId).withContext({
+              details: { attempts: attempt },
+            });
+          }
+        }
+      }
+    } catch (error) {
+      const failure = error as StorageError;
+      metrics.recordOperation(this.provider, operation, performance.now() - started, failure.code);
+      logger.debug(
+        { ...logFields, attempts: attempt, code: failure.code, durationMs: performance.now() - started },
+        `${operation} failed`,
+      );
+      throw failure;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #normalize(raw: unknown, operation: StorageOperation, credentialId: string | undefined): StorageError {
+    const context = { provider: this.provider, operation, credentialId };
+    if (raw instanceof StorageError) return raw.withContext(context);
+    let mapped: StorageError;
+    try {
+      mapped = this.#mapError(raw, operation, credentialId);
+    } catch (mapperFailure) {
+      mapped = toStorageError(mapperFailure, context);
+    }
+    return mapped.withContext(context);
+  }
+
+  #abortReason(
+    signal: AbortSignal,
+    operation: StorageOperation,
+    credentialId: string | undefined,
+  ): StorageError {
+    const reason = signal.reason;
+    if (reason instanceof StorageError) return reason;
+    return new StorageError({
+      code: 'Aborted',
+      message: `${operation} was aborted by the caller`,
+      provider: this.provider,
+      operation,
+      credentialId,
+      cause: reason,
+    });
+  }
+}

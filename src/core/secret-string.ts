@@ -1,0 +1,130 @@
+import { inspect } from 'node:util';
+import { StorageError } from './errors.js';
+
+/** What every accidental rendering of a secret shows. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * A secret held in a Buffer the instance owns. Reading it takes an explicit call (`expose`, `exposeBytes`,
+ * `use`, `useBytes`); every implicit rendering (`String()`, template literals, `JSON.stringify`,
+ * `util.inspect`, `console.log`) shows `[REDACTED]`. `dispose()` (or `using`) overwrites the bytes with zeros.
+ *
+ * JavaScript strings cannot be wiped, so `expose()` hands out an immutable copy that lives until the
+ * garbage collector takes it; prefer `useBytes` where the consumer accepts bytes.
+ *
+ * @example
+ * ```ts
+ * import { SecretString } from 'nebula-credential';
+ * const token = new SecretString('ghp_example');
+ * console.log(`token=${token}`); // token=[REDACTED]
+ * const header = `Bearer ${token.expose()}`;
+ * token.dispose();
+ * ```
+ */
+export class SecretString {
+  #bytes: Buffer;
+  #disposed = false;
+
+  /** Copies `value` (a string is encoded as UTF-8) into a buffer that is not shared with Node's pool. */
+  constructor(value: string | Uint8Array) {
+    const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+    this.#bytes = Buffer.alloc(length);
+    if (typeof value === 'string') this.#bytes.write(value, 'utf8');
+    else this.#bytes.set(value);
+  }
+
+  /**
+   * Takes ownership of `buffer` without copying: it is wiped on dispose. For decrypted plaintext that
+   * should exist only once in memory.
+   */
+  static fromOwnedBuffer(buffer: Buffer): SecretString {
+    const secret = new SecretString(new Uint8Array(0));
+    secret.#bytes = buffer;
+    return secret;
+  }
+
+  /** Length in bytes. */
+  get length(): number {
+    return this.#current().length;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** The secret as a string (UTF-8). */
+  expose(): string {
+    return this.#current().toString('utf8');
+  }
+
+  /** A copy of the secret's bytes; the caller owns (and should wipe) it. */
+  exposeBytes(): Buffer {
+    return Buffer.from(this.#current());
+  }
+
+  /** Calls `fn` with the secret as a string. */
+  use<T>(fn: (value: string) => T): T {
+    return fn(this.expose());
+  }
+
+  /** Calls `fn` with a temporary copy of the bytes, wiped when `fn` (or its promise) settles. */
+  useBytes<T>(fn: (bytes: Buffer) => T): T {
+    const copy = this.exposeBytes();
+    let result: T;
+    try {
+      result = fn(copy);
+    } catch (error) {
+      copy.fill(0);
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(() => copy.fill(0)) as T;
+    copy.fill(0);
+    return result;
+  }
+
+  /** Constant-time comparison with another secret or a string. */
+  equals(other: SecretString | string): boolean {
+    const mine = this.#current();
+    const theirs = typeof other === 'string' ? Buffer.from(other, 'utf8') : other.#current();
+    if (mine.length !== theirs.length) return false;
+    let diff = 0;
+    for (let i = 0; i < mine.length; i++) diff |= mine[i]! ^ theirs[i]!;
+    return diff === 0;
+  }
+
+  /** Overwrites the bytes with zeros; reading afterwards throws. Safe to call twice. */
+  dispose(): void {
+    this.#current(true).fill(0);
+    this.#disposed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return REDACTED;
+  }
+
+  toJSON(): string {
+    return REDACTED;
+  }
+
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
+
+  [inspect.custom](): string {
+    return `SecretString(${REDACTED})`;
+  }
+
+  #current(allowDisposed = false): Buffer {
+    if (this.#disposed && !allowDisposed) {
+      throw new StorageError({
+        code: 'Unsupported',
+        message: 'this SecretString was disposed and holds nothing now',
+      });
+    }
+    return this.#bytes;
+  }
+}

@@ -1,0 +1,13 @@
+// PLACEHOLDER: replaced by the provider's implementation (see its issue).
+import { StorageError } from '../core/errors.js';
+import type { CommonProviderOptions } from '../core/options.js';
+
+export interface LocalStorageOptions extends CommonProviderOptions {
+  [key: string]: unknown;
+}
+
+export class LocalStorageProvider {
+  constructor(_options: LocalStorageOptions) {
+    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
+  }
+}

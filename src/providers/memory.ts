@@ -1,0 +1,181 @@
+import { BaseStorageProvider } from '../core/base-provider.js';
+import type { EncryptedData } from '../core/crypto.js';
+import { StorageError, type StorageErrorCode, toStorageError } from '../core/errors.js';
+import type { CredentialId } from '../core/id.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import type { AttemptContext } from '../core/operation.js';
+import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+
+const PROVIDER_NAME = 'memory';
+
+/**
+ * Options of the in-memory provider.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorageProvider } from 'nebula-credential/memory';
+ * const provider = new MemoryStorageProvider({ maxCredentialSize: 1024 });
+ * ```
+ */
+export interface MemoryStorageOptions extends CommonProviderOptions {
+  /** Largest ciphertext accepted, in bytes. Default 1 MiB. */
+  maxCredentialSize?: number | undefined;
+}
+
+/** A fault the memory provider injects into upcoming operations. */
+export interface MemoryFault {
+  /** The error code to fail with. */
+  code: StorageErrorCode;
+  /** How many operations fail. Default 1. */
+  times?: number;
+  /** Only these operations fail (default: any). */
+  operations?: readonly ('connect' | 'store' | 'retrieve' | 'delete' | 'list' | 'exists')[];
+  /** Marks the error retryable or not (default: the code's usual behaviour). */
+  retryable?: boolean;
+}
+
+interface Entry {
+  data: EncryptedData;
+  metadata: CredentialMetadata;
+  version: number;
+}
+
+/**
+ * Keeps credentials in a Map: for application tests. Supports fault injection (fail the next N operations
+ * with a given code), added latency, and counts every backend call in `calls`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorageProvider } from 'nebula-credential/memory';
+ * const provider = new MemoryStorageProvider();
+ * provider.failNext({ code: 'Unavailable', times: 2 }); // the next two operations fail, then retries succeed
+ * provider.setLatency(5);
+ * ```
+ */
+export class MemoryStorageProvider extends BaseStorageProvider {
+  readonly name = PROVIDER_NAME;
+  readonly capabilities: ProviderCapabilities;
+  /** Backend calls made, retries included, by operation. */
+  readonly calls: Record<string, number> = {};
+  readonly #entries = new Map<string, Entry>();
+  #faults: (MemoryFault & { times: number })[] = [];
+  #latencyMs = 0;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    const v = new OptionsValidator(PROVIDER_NAME, options);
+    v.noUnknownKeys(['maxCredentialSize']);
+    const maxCredentialSize =
+      v.number('maxCredentialSize', { min: 1, max: 2 ** 31, integer: true }) ?? 1024 * 1024;
+    const common = v.common();
+    v.throwIfInvalid();
+    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
+      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
+    );
+    this.capabilities = {
+      maxCredentialSize,
+      maxIdBytes: 255,
+      versioning: false,
+      softDelete: false,
+      nativeTagFiltering: true,
+      persistent: false,
+    };
+  }
+
+  /** Makes upcoming operations fail with `fault.code`. */
+  failNext(fault: MemoryFault): void {
+    this.#faults.push({ times: 1, ...fault });
+  }
+
+  /** Adds `ms` of latency to every backend call (honouring the deadline). */
+  setLatency(ms: number): void {
+    this.#latencyMs = ms;
+  }
+
+  protected async connectBackend(a: AttemptContext): Promise<void> {
+    await this.#simulate('connect', a);
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+  ): Promise<void> {
+    await this.#simulate('store', a);
+    const previous = this.#entries.get(id.value);
+    this.#entries.set(id.value, {
+      data: cloneData(data),
+      metadata: cloneMetadata(metadata),
+      version: (previous?.version ?? 0) + 1,
+    });
+  }
+
+  protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
+    await this.#simulate('retrieve', a);
+    const entry = this.#entries.get(id.value);
+    if (!entry) throw this.notFound(id);
+    return {
+      data: cloneData(entry.data),
+      metadata: cloneMetadata(entry.metadata),
+      version: String(entry.version),
+    };
+  }
+
+  protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
+    await this.#simulate('delete', a);
+    this.#entries.delete(id.value);
+  }
+
+  protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
+    await this.#simulate('list', a);
+    return [...this.#entries.entries()]
+      .filter(([, e]) => matchesFilter(e.metadata, filter))
+      .map(([id]) => id);
+  }
+
+  protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    await this.#simulate('exists', a);
+    return this.#entries.has(id.value);
+  }
+
+  async #simulate(
+    operation: NonNullable<MemoryFault['operations']>[number],
+    a: AttemptContext,
+  ): Promise<void> {
+    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    if (this.#latencyMs > 0) await this.common.clock.sleep(this.#latencyMs, a.signal);
+    const fault = this.#faults.find((f) => !f.operations || f.operations.includes(operation));
+    if (!fault) return;
+    fault.times--;
+    if (fault.times <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
+    throw new StorageError({
+      code: fault.code,
+      message: `injected ${fault.code} fault`,
+      provider: PROVIDER_NAME,
+      operation,
+      ...(fault.retryable === undefined ? {} : { retryable: fault.retryable }),
+    });
+  }
+}
+
+function cloneData(data: EncryptedData): EncryptedData {
+  return {
+    version: data.version,
+    keyId: data.keyId,
+    nonce: Uint8Array.from(data.nonce),
+    ciphertext: Uint8Array.from(data.ciphertext),
+    tag: Uint8Array.from(data.tag),
+  };
+}
+
+function cloneMetadata(metadata: CredentialMetadata): CredentialMetadata {
+  const copy: CredentialMetadata = {
+    createdAt: new Date(metadata.createdAt),
+    lastModified: new Date(metadata.lastModified),
+    tags: { ...metadata.tags },
+  };
+  if (metadata.lastAccessed) copy.lastAccessed = new Date(metadata.lastAccessed);
+  if (metadata.rotationPolicy) copy.rotationPolicy = { ...metadata.rotationPolicy };
+  return copy;
+}

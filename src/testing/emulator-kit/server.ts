@@ -1,0 +1,216 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { createTestCertificateAuthority, type TestCertificateAuthority } from './tls.js';
+
+/** One request as the emulator received it. */
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Path and query string, as sent. */
+  url: string;
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  /** Emulator clock time of arrival. */
+  time: number;
+}
+
+/** What an injected fault does to a matching request. */
+export type FaultAction =
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: 'reset' }
+  | { kind: 'hang' }
+  | { kind: 'delay'; ms: number };
+
+/** A fault for upcoming requests. */
+export interface Fault {
+  action: FaultAction;
+  /** How many matching requests it affects. Default 1; `Infinity` for all. */
+  times?: number;
+  /** Which requests (default: all). */
+  match?: (request: RecordedRequest) => boolean;
+}
+
+/**
+ * Queue of faults an emulator applies before its normal handling: error statuses (503, 429 with
+ * Retry-After, ...), connection resets, hangs and delays.
+ *
+ * @example
+ * ```ts
+ * emulator.faults.add({ action: { kind: 'status', status: 503 }, times: 2 });
+ * emulator.faults.add({ action: { kind: 'reset' }, match: (r) => r.method === 'GET' });
+ * ```
+ */
+export class FaultInjector {
+  #faults: (Fault & { remaining: number })[] = [];
+
+  add(fault: Fault): void {
+    this.#faults.push({ ...fault, remaining: fault.times ?? 1 });
+  }
+
+  clear(): void {
+    this.#faults = [];
+  }
+
+  get pending(): number {
+    return this.#faults.length;
+  }
+
+  /** The action for `request`, consuming one use of the first matching fault. */
+  take(request: RecordedRequest): FaultAction | undefined {
+    const fault = this.#faults.find((f) => !f.match || f.match(request));
+    if (!fault) return undefined;
+    fault.remaining--;
+    if (fault.remaining <= 0) this.#faults.splice(this.#faults.indexOf(fault), 1);
+    return fault.action;
+  }
+}
+
+/** Options of {@link EmulatorHttpServer}. */
+export interface EmulatorServerOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number | undefined;
+  /** Loopback address to bind. Default `127.0.0.1`. */
+  host?: string | undefined;
+  /** Serve https: `true` generates a CA, or pass one to share. Default false. */
+  tls?: boolean | TestCertificateAuthority | undefined;
+  /** The emulator's clock (TTLs, expiry, timestamps). Default: the system clock. */
+  clock?: Clock | undefined;
+}
+
+/** Handles one request (after faults); the body is already read. */
+export type EmulatorHandler = (request: RecordedRequest, response: ServerResponse) => Promise<void> | void;
+
+/**
+ * The loopback HTTP(S) server under every emulator: records requests, counts TCP connections, applies
+ * injected faults, then calls the emulator's handler. Binds to loopback only.
+ *
+ * @example
+ * ```ts
+ * const server = new EmulatorHttpServer({ tls: true }, (req, res) => { res.end('ok'); });
+ * const { url } = await server.start();
+ * // ... await server.stop();
+ * ```
+ */
+export class EmulatorHttpServer {
+  readonly requests: RecordedRequest[] = [];
+  readonly faults = new FaultInjector();
+  readonly clock: Clock;
+  readonly ca: TestCertificateAuthority | undefined;
+  /** TCP (or TLS) connections accepted so far. */
+  connections = 0;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #options: EmulatorServerOptions;
+  #url: string | undefined;
+
+  constructor(options: EmulatorServerOptions, handler: EmulatorHandler) {
+    this.#options = options;
+    this.clock = options.clock ?? systemClock;
+    this.ca = options.tls === true ? createTestCertificateAuthority() : options.tls || undefined;
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      this.#handle(req, res, handler).catch((error: unknown) => {
+        if (!res.headersSent) {
+          res.statusCode = 500;
+          res.setHeader('content-type', 'application/json');
+        }
+        res.end(JSON.stringify({ error: `emulator failure: ${(error as Error).message}` }));
+      });
+    };
+    this.#server = this.ca
+      ? createHttpsServer({ cert: this.ca.serverCertPem, key: this.ca.serverKeyPem }, listener)
+      : createHttpServer(listener);
+    this.#server.keepAliveTimeout = 30_000;
+    this.#server.on(this.ca ? 'secureConnection' : 'connection', (socket: Socket) => {
+      this.connections++;
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Base URL, e.g. `https://127.0.0.1:41234`. */
+  get url(): string {
+    if (!this.#url) throw new Error('emulator not started');
+    return this.#url;
+  }
+
+  async start(): Promise<{ url: string; port: number }> {
+    const host = this.#options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port ?? 0, host, () => resolve());
+    });
+    const { port } = this.#server.address() as AddressInfo;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    this.#url = `${this.ca ? 'https' : 'http'}://${shownHost}:${port}`;
+    return { url: this.#url, port };
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Number of recorded requests matching `predicate` (all when omitted). */
+  count(predicate?: (request: RecordedRequest) => boolean): number {
+    return predicate ? this.requests.filter(predicate).length : this.requests.length;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, handler: EmulatorHandler): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const request: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      url: req.url ?? '/',
+      query: url.searchParams,
+      headers: req.headers,
+      body: Buffer.concat(chunks),
+      time: this.clock.now(),
+    };
+    this.requests.push(request);
+    const action = this.faults.take(request);
+    if (action?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (action?.kind === 'hang') return; // never answered; the socket is destroyed on stop()
+    if (action?.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+    if (action?.kind === 'status') {
+      res.statusCode = action.status;
+      for (const [k, v] of Object.entries(action.headers ?? {})) res.setHeader(k, v);
+      if (action.body === undefined) res.end();
+      else {
+        if (!res.hasHeader('content-type')) res.setHeader('content-type', 'application/json');
+        res.end(typeof action.body === 'string' ? action.body : JSON.stringify(action.body));
+      }
+      return;
+    }
+    await handler(request, res);
+  }
+}
+
+/** Writes a JSON response. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

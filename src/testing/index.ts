@@ -1,0 +1,24 @@
+/**
+ * Test support: the conformance suite every provider must pass, and the loopback emulators of the cloud
+ * services (with fault injection and controllable clocks), usable from any test runner.
+ *
+ * @packageDocumentation
+ */
+export { ManualClock } from '../core/clock.js';
+export {
+  type ConformanceFactoryContext,
+  type ConformanceOptions,
+  type ConformanceTestApi,
+  runStorageProviderConformance,
+} from './conformance.js';
+export {
+  type EmulatorHandler,
+  EmulatorHttpServer,
+  type EmulatorServerOptions,
+  type Fault,
+  type FaultAction,
+  FaultInjector,
+  type RecordedRequest,
+  sendJson,
+} from './emulator-kit/server.js';
+export { createTestCertificateAuthority, type TestCertificateAuthority } from './emulator-kit/tls.js';

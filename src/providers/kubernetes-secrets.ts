@@ -11,7 +11,7 @@ import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess, SERVICE_ACCOUNT_DIR } from './kubernetes-secrets-auth.js';
 import {
   annotationBytes,
@@ -140,6 +140,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     auth: Parameters<typeof resolveKubeAccess>[1];
   };
   #connection: Connection | undefined;
+  #sdk: Promise<Sdk> | undefined;
   readonly #built = new WeakMap<EncryptedData, { metadata: CredentialMetadata; body: V1Secret }>();
 
   constructor(options: KubernetesSecretsOptions = {}) {

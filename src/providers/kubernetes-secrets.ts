@@ -252,13 +252,29 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     });
   }
 
-  protected async connectBackend(attempt: AttemptContext): Promise<void> {
-    if (!this.#connection) {
-      const sdk = await importOptionalPeer(
+  /**
+   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
+   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
+   */
+  override async connect(options?: ConnectOptions): Promise<void> {
+    if (!this.#sdk) {
+      const loading = importOptionalPeer(
         PROVIDER_NAME,
         '@kubernetes/client-node@^1.4.0',
         () => import('@kubernetes/client-node'),
       );
+      this.#sdk = loading;
+      loading.catch(() => {
+        if (this.#sdk === loading) this.#sdk = undefined;
+      });
+    }
+    await this.#sdk;
+    return super.connect(options);
+  }
+
+  protected async connectBackend(attempt: AttemptContext): Promise<void> {
+    if (!this.#connection) {
+      const sdk = await this.#sdk!;
       const access = resolveKubeAccess(sdk, this.#options.auth);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }

@@ -19,6 +19,7 @@ import {
   statusForCode,
   validateSecret,
 } from './kubernetes-api.js';
+import { decodeKubeProtobuf, isKubeProtobuf } from './kubernetes-protobuf.js';
 
 export { KubeApiError, type KubeStatus, type SecretObject } from './kubernetes-api.js';
 
@@ -384,6 +385,14 @@ export class KubernetesEmulator {
     if (!verb) throw kubeErrors.methodNotAllowed(req.method);
     this.#authorize(identity, verb, namespace, verb === 'create' ? undefined : name);
     if (req.body.length > 3 * 1024 * 1024) throw kubeErrors.tooLarge();
+    const contentType = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
+    if (req.body.length > 0 && contentType !== '' && !contentType.includes('json')) {
+      if (contentType !== 'application/vnd.kubernetes.protobuf' || verb === 'patch') {
+        throw kubeErrors.unsupportedMediaType(contentType);
+      }
+    }
     const dryRun = req.query.getAll('dryRun').includes('All');
     const store = this.#secrets.get(namespace);
     const current = name ? store?.get(name) : undefined;
@@ -515,7 +524,7 @@ export class KubernetesEmulator {
     dryRun = false,
   ): SecretObject {
     const meta = { ...((body['metadata'] ?? {}) as Record<string, unknown>) };
-    if (meta['namespace'] !== undefined && meta['namespace'] !== namespace) {
+    if (meta['namespace'] !== undefined && meta['namespace'] !== '' && meta['namespace'] !== namespace) {
       throw kubeErrors.badRequest(
         'the namespace of the provided object does not match the namespace sent on the request',
       );
@@ -530,7 +539,7 @@ export class KubernetesEmulator {
     }
     const candidate: Record<string, unknown> = {
       ...body,
-      type: body['type'] ?? previous?.type ?? 'Opaque',
+      type: body['type'] || 'Opaque',
       data,
       metadata: meta,
     };
@@ -658,6 +667,13 @@ export class KubernetesEmulator {
 }
 
 function parseBody(req: RecordedRequest): Record<string, unknown> {
+  if (isKubeProtobuf(req.body)) {
+    try {
+      return decodeKubeProtobuf(req.body);
+    } catch (error) {
+      throw kubeErrors.badRequest(`cannot decode the protobuf body: ${(error as Error).message}`);
+    }
+  }
   try {
     const parsed: unknown = JSON.parse(req.body.toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');

@@ -247,7 +247,7 @@ export function validateSecret(
         causes.push({ field: `metadata.${field}`, message: `Invalid value: "${k}": value must be a string` });
         continue;
       }
-      total += k.length + v.length;
+      total += Buffer.byteLength(k) + Buffer.byteLength(v);
       if (field === 'labels') {
         const badValue = checkLabelValue(v);
         if (badValue)

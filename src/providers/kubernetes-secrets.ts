@@ -141,7 +141,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   };
   #connection: Connection | undefined;
   #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<EncryptedData, { metadata: CredentialMetadata; body: V1Secret }>();
+  readonly #built = new WeakMap<EncryptedData, { id: string; metadata: CredentialMetadata; body: V1Secret }>();
 
   constructor(options: KubernetesSecretsOptions = {}) {
     // US5-5: three retries with exponential backoff, then Unavailable (still overridable).
@@ -461,7 +461,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
     const cached = this.#built.get(data);
-    if (cached && cached.metadata === metadata) return cached.body;
+    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
     const document = encodeCredentialDocument(data, metadata);
     const body: V1Secret = {
       apiVersion: 'v1',
@@ -474,7 +474,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       },
       data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
     };
-    this.#built.set(data, { metadata, body });
+    this.#built.set(data, { id: id.value, metadata, body });
     return body;
   }
 

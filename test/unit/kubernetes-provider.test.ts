@@ -421,6 +421,19 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       await p.close();
     });
 
+    it('stores the same data and metadata objects under two ids as two Secrets', async () => {
+      const { namespace, kubeconfigPath } = account();
+      const p = await provider({ kubeconfigPath });
+      const data = value('same');
+      const metadata = createMetadata();
+      await p.store('first', data, metadata);
+      await p.store('second', data, metadata);
+      assert.ok(emulator.getSecret(namespace, 'nebula-first'));
+      assert.ok(emulator.getSecret(namespace, 'nebula-second'));
+      assert.deepEqual(await p.list(), ['first', 'second']);
+      await p.close();
+    });
+
     it('makes the expected number of requests per operation', async () => {
       const { kubeconfigPath } = account();
       const p = await provider({ kubeconfigPath, listPageSize: 2 });

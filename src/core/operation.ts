@@ -90,8 +90,8 @@ export class OperationRunner {
       retryable: false,
       details: { durationMs: timeoutMs },
     });
+    // Not unref'd: an operation someone awaits must settle, even when nothing else keeps the loop alive.
     const timer = setTimeout(() => deadline.abort(timeoutError), timeoutMs);
-    timer.unref?.();
     const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
     const stopped = new Promise<never>((_, reject) => {
       const fail = () => reject(this.#abortReason(signal, operation, options.credentialId));

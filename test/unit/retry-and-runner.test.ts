@@ -73,9 +73,9 @@ describe('OperationRunner', () => {
     assert.equal(calls, 6);
     assert.equal(clock.sleeps.length, 5);
     const nominal = [100, 200, 400, 800, 1600];
-    clock.sleeps.forEach((d, i) =>
-      assert.ok(d >= nominal[i]! * 0.8 && d <= nominal[i]! * 1.2, `delay ${i} = ${d}`),
-    );
+    for (const [i, d] of clock.sleeps.entries()) {
+      assert.ok(d >= nominal[i]! * 0.8 && d <= nominal[i]! * 1.2, `delay ${i} = ${d}`);
+    }
     const [snap] = metrics.snapshot();
     assert.equal(snap?.retries, 5);
     assert.equal(snap?.count, 1);

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import type { CredentialContext } from './metadata.js';
 import type { ResolvedCommonOptions } from './options.js';

@@ -224,7 +224,8 @@ export function resolveKubeAccess(
 function createAgent(kc: KubeConfig): HttpAgent | undefined {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
-  if (!cluster || cluster.proxyUrl) return undefined;
+  // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
+  if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
   const read = (file: string | undefined, data: string | undefined): Buffer | undefined => {
     try {
       if (file) return readFileSync(file);

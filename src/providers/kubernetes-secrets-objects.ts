@@ -3,12 +3,45 @@
 import { StorageError, type StorageErrorCode, type StorageOperation } from '../core/errors.js';
 import type { CredentialMetadata } from '../core/metadata.js';
 
-/** Label on every Secret this library writes; Secrets without it are never overwritten or deleted. */
+/**
+ * Label on every Secret this library writes; Secrets without it are never overwritten or deleted.
+ *
+ * @example
+ * ```ts
+ * import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from 'nebula-credential/kubernetes';
+ * console.log(`kubectl get secrets -l ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`);
+ * ```
+ */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+/**
+ * Value of {@link MANAGED_BY_LABEL} on the Secrets this library writes.
+ *
+ * @example
+ * ```ts
+ * import { MANAGED_BY_VALUE } from 'nebula-credential/kubernetes';
+ * console.log(MANAGED_BY_VALUE); // nebula-credential
+ * ```
+ */
 export const MANAGED_BY_VALUE = 'nebula-credential';
-/** Prefix of the labels that carry (sanitized) tags. */
+/**
+ * Prefix of the labels that carry (sanitized) tags.
+ *
+ * @example
+ * ```ts
+ * import { TAG_LABEL_PREFIX } from 'nebula-credential/kubernetes';
+ * console.log(`kubectl get secrets -l ${TAG_LABEL_PREFIX}env=prod`);
+ * ```
+ */
 export const TAG_LABEL_PREFIX = 'tag.nebula-credential.io/';
-/** Annotation keys holding the exact metadata. */
+/**
+ * Annotation keys holding the exact metadata.
+ *
+ * @example
+ * ```ts
+ * import { ANNOTATIONS } from 'nebula-credential/kubernetes';
+ * console.log(ANNOTATIONS.tags); // nebula-credential.io/tags
+ * ```
+ */
 export const ANNOTATIONS = {
   id: 'nebula-credential.io/id',
   tags: 'nebula-credential.io/tags',

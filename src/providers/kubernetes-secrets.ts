@@ -141,7 +141,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   };
   #connection: Connection | undefined;
   #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<EncryptedData, { id: string; metadata: CredentialMetadata; body: V1Secret }>();
+  readonly #built = new WeakMap<
+    EncryptedData,
+    { id: string; metadata: CredentialMetadata; body: V1Secret }
+  >();
 
   constructor(options: KubernetesSecretsOptions = {}) {
     // US5-5: three retries with exponential backoff, then Unavailable (still overridable).

@@ -8,7 +8,6 @@ import type { CliEmulator } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type Fault, type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import {
   checkBase64Data,
-  checkDnsSubdomain,
   jsonPatch,
   KubeApiError,
   kubeErrors,
@@ -23,7 +22,14 @@ import { decodeKubeProtobuf, isKubeProtobuf } from './kubernetes-protobuf.js';
 
 export { KubeApiError, type KubeStatus, type SecretObject } from './kubernetes-api.js';
 
-/** One RBAC rule of a Role (core API group only: Secrets live there). */
+/**
+ * One RBAC rule of a Role (core API group only: Secrets live there).
+ *
+ * @example
+ * ```ts
+ * emulator.addRole('apps', 'reader', [{ verbs: ['get', 'list'], resources: ['secrets'] }]);
+ * ```
+ */
 export interface KubePolicyRule {
   /** `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection` or `*`. */
   verbs: string[];
@@ -35,7 +41,14 @@ export interface KubePolicyRule {
   resourceNames?: string[];
 }
 
-/** A RoleBinding subject. */
+/**
+ * A RoleBinding subject.
+ *
+ * @example
+ * ```ts
+ * emulator.addRoleBinding('apps', 'reader', 'reader', [{ kind: 'ServiceAccount', name: 'billing' }]);
+ * ```
+ */
 export interface KubeSubject {
   kind: 'ServiceAccount' | 'User' | 'Group';
   name: string;
@@ -49,7 +62,15 @@ interface Identity {
   expiresAt?: number | undefined;
 }
 
-/** Options of {@link KubernetesEmulator}. */
+/**
+ * Options of {@link KubernetesEmulator}.
+ *
+ * @example
+ * ```ts
+ * import { KubernetesEmulator, ManualClock } from 'nebula-credential/testing';
+ * const emulator = new KubernetesEmulator({ clock: new ManualClock(), namespaces: ['apps'] });
+ * ```
+ */
 export interface KubernetesEmulatorOptions {
   /** Port; 0 or undefined picks a free one. */
   port?: number | undefined;
@@ -742,11 +763,6 @@ const API_RESOURCES = {
     },
   ],
 };
-
-/** Validates a namespace name like the API server (for the CLI's `--namespace`). */
-export function isValidNamespace(name: string): boolean {
-  return checkDnsSubdomain(name) === undefined && name.length <= 63 && !name.includes('.');
-}
 
 /**
  * What `npx nebula-credential emulator kubernetes` runs: the emulator with one namespace (`default`), a

@@ -218,15 +218,7 @@ export function mapKubeError(error: unknown, ctx: CallContext): StorageError {
   const failure = kubeFailure(error);
   if (!failure) {
     const code = String((error as { code?: unknown; errno?: unknown } | null)?.code ?? '');
-    if (NETWORK_CODES.has(code) || (error as { type?: unknown } | null)?.type === 'system') {
-      return new StorageError({
-        ...base,
-        code: 'Unavailable',
-        message: `cannot reach the Kubernetes API server (${code || 'network error'}) from ${ctx.source}; check the server address and network`,
-        retryable: true,
-        details: code ? { backendCode: code } : {},
-      });
-    }
+    // node-fetch marks TLS failures as type "system" too: the certificate codes must be checked first.
     if (TLS_CODES.test(code)) {
       return new StorageError({
         ...base,
@@ -234,6 +226,15 @@ export function mapKubeError(error: unknown, ctx: CallContext): StorageError {
         message: `the Kubernetes API server's certificate was refused (${code}); check the cluster's certificate-authority in ${ctx.source}`,
         retryable: false,
         details: { backendCode: code },
+      });
+    }
+    if (NETWORK_CODES.has(code) || (error as { type?: unknown } | null)?.type === 'system') {
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        message: `cannot reach the Kubernetes API server (${code || 'network error'}) from ${ctx.source}; check the server address and network`,
+        retryable: true,
+        details: code ? { backendCode: code } : {},
       });
     }
     return new StorageError({

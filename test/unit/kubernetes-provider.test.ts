@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
+import { ManualClock } from '../../src/core/clock.js';
 import { type EncryptedData, EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
@@ -137,6 +138,33 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       );
     });
 
+    it('re-reads the token file every tokenRefreshMs, without waiting for a 401', async () => {
+      const { namespace, token } = account();
+      const dir = serviceAccountDir(token, namespace);
+      const clock = new ManualClock();
+      await withEnv(
+        { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: new URL(emulator.url).port },
+        async () => {
+          const p = await provider({
+            inCluster: true,
+            serviceAccountDir: dir,
+            clock,
+            tokenRefreshMs: 30_000,
+          });
+          const next = emulator.createServiceAccount(namespace, 'app');
+          writeFileSync(join(dir, 'token'), next);
+          await p.exists('x');
+          assert.equal(emulator.requests.at(-1)!.headers.authorization, `Bearer ${token}`, 'not yet due');
+          await clock.advance(30_000);
+          const before = emulator.secretRequests();
+          await p.exists('x');
+          assert.equal(emulator.secretRequests() - before, 1);
+          assert.equal(emulator.requests.at(-1)!.headers.authorization, `Bearer ${next}`);
+          await p.close();
+        },
+      );
+    });
+
     it('fails connect with InvalidConfig when the service variables or files are missing', async () => {
       await withEnv({ KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined }, async () => {
         const e = await rejectsCode(
@@ -215,6 +243,20 @@ describe('KubernetesSecretsProvider against the emulator', () => {
         'AuthenticationFailed',
       );
       assert.equal(emulator.secretRequests() - before, 1);
+    });
+
+    it('refuses a server whose certificate the configured CA did not sign, with InvalidConfig', async () => {
+      const other = new KubernetesEmulator();
+      const { token, namespace } = account();
+      const path = emulator.writeKubeconfig({ token, namespace });
+      const yaml = readFileSync(path, 'utf8').replace(emulator.caCertPath, other.caCertPath);
+      writeFileSync(path, yaml);
+      const e = await rejectsCode(
+        new KubernetesSecretsProvider({ kubeconfigPath: path }).connect(),
+        'InvalidConfig',
+      );
+      assert.match(e.message, /certificate/);
+      assert.equal(e.details.attempts, 1);
     });
 
     it('does not show the token in inspect or JSON output', async () => {
@@ -431,6 +473,37 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       assert.ok(emulator.getSecret(namespace, 'nebula-first'));
       assert.ok(emulator.getSecret(namespace, 'nebula-second'));
       assert.deepEqual(await p.list(), ['first', 'second']);
+      await p.close();
+    });
+
+    it('re-reads and replaces again when another writer wins the resourceVersion race', async () => {
+      const { kubeconfigPath } = account();
+      const p = await provider({ kubeconfigPath });
+      await p.store('raced', value('1'), createMetadata());
+      emulator.faults.add({
+        action: {
+          kind: 'status',
+          status: 409,
+          body: {
+            kind: 'Status',
+            apiVersion: 'v1',
+            metadata: {},
+            status: 'Failure',
+            reason: 'Conflict',
+            message: 'Operation cannot be fulfilled on secrets "nebula-raced": the object has been modified',
+            details: { name: 'nebula-raced', kind: 'secrets' },
+            code: 409,
+          },
+        },
+        match: (r) => r.method === 'PUT',
+      });
+      const before = emulator.requests.length;
+      await p.store('raced', value('2'), createMetadata());
+      assert.deepEqual(
+        emulator.requests.slice(before).map((r) => r.method),
+        ['POST', 'GET', 'PUT', 'GET', 'PUT'],
+      );
+      assert.equal(enc.decrypt((await p.retrieve('raced')).data).toString(), '2');
       await p.close();
     });
 

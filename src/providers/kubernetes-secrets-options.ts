@@ -3,7 +3,9 @@ import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOption
 import { type KubeAuthOptions, SERVICE_ACCOUNT_DIR } from './kubernetes-secrets-auth.js';
 
 const PROVIDER_NAME = 'kubernetes';
-const DNS_PREFIX = /^[a-z0-9]([-a-z0-9.]*)?$/;
+// Any encoded id (which may start with "-") appended must give a DNS-1123 subdomain: dot-separated labels that
+// start and end alphanumeric, the last one completed by the id.
+const DNS_PREFIX = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9][-a-z0-9]*$/;
 
 /**
  * Options of the Kubernetes Secrets provider.
@@ -115,7 +117,7 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
     v.string('prefix', {
       maxLength: 200,
       pattern: DNS_PREFIX,
-      rule: 'lower-case letters, digits, - and ., starting with a letter or digit',
+      rule: 'lower-case letters, digits, - and ., starting with a letter or digit, not ending in . (e.g. "nebula-" or "team.app-")',
     }) ?? 'nebula-';
   if (prefix === '') v.add('prefix', 'must not be empty (Secret names must start with a letter or digit)');
   const dataKey =

@@ -327,6 +327,15 @@ describe('Kubernetes API-server emulator', () => {
       (await call('GET', '/api/v1/namespaces/default/secrets/sel-a', undefined, { token })).status,
       403,
     );
+    const everywhere = await call('GET', '/api/v1/secrets?limit=2');
+    assert.equal(everywhere.status, 200);
+    assert.equal(everywhere.json.items!.length, 2);
+    const clusterScope = await call('GET', '/api/v1/secrets', undefined, { token });
+    assert.equal(clusterScope.status, 403);
+    assert.match(
+      String(clusterScope.json['message']),
+      /cannot list resource "secrets" in API group "" at the cluster scope$/,
+    );
     k8s.revokeToken(token);
     assert.equal((await call('GET', `${SECRETS}/sel-a`, undefined, { token })).status, 401);
     const expiring = k8s.createServiceAccount('apps', 'short', { expiresInMs: 1000 });
@@ -402,6 +411,11 @@ describe('Kubernetes API-server emulator', () => {
     assert.equal(k8s.getSecret('tools', 'demo')?.data?.['extra'], 'eA==');
     await assert.rejects(kc('create', 'secret', 'generic', 'Bad_Name', '--from-literal=a=b'), /is invalid/);
     await assert.rejects(kc('get', 'secrets', '-n', 'apps'), /forbidden/);
+    const admin = k8s.writeKubeconfig();
+    const all = await run(kubectl!, ['--kubeconfig', admin, 'get', 'secrets', '-A'], {
+      env: { ...process.env, HOME: home },
+    });
+    assert.match(all.stdout, /tools\s+demo\s+Opaque/);
     assert.match(await kc('delete', 'secret', 'demo'), /secret "demo" deleted/);
     assert.equal(k8s.getSecret('tools', 'demo'), undefined);
     assert.match(

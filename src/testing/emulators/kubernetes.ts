@@ -320,6 +320,12 @@ export class KubernetesEmulator {
         });
       } else if (req.path === '/apis') {
         sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+      } else if (req.path === '/api/v1/secrets') {
+        // All namespaces (`kubectl get secrets -A`): needs list at the cluster scope.
+        if (!identity.groups.includes('system:masters')) {
+          throw kubeErrors.forbidden(identity.user, 'list', 'secrets', undefined);
+        }
+        sendJson(res, 200, this.#list(req, undefined, /as=Table/.test(String(req.headers.accept ?? ''))));
       } else if (req.path === '/api/v1') {
         sendJson(res, 200, API_RESOURCES);
       } else if (req.path === '/api/v1/namespaces' || req.path.startsWith('/api/v1/namespaces/')) {
@@ -597,7 +603,7 @@ export class KubernetesEmulator {
     return structuredClone(secret);
   }
 
-  #list(req: RecordedRequest, namespace: string, table: boolean) {
+  #list(req: RecordedRequest, namespace: string | undefined, table: boolean) {
     const labels = parseLabelSelector(req.query.get('labelSelector') ?? '');
     const fields = parseFieldSelector(req.query.get('fieldSelector') ?? '');
     const limit = Number(req.query.get('limit') ?? 0);
@@ -616,9 +622,14 @@ export class KubernetesEmulator {
       if (this.server.clock.now() - parsed.at > this.#continueTtlMs) throw kubeErrors.expired();
       start = parsed.start;
     }
-    const all = [...(this.#secrets.get(namespace)?.values() ?? [])]
-      .filter((s) => s.metadata.name > start && labels(s.metadata.labels ?? {}) && fields(s))
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const source =
+      namespace === undefined
+        ? [...this.#secrets.values()].flatMap((m) => [...m.values()])
+        : [...(this.#secrets.get(namespace)?.values() ?? [])];
+    const key = (x: SecretObject) => `${x.metadata.namespace}/${x.metadata.name}`;
+    const all = source
+      .filter((s) => key(s) > start && labels(s.metadata.labels ?? {}) && fields(s))
+      .sort((a, b) => (key(a) < key(b) ? -1 : 1));
     const page = limit > 0 ? all.slice(0, limit) : all;
     const more = page.length < all.length;
     const metadata: Record<string, unknown> = { resourceVersion: String(this.#resourceVersion) };
@@ -626,7 +637,7 @@ export class KubernetesEmulator {
       metadata['continue'] = Buffer.from(
         JSON.stringify({
           rv: this.#resourceVersion,
-          start: page[page.length - 1]!.metadata.name,
+          start: key(page[page.length - 1]!),
           at: this.server.clock.now(),
         }),
       ).toString('base64url');

@@ -1,13 +1,741 @@
-// PLACEHOLDER: replaced by the provider's implementation (see its issue).
-import { StorageError } from '../core/errors.js';
-import type { CommonProviderOptions } from '../core/options.js';
+import { readFile } from 'node:fs/promises';
+import { BaseStorageProvider } from '../core/base-provider.js';
+import type { EncryptedData } from '../core/crypto.js';
+import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
+import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
+import {
+  type CredentialContext,
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+} from '../core/metadata.js';
+import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
+import type { AttemptContext } from '../core/operation.js';
+import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { SecretString } from '../core/secret-string.js';
+import { type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
+import {
+  type VaultBody,
+  VaultHttpClient,
+  type VaultRequest,
+  type VaultResponse,
+} from './hashicorp-vault-client.js';
+import { mapVaultNetworkError, vaultStatusError } from './hashicorp-vault-errors.js';
 
+export { VaultHttpClient } from './hashicorp-vault-client.js';
+
+const PROVIDER_NAME = 'hashicorp-vault';
+/** custom_metadata keys this provider writes besides the tags. */
+const META_CREATED = 'nebula:created';
+const META_MODIFIED = 'nebula:modified';
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
+
+/**
+ * Options of {@link HashiCorpVaultProvider}.
+ *
+ * @example
+ * ```ts
+ * const options: HashiCorpVaultOptions = {
+ *   address: 'https://vault.internal:8200',
+ *   auth: { appRole: { roleId: process.env.VAULT_ROLE_ID!, secretId: process.env.VAULT_SECRET_ID! } },
+ *   tls: { caFile: '/etc/ssl/vault-ca.pem' },
+ * };
+ * ```
+ */
 export interface HashiCorpVaultOptions extends CommonProviderOptions {
-  [key: string]: unknown;
+  /** Vault's address, e.g. `https://vault.internal:8200`. `http:` needs {@link allowInsecureHttp}. */
+  address: string;
+  /** How to authenticate: a token, or an AppRole login (role_id / secret_id). Held as SecretString. */
+  auth:
+    | { token: string | SecretString }
+    | { appRole: { roleId: string | SecretString; secretId: string | SecretString; mount?: string } };
+  /** Path of the KV v2 secrets engine. @default 'secret' */
+  mount?: string;
+  /** Folder under the mount that holds the credentials. @default 'nebula/credentials' */
+  pathPrefix?: string;
+  /** Vault Enterprise namespace, sent as `X-Vault-Namespace` (e.g. `team-a/`). @default undefined (root) */
+  namespace?: string;
+  /** TLS settings. Verification is on unless `rejectUnauthorized: false`. */
+  tls?: {
+    /** PEM text of the CA that signed Vault's certificate (in addition to none: it replaces the system CAs). */
+    caCert?: string;
+    /** Path of a PEM CA file, read at `connect()`. */
+    caFile?: string;
+    /** Verify the server certificate. @default true */
+    rejectUnauthorized?: boolean;
+  };
+  /** Allow a plain `http:` address (development servers only: the token crosses the network in clear). @default false */
+  allowInsecureHttp?: boolean;
+  /** Renew the token when its remaining TTL falls below this many seconds (FR-011). @default 3600 */
+  renewThresholdSeconds?: number;
+  /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
+  maxCredentialSize?: number;
+  /** Largest request body, in bytes (Vault's listener `max_request_size`). @default 33554432 (32 MiB) */
+  maxRequestBytes?: number;
+  /**
+   * `destroy`: delete removes every version and the metadata (`DELETE metadata/...`), like `vault kv metadata
+   * delete`. `soft`: delete soft-deletes the latest version (`DELETE data/...`), recoverable with `undelete`.
+   * @default 'destroy'
+   */
+  deleteMode?: 'destroy' | 'soft';
+  /**
+   * Check-and-set: each store reads the current version and writes with `options.cas`, so a concurrent
+   * writer's store fails with `Conflict` instead of being overwritten (needed when the mount sets
+   * `cas_required`). Costs one extra request per store. @default false
+   */
+  checkAndSet?: boolean;
 }
 
-export class HashiCorpVaultProvider {
-  constructor(_options: HashiCorpVaultOptions) {
-    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
+/** One version of a credential, as Vault's metadata lists it. */
+export interface VaultCredentialVersion {
+  version: number;
+  createdAt: Date;
+  /** Set when the version was soft-deleted (or is scheduled to be). */
+  deletedAt?: Date | undefined;
+  destroyed: boolean;
+}
+
+/** A credential's version history. */
+export interface VaultVersionHistory {
+  id: string;
+  currentVersion: number;
+  oldestVersion: number;
+  /** Oldest first; Vault keeps at most `max_versions` (default 10). */
+  versions: VaultCredentialVersion[];
+}
+
+/** One entry of {@link HashiCorpVaultProvider.listWithVersions}. */
+export interface VaultCredentialSummary {
+  id: string;
+  /** Latest version number. */
+  version: number;
+  createdAt: Date;
+  lastModified: Date;
+  tags: Record<string, string>;
+}
+
+interface Settings {
+  address: URL;
+  mount: string;
+  prefix: string;
+  namespace: string | undefined;
+  auth: VaultAuth;
+  caCert: string | undefined;
+  caFile: string | undefined;
+  rejectUnauthorized: boolean;
+  thresholdMs: number;
+  maxRequestBytes: number;
+  deleteMode: 'destroy' | 'soft';
+  checkAndSet: boolean;
+}
+
+interface CallContext {
+  operation: StorageOperation;
+  credentialId?: string | undefined;
+  /** Statuses handled by the caller instead of becoming errors. */
+  ok: readonly number[];
+  /** The capabilities the request needs, for PermissionDenied. */
+  capabilities: readonly string[];
+}
+
+/**
+ * Stores credentials in HashiCorp Vault's KV v2 engine: one key per credential under
+ * `<mount>/<pathPrefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
+ * version's data; tags and dates are mirrored into `custom_metadata` for listing and filtering. Tokens are
+ * looked up at connect and renewed before use; AppRole logins are repeated when a token cannot be renewed.
+ *
+ * @example
+ * ```ts
+ * import { HashiCorpVaultProvider } from 'nebula-credential/vault';
+ * const provider = new HashiCorpVaultProvider({
+ *   address: 'https://vault.internal:8200',
+ *   auth: { token: process.env.VAULT_TOKEN! },
+ *   tls: { caFile: '/etc/ssl/vault-ca.pem' },
+ * });
+ * await provider.connect();
+ * console.log(await provider.versionHistory('db_password').catch(() => undefined));
+ * await provider.close();
+ * ```
+ */
+export class HashiCorpVaultProvider extends BaseStorageProvider {
+  readonly name = PROVIDER_NAME;
+  readonly capabilities: ProviderCapabilities;
+  readonly #settings: Settings;
+  #client: VaultHttpClient | undefined;
+  #tokens: VaultTokenManager | undefined;
+  readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
+
+  constructor(options: HashiCorpVaultOptions) {
+    const v = new OptionsValidator(PROVIDER_NAME, options);
+    v.noUnknownKeys([
+      'address',
+      'auth',
+      'mount',
+      'pathPrefix',
+      'namespace',
+      'tls',
+      'allowInsecureHttp',
+      'renewThresholdSeconds',
+      'maxCredentialSize',
+      'maxRequestBytes',
+      'deleteMode',
+      'checkAndSet',
+    ]);
+    const addressText = v.string('address', {
+      required: true,
+      rule: 'the Vault URL, e.g. https://vault:8200',
+    });
+    const allowInsecureHttp = v.boolean('allowInsecureHttp') ?? false;
+    let address: URL | undefined;
+    if (addressText) {
+      try {
+        address = new URL(addressText);
+        if (address.protocol !== 'https:' && address.protocol !== 'http:') {
+          v.add('address', 'must be an http(s) URL');
+        } else if (address.protocol === 'http:' && !allowInsecureHttp) {
+          v.add(
+            'address',
+            'uses http:, which sends the token in clear; use https: or set allowInsecureHttp: true for a development server',
+          );
+        }
+      } catch {
+        v.add('address', 'must be a URL such as https://vault.internal:8200');
+      }
+    }
+    const segments = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
+    const mount = trimSlashes(v.string('mount', { nonEmpty: true }) ?? 'secret');
+    if (!segments.test(mount) || mount.split('/').includes('..'))
+      v.add('mount', 'must be a mount path such as "secret" or "kv/apps"');
+    const prefix = trimSlashes(v.string('pathPrefix') ?? 'nebula/credentials');
+    if (prefix !== '' && (!segments.test(prefix) || prefix.split('/').some((s) => s === '..' || s === '.'))) {
+      v.add('pathPrefix', 'must be a path such as "nebula/credentials" (no "..", "?", "#", "%" or spaces)');
+    }
+    const namespace = v.string('namespace', { nonEmpty: true });
+    const auth = parseAuth(v);
+    const tls = v.get('tls');
+    if (tls !== undefined && (typeof tls !== 'object' || tls === null)) v.add('tls', 'must be an object');
+    for (const key of Object.keys((tls ?? {}) as object)) {
+      if (!['caCert', 'caFile', 'rejectUnauthorized'].includes(key)) v.add(`tls.${key}`, 'unknown option');
+    }
+    const caCert = v.string('tls.caCert', { nonEmpty: true });
+    if (caCert !== undefined && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
+      v.add('tls.caCert', 'must be PEM text (-----BEGIN CERTIFICATE-----); use tls.caFile for a path');
+    }
+    const caFile = v.string('tls.caFile', { nonEmpty: true });
+    const rejectUnauthorized = v.boolean('tls.rejectUnauthorized') ?? true;
+    const threshold = v.number('renewThresholdSeconds', { min: 0, max: 31 * 86400, integer: true }) ?? 3600;
+    const maxCredentialSize =
+      v.number('maxCredentialSize', { min: 1, max: 2 ** 30, integer: true }) ?? 1024 * 1024;
+    const maxRequestBytes =
+      v.number('maxRequestBytes', { min: 1024, max: 2 ** 31, integer: true }) ?? 32 * 1024 * 1024;
+    const deleteMode = v.oneOf('deleteMode', ['destroy', 'soft'] as const) ?? 'destroy';
+    const checkAndSet = v.boolean('checkAndSet') ?? false;
+    const common = v.common();
+    v.throwIfInvalid();
+    super(PROVIDER_NAME, common, mapVaultNetworkError);
+    this.#settings = {
+      address: address!,
+      mount,
+      prefix,
+      namespace: namespace ? trimSlashes(namespace) : undefined,
+      auth: auth!,
+      caCert,
+      caFile,
+      rejectUnauthorized,
+      thresholdMs: threshold * 1000,
+      maxRequestBytes,
+      deleteMode,
+      checkAndSet,
+    };
+    this.capabilities = {
+      maxCredentialSize,
+      maxIdBytes: 255,
+      versioning: true,
+      softDelete: deleteMode === 'soft',
+      nativeTagFiltering: false,
+      persistent: true,
+      maxTags: 62,
+    };
   }
+
+  /** What is known of the current token (expiry, renewable, policies); undefined before connect. */
+  get tokenState(): VaultTokenManager['state'] {
+    return this.#tokens?.state;
+  }
+
+  /** Token requests made so far: lookup-self, renew-self and AppRole logins. */
+  get authRequests(): Readonly<VaultTokenManager['counts']> {
+    return { ...(this.#tokens?.counts ?? { lookup: 0, renew: 0, login: 0 }) };
+  }
+
+  /**
+   * A credential's version history and current version (`GET <mount>/metadata/<path>`).
+   *
+   * @example
+   * ```ts
+   * const history = await provider.versionHistory('db_password');
+   * console.log(history.currentVersion, history.versions.map((v) => v.version));
+   * ```
+   */
+  async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
+    const id = this.#id(idLike, 'versionHistory');
+    await this.connect();
+    return this.runner.run(
+      'versionHistory',
+      async (a) => {
+        const res = await this.#call(
+          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
+          a,
+          {
+            operation: 'versionHistory',
+            credentialId: id.value,
+            ok: [200, 404],
+            capabilities: ['read'],
+          },
+        );
+        if (res.status === 404) throw this.notFound(id, 'versionHistory');
+        const d = (res.body?.data ?? {}) as Record<string, unknown>;
+        const versions = Object.entries((d.versions ?? {}) as Record<string, Record<string, unknown>>)
+          .map(([n, info]) => ({
+            version: Number(n),
+            createdAt: new Date(String(info.created_time)),
+            deletedAt: info.deletion_time ? new Date(String(info.deletion_time)) : undefined,
+            destroyed: info.destroyed === true,
+          }))
+          .sort((x, y) => x.version - y.version);
+        return {
+          id: id.value,
+          currentVersion: Number(d.current_version ?? 0),
+          oldestVersion: Number(d.oldest_version ?? 0),
+          versions,
+        };
+      },
+      { credentialId: id.value, context },
+    );
+  }
+
+  /**
+   * Reads one earlier version (`GET <mount>/data/<path>?version=N`); deleted or destroyed versions are `NotFound`.
+   *
+   * @example
+   * ```ts
+   * const previous = await provider.retrieveVersion('db_password', 3);
+   * ```
+   */
+  async retrieveVersion(
+    idLike: CredentialIdLike,
+    version: number,
+    context?: CredentialContext,
+  ): Promise<StoredCredential> {
+    const id = this.#id(idLike, 'retrieve');
+    if (!Number.isInteger(version) || version < 1) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: 'version must be a whole number from 1',
+        provider: PROVIDER_NAME,
+        operation: 'retrieve',
+        credentialId: id.value,
+      });
+    }
+    await this.connect();
+    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
+      credentialId: id.value,
+      context,
+    });
+  }
+
+  /**
+   * Lists ids with their latest version and the metadata mirrored in `custom_metadata` (one metadata read
+   * per credential).
+   *
+   * @example
+   * ```ts
+   * for (const c of await provider.listWithVersions({ tags: { env: 'prod' } })) console.log(c.id, c.version);
+   * ```
+   */
+  async listWithVersions(
+    filter?: CredentialFilter,
+    context?: CredentialContext,
+  ): Promise<VaultCredentialSummary[]> {
+    await this.connect();
+    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  }
+
+  // ---- backend --------------------------------------------------------------------------------------
+
+  protected async connectBackend(a: AttemptContext): Promise<void> {
+    const s = this.#settings;
+    if (!this.#client) {
+      let ca = s.caCert;
+      if (s.caFile) {
+        try {
+          ca = `${ca ?? ''}\n${await readFile(s.caFile, 'utf8')}`;
+        } catch (error) {
+          throw new StorageError({
+            code: 'InvalidConfig',
+            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
+            provider: PROVIDER_NAME,
+            operation: 'connect',
+            cause: error,
+          });
+        }
+      }
+      if (!s.rejectUnauthorized) {
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME },
+          'TLS verification of Vault is OFF (tls.rejectUnauthorized: false)',
+        );
+      }
+      this.#client = new VaultHttpClient({
+        address: s.address,
+        namespace: s.namespace,
+        ca,
+        rejectUnauthorized: s.rejectUnauthorized,
+      });
+      this.#tokens = new VaultTokenManager(
+        this.#client,
+        s.auth,
+        this.common.clock,
+        s.thresholdMs,
+        this.common.logger,
+      );
+    }
+    try {
+      await this.#tokens!.connect(a.signal);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw mapVaultNetworkError(error, 'connect', undefined);
+    }
+    // A token that is already close to expiry is renewed now rather than on the first operation.
+    await this.#tokens!.ensureFresh(a.signal);
+  }
+
+  protected override validateStore(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
+    assertTagLimits(
+      metadata.tags,
+      {
+        maxTags: 62,
+        maxKeyLength: 128,
+        maxValueLength: 512,
+        lengthInBytes: true,
+        keyPattern: PRINTABLE,
+        valuePattern: PRINTABLE,
+        charsetRule: 'printable characters (letters, digits, punctuation, symbols and spaces)',
+        reservedPrefixes: ['nebula:'],
+      },
+      { provider: PROVIDER_NAME, credentialId: id.value },
+    );
+    const document = JSON.parse(encodeCredentialDocument(data, metadata)) as Record<string, unknown>;
+    const body = { data: document, options: {} };
+    const size = Buffer.byteLength(JSON.stringify(body)) + 32;
+    assertWithinSizeLimit(size, this.#settings.maxRequestBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'the encoded Vault request (ciphertext as base64 plus metadata)',
+    });
+    this.#encoded.set(data, { body: document, size });
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+  ): Promise<void> {
+    await this.#fresh(a);
+    const document = this.#encoded.get(data)?.body ?? JSON.parse(encodeCredentialDocument(data, metadata));
+    let cas: number | undefined;
+    if (this.#settings.checkAndSet) {
+      const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+        operation: 'store',
+        credentialId: id.value,
+        ok: [200, 404],
+        capabilities: ['read'],
+      });
+      cas = res.status === 404 ? 0 : Number(res.body?.data?.current_version ?? 0);
+    }
+    const custom: Record<string, string> = {
+      ...metadata.tags,
+      [META_CREATED]: metadata.createdAt.toISOString(),
+      [META_MODIFIED]: metadata.lastModified.toISOString(),
+    };
+    await this.#call(
+      {
+        method: 'POST',
+        path: this.#path('metadata', id),
+        body: { custom_metadata: custom },
+        signal: a.signal,
+      },
+      a,
+      { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
+    );
+    await this.#call(
+      {
+        method: 'POST',
+        path: this.#path('data', id),
+        body: { data: document, ...(cas === undefined ? {} : { options: { cas } }) },
+        signal: a.signal,
+      },
+      a,
+      { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
+    );
+  }
+
+  protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
+    return this.#read(id, a);
+  }
+
+  protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
+    await this.#fresh(a);
+    const soft = this.#settings.deleteMode === 'soft';
+    await this.#call(
+      { method: 'DELETE', path: this.#path(soft ? 'data' : 'metadata', id), signal: a.signal },
+      a,
+      {
+        operation: 'delete',
+        credentialId: id.value,
+        ok: [200, 204, 404],
+        capabilities: ['delete'],
+      },
+    );
+  }
+
+  protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
+    if (!filter && this.#settings.deleteMode === 'destroy')
+      return (await this.#listIds(a)).map((x) => x.value);
+    return (await this.#summaries(filter, a)).map((s) => s.id);
+  }
+
+  protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    await this.#fresh(a);
+    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+      operation: 'exists',
+      credentialId: id.value,
+      ok: [200, 404],
+      capabilities: ['read'],
+    });
+    return res.status === 200 && this.#latestIsLive(res.body);
+  }
+
+  protected override async closeBackend(): Promise<void> {
+    this.#client?.close();
+    if (this.#settings.auth.kind === 'token') this.#settings.auth.token.dispose();
+    else {
+      this.#settings.auth.roleId.dispose();
+      this.#settings.auth.secretId.dispose();
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------
+
+  async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
+    await this.#fresh(a);
+    const path = `${this.#path('data', id)}${version === undefined ? '' : `?version=${version}`}`;
+    const res = await this.#call({ method: 'GET', path, signal: a.signal }, a, {
+      operation: 'retrieve',
+      credentialId: id.value,
+      ok: [200, 404],
+      capabilities: ['read'],
+    });
+    // 404 covers a missing key and a deleted or destroyed version (which comes with its metadata).
+    if (res.status === 404) throw this.notFound(id);
+    const d = (res.body?.data ?? {}) as Record<string, unknown>;
+    const { data, metadata } = decodeCredentialDocument(JSON.stringify(d.data ?? null), id.value);
+    const v = (d.metadata as Record<string, unknown> | undefined)?.version;
+    return { data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
+  }
+
+  async #listIds(a: AttemptContext): Promise<CredentialId[]> {
+    await this.#fresh(a);
+    const base = [
+      this.#settings.mount,
+      'metadata',
+      ...(this.#settings.prefix ? this.#settings.prefix.split('/') : []),
+    ];
+    const res = await this.#call(
+      { method: 'LIST', path: `${base.map(encodeURIComponent).join('/')}/`, signal: a.signal },
+      a,
+      { operation: 'list', ok: [200, 404], capabilities: ['list'] },
+    );
+    if (res.status === 404) return [];
+    const keys = (res.body?.data?.keys ?? []) as unknown[];
+    const ids: CredentialId[] = [];
+    for (const key of keys) {
+      if (typeof key !== 'string' || key.endsWith('/')) continue;
+      const id = decodeCredentialName(key, 'filesystem');
+      if (id) ids.push(id);
+    }
+    return ids;
+  }
+
+  async #summaries(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<VaultCredentialSummary[]> {
+    const ids = await this.#listIds(a);
+    const out: VaultCredentialSummary[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const res = await this.#call(
+          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
+          a,
+          {
+            operation: 'list',
+            credentialId: id.value,
+            ok: [200, 404],
+            capabilities: ['read'],
+          },
+        );
+        if (res.status !== 200 || !this.#latestIsLive(res.body)) continue;
+        const d = (res.body?.data ?? {}) as Record<string, unknown>;
+        const custom = (d.custom_metadata ?? {}) as Record<string, string>;
+        const tags: Record<string, string> = {};
+        for (const [k, value] of Object.entries(custom)) if (!k.startsWith('nebula:')) tags[k] = value;
+        const summary: VaultCredentialSummary = {
+          id: id.value,
+          version: Number(d.current_version ?? 0),
+          createdAt: validDate(custom[META_CREATED]) ?? new Date(String(d.created_time)),
+          lastModified: validDate(custom[META_MODIFIED]) ?? new Date(String(d.updated_time)),
+          tags,
+        };
+        if (
+          matchesFilter({ createdAt: summary.createdAt, lastModified: summary.lastModified, tags }, filter)
+        ) {
+          out.push(summary);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker));
+    return out;
+  }
+
+  #latestIsLive(body: VaultBody | undefined): boolean {
+    const d = (body?.data ?? {}) as Record<string, unknown>;
+    const current = Number(d.current_version ?? 0);
+    if (current === 0) return false;
+    const info = ((d.versions ?? {}) as Record<string, Record<string, unknown>>)[String(current)];
+    if (!info || info.destroyed === true) return false;
+    const deletion = info.deletion_time ? Date.parse(String(info.deletion_time)) : Number.NaN;
+    return Number.isNaN(deletion) || deletion > this.common.clock.now();
+  }
+
+  async #fresh(a: AttemptContext): Promise<void> {
+    try {
+      await this.#tokens!.ensureFresh(a.signal);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw mapVaultNetworkError(error, 'connect', undefined);
+    }
+  }
+
+  #path(kind: 'data' | 'metadata', id: CredentialId): string {
+    const s = this.#settings;
+    const parts = [
+      s.mount,
+      kind,
+      ...(s.prefix ? s.prefix.split('/') : []),
+      encodeCredentialName(id, 'filesystem'),
+    ];
+    return parts.map(encodeURIComponent).join('/');
+  }
+
+  async #call(
+    request: Omit<VaultRequest, 'token'>,
+    a: AttemptContext,
+    ctx: CallContext,
+  ): Promise<VaultResponse> {
+    const tokens = this.#tokens!;
+    const res = await this.#client!.send({ ...request, token: tokens.token, signal: a.signal });
+    if (ctx.ok.includes(res.status)) return res;
+    const vaultPath = [this.#settings.namespace, decodeURIComponent(request.path.split('?')[0]!)]
+      .filter(Boolean)
+      .join('/');
+    if (res.status === 403) {
+      // Vault answers 403 both for a policy denial and for a bad token; lookup-self tells them apart.
+      if (!(await tokens.tokenIsValid(a.signal))) {
+        const retry = tokens.invalidate();
+        throw new StorageError({
+          code: 'AuthenticationFailed',
+          message: retry
+            ? 'Vault rejected the AppRole token (revoked or expired); logging in again'
+            : 'Vault rejected the token (invalid, expired or revoked); check auth.token',
+          provider: PROVIDER_NAME,
+          operation: ctx.operation,
+          credentialId: ctx.credentialId,
+          retryable: retry,
+          details: { status: 403, path: vaultPath },
+        });
+      }
+    }
+    throw vaultStatusError(res, {
+      operation: ctx.operation,
+      credentialId: ctx.credentialId,
+      path: vaultPath,
+      capabilities: ctx.capabilities,
+    });
+  }
+
+  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+    try {
+      return CredentialId.from(idLike);
+    } catch (error) {
+      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
+    }
+  }
+}
+
+function parseAuth(v: OptionsValidator): VaultAuth | undefined {
+  const auth = v.get('auth');
+  if (typeof auth !== 'object' || auth === null) {
+    v.add('auth', 'is required: { token } or { appRole: { roleId, secretId } }');
+    return undefined;
+  }
+  const a = auth as Record<string, unknown>;
+  const keys = Object.keys(a);
+  if (keys.length !== 1 || !['token', 'appRole'].includes(keys[0]!)) {
+    v.add('auth', 'must have exactly one of "token" or "appRole"');
+    return undefined;
+  }
+  const secret = (path: string, value: unknown): SecretString | undefined => {
+    if (value instanceof SecretString) return value.useBytes((b) => new SecretString(b));
+    if (typeof value === 'string' && value.length > 0) return new SecretString(value);
+    v.add(path, 'must be a non-empty string or SecretString');
+    return undefined;
+  };
+  if ('token' in a) {
+    const token = secret('auth.token', a.token);
+    return token ? { kind: 'token', token } : undefined;
+  }
+  const role = a.appRole as Record<string, unknown> | undefined;
+  if (typeof role !== 'object' || role === null) {
+    v.add('auth.appRole', 'must be { roleId, secretId, mount? }');
+    return undefined;
+  }
+  for (const key of Object.keys(role)) {
+    if (!['roleId', 'secretId', 'mount'].includes(key)) v.add(`auth.appRole.${key}`, 'unknown option');
+  }
+  const roleId = secret('auth.appRole.roleId', role.roleId);
+  const secretId = secret('auth.appRole.secretId', role.secretId);
+  const mount = trimSlashes(v.string('auth.appRole.mount', { nonEmpty: true }) ?? 'approle');
+  return roleId && secretId ? { kind: 'appRole', roleId, secretId, mount } : undefined;
+}
+
+function trimSlashes(s: string): string {
+  return s.replace(/^\/+|\/+$/g, '');
+}
+
+function validDate(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? undefined : d;
 }

@@ -129,7 +129,8 @@ export class VaultTokenManager {
 
   async #refresh(signal: AbortSignal): Promise<void> {
     const state = this.#state!;
-    if (state.renewable) {
+    const expired = state.expiresAt !== undefined && state.expiresAt <= this.#clock.now();
+    if (state.renewable && !expired) {
       this.counts.renew++;
       const res = await this.#client.send({
         method: 'POST',
@@ -224,7 +225,10 @@ export class VaultTokenManager {
         : 'Vault rejected the token (invalid, expired or revoked); check auth.token or the AppRole credentials',
       provider: PROVIDER,
       retryable: this.#auth.kind === 'appRole',
-      details: { status: 403 },
+      details: {
+        status: 403,
+        ...(expired ? { expiredAt: new Date(this.#state!.expiresAt!).toISOString() } : {}),
+      },
     });
   }
 }

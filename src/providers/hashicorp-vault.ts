@@ -561,7 +561,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       ...(this.#settings.prefix ? this.#settings.prefix.split('/') : []),
     ];
     const res = await this.#call(
-      { method: 'LIST', path: `${base.map(encodeURIComponent).join('/')}/`, signal: a.signal },
+      { method: 'LIST', path: `${base.map(encodeSegment).join('/')}/`, signal: a.signal },
       a,
       { operation: 'list', ok: [200, 404], capabilities: ['list'] },
     );
@@ -646,7 +646,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       ...(s.prefix ? s.prefix.split('/') : []),
       encodeCredentialName(id, 'filesystem'),
     ];
-    return parts.map(encodeURIComponent).join('/');
+    return parts.map(encodeSegment).join('/');
   }
 
   async #call(
@@ -728,6 +728,11 @@ function parseAuth(v: OptionsValidator): VaultAuth | undefined {
   const secretId = secret('auth.appRole.secretId', role.secretId);
   const mount = trimSlashes(v.string('auth.appRole.mount', { nonEmpty: true }) ?? 'approle');
   return roleId && secretId ? { kind: 'appRole', roleId, secretId, mount } : undefined;
+}
+
+/** `@` is legal in a path segment (RFC 3986 pchar): keeping it makes request logs match `vault kv` paths. */
+function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%40/g, '@');
 }
 
 function trimSlashes(s: string): string {

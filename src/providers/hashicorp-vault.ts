@@ -1,7 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { BaseStorageProvider } from '../core/base-provider.js';
-import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
+import {
+  CREDENTIAL_DOCUMENT_FORMAT,
+  decodeCredentialDocument,
+  encodeCredentialDocument,
+} from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import { CredentialId, type CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
@@ -10,6 +14,7 @@ import {
   type CredentialFilter,
   type CredentialMetadata,
   matchesFilter,
+  metadataFromJson,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -548,7 +553,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     // 404 covers a missing key and a deleted or destroyed version (which comes with its metadata).
     if (res.status === 404) throw this.notFound(id);
     const d = (res.body?.data ?? {}) as Record<string, unknown>;
-    const { data, metadata } = decodeCredentialDocument(JSON.stringify(d.data ?? null), id.value);
+    const { data, metadata } = decodeDocument(d.data, id.value);
     const v = (d.metadata as Record<string, unknown> | undefined)?.version;
     return { data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
   }
@@ -737,6 +742,22 @@ function encodeSegment(segment: string): string {
 
 function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
+}
+
+/** The document is already parsed JSON here: decode it directly, and let the core word any failure. */
+function decodeDocument(
+  value: unknown,
+  credentialId: string,
+): { data: EncryptedData; metadata: CredentialMetadata } {
+  const doc = value as Record<string, unknown> | null | undefined;
+  if (doc?.['format'] === CREDENTIAL_DOCUMENT_FORMAT) {
+    try {
+      return { data: encryptedDataFromJson(doc['data']), metadata: metadataFromJson(doc['metadata']) };
+    } catch {
+      // Fall through: the core decoder produces the Corrupted error with its usual wording.
+    }
+  }
+  return decodeCredentialDocument(JSON.stringify(value ?? null), credentialId);
 }
 
 function validDate(text: string | undefined): Date | undefined {

@@ -74,6 +74,7 @@ const api = async (
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: the tests walk Vault's JSON freely
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
 };
 

@@ -28,7 +28,7 @@ import {
   type VaultRequest,
   type VaultResponse,
 } from './hashicorp-vault-client.js';
-import { mapVaultNetworkError, vaultStatusError } from './hashicorp-vault-errors.js';
+import { mapVaultNetworkError, vaultErrors, vaultStatusError } from './hashicorp-vault-errors.js';
 
 export { VaultHttpClient } from './hashicorp-vault-client.js';
 
@@ -661,7 +661,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   ): Promise<VaultResponse> {
     const tokens = this.#tokens!;
     const res = await this.#client!.send({ ...request, token: tokens.token, signal: a.signal });
-    if (ctx.ok.includes(res.status)) return res;
+    // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
+    // on a 404 is the router's "no handler for route": wrong mount or namespace.
+    const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
+    if (ctx.ok.includes(res.status) && !routeMissing) return res;
     const vaultPath = [this.#settings.namespace, decodeURIComponent(request.path.split('?')[0]!)]
       .filter(Boolean)
       .join('/');

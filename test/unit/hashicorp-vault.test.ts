@@ -409,6 +409,15 @@ describe('HashiCorpVaultProvider errors', () => {
     await p.close();
   });
 
+  it('a mount that does not exist is InvalidConfig, not NotFound', async () => {
+    const vault = await emulator();
+    const p = provider(vault, { mount: 'kv-missing' });
+    const error = await rejectsWith(p.retrieve('x'), 'InvalidConfig');
+    assert.match(error.message, /mount/);
+    await rejectsWith(p.exists('x'), 'InvalidConfig');
+    await p.close();
+  });
+
   it('the documented policy is enough for every operation', async () => {
     const vault = await emulator();
     vault.writePolicy('nebula', APP_POLICY);

@@ -6,7 +6,7 @@ import type { VaultAuth } from './hashicorp-vault-auth.js';
 const PROVIDER_NAME = 'hashicorp-vault';
 
 /**
- * Options of {@link HashiCorpVaultProvider}.
+ * Options of `HashiCorpVaultProvider`.
  *
  * @example
  * ```ts
@@ -61,7 +61,15 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   checkAndSet?: boolean;
 }
 
-/** One version of a credential, as Vault's metadata lists it. */
+/**
+ * One version of a credential, as Vault's metadata lists it.
+ *
+ * @example
+ * ```ts
+ * const { versions } = await provider.versionHistory('db_password');
+ * const live = versions.filter((v) => !v.deletedAt && !v.destroyed);
+ * ```
+ */
 export interface VaultCredentialVersion {
   version: number;
   createdAt: Date;
@@ -70,7 +78,15 @@ export interface VaultCredentialVersion {
   destroyed: boolean;
 }
 
-/** A credential's version history. */
+/**
+ * A credential's version history.
+ *
+ * @example
+ * ```ts
+ * const history = await provider.versionHistory('db_password');
+ * console.log(`v${history.currentVersion}, oldest kept v${history.oldestVersion}`);
+ * ```
+ */
 export interface VaultVersionHistory {
   id: string;
   currentVersion: number;
@@ -79,7 +95,14 @@ export interface VaultVersionHistory {
   versions: VaultCredentialVersion[];
 }
 
-/** One entry of {@link HashiCorpVaultProvider.listWithVersions}. */
+/**
+ * One entry of `HashiCorpVaultProvider.listWithVersions`.
+ *
+ * @example
+ * ```ts
+ * for (const { id, version, tags } of await provider.listWithVersions()) console.log(id, version, tags);
+ * ```
+ */
 export interface VaultCredentialSummary {
   id: string;
   /** Latest version number. */

@@ -1,7 +1,21 @@
-/** A Vault capability, as written in policies. */
+/**
+ * A Vault capability, as written in policies.
+ *
+ * @example
+ * ```ts
+ * const caps: VaultCapability[] = ['create', 'read', 'update'];
+ * ```
+ */
 export type VaultCapability = 'create' | 'read' | 'update' | 'patch' | 'delete' | 'list' | 'sudo' | 'deny';
 
-/** One `path "..." { capabilities = [...] }` rule. */
+/**
+ * One `path "..." { capabilities = [...] }` rule.
+ *
+ * @example
+ * ```ts
+ * vault.writePolicy('reader', [{ path: 'secret/data/*', capabilities: ['read'] }]);
+ * ```
+ */
 export interface VaultPolicyRule {
   path: string;
   capabilities: VaultCapability[];
@@ -22,6 +36,12 @@ const CAPABILITIES = new Set<VaultCapability>([
  * Parses the subset of Vault's policy HCL that ACL policies use: `path "glob" { capabilities = [..] }`
  * blocks, with `#` and `//` comments. Unknown keys inside a block are ignored, as Vault does for the
  * deprecated `policy = "write"` form only when capabilities are also given.
+ *
+ * @example
+ * ```ts
+ * import { parsePolicyHcl } from 'nebula-credential/testing';
+ * parsePolicyHcl('path "secret/data/*" { capabilities = ["read"] }'); // [{ path: 'secret/data/*', capabilities: ['read'] }]
+ * ```
  */
 export function parsePolicyHcl(hcl: string): VaultPolicyRule[] {
   const text = hcl.replace(/(^|\s)(#|\/\/)[^\n]*/g, '$1');

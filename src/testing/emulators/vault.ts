@@ -32,7 +32,15 @@ export { parsePolicyHcl, type VaultCapability, type VaultPolicyRule } from './va
 const SYSTEM_MAX_TTL_S = 768 * 3600;
 const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
-/** Options of {@link VaultEmulator}. */
+/**
+ * Options of {@link VaultEmulator}.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock, VaultEmulator } from 'nebula-credential/testing';
+ * const vault = new VaultEmulator({ tls: true, clock: new ManualClock(), rootToken: 'hvs.dev-root' });
+ * ```
+ */
 export interface VaultEmulatorOptions {
   /** Port for clients; 0 (default) picks a free one. */
   port?: number | undefined;
@@ -46,7 +54,14 @@ export interface VaultEmulatorOptions {
   kvMounts?: readonly string[] | undefined;
 }
 
-/** Options of {@link VaultEmulator.createToken}. */
+/**
+ * Options of {@link VaultEmulator.createToken}.
+ *
+ * @example
+ * ```ts
+ * const token = vault.createToken({ policies: ['app'], ttl: 7200, explicitMaxTtl: 9000, renewable: true });
+ * ```
+ */
 export interface VaultTokenOptions {
   policies?: readonly string[];
   /** TTL in seconds; 0 means no expiry (root tokens only, in real Vault). Default 768 h. */
@@ -62,7 +77,14 @@ export interface VaultTokenOptions {
   id?: string;
 }
 
-/** Options of {@link VaultEmulator.createAppRole}. */
+/**
+ * Options of {@link VaultEmulator.createAppRole}.
+ *
+ * @example
+ * ```ts
+ * const { roleId, secretId } = vault.createAppRole('app', { policies: ['app'], tokenTtl: 3600 });
+ * ```
+ */
 export interface VaultAppRoleOptions {
   policies?: readonly string[];
   /** token_ttl in seconds. Default 3600. */
@@ -899,7 +921,7 @@ function trimSlashes(s: string): string {
 }
 
 /** Vault durations: seconds as a number or string, or Go-style `1h30m`, `45s`. */
-export function parseDuration(value: unknown): number {
+function parseDuration(value: unknown): number {
   if (typeof value === 'number') return Math.floor(value);
   const text = String(value).trim();
   if (/^\d+$/.test(text)) return Number(text);

@@ -105,12 +105,17 @@ describe('HashiCorpVaultProvider options', () => {
     assert.equal(p.capabilities.softDelete, false);
     assert.ok(!inspect(p, { depth: 8 }).includes(token));
     assert.ok(!JSON.stringify(p).includes(token));
+    const roleId = randomBytes(16).toString('hex');
+    const secretId = randomBytes(16).toString('hex');
     const soft = new HashiCorpVaultProvider({
       address: 'https://vault.example:8200',
-      auth: { appRole: { roleId: 'r', secretId: new SecretString('s') } },
+      auth: { appRole: { roleId, secretId: new SecretString(secretId) } },
       deleteMode: 'soft',
     });
     assert.equal(soft.capabilities.softDelete, true);
+    for (const text of [inspect(soft, { depth: 8 }), JSON.stringify(soft)]) {
+      assert.ok(!text.includes(roleId) && !text.includes(secretId));
+    }
   });
 });
 
@@ -141,6 +146,15 @@ describe('HashiCorpVaultProvider against the emulator', () => {
     const stored = vault.readSecret('nebula/credentials/plain') as Record<string, unknown>;
     assert.equal(stored.format, 'nebula-credential/v1');
     await p.close();
+  });
+
+  it('fails connect with Unavailable when nothing listens, within the connect deadline', async () => {
+    const vault = await emulator();
+    const p = provider(vault);
+    await vault.stop();
+    const error = await rejectsWith(p.connect(), 'Unavailable');
+    assert.equal(error.details.backendCode, 'ECONNREFUSED');
+    assert.ok(Number(error.details.attempts) > 1, 'refused connections are retried');
   });
 
   it('fails connect fast with AuthenticationFailed for an invalid token, with one request', async () => {

@@ -230,15 +230,13 @@ describe('HashiCorpVaultProvider against the emulator', () => {
       3,
       'a cas store is metadata read, metadata write, data write',
     );
-    vault.faults.add({
-      action: { kind: 'delay', ms: 150 },
-      match: (r) =>
-        r.method === 'POST' &&
-        r.path.includes('/data/') &&
-        r.body.includes(Buffer.from('slow').toString('base64')),
-    });
+    const slowBody = Buffer.from('slow').toString('base64');
+    const isSlowWrite = (r: { method: string; path: string; body: Buffer }) =>
+      r.method === 'POST' && r.path.includes('/data/') && r.body.includes(slowBody);
+    // Hold the slow writer's data write (already carrying its cas) until the fast writer has finished.
+    vault.faults.add({ action: { kind: 'delay', ms: 1500 }, match: isSlowWrite });
     const slow = p1.store('cas', data('slow'), createMetadata());
-    await new Promise((r) => setTimeout(r, 50));
+    while (!vault.requests.some(isSlowWrite)) await new Promise((r) => setTimeout(r, 5));
     await p2.store('cas', data('fast'), createMetadata());
     const error = await rejectsWith(slow, 'Conflict');
     assert.equal(error.retryable, false);

@@ -1,7 +1,15 @@
 // The API machinery the Kubernetes emulator shares between its routes: Status objects, the validation rules
 // of the API server (apimachinery/pkg/util/validation), label and field selectors, and the three patch types.
 
-/** A Kubernetes `Status` object, as the API server returns it for errors and for DELETE. */
+/**
+ * A Kubernetes `Status` object, as the API server returns it for errors and for DELETE.
+ *
+ * @example
+ * ```ts
+ * const status: KubeStatus = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+ *   message: 'secrets "x" not found', reason: 'NotFound', details: { name: 'x', kind: 'secrets' }, code: 404 };
+ * ```
+ */
 export interface KubeStatus {
   kind: 'Status';
   apiVersion: 'v1';
@@ -195,7 +203,15 @@ export function checkLabelValue(value: string): string | undefined {
   return undefined;
 }
 
-/** A stored Secret, as JSON. */
+/**
+ * A stored Secret, as JSON (what `KubernetesEmulator.getSecret` returns).
+ *
+ * @example
+ * ```ts
+ * const secret = emulator.getSecret('apps', 'nebula-db--password');
+ * console.log(secret?.metadata.labels?.['app.kubernetes.io/managed-by']);
+ * ```
+ */
 export interface SecretObject {
   apiVersion: 'v1';
   kind: 'Secret';

@@ -20,7 +20,7 @@ import {
 } from './kubernetes-api.js';
 import { decodeKubeProtobuf, isKubeProtobuf } from './kubernetes-protobuf.js';
 
-export { KubeApiError, type KubeStatus, type SecretObject } from './kubernetes-api.js';
+export type { KubeStatus, SecretObject } from './kubernetes-api.js';
 
 /**
  * One RBAC rule of a Role (core API group only: Secrets live there).

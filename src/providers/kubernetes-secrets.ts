@@ -418,15 +418,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
   ): Promise<T> {
     const { api, access } = this.#connection!;
-    const ctx = {
-      provider: PROVIDER_NAME,
-      operation,
-      credentialId: id?.value,
-      namespace: access.namespace,
-      verb,
-      secretName: id ? this.secretName(id) : undefined,
-      source: access.source,
-    };
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
       const middleware = perCallMiddleware(attempt.signal, access.agent, token);
@@ -436,7 +427,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
           if (await access.token.reload(this.common.clock.now())) continue;
         }
-        throw mapKubeError(error, ctx);
+        throw mapKubeError(error, {
+          provider: PROVIDER_NAME,
+          operation,
+          credentialId: id?.value,
+          namespace: access.namespace,
+          verb,
+          secretName: id ? this.secretName(id) : undefined,
+          source: access.source,
+        });
       }
     }
   }

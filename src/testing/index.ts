@@ -23,6 +23,15 @@ export {
 } from './emulator-kit/server.js';
 export { createTestCertificateAuthority, type TestCertificateAuthority } from './emulator-kit/tls.js';
 export {
+  cliEmulator as kubernetesCliEmulator,
+  type KubePolicyRule,
+  KubernetesEmulator,
+  type KubernetesEmulatorOptions,
+  type KubeStatus,
+  type KubeSubject,
+  type SecretObject,
+} from './emulators/kubernetes.js';
+export {
   cliEmulator as vaultCliEmulator,
   parsePolicyHcl,
   type VaultAppRoleOptions,

@@ -154,6 +154,8 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   #client: SecretsManagerClient | undefined;
   /** Names this provider saw existing, with the tags and description last written or read. */
   readonly #known = new Map<string, KnownSecret>();
+  /** The document encoded by the pre-check, reused by the store that follows it. */
+  readonly #documents = new WeakMap<EncryptedData, { metadata: CredentialMetadata; text: string }>();
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
 
@@ -260,7 +262,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.validateId(id);
     assertAwsTags(this.#desiredTags(metadata), { provider: PROVIDER, credentialId: id.value });
     assertWithinSizeLimit(
-      Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8'),
+      Buffer.byteLength(this.#document(data, metadata, true), 'utf8'),
       AWS_MAX_SECRET_BYTES,
       {
         provider: PROVIDER,
@@ -316,7 +318,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   ): Promise<void> {
     const sdk = this.#sdk!;
     const name = this.#names.encode(id, PROVIDER);
-    const secretString = encodeCredentialDocument(data, metadata);
+    const secretString = this.#document(data, metadata);
     const tags = this.#desiredTags(metadata);
     const description = `${DESCRIPTION_PREFIX}${metadata.createdAt.toISOString()}`;
     let token = this.#tokens.get(attempt.signal);
@@ -507,6 +509,16 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#client?.destroy();
     this.#client = undefined;
     this.#known.clear();
+  }
+
+  /** Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later). */
+  #document(data: EncryptedData, metadata: CredentialMetadata, keep = false): string {
+    const cached = this.#documents.get(data);
+    this.#documents.delete(data);
+    if (cached?.metadata === metadata && !keep) return cached.text;
+    const text = encodeCredentialDocument(data, metadata);
+    if (keep) this.#documents.set(data, { metadata, text });
+    return text;
   }
 
   #desiredTags(metadata: CredentialMetadata): Record<string, string> {

@@ -188,9 +188,13 @@ describe('AwsSecretsManagerEmulator through the real SDK', () => {
       assert.equal(pages, 4);
       assert.equal(names.length, 7);
       const byName = await client.send(
+        new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['Team/'] }] }),
+      );
+      assert.equal(byName.SecretList!.length, 3);
+      const wrongCase = await client.send(
         new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['team/'] }] }),
       );
-      assert.equal(byName.SecretList!.length, 3, 'name filters ignore case');
+      assert.equal(wrongCase.SecretList!.length, 0, 'name filters are case-sensitive');
       const byTag = await client.send(
         new ListSecretsCommand({
           Filters: [

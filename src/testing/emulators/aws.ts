@@ -705,15 +705,21 @@ export class AwsSecretsManagerEmulator {
           'Filter values must be 1 to 10 strings of letters, digits, spaces and :_@/+=.-! (at most 512 characters).',
         );
       }
-      // Values of one filter are OR-ed, a leading "!" negates; name, description and all ignore case.
-      const insensitive = key === 'name' || key === 'description' || key === 'all';
+      // Values of one filter are OR-ed and a leading "!" negates; only description and all ignore case.
+      const insensitive = key === 'description' || key === 'all';
       const test = (candidates: (string | undefined)[]) =>
         (values as string[]).some((value) => {
           const negate = value.startsWith('!');
           const needle = negate ? value.slice(1) : value;
           const hit = candidates.some((c) => {
             if (c === undefined) return false;
-            if (key === 'all') return c.toLowerCase().includes(needle.toLowerCase());
+            if (key === 'all') {
+              const words = c.toLowerCase().split(/[\s/_.:=+@-]+/);
+              return needle
+                .toLowerCase()
+                .split(/\s+/)
+                .every((w) => words.some((word) => word.startsWith(w)));
+            }
             return insensitive ? c.toLowerCase().startsWith(needle.toLowerCase()) : c.startsWith(needle);
           });
           return negate ? !hit : hit;

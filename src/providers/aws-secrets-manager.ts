@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import type {
   DescribeSecretCommandOutput,
   ListSecretsCommandOutput,
   SecretsManagerClient,
-  SecretsManagerClientConfig,
   Tag,
 } from '@aws-sdk/client-secrets-manager';
 import { BaseStorageProvider } from '../core/base-provider.js';
@@ -17,91 +13,40 @@ import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
-import { SecretString } from '../core/secret-string.js';
+import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
   AWS_FILTER_VALUE,
   AWS_MAX_NAME_LENGTH,
   AWS_MAX_SECRET_BYTES,
-  AWS_NAME_CHARSET,
   AwsSecretNames,
   assertAwsTags,
 } from './aws-secrets-manager-names.js';
+import {
+  type AwsResolvedOptions,
+  type AwsSecretsManagerOptions,
+  resolveAwsOptions,
+} from './aws-secrets-manager-options.js';
 
 export { type AwsCallContext, mapAwsError } from './aws-secrets-manager-errors.js';
 export { AWS_TAG_LIMITS, AwsSecretNames } from './aws-secrets-manager-names.js';
+export {
+  AWS_DEFAULT_PREFIX,
+  type AwsExplicitCredentials,
+  type AwsResolvedOptions,
+  type AwsSecretsManagerOptions,
+  resolveAwsOptions,
+} from './aws-secrets-manager-options.js';
 
 const PROVIDER = 'aws-secrets-manager';
-const DEFAULT_PREFIX = 'nebula/credentials/';
 /**
  * Largest ciphertext: its base64 (61,440 bytes) plus the envelope and up to ~3.8 KB of metadata JSON stays
  * within AWS's 65,536-byte SecretString limit. Larger metadata is refused before the request.
  */
 export const AWS_MAX_CREDENTIAL_SIZE = 46_080;
 const DESCRIPTION_PREFIX = 'nebula-credential; createdAt=';
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-type Sdk = typeof import('@aws-sdk/client-secrets-manager');
-
-/**
- * Options of {@link AwsSecretsManagerProvider}.
- *
- * @example
- * ```ts
- * const options: AwsSecretsManagerOptions = {
- *   region: 'eu-west-1',
- *   prefix: 'payments/credentials/',
- *   kmsKeyId: 'alias/payments-secrets',
- *   defaultTags: { team: 'payments' },
- *   recoveryWindowInDays: 7,
- * };
- * ```
- */
-export interface AwsSecretsManagerOptions extends CommonProviderOptions {
-  /** AWS region, e.g. `eu-west-1`. @default the SDK's resolution: `AWS_REGION`, then the profile's `region` */
-  region?: string | undefined;
-  /**
-   * Endpoint URL, for VPC interface endpoints or an emulator. `http://` is accepted for loopback hosts only.
-   * @default the regional public endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured by the SDK)
-   */
-  endpoint?: string | undefined;
-  /** Text put before every secret name (AWS name characters only). @default `nebula/credentials/` */
-  prefix?: string | undefined;
-  /** KMS key (id, ARN or alias) used when a secret is created. @default the account's `aws/secretsmanager` key */
-  kmsKeyId?: string | undefined;
-  /** Tags put on every secret besides the credential's own (which win on a clash). @default `{}` */
-  defaultTags?: Record<string, string> | undefined;
-  /**
-   * Explicit credentials; without them the SDK's default chain applies (environment, shared config and
-   * credentials files with `profile`, web identity, SSO, container and instance metadata).
-   * @default the default provider chain
-   */
-  credentials?:
-    | {
-        accessKeyId: string;
-        secretAccessKey: string | SecretString;
-        sessionToken?: string | SecretString | undefined;
-      }
-    | undefined;
-  /** Profile of the shared config/credentials files for the default chain. @default `AWS_PROFILE`, then `default` */
-  profile?: string | undefined;
-  /** PEM file of the CA bundle to trust instead of Node's roots. @default `AWS_CA_BUNDLE` when set, else Node's roots */
-  caCertPath?: string | undefined;
-  /** PEM text of the CA bundle (alternative to `caCertPath`). @default none */
-  caCertPem?: string | undefined;
-  /** Days a deleted credential stays recoverable (7 to 30). @default 30 (AWS's default) */
-  recoveryWindowInDays?: number | undefined;
-  /** Delete immediately, without a recovery window. @default false */
-  forceDelete?: boolean | undefined;
-  /**
-   * When `store` meets a secret scheduled for deletion under the same name, restore it and write the new
-   * value instead of failing with `Conflict`. @default false
-   */
-  restoreOnStore?: boolean | undefined;
-}
 
 interface KnownSecret {
   description: string | undefined;
@@ -135,22 +80,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   readonly name = PROVIDER;
   readonly capabilities: ProviderCapabilities;
   readonly #names: AwsSecretNames;
-  readonly #settings: {
-    region: string | undefined;
-    endpoint: string | undefined;
-    kmsKeyId: string | undefined;
-    defaultTags: Record<string, string>;
-    profile: string | undefined;
-    caCertPath: string | undefined;
-    caCertPem: string | undefined;
-    recoveryWindowInDays: number;
-    forceDelete: boolean;
-    restoreOnStore: boolean;
-  };
-  readonly #credentials:
-    | { accessKeyId: string; secretAccessKey: SecretString; sessionToken: SecretString | undefined }
-    | undefined;
-  #sdk: Sdk | undefined;
+  /** Validated options; explicit credentials stay in this private field, out of inspection. */
+  readonly #settings: AwsResolvedOptions;
+  #sdk: AwsSdk | undefined;
   #client: SecretsManagerClient | undefined;
   /** Names this provider saw existing, with the tags and description last written or read. */
   readonly #known = new Map<string, KnownSecret>();
@@ -160,85 +92,18 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   readonly #tokens = new WeakMap<AbortSignal, string>();
 
   constructor(options: AwsSecretsManagerOptions = {}) {
-    const v = new OptionsValidator(PROVIDER, options);
-    v.noUnknownKeys([
-      'region',
-      'endpoint',
-      'prefix',
-      'kmsKeyId',
-      'defaultTags',
-      'credentials',
-      'profile',
-      'caCertPath',
-      'caCertPem',
-      'recoveryWindowInDays',
-      'forceDelete',
-      'restoreOnStore',
-    ]);
-    const region = v.string('region', {
-      nonEmpty: true,
-      pattern: /^[a-z]{2,4}(-[a-z0-9]+)+-\d+$/,
-      rule: 'an AWS region such as eu-west-1',
-    });
-    const endpoint = v.string('endpoint', { nonEmpty: true });
-    if (endpoint !== undefined) checkEndpoint(v, endpoint);
-    const prefix =
-      v.string('prefix', {
-        maxLength: 256,
-        pattern: AWS_NAME_CHARSET,
-        rule: 'made of the characters AWS allows in secret names: letters, digits and / _ + = . @ -',
-      }) ?? DEFAULT_PREFIX;
-    const kmsKeyId = v.string('kmsKeyId', { nonEmpty: true, maxLength: 2048 });
-    const defaultTags = v.stringMap('defaultTags') ?? {};
-    try {
-      assertAwsTags(defaultTags, { provider: PROVIDER });
-    } catch (error) {
-      for (const problem of ((error as StorageError).details['problems'] as string[] | undefined) ?? []) {
-        v.add('defaultTags', problem);
-      }
-    }
-    const credentials = readCredentials(v);
-    const profile = v.string('profile', { nonEmpty: true });
-    const caCertPath = v.string('caCertPath', { nonEmpty: true });
-    const caCertPem = v.string('caCertPem', { nonEmpty: true });
-    if (caCertPath !== undefined && caCertPem !== undefined) {
-      v.add('caCertPem', 'give either caCertPath or caCertPem, not both');
-    }
-    if (credentials !== undefined && profile !== undefined) {
-      v.add('profile', 'a profile applies to the default chain only; drop it or drop credentials');
-    }
-    const window = v.number('recoveryWindowInDays', { min: 7, max: 30, integer: true });
-    const forceDelete = v.boolean('forceDelete') ?? false;
-    if (forceDelete && window !== undefined) {
-      v.add(
-        'forceDelete',
-        'forceDelete deletes without a recovery window; drop recoveryWindowInDays or forceDelete',
-      );
-    }
-    const restoreOnStore = v.boolean('restoreOnStore') ?? false;
-    const common = v.common();
-    v.throwIfInvalid();
-    super(PROVIDER, common, (error, operation, credentialId) => mapAwsError(error, operation, credentialId));
-    this.#names = new AwsSecretNames(prefix);
-    this.#credentials = credentials;
-    this.#settings = {
-      region,
-      endpoint,
-      kmsKeyId,
-      defaultTags: { ...defaultTags },
-      profile,
-      caCertPath,
-      caCertPem,
-      recoveryWindowInDays: window ?? 30,
-      forceDelete,
-      restoreOnStore,
-    };
+    const resolved = resolveAwsOptions(options);
+    super(PROVIDER, resolved.common, (error, operation, credentialId) =>
+      mapAwsError(error, operation, credentialId),
+    );
+    this.#names = new AwsSecretNames(resolved.prefix);
+    this.#settings = resolved;
     this.capabilities = {
       maxCredentialSize: AWS_MAX_CREDENTIAL_SIZE,
       // Room for the prefix and up to four "@2" pads (see AwsSecretNames) within 512 characters.
-      maxIdBytes: Math.min(255, AWS_MAX_NAME_LENGTH - prefix.length - 8),
+      maxIdBytes: Math.min(255, AWS_MAX_NAME_LENGTH - resolved.prefix.length - 8),
       versioning: true,
-      softDelete: !forceDelete,
+      softDelete: !resolved.forceDelete,
       nativeTagFiltering: true,
       persistent: true,
       maxTags: 50,
@@ -279,7 +144,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       () => import('@aws-sdk/client-secrets-manager'),
     );
     const sdk = this.#sdk;
-    this.#client ??= await this.#createClient(sdk);
+    this.#client ??= await createAwsClient(sdk, this.#settings);
     const client = this.#client;
     let region: string;
     try {
@@ -294,7 +159,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         cause: error,
       });
     }
-    await this.#resolveCredentials(client, attempt);
+    await resolveAwsCredentials(client, attempt);
     try {
       await this.#send(new sdk.ListSecretsCommand({ MaxResults: 1 }), 'ListSecrets', '*', {
         attempt,
@@ -525,99 +390,6 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     return { ...this.#settings.defaultTags, ...metadata.tags };
   }
 
-  async #createClient(sdk: Sdk): Promise<SecretsManagerClient> {
-    const ca = await this.#caBundle();
-    const { timeouts } = this.common;
-    const config: SecretsManagerClientConfig = {
-      // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
-      maxAttempts: 1,
-      requestHandler: {
-        httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ...(ca ? { ca } : {}) }),
-        httpAgent: new http.Agent({ keepAlive: true, maxSockets: 50 }),
-        connectionTimeout: timeouts.connectMs,
-      },
-      ...(this.#settings.region ? { region: this.#settings.region } : {}),
-      ...(this.#settings.endpoint ? { endpoint: this.#settings.endpoint } : {}),
-      ...(this.#settings.profile ? { profile: this.#settings.profile } : {}),
-    };
-    const explicit = this.#credentials;
-    if (explicit) {
-      config.credentials = async () => ({
-        accessKeyId: explicit.accessKeyId,
-        secretAccessKey: explicit.secretAccessKey.expose(),
-        ...(explicit.sessionToken ? { sessionToken: explicit.sessionToken.expose() } : {}),
-      });
-    }
-    try {
-      return new sdk.SecretsManagerClient(config);
-    } catch (error) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: 'the AWS SDK refused the client configuration (region, endpoint or profile)',
-        provider: PROVIDER,
-        operation: 'connect',
-        cause: error,
-      });
-    }
-  }
-
-  async #caBundle(): Promise<string | undefined> {
-    if (this.#settings.caCertPem) return this.#settings.caCertPem;
-    const path = this.#settings.caCertPath ?? process.env['AWS_CA_BUNDLE'];
-    if (!path) return undefined;
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: `cannot read the CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); fix caCertPath or AWS_CA_BUNDLE`,
-        provider: PROVIDER,
-        operation: 'connect',
-        details: { issues: [{ path: 'caCertPath', message: 'file cannot be read' }] },
-        cause: error,
-      });
-    }
-  }
-
-  /** Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. */
-  async #resolveCredentials(client: SecretsManagerClient, attempt: AttemptContext): Promise<void> {
-    const provider = client.config.credentials as unknown as () => Promise<unknown>;
-    const budget = Math.max(50, attempt.remainingMs() - 300);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new StorageError({
-              code: 'AuthenticationFailed',
-              message: `no AWS credentials resolved within ${budget} ms: set credentials, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile (instance metadata did not answer)`,
-              provider: PROVIDER,
-              operation: 'connect',
-              details: { durationMs: budget },
-            }),
-          ),
-        budget,
-      );
-      timer.unref?.();
-    });
-    try {
-      await Promise.race([provider(), timeout]);
-    } catch (error) {
-      if (error instanceof StorageError) throw error;
-      throw new StorageError({
-        code: 'AuthenticationFailed',
-        message:
-          'no AWS credentials found: set credentials in the options, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile in the shared credentials file (AWS_PROFILE)',
-        provider: PROVIDER,
-        operation: 'connect',
-        details: { backendCode: (error as { name?: string } | null)?.name ?? 'CredentialsProviderError' },
-        cause: error,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   async #send<T>(command: object, action: string, resource: string, call: CallContext): Promise<T> {
     try {
       return (await this.#client!.send(command as never, { abortSignal: call.attempt.signal })) as T;
@@ -764,56 +536,4 @@ function fromTagList(tags: Tag[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
   return out;
-}
-
-function checkEndpoint(v: OptionsValidator, endpoint: string): void {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    v.add('endpoint', 'must be a URL such as https://secretsmanager.eu-west-1.amazonaws.com');
-    return;
-  }
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return;
-  v.add(
-    'endpoint',
-    url.protocol === 'http:'
-      ? 'plain http is accepted for loopback emulators only; use https (a private CA goes in caCertPath)'
-      : 'must use https',
-  );
-}
-
-function readCredentials(
-  v: OptionsValidator,
-):
-  | { accessKeyId: string; secretAccessKey: SecretString; sessionToken: SecretString | undefined }
-  | undefined {
-  const raw = v.get('credentials');
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'object' || raw === null) {
-    v.add('credentials', 'must be an object with accessKeyId and secretAccessKey');
-    return undefined;
-  }
-  const accessKeyId = v.string('credentials.accessKeyId', {
-    required: true,
-    pattern: /^[A-Z0-9]{16,128}$/,
-    rule: 'an access key id such as AKIA...',
-  });
-  const secret = (raw as Record<string, unknown>)['secretAccessKey'];
-  const token = (raw as Record<string, unknown>)['sessionToken'];
-  const asSecret = (value: unknown, path: string, required: boolean): SecretString | undefined => {
-    if (value instanceof SecretString) return value;
-    if (typeof value === 'string' && value.length > 0) return new SecretString(value);
-    if (value !== undefined || required) v.add(path, 'must be a non-empty string or SecretString');
-    return undefined;
-  };
-  const secretAccessKey = asSecret(secret, 'credentials.secretAccessKey', true);
-  const sessionToken = asSecret(token, 'credentials.sessionToken', false);
-  for (const key of Object.keys(raw)) {
-    if (!['accessKeyId', 'secretAccessKey', 'sessionToken'].includes(key))
-      v.add(`credentials.${key}`, 'unknown option');
-  }
-  if (accessKeyId === undefined || secretAccessKey === undefined) return undefined;
-  return { accessKeyId, secretAccessKey, sessionToken };
 }

@@ -223,6 +223,49 @@ describe('AwsSecretsManagerProvider: retries, deadlines and errors', () => {
       },
     );
   });
+  it('waits at least what Retry-After asks before retrying a throttled call', async () => {
+    const clock = new ManualClock(Date.now(), { autoAdvance: true });
+    await using ctx = await setup({ clock });
+    await ctx.provider.store('patient', encrypted(Buffer.from('v')), createMetadata());
+    ctx.emulator.faults.add({
+      action: {
+        kind: 'status',
+        status: 400,
+        body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
+        headers: { 'retry-after': '2' },
+      },
+      match: (r) => r.headers['x-amz-target'] === 'secretsmanager.GetSecretValue',
+    });
+    await ctx.provider.retrieve('patient');
+    assert.ok(clock.sleeps[0]! >= 2000, `slept ${clock.sleeps[0]} ms`);
+  });
+
+  it('fails connect within the deadline with AuthenticationFailed when instance metadata hangs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nebula-aws-'));
+    const imds = new AwsSecretsManagerEmulator();
+    await imds.start();
+    imds.fail('hang', 10);
+    try {
+      await withEnv(
+        {
+          ...NO_AMBIENT_CREDENTIALS,
+          AWS_EC2_METADATA_DISABLED: undefined,
+          AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint,
+          AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+          AWS_CONFIG_FILE: join(dir, 'none-config'),
+        },
+        async () => {
+          await using ctx = await setup({ credentials: undefined, timeouts: { connectMs: 800 } });
+          const error = await rejection(ctx.provider.connect(), 'AuthenticationFailed');
+          assert.equal(error.operation, 'connect');
+          assert.ok(imds.count() >= 1, 'the instance metadata service was asked');
+          assert.equal(ctx.emulator.count(), 0);
+        },
+      );
+    } finally {
+      await imds.stop();
+    }
+  });
 });
 
 describe('AwsSecretsManagerProvider: credentials from the default chain', () => {

@@ -2,7 +2,14 @@ import { StorageError, type StorageOperation } from '../core/errors.js';
 
 const PROVIDER = 'aws-secrets-manager';
 
-/** What the provider knew about a call when it failed: the IAM action and the secret it addressed. */
+/**
+ * What the provider knew about a call when it failed: the IAM action and the secret it addressed.
+ *
+ * @example
+ * ```ts
+ * const call: AwsCallContext = { action: 'secretsmanager:GetSecretValue', resource: 'nebula/credentials/api_key' };
+ * ```
+ */
 export interface AwsCallContext {
   /** IAM action of the call, e.g. `secretsmanager:GetSecretValue`. */
   action: string;

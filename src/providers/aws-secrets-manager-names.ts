@@ -15,7 +15,16 @@ const ARN_SUFFIX_CLASH = /-.{6}$/u;
 // filesystem-profile name except after a closed code-point escape, so stripping it is unambiguous.
 const PAD = '@2';
 
-/** AWS's tag rules (Secrets Manager, tagging API): 50 tags, keys 1-128, values 0-256, `aws:` reserved. */
+/**
+ * AWS's tag rules (Secrets Manager, tagging API): 50 tags, keys 1-128, values 0-256, `aws:` reserved.
+ *
+ * @example
+ * ```ts
+ * import { AWS_TAG_LIMITS } from 'nebula-credential/aws';
+ * import { assertTagLimits } from 'nebula-credential';
+ * assertTagLimits({ env: 'prod' }, AWS_TAG_LIMITS, { provider: 'aws-secrets-manager' });
+ * ```
+ */
 export const AWS_TAG_LIMITS: TagLimits = {
   maxTags: 50,
   maxKeyLength: 128,

@@ -4,7 +4,15 @@ import { SecretString } from '../core/secret-string.js';
 import { AWS_NAME_CHARSET, assertAwsTags } from './aws-secrets-manager-names.js';
 
 const PROVIDER = 'aws-secrets-manager';
-/** The default secret name prefix. */
+/**
+ * The default secret name prefix.
+ *
+ * @example
+ * ```ts
+ * import { AWS_DEFAULT_PREFIX } from 'nebula-credential/aws';
+ * console.log(`${AWS_DEFAULT_PREFIX}github_token`); // nebula/credentials/github_token
+ * ```
+ */
 export const AWS_DEFAULT_PREFIX = 'nebula/credentials/';
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
@@ -94,7 +102,7 @@ export interface AwsResolvedOptions {
  *
  * @example
  * ```ts
- * import { resolveAwsOptions } from 'nebula-credential/aws';
+ * import { resolveAwsOptions } from './aws-secrets-manager-options.js';
  * const resolved = resolveAwsOptions({ region: 'eu-west-1' });
  * console.log(resolved.prefix); // nebula/credentials/
  * ```
@@ -206,7 +214,7 @@ function readCredentials(
   }
   const accessKeyId = v.string('credentials.accessKeyId', {
     required: true,
-    pattern: /^[A-Z0-9]{16,128}$/,
+    pattern: /^\w{1,128}$/,
     rule: 'an access key id such as AKIA...',
   });
   const secret = (raw as Record<string, unknown>)['secretAccessKey'];

@@ -32,18 +32,18 @@ import {
 
 export { type AwsCallContext, mapAwsError } from './aws-secrets-manager-errors.js';
 export { AWS_TAG_LIMITS, AwsSecretNames } from './aws-secrets-manager-names.js';
-export {
-  AWS_DEFAULT_PREFIX,
-  type AwsExplicitCredentials,
-  type AwsResolvedOptions,
-  type AwsSecretsManagerOptions,
-  resolveAwsOptions,
-} from './aws-secrets-manager-options.js';
+export { AWS_DEFAULT_PREFIX, type AwsSecretsManagerOptions } from './aws-secrets-manager-options.js';
 
 const PROVIDER = 'aws-secrets-manager';
 /**
  * Largest ciphertext: its base64 (61,440 bytes) plus the envelope and up to ~3.8 KB of metadata JSON stays
  * within AWS's 65,536-byte SecretString limit. Larger metadata is refused before the request.
+ *
+ * @example
+ * ```ts
+ * import { AWS_MAX_CREDENTIAL_SIZE } from 'nebula-credential/aws';
+ * console.log(AWS_MAX_CREDENTIAL_SIZE); // 46080
+ * ```
  */
 export const AWS_MAX_CREDENTIAL_SIZE = 46_080;
 const DESCRIPTION_PREFIX = 'nebula-credential; createdAt=';

@@ -1,7 +1,15 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** What {@link parseSigV4Authorization} reads from an `Authorization: AWS4-HMAC-SHA256 ...` header. */
+/**
+ * What {@link parseSigV4Authorization} reads from an `Authorization: AWS4-HMAC-SHA256 ...` header.
+ *
+ * @example
+ * ```ts
+ * const auth: SigV4Authorization = { accessKeyId: 'AKID', date: '20260101', region: 'us-east-1',
+ *   service: 'secretsmanager', signedHeaders: ['host', 'x-amz-date'], signature: '00' };
+ * ```
+ */
 export interface SigV4Authorization {
   accessKeyId: string;
   /** `YYYYMMDD` of the credential scope. */
@@ -12,7 +20,14 @@ export interface SigV4Authorization {
   signature: string;
 }
 
-/** Why a request's signature was refused, with the AWS error code the service answers with. */
+/**
+ * Why a request's signature was refused, with the AWS error code the service answers with.
+ *
+ * @example
+ * ```ts
+ * const failure: SigV4Failure = { code: 'InvalidSignatureException', message: 'The request signature we calculated does not match' };
+ * ```
+ */
 export interface SigV4Failure {
   code:
     | 'MissingAuthenticationTokenException'

@@ -6,7 +6,15 @@ import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '..
 import type { TestCertificateAuthority } from '../emulator-kit/tls.js';
 import { verifySigV4 } from './aws-sigv4.js';
 
-/** One access key the emulator accepts, with the actions it may call (IAM-style allow list). */
+/**
+ * One access key the emulator accepts, with the actions it may call (IAM-style allow list).
+ *
+ * @example
+ * ```ts
+ * const readOnly: AwsEmulatorAccessKey = { accessKeyId: 'AKIAREADONLY00000001', secretAccessKey: 'secret',
+ *   allow: ['secretsmanager:GetSecretValue', 'secretsmanager:Describe*'] };
+ * ```
+ */
 export interface AwsEmulatorAccessKey {
   accessKeyId: string;
   secretAccessKey: string;
@@ -20,7 +28,15 @@ export interface AwsEmulatorAccessKey {
   allow?: readonly string[] | undefined;
 }
 
-/** Options of {@link AwsSecretsManagerEmulator}. */
+/**
+ * Options of {@link AwsSecretsManagerEmulator}.
+ *
+ * @example
+ * ```ts
+ * import { AwsSecretsManagerEmulator, ManualClock } from 'nebula-credential/testing';
+ * const emulator = new AwsSecretsManagerEmulator({ tls: true, region: 'eu-west-1', clock: new ManualClock(Date.now()) });
+ * ```
+ */
 export interface AwsEmulatorOptions {
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number | undefined;

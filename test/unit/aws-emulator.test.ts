@@ -244,7 +244,7 @@ describe('AwsSecretsManagerEmulator through the real SDK', () => {
         },
         body: '{}',
       });
-      assert.equal(unsigned.status, 403);
+      assert.equal(unsigned.status, 400);
       assert.equal(
         ((await unsigned.json()) as { __type: string }).__type,
         'MissingAuthenticationTokenException',

@@ -288,8 +288,7 @@ export class AwsSecretsManagerEmulator {
         },
       });
       if (!verified.ok) {
-        const status = verified.failure.code === 'MissingAuthenticationTokenException' ? 403 : 400;
-        send(status, { __type: verified.failure.code, message: verified.failure.message });
+        send(400, { __type: verified.failure.code, message: verified.failure.message });
         return;
       }
       if (!target.startsWith('secretsmanager.')) {

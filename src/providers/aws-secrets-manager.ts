@@ -245,8 +245,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         // What this process knew is stale (deleted or scheduled by someone else): look again, once.
         const stale =
           error instanceof StorageError && (error.code === 'NotFound' || error.code === 'Conflict');
+        if (!stale) throw error;
         this.#known.delete(name);
-        if (stale && pass === 0) continue;
+        if (pass === 0) continue;
         throw error;
       }
       await this.#syncTags(name, state.tags, tags, call);

@@ -352,6 +352,25 @@ describe('AwsSecretsManagerProvider: store semantics', () => {
     assert.ok(back.version);
   });
 
+  it('reuses the ClientRequestToken on retry, so a write whose response was lost is not applied twice', async () => {
+    const clock = new ManualClock(Date.now(), { autoAdvance: true });
+    await using ctx = await setup({ clock });
+    const name = ctx.provider.secretName('lost');
+    ctx.emulator.loseResponse(1, 'CreateSecret');
+    await ctx.provider.store('lost', encrypted(Buffer.from('one')), createMetadata());
+    assert.equal(ctx.emulator.count('CreateSecret'), 2);
+    assert.equal(ctx.emulator.versionCount(name), 1);
+    const tokens = bodyOf(ctx.emulator, 'CreateSecret').map((b) => b['ClientRequestToken']);
+    assert.equal(tokens[0], tokens[1]);
+    const metadata = createMetadata();
+    await ctx.provider.store('lost', encrypted(Buffer.from('two')), metadata);
+    const versionsBefore = ctx.emulator.versionCount(name)!;
+    ctx.emulator.loseResponse(1, 'PutSecretValue');
+    await ctx.provider.store('lost', encrypted(Buffer.from('three')), metadata);
+    assert.equal(ctx.emulator.versionCount(name), versionsBefore + 1);
+    assert.equal(Buffer.from((await ctx.provider.retrieve('lost')).data.ciphertext).toString(), 'three');
+  });
+
   it('keeps AWS tags in sync on update, including tag-only changes (TagResource and UntagResource)', async () => {
     await using ctx = await setup({ defaultTags: { app: 'billing' } });
     const data = encrypted(Buffer.from('same'));

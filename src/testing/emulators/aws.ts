@@ -140,6 +140,7 @@ export class AwsSecretsManagerEmulator {
   readonly #keys = new Map<string, AwsEmulatorAccessKey>();
   readonly #secrets = new Map<string, Secret>();
   readonly #primaryKey: AwsEmulatorAccessKey;
+  #lostResponses: { remaining: number; operation: Operation | undefined }[] = [];
 
   constructor(options: AwsEmulatorOptions = {}) {
     this.region = options.region ?? 'us-east-1';
@@ -247,6 +248,19 @@ export class AwsSecretsManagerEmulator {
     });
   }
 
+  /**
+   * The next `times` calls (of `operation`, or any) are carried out, but the connection is then reset
+   * instead of answering: the client cannot tell whether the call took effect (idempotency tests).
+   */
+  loseResponse(times = 1, operation?: Operation): void {
+    this.#lostResponses.push({ remaining: times, operation });
+  }
+
+  /** Number of versions a secret holds (deprecated ones included), or undefined when there is none. */
+  versionCount(name: string): number | undefined {
+    return this.#secrets.get(name)?.versions.size;
+  }
+
   /** Names of all secrets, scheduled-for-deletion ones included (for assertions). */
   secretNames(): string[] {
     this.#purgeExpired();
@@ -308,7 +322,15 @@ export class AwsSecretsManagerEmulator {
       }
       this.#purgeExpired();
       this.#authorize(verified.accessKeyId, operation, input);
-      send(200, this.#dispatch(operation, input));
+      const output = this.#dispatch(operation, input);
+      const lost = this.#lostResponses.find((l) => l.operation === undefined || l.operation === operation);
+      if (lost) {
+        lost.remaining--;
+        if (lost.remaining <= 0) this.#lostResponses.splice(this.#lostResponses.indexOf(lost), 1);
+        response.socket?.destroy();
+        return;
+      }
+      send(200, output);
     } catch (error) {
       if (error instanceof AwsError) {
         // Service errors use "Message"; the SDK accepts either casing.

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import type { CredentialContext } from './metadata.js';
 import type { ResolvedCommonOptions } from './options.js';
@@ -90,8 +89,8 @@ export class OperationRunner {
       retryable: false,
       details: { durationMs: timeoutMs },
     });
+    // Not unref'd: an operation someone awaits must settle, even when nothing else keeps the loop alive.
     const timer = setTimeout(() => deadline.abort(timeoutError), timeoutMs);
-    timer.unref?.();
     const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
     const stopped = new Promise<never>((_, reject) => {
       const fail = () => reject(this.#abortReason(signal, operation, options.credentialId));

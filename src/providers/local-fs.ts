@@ -266,7 +266,12 @@ async function breakLock(
   options: FileLockOptions,
 ): Promise<boolean> {
   const breakPath = `${path}.break`;
-  const me: LockRecord = { pid: process.pid, host: HOST, at: Date.now(), token: randomBytes(8).toString('hex') };
+  const me: LockRecord = {
+    pid: process.pid,
+    host: HOST,
+    at: Date.now(),
+    token: randomBytes(8).toString('hex'),
+  };
   try {
     await createLock(breakPath, me);
   } catch (error) {
@@ -414,7 +419,13 @@ export function mapFsError(
 ): StorageError {
   const e = error as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : undefined;
-  const base = { provider, operation, credentialId, cause: error, details: code ? { backendCode: code } : {} };
+  const base = {
+    provider,
+    operation,
+    credentialId,
+    cause: error,
+    details: code ? { backendCode: code } : {},
+  };
   switch (code) {
     case 'EACCES':
     case 'EPERM':

@@ -9,7 +9,12 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter, metadataToJson } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataToJson,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
@@ -41,8 +46,8 @@ import {
   TOMB_PREFIX,
 } from './local-layout.js';
 
-export { credentialPathParts, idFromPathParts } from './local-layout.js';
 export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
+export { credentialPathParts, idFromPathParts } from './local-layout.js';
 
 const PROVIDER_NAME = 'local';
 const IS_WINDOWS = process.platform === 'win32';
@@ -154,7 +159,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
     };
   }
 
-  protected override validateStore(id: CredentialId, _data: EncryptedData, metadata: CredentialMetadata): void {
+  protected override validateStore(
+    id: CredentialId,
+    _data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
     const size = Buffer.byteLength(JSON.stringify(metadataToJson(metadata)), 'utf8');
     assertWithinSizeLimit(size, this.#maxMetadataBytes, {
       provider: PROVIDER_NAME,
@@ -171,7 +180,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
     });
     if (!stat) {
       if (!this.#createDirectory) {
-        throw this.#configError(`the credential directory ${dir} does not exist (create it, or set createDirectory)`);
+        throw this.#configError(
+          `the credential directory ${dir} does not exist (create it, or set createDirectory)`,
+        );
       }
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
@@ -351,7 +362,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }
         if (mode & 0o077) {
           if (this.#policy === 'refuse') {
-            throw this.#permissionError(id, `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`);
+            throw this.#permissionError(
+              id,
+              `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`,
+            );
           }
           await handle.chmod(0o600);
           this.common.logger.warn(
@@ -412,7 +426,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
         removed += await this.#removeLeftovers(path);
         continue;
       }
-      const prefix = name.startsWith(TEMP_PREFIX) ? TEMP_PREFIX : name.startsWith(TOMB_PREFIX) ? TOMB_PREFIX : '';
+      const prefix = name.startsWith(TEMP_PREFIX)
+        ? TEMP_PREFIX
+        : name.startsWith(TOMB_PREFIX)
+          ? TOMB_PREFIX
+          : '';
       if (!prefix) continue;
       const pid = pidOfTempName(name, prefix);
       const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
@@ -438,7 +456,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
   async #checkDirectoryMode(dir: string, mode: number, uid: number): Promise<void> {
     if (this.#uid !== undefined && uid !== this.#uid) {
-      throw this.#configError(`the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`);
+      throw this.#configError(
+        `the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`,
+      );
     }
     const bits = mode & 0o777;
     if (bits & 0o022) {
@@ -449,7 +469,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
     if (bits !== 0o700) {
       if (this.#policy === 'refuse' || (bits & 0o700) !== 0o700) {
-        throw this.#configError(`the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`);
+        throw this.#configError(
+          `the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`,
+        );
       }
       await fsp.chmod(dir, 0o700);
       this.common.logger.warn(
@@ -460,7 +482,12 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   #configError(message: string): StorageError {
-    return new StorageError({ code: 'InvalidConfig', message, provider: PROVIDER_NAME, operation: 'connect' });
+    return new StorageError({
+      code: 'InvalidConfig',
+      message,
+      provider: PROVIDER_NAME,
+      operation: 'connect',
+    });
   }
 
   #permissionError(id: CredentialId, why: string): StorageError {

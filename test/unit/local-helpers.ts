@@ -13,7 +13,13 @@ export function tempRoot(label: string): { root: string; cleanup: () => void } {
 }
 
 export function fakeData(text: string): EncryptedData {
-  return { version: 1, keyId: 'unit000000000000', nonce: randomBytes(12), ciphertext: Buffer.from(text), tag: randomBytes(16) };
+  return {
+    version: 1,
+    keyId: 'unit000000000000',
+    nonce: randomBytes(12),
+    ciphertext: Buffer.from(text),
+    tag: randomBytes(16),
+  };
 }
 
 export interface RecordingLogger extends Logger {
@@ -29,6 +35,8 @@ export function recordingLogger(): RecordingLogger {
 
 /** The pid of a process that has certainly exited. */
 export function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
   return Number(r.stdout);
 }

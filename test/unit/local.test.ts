@@ -121,12 +121,12 @@ describe('LocalStorageProvider file layout', () => {
       for (const id of ['github_token', 'Token', 'token', 'TOKEN']) {
         await p.store(id, fakeData(id), createMetadata());
       }
-      assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')).sort(), [
-        '@t@o@k@e@n.enc',
-        '@token.enc',
-        'github_token.enc',
-        'token.enc',
-      ]);
+      assert.deepEqual(
+        readdirSync(dir)
+          .filter((n) => !n.startsWith('.'))
+          .sort(),
+        ['@t@o@k@e@n.enc', '@token.enc', 'github_token.enc', 'token.enc'],
+      );
       const doc = JSON.parse(readFileSync(join(dir, 'github_token.enc'), 'utf8'));
       assert.equal(doc.format, 'nebula-credential/v1');
       assert.equal(Buffer.from(doc.data.ciphertext, 'base64').toString(), 'github_token');
@@ -273,7 +273,9 @@ describe('LocalStorageProvider permissions', () => {
       const dir = join(root, 'd');
       mkdirSync(dir);
       chmodSync(dir, 0o755);
-      const refused = await codeOf(new LocalStorageProvider({ directory: dir, insecurePermissions: 'refuse' }).connect());
+      const refused = await codeOf(
+        new LocalStorageProvider({ directory: dir, insecurePermissions: 'refuse' }).connect(),
+      );
       assert.equal(refused.code, 'InvalidConfig');
       assert.equal(mode(dir), 0o755);
       const logger = recordingLogger();
@@ -332,7 +334,10 @@ describe('LocalStorageProvider permissions', () => {
       assert.equal(await p.exists('victim'), false);
       assert.deepEqual(await p.list(), []);
       await p.delete('victim');
-      assert.ok(readFileSync(outside).some((b) => b !== 0), 'delete wrote through a symlink');
+      assert.ok(
+        readFileSync(outside).some((b) => b !== 0),
+        'delete wrote through a symlink',
+      );
       symlinkSync(outside, join(dir, 'victim.enc'));
       await p.store('victim', fakeData('mine'), createMetadata());
       assert.equal(lstatSync(join(dir, 'victim.enc')).isSymbolicLink(), false);
@@ -469,13 +474,22 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         assert.equal(lockName, undefined, 'a released lock stayed behind');
         // Find the lock path by holding it from "another process": a symlink record naming a dead pid.
         const { createHash } = await import('node:crypto');
-        const lock = join(lockDir, `${createHash('sha256').update('held.enc').digest('hex').slice(0, 40)}.lock`);
-        symlinkSync(`nebula-lock:${deadPid()}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`, lock);
+        const lock = join(
+          lockDir,
+          `${createHash('sha256').update('held.enc').digest('hex').slice(0, 40)}.lock`,
+        );
+        symlinkSync(
+          `nebula-lock:${deadPid()}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`,
+          lock,
+        );
         await p.store('held', fakeData('v2'), createMetadata());
         assert.ok(logger.lines.some((l) => /stale lock/.test(l.message)));
         assert.equal(existsSync(lock), false);
 
-        symlinkSync(`nebula-lock:${process.pid}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`, lock);
+        symlinkSync(
+          `nebula-lock:${process.pid}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`,
+          lock,
+        );
         const timeout = await codeOf(p.store('held', fakeData('v3'), createMetadata()));
         assert.equal(timeout.code, 'Timeout');
         assert.equal(Buffer.from((await p.retrieve('held')).data.ciphertext).toString(), 'v2');
@@ -537,7 +551,8 @@ describe('LocalStorageProvider platform helpers', () => {
   });
 
   it('maps file-system errors by their code field, with the right retryability', () => {
-    const err = (code: string) => Object.assign(new Error('message text is ignored'), { code, syscall: 'open' });
+    const err = (code: string) =>
+      Object.assign(new Error('message text is ignored'), { code, syscall: 'open' });
     const map = (code: string) => mapFsError('local', err(code), 'store', 'x');
     assert.equal(map('EACCES').code, 'PermissionDenied');
     assert.equal(map('EACCES').retryable, process.platform === 'win32');

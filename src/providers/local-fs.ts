@@ -113,17 +113,15 @@ export async function readBounded(
     if (!stat.isFile()) throw new ReadRefusal('not-regular', stat.size);
     if (stat.size > maxBytes) throw new ReadRefusal('too-large', stat.size);
     await onOpen?.(handle, stat);
-    // One byte more than the bound tells a file that grew after fstat from one that fits.
-    const buffer = Buffer.allocUnsafe(Math.min(stat.size, maxBytes) + 1);
+    // Read what fstat promised, in one call for the usual small file. Writers never modify a credential file in
+    // place (they rename a new one over it), so a size change after fstat means a foreign writer: the bound is
+    // still enforced because the buffer holds at most maxBytes.
+    const buffer = Buffer.allocUnsafe(stat.size);
     let length = 0;
-    for (;;) {
+    while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new ReadRefusal('too-large', length);
-        break;
-      }
     }
     return { bytes: buffer.subarray(0, length), mode: stat.mode, uid: stat.uid, ino: stat.ino };
   } finally {

@@ -237,14 +237,9 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
     record.token = randomBytes(8).toString('hex');
     try {
       await createLock(path, record);
-      const mine = encodeRecord(record);
-      return async () => {
-        // Only remove the lock if it is still ours (a very slow holder may have been judged stale).
-        const current = await readLock(path).catch(() => undefined);
-        if (current !== undefined && current !== 'unreadable' && encodeRecord(current) === mine) {
-          await fsp.unlink(path).catch(() => {});
-        }
-      };
+      // Release without re-reading the record: only a holder slower than staleMs can have lost its lock, and
+      // then the worst outcome is two writers renaming in turn, which the atomic rename keeps whole.
+      return () => fsp.unlink(path).catch(() => {});
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
@@ -295,26 +290,13 @@ async function breakLock(
   }
 }
 
-/** Removes lock files whose holder is dead (called at connect; live holders' locks stay). */
-export async function removeStaleLocks(dir: string, staleMs: number): Promise<number> {
-  let removed = 0;
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    const record = await readLock(path).catch(() => undefined);
-    if (record === undefined) continue;
-    const stale = record === 'unreadable' ? (await lockAgeMs(path)) > staleMs : isStale(record, staleMs);
-    if (stale) {
-      await fsp.unlink(path).catch(() => {});
-      removed++;
-    }
-  }
-  return removed;
+/** Removes the lock (or break lock) at `path` if its holder is dead or it is older than `staleMs`. */
+export async function removeLockIfStale(path: string, staleMs: number): Promise<boolean> {
+  const record = await readLock(path).catch(() => undefined);
+  if (record === undefined) return false;
+  const stale = record === 'unreadable' ? (await lockAgeMs(path)) > staleMs : isStale(record, staleMs);
+  if (stale) await fsp.unlink(path).catch(() => {});
+  return stale;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

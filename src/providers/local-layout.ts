@@ -10,14 +10,17 @@ export const SEGMENT_DIR_SUFFIX = '.d';
  * 255-byte NAME_MAX of ext4, XFS, APFS and NTFS, and under eCryptfs' 143-character limit for encrypted names.
  */
 export const SEGMENT_CHARS = 128;
-/** Prefix of everything the provider writes besides credentials (temp files, lock directory). */
+/** Prefix of everything the provider writes besides credentials (temp files, locks). */
 export const INTERNAL_PREFIX = '.nebula-';
 /** Prefix of an in-flight write; the pid after it lets `connect()` tell a dead writer's leftovers. */
 export const TEMP_PREFIX = '.nebula-tmp-';
 /** Prefix of a credential renamed away by `delete` while it is being overwritten. */
 export const TOMB_PREFIX = '.nebula-del-';
-/** Directory (inside the credential directory) of the cross-process lock files. */
-export const LOCK_DIR = '.nebula-locks';
+/**
+ * Prefix of a cross-process lock, kept in the same directory as the file it guards: its creation and
+ * removal then dirty the directory block the rename dirties anyway, so the fsync costs less.
+ */
+export const LOCK_PREFIX = '.nebula-lock-';
 
 /**
  * The path components, relative to the credential directory, of the file holding `id`.

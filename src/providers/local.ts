@@ -28,7 +28,7 @@ import {
   processAlive,
   ReadRefusal,
   readBounded,
-  removeStaleLocks,
+  removeLockIfStale,
   Semaphore,
   syncDirectory,
   uniqueSuffix,
@@ -40,7 +40,7 @@ import {
   credentialPathParts,
   idFromPathParts,
   isInternalName,
-  LOCK_DIR,
+  LOCK_PREFIX,
   SEGMENT_DIR_SUFFIX,
   TEMP_PREFIX,
   TOMB_PREFIX,
@@ -198,11 +198,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
     if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
     if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
     else await restrictWindowsAcl(dir);
-    await fsp.mkdir(join(dir, LOCK_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    const removed = await this.#removeLeftovers(dir);
-    const locks = await removeStaleLocks(join(dir, LOCK_DIR), this.#lockStaleMs);
+    const { removed, locks } = await this.#removeLeftovers(dir);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -223,21 +219,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'encoded credential document',
     });
-    const { dir, file, lock } = this.#locate(id);
-    await this.#locked(id, lock, a, async () => {
-      for (let tries = 0; ; tries++) {
-        if (dir !== this.directory) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-        try {
-          await writeFileAtomic(dir, file, bytes);
-          return;
-        } catch (error) {
-          // A concurrent delete of another long id may remove an empty piece directory under us.
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dir === this.directory || tries >= 3) {
-            throw error;
-          }
-        }
-      }
-    });
+    const where = this.#locate(id);
+    await this.#locked(id, where, a, true, () => writeFileAtomic(where.dir, where.file, bytes));
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
@@ -260,8 +243,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
-    await this.#locked(id, lock, a, async () => {
+    const where = this.#locate(id);
+    const { dir, file } = where;
+    await this.#locked(id, where, a, false, async () => {
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -274,8 +258,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
       await syncDirectory(dir);
       await overwriteAndUnlink(tomb);
       await syncDirectory(dir);
-      await this.#removeEmptyPieceDirs(dir);
     });
+    // After the lock is released, so the piece directory can be empty.
+    await this.#removeEmptyPieceDirs(dir);
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
@@ -321,23 +306,46 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(this.directory, LOCK_DIR, `${hash}.lock`) };
+    return { dir: dirname(file), file, lock: join(dirname(file), `${LOCK_PREFIX}${hash}`) };
   }
 
-  async #locked(id: CredentialId, lock: string, a: AttemptContext, fn: () => Promise<void>): Promise<void> {
-    await mutex.run(lock, () =>
+  /**
+   * Runs `fn` holding the in-process queue and the cross-process lock of `id`. The lock lives in the file's
+   * own directory, so a piece directory is never empty (and never removed) while a writer works in it. When
+   * that directory is missing, a store creates it; anything else returns `undefined` without running `fn`.
+   */
+  async #locked<T>(
+    id: CredentialId,
+    where: { dir: string; lock: string },
+    a: AttemptContext,
+    create: boolean,
+    fn: () => Promise<T>,
+  ): Promise<T | undefined> {
+    return mutex.run(where.lock, () =>
       this.#io.run(async () => {
-        const release = await acquireFileLock(lock, {
-          staleMs: this.#lockStaleMs,
-          signal: a.signal,
-          onBreak: (holder) =>
-            this.common.logger.warn(
-              { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
-              'broke a stale lock left by a writer that died',
-            ),
-        });
+        let release: (() => Promise<void>) | undefined;
+        for (let tries = 0; !release; tries++) {
+          try {
+            release = await acquireFileLock(where.lock, {
+              staleMs: this.#lockStaleMs,
+              signal: a.signal,
+              onBreak: (holder) =>
+                this.common.logger.warn(
+                  { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+                  'broke a stale lock left by a writer that died',
+                ),
+            });
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || where.dir === this.directory) throw error;
+            if (!create) return undefined;
+            // A concurrent delete may remove an emptied piece directory between our mkdir and our lock.
+            if (tries >= 5) throw error;
+            await fsp.mkdir(where.dir, { recursive: true, mode: 0o700 });
+          }
+        }
         try {
-          await fn();
+          return await fn();
         } finally {
           await release();
         }
@@ -415,15 +423,21 @@ export class LocalStorageProvider extends BaseStorageProvider {
     await Promise.all(nested);
   }
 
-  /** Deletes temp and tomb files of writers that are gone, in the directory and its piece directories. */
-  async #removeLeftovers(dir: string): Promise<number> {
-    let removed = 0;
+  /** Deletes temp files, tombs and locks of writers that are gone, in the directory and its piece directories. */
+  async #removeLeftovers(dir: string): Promise<{ removed: number; locks: number }> {
+    const total = { removed: 0, locks: 0 };
     const entries = await fsp.readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const name = entry.name;
       const path = join(dir, name);
       if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        removed += await this.#removeLeftovers(path);
+        const nested = await this.#removeLeftovers(path);
+        total.removed += nested.removed;
+        total.locks += nested.locks;
+        continue;
+      }
+      if (name.startsWith(LOCK_PREFIX)) {
+        if (await removeLockIfStale(path, this.#lockStaleMs)) total.locks++;
         continue;
       }
       const prefix = name.startsWith(TEMP_PREFIX)
@@ -437,10 +451,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
       if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
         if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
         else await fsp.unlink(path).catch(() => {});
-        removed++;
+        total.removed++;
       }
     }
-    return removed;
+    return total;
   }
 
   async #removeEmptyPieceDirs(dir: string): Promise<void> {

@@ -65,7 +65,10 @@ describe('LocalStorageProvider contention and persistence', () => {
         readdirSync(dir).filter((n) => n.startsWith('.nebula-tmp-')),
         [],
       );
-      assert.deepEqual(readdirSync(join(dir, '.nebula-locks')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
+        [],
+      );
       await p.close();
     } finally {
       cleanup();
@@ -123,7 +126,10 @@ describe('LocalStorageProvider contention and persistence', () => {
           assert.ok(deleted.has(id) || written.get(id)!.size === 0, `${id} vanished without a delete`);
         }
       }
-      assert.deepEqual(readdirSync(join(dir, '.nebula-locks')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
+        [],
+      );
       await Promise.all(providers.map((p) => p.close()));
     } finally {
       cleanup();

@@ -184,7 +184,7 @@ describe('LocalStorageProvider file layout', () => {
         assert.equal((await codeOf(p.retrieve(bad))).code, 'InvalidId');
       }
       assert.deepEqual(readdirSync(root), ['credentials']);
-      assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
+      assert.deepEqual(readdirSync(dir), []);
     });
   });
 
@@ -196,7 +196,7 @@ describe('LocalStorageProvider file layout', () => {
         const error = await codeOf(p.store('m', fakeData('v'), createMetadata({ tags })));
         assert.equal(error.code, 'SizeLimitExceeded');
         assert.equal(error.details.limit, 2048);
-        assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
+        assert.deepEqual(readdirSync(dir), []);
       },
       { maxMetadataBytes: 2048 },
     );
@@ -216,7 +216,6 @@ describe('LocalStorageProvider permissions', () => {
           await p.store('github_token', fakeData('v2'), createMetadata());
           assert.equal(mode(dir), 0o700);
           assert.equal(mode(join(dir, 'github_token.enc')), 0o600);
-          assert.equal(mode(join(dir, '.nebula-locks')), 0o700);
           await p.store('Ж'.repeat(100), fakeData('v'), createMetadata());
           for (const name of readdirSync(dir)) {
             if (name.endsWith('.d')) assert.equal(mode(join(dir, name)), 0o700 & ~umask, name);
@@ -429,11 +428,11 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         'old bytes were not overwritten',
       );
       assert.equal((await codeOf(p.retrieve('wipe_me'))).code, 'NotFound');
-      assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
+      assert.deepEqual(readdirSync(dir), []);
     });
   });
 
-  it('removes temp files of dead writers at connect(), keeps a live writer’s, and never lists either', async () => {
+  it('removes temp files and locks of dead writers at connect(), keeps a live writer’s, and never lists either', async () => {
     const { root, cleanup } = tempRoot('temps');
     try {
       const dir = join(root, 'c');
@@ -448,6 +447,8 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         join(dir, `.nebula-del-${dead}-00cc`),
       ];
       const liveTemp = join(dir, `.nebula-tmp-${process.pid}-00dd`);
+      const deadLock = join(dir, '.nebula-lock-0123456789abcdef0123456789abcdef01234567');
+      symlinkSync(`nebula-lock:${dead}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`, deadLock);
       for (const t of [...deadTemps, liveTemp]) writeFileSync(t, 'partial', { mode: 0o600 });
       assert.deepEqual(await first.list(), ['kept', 'Ж'.repeat(100)].sort());
       const logger = recordingLogger();
@@ -455,7 +456,8 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
       await second.connect();
       for (const t of deadTemps) assert.equal(existsSync(t), false, t);
       assert.equal(existsSync(liveTemp), true, 'a live writer’s temp file was removed');
-      assert.ok(logger.lines.some((l) => l.fields['tempFiles'] === 3));
+      assert.ok(logger.lines.some((l) => l.fields['tempFiles'] === 3 && l.fields['staleLocks'] === 1));
+      assert.equal(existsSync(deadLock), false, 'a dead holder’s lock survived connect()');
       await first.close();
       await second.close();
     } finally {
@@ -469,14 +471,16 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
       'locks',
       async (p, dir) => {
         await p.store('held', fakeData('v1'), createMetadata());
-        const lockDir = join(dir, '.nebula-locks');
-        const [lockName] = readdirSync(lockDir).length ? readdirSync(lockDir) : [undefined];
-        assert.equal(lockName, undefined, 'a released lock stayed behind');
-        // Find the lock path by holding it from "another process": a symlink record naming a dead pid.
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
+          [],
+          'a released lock stayed behind',
+        );
+        // Hold the lock from "another process": a symlink record naming a dead pid.
         const { createHash } = await import('node:crypto');
         const lock = join(
-          lockDir,
-          `${createHash('sha256').update('held.enc').digest('hex').slice(0, 40)}.lock`,
+          dir,
+          `.nebula-lock-${createHash('sha256').update('held.enc').digest('hex').slice(0, 40)}`,
         );
         symlinkSync(
           `nebula-lock:${deadPid()}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, symlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
@@ -179,8 +179,10 @@ async function createLock(path: string, record: LockRecord): Promise<void> {
     return;
   }
   // A symlink is created with its content in one atomic call (as Emacs does for its lock files), so a
-  // holder killed at any instant leaves either no lock or a complete record naming its pid.
-  await fsp.symlink(encodeRecord(record), path);
+  // holder killed at any instant leaves either no lock or a complete record naming its pid. It is a
+  // synchronous call on purpose: a metadata-only operation of microseconds that would otherwise wait in
+  // libuv's 4-thread pool behind other writers' fsyncs (which hold a thread for milliseconds).
+  symlinkSync(encodeRecord(record), path);
 }
 
 async function readLock(path: string): Promise<LockRecord | 'unreadable' | undefined> {
@@ -239,7 +241,11 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
       await createLock(path, record);
       // Release without re-reading the record: only a holder slower than staleMs can have lost its lock, and
       // then the worst outcome is two writers renaming in turn, which the atomic rename keeps whole.
-      return () => fsp.unlink(path).catch(() => {});
+      return async () => {
+        try {
+          unlinkSync(path); // synchronous for the same reason as the symlink
+        } catch {}
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

@@ -1,4 +1,4 @@
-import { CredentialId } from '../core/id.js';
+import { CredentialId, MAX_CREDENTIAL_ID_BYTES } from '../core/id.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 
 /** Suffix of a credential file. */
@@ -59,6 +59,12 @@ export function credentialPathParts(id: CredentialId | string): string[] {
  * ```
  */
 export function idFromPathParts(parts: readonly string[]): CredentialId | undefined {
+  const value = idValueFromPathParts(parts);
+  return value === undefined ? undefined : CredentialId.parse(value);
+}
+
+/** {@link idFromPathParts} as a plain string, without building an id object (the hot path of `list`). */
+export function idValueFromPathParts(parts: readonly string[]): string | undefined {
   if (parts.length === 0) return undefined;
   let encoded = '';
   for (let i = 0; i < parts.length; i++) {
@@ -72,9 +78,10 @@ export function idFromPathParts(parts: readonly string[]): CredentialId | undefi
     }
     encoded += piece;
   }
-  // Fast path for the common case: plain lower-case names decode to themselves and are canonical.
-  if (PLAIN.test(encoded)) return CredentialId.isValid(encoded) ? CredentialId.parse(encoded) : undefined;
-  return decodeCredentialName(encoded, 'filesystem');
+  // Fast path for the common case: plain lower-case names decode to themselves, are canonical, and are valid
+  // ids exactly when they fit in MAX_CREDENTIAL_ID_BYTES (ASCII is one byte per character).
+  if (PLAIN.test(encoded)) return encoded.length <= MAX_CREDENTIAL_ID_BYTES ? encoded : undefined;
+  return decodeCredentialName(encoded, 'filesystem')?.value;
 }
 
 const PLAIN = /^[a-z0-9_-]+$/;

@@ -7,7 +7,7 @@ import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
-import type { CredentialId } from '../core/id.js';
+import { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialFilter,
@@ -38,7 +38,7 @@ import {
 import {
   CREDENTIAL_SUFFIX,
   credentialPathParts,
-  idFromPathParts,
+  idValueFromPathParts,
   isInternalName,
   LOCK_PREFIX,
   SEGMENT_DIR_SUFFIX,
@@ -264,18 +264,19 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
-    const found: { id: CredentialId; file: string }[] = [];
+    const found: { id: string; dir: string; name: string }[] = [];
     await this.#walk(this.directory, [], found);
     const filtering =
       filter !== undefined &&
       (Object.keys(filter.tags ?? {}).length > 0 || filter.createdAfter || filter.createdBefore);
-    if (!filtering) return found.map((f) => f.id.value);
+    if (!filtering) return found.map((f) => f.id);
     // Filters need metadata: read each document (never decrypt). Unreadable ones are skipped with a warning.
     const matches = await Promise.all(
-      found.map(({ id, file }) =>
+      found.map(({ id: value, dir, name }) =>
         this.#io.run(async () => {
+          const id = CredentialId.parse(value);
           try {
-            const read = await this.#read(id, file);
+            const read = await this.#read(id, join(dir, name));
             if (!read) return false;
             return matchesFilter(decodeCredentialDocument(read.bytes, id.value).metadata, filter);
           } catch (error) {
@@ -289,7 +290,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }),
       ),
     );
-    return found.filter((_, i) => matches[i]).map((f) => f.id.value);
+    return found.filter((_, i) => matches[i]).map((f) => f.id);
   }
 
   protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
@@ -401,7 +402,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
   }
 
-  async #walk(dir: string, prefix: string[], out: { id: CredentialId; file: string }[]): Promise<void> {
+  async #walk(
+    dir: string,
+    prefix: string[],
+    out: { id: string; dir: string; name: string }[],
+  ): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -414,8 +419,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
       const name = entry.name;
       if (isInternalName(name)) continue;
       if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
-        const id = idFromPathParts([...prefix, name]);
-        if (id) out.push({ id, file: join(dir, name) });
+        const id = idValueFromPathParts(prefix.length === 0 ? [name] : [...prefix, name]);
+        if (id !== undefined) out.push({ id, dir, name });
       } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
         nested.push(this.#walk(join(dir, name), [...prefix, name], out));
       }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp, symlinkSync, unlinkSync } from 'node:fs';
+import { constants, promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
@@ -50,16 +50,14 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Writes `bytes` to `target` atomically and durably: a unique temp file in the same directory opened
- * O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600 (so it is never readable by others, not even for a moment),
- * write, fsync, rename over the target, fsync the directory. The temp file is removed on any failure.
+ * The first half of an atomic write: a unique temp file in `dir` (same directory as the target, so the
+ * rename never crosses file systems) opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600, so it is never
+ * readable by others, not even for a moment; written and fsynced. Removed on failure. Returns its path.
  */
-export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+export async function writeTempFile(dir: string, bytes: Uint8Array): Promise<string> {
   const temp = join(dir, `.nebula-tmp-${uniqueSuffix()}`);
-  let created = false;
+  const handle = await fsp.open(temp, CREATE_FLAGS, 0o600);
   try {
-    const handle = await fsp.open(temp, CREATE_FLAGS, 0o600);
-    created = true;
     try {
       let written = 0;
       while (written < bytes.length) {
@@ -70,13 +68,30 @@ export async function writeFileAtomic(dir: string, target: string, bytes: Uint8A
     } finally {
       await handle.close();
     }
-    await fsp.rename(temp, target);
-    created = false;
-    await syncDirectory(dir);
   } catch (error) {
-    if (created) await fsp.unlink(temp).catch(() => {});
+    await fsp.unlink(temp).catch(() => {});
     throw error;
   }
+  return temp;
+}
+
+/** The second half: rename the synced temp file over `target` (removing the temp on failure). */
+export async function commitTempFile(temp: string, target: string): Promise<void> {
+  try {
+    await fsp.rename(temp, target);
+  } catch (error) {
+    await fsp.unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Writes `bytes` to `target` atomically and durably: temp file, write, fsync, rename over the target,
+ * fsync the directory. The temp file is removed on any failure.
+ */
+export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+  await commitTempFile(await writeTempFile(dir, bytes), target);
+  await syncDirectory(dir);
 }
 
 /** What {@link readBounded} returns. */
@@ -179,10 +194,9 @@ async function createLock(path: string, record: LockRecord): Promise<void> {
     return;
   }
   // A symlink is created with its content in one atomic call (as Emacs does for its lock files), so a
-  // holder killed at any instant leaves either no lock or a complete record naming its pid. It is a
-  // synchronous call on purpose: a metadata-only operation of microseconds that would otherwise wait in
-  // libuv's 4-thread pool behind other writers' fsyncs (which hold a thread for milliseconds).
-  symlinkSync(encodeRecord(record), path);
+  // holder killed at any instant leaves either no lock or a complete record naming its pid. (Asynchronous:
+  // a synchronous call can block the event loop while the journal commits other writers' fsyncs.)
+  await fsp.symlink(encodeRecord(record), path);
 }
 
 async function readLock(path: string): Promise<LockRecord | 'unreadable' | undefined> {
@@ -241,11 +255,7 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
       await createLock(path, record);
       // Release without re-reading the record: only a holder slower than staleMs can have lost its lock, and
       // then the worst outcome is two writers renaming in turn, which the atomic rename keeps whole.
-      return async () => {
-        try {
-          unlinkSync(path); // synchronous for the same reason as the symlink
-        } catch {}
-      };
+      return () => fsp.unlink(path).catch(() => {});
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

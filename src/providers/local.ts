@@ -20,6 +20,7 @@ import { type CommonProviderOptions, OptionsValidator } from '../core/options.js
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
   acquireFileLock,
+  commitTempFile,
   icaclsRestrictCommand,
   KeyedMutex,
   mapFsError,
@@ -33,7 +34,7 @@ import {
   syncDirectory,
   uniqueSuffix,
   windowsAccount,
-  writeFileAtomic,
+  writeTempFile,
 } from './local-fs.js';
 import {
   CREDENTIAL_SUFFIX,
@@ -219,8 +220,38 @@ export class LocalStorageProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'encoded credential document',
     });
-    const where = this.#locate(id);
-    await this.#locked(id, where, a, true, () => writeFileAtomic(where.dir, where.file, bytes));
+    const { dir, file, lock } = this.#locate(id);
+    await mutex.run(lock, () =>
+      this.#io.run(async () => {
+        for (let tries = 0; ; tries++) {
+          // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
+          // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
+          const [temp, held] = await Promise.allSettled([
+            writeTempFile(dir, bytes),
+            this.#acquire(id, lock, a),
+          ]);
+          if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
+            try {
+              await commitTempFile(temp.value, file);
+            } catch (error) {
+              await held.value();
+              throw error;
+            }
+            await Promise.all([held.value(), syncDirectory(dir)]);
+            return;
+          }
+          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
+          if (held.status === 'fulfilled') await held.value();
+          const error: unknown =
+            temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          // A long id's piece directory is created on first use (or re-created after a concurrent delete
+          // removed it when it was empty).
+          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
+          await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        }
+      }),
+    );
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
@@ -245,7 +276,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
     const where = this.#locate(id);
     const { dir, file } = where;
-    await this.#locked(id, where, a, false, async () => {
+    await this.#locked(id, where, a, async () => {
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -315,35 +346,25 @@ export class LocalStorageProvider extends BaseStorageProvider {
    * own directory, so a piece directory is never empty (and never removed) while a writer works in it. When
    * that directory is missing, a store creates it; anything else returns `undefined` without running `fn`.
    */
+  /**
+   * Runs `fn` holding the in-process queue and the cross-process lock of `id`; returns `undefined` without
+   * running it when the file's directory does not exist (nothing to lock, nothing to change).
+   */
   async #locked<T>(
     id: CredentialId,
     where: { dir: string; lock: string },
     a: AttemptContext,
-    create: boolean,
     fn: () => Promise<T>,
   ): Promise<T | undefined> {
     return mutex.run(where.lock, () =>
       this.#io.run(async () => {
-        let release: (() => Promise<void>) | undefined;
-        for (let tries = 0; !release; tries++) {
-          try {
-            release = await acquireFileLock(where.lock, {
-              staleMs: this.#lockStaleMs,
-              signal: a.signal,
-              onBreak: (holder) =>
-                this.common.logger.warn(
-                  { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
-                  'broke a stale lock left by a writer that died',
-                ),
-            });
-          } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code;
-            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || where.dir === this.directory) throw error;
-            if (!create) return undefined;
-            // A concurrent delete may remove an emptied piece directory between our mkdir and our lock.
-            if (tries >= 5) throw error;
-            await fsp.mkdir(where.dir, { recursive: true, mode: 0o700 });
-          }
+        let release: () => Promise<void>;
+        try {
+          release = await this.#acquire(id, where.lock, a);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if ((code === 'ENOENT' || code === 'ENOTDIR') && where.dir !== this.directory) return undefined;
+          throw error;
         }
         try {
           return await fn();
@@ -352,6 +373,19 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }
       }),
     );
+  }
+
+  /** Takes the cross-process lock file (kept in the file's own directory). */
+  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<() => Promise<void>> {
+    return acquireFileLock(lock, {
+      staleMs: this.#lockStaleMs,
+      signal: a.signal,
+      onBreak: (holder) =>
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+          'broke a stale lock left by a writer that died',
+        ),
+    });
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */

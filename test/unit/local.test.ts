@@ -496,6 +496,14 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         );
         const timeout = await codeOf(p.store('held', fakeData('v3'), createMetadata()));
         assert.equal(timeout.code, 'Timeout');
+        // The temp file written while waiting for the lock is removed once the wait gives up.
+        for (let i = 0; i < 100 && readdirSync(dir).some((n) => n.startsWith('.nebula-tmp-')); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.deepEqual(
+          readdirSync(dir).filter((n) => n.startsWith('.nebula-tmp-')),
+          [],
+        );
         assert.equal(Buffer.from((await p.retrieve('held')).data.ciphertext).toString(), 'v2');
         lstatSync(lock);
         const { unlinkSync } = await import('node:fs');

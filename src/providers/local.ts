@@ -19,7 +19,6 @@ import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
-  acquireFileLock,
   commitTempFile,
   icaclsRestrictCommand,
   KeyedMutex,
@@ -29,7 +28,6 @@ import {
   processAlive,
   ReadRefusal,
   readBounded,
-  removeLockIfStale,
   Semaphore,
   syncDirectory,
   uniqueSuffix,
@@ -41,11 +39,12 @@ import {
   credentialPathParts,
   idValueFromPathParts,
   isInternalName,
-  LOCK_PREFIX,
+  LOCKS_DIR,
   SEGMENT_DIR_SUFFIX,
   TEMP_PREFIX,
   TOMB_PREFIX,
 } from './local-layout.js';
+import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
 
 export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
 export { credentialPathParts, idFromPathParts } from './local-layout.js';
@@ -199,7 +198,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
     if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
     if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
     else await restrictWindowsAcl(dir);
-    const { removed, locks } = await this.#removeLeftovers(dir);
+    await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const removed = await this.#removeLeftovers(dir);
+    const locks = await recoverLocks(join(dir, LOCKS_DIR), this.#lockStaleMs);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -234,14 +237,14 @@ export class LocalStorageProvider extends BaseStorageProvider {
             try {
               await commitTempFile(temp.value, file);
             } catch (error) {
-              await held.value();
+              await held.value.release();
               throw error;
             }
-            await Promise.all([held.value(), syncDirectory(dir)]);
+            await Promise.all([held.value.release(), syncDirectory(dir)]);
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
-          if (held.status === 'fulfilled') await held.value();
+          if (held.status === 'fulfilled') await held.value.release();
           const error: unknown =
             temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
           const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -274,24 +277,23 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const where = this.#locate(id);
-    const { dir, file } = where;
-    await this.#locked(id, where, a, async () => {
+    const { dir, file, lock } = this.#locate(id);
+    await this.#locked(id, lock, a, async () => {
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return 'removed';
         throw error;
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
       await overwriteAndUnlink(tomb);
       await syncDirectory(dir);
+      await this.#removeEmptyPieceDirs(dir);
+      return 'removed';
     });
-    // After the lock is released, so the piece directory can be empty.
-    await this.#removeEmptyPieceDirs(dir);
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
@@ -338,51 +340,38 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(dirname(file), `${LOCK_PREFIX}${hash}`) };
+    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash) };
   }
 
-  /**
-   * Runs `fn` holding the in-process queue and the cross-process lock of `id`. The lock lives in the file's
-   * own directory, so a piece directory is never empty (and never removed) while a writer works in it. When
-   * that directory is missing, a store creates it; anything else returns `undefined` without running `fn`.
-   */
-  /**
-   * Runs `fn` holding the in-process queue and the cross-process lock of `id`; returns `undefined` without
-   * running it when the file's directory does not exist (nothing to lock, nothing to change).
-   */
-  async #locked<T>(
+  /** Runs `fn` holding the in-process queue and the cross-process lock of `id`. */
+  async #locked(
     id: CredentialId,
-    where: { dir: string; lock: string },
+    lock: string,
     a: AttemptContext,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> {
-    return mutex.run(where.lock, () =>
+    fn: () => Promise<'removed' | 'kept'>,
+  ): Promise<void> {
+    await mutex.run(lock, () =>
       this.#io.run(async () => {
-        let release: () => Promise<void>;
+        const held = await this.#acquire(id, lock, a);
+        let outcome: 'removed' | 'kept' = 'kept';
         try {
-          release = await this.#acquire(id, where.lock, a);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if ((code === 'ENOENT' || code === 'ENOTDIR') && where.dir !== this.directory) return undefined;
-          throw error;
-        }
-        try {
-          return await fn();
+          outcome = await fn();
         } finally {
-          await release();
+          // A deleted id's lock directory goes too, so ids that come and go leave nothing behind.
+          await (outcome === 'removed' ? held.releaseAndRemove() : held.release());
         }
       }),
     );
   }
 
-  /** Takes the cross-process lock file (kept in the file's own directory). */
-  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<() => Promise<void>> {
-    return acquireFileLock(lock, {
+  /** Takes the cross-process lock of `id` (see local-lock.ts). */
+  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<HeldLock> {
+    return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
       signal: a.signal,
       onBreak: (holder) =>
         this.common.logger.warn(
-          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid },
           'broke a stale lock left by a writer that died',
         ),
     });
@@ -463,20 +452,14 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   /** Deletes temp files, tombs and locks of writers that are gone, in the directory and its piece directories. */
-  async #removeLeftovers(dir: string): Promise<{ removed: number; locks: number }> {
-    const total = { removed: 0, locks: 0 };
+  async #removeLeftovers(dir: string): Promise<number> {
+    let removed = 0;
     const entries = await fsp.readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const name = entry.name;
       const path = join(dir, name);
       if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        const nested = await this.#removeLeftovers(path);
-        total.removed += nested.removed;
-        total.locks += nested.locks;
-        continue;
-      }
-      if (name.startsWith(LOCK_PREFIX)) {
-        if (await removeLockIfStale(path, this.#lockStaleMs)) total.locks++;
+        removed += await this.#removeLeftovers(path);
         continue;
       }
       const prefix = name.startsWith(TEMP_PREFIX)
@@ -490,10 +473,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
       if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
         if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
         else await fsp.unlink(path).catch(() => {});
-        total.removed++;
+        removed++;
       }
     }
-    return total;
+    return removed;
   }
 
   async #removeEmptyPieceDirs(dir: string): Promise<void> {

@@ -102,7 +102,7 @@ describe('LocalStorageProvider crash safety (SC-009)', () => {
       );
       assert.deepEqual(leftovers, [], 'a temp file survived connect()');
       assert.deepEqual(
-        walk(dir).filter((f) => f.parts.some((p) => p.startsWith('.nebula-lock-'))),
+        walk(join(dir, '.nebula-locks')).filter((f) => f.parts.at(-1) !== 'free'),
         [],
         'a dead writer’s lock survived connect()',
       );

@@ -212,35 +212,6 @@ export class Semaphore {
   }
 }
 
-/**
- * The `icacls` command that restricts `path` to one user, removing inherited entries: the directory gets
- * full control for the user, inherited by every file created in it (OI/CI), so files need no command of
- * their own. Returned as argv (no shell).
- *
- * @example
- * ```ts
- * import { icaclsRestrictCommand } from 'nebula-credential/local';
- * icaclsRestrictCommand('C:\\Users\\ada\\.nebula\\credentials', 'CONTOSO\\ada');
- * // ['icacls', 'C:\\Users\\ada\\.nebula\\credentials', '/inheritance:r', '/grant:r', 'CONTOSO\\ada:(OI)(CI)F', '/q']
- * ```
- */
-export function icaclsRestrictCommand(
-  path: string,
-  user: string,
-  kind: 'directory' | 'file' = 'directory',
-): string[] {
-  if (user.length === 0 || /[\0\r\n]/.test(user)) throw new TypeError('icacls: invalid user name');
-  if (path.length === 0 || path.includes('\0')) throw new TypeError('icacls: invalid path');
-  const grant = kind === 'directory' ? `${user}:(OI)(CI)F` : `${user}:F`;
-  return ['icacls', path, '/inheritance:r', '/grant:r', grant, '/q'];
-}
-
-/** The Windows account to grant: `DOMAIN\user` from the environment, else the bare user name. */
-export function windowsAccount(env: NodeJS.ProcessEnv, username: string): string {
-  const domain = env['USERDOMAIN'];
-  return domain ? `${domain}\\${username}` : username;
-}
-
 const RETRYABLE_ERRNO = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT']);
 
 /**

@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { type Dirent, promises as fsp } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { promises as fsp } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -20,34 +19,28 @@ import { type CommonProviderOptions, OptionsValidator } from '../core/options.js
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
   commitTempFile,
-  icaclsRestrictCommand,
   KeyedMutex,
   mapFsError,
   overwriteAndUnlink,
-  pidOfTempName,
-  processAlive,
   ReadRefusal,
   readBounded,
   Semaphore,
   syncDirectory,
   uniqueSuffix,
-  windowsAccount,
   writeTempFile,
 } from './local-fs.js';
-import {
-  CREDENTIAL_SUFFIX,
-  credentialPathParts,
-  idValueFromPathParts,
-  isInternalName,
-  LOCKS_DIR,
-  SEGMENT_DIR_SUFFIX,
-  TEMP_PREFIX,
-  TOMB_PREFIX,
-} from './local-layout.js';
+import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
 import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
+import {
+  type FoundCredential,
+  removeEmptyPieceDirs,
+  removeLeftovers,
+  walkCredentialFiles,
+} from './local-tree.js';
 
-export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
 export { credentialPathParts, idFromPathParts } from './local-layout.js';
+export { icaclsRestrictCommand, windowsAccount } from './local-permissions.js';
 
 const PROVIDER_NAME = 'local';
 const IS_WINDOWS = process.platform === 'win32';
@@ -196,12 +189,21 @@ export class LocalStorageProvider extends BaseStorageProvider {
       );
     }
     if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
-    if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
-    else await restrictWindowsAcl(dir);
+    if (!IS_WINDOWS) {
+      await checkDirectoryMode(dir, stat, this.#policy, {
+        uid: this.#uid,
+        refuse: (why) => this.#configError(why),
+        warn: (mode) =>
+          this.common.logger.warn(
+            { provider: PROVIDER_NAME, directory: dir, mode },
+            'credential directory was readable by group or others; tightened to 0700',
+          ),
+      });
+    } else await restrictWindowsAcl(dir);
     await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    const removed = await this.#removeLeftovers(dir);
+    const removed = await removeLeftovers(dir, this.#lockStaleMs);
     const locks = await recoverLocks(join(dir, LOCKS_DIR), this.#lockStaleMs);
     if (removed + locks > 0) {
       this.common.logger.info(
@@ -238,6 +240,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
               await commitTempFile(temp.value, file);
             } catch (error) {
               await held.value.release();
+              // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
+              if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
             }
             await Promise.all([held.value.release(), syncDirectory(dir)]);
@@ -291,14 +295,14 @@ export class LocalStorageProvider extends BaseStorageProvider {
       await syncDirectory(dir);
       await overwriteAndUnlink(tomb);
       await syncDirectory(dir);
-      await this.#removeEmptyPieceDirs(dir);
+      await removeEmptyPieceDirs(dir, this.directory);
       return 'removed';
     });
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
-    const found: { id: string; dir: string; name: string }[] = [];
-    await this.#walk(this.directory, [], found);
+    const found: FoundCredential[] = [];
+    await walkCredentialFiles(this.directory, [], found);
     const filtering =
       filter !== undefined &&
       (Object.keys(filter.tags ?? {}).length > 0 || filter.createdAfter || filter.createdBefore);
@@ -380,32 +384,17 @@ export class LocalStorageProvider extends BaseStorageProvider {
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */
   async #read(id: CredentialId, file: string) {
     try {
-      return await readBounded(file, this.#maxFileBytes, async (handle, stat) => {
-        if (this.#uid !== undefined && stat.uid !== this.#uid) {
-          throw this.#permissionError(id, `the credential file belongs to uid ${stat.uid}, not to this user`);
-        }
-        if (IS_WINDOWS) return;
-        const mode = stat.mode & 0o777;
-        if (mode & 0o022) {
-          throw this.#permissionError(
-            id,
-            `the credential file has mode ${octal(mode)} and is writable by group or others, so it may have been altered; check it, then chmod 600 it`,
-          );
-        }
-        if (mode & 0o077) {
-          if (this.#policy === 'refuse') {
-            throw this.#permissionError(
-              id,
-              `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`,
-            );
-          }
-          await handle.chmod(0o600);
-          this.common.logger.warn(
-            { provider: PROVIDER_NAME, credentialId: id.value, mode: octal(mode) },
-            'credential file was readable by group or others; tightened to 0600',
-          );
-        }
-      });
+      return await readBounded(file, this.#maxFileBytes, (handle, stat) =>
+        checkFileMode(handle, stat, this.#policy, {
+          uid: this.#uid,
+          refuse: (why) => this.#permissionError(id, why),
+          warn: (mode) =>
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, credentialId: id.value, mode },
+              'credential file was readable by group or others; tightened to 0600',
+            ),
+        }),
+      );
     } catch (error) {
       if (error instanceof ReadRefusal) {
         throw new StorageError({
@@ -422,98 +411,6 @@ export class LocalStorageProvider extends BaseStorageProvider {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
-    }
-  }
-
-  async #walk(
-    dir: string,
-    prefix: string[],
-    out: { id: string; dir: string; name: string }[],
-  ): Promise<void> {
-    let entries: Dirent[];
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch (error) {
-      if (prefix.length > 0 && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const nested: Promise<void>[] = [];
-    for (const entry of entries) {
-      const name = entry.name;
-      if (isInternalName(name)) continue;
-      if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
-        const id = idValueFromPathParts(prefix.length === 0 ? [name] : [...prefix, name]);
-        if (id !== undefined) out.push({ id, dir, name });
-      } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        nested.push(this.#walk(join(dir, name), [...prefix, name], out));
-      }
-    }
-    await Promise.all(nested);
-  }
-
-  /** Deletes temp files, tombs and locks of writers that are gone, in the directory and its piece directories. */
-  async #removeLeftovers(dir: string): Promise<number> {
-    let removed = 0;
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      const name = entry.name;
-      const path = join(dir, name);
-      if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        removed += await this.#removeLeftovers(path);
-        continue;
-      }
-      const prefix = name.startsWith(TEMP_PREFIX)
-        ? TEMP_PREFIX
-        : name.startsWith(TOMB_PREFIX)
-          ? TOMB_PREFIX
-          : '';
-      if (!prefix) continue;
-      const pid = pidOfTempName(name, prefix);
-      const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
-        if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
-        else await fsp.unlink(path).catch(() => {});
-        removed++;
-      }
-    }
-    return removed;
-  }
-
-  async #removeEmptyPieceDirs(dir: string): Promise<void> {
-    while (dir !== this.directory && dir.startsWith(this.directory)) {
-      try {
-        await fsp.rmdir(dir);
-      } catch {
-        return; // not empty (or already gone): stop climbing
-      }
-      dir = dirname(dir);
-    }
-  }
-
-  async #checkDirectoryMode(dir: string, mode: number, uid: number): Promise<void> {
-    if (this.#uid !== undefined && uid !== this.#uid) {
-      throw this.#configError(
-        `the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`,
-      );
-    }
-    const bits = mode & 0o777;
-    if (bits & 0o022) {
-      // Others could have planted or swapped files already; tightening would bless whatever they left.
-      throw this.#configError(
-        `the credential directory ${dir} has mode ${octal(bits)} and is writable by group or others; check its contents, then chmod 700 it`,
-      );
-    }
-    if (bits !== 0o700) {
-      if (this.#policy === 'refuse' || (bits & 0o700) !== 0o700) {
-        throw this.#configError(
-          `the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`,
-        );
-      }
-      await fsp.chmod(dir, 0o700);
-      this.common.logger.warn(
-        { provider: PROVIDER_NAME, directory: dir, mode: octal(bits) },
-        'credential directory was readable by group or others; tightened to 0700',
-      );
     }
   }
 
@@ -536,8 +433,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 }
 
-function octal(mode: number): string {
-  return `0${mode.toString(8).padStart(3, '0')}`;
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function resolveDirectory(directory: string): string {
@@ -545,23 +442,4 @@ function resolveDirectory(directory: string): string {
     return resolve(homedir(), directory.slice(2));
   }
   return resolve(directory);
-}
-
-async function restrictWindowsAcl(dir: string): Promise<void> {
-  const [command, ...args] = icaclsRestrictCommand(dir, windowsAccount(process.env, userInfo().username));
-  await new Promise<void>((resolveRun, reject) => {
-    execFile(command!, args, { windowsHide: true, timeout: 1500 }, (error) => {
-      if (!error) resolveRun();
-      else
-        reject(
-          new StorageError({
-            code: 'InvalidConfig',
-            message: `could not restrict the credential directory ${dir} to the current user with icacls; check that you own it`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          }),
-        );
-    });
-  });
 }

@@ -27,8 +27,9 @@ import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { LocalStorageProvider } from '../../src/providers/local.js';
-import { icaclsRestrictCommand, mapFsError, windowsAccount } from '../../src/providers/local-fs.js';
+import { mapFsError } from '../../src/providers/local-fs.js';
 import { credentialPathParts, idFromPathParts, SEGMENT_CHARS } from '../../src/providers/local-layout.js';
+import { icaclsRestrictCommand, windowsAccount } from '../../src/providers/local-permissions.js';
 import { deadPid, fakeData, recordingLogger, tempRoot } from './local-helpers.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<StorageError> {

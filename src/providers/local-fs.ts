@@ -270,6 +270,16 @@ export function mapFsError(
         retryable: false,
         message: 'the disk reported an I/O error; check the device',
       });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      // Missing credentials are handled where they are expected; here the directory itself went away.
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        retryable: false,
+        message:
+          'the credential directory (or part of it) was removed while in use; re-create it or reconnect',
+      });
     case 'ENAMETOOLONG':
       return new StorageError({
         ...base,

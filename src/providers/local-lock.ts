@@ -141,11 +141,12 @@ async function createLockDir(lockDir: string): Promise<void> {
 }
 
 /**
- * At connect: gives back tokens of holders that are gone, removes half-initialised lock directories of
- * dead processes. Returns how many it fixed. Live holders are left alone.
+ * At connect: removes half-initialised lock directories of dead processes (one readdir, however many ids).
+ * Tokens still held by dead holders are not looked for here, which would cost a readdir per id: the next
+ * writer of that id takes them over at once (the pid is gone). Returns how many it removed.
  */
-export async function recoverLocks(locksRoot: string, staleMs: number): Promise<number> {
-  let fixed = 0;
+export async function recoverLocks(locksRoot: string): Promise<number> {
+  let removed = 0;
   let names: string[];
   try {
     names = await fsp.readdir(locksRoot);
@@ -153,28 +154,15 @@ export async function recoverLocks(locksRoot: string, staleMs: number): Promise<
     return 0;
   }
   for (const name of names) {
-    const path = join(locksRoot, name);
     const init = name.indexOf(INIT_MARK);
-    if (init >= 0) {
-      const pid = Number(/^(\d+)-/.exec(name.slice(init + INIT_MARK.length))?.[1]);
-      if (!processAlive(pid)) {
-        await fsp.rm(path, { recursive: true, force: true }).catch(() => {});
-        fixed++;
-      }
-      continue;
-    }
-    const entries = await fsp.readdir(path).catch(() => [] as string[]);
-    for (const entry of entries) {
-      const holder = parseHolder(entry);
-      if (holder && isStale(holder, staleMs)) {
-        await fsp
-          .rename(join(path, entry), join(path, FREE))
-          .then(() => fixed++)
-          .catch(() => {});
-      }
+    if (init < 0) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(init + INIT_MARK.length))?.[1]);
+    if (!processAlive(pid)) {
+      await fsp.rm(join(locksRoot, name), { recursive: true, force: true }).catch(() => {});
+      removed++;
     }
   }
-  return fixed;
+  return removed;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

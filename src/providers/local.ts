@@ -204,7 +204,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
       if (error.code !== 'EEXIST') throw error;
     });
     const removed = await removeLeftovers(dir, this.#lockStaleMs);
-    const locks = await recoverLocks(join(dir, LOCKS_DIR), this.#lockStaleMs);
+    const locks = await recoverLocks(join(dir, LOCKS_DIR));
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },

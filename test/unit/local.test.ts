@@ -467,9 +467,15 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
       await second.connect();
       for (const t of deadTemps) assert.equal(existsSync(t), false, t);
       assert.equal(existsSync(liveTemp), true, 'a live writer’s temp file was removed');
-      assert.ok(logger.lines.some((l) => l.fields['tempFiles'] === 3 && l.fields['staleLocks'] === 2));
-      assert.deepEqual(readdirSync(keptLock), ['free'], 'a dead holder’s lock survived connect()');
-      assert.equal(existsSync(initLeft), false);
+      assert.ok(logger.lines.some((l) => l.fields['tempFiles'] === 3 && l.fields['staleLocks'] === 1));
+      assert.equal(
+        existsSync(initLeft),
+        false,
+        'a dead process’s half-made lock directory survived connect()',
+      );
+      // The dead holder's token is taken over by the next writer, at once.
+      await second.store('kept', fakeData('v2'), createMetadata());
+      assert.deepEqual(readdirSync(keptLock), ['free']);
       await first.close();
       await second.close();
     } finally {
@@ -587,6 +593,7 @@ describe('LocalStorageProvider platform helpers', () => {
     assert.deepEqual([map('EMFILE').code, map('EMFILE').retryable], ['Unavailable', true]);
     assert.deepEqual([map('EBUSY').code, map('EBUSY').retryable], ['Unavailable', true]);
     assert.equal(map('ENAMETOOLONG').code, 'InvalidConfig');
+    assert.deepEqual([map('ENOENT').code, map('ENOENT').retryable], ['Unavailable', false]);
     assert.equal(map('EWHATEVER').code, 'Internal');
     assert.equal(map('EACCES').details.backendCode, 'EACCES');
     assert.equal(map('EACCES').credentialId, 'x');

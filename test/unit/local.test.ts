@@ -185,6 +185,22 @@ describe('LocalStorageProvider file layout', () => {
     });
   });
 
+  it('lists only canonical credential names: foreign files, odd case, bad splits and symlinked pieces are ignored', async () => {
+    await withProvider('foreign', async (p, dir, root) => {
+      await p.store('real', fakeData('v'), createMetadata());
+      writeFileSync(join(dir, 'README.md'), 'hello');
+      writeFileSync(join(dir, 'NOTES.enc'), '{}');
+      writeFileSync(join(dir, 'a b.enc'), '{}');
+      writeFileSync(join(dir, '@1e9.enc'), '{}'); // unterminated escape
+      mkdirSync(join(dir, 'short.d'));
+      writeFileSync(join(dir, 'short.d', 'x.enc'), '{}');
+      mkdirSync(join(root, 'elsewhere'));
+      writeFileSync(join(root, 'elsewhere', 'y.enc'), '{}');
+      symlinkSync(join(root, 'elsewhere'), join(dir, `${'b'.repeat(SEGMENT_CHARS)}.d`));
+      assert.deepEqual(await p.list(), ['real']);
+    });
+  });
+
   it('refuses traversal attempts with InvalidId and writes nothing outside the directory', async () => {
     await withProvider('traversal', async (p, dir, root) => {
       for (const bad of ['../evil', '..', 'a/../../b', '..\\x', '/etc/passwd', 'a\0b', '.hidden']) {

@@ -1,0 +1,300 @@
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+
+const IS_WINDOWS = process.platform === 'win32';
+// O_NOFOLLOW does not exist on Windows (constants lack it); there the ACL set at connect is the guard.
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+// Without O_NONBLOCK a FIFO planted under a credential's name would block open() forever.
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
+const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
+
+/** Flags for reading a credential: never follow a symlink, never block on a FIFO. */
+export const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+/** Flags for a new temp file: must not exist, must not be a symlink. */
+export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
+
+/** Random hex for unique names. */
+export function uniqueSuffix(): string {
+  return `${process.pid}-${randomBytes(8).toString('hex')}`;
+}
+
+/** Pid embedded in a temp or tomb name (`<prefix><pid>-<hex>`), if any. */
+export function pidOfTempName(name: string, prefix: string): number | undefined {
+  const m = /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** False only when the process certainly does not exist on this host (ESRCH). */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** fsync a directory so a rename or unlink in it survives a power cut. A no-op on Windows, which refuses it. */
+export async function syncDirectory(dir: string): Promise<void> {
+  if (IS_WINDOWS) return;
+  const handle = await fsp.open(dir, constants.O_RDONLY | O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The first half of an atomic write: a unique temp file in `dir` (same directory as the target, so the
+ * rename never crosses file systems) opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600, so it is never
+ * readable by others, not even for a moment; written and fsynced. Removed on failure. Returns its path.
+ */
+export async function writeTempFile(dir: string, bytes: Uint8Array): Promise<string> {
+  const temp = join(dir, `.nebula-tmp-${uniqueSuffix()}`);
+  const handle = await fsp.open(temp, CREATE_FLAGS, 0o600);
+  try {
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await fsp.unlink(temp).catch(() => {});
+    throw error;
+  }
+  return temp;
+}
+
+/** The second half: rename the synced temp file over `target` (removing the temp on failure). */
+export async function commitTempFile(temp: string, target: string): Promise<void> {
+  try {
+    await fsp.rename(temp, target);
+  } catch (error) {
+    await fsp.unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Writes `bytes` to `target` atomically and durably: temp file, write, fsync, rename over the target,
+ * fsync the directory. The temp file is removed on any failure.
+ */
+export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+  await commitTempFile(await writeTempFile(dir, bytes), target);
+  await syncDirectory(dir);
+}
+
+/** What {@link readBounded} returns. */
+export interface BoundedRead {
+  bytes: Buffer;
+  mode: number;
+  uid: number;
+  ino: number;
+}
+
+/** Why a read was refused before reading. */
+export class ReadRefusal extends Error {
+  constructor(
+    readonly reason: 'not-regular' | 'too-large',
+    readonly size: number,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * Opens `path` without following symlinks, checks with fstat that it is a regular file of at most
+ * `maxBytes`, and only then reads it. `onOpen` sees the stat before the read (mode and owner checks run on
+ * the open descriptor, so nothing can be swapped in between).
+ */
+export async function readBounded(
+  path: string,
+  maxBytes: number,
+  onOpen?: (handle: fsp.FileHandle, stat: { mode: number; uid: number }) => Promise<void>,
+): Promise<BoundedRead> {
+  const handle = await fsp.open(path, READ_FLAGS);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new ReadRefusal('not-regular', stat.size);
+    if (stat.size > maxBytes) throw new ReadRefusal('too-large', stat.size);
+    await onOpen?.(handle, stat);
+    // Read what fstat promised, in one call for the usual small file. Writers never modify a credential file in
+    // place (they rename a new one over it), so a size change after fstat means a foreign writer: the bound is
+    // still enforced because the buffer holds at most maxBytes.
+    const buffer = Buffer.allocUnsafe(stat.size);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return { bytes: buffer.subarray(0, length), mode: stat.mode, uid: stat.uid, ino: stat.ino };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Overwrites a file's bytes with zeros and syncs them before unlinking it (best effort: SSDs and
+ * copy-on-write file systems keep old blocks; see the docs). Never follows a symlink: one is just unlinked.
+ */
+export async function overwriteAndUnlink(path: string): Promise<void> {
+  const handle = await fsp.open(path, constants.O_RDWR | O_NOFOLLOW | O_NONBLOCK).catch(() => undefined);
+  if (handle) {
+    try {
+      const stat = await handle.stat();
+      if (stat.isFile() && stat.size > 0) {
+        const zeros = Buffer.alloc(Math.min(stat.size, 64 * 1024));
+        for (let offset = 0; offset < stat.size; offset += zeros.length) {
+          await handle.write(zeros, 0, Math.min(zeros.length, stat.size - offset), offset);
+        }
+        await handle.sync();
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  await fsp.unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+}
+
+/** Serializes async work per key inside this process (one queue per lock path, shared by all instances). */
+export class KeyedMutex {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => mine);
+    this.#tails.set(key, tail);
+    try {
+      await previous;
+      return await fn();
+    } finally {
+      release();
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+}
+
+/** Caps the number of file operations in flight, so 1,000 concurrent calls never exhaust descriptors. */
+export class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+const RETRYABLE_ERRNO = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT']);
+
+/**
+ * Maps a Node.js file-system error to a StorageError by its `code` field (never by message).
+ */
+export function mapFsError(
+  provider: string,
+  error: unknown,
+  operation: StorageOperation,
+  credentialId: string | undefined,
+): StorageError {
+  const e = error as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const base = {
+    provider,
+    operation,
+    credentialId,
+    cause: error,
+    details: code ? { backendCode: code } : {},
+  };
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return new StorageError({
+        ...base,
+        code: 'PermissionDenied',
+        // Windows reports a rename over a file another process has open as EPERM: transient there.
+        retryable: IS_WINDOWS && operation !== 'connect',
+        message: `the operating system denied ${e.syscall ?? 'access'} in the credential directory; check that it and its files belong to this user`,
+      });
+    case 'ELOOP':
+    case 'EMLINK':
+      return new StorageError({
+        ...base,
+        code: 'PermissionDenied',
+        message: 'a symbolic link sits where a credential file belongs; it is not followed (remove it)',
+      });
+    case 'EROFS':
+      return new StorageError({
+        ...base,
+        code: 'PermissionDenied',
+        message: 'the credential directory is on a read-only file system',
+      });
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        retryable: false,
+        message: 'the disk (or quota) holding the credential directory is full; free space and retry',
+      });
+    case 'EIO':
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        retryable: false,
+        message: 'the disk reported an I/O error; check the device',
+      });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      // Missing credentials are handled where they are expected; here the directory itself went away.
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        retryable: false,
+        message:
+          'the credential directory (or part of it) was removed while in use; re-create it or reconnect',
+      });
+    case 'ENAMETOOLONG':
+      return new StorageError({
+        ...base,
+        code: 'InvalidConfig',
+        message: 'the credential directory path is too long for this file system; choose a shorter directory',
+      });
+    default:
+      if (code !== undefined && RETRYABLE_ERRNO.has(code)) {
+        return new StorageError({
+          ...base,
+          code: 'Unavailable',
+          retryable: true,
+          message: `a transient file-system error (${code}) occurred; the operation is retried`,
+        });
+      }
+      return toStorageError(error, { provider, operation, credentialId });
+  }
+}

@@ -1,13 +1,504 @@
-// PLACEHOLDER: replaced by the provider's implementation (see its issue).
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { type Dirent, promises as fsp } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { BaseStorageProvider } from '../core/base-provider.js';
+import type { EncryptedData } from '../core/crypto.js';
+import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
-import type { CommonProviderOptions } from '../core/options.js';
+import type { CredentialId } from '../core/id.js';
+import { assertWithinSizeLimit } from '../core/limits.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter, metadataToJson } from '../core/metadata.js';
+import type { AttemptContext } from '../core/operation.js';
+import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import {
+  acquireFileLock,
+  icaclsRestrictCommand,
+  KeyedMutex,
+  mapFsError,
+  overwriteAndUnlink,
+  pidOfTempName,
+  processAlive,
+  ReadRefusal,
+  readBounded,
+  removeStaleLocks,
+  Semaphore,
+  syncDirectory,
+  uniqueSuffix,
+  windowsAccount,
+  writeFileAtomic,
+} from './local-fs.js';
+import {
+  CREDENTIAL_SUFFIX,
+  credentialPathParts,
+  idFromPathParts,
+  isInternalName,
+  LOCK_DIR,
+  SEGMENT_DIR_SUFFIX,
+  TEMP_PREFIX,
+  TOMB_PREFIX,
+} from './local-layout.js';
 
+export { credentialPathParts, idFromPathParts } from './local-layout.js';
+export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
+
+const PROVIDER_NAME = 'local';
+const IS_WINDOWS = process.platform === 'win32';
+const DEFAULT_MAX_CREDENTIAL_SIZE = 1024 * 1024;
+const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
+// The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
+const DOCUMENT_OVERHEAD = 1024;
+const MAX_PARALLEL_IO = 64;
+const mutex = new KeyedMutex();
+
+/**
+ * Options of the local encrypted file store.
+ *
+ * @example
+ * ```ts
+ * import { LocalStorageProvider } from 'nebula-credential/local';
+ * const provider = new LocalStorageProvider({ directory: './.credentials', insecurePermissions: 'refuse' });
+ * ```
+ */
 export interface LocalStorageOptions extends CommonProviderOptions {
-  [key: string]: unknown;
+  /** Where the credential files live; `~` is the home directory; relative paths resolve against the cwd. @default '~/.nebula/credentials' */
+  directory?: string | undefined;
+  /** Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default true */
+  createDirectory?: boolean | undefined;
+  /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
+  maxCredentialSize?: number | undefined;
+  /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
+  maxMetadataBytes?: number | undefined;
+  /** A cross-process lock older than this is broken even if its holder may be alive (another host). A holder known dead on this host is broken at once. @default 30000 */
+  lockStaleMs?: number | undefined;
+  /**
+   * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
+   * `'fix'` tightens it (0600 / 0700) and logs a warning, `'refuse'` fails with `PermissionDenied`
+   * (`InvalidConfig` for the directory). Anything writable by group or others, or owned by another user, is
+   * always refused. @default 'fix'
+   */
+  insecurePermissions?: 'fix' | 'refuse' | undefined;
 }
 
-export class LocalStorageProvider {
-  constructor(_options: LocalStorageOptions) {
-    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
+/**
+ * The default backend: one AES-GCM-encrypted document per credential in a directory only its owner can
+ * read (0700, files 0600; on Windows an ACL for the current user alone). Writes are atomic and durable
+ * (temp file, fsync, rename, fsync of the directory) and serialized per id across threads and processes;
+ * `list` reads file names only. See docs/providers/local.md.
+ *
+ * @example
+ * ```ts
+ * import { LocalStorageProvider } from 'nebula-credential/local';
+ * import { CredentialStore, EncryptionManager } from 'nebula-credential';
+ * const provider = new LocalStorageProvider({ directory: './.credentials' });
+ * const store = new CredentialStore(provider, EncryptionManager.generate());
+ * await store.put('github_token', 'ghp_example');
+ * console.log(await provider.list()); // ['github_token'], stored in ./.credentials/github_token.enc
+ * await store.close();
+ * ```
+ */
+export class LocalStorageProvider extends BaseStorageProvider {
+  readonly name = PROVIDER_NAME;
+  readonly capabilities: ProviderCapabilities;
+  /** Absolute path of the credential directory. */
+  readonly directory: string;
+  readonly #createDirectory: boolean;
+  readonly #maxMetadataBytes: number;
+  readonly #maxFileBytes: number;
+  readonly #lockStaleMs: number;
+  readonly #policy: 'fix' | 'refuse';
+  readonly #io = new Semaphore(MAX_PARALLEL_IO);
+  readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+
+  constructor(options: LocalStorageOptions = {}) {
+    const v = new OptionsValidator(PROVIDER_NAME, options);
+    v.noUnknownKeys([
+      'directory',
+      'createDirectory',
+      'maxCredentialSize',
+      'maxMetadataBytes',
+      'lockStaleMs',
+      'insecurePermissions',
+    ]);
+    const directory = v.string('directory', { nonEmpty: true });
+    if (directory?.includes('\0')) v.add('directory', 'must not contain a NUL character');
+    const createDirectory = v.boolean('createDirectory') ?? true;
+    const maxCredentialSize =
+      v.number('maxCredentialSize', { min: 1, max: 64 * 1024 * 1024, integer: true }) ??
+      DEFAULT_MAX_CREDENTIAL_SIZE;
+    const maxMetadataBytes =
+      v.number('maxMetadataBytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }) ??
+      DEFAULT_MAX_METADATA_BYTES;
+    const lockStaleMs = v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? 30_000;
+    const policy = v.oneOf('insecurePermissions', ['fix', 'refuse'] as const) ?? 'fix';
+    const common = v.common();
+    v.throwIfInvalid();
+    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
+      mapFsError(PROVIDER_NAME, e, operation, credentialId),
+    );
+    this.directory = resolveDirectory(directory ?? '~/.nebula/credentials');
+    this.#createDirectory = createDirectory;
+    this.#maxMetadataBytes = maxMetadataBytes;
+    this.#maxFileBytes = 4 * Math.ceil(maxCredentialSize / 3) + maxMetadataBytes + DOCUMENT_OVERHEAD;
+    this.#lockStaleMs = lockStaleMs;
+    this.#policy = policy;
+    this.capabilities = {
+      maxCredentialSize,
+      maxIdBytes: 255,
+      versioning: false,
+      softDelete: false,
+      nativeTagFiltering: false,
+      persistent: true,
+    };
   }
+
+  protected override validateStore(id: CredentialId, _data: EncryptedData, metadata: CredentialMetadata): void {
+    const size = Buffer.byteLength(JSON.stringify(metadataToJson(metadata)), 'utf8');
+    assertWithinSizeLimit(size, this.#maxMetadataBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'credential metadata',
+    });
+  }
+
+  protected async connectBackend(_a: AttemptContext): Promise<void> {
+    const dir = this.directory;
+    let stat = await fsp.lstat(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+      throw error;
+    });
+    if (!stat) {
+      if (!this.#createDirectory) {
+        throw this.#configError(`the credential directory ${dir} does not exist (create it, or set createDirectory)`);
+      }
+      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+      // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
+      if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
+      await syncDirectory(dirname(dir)).catch(() => {});
+      stat = await fsp.lstat(dir);
+    }
+    if (stat.isSymbolicLink()) {
+      throw this.#configError(
+        `the credential directory ${dir} is a symbolic link; set directory to the real path (a link can be re-pointed by whoever controls it)`,
+      );
+    }
+    if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
+    if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
+    else await restrictWindowsAcl(dir);
+    await fsp.mkdir(join(dir, LOCK_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const removed = await this.#removeLeftovers(dir);
+    const locks = await removeStaleLocks(join(dir, LOCK_DIR), this.#lockStaleMs);
+    if (removed + locks > 0) {
+      this.common.logger.info(
+        { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
+        'removed files left by writers that died',
+      );
+    }
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+  ): Promise<void> {
+    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
+    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'encoded credential document',
+    });
+    const { dir, file, lock } = this.#locate(id);
+    await this.#locked(id, lock, a, async () => {
+      for (let tries = 0; ; tries++) {
+        if (dir !== this.directory) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+        try {
+          await writeFileAtomic(dir, file, bytes);
+          return;
+        } catch (error) {
+          // A concurrent delete of another long id may remove an empty piece directory under us.
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dir === this.directory || tries >= 3) {
+            throw error;
+          }
+        }
+      }
+    });
+  }
+
+  protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
+    return this.#io.run(async () => {
+      const { file } = this.#locate(id);
+      for (let attempt = 0; ; attempt++) {
+        const read = await this.#read(id, file);
+        if (read === undefined) throw this.notFound(id);
+        try {
+          return decodeCredentialDocument(read.bytes, id.value);
+        } catch (error) {
+          // A delete renames the file away before overwriting it; a reader holding the old descriptor can
+          // see the zeros. If the name no longer points at what we read, read again instead of crying wolf.
+          const now = await fsp.lstat(file).catch(() => undefined);
+          if (attempt === 0 && (now === undefined || now.ino !== read.ino)) continue;
+          throw error;
+        }
+      }
+    });
+  }
+
+  protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
+    const { dir, file, lock } = this.#locate(id);
+    await this.#locked(id, lock, a, async () => {
+      const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
+      try {
+        await fsp.rename(file, tomb);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        throw error;
+      }
+      // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
+      await syncDirectory(dir);
+      await overwriteAndUnlink(tomb);
+      await syncDirectory(dir);
+      await this.#removeEmptyPieceDirs(dir);
+    });
+  }
+
+  protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
+    const found: { id: CredentialId; file: string }[] = [];
+    await this.#walk(this.directory, [], found);
+    const filtering =
+      filter !== undefined &&
+      (Object.keys(filter.tags ?? {}).length > 0 || filter.createdAfter || filter.createdBefore);
+    if (!filtering) return found.map((f) => f.id.value);
+    // Filters need metadata: read each document (never decrypt). Unreadable ones are skipped with a warning.
+    const matches = await Promise.all(
+      found.map(({ id, file }) =>
+        this.#io.run(async () => {
+          try {
+            const read = await this.#read(id, file);
+            if (!read) return false;
+            return matchesFilter(decodeCredentialDocument(read.bytes, id.value).metadata, filter);
+          } catch (error) {
+            const code = error instanceof StorageError ? error.code : 'Internal';
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, operation: 'list', credentialId: id.value, code },
+              'skipped an unreadable credential while filtering',
+            );
+            return false;
+          }
+        }),
+      ),
+    );
+    return found.filter((_, i) => matches[i]).map((f) => f.id.value);
+  }
+
+  protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
+    try {
+      return (await fsp.lstat(this.#locate(id).file)).isFile();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw error;
+    }
+  }
+
+  #locate(id: CredentialId): { dir: string; file: string; lock: string } {
+    const parts = credentialPathParts(id);
+    const file = join(this.directory, ...parts);
+    const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
+    return { dir: dirname(file), file, lock: join(this.directory, LOCK_DIR, `${hash}.lock`) };
+  }
+
+  async #locked(id: CredentialId, lock: string, a: AttemptContext, fn: () => Promise<void>): Promise<void> {
+    await mutex.run(lock, () =>
+      this.#io.run(async () => {
+        const release = await acquireFileLock(lock, {
+          staleMs: this.#lockStaleMs,
+          signal: a.signal,
+          onBreak: (holder) =>
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+              'broke a stale lock left by a writer that died',
+            ),
+        });
+        try {
+          await fn();
+        } finally {
+          await release();
+        }
+      }),
+    );
+  }
+
+  /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */
+  async #read(id: CredentialId, file: string) {
+    try {
+      return await readBounded(file, this.#maxFileBytes, async (handle, stat) => {
+        if (this.#uid !== undefined && stat.uid !== this.#uid) {
+          throw this.#permissionError(id, `the credential file belongs to uid ${stat.uid}, not to this user`);
+        }
+        if (IS_WINDOWS) return;
+        const mode = stat.mode & 0o777;
+        if (mode & 0o022) {
+          throw this.#permissionError(
+            id,
+            `the credential file has mode ${octal(mode)} and is writable by group or others, so it may have been altered; check it, then chmod 600 it`,
+          );
+        }
+        if (mode & 0o077) {
+          if (this.#policy === 'refuse') {
+            throw this.#permissionError(id, `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`);
+          }
+          await handle.chmod(0o600);
+          this.common.logger.warn(
+            { provider: PROVIDER_NAME, credentialId: id.value, mode: octal(mode) },
+            'credential file was readable by group or others; tightened to 0600',
+          );
+        }
+      });
+    } catch (error) {
+      if (error instanceof ReadRefusal) {
+        throw new StorageError({
+          code: 'Corrupted',
+          message:
+            error.reason === 'too-large'
+              ? `the file of credential "${id.value}" is ${error.size} bytes, larger than any file this provider writes (${this.#maxFileBytes}); refused without reading it`
+              : `the file of credential "${id.value}" is not a regular file`,
+          provider: PROVIDER_NAME,
+          credentialId: id.value,
+          details: { size: error.size, limit: this.#maxFileBytes },
+        });
+      }
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    }
+  }
+
+  async #walk(dir: string, prefix: string[], out: { id: CredentialId; file: string }[]): Promise<void> {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (prefix.length > 0 && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const nested: Promise<void>[] = [];
+    for (const entry of entries) {
+      const name = entry.name;
+      if (isInternalName(name)) continue;
+      if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
+        const id = idFromPathParts([...prefix, name]);
+        if (id) out.push({ id, file: join(dir, name) });
+      } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
+        nested.push(this.#walk(join(dir, name), [...prefix, name], out));
+      }
+    }
+    await Promise.all(nested);
+  }
+
+  /** Deletes temp and tomb files of writers that are gone, in the directory and its piece directories. */
+  async #removeLeftovers(dir: string): Promise<number> {
+    let removed = 0;
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const name = entry.name;
+      const path = join(dir, name);
+      if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
+        removed += await this.#removeLeftovers(path);
+        continue;
+      }
+      const prefix = name.startsWith(TEMP_PREFIX) ? TEMP_PREFIX : name.startsWith(TOMB_PREFIX) ? TOMB_PREFIX : '';
+      if (!prefix) continue;
+      const pid = pidOfTempName(name, prefix);
+      const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
+        if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
+        else await fsp.unlink(path).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async #removeEmptyPieceDirs(dir: string): Promise<void> {
+    while (dir !== this.directory && dir.startsWith(this.directory)) {
+      try {
+        await fsp.rmdir(dir);
+      } catch {
+        return; // not empty (or already gone): stop climbing
+      }
+      dir = dirname(dir);
+    }
+  }
+
+  async #checkDirectoryMode(dir: string, mode: number, uid: number): Promise<void> {
+    if (this.#uid !== undefined && uid !== this.#uid) {
+      throw this.#configError(`the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`);
+    }
+    const bits = mode & 0o777;
+    if (bits & 0o022) {
+      // Others could have planted or swapped files already; tightening would bless whatever they left.
+      throw this.#configError(
+        `the credential directory ${dir} has mode ${octal(bits)} and is writable by group or others; check its contents, then chmod 700 it`,
+      );
+    }
+    if (bits !== 0o700) {
+      if (this.#policy === 'refuse' || (bits & 0o700) !== 0o700) {
+        throw this.#configError(`the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`);
+      }
+      await fsp.chmod(dir, 0o700);
+      this.common.logger.warn(
+        { provider: PROVIDER_NAME, directory: dir, mode: octal(bits) },
+        'credential directory was readable by group or others; tightened to 0700',
+      );
+    }
+  }
+
+  #configError(message: string): StorageError {
+    return new StorageError({ code: 'InvalidConfig', message, provider: PROVIDER_NAME, operation: 'connect' });
+  }
+
+  #permissionError(id: CredentialId, why: string): StorageError {
+    return new StorageError({
+      code: 'PermissionDenied',
+      message: `refusing to read credential "${id.value}": ${why}`,
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+    });
+  }
+}
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+function resolveDirectory(directory: string): string {
+  if (directory === '~' || directory.startsWith('~/') || directory.startsWith('~\\')) {
+    return resolve(homedir(), directory.slice(2));
+  }
+  return resolve(directory);
+}
+
+async function restrictWindowsAcl(dir: string): Promise<void> {
+  const [command, ...args] = icaclsRestrictCommand(dir, windowsAccount(process.env, userInfo().username));
+  await new Promise<void>((resolveRun, reject) => {
+    execFile(command!, args, { windowsHide: true, timeout: 1500 }, (error) => {
+      if (!error) resolveRun();
+      else
+        reject(
+          new StorageError({
+            code: 'InvalidConfig',
+            message: `could not restrict the credential directory ${dir} to the current user with icacls; check that you own it`,
+            provider: PROVIDER_NAME,
+            operation: 'connect',
+            cause: error,
+          }),
+        );
+    });
+  });
 }

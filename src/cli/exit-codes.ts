@@ -33,6 +33,26 @@ export const EXIT_CODES: Readonly<Record<StorageErrorCode, number>> = Object.fre
   Internal: 19,
 });
 
+const MEANING: Readonly<Record<StorageErrorCode, string>> = {
+  NotFound: 'the credential does not exist (get, describe, delete)',
+  PermissionDenied: 'the backend refused the operation (IAM, RBAC, Vault policy, file permissions)',
+  AuthenticationFailed: 'bad or expired backend credentials, or a wrong passphrase',
+  Timeout: 'the operation passed its deadline',
+  Unavailable: 'the backend could not be reached or failed (after retries)',
+  RateLimited: 'the backend throttled the requests (after retries)',
+  SizeLimitExceeded: "the value or its metadata is larger than the backend's limit",
+  InvalidId: 'the credential id is not valid',
+  InvalidMetadata: 'a tag or the rotation interval is not valid for this backend',
+  InvalidConfig: 'the config, key file or options are wrong (the message says which)',
+  Conflict: 'a concurrent change, or init over a different existing setup',
+  DecryptionFailed: 'wrong key, or the stored data was altered',
+  Corrupted: 'stored data is malformed, or a copy did not verify',
+  Aborted: 'the operation was cancelled',
+  MissingDependency: "the provider's optional SDK is not installed (the message has the npm command)",
+  Unsupported: 'not supported by this backend or build',
+  Internal: 'a bug: run again with --debug and report it',
+};
+
 /** A mistake on the command line: reported with a hint to `--help`, exit status 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -68,7 +88,10 @@ export function exitCodeTable(): string {
     [EXIT_OK, 'success'],
     [EXIT_NO, 'exists: the credential does not exist'],
     [EXIT_USAGE, 'usage error: unknown command or option, missing or malformed argument'],
-    ...Object.entries(EXIT_CODES).map(([code, status]): [number, string] => [status, code]),
+    ...Object.entries(EXIT_CODES).map(([code, status]): [number, string] => [
+      status,
+      `${code.padEnd(20)} ${MEANING[code as StorageErrorCode]}`,
+    ]),
     [EXIT_INTERRUPTED, 'interrupted (Ctrl-C)'],
   ];
   return rows.map(([status, text]) => `  ${String(status).padStart(3)}  ${text}`).join('\n');

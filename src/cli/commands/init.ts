@@ -66,15 +66,26 @@ export async function init(ctx: CommandContext): Promise<number> {
     await writeFile(paths.config, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     wroteConfig = true;
   }
+  const rows: [string, string][] = [
+    [tilde(directory), 'credentials directory (mode 0700)'],
+    mode === 'key'
+      ? [
+          tilde(keyPath),
+          'random 256-bit key (mode 0600): back it up; without it the credentials cannot be read',
+        ]
+      : [
+          tilde(keyPath),
+          `Argon2id salt and key check (mode 0600); the passphrase is asked for, or read from ${PASSPHRASE_ENV}`,
+        ],
+    [
+      tilde(paths.config),
+      wroteConfig ? 'backend config {"provider": "local", ...}: edit it to switch backend' : 'kept as it was',
+    ],
+  ];
+  const width = Math.max(...rows.map(([p]) => p.length));
   const lines = [
     `Initialised ${tilde(paths.root)} (mode 0700):`,
-    `  ${tilde(directory)}  credentials directory (mode 0700)`,
-    mode === 'key'
-      ? `  ${tilde(keyPath)}  random 256-bit key (mode 0600): back it up; without it the credentials cannot be read`
-      : `  ${tilde(keyPath)}  Argon2id salt and key check (mode 0600); the passphrase is asked for, or read from ${PASSPHRASE_ENV}`,
-    wroteConfig
-      ? `  ${tilde(paths.config)}  backend config: {"provider": "local", ...}; edit it to switch backend`
-      : `  ${tilde(paths.config)}  kept as it was`,
+    ...rows.map(([p, what]) => `  ${p.padEnd(width)}  ${what}`),
     '',
     'Next: printf %s "$TOKEN" | nebula-credential put my_token && nebula-credential get my_token',
   ];

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { StorageError } from '../../core/errors.js';
 import type { CredentialFilter } from '../../core/metadata.js';
+import type { StorageProvider } from '../../core/provider.js';
 import { CredentialStore } from '../../core/store.js';
 import { parseDate, parseInteger, parsePairs, requireId } from '../args.js';
 import { resolveCliConfig } from '../config.js';
@@ -104,19 +105,59 @@ export async function list(ctx: CommandContext): Promise<number> {
   return EXIT_OK;
 }
 
+/** One entry of a backend's version history, as `describe` shows it. */
+interface VersionEntry {
+  version: number | string;
+  createdAt?: Date | undefined;
+  deletedAt?: Date | undefined;
+  destroyed?: boolean | undefined;
+}
+
+/** Providers with version history (Vault's KV v2) expose `versionHistory(id)`; others do not. */
+async function versionHistory(provider: StorageProvider, id: string): Promise<VersionEntry[] | undefined> {
+  const p = provider as StorageProvider & {
+    versionHistory?: (id: string) => Promise<{ versions?: VersionEntry[] }>;
+  };
+  if (typeof p.versionHistory !== 'function') return undefined;
+  const history = await p.versionHistory(id);
+  return Array.isArray(history.versions) ? history.versions : undefined;
+}
+
 /** `describe <id>`: metadata, no value, no key needed. */
 export async function describe(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'describe');
   const config = await resolveCliConfig(ctx.options, ctx.io);
   await withStorage(ctx, config, async (provider) => {
     const { metadata, version } = await provider.retrieve(id);
-    ctx.io.stdout.write(
-      ctx.options.json
-        ? `${JSON.stringify(metadataJson(id, provider.name, metadata, version))}\n`
-        : formatMetadata(id, provider.name, metadata, version),
-    );
+    const versions = await versionHistory(provider, id);
+    if (ctx.options.json) {
+      const json = {
+        ...metadataJson(id, provider.name, metadata, version),
+        ...(versions ? { versions: versions.map(versionJson) } : {}),
+      };
+      ctx.io.stdout.write(`${JSON.stringify(json)}\n`);
+      return;
+    }
+    let text = formatMetadata(id, provider.name, metadata, version);
+    if (versions) {
+      text += 'versions:\n';
+      for (const v of [...versions].reverse()) {
+        const state = v.destroyed ? ' destroyed' : v.deletedAt ? ` deleted ${v.deletedAt.toISOString()}` : '';
+        text += `  ${String(v.version).padStart(4)}  ${v.createdAt?.toISOString() ?? ''}${state}\n`;
+      }
+    }
+    ctx.io.stdout.write(text);
   });
   return EXIT_OK;
+}
+
+function versionJson(v: VersionEntry) {
+  return {
+    version: String(v.version),
+    ...(v.createdAt ? { createdAt: v.createdAt.toISOString() } : {}),
+    ...(v.deletedAt ? { deletedAt: v.deletedAt.toISOString() } : {}),
+    ...(v.destroyed ? { destroyed: true } : {}),
+  };
 }
 
 /** `delete <id>`: NotFound when missing, unless --force. */

@@ -3,8 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CommandName, parseCommandLine } from './args.js';
 import type { CommandContext } from './context.js';
-import { EXIT_OK, exitCodeFor, UsageError } from './exit-codes.js';
-import { helpText } from './help.js';
+import { EXIT_OK, EXIT_USAGE, exitCodeFor, UsageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { formatError } from './output.js';
 
@@ -62,14 +61,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (command === undefined || command === 'help') {
       const topic = command === 'help' ? args[0] : undefined;
       if (topic !== undefined && !(topic in COMMANDS)) throw new UsageError(`unknown command "${topic}"`);
+      const { helpText } = await import('./help.js');
       if (command === undefined && !options.help) {
         io.stderr.write(helpText());
-        return 2;
+        return EXIT_USAGE;
       }
       io.stdout.write(helpText(topic as CommandName | undefined));
       return EXIT_OK;
     }
     if (options.help) {
+      const { helpText } = await import('./help.js');
       io.stdout.write(helpText(command));
       return EXIT_OK;
     }

@@ -238,7 +238,7 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
   it('docs/cli.md documents the same exit status table as --help', () => {
     const docs = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
     for (const [code, status] of Object.entries(EXIT_CODES)) {
-      assert.match(docs, new RegExp(`\\| ${status} \\| \`${code}\``), code);
+      assert.match(docs, new RegExp(`\\| *${status} *\\| \`${code}\``), code);
     }
   });
 });

@@ -80,17 +80,18 @@ describe('nebula-credential emulator', () => {
 
         const secret = `emulated-${randomBytes(8).toString('hex')}`;
         assert.equal((await run(['put', 'api_key', '--tag', 'env=test'], secret)).status, 0);
-        assert.equal((await run(['get', 'api_key'])).stdout, secret);
+        const debug = await run(['get', 'api_key', '--debug']);
+        assert.equal(debug.stdout, secret);
+        assert.ok(
+          debug.stderr.length > 0 && !debug.stderr.includes(secret),
+          'the debug log never shows the value',
+        );
         assert.deepEqual(JSON.parse((await run(['list', '--tag', 'env=test', '--json'])).stdout), [
           'api_key',
         ]);
-        assert.deepEqual(JSON.parse((await run(['describe', 'api_key', '--json'])).stdout).metadata.tags, {
-          env: 'test',
-        });
-        assert.equal((await run(['exists', 'api_key'])).status, 0);
+        const described = JSON.parse((await run(['describe', 'api_key', '--json'])).stdout);
+        assert.deepEqual(described.metadata.tags, { env: 'test' });
         assert.equal((await run(['get', 'missing_one'])).status, EXIT_CODES.NotFound);
-        const debug = await run(['get', 'api_key', '--debug']);
-        assert.ok(!debug.stderr.includes(secret));
         assert.equal((await run(['delete', 'api_key'])).status, 0);
         assert.equal((await run(['exists', 'api_key'])).status, 1);
 

@@ -96,7 +96,7 @@ export class ProgressBar {
     const width = 24;
     const filled = this.#total === 0 ? width : Math.round((done / this.#total) * width);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(width - filled)}`;
-    const columns = this.#out.columns ?? 80;
+    const columns = this.#out.columns || 80;
     const line = `[${bar}] ${done}/${this.#total} ${label}`.slice(0, Math.max(10, columns - 1));
     this.#out.write(`\r\u001b[2K${line}`);
     this.#shown = true;

@@ -22,3 +22,13 @@ export {
   sendJson,
 } from './emulator-kit/server.js';
 export { createTestCertificateAuthority, type TestCertificateAuthority } from './emulator-kit/tls.js';
+export {
+  cliEmulator as vaultCliEmulator,
+  parsePolicyHcl,
+  type VaultAppRoleOptions,
+  type VaultCapability,
+  VaultEmulator,
+  type VaultEmulatorOptions,
+  type VaultPolicyRule,
+  type VaultTokenOptions,
+} from './emulators/vault.js';

@@ -50,16 +50,14 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Writes `bytes` to `target` atomically and durably: a unique temp file in the same directory opened
- * O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600 (so it is never readable by others, not even for a moment),
- * write, fsync, rename over the target, fsync the directory. The temp file is removed on any failure.
+ * The first half of an atomic write: a unique temp file in `dir` (same directory as the target, so the
+ * rename never crosses file systems) opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600, so it is never
+ * readable by others, not even for a moment; written and fsynced. Removed on failure. Returns its path.
  */
-export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+export async function writeTempFile(dir: string, bytes: Uint8Array): Promise<string> {
   const temp = join(dir, `.nebula-tmp-${uniqueSuffix()}`);
-  let created = false;
+  const handle = await fsp.open(temp, CREATE_FLAGS, 0o600);
   try {
-    const handle = await fsp.open(temp, CREATE_FLAGS, 0o600);
-    created = true;
     try {
       let written = 0;
       while (written < bytes.length) {
@@ -70,13 +68,30 @@ export async function writeFileAtomic(dir: string, target: string, bytes: Uint8A
     } finally {
       await handle.close();
     }
-    await fsp.rename(temp, target);
-    created = false;
-    await syncDirectory(dir);
   } catch (error) {
-    if (created) await fsp.unlink(temp).catch(() => {});
+    await fsp.unlink(temp).catch(() => {});
     throw error;
   }
+  return temp;
+}
+
+/** The second half: rename the synced temp file over `target` (removing the temp on failure). */
+export async function commitTempFile(temp: string, target: string): Promise<void> {
+  try {
+    await fsp.rename(temp, target);
+  } catch (error) {
+    await fsp.unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Writes `bytes` to `target` atomically and durably: temp file, write, fsync, rename over the target,
+ * fsync the directory. The temp file is removed on any failure.
+ */
+export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
+  await commitTempFile(await writeTempFile(dir, bytes), target);
+  await syncDirectory(dir);
 }
 
 /** What {@link readBounded} returns. */
@@ -113,17 +128,15 @@ export async function readBounded(
     if (!stat.isFile()) throw new ReadRefusal('not-regular', stat.size);
     if (stat.size > maxBytes) throw new ReadRefusal('too-large', stat.size);
     await onOpen?.(handle, stat);
-    // One byte more than the bound tells a file that grew after fstat from one that fits.
-    const buffer = Buffer.allocUnsafe(Math.min(stat.size, maxBytes) + 1);
+    // Read what fstat promised, in one call for the usual small file. Writers never modify a credential file in
+    // place (they rename a new one over it), so a size change after fstat means a foreign writer: the bound is
+    // still enforced because the buffer holds at most maxBytes.
+    const buffer = Buffer.allocUnsafe(stat.size);
     let length = 0;
-    for (;;) {
+    while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length === buffer.length) {
-        if (length > maxBytes) throw new ReadRefusal('too-large', length);
-        break;
-      }
     }
     return { bytes: buffer.subarray(0, length), mode: stat.mode, uid: stat.uid, ino: stat.ino };
   } finally {
@@ -181,7 +194,8 @@ async function createLock(path: string, record: LockRecord): Promise<void> {
     return;
   }
   // A symlink is created with its content in one atomic call (as Emacs does for its lock files), so a
-  // holder killed at any instant leaves either no lock or a complete record naming its pid.
+  // holder killed at any instant leaves either no lock or a complete record naming its pid. (Asynchronous:
+  // a synchronous call can block the event loop while the journal commits other writers' fsyncs.)
   await fsp.symlink(encodeRecord(record), path);
 }
 
@@ -239,14 +253,9 @@ export async function acquireFileLock(path: string, options: FileLockOptions): P
     record.token = randomBytes(8).toString('hex');
     try {
       await createLock(path, record);
-      const mine = encodeRecord(record);
-      return async () => {
-        // Only remove the lock if it is still ours (a very slow holder may have been judged stale).
-        const current = await readLock(path).catch(() => undefined);
-        if (current !== undefined && current !== 'unreadable' && encodeRecord(current) === mine) {
-          await fsp.unlink(path).catch(() => {});
-        }
-      };
+      // Release without re-reading the record: only a holder slower than staleMs can have lost its lock, and
+      // then the worst outcome is two writers renaming in turn, which the atomic rename keeps whole.
+      return () => fsp.unlink(path).catch(() => {});
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
@@ -266,7 +275,12 @@ async function breakLock(
   options: FileLockOptions,
 ): Promise<boolean> {
   const breakPath = `${path}.break`;
-  const me: LockRecord = { pid: process.pid, host: HOST, at: Date.now(), token: randomBytes(8).toString('hex') };
+  const me: LockRecord = {
+    pid: process.pid,
+    host: HOST,
+    at: Date.now(),
+    token: randomBytes(8).toString('hex'),
+  };
   try {
     await createLock(breakPath, me);
   } catch (error) {
@@ -292,26 +306,13 @@ async function breakLock(
   }
 }
 
-/** Removes lock files whose holder is dead (called at connect; live holders' locks stay). */
-export async function removeStaleLocks(dir: string, staleMs: number): Promise<number> {
-  let removed = 0;
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    const record = await readLock(path).catch(() => undefined);
-    if (record === undefined) continue;
-    const stale = record === 'unreadable' ? (await lockAgeMs(path)) > staleMs : isStale(record, staleMs);
-    if (stale) {
-      await fsp.unlink(path).catch(() => {});
-      removed++;
-    }
-  }
-  return removed;
+/** Removes the lock (or break lock) at `path` if its holder is dead or it is older than `staleMs`. */
+export async function removeLockIfStale(path: string, staleMs: number): Promise<boolean> {
+  const record = await readLock(path).catch(() => undefined);
+  if (record === undefined) return false;
+  const stale = record === 'unreadable' ? (await lockAgeMs(path)) > staleMs : isStale(record, staleMs);
+  if (stale) await fsp.unlink(path).catch(() => {});
+  return stale;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -414,7 +415,13 @@ export function mapFsError(
 ): StorageError {
   const e = error as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : undefined;
-  const base = { provider, operation, credentialId, cause: error, details: code ? { backendCode: code } : {} };
+  const base = {
+    provider,
+    operation,
+    credentialId,
+    cause: error,
+    details: code ? { backendCode: code } : {},
+  };
   switch (code) {
     case 'EACCES':
     case 'EPERM':

@@ -1,4 +1,4 @@
-import { CredentialId } from '../core/id.js';
+import { CredentialId, MAX_CREDENTIAL_ID_BYTES } from '../core/id.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 
 /** Suffix of a credential file. */
@@ -10,14 +10,17 @@ export const SEGMENT_DIR_SUFFIX = '.d';
  * 255-byte NAME_MAX of ext4, XFS, APFS and NTFS, and under eCryptfs' 143-character limit for encrypted names.
  */
 export const SEGMENT_CHARS = 128;
-/** Prefix of everything the provider writes besides credentials (temp files, lock directory). */
+/** Prefix of everything the provider writes besides credentials (temp files, locks). */
 export const INTERNAL_PREFIX = '.nebula-';
 /** Prefix of an in-flight write; the pid after it lets `connect()` tell a dead writer's leftovers. */
 export const TEMP_PREFIX = '.nebula-tmp-';
 /** Prefix of a credential renamed away by `delete` while it is being overwritten. */
 export const TOMB_PREFIX = '.nebula-del-';
-/** Directory (inside the credential directory) of the cross-process lock files. */
-export const LOCK_DIR = '.nebula-locks';
+/**
+ * Prefix of a cross-process lock, kept in the same directory as the file it guards: its creation and
+ * removal then dirty the directory block the rename dirties anyway, so the fsync costs less.
+ */
+export const LOCK_PREFIX = '.nebula-lock-';
 
 /**
  * The path components, relative to the credential directory, of the file holding `id`.
@@ -56,6 +59,12 @@ export function credentialPathParts(id: CredentialId | string): string[] {
  * ```
  */
 export function idFromPathParts(parts: readonly string[]): CredentialId | undefined {
+  const value = idValueFromPathParts(parts);
+  return value === undefined ? undefined : CredentialId.parse(value);
+}
+
+/** {@link idFromPathParts} as a plain string, without building an id object (the hot path of `list`). */
+export function idValueFromPathParts(parts: readonly string[]): string | undefined {
   if (parts.length === 0) return undefined;
   let encoded = '';
   for (let i = 0; i < parts.length; i++) {
@@ -69,9 +78,10 @@ export function idFromPathParts(parts: readonly string[]): CredentialId | undefi
     }
     encoded += piece;
   }
-  // Fast path for the common case: plain lower-case names decode to themselves and are canonical.
-  if (PLAIN.test(encoded)) return CredentialId.isValid(encoded) ? CredentialId.parse(encoded) : undefined;
-  return decodeCredentialName(encoded, 'filesystem');
+  // Fast path for the common case: plain lower-case names decode to themselves, are canonical, and are valid
+  // ids exactly when they fit in MAX_CREDENTIAL_ID_BYTES (ASCII is one byte per character).
+  if (PLAIN.test(encoded)) return encoded.length <= MAX_CREDENTIAL_ID_BYTES ? encoded : undefined;
+  return decodeCredentialName(encoded, 'filesystem')?.value;
 }
 
 const PLAIN = /^[a-z0-9_-]+$/;

@@ -7,14 +7,20 @@ import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
-import type { CredentialId } from '../core/id.js';
+import { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter, metadataToJson } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataToJson,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
   acquireFileLock,
+  commitTempFile,
   icaclsRestrictCommand,
   KeyedMutex,
   mapFsError,
@@ -23,26 +29,26 @@ import {
   processAlive,
   ReadRefusal,
   readBounded,
-  removeStaleLocks,
+  removeLockIfStale,
   Semaphore,
   syncDirectory,
   uniqueSuffix,
   windowsAccount,
-  writeFileAtomic,
+  writeTempFile,
 } from './local-fs.js';
 import {
   CREDENTIAL_SUFFIX,
   credentialPathParts,
-  idFromPathParts,
+  idValueFromPathParts,
   isInternalName,
-  LOCK_DIR,
+  LOCK_PREFIX,
   SEGMENT_DIR_SUFFIX,
   TEMP_PREFIX,
   TOMB_PREFIX,
 } from './local-layout.js';
 
-export { credentialPathParts, idFromPathParts } from './local-layout.js';
 export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
+export { credentialPathParts, idFromPathParts } from './local-layout.js';
 
 const PROVIDER_NAME = 'local';
 const IS_WINDOWS = process.platform === 'win32';
@@ -154,7 +160,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
     };
   }
 
-  protected override validateStore(id: CredentialId, _data: EncryptedData, metadata: CredentialMetadata): void {
+  protected override validateStore(
+    id: CredentialId,
+    _data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
     const size = Buffer.byteLength(JSON.stringify(metadataToJson(metadata)), 'utf8');
     assertWithinSizeLimit(size, this.#maxMetadataBytes, {
       provider: PROVIDER_NAME,
@@ -171,7 +181,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
     });
     if (!stat) {
       if (!this.#createDirectory) {
-        throw this.#configError(`the credential directory ${dir} does not exist (create it, or set createDirectory)`);
+        throw this.#configError(
+          `the credential directory ${dir} does not exist (create it, or set createDirectory)`,
+        );
       }
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
       // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
@@ -187,11 +199,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
     if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
     if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
     else await restrictWindowsAcl(dir);
-    await fsp.mkdir(join(dir, LOCK_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    const removed = await this.#removeLeftovers(dir);
-    const locks = await removeStaleLocks(join(dir, LOCK_DIR), this.#lockStaleMs);
+    const { removed, locks } = await this.#removeLeftovers(dir);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -213,20 +221,37 @@ export class LocalStorageProvider extends BaseStorageProvider {
       what: 'encoded credential document',
     });
     const { dir, file, lock } = this.#locate(id);
-    await this.#locked(id, lock, a, async () => {
-      for (let tries = 0; ; tries++) {
-        if (dir !== this.directory) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-        try {
-          await writeFileAtomic(dir, file, bytes);
-          return;
-        } catch (error) {
-          // A concurrent delete of another long id may remove an empty piece directory under us.
-          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dir === this.directory || tries >= 3) {
-            throw error;
+    await mutex.run(lock, () =>
+      this.#io.run(async () => {
+        for (let tries = 0; ; tries++) {
+          // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
+          // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
+          const [temp, held] = await Promise.allSettled([
+            writeTempFile(dir, bytes),
+            this.#acquire(id, lock, a),
+          ]);
+          if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
+            try {
+              await commitTempFile(temp.value, file);
+            } catch (error) {
+              await held.value();
+              throw error;
+            }
+            await Promise.all([held.value(), syncDirectory(dir)]);
+            return;
           }
+          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
+          if (held.status === 'fulfilled') await held.value();
+          const error: unknown =
+            temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          // A long id's piece directory is created on first use (or re-created after a concurrent delete
+          // removed it when it was empty).
+          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
+          await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
         }
-      }
-    });
+      }),
+    );
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
@@ -249,8 +274,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
-    await this.#locked(id, lock, a, async () => {
+    const where = this.#locate(id);
+    const { dir, file } = where;
+    await this.#locked(id, where, a, async () => {
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -263,23 +289,25 @@ export class LocalStorageProvider extends BaseStorageProvider {
       await syncDirectory(dir);
       await overwriteAndUnlink(tomb);
       await syncDirectory(dir);
-      await this.#removeEmptyPieceDirs(dir);
     });
+    // After the lock is released, so the piece directory can be empty.
+    await this.#removeEmptyPieceDirs(dir);
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
-    const found: { id: CredentialId; file: string }[] = [];
+    const found: { id: string; dir: string; name: string }[] = [];
     await this.#walk(this.directory, [], found);
     const filtering =
       filter !== undefined &&
       (Object.keys(filter.tags ?? {}).length > 0 || filter.createdAfter || filter.createdBefore);
-    if (!filtering) return found.map((f) => f.id.value);
+    if (!filtering) return found.map((f) => f.id);
     // Filters need metadata: read each document (never decrypt). Unreadable ones are skipped with a warning.
     const matches = await Promise.all(
-      found.map(({ id, file }) =>
+      found.map(({ id: value, dir, name }) =>
         this.#io.run(async () => {
+          const id = CredentialId.parse(value);
           try {
-            const read = await this.#read(id, file);
+            const read = await this.#read(id, join(dir, name));
             if (!read) return false;
             return matchesFilter(decodeCredentialDocument(read.bytes, id.value).metadata, filter);
           } catch (error) {
@@ -293,7 +321,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }),
       ),
     );
-    return found.filter((_, i) => matches[i]).map((f) => f.id.value);
+    return found.filter((_, i) => matches[i]).map((f) => f.id);
   }
 
   protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
@@ -310,28 +338,54 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(this.directory, LOCK_DIR, `${hash}.lock`) };
+    return { dir: dirname(file), file, lock: join(dirname(file), `${LOCK_PREFIX}${hash}`) };
   }
 
-  async #locked(id: CredentialId, lock: string, a: AttemptContext, fn: () => Promise<void>): Promise<void> {
-    await mutex.run(lock, () =>
+  /**
+   * Runs `fn` holding the in-process queue and the cross-process lock of `id`. The lock lives in the file's
+   * own directory, so a piece directory is never empty (and never removed) while a writer works in it. When
+   * that directory is missing, a store creates it; anything else returns `undefined` without running `fn`.
+   */
+  /**
+   * Runs `fn` holding the in-process queue and the cross-process lock of `id`; returns `undefined` without
+   * running it when the file's directory does not exist (nothing to lock, nothing to change).
+   */
+  async #locked<T>(
+    id: CredentialId,
+    where: { dir: string; lock: string },
+    a: AttemptContext,
+    fn: () => Promise<T>,
+  ): Promise<T | undefined> {
+    return mutex.run(where.lock, () =>
       this.#io.run(async () => {
-        const release = await acquireFileLock(lock, {
-          staleMs: this.#lockStaleMs,
-          signal: a.signal,
-          onBreak: (holder) =>
-            this.common.logger.warn(
-              { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
-              'broke a stale lock left by a writer that died',
-            ),
-        });
+        let release: () => Promise<void>;
         try {
-          await fn();
+          release = await this.#acquire(id, where.lock, a);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if ((code === 'ENOENT' || code === 'ENOTDIR') && where.dir !== this.directory) return undefined;
+          throw error;
+        }
+        try {
+          return await fn();
         } finally {
           await release();
         }
       }),
     );
+  }
+
+  /** Takes the cross-process lock file (kept in the file's own directory). */
+  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<() => Promise<void>> {
+    return acquireFileLock(lock, {
+      staleMs: this.#lockStaleMs,
+      signal: a.signal,
+      onBreak: (holder) =>
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+          'broke a stale lock left by a writer that died',
+        ),
+    });
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */
@@ -351,7 +405,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }
         if (mode & 0o077) {
           if (this.#policy === 'refuse') {
-            throw this.#permissionError(id, `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`);
+            throw this.#permissionError(
+              id,
+              `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`,
+            );
           }
           await handle.chmod(0o600);
           this.common.logger.warn(
@@ -379,7 +436,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
   }
 
-  async #walk(dir: string, prefix: string[], out: { id: CredentialId; file: string }[]): Promise<void> {
+  async #walk(
+    dir: string,
+    prefix: string[],
+    out: { id: string; dir: string; name: string }[],
+  ): Promise<void> {
     let entries: Dirent[];
     try {
       entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -392,8 +453,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
       const name = entry.name;
       if (isInternalName(name)) continue;
       if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
-        const id = idFromPathParts([...prefix, name]);
-        if (id) out.push({ id, file: join(dir, name) });
+        const id = idValueFromPathParts(prefix.length === 0 ? [name] : [...prefix, name]);
+        if (id !== undefined) out.push({ id, dir, name });
       } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
         nested.push(this.#walk(join(dir, name), [...prefix, name], out));
       }
@@ -401,28 +462,38 @@ export class LocalStorageProvider extends BaseStorageProvider {
     await Promise.all(nested);
   }
 
-  /** Deletes temp and tomb files of writers that are gone, in the directory and its piece directories. */
-  async #removeLeftovers(dir: string): Promise<number> {
-    let removed = 0;
+  /** Deletes temp files, tombs and locks of writers that are gone, in the directory and its piece directories. */
+  async #removeLeftovers(dir: string): Promise<{ removed: number; locks: number }> {
+    const total = { removed: 0, locks: 0 };
     const entries = await fsp.readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const name = entry.name;
       const path = join(dir, name);
       if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        removed += await this.#removeLeftovers(path);
+        const nested = await this.#removeLeftovers(path);
+        total.removed += nested.removed;
+        total.locks += nested.locks;
         continue;
       }
-      const prefix = name.startsWith(TEMP_PREFIX) ? TEMP_PREFIX : name.startsWith(TOMB_PREFIX) ? TOMB_PREFIX : '';
+      if (name.startsWith(LOCK_PREFIX)) {
+        if (await removeLockIfStale(path, this.#lockStaleMs)) total.locks++;
+        continue;
+      }
+      const prefix = name.startsWith(TEMP_PREFIX)
+        ? TEMP_PREFIX
+        : name.startsWith(TOMB_PREFIX)
+          ? TOMB_PREFIX
+          : '';
       if (!prefix) continue;
       const pid = pidOfTempName(name, prefix);
       const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
       if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
         if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
         else await fsp.unlink(path).catch(() => {});
-        removed++;
+        total.removed++;
       }
     }
-    return removed;
+    return total;
   }
 
   async #removeEmptyPieceDirs(dir: string): Promise<void> {
@@ -438,7 +509,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
   async #checkDirectoryMode(dir: string, mode: number, uid: number): Promise<void> {
     if (this.#uid !== undefined && uid !== this.#uid) {
-      throw this.#configError(`the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`);
+      throw this.#configError(
+        `the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`,
+      );
     }
     const bits = mode & 0o777;
     if (bits & 0o022) {
@@ -449,7 +522,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
     if (bits !== 0o700) {
       if (this.#policy === 'refuse' || (bits & 0o700) !== 0o700) {
-        throw this.#configError(`the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`);
+        throw this.#configError(
+          `the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`,
+        );
       }
       await fsp.chmod(dir, 0o700);
       this.common.logger.warn(
@@ -460,7 +535,12 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   #configError(message: string): StorageError {
-    return new StorageError({ code: 'InvalidConfig', message, provider: PROVIDER_NAME, operation: 'connect' });
+    return new StorageError({
+      code: 'InvalidConfig',
+      message,
+      provider: PROVIDER_NAME,
+      operation: 'connect',
+    });
   }
 
   #permissionError(id: CredentialId, why: string): StorageError {

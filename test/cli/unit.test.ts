@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -274,6 +274,22 @@ describe('runCli in process (shared memory provider)', () => {
     const g = io(pipeInput(''));
     await runCli(['get', 'typed'], g.value);
     assert.equal(g.stdout.text(), SENTINEL);
+  });
+
+  it('init --dir records that directory in ~/.nebula/config.json, which later commands use', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'nebula-cli-dir-'));
+    try {
+      const r = io(pipeInput(''));
+      r.value.home = other;
+      assert.equal(await runCli(['init', '--dir', 'elsewhere/creds'], r.value), 0, r.stderr.text());
+      const config = JSON.parse(await readFile(join(other, '.nebula', 'config.json'), 'utf8'));
+      assert.equal(config.directory, join(dir, 'elsewhere', 'creds'));
+      const resolved = await resolveCliConfig({}, { ...r.value, cwd: '/' });
+      assert.deepEqual(resolved.storage, { provider: 'local', directory: join(dir, 'elsewhere', 'creds') });
+      assert.deepEqual(resolved.encryption, { keyFile: join(other, '.nebula', 'key') });
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 
   it('Ctrl-C at the prompt exits 130 and stores nothing', async () => {

@@ -42,10 +42,17 @@ export interface CliIo {
 
 /** The real process's streams and environment. */
 export function processIo(): CliIo {
+  // Getters: touching process.stdin builds a stream (and loads tty/net) that `get` never needs.
   return {
-    stdin: process.stdin as unknown as CliInput,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdin() {
+      return process.stdin as unknown as CliInput;
+    },
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     cwd: process.cwd(),
     home: homedir(),

@@ -23,6 +23,29 @@ export {
 } from './emulator-kit/server.js';
 export { createTestCertificateAuthority, type TestCertificateAuthority } from './emulator-kit/tls.js';
 export {
+  type AwsEmulatorAccessKey,
+  type AwsEmulatorOptions,
+  AwsSecretsManagerEmulator,
+  cliEmulator as awsCliEmulator,
+} from './emulators/aws.js';
+export { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './emulators/aws-service.js';
+export {
+  computeSigV4Signature,
+  parseSigV4Authorization,
+  type SigV4Authorization,
+  type SigV4Failure,
+  verifySigV4,
+} from './emulators/aws-sigv4.js';
+export {
+  cliEmulator as kubernetesCliEmulator,
+  type KubePolicyRule,
+  KubernetesEmulator,
+  type KubernetesEmulatorOptions,
+  type KubeStatus,
+  type KubeSubject,
+  type SecretObject,
+} from './emulators/kubernetes.js';
+export {
   cliEmulator as vaultCliEmulator,
   parsePolicyHcl,
   type VaultAppRoleOptions,

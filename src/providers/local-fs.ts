@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
 
@@ -169,166 +168,6 @@ export async function overwriteAndUnlink(path: string): Promise<void> {
   });
 }
 
-/** The lock record written into a lock's symlink target (POSIX) or file body (Windows). */
-interface LockRecord {
-  pid: number;
-  host: string;
-  at: number;
-  token: string;
-}
-
-function encodeRecord(r: LockRecord): string {
-  return `nebula-lock:${r.pid}:${r.host}:${r.at}:${r.token}`;
-}
-
-function decodeRecord(text: string): LockRecord | undefined {
-  const m = /^nebula-lock:(\d+):(.*):(\d+):([0-9a-f]+)$/.exec(text);
-  return m ? { pid: Number(m[1]), host: m[2]!, at: Number(m[3]), token: m[4]! } : undefined;
-}
-
-async function createLock(path: string, record: LockRecord): Promise<void> {
-  if (IS_WINDOWS) {
-    // No unprivileged symlinks on Windows: an exclusive file; a holder dying before the write leaves an
-    // empty lock, which only the age rule breaks.
-    await fsp.writeFile(path, encodeRecord(record), { flag: 'wx', mode: 0o600 });
-    return;
-  }
-  // A symlink is created with its content in one atomic call (as Emacs does for its lock files), so a
-  // holder killed at any instant leaves either no lock or a complete record naming its pid. (Asynchronous:
-  // a synchronous call can block the event loop while the journal commits other writers' fsyncs.)
-  await fsp.symlink(encodeRecord(record), path);
-}
-
-async function readLock(path: string): Promise<LockRecord | 'unreadable' | undefined> {
-  try {
-    const text = IS_WINDOWS ? await fsp.readFile(path, 'utf8') : await fsp.readlink(path);
-    return decodeRecord(text) ?? 'unreadable';
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'EINVAL') return 'unreadable'; // not a symlink: something else sits there
-    throw error;
-  }
-}
-
-async function lockAgeMs(path: string): Promise<number> {
-  try {
-    return Date.now() - (await fsp.lstat(path)).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-const HOST = hostname();
-
-function isStale(record: LockRecord, staleMs: number): boolean {
-  if (record.host === HOST && !processAlive(record.pid)) return true;
-  return Date.now() - record.at > staleMs;
-}
-
-/** Options of {@link acquireFileLock}. */
-export interface FileLockOptions {
-  /** A lock older than this, or held by a dead pid on this host, is broken. */
-  staleMs: number;
-  signal: AbortSignal;
-  /** Called when a stale lock is broken (for a warning). */
-  onBreak?: (holder: { pid: number; host: string } | undefined) => void;
-}
-
-/**
- * Takes the cross-process lock at `path`, waiting (with jittered backoff, until `signal` aborts) while a
- * live process holds it, and breaking it when its holder died or it is older than `staleMs`. Returns the
- * release function.
- *
- * Breaking is itself serialized through `<path>.break`, and the breaker re-reads the lock under it and
- * removes it only if it still holds the very record judged stale, so two processes breaking at once can
- * never remove a lock a third one just took.
- */
-export async function acquireFileLock(path: string, options: FileLockOptions): Promise<() => Promise<void>> {
-  const record: LockRecord = { pid: process.pid, host: HOST, at: Date.now(), token: '' };
-  let delay = 1;
-  for (;;) {
-    options.signal.throwIfAborted();
-    record.at = Date.now();
-    record.token = randomBytes(8).toString('hex');
-    try {
-      await createLock(path, record);
-      // Release without re-reading the record: only a holder slower than staleMs can have lost its lock, and
-      // then the worst outcome is two writers renaming in turn, which the atomic rename keeps whole.
-      return () => fsp.unlink(path).catch(() => {});
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = await readLock(path);
-    if (holder === undefined) continue;
-    const stale =
-      holder === 'unreadable' ? (await lockAgeMs(path)) > options.staleMs : isStale(holder, options.staleMs);
-    if (stale && (await breakLock(path, holder, options))) continue;
-    await sleep(delay + Math.random() * delay, options.signal);
-    delay = Math.min(delay * 2, 25);
-  }
-}
-
-async function breakLock(
-  path: string,
-  seen: LockRecord | 'unreadable',
-  options: FileLockOptions,
-): Promise<boolean> {
-  const breakPath = `${path}.break`;
-  const me: LockRecord = {
-    pid: process.pid,
-    host: HOST,
-    at: Date.now(),
-    token: randomBytes(8).toString('hex'),
-  };
-  try {
-    await createLock(breakPath, me);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // A breaker that died while breaking: its own lock is judged by the same rule.
-    const other = await readLock(breakPath);
-    if (other !== undefined && (other === 'unreadable' || isStale(other, options.staleMs))) {
-      await fsp.unlink(breakPath).catch(() => {});
-    }
-    return false;
-  }
-  try {
-    const now = await readLock(path);
-    const same =
-      now !== undefined &&
-      (now === 'unreadable' ? seen === 'unreadable' : seen !== 'unreadable' && now.token === seen.token);
-    if (!same) return now === undefined;
-    await fsp.unlink(path);
-    options.onBreak?.(seen === 'unreadable' ? undefined : { pid: seen.pid, host: seen.host });
-    return true;
-  } finally {
-    await fsp.unlink(breakPath).catch(() => {});
-  }
-}
-
-/** Removes the lock (or break lock) at `path` if its holder is dead or it is older than `staleMs`. */
-export async function removeLockIfStale(path: string, staleMs: number): Promise<boolean> {
-  const record = await readLock(path).catch(() => undefined);
-  if (record === undefined) return false;
-  const stale = record === 'unreadable' ? (await lockAgeMs(path)) > staleMs : isStale(record, staleMs);
-  if (stale) await fsp.unlink(path).catch(() => {});
-  return stale;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** Serializes async work per key inside this process (one queue per lock path, shared by all instances). */
 export class KeyedMutex {
   readonly #tails = new Map<string, Promise<void>>();
@@ -371,35 +210,6 @@ export class Semaphore {
       else this.#free++;
     }
   }
-}
-
-/**
- * The `icacls` command that restricts `path` to one user, removing inherited entries: the directory gets
- * full control for the user, inherited by every file created in it (OI/CI), so files need no command of
- * their own. Returned as argv (no shell).
- *
- * @example
- * ```ts
- * import { icaclsRestrictCommand } from 'nebula-credential/local';
- * icaclsRestrictCommand('C:\\Users\\ada\\.nebula\\credentials', 'CONTOSO\\ada');
- * // ['icacls', 'C:\\Users\\ada\\.nebula\\credentials', '/inheritance:r', '/grant:r', 'CONTOSO\\ada:(OI)(CI)F', '/q']
- * ```
- */
-export function icaclsRestrictCommand(
-  path: string,
-  user: string,
-  kind: 'directory' | 'file' = 'directory',
-): string[] {
-  if (user.length === 0 || /[\0\r\n]/.test(user)) throw new TypeError('icacls: invalid user name');
-  if (path.length === 0 || path.includes('\0')) throw new TypeError('icacls: invalid path');
-  const grant = kind === 'directory' ? `${user}:(OI)(CI)F` : `${user}:F`;
-  return ['icacls', path, '/inheritance:r', '/grant:r', grant, '/q'];
-}
-
-/** The Windows account to grant: `DOMAIN\user` from the environment, else the bare user name. */
-export function windowsAccount(env: NodeJS.ProcessEnv, username: string): string {
-  const domain = env['USERDOMAIN'];
-  return domain ? `${domain}\\${username}` : username;
 }
 
 const RETRYABLE_ERRNO = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR', 'ETIMEDOUT']);
@@ -459,6 +269,16 @@ export function mapFsError(
         code: 'Unavailable',
         retryable: false,
         message: 'the disk reported an I/O error; check the device',
+      });
+    case 'ENOENT':
+    case 'ENOTDIR':
+      // Missing credentials are handled where they are expected; here the directory itself went away.
+      return new StorageError({
+        ...base,
+        code: 'Unavailable',
+        retryable: false,
+        message:
+          'the credential directory (or part of it) was removed while in use; re-create it or reconnect',
       });
     case 'ENAMETOOLONG':
       return new StorageError({

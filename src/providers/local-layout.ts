@@ -16,11 +16,8 @@ export const INTERNAL_PREFIX = '.nebula-';
 export const TEMP_PREFIX = '.nebula-tmp-';
 /** Prefix of a credential renamed away by `delete` while it is being overwritten. */
 export const TOMB_PREFIX = '.nebula-del-';
-/**
- * Prefix of a cross-process lock, kept in the same directory as the file it guards: its creation and
- * removal then dirty the directory block the rename dirties anyway, so the fsync costs less.
- */
-export const LOCK_PREFIX = '.nebula-lock-';
+/** Directory (inside the credential directory) of the per-id lock directories. */
+export const LOCKS_DIR = '.nebula-locks';
 
 /**
  * The path components, relative to the credential directory, of the file holding `id`.

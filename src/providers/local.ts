@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { type Dirent, promises as fsp } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { promises as fsp } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -19,36 +18,29 @@ import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
-  acquireFileLock,
   commitTempFile,
-  icaclsRestrictCommand,
   KeyedMutex,
   mapFsError,
   overwriteAndUnlink,
-  pidOfTempName,
-  processAlive,
   ReadRefusal,
   readBounded,
-  removeLockIfStale,
   Semaphore,
   syncDirectory,
   uniqueSuffix,
-  windowsAccount,
   writeTempFile,
 } from './local-fs.js';
+import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
+import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
-  CREDENTIAL_SUFFIX,
-  credentialPathParts,
-  idValueFromPathParts,
-  isInternalName,
-  LOCK_PREFIX,
-  SEGMENT_DIR_SUFFIX,
-  TEMP_PREFIX,
-  TOMB_PREFIX,
-} from './local-layout.js';
+  type FoundCredential,
+  removeEmptyPieceDirs,
+  removeLeftovers,
+  walkCredentialFiles,
+} from './local-tree.js';
 
-export { icaclsRestrictCommand, windowsAccount } from './local-fs.js';
 export { credentialPathParts, idFromPathParts } from './local-layout.js';
+export { icaclsRestrictCommand, windowsAccount } from './local-permissions.js';
 
 const PROVIDER_NAME = 'local';
 const IS_WINDOWS = process.platform === 'win32';
@@ -197,9 +189,22 @@ export class LocalStorageProvider extends BaseStorageProvider {
       );
     }
     if (!stat.isDirectory()) throw this.#configError(`${dir} exists and is not a directory`);
-    if (!IS_WINDOWS) await this.#checkDirectoryMode(dir, stat.mode, stat.uid);
-    else await restrictWindowsAcl(dir);
-    const { removed, locks } = await this.#removeLeftovers(dir);
+    if (!IS_WINDOWS) {
+      await checkDirectoryMode(dir, stat, this.#policy, {
+        uid: this.#uid,
+        refuse: (why) => this.#configError(why),
+        warn: (mode) =>
+          this.common.logger.warn(
+            { provider: PROVIDER_NAME, directory: dir, mode },
+            'credential directory was readable by group or others; tightened to 0700',
+          ),
+      });
+    } else await restrictWindowsAcl(dir);
+    await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const removed = await removeLeftovers(dir, this.#lockStaleMs);
+    const locks = await recoverLocks(join(dir, LOCKS_DIR));
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -234,14 +239,16 @@ export class LocalStorageProvider extends BaseStorageProvider {
             try {
               await commitTempFile(temp.value, file);
             } catch (error) {
-              await held.value();
+              await held.value.release();
+              // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
+              if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
             }
-            await Promise.all([held.value(), syncDirectory(dir)]);
+            await Promise.all([held.value.release(), syncDirectory(dir)]);
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
-          if (held.status === 'fulfilled') await held.value();
+          if (held.status === 'fulfilled') await held.value.release();
           const error: unknown =
             temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
           const code = (error as NodeJS.ErrnoException | undefined)?.code;
@@ -274,29 +281,28 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const where = this.#locate(id);
-    const { dir, file } = where;
-    await this.#locked(id, where, a, async () => {
+    const { dir, file, lock } = this.#locate(id);
+    await this.#locked(id, lock, a, async () => {
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return 'removed';
         throw error;
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
       await overwriteAndUnlink(tomb);
       await syncDirectory(dir);
+      await removeEmptyPieceDirs(dir, this.directory);
+      return 'removed';
     });
-    // After the lock is released, so the piece directory can be empty.
-    await this.#removeEmptyPieceDirs(dir);
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, _a: AttemptContext): Promise<string[]> {
-    const found: { id: string; dir: string; name: string }[] = [];
-    await this.#walk(this.directory, [], found);
+    const found: FoundCredential[] = [];
+    await walkCredentialFiles(this.directory, [], found);
     const filtering =
       filter !== undefined &&
       (Object.keys(filter.tags ?? {}).length > 0 || filter.createdAfter || filter.createdBefore);
@@ -338,51 +344,38 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(dirname(file), `${LOCK_PREFIX}${hash}`) };
+    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash) };
   }
 
-  /**
-   * Runs `fn` holding the in-process queue and the cross-process lock of `id`. The lock lives in the file's
-   * own directory, so a piece directory is never empty (and never removed) while a writer works in it. When
-   * that directory is missing, a store creates it; anything else returns `undefined` without running `fn`.
-   */
-  /**
-   * Runs `fn` holding the in-process queue and the cross-process lock of `id`; returns `undefined` without
-   * running it when the file's directory does not exist (nothing to lock, nothing to change).
-   */
-  async #locked<T>(
+  /** Runs `fn` holding the in-process queue and the cross-process lock of `id`. */
+  async #locked(
     id: CredentialId,
-    where: { dir: string; lock: string },
+    lock: string,
     a: AttemptContext,
-    fn: () => Promise<T>,
-  ): Promise<T | undefined> {
-    return mutex.run(where.lock, () =>
+    fn: () => Promise<'removed' | 'kept'>,
+  ): Promise<void> {
+    await mutex.run(lock, () =>
       this.#io.run(async () => {
-        let release: () => Promise<void>;
+        const held = await this.#acquire(id, lock, a);
+        let outcome: 'removed' | 'kept' = 'kept';
         try {
-          release = await this.#acquire(id, where.lock, a);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if ((code === 'ENOENT' || code === 'ENOTDIR') && where.dir !== this.directory) return undefined;
-          throw error;
-        }
-        try {
-          return await fn();
+          outcome = await fn();
         } finally {
-          await release();
+          // A deleted id's lock directory goes too, so ids that come and go leave nothing behind.
+          await (outcome === 'removed' ? held.releaseAndRemove() : held.release());
         }
       }),
     );
   }
 
-  /** Takes the cross-process lock file (kept in the file's own directory). */
-  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<() => Promise<void>> {
-    return acquireFileLock(lock, {
+  /** Takes the cross-process lock of `id` (see local-lock.ts). */
+  #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<HeldLock> {
+    return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
       signal: a.signal,
       onBreak: (holder) =>
         this.common.logger.warn(
-          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder?.pid },
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid },
           'broke a stale lock left by a writer that died',
         ),
     });
@@ -391,32 +384,17 @@ export class LocalStorageProvider extends BaseStorageProvider {
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */
   async #read(id: CredentialId, file: string) {
     try {
-      return await readBounded(file, this.#maxFileBytes, async (handle, stat) => {
-        if (this.#uid !== undefined && stat.uid !== this.#uid) {
-          throw this.#permissionError(id, `the credential file belongs to uid ${stat.uid}, not to this user`);
-        }
-        if (IS_WINDOWS) return;
-        const mode = stat.mode & 0o777;
-        if (mode & 0o022) {
-          throw this.#permissionError(
-            id,
-            `the credential file has mode ${octal(mode)} and is writable by group or others, so it may have been altered; check it, then chmod 600 it`,
-          );
-        }
-        if (mode & 0o077) {
-          if (this.#policy === 'refuse') {
-            throw this.#permissionError(
-              id,
-              `the credential file has mode ${octal(mode)}, not 0600; chmod 600 it`,
-            );
-          }
-          await handle.chmod(0o600);
-          this.common.logger.warn(
-            { provider: PROVIDER_NAME, credentialId: id.value, mode: octal(mode) },
-            'credential file was readable by group or others; tightened to 0600',
-          );
-        }
-      });
+      return await readBounded(file, this.#maxFileBytes, (handle, stat) =>
+        checkFileMode(handle, stat, this.#policy, {
+          uid: this.#uid,
+          refuse: (why) => this.#permissionError(id, why),
+          warn: (mode) =>
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, credentialId: id.value, mode },
+              'credential file was readable by group or others; tightened to 0600',
+            ),
+        }),
+      );
     } catch (error) {
       if (error instanceof ReadRefusal) {
         throw new StorageError({
@@ -433,104 +411,6 @@ export class LocalStorageProvider extends BaseStorageProvider {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
-    }
-  }
-
-  async #walk(
-    dir: string,
-    prefix: string[],
-    out: { id: string; dir: string; name: string }[],
-  ): Promise<void> {
-    let entries: Dirent[];
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch (error) {
-      if (prefix.length > 0 && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    const nested: Promise<void>[] = [];
-    for (const entry of entries) {
-      const name = entry.name;
-      if (isInternalName(name)) continue;
-      if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
-        const id = idValueFromPathParts(prefix.length === 0 ? [name] : [...prefix, name]);
-        if (id !== undefined) out.push({ id, dir, name });
-      } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        nested.push(this.#walk(join(dir, name), [...prefix, name], out));
-      }
-    }
-    await Promise.all(nested);
-  }
-
-  /** Deletes temp files, tombs and locks of writers that are gone, in the directory and its piece directories. */
-  async #removeLeftovers(dir: string): Promise<{ removed: number; locks: number }> {
-    const total = { removed: 0, locks: 0 };
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
-    for (const entry of entries) {
-      const name = entry.name;
-      const path = join(dir, name);
-      if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-        const nested = await this.#removeLeftovers(path);
-        total.removed += nested.removed;
-        total.locks += nested.locks;
-        continue;
-      }
-      if (name.startsWith(LOCK_PREFIX)) {
-        if (await removeLockIfStale(path, this.#lockStaleMs)) total.locks++;
-        continue;
-      }
-      const prefix = name.startsWith(TEMP_PREFIX)
-        ? TEMP_PREFIX
-        : name.startsWith(TOMB_PREFIX)
-          ? TOMB_PREFIX
-          : '';
-      if (!prefix) continue;
-      const pid = pidOfTempName(name, prefix);
-      const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (pid === undefined || !processAlive(pid) || age > this.#lockStaleMs) {
-        if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
-        else await fsp.unlink(path).catch(() => {});
-        total.removed++;
-      }
-    }
-    return total;
-  }
-
-  async #removeEmptyPieceDirs(dir: string): Promise<void> {
-    while (dir !== this.directory && dir.startsWith(this.directory)) {
-      try {
-        await fsp.rmdir(dir);
-      } catch {
-        return; // not empty (or already gone): stop climbing
-      }
-      dir = dirname(dir);
-    }
-  }
-
-  async #checkDirectoryMode(dir: string, mode: number, uid: number): Promise<void> {
-    if (this.#uid !== undefined && uid !== this.#uid) {
-      throw this.#configError(
-        `the credential directory ${dir} belongs to uid ${uid}, not to this user (uid ${this.#uid})`,
-      );
-    }
-    const bits = mode & 0o777;
-    if (bits & 0o022) {
-      // Others could have planted or swapped files already; tightening would bless whatever they left.
-      throw this.#configError(
-        `the credential directory ${dir} has mode ${octal(bits)} and is writable by group or others; check its contents, then chmod 700 it`,
-      );
-    }
-    if (bits !== 0o700) {
-      if (this.#policy === 'refuse' || (bits & 0o700) !== 0o700) {
-        throw this.#configError(
-          `the credential directory ${dir} has mode ${octal(bits)}, not 0700; chmod 700 it`,
-        );
-      }
-      await fsp.chmod(dir, 0o700);
-      this.common.logger.warn(
-        { provider: PROVIDER_NAME, directory: dir, mode: octal(bits) },
-        'credential directory was readable by group or others; tightened to 0700',
-      );
     }
   }
 
@@ -553,8 +433,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 }
 
-function octal(mode: number): string {
-  return `0${mode.toString(8).padStart(3, '0')}`;
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function resolveDirectory(directory: string): string {
@@ -562,23 +442,4 @@ function resolveDirectory(directory: string): string {
     return resolve(homedir(), directory.slice(2));
   }
   return resolve(directory);
-}
-
-async function restrictWindowsAcl(dir: string): Promise<void> {
-  const [command, ...args] = icaclsRestrictCommand(dir, windowsAccount(process.env, userInfo().username));
-  await new Promise<void>((resolveRun, reject) => {
-    execFile(command!, args, { windowsHide: true, timeout: 1500 }, (error) => {
-      if (!error) resolveRun();
-      else
-        reject(
-          new StorageError({
-            code: 'InvalidConfig',
-            message: `could not restrict the credential directory ${dir} to the current user with icacls; check that you own it`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          }),
-        );
-    });
-  });
 }

@@ -66,7 +66,9 @@ describe('LocalStorageProvider contention and persistence', () => {
         [],
       );
       assert.deepEqual(
-        readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
+        readdirSync(join(dir, '.nebula-locks')).filter(
+          (l) => readdirSync(join(dir, '.nebula-locks', l)).join() !== 'free',
+        ),
         [],
       );
       await p.close();
@@ -127,7 +129,9 @@ describe('LocalStorageProvider contention and persistence', () => {
         }
       }
       assert.deepEqual(
-        readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
+        readdirSync(join(dir, '.nebula-locks')).filter(
+          (l) => readdirSync(join(dir, '.nebula-locks', l)).join() !== 'free',
+        ),
         [],
       );
       await Promise.all(providers.map((p) => p.close()));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -8,13 +9,15 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   truncateSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { EncryptionManager } from '../../src/core/crypto.js';
@@ -24,8 +27,9 @@ import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { LocalStorageProvider } from '../../src/providers/local.js';
-import { icaclsRestrictCommand, mapFsError, windowsAccount } from '../../src/providers/local-fs.js';
+import { mapFsError } from '../../src/providers/local-fs.js';
 import { credentialPathParts, idFromPathParts, SEGMENT_CHARS } from '../../src/providers/local-layout.js';
+import { icaclsRestrictCommand, windowsAccount } from '../../src/providers/local-permissions.js';
 import { deadPid, fakeData, recordingLogger, tempRoot } from './local-helpers.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<StorageError> {
@@ -39,6 +43,10 @@ async function codeOf(promise: Promise<unknown>): Promise<StorageError> {
 }
 
 const mode = (path: string) => lstatSync(path).mode & 0o777;
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+/** Where the cross-process lock of a short id lives. */
+const lockDirOf = (dir: string, id: string) =>
+  join(dir, '.nebula-locks', createHash('sha256').update(`${id}.enc`).digest('hex').slice(0, 40));
 
 async function withProvider(
   label: string,
@@ -177,6 +185,22 @@ describe('LocalStorageProvider file layout', () => {
     });
   });
 
+  it('lists only canonical credential names: foreign files, odd case, bad splits and symlinked pieces are ignored', async () => {
+    await withProvider('foreign', async (p, dir, root) => {
+      await p.store('real', fakeData('v'), createMetadata());
+      writeFileSync(join(dir, 'README.md'), 'hello');
+      writeFileSync(join(dir, 'NOTES.enc'), '{}');
+      writeFileSync(join(dir, 'a b.enc'), '{}');
+      writeFileSync(join(dir, '@1e9.enc'), '{}'); // unterminated escape
+      mkdirSync(join(dir, 'short.d'));
+      writeFileSync(join(dir, 'short.d', 'x.enc'), '{}');
+      mkdirSync(join(root, 'elsewhere'));
+      writeFileSync(join(root, 'elsewhere', 'y.enc'), '{}');
+      symlinkSync(join(root, 'elsewhere'), join(dir, `${'b'.repeat(SEGMENT_CHARS)}.d`));
+      assert.deepEqual(await p.list(), ['real']);
+    });
+  });
+
   it('refuses traversal attempts with InvalidId and writes nothing outside the directory', async () => {
     await withProvider('traversal', async (p, dir, root) => {
       for (const bad of ['../evil', '..', 'a/../../b', '..\\x', '/etc/passwd', 'a\0b', '.hidden']) {
@@ -184,7 +208,7 @@ describe('LocalStorageProvider file layout', () => {
         assert.equal((await codeOf(p.retrieve(bad))).code, 'InvalidId');
       }
       assert.deepEqual(readdirSync(root), ['credentials']);
-      assert.deepEqual(readdirSync(dir), []);
+      assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
     });
   });
 
@@ -196,7 +220,7 @@ describe('LocalStorageProvider file layout', () => {
         const error = await codeOf(p.store('m', fakeData('v'), createMetadata({ tags })));
         assert.equal(error.code, 'SizeLimitExceeded');
         assert.equal(error.details.limit, 2048);
-        assert.deepEqual(readdirSync(dir), []);
+        assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
       },
       { maxMetadataBytes: 2048 },
     );
@@ -428,7 +452,7 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         'old bytes were not overwritten',
       );
       assert.equal((await codeOf(p.retrieve('wipe_me'))).code, 'NotFound');
-      assert.deepEqual(readdirSync(dir), []);
+      assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
     });
   });
 
@@ -447,8 +471,11 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
         join(dir, `.nebula-del-${dead}-00cc`),
       ];
       const liveTemp = join(dir, `.nebula-tmp-${process.pid}-00dd`);
-      const deadLock = join(dir, '.nebula-lock-0123456789abcdef0123456789abcdef01234567');
-      symlinkSync(`nebula-lock:${dead}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`, deadLock);
+      // The lock of "kept", taken by a writer that died: its token names the dead pid.
+      const keptLock = lockDirOf(dir, 'kept');
+      renameSync(join(keptLock, 'free'), join(keptLock, `held-${dead}-${HOST_TAG}-${Date.now()}-abcd`));
+      const initLeft = `${keptLock}x.init-${dead}-00ee`;
+      mkdirSync(initLeft);
       for (const t of [...deadTemps, liveTemp]) writeFileSync(t, 'partial', { mode: 0o600 });
       assert.deepEqual(await first.list(), ['kept', 'Ж'.repeat(100)].sort());
       const logger = recordingLogger();
@@ -457,7 +484,14 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
       for (const t of deadTemps) assert.equal(existsSync(t), false, t);
       assert.equal(existsSync(liveTemp), true, 'a live writer’s temp file was removed');
       assert.ok(logger.lines.some((l) => l.fields['tempFiles'] === 3 && l.fields['staleLocks'] === 1));
-      assert.equal(existsSync(deadLock), false, 'a dead holder’s lock survived connect()');
+      assert.equal(
+        existsSync(initLeft),
+        false,
+        'a dead process’s half-made lock directory survived connect()',
+      );
+      // The dead holder's token is taken over by the next writer, at once.
+      await second.store('kept', fakeData('v2'), createMetadata());
+      assert.deepEqual(readdirSync(keptLock), ['free']);
       await first.close();
       await second.close();
     } finally {
@@ -465,35 +499,26 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
     }
   });
 
-  it('breaks a lock whose holder died, waits for a live holder until the deadline, breaks an old foreign-host lock', async () => {
+  it('breaks a lock whose holder died, waits for a live holder until the deadline, breaks an old foreign-host lock, re-creates a lost token', async () => {
     const logger = recordingLogger();
     await withProvider(
       'locks',
       async (p, dir) => {
         await p.store('held', fakeData('v1'), createMetadata());
-        assert.deepEqual(
-          readdirSync(dir).filter((n) => n.startsWith('.nebula-lock-')),
-          [],
-          'a released lock stayed behind',
-        );
-        // Hold the lock from "another process": a symlink record naming a dead pid.
-        const { createHash } = await import('node:crypto');
-        const lock = join(
-          dir,
-          `.nebula-lock-${createHash('sha256').update('held.enc').digest('hex').slice(0, 40)}`,
-        );
-        symlinkSync(
-          `nebula-lock:${deadPid()}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`,
-          lock,
-        );
+        const lock = lockDirOf(dir, 'held');
+        assert.deepEqual(readdirSync(lock), ['free'], 'a released lock was not given back');
+        const take = (name: string) => renameSync(join(lock, 'free'), join(lock, name));
+        const give = (name: string) => renameSync(join(lock, name), join(lock, 'free'));
+
+        // Held by "another process" that died: broken at once.
+        take(`held-${deadPid()}-${HOST_TAG}-${Date.now()}-abcd`);
         await p.store('held', fakeData('v2'), createMetadata());
         assert.ok(logger.lines.some((l) => /stale lock/.test(l.message)));
-        assert.equal(existsSync(lock), false);
+        assert.deepEqual(readdirSync(lock), ['free']);
 
-        symlinkSync(
-          `nebula-lock:${process.pid}:${(await import('node:os')).hostname()}:${Date.now()}:abcd`,
-          lock,
-        );
+        // Held by a live process: the writer waits until its deadline.
+        const live = `held-${process.pid}-${HOST_TAG}-${Date.now()}-abcd`;
+        take(live);
         const timeout = await codeOf(p.store('held', fakeData('v3'), createMetadata()));
         assert.equal(timeout.code, 'Timeout');
         // The temp file written while waiting for the lock is removed once the wait gives up.
@@ -505,12 +530,22 @@ describe('LocalStorageProvider delete, temp files and locks', () => {
           [],
         );
         assert.equal(Buffer.from((await p.retrieve('held')).data.ciphertext).toString(), 'v2');
-        lstatSync(lock);
-        const { unlinkSync } = await import('node:fs');
-        unlinkSync(lock);
-        symlinkSync(`nebula-lock:1:some-other-host:${Date.now() - 60_000}:abcd`, lock);
+        assert.deepEqual(readdirSync(lock), [live], 'a live holder’s lock was broken');
+        give(live);
+
+        // Held on another host for longer than lockStaleMs: broken by age.
+        take(`held-1-000000000000-${Date.now() - 60_000}-abcd`);
         await p.store('held', fakeData('v4'), createMetadata());
         assert.equal(Buffer.from((await p.retrieve('held')).data.ciphertext).toString(), 'v4');
+
+        // A lock directory that lost its token (emptied by a delete) is re-created; a missing one too.
+        rmSync(join(lock, 'free'));
+        await p.store('held', fakeData('v5'), createMetadata());
+        assert.deepEqual(readdirSync(lock), ['free']);
+        await p.delete('held');
+        assert.equal(existsSync(lock), false, 'a deleted id left its lock directory');
+        await p.store('held', fakeData('v6'), createMetadata());
+        assert.deepEqual(readdirSync(lock), ['free']);
       },
       { logger, timeouts: { writeMs: 300 }, lockStaleMs: 5_000 },
     );
@@ -574,6 +609,7 @@ describe('LocalStorageProvider platform helpers', () => {
     assert.deepEqual([map('EMFILE').code, map('EMFILE').retryable], ['Unavailable', true]);
     assert.deepEqual([map('EBUSY').code, map('EBUSY').retryable], ['Unavailable', true]);
     assert.equal(map('ENAMETOOLONG').code, 'InvalidConfig');
+    assert.deepEqual([map('ENOENT').code, map('ENOENT').retryable], ['Unavailable', false]);
     assert.equal(map('EWHATEVER').code, 'Internal');
     assert.equal(map('EACCES').details.backendCode, 'EACCES');
     assert.equal(map('EACCES').credentialId, 'x');

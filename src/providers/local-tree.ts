@@ -1,0 +1,85 @@
+import { type Dirent, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { overwriteAndUnlink, pidOfTempName, processAlive } from './local-fs.js';
+import {
+  CREDENTIAL_SUFFIX,
+  idValueFromPathParts,
+  isInternalName,
+  SEGMENT_DIR_SUFFIX,
+  TEMP_PREFIX,
+  TOMB_PREFIX,
+} from './local-layout.js';
+
+/** A credential file found by {@link walkCredentialFiles}. */
+export interface FoundCredential {
+  id: string;
+  dir: string;
+  name: string;
+}
+
+/** Collects the credential files under `dir` from names alone (never opening a file). */
+export async function walkCredentialFiles(
+  dir: string,
+  prefix: string[],
+  out: FoundCredential[],
+): Promise<void> {
+  let entries: Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (prefix.length > 0 && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const nested: Promise<void>[] = [];
+  for (const entry of entries) {
+    const name = entry.name;
+    if (isInternalName(name)) continue;
+    if (entry.isFile() && name.endsWith(CREDENTIAL_SUFFIX)) {
+      const id = idValueFromPathParts(prefix.length === 0 ? [name] : [...prefix, name]);
+      if (id !== undefined) out.push({ id, dir, name });
+    } else if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
+      nested.push(walkCredentialFiles(join(dir, name), [...prefix, name], out));
+    }
+  }
+  await Promise.all(nested);
+}
+
+/** Deletes temp files and tombs of writers that are gone (dead pid, or older than `staleMs`), recursively. */
+export async function removeLeftovers(dir: string, staleMs: number): Promise<number> {
+  let removed = 0;
+  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  for (const entry of entries) {
+    const name = entry.name;
+    const path = join(dir, name);
+    if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
+      removed += await removeLeftovers(path, staleMs);
+      continue;
+    }
+    const prefix = name.startsWith(TEMP_PREFIX)
+      ? TEMP_PREFIX
+      : name.startsWith(TOMB_PREFIX)
+        ? TOMB_PREFIX
+        : '';
+    if (!prefix) continue;
+    const pid = pidOfTempName(name, prefix);
+    const age = Date.now() - (await fsp.lstat(path).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+    if (pid === undefined || !processAlive(pid) || age > staleMs) {
+      if (prefix === TOMB_PREFIX) await overwriteAndUnlink(path).catch(() => {});
+      else await fsp.unlink(path).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** Removes emptied piece directories from `dir` up to (not including) `root`. */
+export async function removeEmptyPieceDirs(dir: string, root: string): Promise<void> {
+  while (dir !== root && dir.startsWith(root)) {
+    try {
+      await fsp.rmdir(dir);
+    } catch {
+      return; // not empty (or already gone): stop climbing
+    }
+    dir = dirname(dir);
+  }
+}

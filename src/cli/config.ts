@@ -1,0 +1,211 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { StorageError } from '../core/errors.js';
+import type { StorageConfig } from '../core/factory.js';
+import type { ParsedOptions } from './args.js';
+import { parsePairs } from './args.js';
+import { UsageError } from './exit-codes.js';
+import type { CliIo } from './io.js';
+
+/** Environment variable holding a config file path, or the config itself as inline JSON. */
+export const CONFIG_ENV = 'NEBULA_CREDENTIAL_CONFIG';
+/** Environment variable naming the key file (overrides the config file's `encryption`). */
+export const KEY_FILE_ENV = 'NEBULA_CREDENTIAL_KEY_FILE';
+/** Environment variable holding the passphrase, for scripts (a terminal is prompted instead). */
+export const PASSPHRASE_ENV = 'NEBULA_CREDENTIAL_PASSPHRASE';
+
+/** Where the CLI keeps its own files: `~/.nebula`. */
+export interface NebulaPaths {
+  root: string;
+  /** Written by `init`; read when no other config is given. */
+  config: string;
+  /** The random key (`init`), 0600. */
+  key: string;
+  /** Salt, Argon2id parameters and key check of the passphrase (`init --passphrase`), 0600. */
+  passphrase: string;
+  /** The local provider's default directory. */
+  credentials: string;
+}
+
+/** The CLI's files under the user's home directory. */
+export function nebulaPaths(home: string): NebulaPaths {
+  const root = join(home, '.nebula');
+  return {
+    root,
+    config: join(root, 'config.json'),
+    key: join(root, 'key'),
+    passphrase: join(root, 'passphrase.json'),
+    credentials: join(root, 'credentials'),
+  };
+}
+
+/** Where the encryption key comes from, as the config file states it. */
+export type EncryptionSetting = { keyFile: string } | { passphraseFile: string };
+
+/** A backend and its encryption, ready for use. */
+export interface CliConfig {
+  /** The `createStorageProvider` config (without the CLI's `encryption` member). */
+  storage: StorageConfig;
+  /** The key source named by the config or flags; `undefined` means: look in `~/.nebula`. */
+  encryption: EncryptionSetting | undefined;
+  /** Where the config came from, for messages. */
+  source: string;
+}
+
+const invalid = (message: string, details?: Record<string, unknown>) =>
+  new StorageError({ code: 'InvalidConfig', message, operation: 'configure', details });
+
+/** Expands `~` and resolves a relative path against `baseDir`. */
+export function expandPath(path: string, baseDir: string, home: string): string {
+  if (path === '~') return home;
+  if (path.startsWith('~/')) return join(home, path.slice(2));
+  return isAbsolute(path) ? path : resolve(baseDir, path);
+}
+
+/**
+ * Reads a config given as a file path or as inline JSON (a value starting with `{`), the form
+ * `--config`, `--from`, `--to` and `NEBULA_CREDENTIAL_CONFIG` accept.
+ */
+export async function loadConfigSpec(spec: string, io: CliIo, label: string): Promise<CliConfig> {
+  const trimmed = spec.trim();
+  if (trimmed.startsWith('{')) return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label);
+  const path = expandPath(trimmed, io.cwd, io.home);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw invalid(
+      `cannot read the config file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}) given by ${label}`,
+      { path },
+    );
+  }
+  return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`);
+}
+
+function parseJson(text: string, label: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse quotes the text around the error, which may be a token: say only where the config is.
+    throw invalid(`the config from ${label} is not valid JSON`);
+  }
+}
+
+/**
+ * Splits the CLI's `encryption` member off a config object and resolves its paths (`directory`,
+ * `encryption.keyFile`, `encryption.passphraseFile`) against `baseDir`, with `~` expanded.
+ */
+export function normalizeConfig(raw: unknown, baseDir: string, io: CliIo, source: string): CliConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalid(`the config from ${source} must be a JSON object with a "provider" member`);
+  }
+  const { encryption, ...storage } = raw as Record<string, unknown>;
+  if (typeof storage['provider'] !== 'string') {
+    throw invalid(
+      `the config from ${source} needs "provider": one of "local", "aws-secrets-manager", "azure-key-vault", "hashicorp-vault", "kubernetes", "memory"`,
+      { issues: [{ path: 'provider', message: 'required' }] },
+    );
+  }
+  if (typeof storage['directory'] === 'string') {
+    storage['directory'] = expandPath(storage['directory'], baseDir, io.home);
+  }
+  return {
+    storage: storage as unknown as StorageConfig,
+    encryption: encryption === undefined ? undefined : parseEncryption(encryption, baseDir, io, source),
+    source,
+  };
+}
+
+function parseEncryption(value: unknown, baseDir: string, io: CliIo, source: string): EncryptionSetting {
+  const e = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const keys = Object.keys(e);
+  if (keys.length === 1 && typeof e['keyFile'] === 'string') {
+    return { keyFile: expandPath(e['keyFile'], baseDir, io.home) };
+  }
+  if (keys.length === 1 && typeof e['passphraseFile'] === 'string') {
+    return { passphraseFile: expandPath(e['passphraseFile'], baseDir, io.home) };
+  }
+  const hint = keys.some((k) => /passphrase|key$/i.test(k) && k !== 'keyFile' && k !== 'passphraseFile')
+    ? ' (a key or passphrase never goes in the config: use a key file, or NEBULA_CREDENTIAL_PASSPHRASE)'
+    : '';
+  throw invalid(
+    `"encryption" in the config from ${source} must be {"keyFile": "<path>"} or {"passphraseFile": "<path>"}${hint}`,
+    { issues: [{ path: 'encryption', message: 'must be {keyFile} or {passphraseFile}' }] },
+  );
+}
+
+/** The built-in default: the local provider in `~/.nebula/credentials`. */
+export function defaultConfig(io: CliIo): CliConfig {
+  return {
+    storage: { provider: 'local', directory: nebulaPaths(io.home).credentials } as StorageConfig,
+    encryption: undefined,
+    source: 'the default (local provider in ~/.nebula/credentials)',
+  };
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await readFile(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The backend for one command: `--config`, else `NEBULA_CREDENTIAL_CONFIG`, else `~/.nebula/config.json`
+ * (written by `init`), else the default; then `--provider`, `--dir`, `--option` and `--key-file` on top.
+ */
+export async function resolveCliConfig(options: ParsedOptions, io: CliIo): Promise<CliConfig> {
+  let config: CliConfig;
+  const fromEnv = io.env[CONFIG_ENV];
+  const homeConfig = nebulaPaths(io.home).config;
+  if (options.config !== undefined) config = await loadConfigSpec(options.config, io, '--config');
+  else if (fromEnv !== undefined && fromEnv.trim() !== '')
+    config = await loadConfigSpec(fromEnv, io, CONFIG_ENV);
+  else if (await fileExists(homeConfig))
+    config = await loadConfigSpec(homeConfig, io, '~/.nebula/config.json');
+  else config = defaultConfig(io);
+  return applyFlags(config, options, io);
+}
+
+/** Applies `--provider`, `--dir`, `--option` and `--key-file` to a config. */
+export function applyFlags(config: CliConfig, options: ParsedOptions, io: CliIo): CliConfig {
+  let storage = { ...(config.storage as unknown as Record<string, unknown>) };
+  let source = config.source;
+  if (options.provider !== undefined && options.provider !== storage['provider']) {
+    // Another provider's options would be invalid for this one: start from its name alone.
+    storage = { provider: options.provider };
+    source = '--provider';
+  }
+  if (options.dir !== undefined) {
+    if (storage['provider'] !== 'local') {
+      throw new UsageError(
+        `--dir applies to the local provider only (this config uses "${storage['provider']}")`,
+      );
+    }
+    storage['directory'] = expandPath(options.dir, io.cwd, io.home);
+  }
+  for (const [key, value] of Object.entries(parsePairs(options.option, '--option'))) {
+    if (key === 'provider' || key === 'encryption') {
+      throw new UsageError(`--option cannot set "${key}": use --provider or a config file`);
+    }
+    storage[key] = parseOptionValue(value);
+  }
+  let encryption = config.encryption;
+  const keyFile = options['key-file'] ?? io.env[KEY_FILE_ENV];
+  if (keyFile !== undefined && keyFile !== '') encryption = { keyFile: expandPath(keyFile, io.cwd, io.home) };
+  return { storage: storage as unknown as StorageConfig, encryption, source };
+}
+
+/** `--option timeouts={"readMs":2000}` and `--option port=8200` become JSON; anything else stays a string. */
+function parseOptionValue(value: string): unknown {
+  if (/^[[{"\d]|^(true|false|null)$|^-\d/.test(value)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}

@@ -1,0 +1,47 @@
+import type { EncryptionManager } from '../core/crypto.js';
+import { createStorageProvider, type StorageConfig } from '../core/factory.js';
+import type { StorageProvider } from '../core/provider.js';
+import type { ParsedOptions } from './args.js';
+import type { CliConfig } from './config.js';
+import type { CliIo } from './io.js';
+import { openEncryption } from './keys.js';
+import { debugLogger } from './output.js';
+
+/** What a command receives. */
+export interface CommandContext {
+  io: CliIo;
+  args: string[];
+  options: ParsedOptions;
+  debug: boolean;
+}
+
+/** Connects to the backend of `config`, with the debug logger when asked. */
+export async function openStorage(ctx: CommandContext, config: CliConfig): Promise<StorageProvider> {
+  const storage = (
+    ctx.debug ? { ...config.storage, logger: debugLogger(ctx.io.stderr) } : config.storage
+  ) as StorageConfig;
+  if (ctx.debug)
+    ctx.io.stderr.write(
+      `${JSON.stringify({ level: 'debug', message: 'config', source: config.source, provider: config.storage.provider })}\n`,
+    );
+  return ctx.io.openStorage ? ctx.io.openStorage(storage) : createStorageProvider(storage);
+}
+
+/** The key for `config` (key file or passphrase). */
+export function openKey(ctx: CommandContext, config: CliConfig): Promise<EncryptionManager> {
+  return openEncryption(config.encryption, ctx.io);
+}
+
+/** Runs `fn` with an open provider and closes it afterwards, whatever happens. */
+export async function withStorage<T>(
+  ctx: CommandContext,
+  config: CliConfig,
+  fn: (provider: StorageProvider) => Promise<T>,
+): Promise<T> {
+  const provider = await openStorage(ctx, config);
+  try {
+    return await fn(provider);
+  } finally {
+    await provider.close().catch(() => {});
+  }
+}

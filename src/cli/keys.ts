@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { ARGON2ID_PARAMETERS, EncryptionManager } from '../core/crypto.js';
+import { StorageError } from '../core/errors.js';
+import { readKeyFile } from '../core/store.js';
+import { type EncryptionSetting, nebulaPaths, PASSPHRASE_ENV } from './config.js';
+import type { CliIo } from './io.js';
+import { promptHidden } from './prompt.js';
+
+/** `format` of the passphrase file. */
+export const PASSPHRASE_FILE_FORMAT = 'nebula-credential/passphrase';
+const SALT_BYTES = 32;
+
+/**
+ * The passphrase file: what Argon2id needs besides the passphrase, and the key id of the derived key, so a
+ * wrong passphrase is refused before anything is written with the wrong key. The key id is an HMAC of the
+ * key; it lets a thief test guesses offline no faster than any stored ciphertext already does.
+ */
+export interface PassphraseFile {
+  format: typeof PASSPHRASE_FILE_FORMAT;
+  version: 1;
+  kdf: 'argon2id';
+  memoryKiB: number;
+  iterations: number;
+  parallelism: number;
+  /** Base64, 32 random bytes. */
+  salt: string;
+  keyId: string;
+}
+
+/** Writes a new random 32-byte key as 64 hex characters, mode 0600; refuses to overwrite. */
+export async function createKeyFile(path: string): Promise<void> {
+  const key = randomBytes(32);
+  try {
+    await writeFile(path, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** Derives the key from `passphrase` with a fresh salt and writes the passphrase file, mode 0600. */
+export async function createPassphraseFile(path: string, passphrase: string): Promise<void> {
+  const salt = randomBytes(SALT_BYTES);
+  const manager = await EncryptionManager.fromPassphrase(passphrase, salt);
+  const file: PassphraseFile = {
+    format: PASSPHRASE_FILE_FORMAT,
+    version: 1,
+    kdf: 'argon2id',
+    memoryKiB: ARGON2ID_PARAMETERS.memoryKiB,
+    iterations: ARGON2ID_PARAMETERS.iterations,
+    parallelism: ARGON2ID_PARAMETERS.parallelism,
+    salt: salt.toString('base64'),
+    keyId: manager.keyId,
+  };
+  manager.dispose();
+  await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+}
+
+async function readPassphraseFile(path: string): Promise<PassphraseFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new StorageError({
+      code: 'InvalidConfig',
+      message: `cannot read the passphrase file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); create one with "nebula-credential init --passphrase"`,
+      operation: 'configure',
+      details: { path },
+    });
+  }
+  let file: Partial<PassphraseFile>;
+  try {
+    file = JSON.parse(text) as Partial<PassphraseFile>;
+  } catch {
+    file = {};
+  }
+  if (
+    file.format !== PASSPHRASE_FILE_FORMAT ||
+    typeof file.salt !== 'string' ||
+    typeof file.keyId !== 'string'
+  ) {
+    throw new StorageError({
+      code: 'Corrupted',
+      message: `the passphrase file ${path} is not one "nebula-credential init --passphrase" wrote`,
+      operation: 'configure',
+      details: { path },
+    });
+  }
+  const p = ARGON2ID_PARAMETERS;
+  if (
+    file.memoryKiB !== p.memoryKiB ||
+    file.iterations !== p.iterations ||
+    file.parallelism !== p.parallelism
+  ) {
+    throw new StorageError({
+      code: 'Unsupported',
+      message: `the passphrase file ${path} uses Argon2id parameters this release does not derive keys with`,
+      operation: 'configure',
+      details: { path },
+    });
+  }
+  return file as PassphraseFile;
+}
+
+/** Reads the passphrase from `NEBULA_CREDENTIAL_PASSPHRASE`, or asks on the terminal. */
+export async function readPassphrase(io: CliIo, question: string): Promise<string> {
+  const fromEnv = io.env[PASSPHRASE_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (!io.stdin.isTTY || !io.stdin.setRawMode) {
+    throw new StorageError({
+      code: 'AuthenticationFailed',
+      message: `a passphrase is needed: set ${PASSPHRASE_ENV} or run on a terminal to be asked`,
+      operation: 'configure',
+    });
+  }
+  return promptHidden(io, question);
+}
+
+/**
+ * The key source for a command: the config's `encryption`, else `~/.nebula/key`, else
+ * `~/.nebula/passphrase.json`, else an error that says to run `init`.
+ */
+export async function discoverEncryption(setting: EncryptionSetting | undefined, io: CliIo) {
+  if (setting) return setting;
+  const paths = nebulaPaths(io.home);
+  if (await isFile(paths.key)) return { keyFile: paths.key };
+  if (await isFile(paths.passphrase)) return { passphraseFile: paths.passphrase };
+  throw new StorageError({
+    code: 'InvalidConfig',
+    message: `no encryption key: run "nebula-credential init" (creates ${paths.key}), or give --key-file, ${`NEBULA_CREDENTIAL_KEY_FILE`} or "encryption" in the config`,
+    operation: 'configure',
+  });
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the key for `setting`; a passphrase that does not match the one chosen at `init` is refused. */
+export async function openEncryption(
+  setting: EncryptionSetting | undefined,
+  io: CliIo,
+): Promise<EncryptionManager> {
+  const source = await discoverEncryption(setting, io);
+  if ('keyFile' in source) return EncryptionManager.fromKey(await readKeyFile(source.keyFile));
+  const file = await readPassphraseFile(source.passphraseFile);
+  const passphrase = await readPassphrase(io, 'Passphrase: ');
+  const manager = await EncryptionManager.fromPassphrase(passphrase, Buffer.from(file.salt, 'base64'));
+  if (manager.keyId !== file.keyId) {
+    manager.dispose();
+    throw new StorageError({
+      code: 'AuthenticationFailed',
+      message: `wrong passphrase: it does not match the one set by "nebula-credential init --passphrase" (${source.passphraseFile})`,
+      operation: 'configure',
+      details: { path: source.passphraseFile },
+    });
+  }
+  return manager;
+}

@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseCommandLine, parseDate, parseInteger, parsePairs } from '../../src/cli/args.js';
+import { resolveCliConfig } from '../../src/cli/config.js';
+import { EXIT_CODES, exitCodeFor, UsageError } from '../../src/cli/exit-codes.js';
+import type { CliInput, CliIo } from '../../src/cli/io.js';
+import { formatError } from '../../src/cli/output.js';
+import { runCli } from '../../src/cli/run.js';
+import { STORAGE_ERROR_CODES, StorageError } from '../../src/core/errors.js';
+import { MemoryStorageProvider } from '../../src/providers/memory.js';
+
+const SENTINEL = 'SENTINEL-unit-5b1e';
+
+function capture() {
+  const chunks: Buffer[] = [];
+  return {
+    write: (c: string | Uint8Array) => chunks.push(Buffer.from(c)),
+    text: () => Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+function pipeInput(text: string): CliInput {
+  return {
+    isTTY: false,
+    async *[Symbol.asyncIterator]() {
+      if (text) yield Buffer.from(text);
+    },
+  };
+}
+
+/** A fake terminal: raw-mode keystrokes arrive as 'data' events, one string per prompt. */
+function ttyInput(...answers: string[]): CliInput & { rawModes: boolean[] } {
+  const emitter = new EventEmitter();
+  const rawModes: boolean[] = [];
+  return {
+    isTTY: true,
+    rawModes,
+    setRawMode: (mode: boolean) => rawModes.push(mode),
+    on: (event, listener) => emitter.on(event, listener),
+    removeListener: (event, listener) => emitter.removeListener(event, listener),
+    pause: () => {},
+    resume: () => setImmediate(() => emitter.emit('data', Buffer.from(answers.shift() ?? '\r'))),
+    async *[Symbol.asyncIterator]() {},
+  };
+}
+
+describe('CLI argument parsing', () => {
+  it('options may precede the command; each command accepts only its own options', () => {
+    const p = parseCommandLine(['--config', 'x.json', 'get', 'api_key', '--json']);
+    assert.equal(p.command, 'get');
+    assert.deepEqual(p.args, ['api_key']);
+    assert.equal(p.options.config, 'x.json');
+    assert.equal(p.options.json, true);
+    assert.throws(() => parseCommandLine(['get', 'a', '--rotation-days', '3']), UsageError);
+    assert.throws(() => parseCommandLine(['nope']), /unknown command "nope"/);
+    assert.deepEqual(parseCommandLine(['put', 'a', '-t', 'x=1', '-t', 'y=2']).options.tag, ['x=1', 'y=2']);
+  });
+
+  it('a parse error names the option, never a value typed with it', () => {
+    try {
+      parseCommandLine(['put', 'a', `--secret=${SENTINEL}`]);
+      assert.fail('should throw');
+    } catch (error) {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /unknown option --secret/);
+      assert.ok(!error.message.includes(SENTINEL));
+    }
+    assert.throws(
+      () => parseCommandLine(['list', `--json=${SENTINEL}`]),
+      (e: Error) => !e.message.includes(SENTINEL),
+    );
+  });
+
+  it('pairs, dates and integers are validated', () => {
+    assert.deepEqual(parsePairs(['a=1', 'b=x=y', 'c='], '--tag'), { a: '1', b: 'x=y', c: '' });
+    assert.throws(() => parsePairs(['=v'], '--tag'), UsageError);
+    assert.throws(() => parsePairs(['novalue'], '--tag'), UsageError);
+    assert.equal(parseDate('2026-01-31', '--d')?.toISOString(), '2026-01-31T00:00:00.000Z');
+    assert.throws(() => parseDate('soon', '--d'), UsageError);
+    assert.equal(parseInteger('90', '--n', 1, 36500), 90);
+    for (const bad of ['0', '1.5', '-3', 'x', '99999999'])
+      assert.throws(() => parseInteger(bad, '--n', 1, 36500));
+  });
+});
+
+describe('CLI exit statuses and error output', () => {
+  it('every error code has its own status, distinct from 0, 1, 2 and 130', () => {
+    const statuses = STORAGE_ERROR_CODES.map((code) => EXIT_CODES[code]);
+    assert.equal(new Set(statuses).size, STORAGE_ERROR_CODES.length);
+    for (const s of statuses) assert.ok(s > 2 && s < 126, String(s));
+    assert.equal(exitCodeFor(new StorageError({ code: 'NotFound', message: 'x' })), 3);
+    assert.equal(exitCodeFor(new UsageError('x')), 2);
+    assert.equal(exitCodeFor(new TypeError('boom')), EXIT_CODES.Internal);
+  });
+
+  it('errors print without stack or cause; --debug adds fields and stack, still no cause text', () => {
+    const cause = Object.assign(new Error(`request failed with Authorization: Bearer ${SENTINEL}`), {
+      statusCode: 403,
+    });
+    const error = new StorageError({
+      code: 'PermissionDenied',
+      message: 'denied: needs secrets/get',
+      provider: 'x',
+      cause,
+    });
+    const plain = formatError(error, false);
+    assert.equal(plain, 'nebula-credential: error [PermissionDenied]: denied: needs secrets/get\n');
+    const debug = formatError(error, true);
+    assert.match(debug, /"statusCode": 403/);
+    assert.match(debug, / {4}at /);
+    assert.ok(!debug.includes(SENTINEL));
+    const foreign = formatError(new TypeError(`bad ${SENTINEL}`), false);
+    assert.ok(!foreign.includes(SENTINEL));
+    assert.match(foreign, /--debug/);
+  });
+});
+
+describe('CLI config resolution', () => {
+  let dir: string;
+  const io = (env: Record<string, string> = {}): CliIo => ({
+    stdin: pipeInput(''),
+    stdout: capture(),
+    stderr: capture(),
+    env,
+    cwd: join(dir, 'cwd'),
+    home: join(dir, 'home'),
+  });
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nebula-cli-unit-'));
+    await mkdir(join(dir, 'cwd'));
+    await mkdir(join(dir, 'home', '.nebula'), { recursive: true });
+    await mkdir(join(dir, 'conf'));
+    await writeFile(
+      join(dir, 'conf', 'a.json'),
+      JSON.stringify({ provider: 'local', directory: 'creds', encryption: { keyFile: '~/k' } }),
+    );
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('defaults to the local provider in ~/.nebula/credentials', async () => {
+    const c = await resolveCliConfig({}, io());
+    assert.deepEqual(c.storage, {
+      provider: 'local',
+      directory: join(dir, 'home', '.nebula', 'credentials'),
+    });
+    assert.equal(c.encryption, undefined);
+  });
+
+  it('--config beats NEBULA_CREDENTIAL_CONFIG beats ~/.nebula/config.json; paths resolve against the file', async () => {
+    await writeFile(join(dir, 'home', '.nebula', 'config.json'), JSON.stringify({ provider: 'memory' }));
+    assert.equal((await resolveCliConfig({}, io())).storage.provider, 'memory');
+    const fromEnv = await resolveCliConfig({}, io({ NEBULA_CREDENTIAL_CONFIG: join(dir, 'conf', 'a.json') }));
+    assert.deepEqual(fromEnv.storage, { provider: 'local', directory: join(dir, 'conf', 'creds') });
+    assert.deepEqual(fromEnv.encryption, { keyFile: join(dir, 'home', 'k') });
+    const inline = await resolveCliConfig(
+      { config: '{"provider":"local","directory":"rel"}' },
+      io({ NEBULA_CREDENTIAL_CONFIG: join(dir, 'conf', 'a.json') }),
+    );
+    assert.deepEqual(inline.storage, { provider: 'local', directory: join(dir, 'cwd', 'rel') });
+    await rm(join(dir, 'home', '.nebula', 'config.json'));
+  });
+
+  it('flags apply on top: --provider starts afresh, --dir, --option (JSON values), --key-file', async () => {
+    const c = await resolveCliConfig(
+      {
+        config: join(dir, 'conf', 'a.json'),
+        dir: 'here',
+        'key-file': '/keys/k',
+        option: ['maxCredentialSize=2048'],
+      },
+      io(),
+    );
+    assert.deepEqual(c.storage, {
+      provider: 'local',
+      directory: join(dir, 'cwd', 'here'),
+      maxCredentialSize: 2048,
+    });
+    assert.deepEqual(c.encryption, { keyFile: '/keys/k' });
+    const v = await resolveCliConfig(
+      {
+        config: join(dir, 'conf', 'a.json'),
+        provider: 'hashicorp-vault',
+        option: ['address=http://127.0.0.1:8200', 'tls={"rejectUnauthorized":false}'],
+      },
+      io(),
+    );
+    assert.deepEqual(v.storage, {
+      provider: 'hashicorp-vault',
+      address: 'http://127.0.0.1:8200',
+      tls: { rejectUnauthorized: false },
+    });
+    await assert.rejects(resolveCliConfig({ provider: 'kubernetes', dir: 'x' }, io()), UsageError);
+    await assert.rejects(resolveCliConfig({ option: ['provider=x'] }, io()), UsageError);
+  });
+
+  it('a key or passphrase in the config is refused', async () => {
+    await assert.rejects(
+      resolveCliConfig({ config: '{"provider":"memory","encryption":{"passphrase":"x"}}' }, io()),
+      (e: StorageError) => e.code === 'InvalidConfig' && /never goes in the config/.test(e.message),
+    );
+    await assert.rejects(
+      resolveCliConfig({ config: '[1]' }, io()),
+      (e: StorageError) => e.code === 'InvalidConfig',
+    );
+    await assert.rejects(
+      resolveCliConfig({ config: join(dir, 'none.json') }, io()),
+      /cannot read the config file/,
+    );
+  });
+});
+
+describe('runCli in process (shared memory provider)', () => {
+  let dir: string;
+  let provider: MemoryStorageProvider;
+  const io = (stdin: CliInput, env: Record<string, string> = {}) => {
+    const stdout = capture();
+    const stderr = capture();
+    const value: CliIo = {
+      stdin,
+      stdout,
+      stderr,
+      env,
+      cwd: dir,
+      home: dir,
+      // One provider for every run, so commands see each other's writes; close() is the CLI's, not ours.
+      openStorage: async () => ({
+        name: provider.name,
+        capabilities: provider.capabilities,
+        connect: () => provider.connect(),
+        store: (...a: Parameters<MemoryStorageProvider['store']>) => provider.store(...a),
+        retrieve: (...a: Parameters<MemoryStorageProvider['retrieve']>) => provider.retrieve(...a),
+        delete: (...a: Parameters<MemoryStorageProvider['delete']>) => provider.delete(...a),
+        list: (...a: Parameters<MemoryStorageProvider['list']>) => provider.list(...a),
+        exists: (...a: Parameters<MemoryStorageProvider['exists']>) => provider.exists(...a),
+        close: async () => {},
+      }),
+    };
+    return { value, stdout, stderr };
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nebula-cli-run-'));
+    provider = new MemoryStorageProvider();
+    await provider.connect();
+    const r = io(pipeInput(''));
+    assert.equal(await runCli(['init'], r.value), 0, r.stderr.text());
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('put from a pipe, get, list, exists, delete', async () => {
+    let r = io(pipeInput(`${SENTINEL}\r\n`));
+    assert.equal(await runCli(['put', 'unit_a', '--tag', 'k=v'], r.value), 0, r.stderr.text());
+    r = io(pipeInput(''));
+    assert.equal(await runCli(['get', 'unit_a'], r.value), 0);
+    assert.equal(r.stdout.text(), SENTINEL);
+    r = io(pipeInput(''));
+    assert.equal(await runCli(['list', '--tag', 'k=v', '--json'], r.value), 0);
+    assert.deepEqual(JSON.parse(r.stdout.text()), ['unit_a']);
+    assert.equal(await runCli(['exists', 'unit_a'], io(pipeInput('')).value), 0);
+    assert.equal(await runCli(['delete', 'unit_a'], io(pipeInput('')).value), 0);
+    assert.equal(await runCli(['exists', 'unit_a'], io(pipeInput('')).value), 1);
+  });
+
+  it('on a terminal, put asks without echo (Backspace works) and the value never reaches stderr', async () => {
+    const stdin = ttyInput(`${SENTINEL}x\u007f\r`);
+    const r = io(stdin);
+    assert.equal(await runCli(['put', 'typed'], r.value), 0, r.stderr.text());
+    assert.deepEqual(stdin.rawModes, [true, false]);
+    assert.match(r.stderr.text(), /^Value for typed: \n/);
+    assert.ok(!r.stderr.text().includes(SENTINEL));
+    const g = io(pipeInput(''));
+    await runCli(['get', 'typed'], g.value);
+    assert.equal(g.stdout.text(), SENTINEL);
+  });
+
+  it('init --dir records that directory in ~/.nebula/config.json, which later commands use', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'nebula-cli-dir-'));
+    try {
+      const r = io(pipeInput(''));
+      r.value.home = other;
+      assert.equal(await runCli(['init', '--dir', 'elsewhere/creds'], r.value), 0, r.stderr.text());
+      const config = JSON.parse(await readFile(join(other, '.nebula', 'config.json'), 'utf8'));
+      assert.equal(config.directory, join(dir, 'elsewhere', 'creds'));
+      const resolved = await resolveCliConfig({}, { ...r.value, cwd: '/' });
+      assert.deepEqual(resolved.storage, { provider: 'local', directory: join(dir, 'elsewhere', 'creds') });
+      assert.deepEqual(resolved.encryption, { keyFile: join(other, '.nebula', 'key') });
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('Ctrl-C at the prompt exits 130 and stores nothing', async () => {
+    const r = io(ttyInput('abc\u0003'));
+    assert.equal(await runCli(['put', 'cancelled'], r.value), 130);
+    assert.equal(await provider.exists('cancelled'), false);
+  });
+
+  it('init --passphrase on a terminal asks twice and refuses a mismatch', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'nebula-cli-pp-'));
+    try {
+      const r = io(ttyInput('first-passphrase\r', 'other-passphrase\r'));
+      r.value.home = other;
+      assert.equal(await runCli(['init', '--passphrase'], r.value), 2);
+      assert.match(r.stderr.text(), /^New passphrase: \nRepeat it: \n.*differ/s);
+      const ok = io(ttyInput('same-passphrase\r', 'same-passphrase\r'));
+      ok.value.home = other;
+      assert.equal(await runCli(['init', '--passphrase'], ok.value), 0, ok.stderr.text());
+      const get = io(ttyInput('wrong-passphrase\r'));
+      get.value.home = other;
+      assert.equal(await runCli(['get', 'x'], get.value), EXIT_CODES.AuthenticationFailed);
+      assert.match(get.stderr.text(), /^Passphrase: \n.*wrong passphrase/s);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+});

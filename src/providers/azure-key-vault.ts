@@ -41,6 +41,22 @@ const MICROSOFT_AUTHORITIES = new Set([
   'login.partner.microsoftonline.cn',
 ]);
 
+/**
+ * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
+ * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
+ */
+const EMPTY_ERROR_BODY_POLICY = {
+  name: 'nebulaCredentialEmptyErrorBody',
+  async sendRequest(
+    request: unknown,
+    next: (request: unknown) => Promise<{ status: number; bodyAsText?: string | null }>,
+  ) {
+    const response = await next(request);
+    if (response.status >= 400 && !response.bodyAsText) response.bodyAsText = '{}';
+    return response;
+  },
+} as never;
+
 /** What `store` does when the secret's name belongs to a soft-deleted secret. */
 export type AzureSoftDeletePolicy = 'recover' | 'purge' | 'fail';
 
@@ -321,6 +337,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
+      additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
     });
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.

@@ -237,6 +237,11 @@ export class AzureKeyVaultEmulator {
     return [...this.#deleted.values()].map((s) => s.name).sort();
   }
 
+  /** Number of versions of a live secret (0 when absent). */
+  secretVersionCount(name: string): number {
+    return this.#secrets.get(name.toLowerCase())?.versions.length ?? 0;
+  }
+
   /** Sets a secret directly, bypassing auth (for tests that need foreign secrets). */
   seedSecret(
     name: string,

@@ -86,6 +86,12 @@ export class AzureTokenCache implements TokenCredential {
     return { token: token.token, expiresOnTimestamp: Date.now(), tokenType: token.tokenType ?? 'Bearer' };
   }
 
+  /** True when a cached token is expired or near expiry (a cheap check before each operation). */
+  get hasDue(): boolean {
+    for (const entry of this.#entries.values()) if (!this.#isFresh(entry)) return true;
+    return false;
+  }
+
   /** Replaces every cached token that is expired or near expiry; called before each operation. */
   async refreshDue(signal: AbortSignal): Promise<void> {
     const due = [...this.#entries.entries()].filter(([, e]) => !this.#isFresh(e));

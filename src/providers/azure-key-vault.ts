@@ -474,6 +474,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   /** Refreshes access tokens that are expired or about to expire, before the operation's requests. */
   async #prepare(a: AttemptContext): Promise<void> {
+    if (!this.#tokens?.hasDue) return;
     await this.#kv('connect', undefined, undefined, () => this.#tokens!.refreshDue(a.signal));
   }
 

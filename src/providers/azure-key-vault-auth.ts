@@ -36,7 +36,14 @@ export type AzureCredentialConfig =
   | { type: 'workload-identity'; tenantId?: string; clientId?: string; tokenFilePath?: string }
   | { type: 'developer'; tenantId?: string };
 
-/** The credential kinds, as named in `credential.type`. */
+/** The credential kinds, as named in `credential.type`.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_CREDENTIAL_TYPES } from 'nebula-credential/azure';
+ * console.log(AZURE_CREDENTIAL_TYPES.includes('managed-identity')); // true
+ * ```
+ */
 export const AZURE_CREDENTIAL_TYPES = [
   'managed-identity',
   'client-secret',
@@ -62,6 +69,14 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
  * The SDK's own token cycler would keep a token until its (wall-clock) expiry and refresh it in the middle
  * of a request; this cache hands the SDK tokens marked as already due, so the SDK asks the cache on every
  * request and the cache, which judges freshness by the provider's clock, stays the one authority.
+ *
+ * @example
+ * ```ts
+ * import { ManagedIdentityCredential } from '@azure/identity';
+ * import { systemClock } from 'nebula-credential';
+ * const tokens = new AzureTokenCache(new ManagedIdentityCredential(), systemClock);
+ * await tokens.refreshDue(AbortSignal.timeout(2000)); // before each operation
+ * ```
  */
 export class AzureTokenCache implements TokenCredential {
   /** Tokens fetched from the underlying credential so far. */
@@ -151,7 +166,14 @@ function cacheKey(scopes: string[], options: GetTokenOptions): string {
   return JSON.stringify([scopes, options.tenantId ?? '', options.enableCae === true]);
 }
 
-/** Whether a hostname is a loopback address, where Key Vault's challenge resource check cannot pass. */
+/** Whether a hostname is a loopback address, where Key Vault's challenge resource check cannot pass.
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost('127.0.0.1'); // true
+ * isLoopbackHost('my-vault.vault.azure.net'); // false
+ * ```
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);

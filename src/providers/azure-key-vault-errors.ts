@@ -8,7 +8,14 @@ import {
 /** Data actions whose denial needs only read access; everything else needs the Officer role. */
 const READ_ACTIONS = new Set(['getSecret/action', 'readMetadata/action']);
 
-/** The built-in role that grants `action` (a Key Vault secrets data action such as `getSecret/action`). */
+/** The built-in role that grants `action` (a Key Vault secrets data action such as `getSecret/action`).
+ *
+ * @example
+ * ```ts
+ * import { requiredRoleFor } from 'nebula-credential/azure';
+ * requiredRoleFor('getSecret/action'); // 'Key Vault Secrets User'
+ * ```
+ */
 export function requiredRoleFor(action: string): string {
   return READ_ACTIONS.has(action) ? 'Key Vault Secrets User' : 'Key Vault Secrets Officer';
 }
@@ -31,7 +38,13 @@ interface RestErrorLike {
   errorResponse?: { error?: unknown; errorDescription?: unknown };
 }
 
-/** Context of one failed SDK call. */
+/** Context of one failed SDK call.
+ *
+ * @example
+ * ```ts
+ * const ctx: AzureErrorContext = { provider: 'azure-key-vault', operation: 'retrieve', credentialKind: 'managed-identity', redact: [] };
+ * ```
+ */
 export interface AzureErrorContext {
   provider: string;
   operation: StorageOperation;
@@ -57,6 +70,8 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED',
   'UND_ERR_SOCKET',
 ]);
+
+const FILE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ENOTDIR']);
 
 /** Retry-After, retry-after-ms or x-ms-retry-after-ms of a response, in milliseconds. */
 function retryAfterMs(error: RestErrorLike): number | undefined {
@@ -84,6 +99,13 @@ function clean(text: unknown, redact: readonly string[]): string {
 /**
  * Maps what the Azure SDK threw to a StorageError from its structured fields: `RestError.statusCode`,
  * `code` (Key Vault's error code) and the inner error code; identity errors by their class name.
+ *
+ * @example
+ * ```ts
+ * const error = mapAzureError(Object.assign(new Error('x'), { name: 'RestError', statusCode: 404, code: 'SecretNotFound' }),
+ *   { provider: 'azure-key-vault', operation: 'retrieve', credentialKind: 'managed-identity', redact: [] });
+ * console.log(error.code); // NotFound
+ * ```
  */
 export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageError {
   if (error instanceof StorageError) return error;
@@ -129,6 +151,15 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageEr
   };
 
   if (status === undefined) {
+    if (code !== undefined && FILE_CODES.has(code)) {
+      // A credential file (certificate, federated token) named in the configuration cannot be read.
+      return make(
+        'InvalidConfig',
+        `a file named in the ${ctx.credentialKind} credential configuration cannot be read (${code}); check the path and its permissions`,
+        details,
+        false,
+      );
+    }
     if (code !== undefined && NETWORK_CODES.has(code)) {
       return make(
         'Unavailable',

@@ -26,7 +26,14 @@ export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-
 export { requiredRoleFor } from './azure-key-vault-errors.js';
 
 const NAME = 'azure-key-vault';
-/** Key Vault's limit on a secret value, in bytes. */
+/** Key Vault's limit on a secret value, in bytes.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_SECRET_VALUE_LIMIT } from 'nebula-credential/azure';
+ * console.log(AZURE_SECRET_VALUE_LIMIT); // 25600
+ * ```
+ */
 export const AZURE_SECRET_VALUE_LIMIT = 25 * 1024;
 /** Room kept in the value for the document envelope and ordinary metadata. */
 const ENVELOPE_RESERVE = 2048;
@@ -57,7 +64,13 @@ const EMPTY_ERROR_BODY_POLICY = {
   },
 } as never;
 
-/** What `store` does when the secret's name belongs to a soft-deleted secret. */
+/** What `store` does when the secret's name belongs to a soft-deleted secret.
+ *
+ * @example
+ * ```ts
+ * const policy: AzureSoftDeletePolicy = 'recover'; // recover, then write the new value as a new version
+ * ```
+ */
 export type AzureSoftDeletePolicy = 'recover' | 'purge' | 'fail';
 
 /**

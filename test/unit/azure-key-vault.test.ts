@@ -268,6 +268,32 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     await provider.close();
   });
 
+  it('fails connect() with InvalidConfig for an unreadable certificate file', async () => {
+    const provider = new AzureKeyVaultProvider(
+      secretOptions(emulator, {
+        credential: {
+          type: 'client-certificate',
+          tenantId: emulator.tenantId,
+          clientId: emulator.clientId,
+          certificatePath: join(tmpdir(), 'nebula-no-such-cert.pem'),
+        },
+      }),
+    );
+    const error = await rejectsWith(provider.connect(), 'InvalidConfig');
+    assert.equal(error.details.backendCode, 'ENOENT');
+    await provider.close();
+  });
+
+  it('fails connect() fast with Unavailable when the vault cannot be reached', async () => {
+    const provider = new AzureKeyVaultProvider(
+      secretOptions(emulator, { vaultUrl: 'https://127.0.0.1:1', retry: { baseDelayMs: 1, maxDelayMs: 5 } }),
+    );
+    const error = await rejectsWith(provider.connect(), 'Unavailable');
+    assert.equal(error.details.backendCode, 'ECONNREFUSED');
+    assert.equal(error.details.attempts, 6, 'the core policy retried 5 times; the SDK none');
+    await provider.close();
+  });
+
   it('accepts any TokenCredential object', async () => {
     let calls = 0;
     const provider = new AzureKeyVaultProvider({

@@ -3,7 +3,13 @@ import type { ServerResponse } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 import { type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 
-/** A principal the emulated Entra tenant knows: an app registration or a managed identity. */
+/** A principal the emulated Entra tenant knows: an app registration or a managed identity.
+ *
+ * @example
+ * ```ts
+ * const principal: AzureEmulatorPrincipal = emulator.directory.systemIdentity;
+ * ```
+ */
 export interface AzureEmulatorPrincipal {
   /** Application (client) id, the `appid` claim; role assignments are keyed by it. */
   clientId: string;
@@ -12,7 +18,13 @@ export interface AzureEmulatorPrincipal {
   kind: 'service-principal' | 'system-assigned' | 'user-assigned';
 }
 
-/** Claims of an access token the emulator issued. */
+/** Claims of an access token the emulator issued.
+ *
+ * @example
+ * ```ts
+ * const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as AzureTokenClaims;
+ * ```
+ */
 export interface AzureTokenClaims {
   aud: string;
   iss: string;
@@ -25,7 +37,13 @@ export interface AzureTokenClaims {
   exp: number;
 }
 
-/** Why a bearer token was refused. */
+/** Why a bearer token was refused.
+ *
+ * @example
+ * ```ts
+ * const verdict = emulator.tokens.verify(token, 'https://vault.azure.net'); // { ok: false, reason: 'expired' }
+ * ```
+ */
 export type TokenRejection = 'malformed' | 'signature' | 'expired' | 'audience' | 'tenant';
 
 const b64url = (value: Buffer | string) => Buffer.from(value).toString('base64url');
@@ -33,6 +51,12 @@ const b64url = (value: Buffer | string) => Buffer.from(value).toString('base64ur
 /**
  * Issues and checks the emulator's access tokens: JWT-shaped (HS256 with a per-emulator key) so clients
  * that peek at claims see the usual `aud`, `tid`, `appid`, `oid`, `exp`; expiry follows the emulator clock.
+ *
+ * @example
+ * ```ts
+ * const { token } = emulator.tokens.issue(emulator.directory.app, 'https://vault.azure.net');
+ * emulator.tokens.lifetimeSeconds = 60; // later tokens expire after a minute of emulator time
+ * ```
  */
 export class AzureTokenAuthority {
   readonly tenantId: string;
@@ -93,7 +117,13 @@ export class AzureTokenAuthority {
   }
 }
 
-/** The managed identities and app registrations of the emulated tenant. */
+/** The managed identities and app registrations of the emulated tenant.
+ *
+ * @example
+ * ```ts
+ * const clientId = emulator.directory.addUserAssignedIdentity().clientId;
+ * ```
+ */
 export class AzureIdentityDirectory {
   /** The service principal used with a client secret, a certificate or a federated (workload) token. */
   readonly app: AzureEmulatorPrincipal = {
@@ -139,6 +169,11 @@ const scopeToResource = (scope: string) => scope.replace(/\/\.default$/, '');
  * The managed identity endpoints (plain http, as on Azure hosts): App Service's `IDENTITY_ENDPOINT`
  * (`/msi/token`, header `X-IDENTITY-HEADER`, api-version 2019-08-01) and IMDS
  * (`/metadata/identity/oauth2/token`, header `Metadata: true`, api-version 2018-02-01).
+ *
+ * @example
+ * ```ts
+ * const server = new EmulatorHttpServer({}, (req, res) => handleManagedIdentityRequest(req, res, directory, authority));
+ * ```
  */
 export function handleManagedIdentityRequest(
   request: RecordedRequest,
@@ -228,6 +263,13 @@ function aadError(res: ServerResponse, status: number, error: string, code: numb
  * `authorityHost`): `/{tenant}/v2.0/.well-known/openid-configuration` and `/{tenant}/oauth2/v2.0/token`
  * with a client secret, or a `client_assertion` (the federated token of workload identity). Returns false
  * when the path is not an Entra path.
+ *
+ * @example
+ * ```ts
+ * const server = new EmulatorHttpServer({ tls: true }, (req, res) => {
+ *   if (!handleEntraRequest(req, res, server.url, directory, authority)) res.end();
+ * });
+ * ```
  */
 export function handleEntraRequest(
   request: RecordedRequest,

@@ -14,7 +14,13 @@ import {
 
 export type { AzureEmulatorPrincipal, AzureTokenClaims } from './azure-identity.js';
 
-/** api-versions of the Key Vault data plane the emulator answers. */
+/** api-versions of the Key Vault data plane the emulator answers.
+ *
+ * @example
+ * ```ts
+ * console.log(AZURE_KEY_VAULT_API_VERSIONS.includes('7.5')); // true
+ * ```
+ */
 export const AZURE_KEY_VAULT_API_VERSIONS: readonly string[] = [
   '7.0',
   '7.1',
@@ -27,7 +33,13 @@ export const AZURE_KEY_VAULT_API_VERSIONS: readonly string[] = [
   '2025-07-01',
 ];
 
-/** Key Vault's built-in data-plane roles for secrets, and the data actions each grants. */
+/** Key Vault's built-in data-plane roles for secrets, and the data actions each grants.
+ *
+ * @example
+ * ```ts
+ * emulator.setRoles(emulator.clientId, ['Key Vault Secrets User']); // one of AZURE_KEY_VAULT_ROLES
+ * ```
+ */
 export const AZURE_KEY_VAULT_ROLES: Readonly<Record<string, readonly string[]>> = {
   'Key Vault Administrator': ['*'],
   'Key Vault Secrets Officer': ['*'],
@@ -35,7 +47,13 @@ export const AZURE_KEY_VAULT_ROLES: Readonly<Record<string, readonly string[]>> 
   'Key Vault Reader': ['readMetadata/action'],
 };
 
-/** Options of {@link AzureKeyVaultEmulator}. */
+/** Options of {@link AzureKeyVaultEmulator}.
+ *
+ * @example
+ * ```ts
+ * const emulator = await new AzureKeyVaultEmulator({ tokenLifetimeSeconds: 120, purgeProtection: true }).start();
+ * ```
+ */
 export interface AzureKeyVaultEmulatorOptions {
   /** Port of the https vault (and Entra) server; 0 picks one. Default 0. */
   port?: number | undefined;
@@ -764,8 +782,8 @@ function notFoundPath(path: string): KvError {
  *
  * @example
  * ```ts
- * import { cliEmulator } from 'nebula-credential/testing';
- * const running = await cliEmulator.start({ port: 0 });
+ * import { azureCliEmulator } from 'nebula-credential/testing'; // this module's cliEmulator
+ * const running = await azureCliEmulator.start({ port: 0 });
  * console.log(JSON.stringify(running.info));
  * await running.stop();
  * ```

@@ -301,7 +301,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   async listDeleted(): Promise<string[]> {
     await this.connect();
     const ids = await this.runner.run('list', async (a) => {
-      await this.#prepare(a);
+      await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
         for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.signal })) {
@@ -374,7 +374,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'store');
     const name = this.#name(id);
     const value = encodeCredentialDocument(data, metadata);
     const set = () =>
@@ -412,7 +412,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'retrieve');
     const secret = await this.#kv('retrieve', 'getSecret/action', id, () =>
       this.#sdk().getSecret(this.#name(id), { abortSignal: a.signal }),
     );
@@ -421,7 +421,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'exists');
     // The versions listing needs only read-metadata rights and never carries the value.
     try {
       const page = await this.#kv('exists', 'readMetadata/action', id, () =>
@@ -438,7 +438,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'delete');
     await this.#kv('delete', 'delete', id, async () => {
       const poller = await this.#sdk().beginDeleteSecret(this.#name(id), {
         abortSignal: a.signal,
@@ -449,7 +449,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'list');
     const ids: string[] = [];
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
@@ -468,7 +468,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'recover');
     await this.#kv('recover', 'recover/action', id, async () => {
       const poller = await this.#sdk().beginRecoverDeletedSecret(name, {
         abortSignal: a.signal,
@@ -479,16 +479,16 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   async #purgeName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
-    await this.#prepare(a);
+    await this.#prepare(a, 'purge');
     await this.#kv('purge', 'purge/action', id, () =>
       this.#sdk().purgeDeletedSecret(name, { abortSignal: a.signal }),
     );
   }
 
   /** Refreshes access tokens that are expired or about to expire, before the operation's requests. */
-  async #prepare(a: AttemptContext): Promise<void> {
+  async #prepare(a: AttemptContext, operation: StorageOperation): Promise<void> {
     if (!this.#tokens?.hasDue) return;
-    await this.#kv('connect', undefined, undefined, () => this.#tokens!.refreshDue(a.signal));
+    await this.#kv(operation, undefined, undefined, () => this.#tokens!.refreshDue(a.signal));
   }
 
   async #kv<T>(

@@ -313,6 +313,32 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     await provider.close();
   });
 
+  it('refreshes before the operation: a failing refresh fails the operation before any vault request', async () => {
+    const clock = new ManualClock(Date.now());
+    let fail = false;
+    const provider = new AzureKeyVaultProvider({
+      vaultUrl: emulator.vaultUrl,
+      caCertPath: emulator.caCertPath,
+      clock,
+      credential: {
+        getToken: async () => {
+          if (fail)
+            throw Object.assign(new Error('identity endpoint gone'), { name: 'CredentialUnavailableError' });
+          const t = emulator.tokens.issue(emulator.directory.app, 'https://vault.azure.net');
+          return { token: t.token, expiresOnTimestamp: clock.now() + 3_600_000 };
+        },
+      },
+    });
+    await provider.connect();
+    await clock.advance(3_400_000); // inside the 5-minute refresh margin
+    fail = true;
+    const before = emulator.vault.requests.length;
+    const error = await rejectsWith(provider.retrieve('any_id'), 'AuthenticationFailed');
+    assert.equal(error.operation, 'retrieve');
+    assert.equal(emulator.vault.requests.length, before, 'no request with a token about to expire');
+    await provider.close();
+  });
+
   it('connects from the emulator CLI config as it is', async () => {
     const running = await cliEmulator.start({ port: 0 });
     try {

@@ -239,9 +239,16 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     const common = v.common();
     v.throwIfInvalid();
     let kind = 'token';
-    let redact: string[] = [];
+    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+    let held: SecretString[] = [];
     super(NAME, common, (error, operation, credentialId) =>
-      mapAzureError(error, { provider: NAME, operation, credentialId, credentialKind: kind, redact }),
+      mapAzureError(error, {
+        provider: NAME,
+        operation,
+        credentialId,
+        credentialKind: kind,
+        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
+      }),
     );
     this.#settings = settings;
     const { config, secrets } = credential!;
@@ -249,7 +256,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#secrets = secrets;
     kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
     this.#credentialKind = kind;
-    redact = secrets.map((s) => s.expose());
+    held = secrets;
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
@@ -507,7 +514,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
         action,
         secretName: id ? this.#name(id) : undefined,
         credentialKind: this.#credentialKind,
-        redact: this.#secrets.map((s) => s.expose()),
+        redact: this.#secrets.filter((s) => !s.disposed).map((s) => s.expose()),
       });
       if (mapped.code === 'AuthenticationFailed') this.#tokens?.clear();
       throw mapped;

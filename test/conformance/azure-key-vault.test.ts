@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
 
+// One client secret for every emulator of this file, so the suite can check it never leaks.
+const CLIENT_SECRET = `conformance~${randomBytes(18).toString('base64url')}`;
 const emulators: AzureKeyVaultEmulator[] = [];
 let current: AzureKeyVaultEmulator | undefined;
 after(async () => {
@@ -16,6 +19,7 @@ runStorageProviderConformance(
     createProvider: async ({ logger }) => {
       // A fresh vault per test: every test starts empty, as the suite requires.
       const emulator = await new AzureKeyVaultEmulator().start();
+      emulator.directory.clientSecret = CLIENT_SECRET;
       emulators.push(emulator);
       current = emulator;
       const provider = new AzureKeyVaultProvider({
@@ -34,6 +38,6 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => current?.vault.requests.length ?? 0,
-    configSecrets: [],
+    configSecrets: [CLIENT_SECRET],
   },
 );

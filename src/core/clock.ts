@@ -31,7 +31,7 @@ function isStorageErrorLike(value: unknown): value is StorageError {
 }
 
 /**
- * The real clock. Its timers are unref'd: a pending retry delay never keeps the process alive.
+ * The real clock. A sleep keeps the process alive, like the operation waiting on it.
  *
  * @example
  * ```ts
@@ -52,7 +52,6 @@ export const systemClock: Clock = {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       }, ms);
-      timer.unref?.();
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   },

@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
+import { silentLogger } from './logger.js';
 import type { CredentialContext } from './metadata.js';
 import type { ResolvedCommonOptions } from './options.js';
 import { retryDelayMs } from './retry.js';
@@ -73,55 +73,82 @@ export class OperationRunner {
       kind === 'connect' ? timeouts.connectMs : kind === 'write' ? timeouts.writeMs : timeouts.readMs;
     const started = performance.now();
     const startedAt = clock.now();
-    const logFields = {
+    const log = logger === silentLogger ? undefined : logger;
+    const logFields = () => ({
       provider: this.provider,
       operation,
       ...(options.credentialId === undefined ? {} : { credentialId: options.credentialId }),
       ...(options.context ? { traceId: options.context.traceId, ownerId: options.context.ownerId } : {}),
-    };
-
-    const deadline = new AbortController();
-    const timeoutError = new StorageError({
-      code: 'Timeout',
-      message: `${operation} did not finish within ${timeoutMs} ms (the ${kind} deadline); the backend may be slow or unreachable`,
-      provider: this.provider,
-      operation,
-      credentialId: options.credentialId,
-      retryable: false,
-      details: { durationMs: timeoutMs },
     });
-    const timer = setTimeout(() => deadline.abort(timeoutError), timeoutMs);
-    timer.unref?.();
-    const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+
+    // The stop machinery is built for speed: operations on a fast backend take well under a millisecond,
+    // so the AbortController (costly in Node) is created only when an attempt asks for its signal, and the
+    // Timeout error (a stack capture) only when the deadline actually passes.
+    let stopReason: StorageError | undefined;
+    let controller: AbortController | undefined;
+    let rejectStopped: (reason: StorageError) => void = () => {};
     const stopped = new Promise<never>((_, reject) => {
-      const fail = () => reject(this.#abortReason(signal, operation, options.credentialId));
-      if (signal.aborted) fail();
-      else signal.addEventListener('abort', fail, { once: true });
+      rejectStopped = reject;
     });
     stopped.catch(() => {});
+    const stop = (reason: StorageError) => {
+      if (stopReason) return;
+      stopReason = reason;
+      controller?.abort(reason);
+      rejectStopped(reason);
+    };
+    const signalFor = (): AbortSignal => {
+      if (!controller) {
+        controller = new AbortController();
+        if (stopReason) controller.abort(stopReason);
+      }
+      return controller.signal;
+    };
+    // Not unref'd: an operation someone awaits must settle, even when nothing else keeps the loop alive.
+    const timer = setTimeout(
+      () =>
+        stop(
+          new StorageError({
+            code: 'Timeout',
+            message: `${operation} did not finish within ${timeoutMs} ms (the ${kind} deadline); the backend may be slow or unreachable`,
+            provider: this.provider,
+            operation,
+            credentialId: options.credentialId,
+            retryable: false,
+            details: { durationMs: timeoutMs },
+          }),
+        ),
+      timeoutMs,
+    );
+    const userSignal = options.signal;
+    const onUserAbort = () => stop(this.#abortReason(userSignal!, operation, options.credentialId));
+    if (userSignal?.aborted) onUserAbort();
+    else userSignal?.addEventListener('abort', onUserAbort, { once: true });
 
     let attempt = 0;
     try {
       for (;;) {
         attempt++;
         try {
-          // Racing the abort guarantees the deadline even when a client ignores its signal.
-          const result = await Promise.race([
-            call({ signal, attempt, remainingMs: () => timeoutMs - (performance.now() - started) }),
-            stopped,
-          ]);
+          const context: AttemptContext = {
+            get signal() {
+              return signalFor();
+            },
+            attempt,
+            remainingMs: () => timeoutMs - (performance.now() - started),
+          };
+          // Racing the stop guarantees the deadline even when a client ignores its signal.
+          const result = stopReason ? await stopped : await Promise.race([call(context), stopped]);
           metrics.recordOperation(this.provider, operation, performance.now() - started);
-          logger.debug(
-            { ...logFields, attempts: attempt, durationMs: performance.now() - started },
+          log?.debug(
+            { ...logFields(), attempts: attempt, durationMs: performance.now() - started },
             `${operation} ok`,
           );
           return result;
         } catch (raw) {
-          const error = signal.aborted
-            ? this.#abortReason(signal, operation, options.credentialId)
-            : this.#normalize(raw, operation, options.credentialId);
-          const canRetry =
-            options.retry !== false && error.retryable && attempt <= retry.maxRetries && !signal.aborted;
+          if (stopReason) throw stopReason.withContext({ details: { attempts: attempt } });
+          const error = this.#normalize(raw, operation, options.credentialId);
+          const canRetry = options.retry !== false && error.retryable && attempt <= retry.maxRetries;
           const delay = canRetry
             ? Math.max(retryDelayMs(retry, attempt - 1), Number(error.details.retryAfterMs ?? 0))
             : 0;
@@ -129,29 +156,28 @@ export class OperationRunner {
             throw error.withContext({ details: { attempts: attempt } });
           }
           metrics.recordRetry(this.provider, operation);
-          logger.debug(
-            { ...logFields, attempt, code: error.code, delayMs: delay },
+          log?.debug(
+            { ...logFields(), attempt, code: error.code, delayMs: delay },
             `${operation} failed, retrying`,
           );
           try {
-            await clock.sleep(delay, signal);
+            await Promise.race([clock.sleep(delay, signalFor()), stopped]);
           } catch {
-            throw this.#abortReason(signal, operation, options.credentialId).withContext({
-              details: { attempts: attempt },
-            });
+            throw (stopReason ?? error).withContext({ details: { attempts: attempt } });
           }
         }
       }
     } catch (error) {
       const failure = error as StorageError;
       metrics.recordOperation(this.provider, operation, performance.now() - started, failure.code);
-      logger.debug(
-        { ...logFields, attempts: attempt, code: failure.code, durationMs: performance.now() - started },
+      log?.debug(
+        { ...logFields(), attempts: attempt, code: failure.code, durationMs: performance.now() - started },
         `${operation} failed`,
       );
       throw failure;
     } finally {
       clearTimeout(timer);
+      userSignal?.removeEventListener('abort', onUserAbort);
     }
   }
 

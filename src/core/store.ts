@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import { EncryptionManager } from './crypto.js';
 import { isStorageError, StorageError } from './errors.js';
 import { createStorageProvider, type StorageConfig } from './factory.js';
@@ -78,6 +77,8 @@ export async function resolveEncryption(config: EncryptionConfig): Promise<Encry
 export async function readKeyFile(path: string): Promise<Buffer> {
   const invalid = (message: string, cause?: unknown) =>
     new StorageError({ code: 'InvalidConfig', message, operation: 'configure', cause, details: { path } });
+  // Loaded on use: most processes never read a key file, and importing the core should stay cheap.
+  const { readFile, stat } = await import('node:fs/promises');
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);

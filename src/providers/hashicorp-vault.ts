@@ -1,13 +1,563 @@
-// PLACEHOLDER: replaced by the provider's implementation (see its issue).
-import { StorageError } from '../core/errors.js';
-import type { CommonProviderOptions } from '../core/options.js';
+import { readFile } from 'node:fs/promises';
+import { BaseStorageProvider } from '../core/base-provider.js';
+import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
+import {
+  CREDENTIAL_DOCUMENT_FORMAT,
+  decodeCredentialDocument,
+  encodeCredentialDocument,
+} from '../core/document.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
+import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
+import {
+  type CredentialContext,
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataFromJson,
+} from '../core/metadata.js';
+import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
+import type { AttemptContext } from '../core/operation.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { VaultTokenManager } from './hashicorp-vault-auth.js';
+import {
+  type VaultBody,
+  VaultHttpClient,
+  type VaultRequest,
+  type VaultResponse,
+} from './hashicorp-vault-client.js';
+import { mapVaultNetworkError, vaultErrors, vaultStatusError } from './hashicorp-vault-errors.js';
+import {
+  type HashiCorpVaultOptions,
+  resolveVaultOptions,
+  type VaultCredentialSummary,
+  type VaultSettings,
+  type VaultVersionHistory,
+} from './hashicorp-vault-options.js';
 
-export interface HashiCorpVaultOptions extends CommonProviderOptions {
-  [key: string]: unknown;
+export type {
+  HashiCorpVaultOptions,
+  VaultCredentialSummary,
+  VaultCredentialVersion,
+  VaultVersionHistory,
+} from './hashicorp-vault-options.js';
+
+const PROVIDER_NAME = 'hashicorp-vault';
+/** custom_metadata keys this provider writes besides the tags. */
+const META_CREATED = 'nebula:created';
+const META_MODIFIED = 'nebula:modified';
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
+
+interface CallContext {
+  operation: StorageOperation;
+  credentialId?: string | undefined;
+  /** Statuses handled by the caller instead of becoming errors. */
+  ok: readonly number[];
+  /** The capabilities the request needs, for PermissionDenied. */
+  capabilities: readonly string[];
 }
 
-export class HashiCorpVaultProvider {
-  constructor(_options: HashiCorpVaultOptions) {
-    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
+/**
+ * Stores credentials in HashiCorp Vault's KV v2 engine: one key per credential under
+ * `<mount>/<pathPrefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
+ * version's data; tags and dates are mirrored into `custom_metadata` for listing and filtering. Tokens are
+ * looked up at connect and renewed before use; AppRole logins are repeated when a token cannot be renewed.
+ *
+ * @example
+ * ```ts
+ * import { HashiCorpVaultProvider } from 'nebula-credential/vault';
+ * const provider = new HashiCorpVaultProvider({
+ *   address: 'https://vault.internal:8200',
+ *   auth: { token: process.env.VAULT_TOKEN! },
+ *   tls: { caFile: '/etc/ssl/vault-ca.pem' },
+ * });
+ * await provider.connect();
+ * console.log(await provider.versionHistory('db_password').catch(() => undefined));
+ * await provider.close();
+ * ```
+ */
+export class HashiCorpVaultProvider extends BaseStorageProvider {
+  readonly name = PROVIDER_NAME;
+  readonly capabilities: ProviderCapabilities;
+  readonly #settings: VaultSettings;
+  #client: VaultHttpClient | undefined;
+  #tokens: VaultTokenManager | undefined;
+  readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
+
+  constructor(options: HashiCorpVaultOptions) {
+    const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
+    super(PROVIDER_NAME, common, mapVaultNetworkError);
+    this.#settings = settings;
+    this.capabilities = {
+      maxCredentialSize,
+      maxIdBytes: 255,
+      versioning: true,
+      softDelete: settings.deleteMode === 'soft',
+      nativeTagFiltering: false,
+      persistent: true,
+      maxTags: 62,
+    };
   }
+
+  /** What is known of the current token (expiry, renewable, policies); undefined before connect. */
+  get tokenState(): VaultTokenManager['state'] {
+    return this.#tokens?.state;
+  }
+
+  /** Token requests made so far: lookup-self, renew-self and AppRole logins. */
+  get authRequests(): Readonly<VaultTokenManager['counts']> {
+    return { ...(this.#tokens?.counts ?? { lookup: 0, renew: 0, login: 0 }) };
+  }
+
+  /**
+   * A credential's version history and current version (`GET <mount>/metadata/<path>`).
+   *
+   * @example
+   * ```ts
+   * const history = await provider.versionHistory('db_password');
+   * console.log(history.currentVersion, history.versions.map((v) => v.version));
+   * ```
+   */
+  async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
+    const id = this.#id(idLike, 'versionHistory');
+    await this.connect();
+    return this.runner.run(
+      'versionHistory',
+      async (a) => {
+        const res = await this.#call(
+          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
+          a,
+          {
+            operation: 'versionHistory',
+            credentialId: id.value,
+            ok: [200, 404],
+            capabilities: ['read'],
+          },
+        );
+        if (res.status === 404) throw this.notFound(id, 'versionHistory');
+        const d = (res.body?.data ?? {}) as Record<string, unknown>;
+        const versions = Object.entries((d.versions ?? {}) as Record<string, Record<string, unknown>>)
+          .map(([n, info]) => ({
+            version: Number(n),
+            createdAt: new Date(String(info.created_time)),
+            deletedAt: info.deletion_time ? new Date(String(info.deletion_time)) : undefined,
+            destroyed: info.destroyed === true,
+          }))
+          .sort((x, y) => x.version - y.version);
+        return {
+          id: id.value,
+          currentVersion: Number(d.current_version ?? 0),
+          oldestVersion: Number(d.oldest_version ?? 0),
+          versions,
+        };
+      },
+      { credentialId: id.value, context },
+    );
+  }
+
+  /**
+   * Reads one earlier version (`GET <mount>/data/<path>?version=N`); deleted or destroyed versions are `NotFound`.
+   *
+   * @example
+   * ```ts
+   * const previous = await provider.retrieveVersion('db_password', 3);
+   * ```
+   */
+  async retrieveVersion(
+    idLike: CredentialIdLike,
+    version: number,
+    context?: CredentialContext,
+  ): Promise<StoredCredential> {
+    const id = this.#id(idLike, 'retrieve');
+    if (!Number.isInteger(version) || version < 1) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: 'version must be a whole number from 1',
+        provider: PROVIDER_NAME,
+        operation: 'retrieve',
+        credentialId: id.value,
+      });
+    }
+    await this.connect();
+    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
+      credentialId: id.value,
+      context,
+    });
+  }
+
+  /**
+   * Lists ids with their latest version and the metadata mirrored in `custom_metadata` (one metadata read
+   * per credential).
+   *
+   * @example
+   * ```ts
+   * for (const c of await provider.listWithVersions({ tags: { env: 'prod' } })) console.log(c.id, c.version);
+   * ```
+   */
+  async listWithVersions(
+    filter?: CredentialFilter,
+    context?: CredentialContext,
+  ): Promise<VaultCredentialSummary[]> {
+    await this.connect();
+    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+  }
+
+  // ---- backend --------------------------------------------------------------------------------------
+
+  protected async connectBackend(a: AttemptContext): Promise<void> {
+    const s = this.#settings;
+    if (!this.#client) {
+      let ca = s.caCert;
+      if (s.caFile) {
+        try {
+          ca = `${ca ?? ''}\n${await readFile(s.caFile, 'utf8')}`;
+        } catch (error) {
+          throw new StorageError({
+            code: 'InvalidConfig',
+            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
+            provider: PROVIDER_NAME,
+            operation: 'connect',
+            cause: error,
+          });
+        }
+      }
+      if (!s.rejectUnauthorized) {
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME },
+          'TLS verification of Vault is OFF (tls.rejectUnauthorized: false)',
+        );
+      }
+      this.#client = new VaultHttpClient({
+        address: s.address,
+        namespace: s.namespace,
+        ca,
+        rejectUnauthorized: s.rejectUnauthorized,
+      });
+      this.#tokens = new VaultTokenManager(
+        this.#client,
+        s.auth,
+        this.common.clock,
+        s.thresholdMs,
+        this.common.logger,
+      );
+    }
+    try {
+      await this.#tokens!.connect(a.signal);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw mapVaultNetworkError(error, 'connect', undefined);
+    }
+    // A token that is already close to expiry is renewed now rather than on the first operation.
+    await this.#tokens!.ensureFresh(a.signal);
+  }
+
+  protected override validateStore(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
+    assertTagLimits(
+      metadata.tags,
+      {
+        maxTags: 62,
+        maxKeyLength: 128,
+        maxValueLength: 512,
+        lengthInBytes: true,
+        keyPattern: PRINTABLE,
+        valuePattern: PRINTABLE,
+        charsetRule: 'printable characters (letters, digits, punctuation, symbols and spaces)',
+        reservedPrefixes: ['nebula:'],
+      },
+      { provider: PROVIDER_NAME, credentialId: id.value },
+    );
+    const document = JSON.parse(encodeCredentialDocument(data, metadata)) as Record<string, unknown>;
+    const body = { data: document, options: {} };
+    const size = Buffer.byteLength(JSON.stringify(body)) + 32;
+    assertWithinSizeLimit(size, this.#settings.maxRequestBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'the encoded Vault request (ciphertext as base64 plus metadata)',
+    });
+    this.#encoded.set(data, { body: document, size });
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+  ): Promise<void> {
+    await this.#fresh(a);
+    const document = this.#encoded.get(data)?.body ?? JSON.parse(encodeCredentialDocument(data, metadata));
+    let cas: number | undefined;
+    if (this.#settings.checkAndSet) {
+      const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+        operation: 'store',
+        credentialId: id.value,
+        ok: [200, 404],
+        capabilities: ['read'],
+      });
+      cas = res.status === 404 ? 0 : Number(res.body?.data?.current_version ?? 0);
+    }
+    const custom: Record<string, string> = {
+      ...metadata.tags,
+      [META_CREATED]: metadata.createdAt.toISOString(),
+      [META_MODIFIED]: metadata.lastModified.toISOString(),
+    };
+    await this.#call(
+      {
+        method: 'POST',
+        path: this.#path('metadata', id),
+        body: { custom_metadata: custom },
+        signal: a.signal,
+      },
+      a,
+      { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
+    );
+    await this.#call(
+      {
+        method: 'POST',
+        path: this.#path('data', id),
+        body: { data: document, ...(cas === undefined ? {} : { options: { cas } }) },
+        signal: a.signal,
+      },
+      a,
+      { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
+    );
+  }
+
+  protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
+    return this.#read(id, a);
+  }
+
+  protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
+    await this.#fresh(a);
+    const soft = this.#settings.deleteMode === 'soft';
+    await this.#call(
+      { method: 'DELETE', path: this.#path(soft ? 'data' : 'metadata', id), signal: a.signal },
+      a,
+      {
+        operation: 'delete',
+        credentialId: id.value,
+        ok: [200, 204, 404],
+        capabilities: ['delete'],
+      },
+    );
+  }
+
+  protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
+    if (!filter && this.#settings.deleteMode === 'destroy')
+      return (await this.#listIds(a)).map((x) => x.value);
+    return (await this.#summaries(filter, a)).map((s) => s.id);
+  }
+
+  protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    await this.#fresh(a);
+    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+      operation: 'exists',
+      credentialId: id.value,
+      ok: [200, 404],
+      capabilities: ['read'],
+    });
+    return res.status === 200 && this.#latestIsLive(res.body);
+  }
+
+  protected override async closeBackend(): Promise<void> {
+    this.#client?.close();
+    if (this.#settings.auth.kind === 'token') this.#settings.auth.token.dispose();
+    else {
+      this.#settings.auth.roleId.dispose();
+      this.#settings.auth.secretId.dispose();
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------
+
+  async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
+    await this.#fresh(a);
+    const path = `${this.#path('data', id)}${version === undefined ? '' : `?version=${version}`}`;
+    const res = await this.#call({ method: 'GET', path, signal: a.signal }, a, {
+      operation: 'retrieve',
+      credentialId: id.value,
+      ok: [200, 404],
+      capabilities: ['read'],
+    });
+    // 404 covers a missing key and a deleted or destroyed version (which comes with its metadata).
+    if (res.status === 404) throw this.notFound(id);
+    const d = (res.body?.data ?? {}) as Record<string, unknown>;
+    const { data, metadata } = decodeDocument(d.data, id.value);
+    const v = (d.metadata as Record<string, unknown> | undefined)?.version;
+    return { data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
+  }
+
+  async #listIds(a: AttemptContext): Promise<CredentialId[]> {
+    await this.#fresh(a);
+    const base = [
+      this.#settings.mount,
+      'metadata',
+      ...(this.#settings.prefix ? this.#settings.prefix.split('/') : []),
+    ];
+    const res = await this.#call(
+      { method: 'LIST', path: `${base.map(encodeSegment).join('/')}/`, signal: a.signal },
+      a,
+      { operation: 'list', ok: [200, 404], capabilities: ['list'] },
+    );
+    if (res.status === 404) return [];
+    const keys = (res.body?.data?.keys ?? []) as unknown[];
+    const ids: CredentialId[] = [];
+    for (const key of keys) {
+      if (typeof key !== 'string' || key.endsWith('/')) continue;
+      const id = decodeCredentialName(key, 'filesystem');
+      if (id) ids.push(id);
+    }
+    return ids;
+  }
+
+  async #summaries(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<VaultCredentialSummary[]> {
+    const ids = await this.#listIds(a);
+    const out: VaultCredentialSummary[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const res = await this.#call(
+          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
+          a,
+          {
+            operation: 'list',
+            credentialId: id.value,
+            ok: [200, 404],
+            capabilities: ['read'],
+          },
+        );
+        if (res.status !== 200 || !this.#latestIsLive(res.body)) continue;
+        const d = (res.body?.data ?? {}) as Record<string, unknown>;
+        const custom = (d.custom_metadata ?? {}) as Record<string, string>;
+        const tags: Record<string, string> = {};
+        for (const [k, value] of Object.entries(custom)) if (!k.startsWith('nebula:')) tags[k] = value;
+        const summary: VaultCredentialSummary = {
+          id: id.value,
+          version: Number(d.current_version ?? 0),
+          createdAt: validDate(custom[META_CREATED]) ?? new Date(String(d.created_time)),
+          lastModified: validDate(custom[META_MODIFIED]) ?? new Date(String(d.updated_time)),
+          tags,
+        };
+        if (
+          matchesFilter({ createdAt: summary.createdAt, lastModified: summary.lastModified, tags }, filter)
+        ) {
+          out.push(summary);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, ids.length) }, worker));
+    return out;
+  }
+
+  #latestIsLive(body: VaultBody | undefined): boolean {
+    const d = (body?.data ?? {}) as Record<string, unknown>;
+    const current = Number(d.current_version ?? 0);
+    if (current === 0) return false;
+    const info = ((d.versions ?? {}) as Record<string, Record<string, unknown>>)[String(current)];
+    if (!info || info.destroyed === true) return false;
+    const deletion = info.deletion_time ? Date.parse(String(info.deletion_time)) : Number.NaN;
+    return Number.isNaN(deletion) || deletion > this.common.clock.now();
+  }
+
+  async #fresh(a: AttemptContext): Promise<void> {
+    try {
+      await this.#tokens!.ensureFresh(a.signal);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw mapVaultNetworkError(error, 'connect', undefined);
+    }
+  }
+
+  #path(kind: 'data' | 'metadata', id: CredentialId): string {
+    const s = this.#settings;
+    const parts = [
+      s.mount,
+      kind,
+      ...(s.prefix ? s.prefix.split('/') : []),
+      encodeCredentialName(id, 'filesystem'),
+    ];
+    return parts.map(encodeSegment).join('/');
+  }
+
+  async #call(
+    request: Omit<VaultRequest, 'token'>,
+    a: AttemptContext,
+    ctx: CallContext,
+  ): Promise<VaultResponse> {
+    const tokens = this.#tokens!;
+    const res = await this.#client!.send({ ...request, token: tokens.token, signal: a.signal });
+    // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
+    // on a 404 is the router's "no handler for route": wrong mount or namespace.
+    const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
+    if (ctx.ok.includes(res.status) && !routeMissing) return res;
+    const vaultPath = [this.#settings.namespace, decodeURIComponent(request.path.split('?')[0]!)]
+      .filter(Boolean)
+      .join('/');
+    if (res.status === 403) {
+      // Vault answers 403 both for a policy denial and for a bad token; lookup-self tells them apart.
+      if (!(await tokens.tokenIsValid(a.signal))) {
+        const retry = tokens.invalidate();
+        throw new StorageError({
+          code: 'AuthenticationFailed',
+          message: retry
+            ? 'Vault rejected the AppRole token (revoked or expired); logging in again'
+            : 'Vault rejected the token (invalid, expired or revoked); check auth.token',
+          provider: PROVIDER_NAME,
+          operation: ctx.operation,
+          credentialId: ctx.credentialId,
+          retryable: retry,
+          details: { status: 403, path: vaultPath },
+        });
+      }
+    }
+    throw vaultStatusError(res, {
+      operation: ctx.operation,
+      credentialId: ctx.credentialId,
+      path: vaultPath,
+      capabilities: ctx.capabilities,
+    });
+  }
+
+  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+    try {
+      return CredentialId.from(idLike);
+    } catch (error) {
+      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
+    }
+  }
+}
+
+/** `@` is legal in a path segment (RFC 3986 pchar): keeping it makes request logs match `vault kv` paths. */
+function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%40/g, '@');
+}
+
+/** The document is already parsed JSON here: decode it directly, and let the core word any failure. */
+function decodeDocument(
+  value: unknown,
+  credentialId: string,
+): { data: EncryptedData; metadata: CredentialMetadata } {
+  const doc = value as Record<string, unknown> | null | undefined;
+  if (doc?.['format'] === CREDENTIAL_DOCUMENT_FORMAT) {
+    try {
+      return { data: encryptedDataFromJson(doc['data']), metadata: metadataFromJson(doc['metadata']) };
+    } catch {
+      // Fall through: the core decoder produces the Corrupted error with its usual wording.
+    }
+  }
+  return decodeCredentialDocument(JSON.stringify(value ?? null), credentialId);
+}
+
+function validDate(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? undefined : d;
 }

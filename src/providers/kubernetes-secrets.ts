@@ -1,13 +1,460 @@
-// PLACEHOLDER: replaced by the provider's implementation (see its issue).
-import { StorageError } from '../core/errors.js';
-import type { CommonProviderOptions } from '../core/options.js';
+import type { Agent } from 'node:http';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { BaseStorageProvider } from '../core/base-provider.js';
+import type { EncryptedData } from '../core/crypto.js';
+import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+import type { CredentialId } from '../core/id.js';
+import { assertWithinSizeLimit } from '../core/limits.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
+import type { AttemptContext } from '../core/operation.js';
+import { importOptionalPeer } from '../core/peer.js';
+import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
+import {
+  annotationBytes,
+  KUBE_LIMITS,
+  kubeFailure,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  mapKubeError,
+  metadataAnnotations,
+  readAnnotations,
+  tagLabels,
+  tagSelector,
+} from './kubernetes-secrets-objects.js';
+import {
+  type KubernetesSecretsOptions,
+  type ResolvedKubernetesOptions,
+  resolveKubernetesOptions,
+} from './kubernetes-secrets-options.js';
 
-export interface KubernetesSecretsOptions extends CommonProviderOptions {
-  [key: string]: unknown;
+export {
+  ANNOTATIONS,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  TAG_LABEL_PREFIX,
+} from './kubernetes-secrets-objects.js';
+export type { KubernetesSecretsOptions } from './kubernetes-secrets-options.js';
+
+const PROVIDER_NAME = 'kubernetes';
+/**
+ * Room kept in the 1 MiB data limit for the document's envelope and ordinary metadata; the ciphertext is
+ * base64 inside the JSON document, so 4/3 of its size counts.
+ */
+const ENVELOPE_RESERVE = 16 * 1024;
+const MAX_CIPHERTEXT = Math.floor((KUBE_LIMITS.dataBytes - ENVELOPE_RESERVE) / 4) * 3;
+/** Optimistic-concurrency rounds within one attempt before giving up with Conflict. */
+const CONFLICT_ROUNDS = 8;
+
+type Sdk = typeof import('@kubernetes/client-node');
+type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
+
+interface Connection {
+  sdk: Sdk;
+  api: CoreV1Api;
+  access: KubeAccess;
 }
 
-export class KubernetesSecretsProvider {
-  constructor(_options: KubernetesSecretsOptions) {
-    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
+/**
+ * Stores each credential as one Opaque Secret (`nebula-<encoded id>`) in a namespace, through
+ * `@kubernetes/client-node`. Tags become labels (sanitized, for selection) and annotations (exact); every
+ * Secret carries `app.kubernetes.io/managed-by: nebula-credential`, and Secrets without it are never
+ * overwritten or deleted.
+ *
+ * @example
+ * ```ts
+ * import { KubernetesSecretsProvider } from 'nebula-credential/kubernetes';
+ * import { EncryptionManager, createMetadata } from 'nebula-credential';
+ * const provider = new KubernetesSecretsProvider({ namespace: 'apps' });
+ * await provider.connect();
+ * await provider.store('db_password', EncryptionManager.generate().encrypt(Buffer.from('s3cret')), createMetadata());
+ * console.log(await provider.list());
+ * await provider.close();
+ * ```
+ */
+export class KubernetesSecretsProvider extends BaseStorageProvider {
+  readonly name = PROVIDER_NAME;
+  readonly capabilities: ProviderCapabilities;
+  readonly #options: ResolvedKubernetesOptions;
+  #connection: Connection | undefined;
+  #sdk: Promise<Sdk> | undefined;
+  readonly #built = new WeakMap<
+    EncryptedData,
+    { id: string; metadata: CredentialMetadata; body: V1Secret }
+  >();
+
+  constructor(options: KubernetesSecretsOptions = {}) {
+    const { common, resolved: o } = resolveKubernetesOptions(options);
+    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
+      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
+    );
+    this.#options = o;
+    this.capabilities = {
+      maxCredentialSize: MAX_CIPHERTEXT,
+      maxIdBytes: KUBE_LIMITS.nameLength - o.prefix.length,
+      versioning: false,
+      softDelete: false,
+      nativeTagFiltering: true,
+      persistent: true,
+    };
   }
+
+  /** The namespace in use (known after `connect()`). */
+  get namespace(): string | undefined {
+    return this.#connection?.access.namespace ?? this.#options.auth.namespace;
+  }
+
+  /** The Secret name a credential id maps to. */
+  secretName(id: CredentialId | string): string {
+    return encodeCredentialName(id, 'lowercase-dns', {
+      prefix: this.#options.prefix,
+      maxLength: KUBE_LIMITS.nameLength,
+      alphanumericEnd: true,
+      provider: PROVIDER_NAME,
+    });
+  }
+
+  protected override validateId(id: CredentialId): void {
+    this.secretName(id);
+  }
+
+  protected override validateStore(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
+    const body = this.#secretBody(id, data, metadata);
+    const context = { provider: PROVIDER_NAME, credentialId: id.value };
+    const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
+    assertWithinSizeLimit(dataBytes, KUBE_LIMITS.dataBytes, {
+      ...context,
+      what: 'encoded credential document',
+    });
+    assertWithinSizeLimit(annotationBytes(body.metadata!.annotations!), KUBE_LIMITS.annotationBytes, {
+      ...context,
+      what: 'metadata annotations',
+    });
+  }
+
+  /**
+   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
+   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
+   */
+  override async connect(options?: ConnectOptions): Promise<void> {
+    if (!this.#sdk) {
+      const loading = importOptionalPeer(
+        PROVIDER_NAME,
+        '@kubernetes/client-node@^1.4.0',
+        () => import('@kubernetes/client-node'),
+      );
+      this.#sdk = loading;
+      loading.catch(() => {
+        if (this.#sdk === loading) this.#sdk = undefined;
+      });
+    }
+    await this.#sdk;
+    return super.connect(options);
+  }
+
+  protected async connectBackend(attempt: AttemptContext): Promise<void> {
+    if (!this.#connection) {
+      const sdk = await this.#sdk!;
+      const access = resolveKubeAccess(sdk, this.#options.auth);
+      this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
+    }
+    const { access } = this.#connection;
+    if (access.token) await access.token.reload(this.common.clock.now());
+    // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
+    // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
+    try {
+      await this.#call('connect', 'list', undefined, attempt, (api, options) =>
+        api.listNamespacedSecret(
+          { namespace: access.namespace, limit: 1, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` },
+          options,
+        ),
+      );
+    } catch (error) {
+      if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+      this.common.logger.debug(
+        { provider: PROVIDER_NAME, namespace: access.namespace },
+        'connect: listing secrets is not allowed; continuing (other verbs may be)',
+      );
+    }
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    attempt: AttemptContext,
+  ): Promise<void> {
+    const body = this.#secretBody(id, data, metadata);
+    const name = body.metadata!.name!;
+    const namespace = this.#namespace();
+    try {
+      await this.#call('store', 'create', id, attempt, (api, o) =>
+        api.createNamespacedSecret({ namespace, body }, o),
+      );
+      return;
+    } catch (error) {
+      if (!(error instanceof StorageError && error.code === 'Conflict')) throw error;
+    }
+    for (let round = 0; round < CONFLICT_ROUNDS; round++) {
+      const current = await this.#read(id, 'store', attempt);
+      if (!current) {
+        try {
+          await this.#call('store', 'create', id, attempt, (api, o) =>
+            api.createNamespacedSecret({ namespace, body }, o),
+          );
+          return;
+        } catch (error) {
+          if (error instanceof StorageError && error.code === 'Conflict') continue;
+          throw error;
+        }
+      }
+      this.#assertManaged(current, id, 'store');
+      const replacement: V1Secret = {
+        ...body,
+        metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
+      };
+      try {
+        await this.#call('store', 'update', id, attempt, (api, o) =>
+          api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
+          throw error;
+      }
+    }
+    throw new StorageError({
+      code: 'Conflict',
+      message: `Secret "${name}" kept changing during ${CONFLICT_ROUNDS} attempts to replace it; try again`,
+      provider: PROVIDER_NAME,
+      operation: 'store',
+      credentialId: id.value,
+      details: { namespace, secretName: name },
+    });
+  }
+
+  protected async retrieveBackend(id: CredentialId, attempt: AttemptContext): Promise<StoredCredential> {
+    const secret = await this.#read(id, 'retrieve', attempt);
+    if (!secret) throw this.notFound(id);
+    this.#assertManaged(secret, id, 'retrieve');
+    const encoded = secret.data?.[this.#options.dataKey];
+    if (encoded === undefined) {
+      throw new StorageError({
+        code: 'Corrupted',
+        message: `Secret "${secret.metadata?.name}" has no "${this.#options.dataKey}" data key`,
+        provider: PROVIDER_NAME,
+        operation: 'retrieve',
+        credentialId: id.value,
+      });
+    }
+    const { data, metadata } = decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
+    return { data, metadata, version: secret.metadata?.resourceVersion };
+  }
+
+  protected async deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void> {
+    const namespace = this.#namespace();
+    for (let round = 0; round < CONFLICT_ROUNDS; round++) {
+      const current = await this.#read(id, 'delete', attempt);
+      if (!current) return;
+      this.#assertManaged(current, id, 'delete');
+      // Preconditions make sure the Secret checked above is the one deleted.
+      const body = {
+        preconditions: {
+          uid: current.metadata?.uid ?? '',
+          resourceVersion: current.metadata?.resourceVersion ?? '',
+        },
+      };
+      try {
+        await this.#call('delete', 'delete', id, attempt, (api, o) =>
+          api.deleteNamespacedSecret({ name: current.metadata!.name!, namespace, body }, o),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof StorageError && error.code === 'Conflict')) throw error;
+      }
+    }
+    throw new StorageError({
+      code: 'Conflict',
+      message: `Secret "${this.secretName(id)}" kept changing while deleting it; try again`,
+      provider: PROVIDER_NAME,
+      operation: 'delete',
+      credentialId: id.value,
+    });
+  }
+
+  protected async listBackend(
+    filter: CredentialFilter | undefined,
+    attempt: AttemptContext,
+  ): Promise<string[]> {
+    const namespace = this.#namespace();
+    const labelSelector = [`${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`, ...tagSelector(filter?.tags)].join(',');
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const continueToken = token;
+      const page = await this.#call('list', 'list', undefined, attempt, (api, o) =>
+        api.listNamespacedSecret(
+          {
+            namespace,
+            labelSelector,
+            limit: this.#options.listPageSize,
+            ...(continueToken ? { _continue: continueToken } : {}),
+          },
+          o,
+        ),
+      );
+      for (const secret of page.items) {
+        const id = decodeCredentialName(secret.metadata?.name ?? '', 'lowercase-dns', {
+          prefix: this.#options.prefix,
+          alphanumericEnd: true,
+        });
+        if (!id) continue;
+        const facts = readAnnotations(secret.metadata?.annotations) ?? this.#factsFromData(secret);
+        if (!facts) continue;
+        // The exact tags in the annotations decide; labels only narrowed the request.
+        const probe: CredentialMetadata = {
+          createdAt: facts.createdAt,
+          lastModified: facts.createdAt,
+          tags: facts.tags,
+        };
+        if (matchesFilter(probe, filter)) ids.push(id.value);
+      }
+      token = page.metadata?._continue || undefined;
+    } while (token);
+    return ids;
+  }
+
+  protected async existsBackend(id: CredentialId, attempt: AttemptContext): Promise<boolean> {
+    const secret = await this.#read(id, 'exists', attempt);
+    return secret !== undefined && secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  }
+
+  protected override async closeBackend(): Promise<void> {
+    this.#connection?.access.agent?.destroy();
+    this.#connection?.access.token?.dispose();
+    this.#connection = undefined;
+  }
+
+  #namespace(): string {
+    return this.#connection!.access.namespace;
+  }
+
+  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
+    const cached = this.#built.get(data);
+    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
+    const document = encodeCredentialDocument(data, metadata);
+    const body: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: {
+        name: this.secretName(id),
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, ...tagLabels(metadata.tags) },
+        annotations: metadataAnnotations(id.value, metadata),
+      },
+      data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
+    };
+    this.#built.set(data, { id: id.value, metadata, body });
+    return body;
+  }
+
+  #factsFromData(secret: V1Secret): { tags: Record<string, string>; createdAt: Date } | undefined {
+    const encoded = secret.data?.[this.#options.dataKey];
+    if (encoded === undefined) return undefined;
+    try {
+      const { metadata } = decodeCredentialDocument(Buffer.from(encoded, 'base64'));
+      return { tags: metadata.tags, createdAt: metadata.createdAt };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #assertManaged(secret: V1Secret, id: CredentialId, operation: StorageOperation): void {
+    if (secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE) return;
+    throw new StorageError({
+      code: 'Conflict',
+      message:
+        `Secret "${secret.metadata?.name}" in namespace "${this.#namespace()}" exists but is not managed by nebula-credential ` +
+        `(no ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} label); it is left alone: rename one of them or use another prefix`,
+      provider: PROVIDER_NAME,
+      operation,
+      credentialId: id.value,
+      retryable: false,
+      details: { namespace: this.#namespace(), secretName: secret.metadata?.name },
+    });
+  }
+
+  async #read(
+    id: CredentialId,
+    operation: StorageOperation,
+    attempt: AttemptContext,
+  ): Promise<V1Secret | undefined> {
+    try {
+      return await this.#call(operation, 'get', id, attempt, (api, o) =>
+        api.readNamespacedSecret({ name: this.secretName(id), namespace: this.#namespace() }, o),
+      );
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * One API call: the deadline's signal and the keep-alive agent go in through a per-call middleware
+   * (the generated client takes no signal argument), the in-cluster token is set fresh, and a 401 with a
+   * rotated token file is tried once more at once.
+   */
+  async #call<T>(
+    operation: StorageOperation,
+    verb: string,
+    id: CredentialId | undefined,
+    attempt: AttemptContext,
+    fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
+  ): Promise<T> {
+    const { api, access } = this.#connection!;
+    for (let tryAgain = true; ; tryAgain = false) {
+      const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
+      const middleware = perCallMiddleware(attempt.signal, access.agent, token);
+      try {
+        return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
+      } catch (error) {
+        if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
+          if (await access.token.reload(this.common.clock.now())) continue;
+        }
+        throw mapKubeError(error, {
+          provider: PROVIDER_NAME,
+          operation,
+          credentialId: id?.value,
+          namespace: access.namespace,
+          verb,
+          secretName: id ? this.secretName(id) : undefined,
+          source: access.source,
+        });
+      }
+    }
+  }
+}
+
+// ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
+function perCallMiddleware(signal: AbortSignal, agent: Agent | undefined, token: string | undefined) {
+  const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
+  return {
+    pre: (context: {
+      setSignal(s: AbortSignal): void;
+      setAgent(a: Agent): void;
+      setHeaderParam(k: string, v: string): void;
+    }) => {
+      context.setSignal(signal);
+      if (agent) context.setAgent(agent);
+      if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
+      return observable(context);
+    },
+    post: <R>(context: R) => observable(context),
+  };
 }

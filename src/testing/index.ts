@@ -22,3 +22,22 @@ export {
   sendJson,
 } from './emulator-kit/server.js';
 export { createTestCertificateAuthority, type TestCertificateAuthority } from './emulator-kit/tls.js';
+export {
+  cliEmulator as kubernetesCliEmulator,
+  type KubePolicyRule,
+  KubernetesEmulator,
+  type KubernetesEmulatorOptions,
+  type KubeStatus,
+  type KubeSubject,
+  type SecretObject,
+} from './emulators/kubernetes.js';
+export {
+  cliEmulator as vaultCliEmulator,
+  parsePolicyHcl,
+  type VaultAppRoleOptions,
+  type VaultCapability,
+  VaultEmulator,
+  type VaultEmulatorOptions,
+  type VaultPolicyRule,
+  type VaultTokenOptions,
+} from './emulators/vault.js';

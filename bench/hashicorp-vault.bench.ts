@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { createMetadata } from '../src/core/metadata.js';
+import { HashiCorpVaultProvider } from '../src/providers/hashicorp-vault.js';
+import { VaultEmulator } from '../src/testing/emulators/vault.js';
+import { measure, printTable, ratio, summarize } from './util.js';
+
+// Store and retrieve through the provider beside the same HTTP requests sent raw (same keep-alive agent
+// settings, same JSON bodies), against one loopback emulator in this process.
+const ITERATIONS = 1000;
+const vault = new VaultEmulator();
+await vault.start();
+const url = new URL(vault.url);
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+function raw(method: string, path: string, body?: unknown): Promise<unknown> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        hostname: url.hostname,
+        port: url.port,
+        path: `/v1/${path}`,
+        method,
+        agent,
+        headers: {
+          'x-vault-token': vault.rootToken,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve(text ? JSON.parse(text) : undefined);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const provider = new HashiCorpVaultProvider({
+  address: vault.url,
+  allowInsecureHttp: true,
+  auth: { token: vault.rootToken },
+});
+await provider.connect();
+const data = {
+  version: 1,
+  keyId: 'bench000',
+  nonce: randomBytes(12),
+  ciphertext: randomBytes(256),
+  tag: randomBytes(16),
+};
+const metadata = createMetadata({ tags: { env: 'bench' } });
+const document = {
+  format: 'nebula-credential/v1',
+  data: {
+    version: 1,
+    keyId: 'bench000',
+    nonce: Buffer.from(data.nonce).toString('base64'),
+    ciphertext: data.ciphertext.toString('base64'),
+    tag: Buffer.from(data.tag).toString('base64'),
+  },
+  metadata: {
+    createdAt: metadata.createdAt.toISOString(),
+    lastModified: metadata.lastModified.toISOString(),
+    tags: metadata.tags,
+  },
+};
+const custom = {
+  env: 'bench',
+  'nebula:created': metadata.createdAt.toISOString(),
+  'nebula:modified': metadata.lastModified.toISOString(),
+};
+
+/** Alternates the two cases sample by sample, so background load hits both alike. */
+async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
+  for (let i = 0; i < 50; i++) {
+    await a();
+    await b();
+  }
+  const sa: number[] = [];
+  const sb: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    sa.push(...(await measure(1, a, 0)));
+    sb.push(...(await measure(1, b, 0)));
+  }
+  return [sa, sb];
+}
+
+const [rawStoreSamples, ourStoreSamples] = await paired(
+  async () => {
+    await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
+    await raw('POST', 'secret/data/raw/bench', { data: document });
+  },
+  () => provider.store('bench', data, metadata),
+);
+const [rawGetSamples, ourGetSamples] = await paired(
+  () => raw('GET', 'secret/data/raw/bench'),
+  () => provider.retrieve('bench'),
+);
+const rawStore = summarize(rawStoreSamples);
+const ourStore = summarize(ourStoreSamples);
+const rawGet = summarize(rawGetSamples);
+const ourGet = summarize(ourGetSamples);
+
+printTable(`hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext, ${ITERATIONS} each)`, [
+  { label: 'raw store (2 requests)', summary: rawStore },
+  { label: 'provider store', summary: ourStore, note: `p50 ${ratio(ourStore.p50, rawStore.p50)} of raw` },
+  { label: 'raw retrieve', summary: rawGet },
+  { label: 'provider retrieve', summary: ourGet, note: `p50 ${ratio(ourGet.p50, rawGet.p50)} of raw` },
+]);
+
+// Connection reuse: a fresh provider, 1,000 sequential retrieves, count TCP connections the emulator accepted.
+for (const tls of [false, true]) {
+  const v = new VaultEmulator({ tls });
+  await v.start();
+  const p = new HashiCorpVaultProvider({
+    address: v.url,
+    auth: { token: v.rootToken },
+    ...(tls ? { tls: { caCert: v.caCertPem! } } : { allowInsecureHttp: true }),
+  });
+  await p.store('reuse', data, metadata);
+  const before = v.connections;
+  for (let i = 0; i < 1000; i++) await p.retrieve('reuse');
+  console.log(
+    `\n1,000 sequential retrieves over ${tls ? 'https' : 'http'}: ${v.connections - before} new TCP connections (${v.connections} in total, connect and store included)`,
+  );
+  await p.close();
+  await v.stop();
+}
+
+await provider.close();
+agent.destroy();
+await vault.stop();

@@ -1,0 +1,140 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { SecretString } from '../core/secret-string.js';
+
+/** A parsed Vault HTTP response. */
+export interface VaultResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or undefined for an empty one (204). */
+  body: VaultBody | undefined;
+}
+
+/** Vault's JSON envelope (and error shape). */
+export interface VaultBody {
+  data?: Record<string, unknown> | null;
+  auth?: Record<string, unknown> | null;
+  warnings?: string[] | null;
+  errors?: string[];
+  [key: string]: unknown;
+}
+
+/** One request to Vault. */
+export interface VaultRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'LIST';
+  /** API path after `/v1/`, already URL-encoded per segment. */
+  path: string;
+  body?: unknown;
+  /** Send the token (default true); login requests send none. */
+  token?: SecretString | undefined;
+  signal: AbortSignal;
+}
+
+/** Connection settings of {@link VaultHttpClient}. */
+export interface VaultClientSettings {
+  address: URL;
+  namespace?: string | undefined;
+  ca?: string | undefined;
+  rejectUnauthorized: boolean;
+}
+
+/**
+ * A small typed client over `node:http(s)` with one keep-alive agent: TLS settings (custom CA, verification)
+ * live on the agent, so they apply to this client only (no global dispatcher), every request takes the
+ * operation's AbortSignal, and idle sockets are unref'd by Node so they never keep the process alive.
+ * `LIST` is sent as `GET ?list=true`, which Vault treats identically and every proxy understands.
+ */
+export class VaultHttpClient {
+  readonly #settings: VaultClientSettings;
+  readonly #agent: HttpAgent;
+  readonly #https: boolean;
+
+  constructor(settings: VaultClientSettings) {
+    this.#settings = settings;
+    this.#https = settings.address.protocol === 'https:';
+    const common = {
+      keepAlive: true,
+      keepAliveMsecs: 15_000,
+      maxSockets: 16,
+      maxFreeSockets: 16,
+      scheduling: 'lifo' as const,
+    };
+    this.#agent = this.#https
+      ? new HttpsAgent({
+          ...common,
+          ...(settings.ca ? { ca: settings.ca } : {}),
+          rejectUnauthorized: settings.rejectUnauthorized,
+        })
+      : new HttpAgent(common);
+  }
+
+  send(request: VaultRequest): Promise<VaultResponse> {
+    const { address, namespace } = this.#settings;
+    const base = address.pathname.replace(/\/+$/, '');
+    let path = `${base}/v1/${request.path}`;
+    let method: string = request.method;
+    if (method === 'LIST') {
+      method = 'GET';
+      path += `${path.includes('?') ? '&' : '?'}list=true`;
+    }
+    const payload =
+      request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (payload) {
+      headers['content-type'] =
+        request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    if (namespace) headers['x-vault-namespace'] = namespace;
+    if (request.token) headers['x-vault-token'] = request.token.expose();
+    const send = this.#https ? httpsRequest : httpRequest;
+    return new Promise<VaultResponse>((resolve, reject) => {
+      const req = send(
+        {
+          protocol: address.protocol,
+          hostname: address.hostname.replace(/^\[|\]$/g, ''),
+          port: address.port || (this.#https ? 443 : 80),
+          path,
+          method,
+          headers,
+          agent: this.#agent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: VaultBody | undefined;
+            if (text.trim().length > 0) {
+              try {
+                body = JSON.parse(text) as VaultBody;
+              } catch {
+                // Proxies and load balancers answer with HTML; keep the status, drop the body.
+                body = { errors: [] };
+              }
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+          });
+        },
+      );
+      // One abort listener per request instead of `request({ signal })`, whose stream plumbing costs more
+      // than the loopback round trip itself; aborting destroys the socket either way.
+      const signal = request.signal;
+      const onAbort = () =>
+        req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        req.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Closes idle and active sockets. */
+  close(): void {
+    this.#agent.destroy();
+  }
+}

@@ -1,0 +1,249 @@
+// How the Kubernetes provider finds its cluster: the pod's service account (token, CA and namespace files
+// plus KUBERNETES_SERVICE_HOST/PORT) or a kubeconfig (explicit path, KUBECONFIG, ~/.kube/config), and the
+// keep-alive agent that carries its TLS settings.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { isIPv6 } from 'node:net';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { StorageError } from '../core/errors.js';
+import { SecretString } from '../core/secret-string.js';
+
+/** Where a pod's service account files live (the kubelet mounts them here). */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+const PROVIDER = 'kubernetes';
+
+function invalid(message: string, cause?: unknown): StorageError {
+  return new StorageError({
+    code: 'InvalidConfig',
+    message,
+    provider: PROVIDER,
+    operation: 'connect',
+    cause,
+  });
+}
+
+/**
+ * The pod's projected service account token. The kubelet rewrites the file before the token expires, so
+ * it is re-read every `refreshMs` and at once after a 401 (see {@link ServiceAccountToken.reload}).
+ */
+export class ServiceAccountToken {
+  readonly path: string;
+  readonly #refreshMs: number;
+  #value: SecretString | undefined;
+  #readAt = 0;
+  #mtimeMs = -1;
+
+  constructor(path: string, refreshMs: number) {
+    this.path = path;
+    this.#refreshMs = refreshMs;
+  }
+
+  /** The token, re-read when older than the refresh interval. */
+  async current(now: number): Promise<SecretString> {
+    if (!this.#value || now - this.#readAt >= this.#refreshMs) await this.reload(now);
+    return this.#value!;
+  }
+
+  /** Re-reads the file; true when the token changed (a 401 is then worth one more try). */
+  async reload(now: number): Promise<boolean> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+      this.#mtimeMs = (await stat(this.path)).mtimeMs;
+    } catch (error) {
+      throw invalid(
+        `cannot read the service account token at ${this.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): ` +
+          'is automountServiceAccountToken disabled for this pod?',
+        error,
+      );
+    }
+    // The kubelet's file has no newline, but hand-made ones often do; an untrimmed token is an illegal header.
+    const token = text.trim();
+    if (token === '') throw invalid(`the service account token file ${this.path} is empty`);
+    const changed = this.#value === undefined || this.#value.expose() !== token;
+    if (changed) {
+      this.#value?.dispose();
+      this.#value = new SecretString(token);
+    }
+    this.#readAt = now;
+    return changed;
+  }
+
+  get mtimeMs(): number {
+    return this.#mtimeMs;
+  }
+
+  dispose(): void {
+    this.#value?.dispose();
+    this.#value = undefined;
+  }
+}
+
+/** What the auth step resolved. */
+export interface KubeAccess {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** `in-cluster` or `kubeconfig <path> (context <name>)`, for messages. */
+  source: string;
+  /** Set for in-cluster auth: the provider adds the bearer header itself so rotation takes effect at once. */
+  token: ServiceAccountToken | undefined;
+  /** Keep-alive agent with the cluster's TLS settings; undefined when a proxy is configured. */
+  agent: HttpAgent | undefined;
+}
+
+/** The auth-related options, already validated. */
+export interface KubeAuthOptions {
+  inCluster: boolean | undefined;
+  kubeconfigPath: string | undefined;
+  context: string | undefined;
+  namespace: string | undefined;
+  serviceAccountDir: string;
+  tokenRefreshMs: number;
+}
+
+/** Resolves in-cluster or kubeconfig access; throws `InvalidConfig` with what to fix. */
+export function resolveKubeAccess(
+  sdk: typeof import('@kubernetes/client-node'),
+  options: KubeAuthOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): KubeAccess {
+  const kc = new sdk.KubeConfig();
+  const envKubeconfig = (env['KUBECONFIG'] ?? '').split(delimiter).filter((f) => f !== '');
+  const home = env['HOME'] || homedir();
+  const defaultKubeconfig = home ? join(home, '.kube', 'config') : undefined;
+  const inCluster =
+    options.inCluster ??
+    (options.kubeconfigPath === undefined &&
+      envKubeconfig.length === 0 &&
+      !(defaultKubeconfig && existsSync(defaultKubeconfig)) &&
+      Boolean(env['KUBERNETES_SERVICE_HOST']));
+
+  if (inCluster) {
+    const host = env['KUBERNETES_SERVICE_HOST'];
+    const port = env['KUBERNETES_SERVICE_PORT'];
+    if (!host || !port) {
+      throw invalid(
+        'in-cluster auth needs KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (set by Kubernetes in every pod); ' +
+          'outside a cluster pass kubeconfigPath or set KUBECONFIG',
+      );
+    }
+    const dir = options.serviceAccountDir;
+    const caFile = join(dir, 'ca.crt');
+    if (!existsSync(caFile))
+      throw invalid(`the cluster CA file ${caFile} does not exist (service account not mounted?)`);
+    let namespace = options.namespace;
+    if (namespace === undefined) {
+      try {
+        namespace = readFileSync(join(dir, 'namespace'), 'utf8').trim();
+      } catch {
+        throw invalid(`cannot read ${join(dir, 'namespace')}: pass the namespace option`);
+      }
+    }
+    const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
+    kc.loadFromOptions({
+      clusters: [{ name: 'in-cluster', server, caFile, skipTLSVerify: false }],
+      users: [{ name: 'service-account' }],
+      contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'service-account', namespace }],
+      currentContext: 'in-cluster',
+    });
+    return {
+      kubeConfig: kc,
+      namespace,
+      source: 'in-cluster service account',
+      token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
+      agent: createAgent(kc),
+    };
+  }
+
+  const files = options.kubeconfigPath !== undefined ? [options.kubeconfigPath] : envKubeconfig;
+  let source: string;
+  try {
+    if (files.length > 0) {
+      kc.loadFromFile(files[0]!);
+      for (const file of files.slice(1)) {
+        const more = new sdk.KubeConfig();
+        more.loadFromFile(file);
+        kc.mergeConfig(more);
+      }
+      source = `kubeconfig ${files.join(delimiter)}`;
+    } else if (defaultKubeconfig && existsSync(defaultKubeconfig)) {
+      kc.loadFromFile(defaultKubeconfig);
+      source = `kubeconfig ${defaultKubeconfig}`;
+    } else {
+      throw invalid(
+        'no Kubernetes configuration found: not in a pod (KUBERNETES_SERVICE_HOST unset), KUBECONFIG unset and ' +
+          `${defaultKubeconfig ?? '~/.kube/config'} missing; pass kubeconfigPath or inCluster`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof StorageError) throw error;
+    throw invalid(
+      `cannot load kubeconfig ${files.join(delimiter) || defaultKubeconfig} (${(error as NodeJS.ErrnoException).code ?? (error as Error).name}): check the path and YAML`,
+      error,
+    );
+  }
+  if (options.context !== undefined) {
+    if (!kc.getContextObject(options.context)) {
+      throw invalid(
+        `context "${options.context}" is not in ${source}; available: ${kc.contexts.map((c) => c.name).join(', ') || 'none'}`,
+      );
+    }
+    kc.setCurrentContext(options.context);
+  }
+  const context = kc.getContextObject(kc.getCurrentContext());
+  const cluster = kc.getCurrentCluster();
+  if (!context || !cluster) {
+    throw invalid(
+      `${source} has no current context with a cluster: pass the context option or set current-context`,
+    );
+  }
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw invalid(
+      `cluster "${cluster.name}" uses plain http (${cluster.server}); use https, or set insecure-skip-tls-verify for a local test cluster`,
+    );
+  }
+  // A token-file is read untrimmed by the client; a trailing newline would make an illegal header.
+  kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
+  return {
+    kubeConfig: kc,
+    namespace: options.namespace ?? context.namespace ?? 'default',
+    source: `${source} (context ${context.name})`,
+    token: undefined,
+    agent: createAgent(kc),
+  };
+}
+
+// client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
+// same TLS material makes each call a single round trip.
+function createAgent(kc: KubeConfig): HttpAgent | undefined {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
+  if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
+  const read = (file: string | undefined, data: string | undefined): Buffer | undefined => {
+    try {
+      if (file) return readFileSync(file);
+    } catch (error) {
+      throw invalid(`cannot read ${file} named in the Kubernetes configuration`, error);
+    }
+    return data ? Buffer.from(data, 'base64') : undefined;
+  };
+  if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true });
+  const ca = read(cluster.caFile, cluster.caData);
+  const cert = read(user?.certFile, user?.certData);
+  const key = read(user?.keyFile, user?.keyData);
+  return new HttpsAgent({
+    keepAlive: true,
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
+    ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+  });
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const CLOUD_SDK = /node_modules\/(@aws-sdk|@smithy|@azure|@kubernetes)\//;
+
+// Runs `body` in a child process whose module loader records every URL it resolves, through the package's
+// own export map (`nebula-credential`, `nebula-credential/local`, ...), and returns those URLs.
+function loadedModules(body: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'nebula-lazy-'));
+  const hooks = join(dir, 'hooks.mjs');
+  writeFileSync(
+    hooks,
+    `let port;
+export async function initialize(data) { port = data.port; }
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  port.postMessage(result.url);
+  return result;
+}`,
+  );
+  const script = `
+import { register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const urls = [];
+const { port1, port2 } = new MessageChannel();
+port1.on('message', (u) => urls.push(u));
+register(${JSON.stringify(`file://${hooks}`)}, import.meta.url, { data: { port: port2 }, transferList: [port2] });
+${body}
+await new Promise((r) => setTimeout(r, 200));
+port1.close();
+console.log(JSON.stringify(urls));
+`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: dir },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as string[];
+}
+
+describe('optional cloud SDKs load lazily', () => {
+  it('importing the core and using the memory provider loads no cloud SDK', () => {
+    const urls = loadedModules(`
+      const core = await import('nebula-credential');
+      const store = await core.openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: new Uint8Array(32) } });
+      await store.put('a', 'b');
+      await store.close();`);
+    assert.ok(
+      urls.some((u) => u.endsWith('/dist/index.js')),
+      'the probe did not load the core',
+    );
+    assert.deepEqual(
+      urls.filter((u) => CLOUD_SDK.test(u)),
+      [],
+    );
+  });
+
+  it('importing the local provider module and every cloud provider module loads no cloud SDK', () => {
+    const urls = loadedModules(`
+      await import('nebula-credential/local');
+      await import('nebula-credential/aws');
+      await import('nebula-credential/azure');
+      await import('nebula-credential/vault');
+      await import('nebula-credential/kubernetes');`);
+    assert.ok(urls.some((u) => u.endsWith('/dist/providers/local.js')));
+    assert.deepEqual(
+      urls.filter((u) => CLOUD_SDK.test(u)),
+      [],
+    );
+  });
+
+  it('detects a cloud SDK when one is imported (the probe works)', () => {
+    const urls = loadedModules(`await import('@aws-sdk/client-secrets-manager');`);
+    assert.ok(urls.some((u) => CLOUD_SDK.test(u)));
+  });
+});

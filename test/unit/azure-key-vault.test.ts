@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EncryptedData } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
@@ -223,11 +224,10 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
         },
       }),
     );
-    const started = performance.now();
     const error = await rejectsWith(provider.connect(), 'AuthenticationFailed');
-    assert.ok(performance.now() - started < 2500);
     assert.ok(!JSON.stringify(error).includes('wrong-secret-value-123'));
     assert.ok(!error.message.includes('wrong-secret-value-123'));
+    assert.ok(!inspect(error, { depth: 10 }).includes('wrong-secret-value-123'));
     await provider.close();
   });
 
@@ -677,7 +677,6 @@ describe('azure-key-vault: options', () => {
   });
 
   it('accepts http only with allowInsecureConnection, and keeps secrets out of inspection', async () => {
-    const { inspect } = await import('node:util');
     const p = new AzureKeyVaultProvider({
       vaultUrl: 'http://127.0.0.1:1',
       allowInsecureConnection: true,

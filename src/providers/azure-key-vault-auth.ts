@@ -1,6 +1,7 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Clock } from '../core/clock.js';
 import type { SecretString } from '../core/secret-string.js';
+import type { AzureKeyVaultSettings } from './azure-key-vault-options.js';
 
 /**
  * How the provider authenticates to Key Vault. Every form is plain JSON (so a config file or the CLI's
@@ -177,4 +178,70 @@ function cacheKey(scopes: string[], options: GetTokenOptions): string {
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Creates the `@azure/identity` credential a config object describes, with the SDK's retries off and the
+ * authority, CA and tenant options applied.
+ *
+ * @example
+ * ```ts
+ * const credential = buildCredential(await import('@azure/identity'), { type: 'managed-identity' }, [], settings, {});
+ * ```
+ */
+export function buildCredential(
+  identity: typeof import('@azure/identity'),
+  config: AzureCredentialConfig,
+  secrets: readonly SecretString[],
+  s: AzureKeyVaultSettings,
+  transport: Record<string, unknown>,
+): TokenCredential {
+  const authority = {
+    ...transport,
+    ...(s.authorityHost ? { authorityHost: s.authorityHost } : {}),
+    ...(s.disableInstanceDiscovery ? { disableInstanceDiscovery: true } : {}),
+    additionallyAllowedTenants: s.additionallyAllowedTenants,
+  };
+  const tenant = (t: string | undefined) => t ?? s.tenantId ?? process.env['AZURE_TENANT_ID'] ?? '';
+  const optionalTenant = (t: string | undefined) => {
+    const value = t ?? s.tenantId;
+    return value === undefined ? {} : { tenantId: value };
+  };
+  switch (config.type) {
+    case 'managed-identity':
+      return new identity.ManagedIdentityCredential({
+        ...transport,
+        ...(config.clientId ? { clientId: config.clientId } : {}),
+        ...(config.resourceId ? { resourceId: config.resourceId } : {}),
+        ...(config.objectId ? { objectId: config.objectId } : {}),
+      } as never);
+    case 'client-secret':
+      return new identity.ClientSecretCredential(
+        tenant(config.tenantId),
+        config.clientId,
+        secrets[0]!.expose(),
+        authority,
+      );
+    case 'client-certificate':
+      return new identity.ClientCertificateCredential(
+        tenant(config.tenantId),
+        config.clientId,
+        (config.certificatePath
+          ? { certificatePath: config.certificatePath }
+          : { certificate: secrets[0]!.expose() }) as { certificatePath: string },
+        { ...authority, sendCertificateChain: config.sendCertificateChain ?? false },
+      );
+    case 'workload-identity':
+      return new identity.WorkloadIdentityCredential({
+        ...authority,
+        ...optionalTenant(config.tenantId),
+        ...(config.clientId ? { clientId: config.clientId } : {}),
+        ...(config.tokenFilePath ? { tokenFilePath: config.tokenFilePath } : {}),
+      });
+    case 'developer':
+      return new identity.DefaultAzureCredential({
+        ...authority,
+        ...optionalTenant(config.tenantId),
+      });
+  }
 }

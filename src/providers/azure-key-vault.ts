@@ -10,20 +10,21 @@ import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
+import { OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
-import { SecretString } from '../core/secret-string.js';
-import {
-  AZURE_CREDENTIAL_TYPES,
-  type AzureCredentialConfig,
-  AzureTokenCache,
-  isLoopbackHost,
-} from './azure-key-vault-auth.js';
+import type { SecretString } from '../core/secret-string.js';
+import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
+import {
+  type AzureKeyVaultOptions,
+  type AzureKeyVaultSettings,
+  resolveAzureOptions,
+} from './azure-key-vault-options.js';
 
 export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
+export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
 
 const NAME = 'azure-key-vault';
 /** Key Vault's limit on a secret value, in bytes.
@@ -41,12 +42,6 @@ const ENVELOPE_RESERVE = 2048;
 const CONTENT_TYPE = 'application/vnd.nebula-credential.v1+json';
 const MAX_NAME = 127;
 const TAG_LIMITS = { maxTags: 15, maxKeyLength: 512, maxValueLength: 256 } as const;
-const MICROSOFT_AUTHORITIES = new Set([
-  'login.microsoftonline.com',
-  'login.microsoftonline.us',
-  'login.chinacloudapi.cn',
-  'login.partner.microsoftonline.cn',
-]);
 
 /**
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
@@ -63,95 +58,6 @@ const EMPTY_ERROR_BODY_POLICY = {
     return response;
   },
 } as never;
-
-/** What `store` does when the secret's name belongs to a soft-deleted secret.
- *
- * @example
- * ```ts
- * const policy: AzureSoftDeletePolicy = 'recover'; // recover, then write the new value as a new version
- * ```
- */
-export type AzureSoftDeletePolicy = 'recover' | 'purge' | 'fail';
-
-/**
- * Options of {@link AzureKeyVaultProvider}.
- *
- * @example
- * ```ts
- * import { AzureKeyVaultProvider } from 'nebula-credential/azure';
- * const provider = new AzureKeyVaultProvider({
- *   vaultUrl: 'https://my-vault.vault.azure.net',
- *   credential: { type: 'managed-identity' },
- *   namePrefix: 'billing-',
- * });
- * ```
- */
-export interface AzureKeyVaultOptions extends CommonProviderOptions {
-  /** The vault's URL, e.g. `https://my-vault.vault.azure.net`. Required; https unless `allowInsecureConnection`. */
-  vaultUrl: string;
-  /**
-   * How to authenticate: a config object (see {@link AzureCredentialConfig}) or any `TokenCredential`.
-   * @default { type: 'managed-identity' }
-   */
-  credential?: AzureCredentialConfig | TokenCredential | undefined;
-  /** Tenant for credentials whose config gives none (client secret, certificate, workload identity). */
-  tenantId?: string | undefined;
-  /** Microsoft Entra authority (https), for sovereign clouds or an emulator. @default the SDK's (`AZURE_AUTHORITY_HOST` or public cloud) */
-  authorityHost?: string | undefined;
-  /** Skip Entra instance discovery. @default true when `authorityHost` is not a Microsoft cloud host */
-  disableInstanceDiscovery?: boolean | undefined;
-  /** Tenants other than the credential's own that the vault's challenge may name (`['*']` for any). @default [] */
-  additionallyAllowedTenants?: string[] | undefined;
-  /** PEM file of an extra CA to trust (private endpoints behind TLS inspection, emulators). @default none */
-  caCertPath?: string | undefined;
-  /** PEM text of an extra CA to trust. @default none */
-  ca?: string | undefined;
-  /** Allow an `http://` vaultUrl (development only). @default false */
-  allowInsecureConnection?: boolean | undefined;
-  /** Skip the check that the challenge resource matches the vault's domain. @default true for loopback hosts, else false */
-  disableChallengeResourceVerification?: boolean | undefined;
-  /** Text put before every secret name (`[0-9a-z-]`); ids get 127 minus its length. @default '' */
-  namePrefix?: string | undefined;
-  /** `store` on a soft-deleted name: recover it then write, purge it then write, or fail with `Conflict`. @default 'recover' */
-  softDeletePolicy?: AzureSoftDeletePolicy | undefined;
-  /** Key Vault api-version. @default the SDK's (2025-07-01 for 4.11) */
-  serviceVersion?: string | undefined;
-  /** Interval of the delete and recover pollers, in ms. @default 500 */
-  pollIntervalMs?: number | undefined;
-}
-
-const OPTION_KEYS = [
-  'vaultUrl',
-  'credential',
-  'tenantId',
-  'authorityHost',
-  'disableInstanceDiscovery',
-  'additionallyAllowedTenants',
-  'caCertPath',
-  'ca',
-  'allowInsecureConnection',
-  'disableChallengeResourceVerification',
-  'namePrefix',
-  'softDeletePolicy',
-  'serviceVersion',
-  'pollIntervalMs',
-];
-
-interface Settings {
-  vaultUrl: string;
-  tenantId: string | undefined;
-  authorityHost: string | undefined;
-  disableInstanceDiscovery: boolean;
-  additionallyAllowedTenants: string[];
-  caCertPath: string | undefined;
-  ca: string | undefined;
-  allowInsecureConnection: boolean;
-  disableChallengeResourceVerification: boolean;
-  prefix: string;
-  policy: AzureSoftDeletePolicy;
-  serviceVersion: string | undefined;
-  pollIntervalMs: number;
-}
 
 type SecretsSdk = typeof import('@azure/keyvault-secrets');
 type IdentitySdk = typeof import('@azure/identity');
@@ -176,7 +82,7 @@ type IdentitySdk = typeof import('@azure/identity');
 export class AzureKeyVaultProvider extends BaseStorageProvider {
   readonly name = NAME;
   readonly capabilities: ProviderCapabilities;
-  readonly #settings: Settings;
+  readonly #settings: AzureKeyVaultSettings;
   readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
   readonly #credentialKind: string;
   readonly #secrets: SecretString[] = [];
@@ -186,56 +92,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   constructor(options: AzureKeyVaultOptions) {
     const v = new OptionsValidator(NAME, options);
-    v.noUnknownKeys(OPTION_KEYS);
-    const vaultUrl = v.string('vaultUrl', { required: true, rule: 'e.g. https://my-vault.vault.azure.net' });
-    const allowInsecureConnection = v.boolean('allowInsecureConnection') ?? false;
-    let url: URL | undefined;
-    if (vaultUrl) {
-      try {
-        url = new URL(vaultUrl);
-        if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowInsecureConnection)) {
-          v.add(
-            'vaultUrl',
-            'must be an https:// URL (http only with allowInsecureConnection: true, for development)',
-          );
-        }
-        if (url.pathname !== '/' || url.search || url.hash)
-          v.add('vaultUrl', 'must be the vault origin only, without a path');
-      } catch {
-        v.add('vaultUrl', 'must be a URL such as https://my-vault.vault.azure.net');
-      }
-    }
-    const authorityHost = v.string('authorityHost', {
-      pattern: /^https:\/\/[^\s]+$/,
-      rule: 'an https:// URL',
-    });
-    const tenantId = v.string('tenantId', { nonEmpty: true });
-    const prefix =
-      v.string('namePrefix', { pattern: /^[0-9a-z-]{0,100}$/, rule: 'at most 100 of 0-9, a-z and -' }) ?? '';
-    const policy = v.oneOf('softDeletePolicy', ['recover', 'purge', 'fail']) ?? 'recover';
-    const tenants = v.get('additionallyAllowedTenants');
-    if (tenants !== undefined && (!Array.isArray(tenants) || tenants.some((t) => typeof t !== 'string'))) {
-      v.add('additionallyAllowedTenants', 'must be an array of tenant ids (or ["*"])');
-    }
-    const settings: Settings = {
-      vaultUrl: url ? url.origin : '',
-      tenantId,
-      authorityHost: authorityHost?.replace(/\/+$/, ''),
-      disableInstanceDiscovery:
-        v.boolean('disableInstanceDiscovery') ??
-        (authorityHost !== undefined && !MICROSOFT_AUTHORITIES.has(safeHost(authorityHost))),
-      additionallyAllowedTenants: Array.isArray(tenants) ? [...(tenants as string[])] : [],
-      caCertPath: v.string('caCertPath', { nonEmpty: true }),
-      ca: v.string('ca', { nonEmpty: true }),
-      allowInsecureConnection,
-      disableChallengeResourceVerification:
-        v.boolean('disableChallengeResourceVerification') ?? (url ? isLoopbackHost(url.hostname) : false),
-      prefix,
-      policy,
-      serviceVersion: v.string('serviceVersion', { nonEmpty: true }),
-      pollIntervalMs: v.number('pollIntervalMs', { min: 10, max: 60_000, integer: true }) ?? 500,
-    };
-    const credential = validateCredential(v, options?.credential, tenantId);
+    const { settings, credential } = resolveAzureOptions(v, options);
     const common = v.common();
     v.throwIfInvalid();
     let kind = 'token';
@@ -260,7 +117,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
-      maxIdBytes: MAX_NAME - prefix.length,
+      maxIdBytes: MAX_NAME - settings.prefix.length,
       versioning: true,
       softDelete: true,
       nativeTagFiltering: false,
@@ -352,7 +209,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     };
     let inner: TokenCredential;
     if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
-    else inner = this.#buildCredential(identity!, this.#credentialConfig, transport);
+    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
@@ -572,70 +429,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       });
     }
   }
-
-  #buildCredential(
-    identity: IdentitySdk,
-    config: AzureCredentialConfig,
-    transport: Record<string, unknown>,
-  ): TokenCredential {
-    const s = this.#settings;
-    const authority = {
-      ...transport,
-      ...(s.authorityHost ? { authorityHost: s.authorityHost } : {}),
-      ...(s.disableInstanceDiscovery ? { disableInstanceDiscovery: true } : {}),
-      additionallyAllowedTenants: s.additionallyAllowedTenants,
-    };
-    const tenant = (t: string | undefined) => t ?? s.tenantId ?? process.env['AZURE_TENANT_ID'] ?? '';
-    const optionalTenant = (t: string | undefined) => {
-      const value = t ?? s.tenantId;
-      return value === undefined ? {} : { tenantId: value };
-    };
-    switch (config.type) {
-      case 'managed-identity':
-        return new identity.ManagedIdentityCredential({
-          ...transport,
-          ...(config.clientId ? { clientId: config.clientId } : {}),
-          ...(config.resourceId ? { resourceId: config.resourceId } : {}),
-          ...(config.objectId ? { objectId: config.objectId } : {}),
-        } as never);
-      case 'client-secret':
-        return new identity.ClientSecretCredential(
-          tenant(config.tenantId),
-          config.clientId,
-          this.#secrets[0]!.expose(),
-          authority,
-        );
-      case 'client-certificate':
-        return new identity.ClientCertificateCredential(
-          tenant(config.tenantId),
-          config.clientId,
-          (config.certificatePath
-            ? { certificatePath: config.certificatePath }
-            : { certificate: this.#secrets[0]!.expose() }) as { certificatePath: string },
-          { ...authority, sendCertificateChain: config.sendCertificateChain ?? false },
-        );
-      case 'workload-identity':
-        return new identity.WorkloadIdentityCredential({
-          ...authority,
-          ...optionalTenant(config.tenantId),
-          ...(config.clientId ? { clientId: config.clientId } : {}),
-          ...(config.tokenFilePath ? { tokenFilePath: config.tokenFilePath } : {}),
-        });
-      case 'developer':
-        return new identity.DefaultAzureCredential({
-          ...authority,
-          ...optionalTenant(config.tenantId),
-        });
-    }
-  }
-}
-
-function safeHost(url: string): string {
-  try {
-    return new URL(url).hostname.toLowerCase();
-  } catch {
-    return '';
-  }
 }
 
 function isDeletedConflict(error: unknown): boolean {
@@ -664,87 +457,4 @@ function matchesItem(
   if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
     return false;
   return true;
-}
-
-function validateCredential(
-  v: OptionsValidator,
-  credential: unknown,
-  tenantId: string | undefined,
-): { config: AzureCredentialConfig | TokenCredential; secrets: SecretString[] } | undefined {
-  if (credential === undefined) return { config: { type: 'managed-identity' }, secrets: [] };
-  if (typeof credential !== 'object' || credential === null) {
-    v.add('credential', 'must be a credential config object or a TokenCredential');
-    return undefined;
-  }
-  if (typeof (credential as TokenCredential).getToken === 'function') {
-    return { config: credential as TokenCredential, secrets: [] };
-  }
-  const type = v.oneOf('credential.type', AZURE_CREDENTIAL_TYPES, { required: true });
-  const secrets: SecretString[] = [];
-  const secret = (path: string, required: boolean) => {
-    const raw = v.get(path);
-    if (raw instanceof SecretString) secrets.push(raw);
-    else if (typeof raw === 'string' && raw.length > 0) secrets.push(new SecretString(raw));
-    else if (raw !== undefined || required) v.add(path, 'is required: a non-empty string or SecretString');
-  };
-  const needTenant = () => {
-    if (
-      v.string('credential.tenantId', { nonEmpty: true }) === undefined &&
-      !tenantId &&
-      !process.env['AZURE_TENANT_ID']
-    ) {
-      v.add('credential.tenantId', 'is required (or set tenantId or AZURE_TENANT_ID)');
-    }
-  };
-  const keys: Record<string, string[]> = {
-    'managed-identity': ['clientId', 'resourceId', 'objectId'],
-    'client-secret': ['tenantId', 'clientId', 'clientSecret'],
-    'client-certificate': ['tenantId', 'clientId', 'certificatePath', 'certificate', 'sendCertificateChain'],
-    'workload-identity': ['tenantId', 'clientId', 'tokenFilePath'],
-    developer: ['tenantId'],
-  };
-  if (type) {
-    for (const key of Object.keys(credential)) {
-      if (key !== 'type' && !keys[type]!.includes(key))
-        v.add(`credential.${key}`, `is not an option of ${type}`);
-    }
-  }
-  switch (type) {
-    case 'managed-identity': {
-      const ids = ['clientId', 'resourceId', 'objectId'].filter((k) =>
-        v.string(`credential.${k}`, { nonEmpty: true }),
-      );
-      if (ids.length > 1) v.add('credential', 'give at most one of clientId, resourceId and objectId');
-      break;
-    }
-    case 'client-secret':
-      needTenant();
-      v.string('credential.clientId', { required: true });
-      secret('credential.clientSecret', true);
-      break;
-    case 'client-certificate': {
-      needTenant();
-      v.string('credential.clientId', { required: true });
-      const path = v.string('credential.certificatePath', { nonEmpty: true });
-      secret('credential.certificate', false);
-      if ((path === undefined) === (secrets.length === 0)) {
-        v.add('credential', 'give exactly one of certificatePath and certificate');
-      }
-      v.boolean('credential.sendCertificateChain');
-      break;
-    }
-    case 'workload-identity':
-      v.string('credential.tenantId', { nonEmpty: true });
-      v.string('credential.clientId', { nonEmpty: true });
-      v.string('credential.tokenFilePath', { nonEmpty: true });
-      break;
-    case 'developer':
-      v.string('credential.tenantId', { nonEmpty: true });
-      break;
-  }
-  if (!type) return undefined;
-  const copy = { ...(credential as Record<string, unknown>) };
-  delete copy['clientSecret'];
-  delete copy['certificate'];
-  return { config: copy as AzureCredentialConfig, secrets };
 }

@@ -1,13 +1,460 @@
-// PLACEHOLDER: replaced by the provider's implementation (see its issue).
-import { StorageError } from '../core/errors.js';
-import type { CommonProviderOptions } from '../core/options.js';
+import { readFile } from 'node:fs/promises';
+import type { TokenCredential } from '@azure/identity';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { BaseStorageProvider } from '../core/base-provider.js';
+import type { EncryptedData } from '../core/crypto.js';
+import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
+import { CredentialId } from '../core/id.js';
+import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
+import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
+import type { AttemptContext } from '../core/operation.js';
+import { OptionsValidator } from '../core/options.js';
+import { importOptionalPeer } from '../core/peer.js';
+import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { SecretString } from '../core/secret-string.js';
+import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import { mapAzureError } from './azure-key-vault-errors.js';
+import {
+  type AzureKeyVaultOptions,
+  type AzureKeyVaultSettings,
+  resolveAzureOptions,
+} from './azure-key-vault-options.js';
 
-export interface AzureKeyVaultOptions extends CommonProviderOptions {
-  [key: string]: unknown;
+export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
+export { requiredRoleFor } from './azure-key-vault-errors.js';
+export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
+
+const NAME = 'azure-key-vault';
+/** Key Vault's limit on a secret value, in bytes.
+ *
+ * @example
+ * ```ts
+ * import { AZURE_SECRET_VALUE_LIMIT } from 'nebula-credential/azure';
+ * console.log(AZURE_SECRET_VALUE_LIMIT); // 25600
+ * ```
+ */
+export const AZURE_SECRET_VALUE_LIMIT = 25 * 1024;
+/** Room kept in the value for the document envelope and ordinary metadata. */
+const ENVELOPE_RESERVE = 2048;
+/** Media type of the stored document; its `created` parameter mirrors metadata.createdAt for list filters. */
+const CONTENT_TYPE = 'application/vnd.nebula-credential.v1+json';
+const MAX_NAME = 127;
+const TAG_LIMITS = { maxTags: 15, maxKeyLength: 512, maxValueLength: 256 } as const;
+
+/**
+ * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
+ * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
+ */
+const EMPTY_ERROR_BODY_POLICY = {
+  name: 'nebulaCredentialEmptyErrorBody',
+  async sendRequest(
+    request: unknown,
+    next: (request: unknown) => Promise<{ status: number; bodyAsText?: string | null }>,
+  ) {
+    const response = await next(request);
+    if (response.status >= 400 && !response.bodyAsText) response.bodyAsText = '{}';
+    return response;
+  },
+} as never;
+
+type SecretsSdk = typeof import('@azure/keyvault-secrets');
+type IdentitySdk = typeof import('@azure/identity');
+
+/**
+ * Stores credentials as Azure Key Vault secrets through `@azure/keyvault-secrets`, authenticated with
+ * `@azure/identity` (managed identity by default). Each credential is one secret: the value is the
+ * credential document (ciphertext and exact metadata), the content type marks it as ours, and the metadata
+ * tags are mirrored as secret tags. Deleting is a soft delete; `recover(id)` and `purge(id)` finish it.
+ *
+ * @example
+ * ```ts
+ * import { createStorageProvider, EncryptionManager, createMetadata } from 'nebula-credential';
+ * const provider = await createStorageProvider({
+ *   provider: 'azure-key-vault',
+ *   vaultUrl: 'https://my-vault.vault.azure.net',
+ *   credential: { type: 'managed-identity' },
+ * });
+ * await provider.store('api_key', EncryptionManager.generate().encrypt(Buffer.from('v')), createMetadata());
+ * ```
+ */
+export class AzureKeyVaultProvider extends BaseStorageProvider {
+  readonly name = NAME;
+  readonly capabilities: ProviderCapabilities;
+  readonly #settings: AzureKeyVaultSettings;
+  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
+  readonly #credentialKind: string;
+  readonly #secrets: SecretString[] = [];
+  #client: SecretClient | undefined;
+  #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
+  #tokens: AzureTokenCache | undefined;
+
+  constructor(options: AzureKeyVaultOptions) {
+    const v = new OptionsValidator(NAME, options);
+    const { settings, credential } = resolveAzureOptions(v, options);
+    const common = v.common();
+    v.throwIfInvalid();
+    let kind = 'token';
+    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+    let held: SecretString[] = [];
+    super(NAME, common, (error, operation, credentialId) =>
+      mapAzureError(error, {
+        provider: NAME,
+        operation,
+        credentialId,
+        credentialKind: kind,
+        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
+      }),
+    );
+    this.#settings = settings;
+    const { config, secrets } = credential!;
+    this.#credentialConfig = config;
+    this.#secrets = secrets;
+    kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
+    this.#credentialKind = kind;
+    held = secrets;
+    const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
+    this.capabilities = {
+      maxCredentialSize,
+      maxIdBytes: MAX_NAME - settings.prefix.length,
+      versioning: true,
+      softDelete: true,
+      nativeTagFiltering: false,
+      persistent: true,
+      maxTags: TAG_LIMITS.maxTags,
+    };
+  }
+
+  /**
+   * Loads the SDKs (about a second, cold) before the connect deadline starts, so the deadline measures the
+   * vault and the identity endpoint, not module loading.
+   */
+  override async connect(options: ConnectOptions = {}): Promise<void> {
+    this.#sdks ??= this.#loadSdks();
+    try {
+      await this.#sdks;
+    } catch (error) {
+      this.#sdks = undefined;
+      throw error;
+    }
+    return super.connect(options);
+  }
+
+  /** Recovers a soft-deleted credential (within the vault's retention period). */
+  async recover(id: CredentialId | string): Promise<void> {
+    const cid = this.#id(id, 'recover');
+    await this.connect();
+    await this.runner.run('recover', (a) => this.#recoverName(cid, this.#name(cid), a), {
+      credentialId: cid.value,
+      kind: 'write',
+    });
+  }
+
+  /** Permanently removes a soft-deleted credential (refused by vaults with purge protection). */
+  async purge(id: CredentialId | string): Promise<void> {
+    const cid = this.#id(id, 'purge');
+    await this.connect();
+    await this.runner.run('purge', (a) => this.#purgeName(cid, this.#name(cid), a), {
+      credentialId: cid.value,
+      kind: 'write',
+    });
+  }
+
+  /** Ids of soft-deleted credentials that can still be recovered or purged. */
+  async listDeleted(): Promise<string[]> {
+    await this.connect();
+    const ids = await this.runner.run('list', async (a) => {
+      await this.#prepare(a, 'list');
+      const out: string[] = [];
+      await this.#kv('list', 'readMetadata/action', undefined, async () => {
+        for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.signal })) {
+          const id = this.#decode(item.name, (item.properties as { contentType?: string }).contentType);
+          if (id) out.push(id.value);
+        }
+      });
+      return out;
+    });
+    return [...new Set(ids)].sort();
+  }
+
+  protected override validateId(id: CredentialId): void {
+    this.#name(id);
+  }
+
+  protected override validateStore(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): void {
+    this.#name(id);
+    assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
+    const size = Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8');
+    assertWithinSizeLimit(size, AZURE_SECRET_VALUE_LIMIT, {
+      provider: NAME,
+      credentialId: id.value,
+      what: 'stored secret value (ciphertext, envelope and metadata)',
+    });
+  }
+
+  protected async connectBackend(a: AttemptContext): Promise<void> {
+    const s = this.#settings;
+    this.#sdks ??= this.#loadSdks();
+    const { kv, identity } = await this.#sdks;
+    const ca = s.ca ?? (s.caCertPath ? await this.#readCa(s.caCertPath) : undefined);
+    const transport = {
+      retryOptions: { maxRetries: 0 },
+      ...(ca ? { tlsOptions: { ca } } : {}),
+      ...(s.allowInsecureConnection ? { allowInsecureConnection: true } : {}),
+    };
+    let inner: TokenCredential;
+    if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
+    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
+    this.#tokens = new AzureTokenCache(inner, this.common.clock);
+    this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
+      ...transport,
+      disableChallengeResourceVerification: s.disableChallengeResourceVerification,
+      additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
+      ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
+    });
+    // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
+    try {
+      await this.#kv('connect', 'readMetadata/action', undefined, () =>
+        this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal }).byPage({ maxPageSize: 1 }).next(),
+      );
+    } catch (error) {
+      // A 403 proves the token is good; RBAC is then reported per operation, naming the missing role.
+      if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+      this.common.logger.warn(
+        { provider: NAME, requiredRole: error.details['requiredRole'] },
+        'connected, but the principal may not list secrets',
+      );
+    }
+  }
+
+  protected async storeBackend(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+  ): Promise<void> {
+    await this.#prepare(a, 'store');
+    const name = this.#name(id);
+    const value = encodeCredentialDocument(data, metadata);
+    const set = () =>
+      this.#kv('store', 'setSecret/action', id, () =>
+        this.#sdk().setSecret(name, value, {
+          contentType: `${CONTENT_TYPE}; created=${metadata.createdAt.toISOString()}`,
+          tags: { ...metadata.tags },
+          abortSignal: a.signal,
+        }),
+      );
+    try {
+      await set();
+      return;
+    } catch (error) {
+      if (!isDeletedConflict(error)) throw error;
+      if (this.#settings.policy === 'fail') throw error;
+    }
+    if (this.#settings.policy === 'recover') await this.#recoverName(id, name, a);
+    else await this.#purgeName(id, name, a);
+    // Right after a recover or purge the name can still be busy (409) for a moment.
+    for (;;) {
+      try {
+        await set();
+        return;
+      } catch (error) {
+        if (
+          !(error instanceof StorageError && error.code === 'Conflict') ||
+          a.remainingMs() < this.#settings.pollIntervalMs * 2
+        ) {
+          throw error;
+        }
+        await this.common.clock.sleep(this.#settings.pollIntervalMs, a.signal);
+      }
+    }
+  }
+
+  protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
+    await this.#prepare(a, 'retrieve');
+    const secret = await this.#kv('retrieve', 'getSecret/action', id, () =>
+      this.#sdk().getSecret(this.#name(id), { abortSignal: a.signal }),
+    );
+    const { data, metadata } = decodeCredentialDocument(secret.value ?? '', id.value);
+    return { data, metadata, version: secret.properties.version };
+  }
+
+  protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    await this.#prepare(a, 'exists');
+    // The versions listing needs only read-metadata rights and never carries the value.
+    try {
+      const page = await this.#kv('exists', 'readMetadata/action', id, () =>
+        this.#sdk()
+          .listPropertiesOfSecretVersions(this.#name(id), { abortSignal: a.signal })
+          .byPage({ maxPageSize: 1 })
+          .next(),
+      );
+      return !page.done && page.value.length > 0;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return false;
+      throw error;
+    }
+  }
+
+  protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
+    await this.#prepare(a, 'delete');
+    await this.#kv('delete', 'delete', id, async () => {
+      const poller = await this.#sdk().beginDeleteSecret(this.#name(id), {
+        abortSignal: a.signal,
+        intervalInMs: this.#settings.pollIntervalMs,
+      });
+      await poller.pollUntilDone({ abortSignal: a.signal });
+    });
+  }
+
+  protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
+    await this.#prepare(a, 'list');
+    const ids: string[] = [];
+    await this.#kv('list', 'readMetadata/action', undefined, async () => {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
+        const id = this.#decode(item.name, item.contentType);
+        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        ids.push(id.value);
+      }
+    });
+    return ids;
+  }
+
+  protected override async closeBackend(): Promise<void> {
+    this.#client = undefined;
+    this.#tokens?.clear();
+    for (const s of this.#secrets) s.dispose();
+  }
+
+  async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
+    await this.#prepare(a, 'recover');
+    await this.#kv('recover', 'recover/action', id, async () => {
+      const poller = await this.#sdk().beginRecoverDeletedSecret(name, {
+        abortSignal: a.signal,
+        intervalInMs: this.#settings.pollIntervalMs,
+      });
+      await poller.pollUntilDone({ abortSignal: a.signal });
+    });
+  }
+
+  async #purgeName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
+    await this.#prepare(a, 'purge');
+    await this.#kv('purge', 'purge/action', id, () =>
+      this.#sdk().purgeDeletedSecret(name, { abortSignal: a.signal }),
+    );
+  }
+
+  /** Refreshes access tokens that are expired or about to expire, before the operation's requests. */
+  async #prepare(a: AttemptContext, operation: StorageOperation): Promise<void> {
+    if (!this.#tokens?.hasDue) return;
+    await this.#kv(operation, undefined, undefined, () => this.#tokens!.refreshDue(a.signal));
+  }
+
+  async #kv<T>(
+    operation: StorageOperation,
+    action: string | undefined,
+    id: CredentialId | undefined,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const mapped = mapAzureError(error, {
+        provider: NAME,
+        operation,
+        credentialId: id?.value,
+        action,
+        secretName: id ? this.#name(id) : undefined,
+        credentialKind: this.#credentialKind,
+        redact: this.#secrets.filter((s) => !s.disposed).map((s) => s.expose()),
+      });
+      if (mapped.code === 'AuthenticationFailed') this.#tokens?.clear();
+      throw mapped;
+    }
+  }
+
+  #sdk(): SecretClient {
+    if (!this.#client) throw new StorageError({ code: 'Internal', message: 'not connected', provider: NAME });
+    return this.#client;
+  }
+
+  #name(id: CredentialId): string {
+    return encodeCredentialName(id, 'lowercase-dns', {
+      prefix: this.#settings.prefix,
+      maxLength: MAX_NAME,
+      provider: NAME,
+    });
+  }
+
+  #decode(name: string | undefined, contentType: string | undefined): CredentialId | undefined {
+    if (!name || !contentType?.startsWith(CONTENT_TYPE)) return undefined;
+    return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
+  }
+
+  #id(id: CredentialId | string, operation: StorageOperation): CredentialId {
+    try {
+      const parsed = CredentialId.from(id);
+      this.#name(parsed);
+      return parsed;
+    } catch (error) {
+      throw error instanceof StorageError ? error.withContext({ provider: NAME, operation }) : error;
+    }
+  }
+
+  async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
+    const [kv, identity] = await Promise.all([
+      importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
+      'getToken' in this.#credentialConfig
+        ? undefined
+        : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
+    ]);
+    return { kv, identity };
+  }
+
+  async #readCa(path: string): Promise<string> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (error) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: `caCertPath ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        provider: NAME,
+        operation: 'connect',
+        cause: error,
+      });
+    }
+  }
 }
 
-export class AzureKeyVaultProvider {
-  constructor(_options: AzureKeyVaultOptions) {
-    throw new StorageError({ code: 'Unsupported', message: 'provider not implemented yet' });
-  }
+function isDeletedConflict(error: unknown): boolean {
+  return (
+    error instanceof StorageError &&
+    error.code === 'Conflict' &&
+    error.details.backendCode === 'ObjectIsDeletedButRecoverable'
+  );
+}
+
+function createdOf(contentType: string | undefined): number | undefined {
+  const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
+  const t = match ? Date.parse(match[1]!) : Number.NaN;
+  return Number.isNaN(t) ? undefined : t;
+}
+
+function matchesItem(
+  tags: Record<string, string>,
+  created: number | undefined,
+  filter: CredentialFilter | undefined,
+) {
+  if (!filter) return true;
+  for (const [k, v] of Object.entries(filter.tags ?? {}))
+    if (!Object.hasOwn(tags, k) || tags[k] !== v) return false;
+  if (filter.createdAfter && (created === undefined || created < filter.createdAfter.getTime())) return false;
+  if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
+    return false;
+  return true;
 }

@@ -37,6 +37,15 @@ export {
   verifySigV4,
 } from './emulators/aws-sigv4.js';
 export {
+  AZURE_KEY_VAULT_API_VERSIONS,
+  AZURE_KEY_VAULT_ROLES,
+  type AzureEmulatorPrincipal,
+  AzureKeyVaultEmulator,
+  type AzureKeyVaultEmulatorOptions,
+  type AzureTokenClaims,
+  cliEmulator as azureCliEmulator,
+} from './emulators/azure.js';
+export {
   cliEmulator as kubernetesCliEmulator,
   type KubePolicyRule,
   KubernetesEmulator,

@@ -95,6 +95,7 @@ export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
   type CredentialStoreOptions,
+  credentialAssociatedData,
   type EncryptionConfig,
   openCredentialStore,
   type PutOptions,

@@ -221,9 +221,21 @@ export class CredentialStore {
   }
 }
 
-function aad(id: CredentialId): Buffer {
-  return Buffer.from(`id:${id.value}`, 'utf8');
+/**
+ * The associated data `CredentialStore` binds into every encryption: the credential id. Tools that move
+ * ciphertext between stores (re-encrypting it) use it so the result reads back through `get`.
+ *
+ * @example
+ * ```ts
+ * import { credentialAssociatedData, EncryptionManager } from 'nebula-credential';
+ * const data = EncryptionManager.generate().encrypt(Buffer.from('v'), credentialAssociatedData('api_key'));
+ * ```
+ */
+export function credentialAssociatedData(id: CredentialIdLike): Buffer {
+  return Buffer.from(`id:${CredentialId.from(id).value}`, 'utf8');
 }
+
+const aad = credentialAssociatedData;
 
 /**
  * Opens a {@link CredentialStore}: resolves the key, creates and connects the provider.

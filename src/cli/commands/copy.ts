@@ -2,6 +2,7 @@ import type { EncryptedData, EncryptionManager } from '../../core/crypto.js';
 import { isStorageError, StorageError, toStorageError } from '../../core/errors.js';
 import type { CredentialFilter, CredentialMetadata } from '../../core/metadata.js';
 import type { StorageProvider, StoredCredential } from '../../core/provider.js';
+import { credentialAssociatedData } from '../../core/store.js';
 import { parsePairs } from '../args.js';
 import { type CliConfig, loadConfigSpec } from '../config.js';
 import { type CommandContext, openStorage } from '../context.js';
@@ -24,8 +25,7 @@ export interface CopySummary {
 
 type Status = 'new' | 'differs' | 'identical';
 
-// Must equal the associated data CredentialStore binds (core/store.ts), so re-encrypted values read back.
-const aad = (id: string) => Buffer.from(`id:${id}`, 'utf8');
+const aad = credentialAssociatedData;
 
 /** `copy --from <config> --to <config>`: verified, resumable copy with metadata. */
 export async function copy(ctx: CommandContext): Promise<number> {

@@ -122,13 +122,16 @@ export function encryptedDataFromJson(json: unknown): EncryptedData {
 export class EncryptionManager {
   readonly keyId: string;
   readonly #key: Buffer;
-  #nonceCounter: bigint;
+  readonly #nonceCounter: Buffer;
+  readonly #aadHeader: Buffer;
   #encryptions = 0;
 
   private constructor(key: Buffer) {
     this.#key = key;
     this.keyId = createHmac('sha256', key).update('nebula-credential key id v1').digest('hex').slice(0, 16);
-    this.#nonceCounter = BigInt(`0x${randomBytes(NONCE_BYTES).toString('hex')}`);
+    this.#nonceCounter = randomBytes(NONCE_BYTES);
+    // Binding the format version and key id means a downgraded version field fails authentication.
+    this.#aadHeader = Buffer.from(`nebula-credential/v${ENCRYPTION_FORMAT_VERSION}/${this.keyId}/`);
   }
 
   /** A manager for a 32-byte key (copied, so the caller may wipe its buffer). */
@@ -274,13 +277,16 @@ export class EncryptionManager {
   }
 
   #nextNonce(): Buffer {
-    this.#nonceCounter = (this.#nonceCounter + 1n) & ((1n << 96n) - 1n);
-    return Buffer.from(this.#nonceCounter.toString(16).padStart(NONCE_BYTES * 2, '0'), 'hex');
+    // A 96-bit big-endian counter incremented in place (wrapping), copied out for the caller.
+    const counter = this.#nonceCounter;
+    for (let i = NONCE_BYTES - 1; i >= 0; i--) {
+      counter[i] = (counter[i]! + 1) & 0xff;
+      if (counter[i] !== 0) break;
+    }
+    return Buffer.from(counter);
   }
 
   #aad(associatedData: Uint8Array | undefined): Buffer {
-    // Binding the format version and key id means a downgraded version field fails authentication.
-    const header = Buffer.from(`nebula-credential/v${ENCRYPTION_FORMAT_VERSION}/${this.keyId}/`);
-    return associatedData ? Buffer.concat([header, associatedData]) : header;
+    return associatedData ? Buffer.concat([this.#aadHeader, associatedData]) : this.#aadHeader;
   }
 }

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { createStorageProvider, type StorageConfig } from '../../src/core/factory.js';
-import { CLI, cliEnv, emulatorBuilt, nebula, tempHome } from './helpers.js';
+import { CLI, cliEnv, nebula, tempHome } from './helpers.js';
 
 interface Started {
   child: ChildProcess;
@@ -47,23 +47,7 @@ describe('nebula-credential emulator', () => {
   });
 
   for (const service of ['aws', 'azure', 'vault', 'kubernetes']) {
-    const built = emulatorBuilt(service);
-    if (!built) {
-      it(`${service}: not in this build yet, so the command says Unsupported`, async () => {
-        const { home, cleanup } = await tempHome();
-        try {
-          const r = await nebula(['emulator', service], { home });
-          assert.equal(r.status, EXIT_CODES.Unsupported);
-          assert.match(r.stderr, /not part of this build/);
-        } finally {
-          await cleanup();
-        }
-      });
-    }
-
-    it(`${service}: the command set runs against the emulator, and copy from local survives an interruption`, {
-      skip: built ? false : `the ${service} emulator is not in this build yet`,
-    }, async () => {
+    it(`${service}: the command set runs against the emulator, and copy from local survives an interruption`, async () => {
       const { home, cleanup } = await tempHome();
       const emulator = await startEmulator(service, home);
       try {

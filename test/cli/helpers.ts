@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -72,9 +71,4 @@ export function nebula(args: string[], options: CliRunOptions): Promise<CliResul
 export async function tempHome(): Promise<{ home: string; cleanup: () => Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), 'nebula-cli-'));
   return { home, cleanup: () => rm(home, { recursive: true, force: true }) };
-}
-
-/** True when the compiled module of an emulator exists in this build. */
-export function emulatorBuilt(service: string): boolean {
-  return existsSync(join(ROOT, '.build', 'src', 'testing', 'emulators', `${service}.js`));
 }

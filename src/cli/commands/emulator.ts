@@ -1,11 +1,19 @@
-import { StorageError } from '../../core/errors.js';
 import type { CliEmulator } from '../../testing/emulator-kit/cli-contract.js';
 import { parseInteger } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
 
-/** The services `emulator` knows, each a module `src/testing/emulators/<service>.ts` exporting `cliEmulator`. */
-export const EMULATED_SERVICES = ['aws', 'azure', 'vault', 'kubernetes'] as const;
+// One loader per service, each imported only when asked for, so no emulator (and nothing the emulators
+// need) is on the start-up path of the other commands.
+const EMULATOR_LOADERS = {
+  aws: async () => (await import('../../testing/emulators/aws.js')).cliEmulator,
+  azure: async () => (await import('../../testing/emulators/azure.js')).cliEmulator,
+  vault: async () => (await import('../../testing/emulators/vault.js')).cliEmulator,
+  kubernetes: async () => (await import('../../testing/emulators/kubernetes.js')).cliEmulator,
+} satisfies Record<string, () => Promise<CliEmulator>>;
+
+/** The services `emulator` knows. */
+export const EMULATED_SERVICES = Object.keys(EMULATOR_LOADERS) as (keyof typeof EMULATOR_LOADERS)[];
 
 /** `emulator <service>`: start it, print its JSON line, run until SIGINT/SIGTERM, stop it. */
 export async function emulator(ctx: CommandContext): Promise<number> {
@@ -29,28 +37,6 @@ export async function emulator(ctx: CommandContext): Promise<number> {
   return EXIT_OK;
 }
 
-async function loadEmulator(service: string): Promise<CliEmulator> {
-  let module: { cliEmulator?: CliEmulator };
-  try {
-    // A variable specifier keeps every emulator (and the SDK types they mimic) out of the start-up path.
-    module = (await import(`../../testing/emulators/${service}.js`)) as { cliEmulator?: CliEmulator };
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') {
-      throw new StorageError({
-        code: 'Unsupported',
-        message: `the ${service} emulator is not part of this build`,
-        operation: 'emulator',
-      });
-    }
-    throw error;
-  }
-  if (!module.cliEmulator || typeof module.cliEmulator.start !== 'function') {
-    throw new StorageError({
-      code: 'Internal',
-      message: `the ${service} emulator module does not export cliEmulator`,
-      operation: 'emulator',
-    });
-  }
-  return module.cliEmulator;
+function loadEmulator(service: string): Promise<CliEmulator> {
+  return EMULATOR_LOADERS[service as keyof typeof EMULATOR_LOADERS]();
 }

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { BaseStorageProvider } from './core/base-provider.js';
-export { type Clock, ManualClock, systemClock } from './core/clock.js';
+export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
   ENCRYPTION_FORMAT_VERSION,

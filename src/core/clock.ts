@@ -123,3 +123,18 @@ export class ManualClock implements Clock {
     this.#now = epochMs;
   }
 }
+
+/**
+ * Milliseconds from a monotonic source, for measuring durations. `process.hrtime` rather than the global
+ * `performance`, whose first use loads Node's whole perf_hooks module graph at start-up.
+ *
+ * @example
+ * ```ts
+ * import { monotonicMs } from 'nebula-credential';
+ * const t = monotonicMs();
+ * console.log(monotonicMs() - t >= 0); // true
+ * ```
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}

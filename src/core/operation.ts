@@ -1,3 +1,4 @@
+import { monotonicMs } from './clock.js';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { silentLogger } from './logger.js';
 import type { CredentialContext } from './metadata.js';
@@ -71,7 +72,7 @@ export class OperationRunner {
       (operation === 'connect' ? 'connect' : WRITE_OPERATIONS.has(operation) ? 'write' : 'read');
     const timeoutMs =
       kind === 'connect' ? timeouts.connectMs : kind === 'write' ? timeouts.writeMs : timeouts.readMs;
-    const started = performance.now();
+    const started = monotonicMs();
     const startedAt = clock.now();
     const log = logger === silentLogger ? undefined : logger;
     const logFields = () => ({
@@ -135,13 +136,13 @@ export class OperationRunner {
               return signalFor();
             },
             attempt,
-            remainingMs: () => timeoutMs - (performance.now() - started),
+            remainingMs: () => timeoutMs - (monotonicMs() - started),
           };
           // Racing the stop guarantees the deadline even when a client ignores its signal.
           const result = stopReason ? await stopped : await Promise.race([call(context), stopped]);
-          metrics.recordOperation(this.provider, operation, performance.now() - started);
+          metrics.recordOperation(this.provider, operation, monotonicMs() - started);
           log?.debug(
-            { ...logFields(), attempts: attempt, durationMs: performance.now() - started },
+            { ...logFields(), attempts: attempt, durationMs: monotonicMs() - started },
             `${operation} ok`,
           );
           return result;
@@ -169,9 +170,9 @@ export class OperationRunner {
       }
     } catch (error) {
       const failure = error as StorageError;
-      metrics.recordOperation(this.provider, operation, performance.now() - started, failure.code);
+      metrics.recordOperation(this.provider, operation, monotonicMs() - started, failure.code);
       log?.debug(
-        { ...logFields(), attempts: attempt, code: failure.code, durationMs: performance.now() - started },
+        { ...logFields(), attempts: attempt, code: failure.code, durationMs: monotonicMs() - started },
         `${operation} failed`,
       );
       throw failure;

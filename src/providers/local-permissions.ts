@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { userInfo } from 'node:os';
 import { StorageError } from '../core/errors.js';
@@ -115,6 +114,8 @@ export function windowsAccount(env: NodeJS.ProcessEnv, username: string): string
 /** Restricts `dir` to the current user with icacls (Windows only). */
 export async function restrictWindowsAcl(dir: string): Promise<void> {
   const [command, ...args] = icaclsRestrictCommand(dir, windowsAccount(process.env, userInfo().username));
+  // Loaded here, on Windows only: child_process drags in net and dgram, which every other start would pay for.
+  const { execFile } = await import('node:child_process');
   await new Promise<void>((resolveRun, reject) => {
     execFile(command!, args, { windowsHide: true, timeout: 1500 }, (error) => {
       if (!error) resolveRun();

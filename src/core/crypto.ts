@@ -3,7 +3,15 @@ import { inspect } from 'node:util';
 import { StorageError } from './errors.js';
 import { SecretString } from './secret-string.js';
 
-/** Version of the {@link EncryptedData} format this library writes. */
+/**
+ * Version of the {@link EncryptedData} format this library writes.
+ *
+ * @example
+ * ```ts
+ * import { ENCRYPTION_FORMAT_VERSION } from 'nebula-credential';
+ * if (data.version !== ENCRYPTION_FORMAT_VERSION) console.log('written by another release');
+ * ```
+ */
 export const ENCRYPTION_FORMAT_VERSION = 1;
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
@@ -12,9 +20,24 @@ const TAG_BYTES = 16;
 /**
  * Argon2id parameters for passphrases, those of the original design (OWASP's minimum for Argon2id):
  * 19 MiB of memory, 2 iterations, 1 lane, a 32-byte key.
+ *
+ * @example
+ * ```ts
+ * import { ARGON2ID_PARAMETERS } from 'nebula-credential';
+ * console.log(ARGON2ID_PARAMETERS.memoryKiB); // 19456
+ * ```
  */
 export const ARGON2ID_PARAMETERS = Object.freeze({ memoryKiB: 19456, iterations: 2, parallelism: 1 });
-/** Shortest salt accepted by {@link EncryptionManager.fromPassphrase}. */
+/**
+ * Shortest salt accepted by {@link EncryptionManager.fromPassphrase}.
+ *
+ * @example
+ * ```ts
+ * import { MIN_SALT_BYTES } from 'nebula-credential';
+ * import { randomBytes } from 'node:crypto';
+ * const salt = randomBytes(MIN_SALT_BYTES);
+ * ```
+ */
 export const MIN_SALT_BYTES = 16;
 
 /**

@@ -12,7 +12,15 @@ import {
   metadataToJson,
 } from './metadata.js';
 
-/** Identifies a stored credential document and its layout version. */
+/**
+ * Identifies a stored credential document and its layout version.
+ *
+ * @example
+ * ```ts
+ * import { CREDENTIAL_DOCUMENT_FORMAT } from 'nebula-credential';
+ * const ours = JSON.parse(text).format === CREDENTIAL_DOCUMENT_FORMAT;
+ * ```
+ */
 export const CREDENTIAL_DOCUMENT_FORMAT = 'nebula-credential/v1';
 
 /**

@@ -29,7 +29,15 @@ export type StorageErrorCode =
   | 'Unsupported'
   | 'Internal';
 
-/** All codes, in a stable order (used by the CLI's exit-status table and the docs). */
+/**
+ * All codes, in a stable order (used by the CLI's exit-status table and the docs).
+ *
+ * @example
+ * ```ts
+ * import { STORAGE_ERROR_CODES } from 'nebula-credential';
+ * console.log(STORAGE_ERROR_CODES.includes('NotFound')); // true
+ * ```
+ */
 export const STORAGE_ERROR_CODES: readonly StorageErrorCode[] = [
   'NotFound',
   'PermissionDenied',

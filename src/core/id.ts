@@ -1,7 +1,15 @@
 import { inspect } from 'node:util';
 import { StorageError } from './errors.js';
 
-/** Longest id, in bytes of UTF-8. */
+/**
+ * Longest id, in bytes of UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { MAX_CREDENTIAL_ID_BYTES } from 'nebula-credential';
+ * const fits = Buffer.byteLength(candidate) <= MAX_CREDENTIAL_ID_BYTES;
+ * ```
+ */
 export const MAX_CREDENTIAL_ID_BYTES = 255;
 
 // Letters of any script (with their combining marks, so decomposed "é" is accepted too), digits, '-' and '_'.

@@ -1,7 +1,15 @@
 import { inspect } from 'node:util';
 import { StorageError } from './errors.js';
 
-/** What every accidental rendering of a secret shows. */
+/**
+ * What every accidental rendering of a secret shows.
+ *
+ * @example
+ * ```ts
+ * import { REDACTED, SecretString } from 'nebula-credential';
+ * console.log(String(new SecretString('x')) === REDACTED); // true
+ * ```
+ */
 export const REDACTED = '[REDACTED]';
 
 /**

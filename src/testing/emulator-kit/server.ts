@@ -199,7 +199,15 @@ export class EmulatorHttpServer {
   }
 }
 
-/** Writes a JSON response. */
+/**
+ * Writes a JSON response with its length.
+ *
+ * @example
+ * ```ts
+ * import { EmulatorHttpServer, sendJson } from 'nebula-credential/testing';
+ * const server = new EmulatorHttpServer({}, (_req, res) => sendJson(res, 200, { ok: true }));
+ * ```
+ */
 export function sendJson(
   res: ServerResponse,
   status: number,

@@ -3,30 +3,16 @@
 // Against the real service, replace `info.config` with your own config (docs/providers/aws-secrets-manager.md);
 // nothing else changes.
 import { randomBytes } from 'node:crypto';
-import { isStorageError, openCredentialStore } from 'nebula-credential';
+import { openCredentialStore } from 'nebula-credential';
 import { startEmulator } from './lib/emulator.mjs';
+import { tour } from './lib/tour.mjs';
 
 const { info, stop } = await startEmulator('aws');
 console.log(`emulator: ${info.service}, provider "${info.config.provider}"`);
+// info.config is a createStorageProvider config like the one in the docs, pointed at the emulator.
 const store = await openCredentialStore({ storage: info.config, encryption: { key: randomBytes(32) } });
-
 try {
-  await store.put('github_token', 'ghp_example_value', { tags: { team: 'platform' } });
-  const { secret, metadata, version } = await store.get('github_token');
-  console.log(
-    `github_token: ${secret.expose()} (created ${metadata.createdAt.toISOString()}, version ${version ?? '-'})`,
-  );
-  secret.dispose();
-
-  console.log('team=platform:', await store.list({ tags: { team: 'platform' } }));
-  console.log('capabilities:', store.provider.capabilities);
-  await store.delete('github_token');
-  try {
-    await store.get('github_token');
-  } catch (error) {
-    if (!isStorageError(error, 'NotFound')) throw error;
-    console.log(`after delete: ${error.code}`);
-  }
+  await tour(store);
 } finally {
   await store.close();
   await stop();

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isStorageError, openCredentialStore } from 'nebula-credential';
+import { openCredentialStore } from 'nebula-credential';
+import { tour } from './lib/tour.mjs';
 
 const scratch = await mkdtemp(join(tmpdir(), 'nebula-example-'));
 const store = await openCredentialStore({
@@ -15,23 +16,7 @@ const store = await openCredentialStore({
 });
 
 try {
-  await store.put('github_token', 'ghp_example_value', {
-    tags: { team: 'platform' },
-    rotationPolicy: { intervalDays: 90 },
-  });
-  const { secret, metadata } = await store.get('github_token');
-  console.log(`github_token: ${secret.expose()} (created ${metadata.createdAt.toISOString()})`);
-  console.log(`printing the secret object shows ${secret}`);
-  secret.dispose();
-
-  console.log('team=platform:', await store.list({ tags: { team: 'platform' } }));
-  await store.delete('github_token');
-  try {
-    await store.get('github_token');
-  } catch (error) {
-    if (!isStorageError(error, 'NotFound')) throw error;
-    console.log(`after delete: ${error.code}`);
-  }
+  await tour(store);
 } finally {
   await store.close();
   await rm(scratch, { recursive: true, force: true });

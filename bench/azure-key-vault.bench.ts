@@ -23,15 +23,7 @@ const data = {
 const metadata = createMetadata({ tags: { env: 'bench', team: 'platform' } });
 
 const provider = new AzureKeyVaultProvider({
-  vaultUrl: emulator.vaultUrl,
-  credential: {
-    type: 'client-secret',
-    tenantId: emulator.tenantId,
-    clientId: emulator.clientId,
-    clientSecret: emulator.clientSecret,
-  },
-  authorityHost: emulator.authorityHost,
-  caCertPath: emulator.caCertPath,
+  ...emulator.providerOptions(),
 });
 await provider.connect();
 

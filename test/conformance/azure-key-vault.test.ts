@@ -23,15 +23,7 @@ runStorageProviderConformance(
       emulators.push(emulator);
       current = emulator;
       const provider = new AzureKeyVaultProvider({
-        vaultUrl: emulator.vaultUrl,
-        credential: {
-          type: 'client-secret',
-          tenantId: emulator.tenantId,
-          clientId: emulator.clientId,
-          clientSecret: emulator.clientSecret,
-        },
-        authorityHost: emulator.authorityHost,
-        caCertPath: emulator.caCertPath,
+        ...emulator.providerOptions(),
         logger,
       });
       await provider.connect();

@@ -213,6 +213,28 @@ export class AzureKeyVaultEmulator {
     return this.ca.caCertPath;
   }
 
+  /**
+   * `AzureKeyVaultProvider` options that connect to this emulator with its service principal.
+   *
+   * @example
+   * ```ts
+   * const provider = new AzureKeyVaultProvider({ ...emulator.providerOptions(), logger });
+   * ```
+   */
+  providerOptions() {
+    return {
+      vaultUrl: this.vaultUrl,
+      credential: {
+        type: 'client-secret' as const,
+        tenantId: this.tenantId,
+        clientId: this.clientId,
+        clientSecret: this.clientSecret,
+      },
+      authorityHost: this.authorityHost,
+      caCertPath: this.caCertPath,
+    };
+  }
+
   /** Environment variables that point `ManagedIdentityCredential` at the App Service style endpoint. */
   appServiceEnvironment(): Record<string, string> {
     return { IDENTITY_ENDPOINT: this.identityEndpoint, IDENTITY_HEADER: this.identityHeader };
@@ -803,18 +825,7 @@ export const cliEmulator: CliEmulator = {
         identityEndpoint: emulator.identityEndpoint,
         identityHeader: emulator.identityHeader,
         caCertPath: emulator.caCertPath,
-        config: {
-          provider: 'azure-key-vault',
-          vaultUrl: emulator.vaultUrl,
-          credential: {
-            type: 'client-secret',
-            tenantId: emulator.tenantId,
-            clientId: emulator.clientId,
-            clientSecret: emulator.clientSecret,
-          },
-          authorityHost: emulator.authorityHost,
-          caCertPath: emulator.caCertPath,
-        },
+        config: { provider: 'azure-key-vault', ...emulator.providerOptions() },
       },
       stop: () => emulator.stop(),
     };

@@ -40,6 +40,12 @@ export {
   PROVIDER_NAMES,
   type StorageConfig,
 } from './core/factory.js';
+export {
+  type BoundedFileReadOptions,
+  FILE_SIZE_LIMITS,
+  readBoundedFile,
+  readBoundedTextFile,
+} from './core/files.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
 export {
   assertCredentialSize,

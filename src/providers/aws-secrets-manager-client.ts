@@ -8,10 +8,11 @@ import type { AwsResolvedOptions } from './aws-secrets-manager-options.js';
 
 const PROVIDER = 'aws-secrets-manager';
 
-/** The loaded SDK module. */
+/** The loaded SDK module. @internal */
 export type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
 type Sdk = AwsSdk;
 
+/** The SDK client with the provider's transport, timeouts and credentials. @internal */
 export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Promise<SecretsManagerClient> {
   const ca = await readCaBundle(options);
   const { timeouts } = options.common;
@@ -66,7 +67,7 @@ async function readCaBundle(options: AwsResolvedOptions): Promise<string | undef
   }
 }
 
-/** Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. */
+/** Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. @internal */
 export async function resolveAwsCredentials(
   client: SecretsManagerClient,
   attempt: AttemptContext,

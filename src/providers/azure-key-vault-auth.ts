@@ -5,7 +5,7 @@ import type { AzureKeyVaultSettings } from './azure-key-vault-options.js';
 
 /**
  * How the provider authenticates to Key Vault. Every form is plain JSON (so a config file or the CLI's
- * `--config` can carry it) except a ready {@link TokenCredential} object, which is used as it is.
+ * `--config` can carry it) except a ready {@link AzureTokenCredential} object, which is used as it is.
  *
  * - `managed-identity`: the Azure host's identity (App Service, Functions, VMs, AKS with IMDS); no secret
  *   in the configuration. Give `clientId` (or `resourceId`/`objectId`) for a user-assigned identity.
@@ -36,6 +36,41 @@ export type AzureCredentialConfig =
     }
   | { type: 'workload-identity'; tenantId?: string; clientId?: string; tokenFilePath?: string }
   | { type: 'developer'; tenantId?: string };
+
+/**
+ * An access token, as an Azure credential returns it (the fields of `@azure/core-auth`'s `AccessToken` the
+ * provider reads).
+ *
+ * @example
+ * ```ts
+ * import type { AzureAccessToken } from 'nebula-credential/azure';
+ * const token: AzureAccessToken = { token: 'eyJ0...', expiresOnTimestamp: Date.now() + 3_600_000 };
+ * ```
+ */
+export interface AzureAccessToken {
+  token: string;
+  /** Expiry, in milliseconds since the epoch. */
+  expiresOnTimestamp: number;
+  /** When the credential advises replacing the token (milliseconds since the epoch). */
+  refreshAfterTimestamp?: number;
+}
+
+/**
+ * Any Azure credential: every `@azure/identity` credential (`DefaultAzureCredential`,
+ * `ManagedIdentityCredential`, ...) and any other `TokenCredential` fits. Declared here, structurally, so the
+ * package's types compile in an application that does not install the Azure SDK.
+ *
+ * @example
+ * ```ts
+ * import { DefaultAzureCredential } from '@azure/identity';
+ * import type { AzureTokenCredential } from 'nebula-credential/azure';
+ * const credential: AzureTokenCredential = new DefaultAzureCredential();
+ * ```
+ */
+export interface AzureTokenCredential {
+  /** `options` are the SDK's `GetTokenOptions` (abort signal, tenant, claims, tracing), passed through. */
+  getToken(scopes: string | string[], options?: object): Promise<AzureAccessToken | null>;
+}
 
 /** The credential kinds, as named in `credential.type`.
  *
@@ -78,16 +113,18 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
  * const tokens = new AzureTokenCache(new ManagedIdentityCredential(), systemClock);
  * await tokens.refreshDue(AbortSignal.timeout(2000)); // before each operation
  * ```
+ *
+ * @internal
  */
 export class AzureTokenCache implements TokenCredential {
   /** Tokens fetched from the underlying credential so far. */
   fetched = 0;
-  readonly #inner: TokenCredential;
+  readonly #inner: TokenCredential | AzureTokenCredential;
   readonly #clock: Clock;
   readonly #entries = new Map<string, CacheEntry>();
   readonly #pending = new Map<string, Promise<AccessToken>>();
 
-  constructor(inner: TokenCredential, clock: Clock) {
+  constructor(inner: TokenCredential | AzureTokenCredential, clock: Clock) {
     this.#inner = inner;
     this.#clock = clock;
   }
@@ -188,6 +225,8 @@ export function isLoopbackHost(hostname: string): boolean {
  * ```ts
  * const credential = buildCredential(await import('@azure/identity'), { type: 'managed-identity' }, [], settings, {});
  * ```
+ *
+ * @internal
  */
 export function buildCredential(
   identity: typeof import('@azure/identity'),

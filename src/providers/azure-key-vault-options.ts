@@ -1,9 +1,9 @@
-import type { TokenCredential } from '@azure/identity';
 import type { CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
 import {
   AZURE_CREDENTIAL_TYPES,
   type AzureCredentialConfig,
+  type AzureTokenCredential,
   isLoopbackHost,
 } from './azure-key-vault-auth.js';
 
@@ -40,10 +40,10 @@ export interface AzureKeyVaultOptions extends CommonProviderOptions {
   /** The vault's URL, e.g. `https://my-vault.vault.azure.net`. Required; https unless `allowInsecureConnection`. */
   vaultUrl: string;
   /**
-   * How to authenticate: a config object (see {@link AzureCredentialConfig}) or any `TokenCredential`.
+   * How to authenticate: a config object (see {@link AzureCredentialConfig}) or any `TokenCredential` (see {@link AzureTokenCredential}).
    * @default { type: 'managed-identity' }
    */
-  credential?: AzureCredentialConfig | TokenCredential | undefined;
+  credential?: AzureCredentialConfig | AzureTokenCredential | undefined;
   /** Tenant for credentials whose config gives none (client secret, certificate, workload identity). */
   tenantId?: string | undefined;
   /** Microsoft Entra authority (https), for sovereign clouds or an emulator. @default the SDK's (`AZURE_AUTHORITY_HOST` or public cloud) */
@@ -119,7 +119,7 @@ export function resolveAzureOptions(
   options: AzureKeyVaultOptions,
 ): {
   settings: AzureKeyVaultSettings;
-  credential: { config: AzureCredentialConfig | TokenCredential; secrets: SecretString[] } | undefined;
+  credential: { config: AzureCredentialConfig | AzureTokenCredential; secrets: SecretString[] } | undefined;
 } {
   v.noUnknownKeys(AZURE_OPTION_KEYS);
   const vaultUrl = v.string('vaultUrl', { required: true, rule: 'e.g. https://my-vault.vault.azure.net' });
@@ -186,14 +186,14 @@ function validateCredential(
   v: OptionsValidator,
   credential: unknown,
   tenantId: string | undefined,
-): { config: AzureCredentialConfig | TokenCredential; secrets: SecretString[] } | undefined {
+): { config: AzureCredentialConfig | AzureTokenCredential; secrets: SecretString[] } | undefined {
   if (credential === undefined) return { config: { type: 'managed-identity' }, secrets: [] };
   if (typeof credential !== 'object' || credential === null) {
     v.add('credential', 'must be a credential config object or a TokenCredential');
     return undefined;
   }
-  if (typeof (credential as TokenCredential).getToken === 'function') {
-    return { config: credential as TokenCredential, secrets: [] };
+  if (typeof (credential as AzureTokenCredential).getToken === 'function') {
+    return { config: credential as AzureTokenCredential, secrets: [] };
   }
   const type = v.oneOf('credential.type', AZURE_CREDENTIAL_TYPES, { required: true });
   const secrets: SecretString[] = [];

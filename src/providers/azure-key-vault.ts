@@ -14,7 +14,12 @@ import { OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
-import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import {
+  type AzureCredentialConfig,
+  AzureTokenCache,
+  type AzureTokenCredential,
+  buildCredential,
+} from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
   type AzureKeyVaultOptions,
@@ -22,7 +27,12 @@ import {
   resolveAzureOptions,
 } from './azure-key-vault-options.js';
 
-export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
+export {
+  AZURE_CREDENTIAL_TYPES,
+  type AzureAccessToken,
+  type AzureCredentialConfig,
+  type AzureTokenCredential,
+} from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
 export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
 
@@ -83,7 +93,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   readonly name = NAME;
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
-  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
+  readonly #credentialConfig: AzureCredentialConfig | AzureTokenCredential;
   readonly #credentialKind: string;
   readonly #secrets: SecretString[] = [];
   #client: SecretClient | undefined;
@@ -207,7 +217,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       ...(ca ? { tlsOptions: { ca } } : {}),
       ...(s.allowInsecureConnection ? { allowInsecureConnection: true } : {}),
     };
-    let inner: TokenCredential;
+    let inner: TokenCredential | AzureTokenCredential;
     if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
     else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
     this.#tokens = new AzureTokenCache(inner, this.common.clock);

@@ -85,7 +85,7 @@ export class ServiceAccountToken {
   }
 }
 
-/** What the auth step resolved. */
+/** What the auth step resolved. @internal */
 export interface KubeAccess {
   kubeConfig: KubeConfig;
   namespace: string;
@@ -107,7 +107,7 @@ export interface KubeAuthOptions {
   tokenRefreshMs: number;
 }
 
-/** Resolves in-cluster or kubeconfig access; throws `InvalidConfig` with what to fix. */
+/** Resolves in-cluster or kubeconfig access; throws `InvalidConfig` with what to fix. @internal */
 export function resolveKubeAccess(
   sdk: typeof import('@kubernetes/client-node'),
   options: KubeAuthOptions,

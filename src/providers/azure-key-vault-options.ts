@@ -64,7 +64,7 @@ export interface AzureKeyVaultOptions extends CommonProviderOptions {
   namePrefix?: string | undefined;
   /** `store` on a soft-deleted name: recover it then write, purge it then write, or fail with `Conflict`. @default 'recover' */
   softDeletePolicy?: AzureSoftDeletePolicy | undefined;
-  /** Key Vault api-version. @default the SDK's (2025-07-01 for 4.11) */
+  /** Key Vault api-version. @default the SDK's (2025-07-01 for 4.11, 2026-04-01 for 4.12) */
   serviceVersion?: string | undefined;
   /** Interval of the delete and recover pollers, in ms. @default 500 */
   pollIntervalMs?: number | undefined;

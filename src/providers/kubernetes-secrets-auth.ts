@@ -1,6 +1,6 @@
 // How the Kubernetes provider finds its cluster: the pod's service account (token, CA and namespace files
 // plus KUBERNETES_SERVICE_HOST/PORT) or a kubeconfig (explicit path, KUBECONFIG, ~/.kube/config), and the
-// keep-alive agent that carries its TLS settings.
+// keep-alive agent that carries its TLS settings for @kubernetes/client-node 1.x.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -93,8 +93,6 @@ export interface KubeAccess {
   source: string;
   /** Set for in-cluster auth: the provider adds the bearer header itself so rotation takes effect at once. */
   token: ServiceAccountToken | undefined;
-  /** Keep-alive agent with the cluster's TLS settings; undefined when a proxy is configured. */
-  agent: HttpAgent | undefined;
 }
 
 /** The auth-related options, already validated. */
@@ -157,7 +155,6 @@ export function resolveKubeAccess(
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      agent: createAgent(kc),
     };
   }
 
@@ -215,17 +212,17 @@ export function resolveKubeAccess(
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token: undefined,
-    agent: createAgent(kc),
   };
 }
 
-// client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
-// same TLS material makes each call a single round trip.
-function createAgent(kc: KubeConfig): HttpAgent | undefined {
-  const cluster = kc.getCurrentCluster();
+/**
+ * A keep-alive agent with the kubeconfig's TLS material, for client-node 1.x (which would create a new agent,
+ * so a new TLS handshake, for every request). The caller has checked there is a cluster and no proxy.
+ * @internal
+ */
+export function createAgent(kc: KubeConfig): HttpAgent {
+  const cluster = kc.getCurrentCluster()!;
   const user = kc.getCurrentUser();
-  // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
-  if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
   const read = (file: string | undefined, data: string | undefined): Buffer | undefined => {
     try {
       if (file) return readFileSync(file);

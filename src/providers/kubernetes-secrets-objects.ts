@@ -203,9 +203,26 @@ const NETWORK_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ECONNABORTED',
+  // undici (client-node 2.x): the socket closed or failed, or connecting took too long.
   'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
 ]);
 const TLS_CODES = /^(UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|CERT_|ERR_TLS_CERT|ERR_SSL|HOSTNAME_MISMATCH)/;
+
+/**
+ * The system, TLS or undici code of a failed request: on the error itself (node-fetch, client-node 1.x) or
+ * on its `cause` (undici's fetch, client-node 2.x, rejects with a TypeError whose cause carries the code).
+ */
+function transportErrorCode(error: unknown): string {
+  let current = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== '') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return '';
+}
 
 /** Maps an API or network failure to a StorageError from structured fields only. */
 export function mapKubeError(error: unknown, ctx: CallContext): StorageError {
@@ -217,7 +234,7 @@ export function mapKubeError(error: unknown, ctx: CallContext): StorageError {
   };
   const failure = kubeFailure(error);
   if (!failure) {
-    const code = String((error as { code?: unknown; errno?: unknown } | null)?.code ?? '');
+    const code = transportErrorCode(error);
     // node-fetch marks TLS failures as type "system" too: the certificate codes must be checked first.
     if (TLS_CODES.test(code)) {
       return new StorageError({

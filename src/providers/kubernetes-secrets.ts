@@ -1,4 +1,3 @@
-import type { Agent } from 'node:http';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -29,6 +28,11 @@ import {
   type ResolvedKubernetesOptions,
   resolveKubernetesOptions,
 } from './kubernetes-secrets-options.js';
+import {
+  createKubeTransport,
+  type KubeTransport,
+  perCallMiddleware,
+} from './kubernetes-secrets-transport.js';
 
 export {
   ANNOTATIONS,
@@ -55,6 +59,7 @@ interface Connection {
   sdk: Sdk;
   api: CoreV1Api;
   access: KubeAccess;
+  transport: KubeTransport | undefined;
 }
 
 /**
@@ -162,7 +167,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     if (!this.#connection) {
       const sdk = await this.#sdk!;
       const access = resolveKubeAccess(sdk, this.#options.auth);
-      this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
+      const transport = await createKubeTransport(sdk, access.kubeConfig);
+      this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access, transport };
     }
     const { access } = this.#connection;
     if (access.token) await access.token.reload(this.common.clock.now());
@@ -336,7 +342,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   }
 
   protected override async closeBackend(): Promise<void> {
-    this.#connection?.access.agent?.destroy();
+    await this.#connection?.transport?.close();
     this.#connection?.access.token?.dispose();
     this.#connection = undefined;
   }
@@ -406,7 +412,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   }
 
   /**
-   * One API call: the deadline's signal and the keep-alive agent go in through a per-call middleware
+   * One API call: the deadline's signal and the keep-alive pool go in through a per-call middleware
    * (the generated client takes no signal argument), the in-cluster token is set fresh, and a 401 with a
    * rotated token file is tried once more at once.
    */
@@ -417,10 +423,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     attempt: AttemptContext,
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
   ): Promise<T> {
-    const { api, access } = this.#connection!;
+    const { api, access, transport } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
-      const middleware = perCallMiddleware(attempt.signal, access.agent, token);
+      const middleware = perCallMiddleware(attempt.signal, transport, token);
       try {
         return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
       } catch (error) {
@@ -439,22 +445,4 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       }
     }
   }
-}
-
-// ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
-function perCallMiddleware(signal: AbortSignal, agent: Agent | undefined, token: string | undefined) {
-  const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
-  return {
-    pre: (context: {
-      setSignal(s: AbortSignal): void;
-      setAgent(a: Agent): void;
-      setHeaderParam(k: string, v: string): void;
-    }) => {
-      context.setSignal(signal);
-      if (agent) context.setAgent(agent);
-      if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
-      return observable(context);
-    },
-    post: <R>(context: R) => observable(context),
-  };
 }

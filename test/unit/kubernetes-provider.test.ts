@@ -526,6 +526,20 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       assert.deepEqual(await count(() => p.delete('a')), ['GET']);
       await p.close();
     });
+
+    it('sends successive calls over one kept-alive TLS connection (client-node 1.x agent, 2.x dispatcher)', async () => {
+      const { kubeconfigPath } = account();
+      const p = await provider({ kubeconfigPath });
+      const connectionsBefore = emulator.server.connections;
+      const requestsBefore = emulator.requests.length;
+      for (let i = 0; i < 6; i++) await p.store(`kept_${i}`, value(String(i)), createMetadata());
+      const requests = emulator.requests.length - requestsBefore;
+      const connections = emulator.server.connections - connectionsBefore;
+      assert.equal(requests, 6);
+      // Without the shared pool every request is a new handshake (6); one reconnect is tolerated.
+      assert.ok(connections <= 1, `${connections} new TLS connections for ${requests} requests`);
+      await p.close();
+    });
   });
 
   describe('options', () => {

@@ -31,6 +31,8 @@ export const AZURE_KEY_VAULT_API_VERSIONS: readonly string[] = [
   '7.6-preview.2',
   '7.6',
   '2025-07-01',
+  // The default of @azure/keyvault-secrets 4.12; the wire format of secrets is the same as 2025-07-01's.
+  '2026-04-01',
 ];
 
 /** Key Vault's built-in data-plane roles for secrets, and the data actions each grants.
@@ -306,7 +308,7 @@ export class AzureKeyVaultEmulator {
         throw new KvError(
           400,
           'BadParameter',
-          `The specified version (${apiVersion}) is not recognized. Consider using the latest supported version (2025-07-01).`,
+          `The specified version (${apiVersion}) is not recognized. Consider using the latest supported version (${AZURE_KEY_VAULT_API_VERSIONS.at(-1)}).`,
         );
       }
       this.#route(request, res, claims, apiVersion);

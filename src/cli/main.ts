@@ -10,6 +10,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// On Node 20 the AWS SDK prints a 9-line NodeVersionSupportWarning for every AWS command; its documented
+// switch turns that off before any client exists. A value the user set is kept.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+
 const { runCli } = await import('./run.js');
 const { processIo } = await import('./io.js');
 process.exitCode = await runCli(process.argv.slice(2), processIo());

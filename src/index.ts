@@ -44,6 +44,7 @@ export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
   readBoundedFile,
+  readBoundedFileSync,
   readBoundedTextFile,
 } from './core/files.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
@@ -65,6 +66,8 @@ export {
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './core/metadata.js';
 export {
@@ -100,6 +103,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayM
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
+  type CredentialStoreConstructorOptions,
   type CredentialStoreOptions,
   credentialAssociatedData,
   type EncryptionConfig,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { ARGON2ID_PARAMETERS, EncryptionManager } from '../core/crypto.js';
 import { StorageError } from '../core/errors.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
 import { readKeyFile } from '../core/store.js';
 import { type EncryptionSetting, nebulaPaths, PASSPHRASE_ENV } from './config.js';
 import type { CliIo } from './io.js';
@@ -57,17 +58,12 @@ export async function createPassphraseFile(path: string, passphrase: string): Pr
 }
 
 async function readPassphraseFile(path: string): Promise<PassphraseFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new StorageError({
-      code: 'InvalidConfig',
-      message: `cannot read the passphrase file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); create one with "nebula-credential init --passphrase"`,
-      operation: 'configure',
-      details: { path },
-    });
-  }
+  const text = await readBoundedTextFile(path, {
+    maxBytes: FILE_SIZE_LIMITS.keyFile,
+    what: 'the passphrase file',
+    option: 'encryption.passphraseFile',
+    missingHint: 'create one with "nebula-credential init --passphrase"',
+  });
   let file: Partial<PassphraseFile>;
   try {
     file = JSON.parse(text) as Partial<PassphraseFile>;

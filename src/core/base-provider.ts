@@ -1,4 +1,4 @@
-import type { EncryptedData } from './crypto.js';
+import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -6,6 +6,8 @@ import {
   type CredentialContext,
   type CredentialFilter,
   type CredentialMetadata,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './metadata.js';
 import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
@@ -63,8 +65,9 @@ export abstract class BaseStorageProvider implements StorageProvider {
     metadata: CredentialMetadata,
     context?: CredentialContext,
   ): Promise<void> {
-    const id = this.#parse(idLike, 'store');
+    const id = this.#parse(idLike, 'store', context);
     this.#precheck('store', id, () => {
+      assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
@@ -80,7 +83,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
   }
 
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
-    const id = this.#parse(idLike, 'retrieve');
+    const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
@@ -90,7 +93,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
   }
 
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
-    const id = this.#parse(idLike, 'delete');
+    const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
     await this.#ready();
     await this.runner.run(
@@ -109,13 +112,17 @@ export abstract class BaseStorageProvider implements StorageProvider {
 
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
+    this.#checkArguments('list', () => {
+      validateFilter(filter, this.name);
+      validateContext(context, this.name);
+    });
     await this.#ready();
     const ids = await this.runner.run('list', (a) => this.listBackend(filter, a), { context });
     return [...new Set(ids)].sort();
   }
 
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
-    const id = this.#parse(idLike, 'exists');
+    const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
@@ -166,12 +173,21 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
-  #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+  #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {
     this.#assertOpen(operation);
+    return this.#checkArguments(operation, () => {
+      const id = CredentialId.from(idLike);
+      validateContext(context, this.name);
+      return id;
+    });
+  }
+
+  /** Runs argument checks, adding this provider and the operation to what they throw. */
+  #checkArguments<T>(operation: StorageOperation, check: () => T): T {
     try {
-      return CredentialId.from(idLike);
+      return check();
     } catch (error) {
-      throw (error as StorageError).withContext({ provider: this.name, operation });
+      throw error instanceof StorageError ? error.withContext({ provider: this.name, operation }) : error;
     }
   }
 

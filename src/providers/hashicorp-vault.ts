@@ -233,6 +233,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.rejectUnauthorized,
+        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -560,4 +561,12 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
+ * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
+ */
+function maxVaultResponseBytes(maxCredentialSize: number): number {
+  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

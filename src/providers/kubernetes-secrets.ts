@@ -165,7 +165,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
-    if (access.token) await access.token.reload(this.common.clock.now());
+    if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
     // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
     // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
     try {
@@ -419,13 +419,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   ): Promise<T> {
     const { api, access } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
-      const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
+      const token = access.token
+        ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
+        : undefined;
       const middleware = perCallMiddleware(attempt.signal, access.agent, token);
       try {
         return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
-          if (await access.token.reload(this.common.clock.now())) continue;
+          if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;
         }
         throw mapKubeError(error, {
           provider: PROVIDER_NAME,

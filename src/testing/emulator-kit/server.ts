@@ -28,7 +28,12 @@ export type FaultAction =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'reset' }
   | { kind: 'hang' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * A body of exactly `bytes` bytes (JSON padded with `a`), streamed as the client reads it, with or without
+   * a Content-Length: for the bounds clients must put on response sizes. Default status 200.
+   */
+  | { kind: 'body'; bytes: number; status?: number; contentLength?: boolean };
 
 /** A fault for upcoming requests. */
 export interface Fault {
@@ -107,6 +112,8 @@ export class EmulatorHttpServer {
   readonly ca: TestCertificateAuthority | undefined;
   /** TCP (or TLS) connections accepted so far. */
   connections = 0;
+  /** Bytes of `body` faults handed to the network so far (what a client that stops early never read). */
+  streamedBodyBytes = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #options: EmulatorServerOptions;
@@ -164,6 +171,34 @@ export class EmulatorHttpServer {
     return predicate ? this.requests.filter(predicate).length : this.requests.length;
   }
 
+  async #streamBody(res: ServerResponse, action: Extract<FaultAction, { kind: 'body' }>): Promise<void> {
+    const head = Buffer.from('{"data":{"data":{"pad":"');
+    const tail = Buffer.from('"}}}');
+    const pad = Buffer.alloc(64 * 1024, 0x61);
+    res.statusCode = action.status ?? 200;
+    res.setHeader('content-type', 'application/json');
+    if (action.contentLength) res.setHeader('content-length', action.bytes);
+    let left = action.bytes;
+    const send = async (chunk: Buffer) => {
+      if (res.destroyed) return;
+      this.streamedBodyBytes += chunk.length;
+      left -= chunk.length;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+    };
+    await send(head.subarray(0, Math.min(head.length, left)));
+    while (left > tail.length && !res.destroyed)
+      await send(pad.subarray(0, Math.min(pad.length, left - tail.length)));
+    if (!res.destroyed) {
+      await send(tail.subarray(0, left));
+      res.end();
+    }
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse, handler: EmulatorHandler): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -185,6 +220,10 @@ export class EmulatorHttpServer {
     }
     if (action?.kind === 'hang') return; // never answered; the socket is destroyed on stop()
     if (action?.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+    if (action?.kind === 'body') {
+      await this.#streamBody(res, action);
+      return;
+    }
     if (action?.kind === 'status') {
       res.statusCode = action.status;
       for (const [k, v] of Object.entries(action.headers ?? {})) res.setHeader(k, v);

@@ -209,6 +209,11 @@ export class VaultEmulator {
     return this.#inner.faults;
   }
 
+  /** Bytes of `body` faults sent so far: what a client that stops reading early never took. */
+  get streamedBodyBytes(): number {
+    return this.#inner.streamedBodyBytes;
+  }
+
   /** TCP (or TLS) connections clients opened. */
   get connections(): number {
     return this.#front?.connections ?? 0;

@@ -199,6 +199,7 @@ export function validateMetadata(metadata: CredentialMetadata, provider?: string
     let index = 0;
     for (const [key, value] of Object.entries(metadata.tags)) {
       if (key.length === 0) problems.push(`tag #${index + 1} has an empty key`);
+      if (key === RESERVED_TAG_KEY) problems.push(`tag #${index + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
       if (typeof value !== 'string') problems.push(`tag #${index + 1} has a value that is not a string`);
       index++;
     }
@@ -214,6 +215,8 @@ export function validateMetadata(metadata: CredentialMetadata, provider?: string
 }
 
 const FILTER_MEMBERS = ['tags', 'createdAfter', 'createdBefore'];
+// Assigning it (as every reader of stored tags does) would set an object's prototype, not a tag.
+const RESERVED_TAG_KEY = '__proto__';
 
 /**
  * Checks a `list` filter the way {@link validateMetadata} checks metadata: an object with only `tags` (string
@@ -262,6 +265,7 @@ export function validateFilter(
     } else {
       Object.entries(tags).forEach(([key, value], i) => {
         if (key.length === 0) problems.push(`tag #${i + 1} has an empty key`);
+        if (key === RESERVED_TAG_KEY) problems.push(`tag #${i + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
         if (typeof value !== 'string') problems.push(`tag #${i + 1} has a value that is not a string`);
       });
     }

@@ -199,7 +199,8 @@ export function validateMetadata(metadata: CredentialMetadata, provider?: string
     let index = 0;
     for (const [key, value] of Object.entries(metadata.tags)) {
       if (key.length === 0) problems.push(`tag #${index + 1} has an empty key`);
-      if (key === RESERVED_TAG_KEY) problems.push(`tag #${index + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
+      if (key === RESERVED_TAG_KEY)
+        problems.push(`tag #${index + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
       if (typeof value !== 'string') problems.push(`tag #${index + 1} has a value that is not a string`);
       index++;
     }
@@ -265,7 +266,8 @@ export function validateFilter(
     } else {
       Object.entries(tags).forEach(([key, value], i) => {
         if (key.length === 0) problems.push(`tag #${i + 1} has an empty key`);
-        if (key === RESERVED_TAG_KEY) problems.push(`tag #${i + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
+        if (key === RESERVED_TAG_KEY)
+          problems.push(`tag #${i + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
         if (typeof value !== 'string') problems.push(`tag #${i + 1} has a value that is not a string`);
       });
     }

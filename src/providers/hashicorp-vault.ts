@@ -15,6 +15,7 @@ import {
   type CredentialMetadata,
   matchesFilter,
   metadataFromJson,
+  validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -198,6 +199,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
+    validateFilter(filter, PROVIDER_NAME);
     await this.connect();
     const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
     return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));

@@ -47,6 +47,15 @@ const oversize = (name: string, bytes: number) => file(name, Buffer.alloc(bytes,
 /** A character device every POSIX system has; reading it never ends. */
 const DEVICE = '/dev/zero';
 
+/** The files a bounded read must refuse, each with what its message must say. */
+function wrongFiles(label: string, maxBytes: number): [string, RegExp][] {
+  return [
+    [directory(`${label}-dir`), /directory/],
+    [DEVICE, /device/],
+    [oversize(`${label}-big`, maxBytes + 1), /bytes/],
+  ];
+}
+
 const isRefusal =
   (pattern: RegExp, code = 'InvalidConfig') =>
   (e: unknown) => {
@@ -210,11 +219,7 @@ describe('key and passphrase files: regular files of bounded size only', () => {
   it('the CLI refuses a directory, a device and an oversize passphrase file', async () => {
     const config = (passphraseFile: string) =>
       file('c.json', JSON.stringify({ provider: 'memory', encryption: { passphraseFile } }));
-    for (const [target, pattern] of [
-      [directory('passdir'), /directory/],
-      [DEVICE, /device/],
-      [oversize('bigpass', FILE_SIZE_LIMITS.keyFile + 1), /bytes/],
-    ] as const) {
+    for (const [target, pattern] of wrongFiles('passdir', FILE_SIZE_LIMITS.keyFile)) {
       const r = await cli(['get', 'x', '--config', config(target)], { NEBULA_CREDENTIAL_PASSPHRASE: 'pw' });
       assert.equal(r.status, 12, r.stderr); // InvalidConfig
       assert.match(r.stderr, pattern);
@@ -224,11 +229,7 @@ describe('key and passphrase files: regular files of bounded size only', () => {
 
 describe('CLI config and value files', () => {
   it('refuses a directory, a device and an oversize config file', async () => {
-    for (const [target, pattern] of [
-      [directory('confdir'), /directory/],
-      [DEVICE, /device/],
-      [oversize('bigconf.json', FILE_SIZE_LIMITS.configFile + 1), /bytes/],
-    ] as const) {
+    for (const [target, pattern] of wrongFiles('confdir', FILE_SIZE_LIMITS.configFile)) {
       const r = await cli(['list', '--config', target]);
       assert.equal(r.status, 12, r.stderr);
       assert.match(r.stderr, pattern);
@@ -272,11 +273,7 @@ describe('CLI config and value files', () => {
 
 describe('Kubernetes service-account token file', () => {
   it('refuses a directory, a device and an oversize token, and reads a good one', async () => {
-    for (const [target, pattern] of [
-      [directory('tokdir'), /directory/],
-      [DEVICE, /device/],
-      [oversize('bigtoken', FILE_SIZE_LIMITS.token + 1), /bytes/],
-    ] as const) {
+    for (const [target, pattern] of wrongFiles('tokdir', FILE_SIZE_LIMITS.token)) {
       await assert.rejects(new ServiceAccountToken(target, 1000).reload(0), isRefusal(pattern));
     }
     const token = new ServiceAccountToken(file('token', 'abc.def\n'), 1000);

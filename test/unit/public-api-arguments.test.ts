@@ -306,76 +306,45 @@ describe('SecretString, CredentialId, metadata and helper arguments', () => {
     assert.equal(CredentialId.parse('a').equals(5 as never), false);
   });
 
-  it('createMetadata, validateMetadata, metadataToJson and createContext refuse bad shapes', async () => {
-    await refuses('createMetadata string', () => api.createMetadata(SENTINEL as never), 'InvalidMetadata');
-    await refuses('createMetadata null', () => api.createMetadata(null as never), 'InvalidMetadata');
-    await refuses(
-      'createMetadata tags',
-      () => api.createMetadata({ tags: SENTINEL as never }),
-      'InvalidMetadata',
-    );
-    await refuses(
-      'createMetadata now',
-      () => api.createMetadata({ now: SENTINEL as never }),
-      'InvalidMetadata',
-    );
-    await refuses(
-      'createMetadata now as a date string',
-      () => api.createMetadata({ now: '2020-01-01' as never }),
-      'InvalidMetadata',
-    );
-    await refuses('validateMetadata null', () => api.validateMetadata(null as never), 'InvalidMetadata');
-    await refuses(
-      'validateMetadata string',
-      () => api.validateMetadata(SENTINEL as never),
-      'InvalidMetadata',
-    );
-    await refuses('metadataToJson null', () => api.metadataToJson(null as never), 'InvalidMetadata');
-    await refuses('createContext owner', () => api.createContext(12345 as never), 'InvalidConfig');
-    await refuses(
-      'createContext options',
-      () => api.createContext('svc', SENTINEL as never),
-      'InvalidConfig',
-    );
-    await refuses(
-      'createContext trace',
-      () => api.createContext('svc', { traceId: 5 as never }),
-      'InvalidConfig',
-    );
-  });
-
-  it('name mapping, metrics, bounded reads refuse bad arguments', async () => {
-    await refuses('encode profile', () => api.encodeCredentialName('a', SENTINEL as never), 'InvalidConfig');
-    await refuses(
-      'decode name',
-      () => api.decodeCredentialName(12345 as never, 'filesystem'),
-      'InvalidConfig',
-    );
-    await refuses('decode profile', () => api.decodeCredentialName('a', SENTINEL as never), 'InvalidConfig');
+  it('createMetadata, validateMetadata, metadataToJson, createContext, name mapping, metrics and bounded reads refuse bad arguments', async () => {
     const metrics = new StorageMetrics();
-    for (const bad of [null, SENTINEL, 5, { operation: SENTINEL }, { retry: 5 }]) {
-      await refuses(`subscribe ${inspect(bad)}`, () => metrics.subscribe(bad as never), 'InvalidConfig');
-    }
-    await refuses(
-      'bridge meter',
-      () => api.bridgeMetricsToOpenTelemetry(metrics, SENTINEL as never),
-      'InvalidConfig',
-    );
-    await refuses(
-      'readBoundedFile path',
-      () => api.readBoundedFile(12345 as never, { maxBytes: 10, what: 'the file' }),
-      'InvalidConfig',
-    );
-    await refuses(
-      'readBoundedFile options',
-      () => api.readBoundedFile('/etc/hostname', null as never),
-      'InvalidConfig',
-    );
-    await refuses(
-      'readBoundedFile maxBytes',
-      () => api.readBoundedFile('/etc/hostname', { maxBytes: Number.NaN, what: 'the file' }),
-      'InvalidConfig',
-    );
+    const file = { maxBytes: 10, what: 'the file' };
+    const cases: [string, () => unknown, api.StorageErrorCode][] = [
+      ['createMetadata string', () => api.createMetadata(SENTINEL as never), 'InvalidMetadata'],
+      ['createMetadata null', () => api.createMetadata(null as never), 'InvalidMetadata'],
+      ['createMetadata tags', () => api.createMetadata({ tags: SENTINEL as never }), 'InvalidMetadata'],
+      ['createMetadata now', () => api.createMetadata({ now: SENTINEL as never }), 'InvalidMetadata'],
+      [
+        'createMetadata date string',
+        () => api.createMetadata({ now: '2020-01-01' as never }),
+        'InvalidMetadata',
+      ],
+      ['validateMetadata null', () => api.validateMetadata(null as never), 'InvalidMetadata'],
+      ['validateMetadata string', () => api.validateMetadata(SENTINEL as never), 'InvalidMetadata'],
+      ['metadataToJson null', () => api.metadataToJson(null as never), 'InvalidMetadata'],
+      ['createContext owner', () => api.createContext(12345 as never), 'InvalidConfig'],
+      ['createContext options', () => api.createContext('svc', SENTINEL as never), 'InvalidConfig'],
+      ['createContext trace', () => api.createContext('svc', { traceId: 5 as never }), 'InvalidConfig'],
+      ['encode profile', () => api.encodeCredentialName('a', SENTINEL as never), 'InvalidConfig'],
+      ['decode name', () => api.decodeCredentialName(12345 as never, 'filesystem'), 'InvalidConfig'],
+      ['decode profile', () => api.decodeCredentialName('a', SENTINEL as never), 'InvalidConfig'],
+      ['bridge meter', () => api.bridgeMetricsToOpenTelemetry(metrics, SENTINEL as never), 'InvalidConfig'],
+      ['readBoundedFile path', () => api.readBoundedFile(12345 as never, file), 'InvalidConfig'],
+      ['readBoundedFile options', () => api.readBoundedFile('/etc/hostname', null as never), 'InvalidConfig'],
+      [
+        'readBoundedFile maxBytes',
+        () => api.readBoundedFile('/etc/hostname', { ...file, maxBytes: Number.NaN }),
+        'InvalidConfig',
+      ],
+      ...[null, SENTINEL, 5, { operation: SENTINEL }, { retry: 5 }].map(
+        (bad): [string, () => unknown, api.StorageErrorCode] => [
+          `subscribe ${inspect(bad)}`,
+          () => metrics.subscribe(bad as never),
+          'InvalidConfig',
+        ],
+      ),
+    ];
+    for (const [label, call, code] of cases) await refuses(label, call, code);
   });
 
   it('a metrics listener that throws never fails the operation it observes', async () => {

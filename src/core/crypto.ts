@@ -366,7 +366,10 @@ function assertAssociatedData(value: unknown, operation: StorageOperation): void
   if (value !== undefined) assertBytes(value, 'associatedData', operation);
 }
 
-/** Checks the shape of {@link EncryptedData} handed to the API (lengths are checked on decrypt). */
+/**
+ * Checks the shape of {@link EncryptedData} handed to the API (lengths are checked on decrypt).
+ * @internal
+ */
 export function assertEncryptedData(
   data: unknown,
   operation: StorageOperation,

@@ -37,7 +37,19 @@ export interface CredentialStoreOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Options of the {@link CredentialStore} constructor. */
+/**
+ * Options of the {@link CredentialStore} constructor.
+ *
+ * @example
+ * ```ts
+ * import { CredentialStore, EncryptionManager } from 'nebula-credential';
+ * import { MemoryStorageProvider } from 'nebula-credential/memory';
+ * const store = new CredentialStore(new MemoryStorageProvider(), EncryptionManager.generate(), {
+ *   disposeEncryptionOnClose: true, // this store is the manager's only user
+ * });
+ * await store.close(); // closes the provider and wipes the key
+ * ```
+ */
 export interface CredentialStoreConstructorOptions {
   /**
    * Dispose (wipe) the manager on {@link CredentialStore.close}. Default false: a manager passed in belongs

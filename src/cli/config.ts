@@ -2,7 +2,8 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
 import type { StorageConfig } from '../core/factory.js';
-import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
 import { UsageError } from './exit-codes.js';
@@ -71,11 +72,18 @@ export async function loadConfigSpec(spec: string, io: CliIo, label: string): Pr
   const trimmed = spec.trim();
   if (trimmed.startsWith('{')) return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label);
   const path = expandPath(trimmed, io.cwd, io.home);
-  const text = await readBoundedTextFile(path, {
-    maxBytes: FILE_SIZE_LIMITS.configFile,
-    what: 'the config file',
-    option: label,
-  });
+  const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the config file');
+  let text: string;
+  try {
+    text = await readBoundedTextFile(path, {
+      maxBytes: FILE_SIZE_LIMITS.configFile,
+      what: 'the config file',
+      option: label,
+      signal: deadline.signal,
+    });
+  } finally {
+    deadline.clear();
+  }
   return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`);
 }
 

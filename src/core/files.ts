@@ -304,3 +304,41 @@ class BoundedRead {
 export async function readBoundedTextFile(path: string, options: BoundedFileReadOptions): Promise<string> {
   return (await readBoundedFile(path, options)).toString('utf8');
 }
+
+/**
+ * A signal for file reads that must not outlast a deadline (the connect deadline while opening): it aborts
+ * with a `Timeout` after `ms`, or with `parent`'s reason when that fires first. Call `clear` when done. The
+ * timer does not keep the process alive.
+ * @internal
+ */
+export function readDeadline(
+  ms: number,
+  what: string,
+  parent?: AbortSignal,
+): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new StorageError({
+          code: 'Timeout',
+          message: `${what} did not finish within ${ms} ms (the connect deadline)`,
+          operation: 'configure',
+          retryable: false,
+          details: { durationMs: ms },
+        }),
+      ),
+    ms,
+  );
+  timer.unref();
+  const onAbort = () => controller.abort(parent!.reason);
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
+}

@@ -2,7 +2,7 @@ import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from
 import { disposedManagerError, EncryptionManager } from './crypto.js';
 import { isStorageError, StorageError } from './errors.js';
 import { createStorageProvider, type StorageConfig } from './factory.js';
-import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
+import { FILE_SIZE_LIMITS, readBoundedFile, readDeadline } from './files.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import {
   type CredentialContext,
@@ -444,7 +444,11 @@ export async function openCredentialStore(options: CredentialStoreOptions): Prom
       { path: 'storage' },
     );
   }
-  const deadline = connectDeadline(provided ? undefined : storage, signal as AbortSignal | undefined);
+  const deadline = readDeadline(
+    connectMsOf(provided ? undefined : storage),
+    'reading the encryption key',
+    signal as AbortSignal | undefined,
+  );
   let manager: EncryptionManager;
   try {
     manager = await resolveEncryption(encryption as EncryptionConfig, { signal: deadline.signal });
@@ -466,39 +470,10 @@ export async function openCredentialStore(options: CredentialStoreOptions): Prom
   }
 }
 
-/** The deadline of the blocking reads while opening: the storage config's `timeouts.connectMs`, or the default. */
-function connectDeadline(
-  storage: Record<string, unknown> | undefined,
-  userSignal: AbortSignal | undefined,
-): { signal: AbortSignal; clear: () => void } {
+/** The connect deadline a storage config asks for (`timeouts.connectMs`), or the default. */
+function connectMsOf(storage: Record<string, unknown> | undefined): number {
   const configured = (storage?.['timeouts'] as { connectMs?: unknown } | undefined)?.connectMs;
-  const ms =
-    typeof configured === 'number' && Number.isFinite(configured) && configured > 0
-      ? configured
-      : DEFAULT_TIMEOUTS.connectMs;
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new StorageError({
-          code: 'Timeout',
-          message: `reading the encryption key did not finish within ${ms} ms (the connect deadline)`,
-          operation: 'configure',
-          retryable: false,
-          details: { durationMs: ms },
-        }),
-      ),
-    ms,
-  );
-  timer.unref();
-  const onAbort = () => controller.abort(userSignal!.reason);
-  if (userSignal?.aborted) onAbort();
-  else userSignal?.addEventListener('abort', onAbort, { once: true });
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-      userSignal?.removeEventListener('abort', onAbort);
-    },
-  };
+  return typeof configured === 'number' && Number.isFinite(configured) && configured > 0
+    ? configured
+    : DEFAULT_TIMEOUTS.connectMs;
 }

@@ -216,6 +216,20 @@ describe('key and passphrase files: regular files of bounded size only', () => {
     await store.close();
   });
 
+  it('reads the key file under the caller signal', async () => {
+    const keyFile = file('key', `${randomBytes(32).toString('hex')}\n`);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      openCredentialStore({
+        storage: new MemoryStorageProvider(),
+        encryption: { keyFile },
+        signal: controller.signal,
+      }),
+      isRefusal(/abort/, 'Aborted'),
+    );
+  });
+
   it('the CLI refuses a directory, a device and an oversize passphrase file', async () => {
     const config = (passphraseFile: string) =>
       file('c.json', JSON.stringify({ provider: 'memory', encryption: { passphraseFile } }));

@@ -1,6 +1,7 @@
 import { isStorageError, StorageError } from '../../core/errors.js';
-import { readBoundedFile } from '../../core/files.js';
+import { readBoundedFile, readDeadline } from '../../core/files.js';
 import type { CredentialFilter } from '../../core/metadata.js';
+import { DEFAULT_TIMEOUTS } from '../../core/options.js';
 import type { StorageProvider } from '../../core/provider.js';
 import { CredentialStore } from '../../core/store.js';
 import { parseDate, parseInteger, parsePairs, requireId } from '../args.js';
@@ -55,12 +56,21 @@ async function readValue(ctx: CommandContext, id: string, provider: StorageProvi
     });
   let value: Buffer;
   if (file !== undefined) {
+    // Reading the value is part of the write: it gets the write deadline.
+    const deadline = readDeadline(DEFAULT_TIMEOUTS.writeMs, 'reading --from-file');
     try {
-      value = await readBoundedFile(file, { maxBytes: limit, what: 'the value file', option: '--from-file' });
+      value = await readBoundedFile(file, {
+        maxBytes: limit,
+        what: 'the value file',
+        option: '--from-file',
+        signal: deadline.signal,
+      });
     } catch (error) {
       // Over the size bound is the credential's size limit, not a configuration problem.
       if (isStorageError(error) && error.details.limit === limit) throw tooLarge(`--from-file ${file}`);
       throw error;
+    } finally {
+      deadline.clear();
     }
   } else if (ctx.io.stdin.isTTY && ctx.io.stdin.setRawMode) {
     value = Buffer.from(await promptHidden(ctx.io, `Value for ${id}: `));

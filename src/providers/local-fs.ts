@@ -15,6 +15,12 @@ export const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /** Flags for a new temp file: must not exist, must not be a symlink. */
 export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
 
+/** ENOENT or ENOTDIR: the path (or a directory on it) is not there, typically removed by a concurrent delete. */
+export function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 /** Random hex for unique names. */
 export function uniqueSuffix(): string {
   return `${process.pid}-${randomBytes(8).toString('hex')}`;

@@ -55,6 +55,20 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
+ * The directory fsync that makes a committed rename durable, run after the lock is given back (so the lock is
+ * held for the rename alone, not for an fsync). The directory being gone is success: the write committed, and
+ * only a delete ordered after it (it took the lock after our rename) removes the file and then its emptied
+ * piece directory; that delete syncs its own removal, and there is nothing of ours left to flush.
+ */
+export async function syncCommittedDirectory(dir: string): Promise<void> {
+  try {
+    await syncDirectory(dir);
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}
+
+/**
  * The first half of an atomic write: a unique temp file in `dir` (same directory as the target, so the
  * rename never crosses file systems) opened O_CREAT|O_EXCL|O_NOFOLLOW with mode 0600, so it is never
  * readable by others, not even for a moment; written and fsynced. Removed on failure. Returns its path.

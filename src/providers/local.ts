@@ -25,6 +25,7 @@ import {
   ReadRefusal,
   readBounded,
   Semaphore,
+  syncCommittedDirectory,
   syncDirectory,
   uniqueSuffix,
   writeTempFile,
@@ -244,7 +245,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
               if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
             }
-            await Promise.all([held.value.release(), syncDirectory(dir)]);
+            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});

@@ -50,6 +50,11 @@ const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
 // The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
 const DOCUMENT_OVERHEAD = 1024;
 const MAX_PARALLEL_IO = 64;
+// Half the default write deadline: a holder that stops renewing its lock is broken while writers still wait.
+const DEFAULT_LOCK_STALE_MS = 5_000;
+// A temp file lives as long as one write attempt, lock wait included; younger than this, one whose pid looks
+// alive may be a live writer's in another pid namespace.
+const LEFTOVER_MIN_AGE_MS = 30_000;
 const mutex = new KeyedMutex();
 
 /**
@@ -70,7 +75,12 @@ export interface LocalStorageOptions extends CommonProviderOptions {
   maxCredentialSize?: number | undefined;
   /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
   maxMetadataBytes?: number | undefined;
-  /** A cross-process lock older than this is broken even if its holder may be alive (another host). A holder known dead on this host is broken at once. @default 30000 */
+  /**
+   * A cross-process lock whose holder has not renewed it for this long is broken, even if the holder may be
+   * alive (hung, or on another host); holders renew every quarter of it, and a holder known dead on this host
+   * is broken at once. Keep it below `timeouts.writeMs`, so waiting writers break a silent holder before they
+   * give up. @default 5000
+   */
   lockStaleMs?: number | undefined;
   /**
    * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
@@ -130,7 +140,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const maxMetadataBytes =
       v.number('maxMetadataBytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }) ??
       DEFAULT_MAX_METADATA_BYTES;
-    const lockStaleMs = v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? 30_000;
+    const lockStaleMs =
+      v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? DEFAULT_LOCK_STALE_MS;
     const policy = v.oneOf('insecurePermissions', ['fix', 'refuse'] as const) ?? 'fix';
     const common = v.common();
     v.throwIfInvalid();
@@ -204,7 +215,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
     await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    const removed = await removeLeftovers(dir, this.#lockStaleMs);
+    const removed = await removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS));
     const locks = await recoverLocks(join(dir, LOCKS_DIR));
     if (removed + locks > 0) {
       this.common.logger.info(
@@ -374,10 +385,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
     return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
       signal: a.signal,
+      clock: this.common.clock,
       onBreak: (holder) =>
         this.common.logger.warn(
-          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid },
-          'broke a stale lock left by a writer that died',
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid, reason: holder.reason },
+          holder.reason === 'holder-died'
+            ? 'broke a stale lock left by a writer that died'
+            : `broke a stale lock its holder had not renewed for lockStaleMs (${this.#lockStaleMs} ms): a hung process, or a host whose clock differs`,
         ),
     });
   }

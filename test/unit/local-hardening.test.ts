@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { constants, promises as fsp, rmdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, promises as fsp, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { ManualClock } from '../../src/core/clock.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
+import { DEFAULT_TIMEOUTS } from '../../src/core/options.js';
 import { type LocalStorageOptions, LocalStorageProvider } from '../../src/providers/local.js';
 import { credentialPathParts } from '../../src/providers/local-layout.js';
-import { fakeData, tempRoot } from './local-helpers.js';
+import { acquireLock } from '../../src/providers/local-lock.js';
+import { fakeData, recordingLogger, tempRoot } from './local-helpers.js';
 
 async function failure(promise: Promise<unknown>): Promise<StorageError> {
   try {
@@ -36,6 +41,17 @@ async function withProvider(
 }
 
 const LONG_ID = 'q'.repeat(200);
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
+/** Where the cross-process lock of a short id lives. */
+const lockDirOf = (dir: string, id: string) =>
+  join(dir, '.nebula-locks', createHash('sha256').update(`${id}.enc`).digest('hex').slice(0, 40));
+/** Moves the `free` token of `lock` to `name`, as a holder in another process does. */
+const plantToken = (lock: string, name: string) => renameSync(join(lock, 'free'), join(lock, name));
+/** Lets pending I/O callbacks and promise continuations run, up to `rounds` turns of the event loop. */
+async function until(condition: () => boolean, what: string, rounds = 5_000): Promise<void> {
+  for (let i = 0; i < rounds && !condition(); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(condition(), `timed out waiting until ${what}`);
+}
 
 describe('LocalStorageProvider: a committed store never reports failure', () => {
   it('resolves when a delete removes the piece directory between the commit and the directory fsync', async () => {
@@ -66,6 +82,121 @@ describe('LocalStorageProvider: a committed store never reports failure', () => 
       await p.store(LONG_ID, fakeData('v3'), createMetadata());
       assert.equal(Buffer.from((await p.retrieve(LONG_ID)).data.ciphertext).toString(), 'v3');
     });
+  });
+});
+
+describe('LocalStorageProvider lock staleness (renewed tokens, judged on the waiter’s own clock)', () => {
+  it('breaks a token stamped an hour in the future that nobody renews (clock skew, or a clock stepped back)', async () => {
+    const logger = recordingLogger();
+    const clock = new ManualClock(Date.now(), { autoAdvance: true });
+    await withProvider(
+      'future-lock',
+      async (p, dir) => {
+        await p.store('skewed', fakeData('v1'), createMetadata());
+        const lock = lockDirOf(dir, 'skewed');
+        plantToken(lock, `held-1-000000000000-${Date.now() + 3_600_000}-abcd`);
+        await p.store('skewed', fakeData('v2'), createMetadata());
+        assert.equal(Buffer.from((await p.retrieve('skewed')).data.ciphertext).toString(), 'v2');
+        assert.deepEqual(readdirSync(lock), ['free']);
+        const warning = logger.lines.find((l) => l.level === 'warn' && /stale lock/.test(l.message));
+        assert.ok(warning, 'breaking the lock was not logged');
+        assert.equal(warning.fields['credentialId'], 'skewed');
+      },
+      { logger, clock, lockStaleMs: 1_000, timeouts: { writeMs: 5_000 } },
+    );
+  });
+
+  it('with the default timings, a live holder that stops renewing is broken before the waiting writer gives up', async () => {
+    const clock = new ManualClock(Date.now(), { autoAdvance: true });
+    const logger = recordingLogger();
+    let brokenAt: number | undefined;
+    const warn = logger.warn;
+    logger.warn = (fields, message) => {
+      brokenAt ??= clock.now();
+      warn(fields, message);
+    };
+    await withProvider(
+      'silent-lock',
+      async (p, dir) => {
+        await p.store('stuck', fakeData('v1'), createMetadata());
+        const lock = lockDirOf(dir, 'stuck');
+        // This very process is alive, so the token is not a dead writer's: only its silence can break it.
+        plantToken(lock, `held-${process.pid}-${HOST_TAG}-${clock.now()}-abcd`);
+        const started = clock.now();
+        await p.store('stuck', fakeData('v2'), createMetadata());
+        assert.ok(brokenAt !== undefined, 'the lock was not broken');
+        assert.ok(
+          brokenAt - started < DEFAULT_TIMEOUTS.writeMs,
+          'the lock was broken only after the write deadline had passed',
+        );
+        assert.equal(Buffer.from((await p.retrieve('stuck')).data.ciphertext).toString(), 'v2');
+      },
+      { clock, logger },
+    );
+  });
+
+  it('never breaks a holder that keeps renewing its token, however long it holds it', async () => {
+    const clock = new ManualClock(Date.now());
+    await withProvider(
+      'renewed-lock',
+      async (p, dir) => {
+        await p.store('busy', fakeData('v1'), createMetadata());
+        const lock = lockDirOf(dir, 'busy');
+        let token = `held-${process.pid}-${HOST_TAG}-${clock.now()}-0`;
+        plantToken(lock, token);
+        let settled = false;
+        const write = p.store('busy', fakeData('v2'), createMetadata()).finally(() => {
+          settled = true;
+        });
+        // Renew every 300 ms (virtual) for 3 s, three times lockStaleMs: each renewal is a new token name.
+        for (let i = 1; i <= 10; i++) {
+          const sleeping = clock.sleeps.length;
+          await until(() => clock.sleeps.length > sleeping, 'the writer waits on the clock');
+          const renewed = `held-${process.pid}-${HOST_TAG}-${clock.now()}-${i}`;
+          renameSync(join(lock, token), join(lock, renewed));
+          token = renewed;
+          await clock.advance(300);
+          assert.equal(settled, false, 'a renewing holder lost its lock');
+        }
+        assert.deepEqual(readdirSync(lock), [token]);
+        // The holder falls silent: the writer breaks the lock once lockStaleMs passes without a renewal.
+        const silentSince = clock.now() - 300;
+        for (let i = 0; i < 200 && !settled; i++) {
+          const sleeping = clock.sleeps.length;
+          await until(() => settled || clock.sleeps.length > sleeping, 'the writer waits on the clock');
+          if (!settled) await clock.advance(50);
+        }
+        await write;
+        assert.ok(clock.now() - silentSince >= 1_000, 'broken before lockStaleMs of silence');
+        assert.equal(Buffer.from((await p.retrieve('busy')).data.ciphertext).toString(), 'v2');
+      },
+      { clock, lockStaleMs: 1_000, timeouts: { writeMs: 60_000 } },
+    );
+  });
+
+  it('a holder renews its token every lockStaleMs/4 while it holds the lock, and gives it back on release', async () => {
+    const { root, cleanup } = tempRoot('renew');
+    try {
+      const p = new LocalStorageProvider({ directory: join(root, 'c') });
+      await p.store('x', fakeData('v'), createMetadata());
+      await p.close();
+      const lock = lockDirOf(join(root, 'c'), 'x');
+      const clock = new ManualClock(Date.now());
+      const held = await acquireLock(lock, { staleMs: 1_000, signal: new AbortController().signal, clock });
+      const first = readdirSync(lock);
+      assert.match(first[0] ?? '', /^held-/);
+      assert.deepEqual(clock.sleeps, [250], 'the renewal is not scheduled at lockStaleMs/4');
+      await clock.advance(250);
+      await until(() => readdirSync(lock)[0] !== first[0], 'the token is renewed');
+      assert.match(
+        readdirSync(lock)[0] ?? '',
+        new RegExp(`^held-${process.pid}-${HOST_TAG}-${clock.now()}-`),
+      );
+      await held.release();
+      assert.deepEqual(readdirSync(lock), ['free']);
+    } finally {
+      cleanup();
+    }
   });
 });
 

@@ -163,16 +163,23 @@ export async function readBounded(
   }
 }
 
+/** What {@link overwriteAndUnlink} did before unlinking: overwrote the bytes, or left them to other links. */
+export type WipeOutcome = { overwritten: true } | { overwritten: false; links: number };
+
 /**
  * Overwrites a file's bytes with zeros and syncs them before unlinking it (best effort: SSDs and
  * copy-on-write file systems keep old blocks; see the docs). Never follows a symlink: one is just unlinked.
+ * A file with other hard links (a `cp -al` or rsnapshot backup) is unlinked without the overwrite: the bytes
+ * belong to those links too, and zeroing them would destroy the backup.
  */
-export async function overwriteAndUnlink(path: string): Promise<void> {
+export async function overwriteAndUnlink(path: string): Promise<WipeOutcome> {
+  let outcome: WipeOutcome = { overwritten: true };
   const handle = await fsp.open(path, constants.O_RDWR | O_NOFOLLOW | O_NONBLOCK).catch(() => undefined);
   if (handle) {
     try {
       const stat = await handle.stat();
-      if (stat.isFile() && stat.size > 0) {
+      if (stat.isFile() && stat.nlink > 1) outcome = { overwritten: false, links: stat.nlink };
+      else if (stat.isFile() && stat.size > 0) {
         const zeros = Buffer.alloc(Math.min(stat.size, 64 * 1024));
         for (let offset = 0; offset < stat.size; offset += zeros.length) {
           await handle.write(zeros, 0, Math.min(zeros.length, stat.size - offset), offset);
@@ -186,6 +193,7 @@ export async function overwriteAndUnlink(path: string): Promise<void> {
   await fsp.unlink(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });
+  return outcome;
 }
 
 /** Serializes async work per key inside this process (one queue per lock path, shared by all instances). */

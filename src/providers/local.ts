@@ -305,7 +305,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
-      await overwriteAndUnlink(tomb);
+      const wiped = await overwriteAndUnlink(tomb);
+      if (!wiped.overwritten) {
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME, credentialId: id.value, links: wiped.links },
+          'deleted a credential file that has other hard links (a backup?) without overwriting it: its bytes stay readable through those links',
+        );
+      }
       await syncDirectory(dir);
       await removeEmptyPieceDirs(dir, this.directory);
       return 'removed';

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { constants, promises as fsp, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  constants,
+  promises as fsp,
+  linkSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -197,6 +206,33 @@ describe('LocalStorageProvider lock staleness (renewed tokens, judged on the wai
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('LocalStorageProvider secure delete and hard links', () => {
+  it('does not overwrite a file that has other hard links (a backup made with cp -al keeps its bytes): unlinks it and warns', async () => {
+    const logger = recordingLogger();
+    await withProvider(
+      'hardlink',
+      async (p, dir, root) => {
+        const sentinel = 'SENTINEL-hardlink-8d2f';
+        await p.store('linked', fakeData(sentinel), createMetadata());
+        const backup = join(root, 'backup.enc');
+        linkSync(join(dir, 'linked.enc'), backup);
+        const before = readFileSync(backup);
+        await p.delete('linked');
+        assert.deepEqual(readFileSync(backup), before, 'the delete overwrote a hard-linked copy');
+        assert.equal(await p.exists('linked'), false);
+        assert.deepEqual(readdirSync(dir), ['.nebula-locks']);
+        const warning = logger.lines.find((l) => l.level === 'warn' && l.fields['credentialId'] === 'linked');
+        assert.ok(warning, 'no warning about the hard link');
+        assert.match(warning.message, /hard link/);
+        assert.equal(warning.fields['links'], 2);
+        assert.ok(!JSON.stringify(logger.lines).includes(sentinel));
+        assert.ok(!JSON.stringify(logger.lines).includes(Buffer.from(sentinel).toString('base64')));
+      },
+      { logger },
+    );
   });
 });
 

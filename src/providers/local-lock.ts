@@ -80,6 +80,27 @@ export interface LockOptions {
   clock: Clock;
   /** Called when a stale lock is broken (for a warning). */
   onBreak?: (holder: { pid: number; reason: StaleReason }) => void;
+  /** Called when a symlink or a non-directory found in place of the lock directory was removed. */
+  onReplace?: (path: string) => void;
+}
+
+/**
+ * Lock directories hold nothing but a token, so whatever sits in place of one (a symlink, which is never
+ * followed, or a file) is removed, never used; the caller then creates the real directory. True if it did.
+ */
+export async function removeIfNotDirectory(path: string): Promise<boolean> {
+  let stat: Awaited<ReturnType<typeof fsp.lstat>>;
+  try {
+    stat = await fsp.lstat(path);
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return false;
+    throw error;
+  }
+  if (stat.isDirectory()) return false;
+  await fsp.unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return true;
 }
 
 /** A held lock. */
@@ -97,6 +118,7 @@ export interface HeldLock {
  */
 export async function acquireLock(lockDir: string, options: LockOptions): Promise<HeldLock> {
   const { clock, signal, staleMs } = options;
+  if (await removeIfNotDirectory(lockDir)) options.onReplace?.(lockDir);
   let delay = 1;
   let watched: string | undefined;
   let unchangedMs = 0;

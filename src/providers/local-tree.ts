@@ -82,6 +82,27 @@ export async function removeLeftovers(dir: string, staleMs: number, nested = fal
   return removed;
 }
 
+/**
+ * The first piece directory on the way to the credential at `parts` (relative to `root`) that is not a real
+ * directory (a symlink, which must never be followed, or a file), or undefined when all are, or are missing.
+ */
+export async function firstUnsafePieceDir(
+  root: string,
+  parts: readonly string[],
+): Promise<string | undefined> {
+  let dir = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    dir = join(dir, parts[i]!);
+    try {
+      if (!(await fsp.lstat(dir)).isDirectory()) return dir;
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw error;
+    }
+  }
+  return undefined;
+}
+
 /** Removes emptied piece directories from `dir` up to (not including) `root`. */
 export async function removeEmptyPieceDirs(dir: string, root: string): Promise<void> {
   while (dir !== root && dir.startsWith(root)) {

@@ -31,10 +31,11 @@ import {
   writeTempFile,
 } from './local-fs.js';
 import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
-import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { acquireLock, type HeldLock, recoverLocks, removeIfNotDirectory } from './local-lock.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
   type FoundCredential,
+  firstUnsafePieceDir,
   removeEmptyPieceDirs,
   removeLeftovers,
   walkCredentialFiles,
@@ -212,11 +213,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
           ),
       });
     } else await restrictWindowsAcl(dir);
-    await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    const locksRoot = join(dir, LOCKS_DIR);
+    if (await removeIfNotDirectory(locksRoot)) this.#warnReplacedLockDir(locksRoot);
+    await fsp.mkdir(locksRoot, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
     const removed = await removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS));
-    const locks = await recoverLocks(join(dir, LOCKS_DIR));
+    const locks = await recoverLocks(locksRoot);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -237,10 +240,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'encoded credential document',
     });
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await mutex.run(lock, () =>
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
+          await this.#assertPieceDirs(id, parts);
           // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
           // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
           const [temp, held] = await Promise.allSettled([
@@ -275,7 +279,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
     return this.#io.run(async () => {
-      const { file } = this.#locate(id);
+      const { file, parts } = this.#locate(id);
+      await this.#assertPieceDirs(id, parts);
       for (let attempt = 0; ; attempt++) {
         const read = await this.#read(id, file);
         if (read === undefined) throw this.notFound(id);
@@ -293,8 +298,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await this.#locked(id, lock, a, async () => {
+      await this.#assertPieceDirs(id, parts);
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -349,8 +355,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
+    const { file, parts } = this.#locate(id);
     try {
-      return (await fsp.lstat(this.#locate(id).file)).isFile();
+      if (parts.length > 1 && (await firstUnsafePieceDir(this.directory, parts))) return false;
+      return (await fsp.lstat(file)).isFile();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
@@ -358,11 +366,27 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
   }
 
-  #locate(id: CredentialId): { dir: string; file: string; lock: string } {
+  #locate(id: CredentialId): { dir: string; file: string; lock: string; parts: string[] } {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash) };
+    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash), parts };
+  }
+
+  /**
+   * Refuses a long id whose piece directories are not all real directories: a symlinked one would put the
+   * credential wherever it points (say a world-writable directory), where `list` never looks.
+   */
+  async #assertPieceDirs(id: CredentialId, parts: readonly string[]): Promise<void> {
+    if (parts.length === 1) return;
+    const unsafe = await firstUnsafePieceDir(this.directory, parts);
+    if (unsafe === undefined) return;
+    throw new StorageError({
+      code: 'PermissionDenied',
+      message: `a symbolic link (or a file) sits where a piece directory of credential "${id.value}" belongs (${unsafe}); it is not followed: remove it`,
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+    });
   }
 
   /** Runs `fn` holding the in-process queue and the cross-process lock of `id`. */
@@ -399,7 +423,15 @@ export class LocalStorageProvider extends BaseStorageProvider {
             ? 'broke a stale lock left by a writer that died'
             : `broke a stale lock its holder had not renewed for lockStaleMs (${this.#lockStaleMs} ms): a hung process, or a host whose clock differs`,
         ),
+      onReplace: (path) => this.#warnReplacedLockDir(path),
     });
+  }
+
+  #warnReplacedLockDir(path: string): void {
+    this.common.logger.warn(
+      { provider: PROVIDER_NAME, path },
+      'removed a symbolic link (or a file) found where a lock directory belongs; locks are never taken through one',
+    );
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */

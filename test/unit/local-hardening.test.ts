@@ -1,19 +1,25 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   constants,
   promises as fsp,
   linkSync,
+  lstatSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
   rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
+import { encodeCredentialDocument } from '../../src/core/document.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { DEFAULT_TIMEOUTS } from '../../src/core/options.js';
@@ -233,6 +239,82 @@ describe('LocalStorageProvider secure delete and hard links', () => {
       },
       { logger },
     );
+  });
+});
+
+describe('LocalStorageProvider internal directories are never followed through symlinks', () => {
+  it('refuses a symlinked piece directory: a store never lands outside, get and delete refuse, exists and list agree', async () => {
+    await withProvider('piece-link', async (p, dir, root) => {
+      const [piece, name] = credentialPathParts(LONG_ID) as [string, string];
+      const outside = join(root, 'world-writable');
+      mkdirSync(outside);
+      chmodSync(outside, 0o777);
+      symlinkSync(outside, join(dir, piece));
+      const sentinel = 'SENTINEL-piece-link-51c0';
+      const refused = await failure(p.store(LONG_ID, fakeData(sentinel), createMetadata()));
+      assert.equal(refused.code, 'PermissionDenied');
+      assert.equal(refused.credentialId, LONG_ID);
+      assert.match(refused.message, /symbolic link/);
+      assert.ok(!refused.message.includes(sentinel));
+      assert.deepEqual(readdirSync(outside), [], 'the credential landed outside the store');
+      // A document planted behind the link is not read back, not listed, and not wiped by delete.
+      const planted = encodeCredentialDocument(fakeData('planted'), createMetadata());
+      writeFileSync(join(outside, name), planted, { mode: 0o600 });
+      assert.equal((await failure(p.retrieve(LONG_ID))).code, 'PermissionDenied');
+      assert.equal(await p.exists(LONG_ID), false);
+      assert.deepEqual(await p.list(), []);
+      assert.equal((await failure(p.delete(LONG_ID))).code, 'PermissionDenied');
+      assert.equal(readFileSync(join(outside, name), 'utf8'), planted);
+      // Once the link is removed, the id works normally.
+      rmSync(join(dir, piece));
+      await p.store(LONG_ID, fakeData('mine'), createMetadata());
+      assert.deepEqual(await p.list(), [LONG_ID]);
+      assert.equal(lstatSync(join(dir, piece)).isDirectory(), true);
+    });
+  });
+
+  it('replaces a symlinked lock directory (it holds only a token) instead of locking through it', async () => {
+    const logger = recordingLogger();
+    await withProvider(
+      'lock-link',
+      async (p, dir, root) => {
+        await p.store('x', fakeData('v1'), createMetadata());
+        const lock = lockDirOf(dir, 'x');
+        rmSync(lock, { recursive: true });
+        const outside = join(root, 'outside-lock');
+        mkdirSync(outside);
+        writeFileSync(join(outside, 'free'), '');
+        symlinkSync(outside, lock);
+        await p.store('x', fakeData('v2'), createMetadata());
+        assert.equal(lstatSync(lock).isSymbolicLink(), false, 'the lock was taken through a symbolic link');
+        assert.deepEqual(readdirSync(lock), ['free']);
+        assert.deepEqual(readdirSync(outside), ['free']);
+        assert.ok(logger.lines.some((l) => l.level === 'warn' && /symbolic link/.test(l.message)));
+      },
+      { logger },
+    );
+  });
+
+  it('replaces a symlinked .nebula-locks directory at connect(): no lock is ever made outside the store', async () => {
+    const { root, cleanup } = tempRoot('locks-link');
+    try {
+      const dir = join(root, 'credentials');
+      const first = new LocalStorageProvider({ directory: dir });
+      await first.connect();
+      await first.close();
+      const outside = join(root, 'outside-locks');
+      mkdirSync(outside);
+      chmodSync(outside, 0o777);
+      rmSync(join(dir, '.nebula-locks'), { recursive: true });
+      symlinkSync(outside, join(dir, '.nebula-locks'));
+      const p = new LocalStorageProvider({ directory: dir });
+      await p.store('y', fakeData('v'), createMetadata());
+      await p.close();
+      assert.equal(lstatSync(join(dir, '.nebula-locks')).isSymbolicLink(), false);
+      assert.deepEqual(readdirSync(outside), [], 'a lock was made outside the store');
+    } finally {
+      cleanup();
+    }
   });
 });
 

@@ -121,6 +121,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
   readonly #policy: 'fix' | 'refuse';
   readonly #io = new Semaphore(MAX_PARALLEL_IO);
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  /** Ids whose file this provider last found unreadable (`Corrupted`), so replacing one is logged. */
+  readonly #unreadable = new Set<string>();
 
   constructor(options: LocalStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
@@ -261,6 +263,12 @@ export class LocalStorageProvider extends BaseStorageProvider {
               throw error;
             }
             await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
+            if (this.#unreadable.delete(id.value)) {
+              this.common.logger.warn(
+                { provider: PROVIDER_NAME, credentialId: id.value },
+                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+              );
+            }
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
@@ -278,6 +286,17 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
+    try {
+      const stored = await this.#retrieveFile(id);
+      this.#unreadable.delete(id.value);
+      return stored;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'Corrupted') this.#unreadable.add(id.value);
+      throw error;
+    }
+  }
+
+  #retrieveFile(id: CredentialId): Promise<StoredCredential> {
     return this.#io.run(async () => {
       const { file, parts } = this.#locate(id);
       await this.#assertPieceDirs(id, parts);
@@ -311,6 +330,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
+      this.#unreadable.delete(id.value);
       const wiped = await overwriteAndUnlink(tomb);
       if (!wiped.overwritten) {
         this.common.logger.warn(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -13,16 +14,19 @@ import {
   rmdirSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
+import { EncryptionManager } from '../../src/core/crypto.js';
 import { encodeCredentialDocument } from '../../src/core/document.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { DEFAULT_TIMEOUTS } from '../../src/core/options.js';
+import { CredentialStore } from '../../src/core/store.js';
 import { type LocalStorageOptions, LocalStorageProvider } from '../../src/providers/local.js';
 import { credentialPathParts } from '../../src/providers/local-layout.js';
 import { acquireLock } from '../../src/providers/local-lock.js';
@@ -316,6 +320,44 @@ describe('LocalStorageProvider internal directories are never followed through s
       cleanup();
     }
   });
+});
+
+describe('CredentialStore.put over an unreadable local credential', () => {
+  for (const damage of ['truncated', 'fifo'] as const) {
+    it(`replaces a ${damage === 'fifo' ? 'FIFO sitting in place of the file' : 'truncated file'}, with a warning naming the id and no value`, async () => {
+      const logger = recordingLogger();
+      await withProvider(
+        `repair-${damage}`,
+        async (p, dir) => {
+          const store = new CredentialStore(p, EncryptionManager.generate());
+          const oldValue = 'SENTINEL-old-value-77a1';
+          const newValue = 'SENTINEL-new-value-04be';
+          await store.put('damaged', oldValue);
+          const file = join(dir, 'damaged.enc');
+          if (damage === 'truncated') truncateSync(file, 20);
+          else {
+            rmSync(file);
+            execFileSync('mkfifo', ['-m', '600', file]);
+          }
+          assert.equal((await failure(store.get('damaged'))).code, 'Corrupted');
+          await store.put('damaged', newValue);
+          assert.equal((await store.get('damaged')).secret.expose(), newValue);
+          const warning = logger.lines.find(
+            (l) => l.level === 'warn' && l.fields['credentialId'] === 'damaged',
+          );
+          assert.ok(warning, 'replacing an unreadable credential was not logged');
+          assert.match(warning.message, /unreadable/);
+          const logged = JSON.stringify(logger.lines);
+          assert.ok(!logged.includes(oldValue) && !logged.includes(newValue), 'a value reached the log');
+          // The next put of a readable credential is quiet.
+          const warnings = logger.lines.filter((l) => l.level === 'warn').length;
+          await store.put('damaged', 'third');
+          assert.equal(logger.lines.filter((l) => l.level === 'warn').length, warnings);
+        },
+        { logger },
+      );
+    });
+  }
 });
 
 void failure;

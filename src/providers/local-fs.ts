@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -51,6 +51,38 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `mkdir -p` with mode 0700 whose failure carries the real errno. Node's recursive mkdir stats the path after
+ * a failed mkdir and reports that stat's ENOENT instead, so a missing directory on a read-only file system
+ * would read "removed while in use" rather than EROFS; on ENOENT the missing components are made one by one,
+ * each mkdir reporting its own error.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    return;
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    const found = await fsp.lstat(at).then(
+      () => true,
+      (error: unknown) => {
+        if (isGone(error)) return false;
+        throw error;
+      },
+    );
+    if (found || dirname(at) === at) break;
+    missing.unshift(at);
+  }
+  for (const path of missing) {
+    await fsp.mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   }
 }
 
@@ -316,13 +348,21 @@ export function mapFsError(
       });
     default:
       if (code !== undefined && RETRYABLE_ERRNO.has(code)) {
+        // Seen only once retrying is over (or not allowed), so it says what to do, not that it is retried.
         return new StorageError({
           ...base,
           code: 'Unavailable',
           retryable: true,
-          message: `a transient file-system error (${code}) occurred; the operation is retried`,
+          message: TRANSIENT_MESSAGES[code] ?? `a transient file-system error (${code}) occurred; try again`,
         });
       }
       return toStorageError(error, { provider, operation, credentialId });
   }
 }
+
+const TRANSIENT_MESSAGES: Readonly<Record<string, string>> = {
+  EMFILE:
+    'this process has too many open files (EMFILE); raise its limit (ulimit -n, or LimitNOFILE for a service) or run fewer operations at once',
+  ENFILE:
+    'the system has too many open files (ENFILE); close other programs or raise the system limit (fs.file-max)',
+};

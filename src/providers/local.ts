@@ -20,6 +20,7 @@ import type { ProviderCapabilities, StoredCredential } from '../core/provider.js
 import {
   commitTempFile,
   KeyedMutex,
+  makeDirectories,
   mapFsError,
   overwriteAndUnlink,
   ReadRefusal,
@@ -192,7 +193,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
           `the credential directory ${dir} does not exist (create it, or set createDirectory)`,
         );
       }
-      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+      await makeDirectories(dir);
       // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
       if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
       await syncDirectory(dirname(dir)).catch(() => {});
@@ -279,7 +280,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
           // A long id's piece directory is created on first use (or re-created after a concurrent delete
           // removed it when it was empty).
           if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
-          await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+          await makeDirectories(dir);
         }
       }),
     );

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -20,6 +20,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ManualClock } from '../../src/core/clock.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { encodeCredentialDocument } from '../../src/core/document.js';
@@ -60,6 +61,7 @@ async function withProvider(
 }
 
 const LONG_ID = 'q'.repeat(200);
+const CHILD = fileURLToPath(new URL('../reliability/fixtures/local-child.js', import.meta.url));
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
 /** Where the cross-process lock of a short id lives. */
 const lockDirOf = (dir: string, id: string) =>
@@ -358,6 +360,79 @@ describe('CredentialStore.put over an unreadable local credential', () => {
       );
     });
   }
+});
+
+describe('Local provider messages say what happened', () => {
+  it('a missing directory on a read-only file system says read-only, not "removed while in use"', (t) => {
+    // A private mount namespace (unshare) holds a read-only tmpfs: nothing to clean up, nothing left mounted.
+    const mnt = tempRoot('ro');
+    try {
+      const script = [
+        'set -e',
+        `mount -t tmpfs -o mode=0700 tmpfs ${mnt.root}`,
+        // The store's directory and lock root exist (connect succeeds); the long id's piece directory is missing.
+        `mkdir -m 700 ${mnt.root}/creds ${mnt.root}/creds/.nebula-locks`,
+        `mount -o remount,ro ${mnt.root}`,
+        `${process.execPath} ${CHILD} try ${mnt.root}/missing/creds connect`,
+        `${process.execPath} ${CHILD} try ${mnt.root}/creds store ${LONG_ID}`,
+      ].join('\n');
+      const r = spawnSync('unshare', ['-rm', 'sh', '-c', script], { encoding: 'utf8' });
+      if (r.error || (r.status !== 0 && r.stdout === '')) {
+        t.skip(`needs unshare -rm to mount a read-only tmpfs (${r.error?.message ?? r.stderr.trim()})`);
+        return;
+      }
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 2, r.stdout + r.stderr);
+      for (const line of lines) {
+        assert.match(line, /^error PermissionDenied .*read-only file system/);
+        assert.doesNotMatch(line, /removed while in use/);
+      }
+    } finally {
+      mnt.cleanup();
+    }
+  });
+
+  it('the error that ends EMFILE retries says what to do, not that the operation is retried', (t) => {
+    const { root, cleanup } = tempRoot('emfile');
+    try {
+      const r = spawnSync(
+        'sh',
+        ['-c', `ulimit -n 64 && exec ${process.execPath} ${CHILD} emfile ${root}/c`],
+        {
+          encoding: 'utf8',
+        },
+      );
+      if (!/^error /m.test(r.stdout) && r.stdout.trim() !== 'ok') {
+        t.skip(`could not run a process with 64 descriptors: ${r.stderr.trim()}`);
+        return;
+      }
+      const line = r.stdout.trim();
+      assert.match(line, /^error Unavailable /);
+      assert.match(line, /EMFILE/);
+      assert.match(line, /ulimit -n/);
+      assert.doesNotMatch(line, /is retried/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('a NaN or infinite option is shown as such, not as null', () => {
+    const messageOf = (options: LocalStorageOptions) => {
+      try {
+        new LocalStorageProvider(options);
+      } catch (error) {
+        assert.ok(error instanceof StorageError && error.code === 'InvalidConfig');
+        return error.message;
+      }
+      assert.fail('expected InvalidConfig');
+    };
+    const nan = messageOf({ lockStaleMs: Number.NaN });
+    assert.match(nan, /lockStaleMs: must be a whole number from 100 to 3600000 \(got NaN\)/);
+    assert.doesNotMatch(nan, /null/);
+    assert.match(messageOf({ maxCredentialSize: Number.POSITIVE_INFINITY }), /\(got Infinity\)/);
+    assert.match(messageOf({ timeouts: { writeMs: Number.NaN } }), /timeouts\.writeMs: .*\(got NaN\)/);
+    assert.match(messageOf({ lockStaleMs: 10n as never }), /\(got 10n\)/);
+  });
 });
 
 void failure;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   constants,
@@ -17,7 +16,6 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -31,41 +29,18 @@ import { CredentialStore } from '../../src/core/store.js';
 import { type LocalStorageOptions, LocalStorageProvider } from '../../src/providers/local.js';
 import { credentialPathParts } from '../../src/providers/local-layout.js';
 import { acquireLock } from '../../src/providers/local-lock.js';
-import { fakeData, recordingLogger, tempRoot } from './local-helpers.js';
-
-async function failure(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, String(error));
-    return error;
-  }
-  assert.fail('expected a StorageError');
-}
-
-async function withProvider(
-  label: string,
-  fn: (p: LocalStorageProvider, dir: string, root: string) => Promise<void>,
-  options: Partial<LocalStorageOptions> = {},
-): Promise<void> {
-  const { root, cleanup } = tempRoot(label);
-  const dir = join(root, 'credentials');
-  const provider = new LocalStorageProvider({ directory: dir, ...options });
-  try {
-    await provider.connect();
-    await fn(provider, dir, root);
-  } finally {
-    await provider.close();
-    cleanup();
-  }
-}
+import {
+  storageErrorOf as failure,
+  fakeData,
+  HOST_TAG,
+  lockDirOf,
+  recordingLogger,
+  tempRoot,
+  withProvider,
+} from './local-helpers.js';
 
 const LONG_ID = 'q'.repeat(200);
 const CHILD = fileURLToPath(new URL('../reliability/fixtures/local-child.js', import.meta.url));
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
-/** Where the cross-process lock of a short id lives. */
-const lockDirOf = (dir: string, id: string) =>
-  join(dir, '.nebula-locks', createHash('sha256').update(`${id}.enc`).digest('hex').slice(0, 40));
 /** Moves the `free` token of `lock` to `name`, as a holder in another process does. */
 const plantToken = (lock: string, name: string) => renameSync(join(lock, 'free'), join(lock, name));
 /** Lets pending I/O callbacks and promise continuations run, up to `rounds` turns of the event loop. */
@@ -434,5 +409,3 @@ describe('Local provider messages say what happened', () => {
     assert.match(messageOf({ lockStaleMs: 10n as never }), /\(got 10n\)/);
   });
 });
-
-void failure;

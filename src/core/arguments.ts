@@ -19,6 +19,7 @@ export function describeType(value: unknown): string {
  */
 export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string' && SAFE_WORD.test(value)) return JSON.stringify(value);
   if (typeof value === 'string') return value.length === 0 ? 'an empty string' : 'a string';
   return describeType(value);

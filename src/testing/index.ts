@@ -11,6 +11,7 @@ export {
   type ConformanceTestApi,
   runStorageProviderConformance,
 } from './conformance.js';
+export { startOrStop } from './emulator-kit/cli-contract.js';
 export {
   type EmulatorHandler,
   EmulatorHttpServer,
@@ -18,6 +19,7 @@ export {
   type Fault,
   type FaultAction,
   FaultInjector,
+  listenOn,
   type RecordedRequest,
   sendJson,
 } from './emulator-kit/server.js';

@@ -5,7 +5,7 @@ import { runStorageProviderConformance } from '../../src/testing/conformance.js'
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
 
 // Each test gets its own emulator (an empty store); https with a generated CA, so certificate validation
-// and the caCertPath option are exercised by the whole suite.
+// and the tls.caFile option are exercised by the whole suite.
 const emulators: AwsSecretsManagerEmulator[] = [];
 const accessKey = {
   accessKeyId: 'AKIANEBULACONFORMANCE',
@@ -31,7 +31,7 @@ runStorageProviderConformance(
         region: emulator.region,
         endpoint: emulator.endpoint,
         credentials: emulator.credentials,
-        caCertPath: emulator.caCertPath,
+        tls: { caFile: emulator.caCertPath },
         defaultTags: { managedBy: 'nebula-credential' },
       });
       await provider.connect();

@@ -22,7 +22,7 @@ runStorageProviderConformance(
       const provider = new HashiCorpVaultProvider({
         address: vault.url,
         auth: { token: vault.rootToken },
-        tls: { caCert: vault.caCertPem! },
+        tls: { ca: vault.caCertPem! },
         pathPrefix: `conformance/run-${++run}`,
         logger,
       });

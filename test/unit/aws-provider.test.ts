@@ -612,14 +612,14 @@ describe('AwsSecretsManagerProvider: names and options', () => {
     assert.ok(!JSON.stringify(provider).includes('very-secret-value'));
   });
 
-  it('validates TLS with a private CA: trusted via caCertPath, refused without it', async () => {
+  it('validates TLS with a private CA: trusted via tls.caFile, refused without it', async () => {
     await using ctx = await setup({}, { tls: true });
     await rejection(ctx.provider.connect(), 'InvalidConfig');
     const trusted = new AwsSecretsManagerProvider({
       region: ctx.emulator.region,
       endpoint: ctx.emulator.endpoint,
       credentials: KEY,
-      caCertPath: ctx.emulator.caCertPath,
+      tls: { caFile: ctx.emulator.caCertPath },
     });
     try {
       await trusted.connect();

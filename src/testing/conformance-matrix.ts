@@ -166,7 +166,7 @@ export const BEHAVIOUR_MATRIX: readonly BehaviourMatrixRow[] = Object.freeze([
     fault: 'credentials-rejected',
     title: 'credentials rejected (401)',
     injected:
-      'after connect: AWS access key deleted, Azure 401 challenge, Vault token revoked (403 "invalid token"), Kubernetes token revoked',
+      'after connect: AWS key deleted, Azure 401, Vault token revoked (its 403), Kubernetes token revoked',
     operation: 'retrieve',
     code: 'AuthenticationFailed',
     retryable: false,
@@ -352,7 +352,8 @@ async function runRow(adapter: BehaviourMatrixAdapter, row: BehaviourMatrixRow):
 export function runBehaviourMatrix(api: ConformanceTestApi, adapter: BehaviourMatrixAdapter): void {
   api.describe(`${adapter.name}: behaviour matrix (the same fault gives the same error)`, () => {
     for (const row of BEHAVIOUR_MATRIX) {
-      api.it(`${row.title} → ${row.code}, retryable ${row.retryable}, ${row.attempts} attempt(s)`, () =>
+      const attempts = `${row.attempts} attempt${row.attempts === 1 ? '' : 's'}`;
+      api.it(`${row.title} → ${row.code}, retryable ${row.retryable}, ${attempts}`, () =>
         runRow(adapter, row),
       );
     }
@@ -369,7 +370,15 @@ export function runBehaviourMatrix(api: ConformanceTestApi, adapter: BehaviourMa
  * ```
  */
 export function renderBehaviourMatrixTable(): string {
-  const header = ['fault', 'how the suite injects it', 'call', '`code`', '`retryable`', 'attempts'];
+  const header = [
+    'fault',
+    'how the suite injects it',
+    'call',
+    '`code`',
+    '`retryable`',
+    'attempts',
+    'also asserted',
+  ];
   const rows = BEHAVIOUR_MATRIX.map((row) => [
     row.title,
     row.injected,
@@ -377,8 +386,23 @@ export function renderBehaviourMatrixTable(): string {
     `\`${row.code}\``,
     row.retryable ? 'yes' : 'no',
     row.attempts === EVERY_TRY ? `1 + maxRetries (${row.attempts})` : String(row.attempts),
+    alsoAsserted(row),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function alsoAsserted(row: BehaviourMatrixRow): string {
+  const facts: string[] = [];
+  if (row.requests === 0) facts.push('no request reaches the service');
+  else if (row.requests !== undefined) {
+    facts.push(`${row.requests} read request${row.requests === 1 ? '' : 's'} received`);
+  }
+  if (row.waits !== undefined) facts.push(`waits ${row.waits.join(', ')} ms`);
+  if (row.fault === 'permission-denied')
+    facts.push('the IAM action, Key Vault role, Vault capability or RBAC verb');
+  for (const [key, value] of Object.entries(row.details ?? {}))
+    facts.push(`\`${key}\` ${JSON.stringify(value)}`);
+  return facts.join('; ');
 }

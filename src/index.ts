@@ -130,6 +130,7 @@ export {
   isLoopbackHost,
   loadCaBundle,
   pemCertificatesProblem,
+  readEndpointOption,
   readTlsOptions,
   type TlsTrustOptions,
 } from './core/transport-security.js';

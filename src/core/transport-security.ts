@@ -78,6 +78,32 @@ export function checkEndpoint(
   };
 }
 
+/**
+ * Reads an endpoint option and `dangerouslyAllowInsecureHttp` into `v`, adding an issue at `path` when the
+ * endpoint breaks the https-only rule. Returns the parsed URL and the text as given (both only when valid),
+ * and the opt-in.
+ *
+ * @example
+ * ```ts
+ * import { OptionsValidator, readEndpointOption } from 'nebula-credential';
+ * const v = new OptionsValidator('hashicorp-vault', { address: 'http://10.0.0.5:8200' });
+ * const { url } = readEndpointOption(v, 'address', { required: true });
+ * v.throwIfInvalid(); // InvalidConfig: address: uses plain http to 10.0.0.5, ...
+ * ```
+ */
+export function readEndpointOption(
+  v: OptionsValidator,
+  path: string,
+  rules: { required?: boolean; rule?: string } = {},
+): { url: URL | undefined; text: string | undefined; allowInsecureHttp: boolean } {
+  const text = v.string(path, { nonEmpty: true, ...rules });
+  const allowInsecureHttp = v.boolean(INSECURE_HTTP_OPTION) ?? false;
+  if (text === undefined || text === '') return { url: undefined, text: undefined, allowInsecureHttp };
+  const checked = checkEndpoint(text, allowInsecureHttp);
+  if (checked.problem) v.add(path, checked.problem);
+  return { url: checked.url, text: checked.url ? text : undefined, allowInsecureHttp };
+}
+
 /** Where an endpoint came from, for {@link assertSecureEndpoint}. */
 export interface EndpointSource {
   provider: string;

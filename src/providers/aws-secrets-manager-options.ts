@@ -1,7 +1,7 @@
 import type { StorageError } from '../core/errors.js';
 import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOptions } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
-import { checkEndpoint, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
+import { readEndpointOption, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import { AWS_NAME_CHARSET, assertAwsTags } from './aws-secrets-manager-names.js';
 
 const PROVIDER = 'aws-secrets-manager';
@@ -129,11 +129,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     pattern: /^[a-z]{2,4}(-[a-z0-9]+)+-\d+$/,
     rule: 'an AWS region such as eu-west-1',
   });
-  const endpoint = v.string('endpoint', { nonEmpty: true });
-  const allowInsecureHttp = v.boolean('dangerouslyAllowInsecureHttp') ?? false;
-  const endpointProblem =
-    endpoint === undefined ? undefined : checkEndpoint(endpoint, allowInsecureHttp).problem;
-  if (endpointProblem) v.add('endpoint', endpointProblem);
+  const { text: endpoint, allowInsecureHttp } = readEndpointOption(v, 'endpoint');
   const prefix =
     v.string('prefix', {
       maxLength: 256,

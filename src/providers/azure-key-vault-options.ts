@@ -2,8 +2,8 @@ import type { TokenCredential } from '@azure/identity';
 import type { CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
 import {
-  checkEndpoint,
   isLoopbackHost,
+  readEndpointOption,
   readTlsOptions,
   type TlsTrustOptions,
 } from '../core/transport-security.js';
@@ -121,16 +121,12 @@ export function resolveAzureOptions(
   credential: { config: AzureCredentialConfig | TokenCredential; secrets: SecretString[] } | undefined;
 } {
   v.noUnknownKeys(AZURE_OPTION_KEYS);
-  const vaultUrl = v.string('vaultUrl', { required: true, rule: 'e.g. https://my-vault.vault.azure.net' });
-  const allowInsecureHttp = v.boolean('dangerouslyAllowInsecureHttp') ?? false;
-  let url: URL | undefined;
-  if (vaultUrl) {
-    const checked = checkEndpoint(vaultUrl, allowInsecureHttp);
-    url = checked.url;
-    if (checked.problem) v.add('vaultUrl', checked.problem);
-    else if (url && (url.pathname !== '/' || url.search || url.hash))
-      v.add('vaultUrl', 'must be the vault origin only, without a path');
-  }
+  const { url } = readEndpointOption(v, 'vaultUrl', {
+    required: true,
+    rule: 'e.g. https://my-vault.vault.azure.net',
+  });
+  if (url && (url.pathname !== '/' || url.search || url.hash))
+    v.add('vaultUrl', 'must be the vault origin only, without a path');
   const authorityHost = v.string('authorityHost', {
     pattern: /^https:\/\/[^\s]+$/,
     rule: 'an https:// URL',

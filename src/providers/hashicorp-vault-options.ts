@@ -1,7 +1,7 @@
 import type { ResolvedCommonOptions } from '../core/options.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
-import { checkEndpoint, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
+import { readEndpointOption, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import type { VaultAuth } from './hashicorp-vault-auth.js';
 
 const PROVIDER_NAME = 'hashicorp-vault';
@@ -149,17 +149,10 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
     'deleteMode',
     'checkAndSet',
   ]);
-  const addressText = v.string('address', {
+  const { url: address } = readEndpointOption(v, 'address', {
     required: true,
     rule: 'the Vault URL, e.g. https://vault:8200',
   });
-  const allowInsecureHttp = v.boolean('dangerouslyAllowInsecureHttp') ?? false;
-  let address: URL | undefined;
-  if (addressText) {
-    const checked = checkEndpoint(addressText, allowInsecureHttp);
-    address = checked.url;
-    if (checked.problem) v.add('address', checked.problem);
-  }
   const segments = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
   const mount = trimSlashes(v.string('mount', { nonEmpty: true }) ?? 'secret');
   if (!segments.test(mount) || mount.split('/').includes('..'))

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { ManualClock } from '../core/clock.js';
 import { StorageError, type StorageErrorCode } from '../core/errors.js';
@@ -7,6 +6,7 @@ import type { CommonProviderOptions } from '../core/options.js';
 import type { StorageProvider } from '../core/provider.js';
 import type { RetryPolicy } from '../core/retry.js';
 import type { ConformanceTestApi } from './conformance.js';
+import { closedLoopbackPort } from './emulator-kit/server.js';
 
 /** The faults of the behaviour matrix, each injected the same way into every provider's emulator. */
 export type BehaviourMatrixFault =
@@ -257,14 +257,6 @@ export interface BehaviourMatrixAdapter {
   requests(): number;
   /** Detail fields a `PermissionDenied` for reading must carry: the IAM action, role, capability or verb. */
   permissionDetails: Readonly<Record<string, unknown>>;
-}
-
-async function closedLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function failure(promise: Promise<unknown>): Promise<StorageError> {

@@ -27,6 +27,7 @@ export {
   runBehaviourMatrix,
 } from './conformance-matrix.js';
 export {
+  closedLoopbackPort,
   type EmulatorHandler,
   EmulatorHttpServer,
   type EmulatorServerOptions,

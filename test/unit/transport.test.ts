@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,6 +25,7 @@ import {
   readTlsOptions,
 } from '../../src/core/transport-security.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { closedLoopbackPort } from '../../src/testing/emulator-kit/server.js';
 import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 
 const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });
@@ -41,14 +41,6 @@ function realRequestError(url: string, ca?: string): Promise<unknown> {
     req.on('error', resolve);
     req.end();
   });
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('transport failures: classification by code, anywhere in the cause chain', () => {
@@ -117,7 +109,7 @@ describe('transport failures: classification by code, anywhere in the cause chai
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    const refused = await realRequestError(`https://127.0.0.1:${await closedPort()}/`);
+    const refused = await realRequestError(`https://127.0.0.1:${await closedLoopbackPort()}/`);
     assert.equal(classifyTransportFailure(refused)?.kind, 'refused');
   });
 });

@@ -5,7 +5,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from './tls.js';
 
@@ -221,4 +221,21 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A loopback port that nothing listens on (bound, then released), for connection-refused tests.
+ *
+ * @example
+ * ```ts
+ * import { closedLoopbackPort } from 'nebula-credential/testing';
+ * const url = `https://127.0.0.1:${await closedLoopbackPort()}`; // connecting gives ECONNREFUSED
+ * ```
+ */
+export async function closedLoopbackPort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -12,7 +12,14 @@ import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions
 import type { ResolvedCommonOptions } from './options.js';
 import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
 
-/** Options of {@link BaseStorageProvider.runProviderOperation}. */
+/**
+ * Options of {@link BaseStorageProvider.runProviderOperation}.
+ *
+ * @example
+ * ```ts
+ * const options: ProviderOperationOptions = { kind: 'write', context: { traceId: 'req-42' } };
+ * ```
+ */
 export interface ProviderOperationOptions {
   context?: CredentialContext | undefined;
   /** Which deadline applies. Default: `read`, or `write` for `store`/`delete`. */

@@ -104,7 +104,14 @@ export function readEndpointOption(
   return { url: checked.url, text: checked.url ? text : undefined, allowInsecureHttp };
 }
 
-/** Where an endpoint came from, for {@link assertSecureEndpoint}. */
+/**
+ * Where an endpoint came from, for {@link assertSecureEndpoint}.
+ *
+ * @example
+ * ```ts
+ * const where: EndpointSource = { provider: 'aws-secrets-manager', source: 'AWS_ENDPOINT_URL', allowInsecureHttp: false };
+ * ```
+ */
 export interface EndpointSource {
   provider: string;
   /** The option, environment variable or file that named the endpoint (`endpoint`, `AWS_ENDPOINT_URL`, `kubeconfig <path>`). */
@@ -226,7 +233,14 @@ export function readTlsOptions(
   return { caFile, ca };
 }
 
-/** Context of {@link loadCaBundle}. */
+/**
+ * Context of {@link loadCaBundle}.
+ *
+ * @example
+ * ```ts
+ * const context: CaBundleContext = { provider: 'aws-secrets-manager', fileSource: 'AWS_CA_BUNDLE' };
+ * ```
+ */
 export interface CaBundleContext {
   provider: string;
   /** Aborts the file read: pass the connect deadline's signal. */

@@ -159,7 +159,15 @@ export function classifyTransportFailure(error: unknown): TransportFailure | und
   return undefined;
 }
 
-/** What a provider tells the transport policy about the failed call, for the error it builds. */
+/**
+ * What a provider tells the transport policy about the failed call, for the error it builds.
+ *
+ * @example
+ * ```ts
+ * const context: TransportErrorContext = { provider: 'hashicorp-vault', operation: 'retrieve', service: 'Vault',
+ *   endpointSource: 'the address option' };
+ * ```
+ */
 export interface TransportErrorContext {
   provider: string;
   operation: StorageOperation;
@@ -269,10 +277,19 @@ export function transportError(error: unknown, context: TransportErrorContext): 
   }
 }
 
-/** Everything needed to turn a backend's answer into a StorageError. */
+/**
+ * Everything needed to turn a backend's answer into a StorageError.
+ *
+ * @example
+ * ```ts
+ * const init: BackendErrorInit = { provider: 'kubernetes', operation: 'retrieve', service: 'the Kubernetes API server',
+ *   status: 403, message: 'the caller may not get secrets in namespace "apps"', details: { verb: 'get' } };
+ * ```
+ */
 export interface BackendErrorInit {
   provider: string;
-  operation: StorageOperation;
+  /** The operation; when left out, the runner fills it in. */
+  operation?: StorageOperation | undefined;
   credentialId?: string | undefined;
   /** The service in the user's words: `Secrets Manager`, `the vault`, `Vault`, `the Kubernetes API server`. */
   service: string;
@@ -332,11 +349,11 @@ function defaultMessage(init: BackendErrorInit, status: number | undefined): str
   const { service } = init;
   switch (status) {
     case undefined:
-      return `${init.operation} failed with an unexpected answer from ${service}; run with a debug logger to see the cause`;
+      return `${init.operation ?? 'the request'} failed with an unexpected answer from ${service}; run with a debug logger to see the cause`;
     case 401:
       return `${service} rejected the credentials (HTTP 401): they are missing, invalid or expired`;
     case 403:
-      return `${service} denied ${init.operation} (HTTP 403): grant the caller the permission it needs`;
+      return `${service} denied ${init.operation ?? 'the request'} (HTTP 403): grant the caller the permission it needs`;
     case 404:
       return init.credentialId === undefined
         ? `${service} has no such resource (HTTP 404)`
@@ -355,7 +372,7 @@ function defaultMessage(init: BackendErrorInit, status: number | undefined): str
   if (status === 501 || status === 505) return `${service} does not support this request (HTTP ${status})`;
   return status >= 500 && status < 600
     ? `${service} failed with HTTP ${status}; retried with backoff`
-    : `unexpected HTTP ${status} from ${service} to ${init.operation}`;
+    : `unexpected HTTP ${status} from ${service} to ${init.operation ?? 'the request'}`;
 }
 
 /**
@@ -396,6 +413,12 @@ export function backendError(init: BackendErrorInit): StorageError {
 /**
  * Response headers in any of the shapes SDKs hand out: a plain object (Node.js, the AWS SDK, client-node),
  * or anything with `get(name)` (fetch `Headers`, Azure's `HttpHeaders`).
+ *
+ * @example
+ * ```ts
+ * const plain: HeaderSource = { 'retry-after': '2' };
+ * const fetched: HeaderSource = new Headers({ 'Retry-After': '2' });
+ * ```
  */
 export type HeaderSource =
   | { get(name: string): string | null | undefined }

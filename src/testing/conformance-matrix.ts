@@ -8,7 +8,14 @@ import type { RetryPolicy } from '../core/retry.js';
 import type { ConformanceTestApi } from './conformance.js';
 import { closedLoopbackPort } from './emulator-kit/server.js';
 
-/** The faults of the behaviour matrix, each injected the same way into every provider's emulator. */
+/**
+ * The faults of the behaviour matrix, each injected the same way into every provider's emulator.
+ *
+ * @example
+ * ```ts
+ * const fault: BehaviourMatrixFault = 'untrusted-certificate';
+ * ```
+ */
 export type BehaviourMatrixFault =
   | 'untrusted-certificate'
   | 'connection-refused'
@@ -52,7 +59,15 @@ export interface BehaviourMatrixRow {
   details?: Readonly<Record<string, unknown>> | undefined;
 }
 
-/** The retry policy of every matrix provider: 2 retries, 100 ms doubling, no jitter (exact waits). */
+/**
+ * The retry policy of every matrix provider: 2 retries, 100 ms doubling, no jitter (exact waits).
+ *
+ * @example
+ * ```ts
+ * import { BEHAVIOUR_MATRIX_RETRY } from 'nebula-credential/testing';
+ * console.log(1 + BEHAVIOUR_MATRIX_RETRY.maxRetries); // 3 attempts for a retryable fault
+ * ```
+ */
 export const BEHAVIOUR_MATRIX_RETRY: Readonly<RetryPolicy> = Object.freeze({
   maxRetries: 2,
   baseDelayMs: 100,
@@ -60,11 +75,35 @@ export const BEHAVIOUR_MATRIX_RETRY: Readonly<RetryPolicy> = Object.freeze({
   maxDelayMs: 20_000,
   jitter: 0,
 });
-/** Read deadline of the `hang` fault, in ms. */
+/**
+ * Read deadline of the `hang` fault, in ms.
+ *
+ * @example
+ * ```ts
+ * import { BEHAVIOUR_MATRIX_READ_DEADLINE_MS } from 'nebula-credential/testing';
+ * console.log(BEHAVIOUR_MATRIX_READ_DEADLINE_MS); // 400
+ * ```
+ */
 export const BEHAVIOUR_MATRIX_READ_DEADLINE_MS = 400;
-/** The `Retry-After` of the `throttled` fault, in seconds. */
+/**
+ * The `Retry-After` of the `throttled` fault, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { BEHAVIOUR_MATRIX_RETRY_AFTER_SECONDS } from 'nebula-credential/testing';
+ * console.log(BEHAVIOUR_MATRIX_RETRY_AFTER_SECONDS * 1000); // the wait the runner must schedule: 2000
+ * ```
+ */
 export const BEHAVIOUR_MATRIX_RETRY_AFTER_SECONDS = 2;
-/** The host of the `unresolvable-host` fault: `.invalid` is reserved never to resolve (RFC 6761). */
+/**
+ * The host of the `unresolvable-host` fault: `.invalid` is reserved never to resolve (RFC 6761).
+ *
+ * @example
+ * ```ts
+ * import { BEHAVIOUR_MATRIX_UNRESOLVABLE_HOST } from 'nebula-credential/testing';
+ * console.log(`https://${BEHAVIOUR_MATRIX_UNRESOLVABLE_HOST}:8443`);
+ * ```
+ */
 export const BEHAVIOUR_MATRIX_UNRESOLVABLE_HOST = 'nebula-credential-matrix.invalid';
 
 const EVERY_TRY = 1 + BEHAVIOUR_MATRIX_RETRY.maxRetries;
@@ -194,7 +233,14 @@ export const BEHAVIOUR_MATRIX: readonly BehaviourMatrixRow[] = Object.freeze([
   },
 ] satisfies BehaviourMatrixRow[]);
 
-/** Where a matrix provider connects. */
+/**
+ * Where a matrix provider connects.
+ *
+ * @example
+ * ```ts
+ * const target: BehaviourMatrixTarget = { kind: 'elsewhere', url: 'https://127.0.0.1:1' };
+ * ```
+ */
 export type BehaviourMatrixTarget =
   /** The emulator, trusting its CA. */
   | { kind: 'emulator' }
@@ -203,7 +249,18 @@ export type BehaviourMatrixTarget =
   /** Another base URL (a closed port, an unresolvable host), with the emulator's CA. */
   | { kind: 'elsewhere'; url: string };
 
-/** A provider made for one matrix row, and the levers on its credentials. */
+/**
+ * A provider made for one matrix row, and the levers on its credentials.
+ *
+ * @example
+ * ```ts
+ * const subject: BehaviourMatrixSubject = {
+ *   provider,
+ *   rejectCredentials: () => k8s.revokeToken(token),
+ *   denyReads: () => k8s.grant(namespace, 'app', ['list']),
+ * };
+ * ```
+ */
 export interface BehaviourMatrixSubject {
   /** Not connected yet: the matrix connects it (or expects connect to fail). */
   provider: StorageProvider;
@@ -215,7 +272,14 @@ export interface BehaviourMatrixSubject {
   dispose?(): void | Promise<void>;
 }
 
-/** Read faults every adapter injects in its emulator's own fault style. */
+/**
+ * Read faults every adapter injects in its emulator's own fault style.
+ *
+ * @example
+ * ```ts
+ * const fault: BehaviourMatrixReadFault = { kind: 'throttled', retryAfterSeconds: 2 };
+ * ```
+ */
 export type BehaviourMatrixReadFault =
   | { kind: 'reset' }
   | { kind: 'hang' }

@@ -639,6 +639,25 @@ describe('AwsSecretsManagerProvider: names and options', () => {
         },
       );
     }
+    // The SDK can also find an endpoint in the shared config file; the request itself is checked too.
+    const dir = mkdtempSync(join(tmpdir(), 'nebula-aws-'));
+    writeFileSync(join(dir, 'config'), '[default]\nendpoint_url = http://10.20.30.40:4566\n');
+    await withEnv(
+      {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
+        AWS_ENDPOINT_URL: undefined,
+        AWS_PROFILE: undefined,
+        AWS_CONFIG_FILE: join(dir, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      },
+      async () => {
+        await using ctx = await setup({ endpoint: undefined });
+        const error = await rejection(ctx.provider.connect(), 'InvalidConfig');
+        assert.match(error.message, /shared config file/);
+        assert.equal(error.retryable, false);
+        assert.equal(ctx.emulator.count(), 0);
+      },
+    );
     // A loopback emulator named by the variable is fine over plain http.
     await withEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined, AWS_ENDPOINT_URL: undefined }, async () => {
       await using ctx = await setup({ endpoint: undefined });

@@ -26,6 +26,7 @@ export {
   renderBehaviourMatrixTable,
   runBehaviourMatrix,
 } from './conformance-matrix.js';
+export { startOrStop } from './emulator-kit/cli-contract.js';
 export {
   closedLoopbackPort,
   type EmulatorHandler,
@@ -34,6 +35,7 @@ export {
   type Fault,
   type FaultAction,
   FaultInjector,
+  listenOn,
   type RecordedRequest,
   sendJson,
 } from './emulator-kit/server.js';

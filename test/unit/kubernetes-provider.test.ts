@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -410,10 +411,16 @@ describe('KubernetesSecretsProvider against the emulator', () => {
     });
 
     it('retries refused connections, then Unavailable', async () => {
-      const closed = new KubernetesEmulator();
-      await closed.start();
-      const kubeconfigPath = closed.writeKubeconfig();
-      await closed.stop();
+      // A port that was just free: nothing listens there (the kubeconfig and CA of the running emulator stay).
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise((r) => probe.close(r));
+      const { kubeconfigPath } = account();
+      writeFileSync(
+        kubeconfigPath,
+        readFileSync(kubeconfigPath, 'utf8').replace(emulator.url, `https://127.0.0.1:${port}`),
+      );
       const p = new KubernetesSecretsProvider({ kubeconfigPath, retry: { baseDelayMs: 5 } });
       const e = await rejectsCode(p.connect(), 'Unavailable');
       assert.equal(e.details.attempts, 4);

@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import type { TestCertificateAuthority } from '../emulator-kit/tls.js';
 import { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './aws-service.js';
@@ -335,7 +340,7 @@ export const cliEmulator: CliEmulator = {
   service: 'aws',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
     const emulator = new AwsSecretsManagerEmulator({ port: args.port, tls: !args.http });
-    await emulator.start();
+    await startOrStop(emulator);
     const { accessKeyId, secretAccessKey } = emulator.credentials;
     const caCertPath = emulator.caCertPath;
     return {

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider } from './core/base-provider.js';
+export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -44,7 +44,6 @@ export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
   readBoundedFile,
-  readBoundedFileSync,
   readBoundedTextFile,
 } from './core/files.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
@@ -113,3 +112,28 @@ export {
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type BackendErrorInit,
+  backendError,
+  classifyHttpStatus,
+  classifyTransportFailure,
+  type HeaderSource,
+  retryAfterMs,
+  type TransportErrorContext,
+  type TransportFailure,
+  type TransportFailureKind,
+  transportError,
+} from './core/transport.js';
+export {
+  assertSecureEndpoint,
+  type CaBundleContext,
+  checkEndpoint,
+  type EndpointSource,
+  INSECURE_HTTP_OPTION,
+  isLoopbackHost,
+  loadCaBundle,
+  pemCertificatesProblem,
+  readEndpointOption,
+  readTlsOptions,
+  type TlsTrustOptions,
+} from './core/transport-security.js';

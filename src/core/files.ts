@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { describeType, invalidArgument } from './arguments.js';
 import { StorageError, type StorageOperation } from './errors.js';
@@ -99,51 +99,9 @@ export async function readBoundedFile(path: string, options: BoundedFileReadOpti
   }
 }
 
-/**
- * {@link readBoundedFile} for the few callers that must stay synchronous (a loader API that is). The same
- * checks on the same open handle; a non-blocking open, so a FIFO is refused at once here too.
- *
- * @example
- * ```ts
- * import { readBoundedFileSync } from 'nebula-credential';
- * const namespace = readBoundedFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', {
- *   maxBytes: 1024, what: 'the service account namespace file' }).toString('utf8').trim();
- * ```
- */
-export function readBoundedFileSync(path: string, options: BoundedFileReadOptions): Buffer {
-  const read = new BoundedRead(path, options);
-  read.throwIfAborted();
-  let fd: number;
-  try {
-    fd = openSync(path, OPEN_FLAGS);
-  } catch (error) {
-    throw read.openFailure(error);
-  }
-  try {
-    read.check(fstatSync(fd));
-    const buffer = Buffer.alloc(options.maxBytes + 1);
-    let length = 0;
-    for (;;) {
-      const bytesRead = readSync(fd, buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      read.checkLength(length);
-    }
-    return buffer.subarray(0, length);
-  } catch (error) {
-    throw read.readFailure(error);
-  } finally {
-    try {
-      closeSync(fd);
-    } catch {
-      // closing a descriptor we only read cannot lose data
-    }
-  }
-}
-
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
-/** The checks and the error wording shared by the asynchronous and the synchronous read. */
+/** The checks and the error wording of one bounded read. */
 class BoundedRead {
   readonly #path: string | undefined;
   readonly #options: BoundedFileReadOptions;

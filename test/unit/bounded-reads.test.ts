@@ -191,9 +191,9 @@ describe('FIFOs never block: the process finishes and can exit', () => {
       catch (e) { console.log(e.code, e.message); }
       const sdk = await import('@kubernetes/client-node');
       try {
-        auth.resolveKubeAccess(sdk, { inCluster: true, kubeconfigPath: undefined, context: undefined, namespace: undefined,
-          serviceAccountDir: ${JSON.stringify(dir)}, tokenRefreshMs: 1000 },
-          { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' });
+        await auth.resolveKubeAccess(sdk, { inCluster: true, kubeconfigPath: undefined, context: undefined, namespace: undefined,
+          serviceAccountDir: ${JSON.stringify(dir)}, tokenRefreshMs: 1000, tls: undefined, allowInsecureHttp: false },
+          undefined, { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' });
         console.log('resolved');
       } catch (e) { console.log(e.code, e.message); }`);
     assert.equal(hung, false, 'a FIFO service-account file hung the provider');
@@ -312,8 +312,7 @@ describe('Vault response bodies are bounded', () => {
     await vault.start();
     cleanups.push(() => vault.stop());
     const provider = new HashiCorpVaultProvider({
-      address: vault.url,
-      allowInsecureHttp: true,
+      address: vault.url, // plain http to loopback needs no opt-in
       auth: { token: vault.rootToken },
       maxCredentialSize: 1024,
       retry: { maxRetries: 0 },

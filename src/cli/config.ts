@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
 import type { StorageConfig } from '../core/factory.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
 import { UsageError } from './exit-codes.js';
@@ -70,14 +72,17 @@ export async function loadConfigSpec(spec: string, io: CliIo, label: string): Pr
   const trimmed = spec.trim();
   if (trimmed.startsWith('{')) return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label);
   const path = expandPath(trimmed, io.cwd, io.home);
+  const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the config file');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw invalid(
-      `cannot read the config file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}) given by ${label}`,
-      { path },
-    );
+    text = await readBoundedTextFile(path, {
+      maxBytes: FILE_SIZE_LIMITS.configFile,
+      what: 'the config file',
+      option: label,
+      signal: deadline.signal,
+    });
+  } finally {
+    deadline.clear();
   }
   return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`);
 }
@@ -143,9 +148,10 @@ export function defaultConfig(io: CliIo): CliConfig {
   };
 }
 
+/** Something is at `path` (a FIFO or a directory too: reading it then says what is wrong with it). */
 async function fileExists(path: string): Promise<boolean> {
   try {
-    await readFile(path);
+    await stat(path);
     return true;
   } catch {
     return false;

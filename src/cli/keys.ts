@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { ARGON2ID_PARAMETERS, EncryptionManager } from '../core/crypto.js';
 import { StorageError } from '../core/errors.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { readKeyFile } from '../core/store.js';
 import { type EncryptionSetting, nebulaPaths, PASSPHRASE_ENV } from './config.js';
 import type { CliIo } from './io.js';
@@ -56,18 +58,14 @@ export async function createPassphraseFile(path: string, passphrase: string): Pr
   await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-async function readPassphraseFile(path: string): Promise<PassphraseFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new StorageError({
-      code: 'InvalidConfig',
-      message: `cannot read the passphrase file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); create one with "nebula-credential init --passphrase"`,
-      operation: 'configure',
-      details: { path },
-    });
-  }
+async function readPassphraseFile(path: string, signal: AbortSignal): Promise<PassphraseFile> {
+  const text = await readBoundedTextFile(path, {
+    signal,
+    maxBytes: FILE_SIZE_LIMITS.keyFile,
+    what: 'the passphrase file',
+    option: 'encryption.passphraseFile',
+    missingHint: 'create one with "nebula-credential init --passphrase"',
+  });
   let file: Partial<PassphraseFile>;
   try {
     file = JSON.parse(text) as Partial<PassphraseFile>;
@@ -146,8 +144,16 @@ export async function openEncryption(
   io: CliIo,
 ): Promise<EncryptionManager> {
   const source = await discoverEncryption(setting, io);
-  if ('keyFile' in source) return EncryptionManager.fromKey(await readKeyFile(source.keyFile));
-  const file = await readPassphraseFile(source.passphraseFile);
+  const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the key source');
+  let file: PassphraseFile;
+  try {
+    if ('keyFile' in source) {
+      return EncryptionManager.fromKey(await readKeyFile(source.keyFile, { signal: deadline.signal }));
+    }
+    file = await readPassphraseFile(source.passphraseFile, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
   const passphrase = await readPassphrase(io, 'Passphrase: ');
   const manager = await EncryptionManager.fromPassphrase(passphrase, Buffer.from(file.salt, 'base64'));
   if (manager.keyId !== file.keyId) {

@@ -37,10 +37,18 @@ export function promptHidden(io: CliIo, question: string): Promise<string> {
 }
 
 /** Reads all of standard input into one buffer (the caller wipes it). */
-export async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<Buffer> {
+export async function readAll(
+  input: AsyncIterable<string | Uint8Array>,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of input)
+  let length = 0;
+  for await (const chunk of input) {
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
+    length += chunks.at(-1)!.length;
+    // Stop at the bound: an endless pipe (`yes | put`, /dev/zero) must not fill memory.
+    if (length >= maxBytes) break;
+  }
   const all = Buffer.concat(chunks);
   for (const c of chunks) c.fill(0);
   return all;

@@ -1,4 +1,4 @@
-import type { EncryptedData } from './crypto.js';
+import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -6,11 +6,27 @@ import {
   type CredentialContext,
   type CredentialFilter,
   type CredentialMetadata,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './metadata.js';
-import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
+import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
 import type { ResolvedCommonOptions } from './options.js';
 import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
+
+/**
+ * Options of {@link BaseStorageProvider.runProviderOperation}.
+ *
+ * @example
+ * ```ts
+ * const options: ProviderOperationOptions = { kind: 'write', context: { traceId: 'req-42' } };
+ * ```
+ */
+export interface ProviderOperationOptions {
+  context?: CredentialContext | undefined;
+  /** Which deadline applies. Default: `read`, or `write` for `store`/`delete`. */
+  kind?: RunOptions['kind'];
+}
 
 /**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
@@ -63,8 +79,9 @@ export abstract class BaseStorageProvider implements StorageProvider {
     metadata: CredentialMetadata,
     context?: CredentialContext,
   ): Promise<void> {
-    const id = this.#parse(idLike, 'store');
+    const id = this.#parse(idLike, 'store', context);
     this.#precheck('store', id, () => {
+      assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
@@ -80,7 +97,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
   }
 
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
-    const id = this.#parse(idLike, 'retrieve');
+    const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
@@ -90,7 +107,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
   }
 
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
-    const id = this.#parse(idLike, 'delete');
+    const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
     await this.#ready();
     await this.runner.run(
@@ -109,16 +126,67 @@ export abstract class BaseStorageProvider implements StorageProvider {
 
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
+    this.#checkArguments('list', () => {
+      validateFilter(filter, this.name);
+      validateContext(context, this.name);
+    });
     await this.#ready();
     const ids = await this.runner.run('list', (a) => this.listBackend(filter, a), { context });
     return [...new Set(ids)].sort();
   }
 
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
-    const id = this.#parse(idLike, 'exists');
+    const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
+  }
+
+  /**
+   * Runs a provider-only operation (recover, purge, version history, ...) exactly like a contract one: the
+   * closed check, id parsing and {@link validateId} before any I/O, lazy connect, then the runner (deadline,
+   * retries, metrics, logs, error mapping). Pass `undefined` as the id for an operation on no credential.
+   *
+   * @example
+   * ```ts
+   * async purge(id: CredentialIdLike): Promise<void> {
+   *   await this.runProviderOperation('purge', id, (cid, attempt) => this.#purge(cid, attempt), { kind: 'write' });
+   * }
+   * ```
+   */
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: CredentialIdLike,
+    call: (id: CredentialId, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: undefined,
+    call: (id: undefined, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected async runProviderOperation<T>(
+    operation: StorageOperation,
+    idLike: CredentialIdLike | undefined,
+    call: (id: never, attempt: AttemptContext) => Promise<T>,
+    options: ProviderOperationOptions = {},
+  ): Promise<T> {
+    let id: CredentialId | undefined;
+    if (idLike === undefined) {
+      this.#assertOpen(operation);
+      this.#checkArguments(operation, () => validateContext(options.context, this.name));
+    } else {
+      const parsed = this.#parse(idLike, operation, options.context);
+      this.#precheck(operation, parsed, () => this.validateId(parsed));
+      id = parsed;
+    }
+    await this.#ready();
+    return this.runner.run(operation, (a) => call(id as never, a), {
+      credentialId: id?.value,
+      context: options.context,
+      kind: options.kind,
+    });
   }
 
   /** Releases connections and handles. Operations afterwards fail. Idempotent. */
@@ -166,12 +234,21 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
-  #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+  #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {
     this.#assertOpen(operation);
+    return this.#checkArguments(operation, () => {
+      const id = CredentialId.from(idLike);
+      validateContext(context, this.name);
+      return id;
+    });
+  }
+
+  /** Runs argument checks, adding this provider and the operation to what they throw. */
+  #checkArguments<T>(operation: StorageOperation, check: () => T): T {
     try {
-      return CredentialId.from(idLike);
+      return check();
     } catch (error) {
-      throw (error as StorageError).withContext({ provider: this.name, operation });
+      throw error instanceof StorageError ? error.withContext({ provider: this.name, operation }) : error;
     }
   }
 

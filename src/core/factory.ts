@@ -4,6 +4,13 @@ import type { HashiCorpVaultOptions } from '../providers/hashicorp-vault.js';
 import type { KubernetesSecretsOptions } from '../providers/kubernetes-secrets.js';
 import type { LocalStorageOptions } from '../providers/local.js';
 import type { MemoryStorageOptions } from '../providers/memory.js';
+import {
+  checkOptionsObject,
+  describeType,
+  describeValue,
+  invalidArgument,
+  isPlainObject,
+} from './arguments.js';
 import { StorageError } from './errors.js';
 import type { ProviderName, StorageProvider } from './provider.js';
 
@@ -75,12 +82,39 @@ export async function createStorageProvider(
   config: StorageConfig,
   options: CreateStorageProviderOptions = {},
 ): Promise<StorageProvider> {
-  const name = (config as { provider?: unknown } | null | undefined)?.provider;
+  if (!isPlainObject(config)) {
+    throw invalidArgument(
+      `createStorageProvider needs a config object such as { provider: 'local' } (got ${describeType(config)})`,
+      'configure',
+      { path: '' },
+    );
+  }
+  const given = checkOptionsObject(options, 'the options of createStorageProvider', ['connect', 'signal']);
+  if (given['connect'] !== undefined && typeof given['connect'] !== 'boolean') {
+    throw invalidArgument(
+      `connect must be true or false (got ${describeType(given['connect'])})`,
+      'configure',
+      {
+        path: 'connect',
+      },
+    );
+  }
+  if (given['signal'] !== undefined && !(given['signal'] instanceof AbortSignal)) {
+    throw invalidArgument(
+      `signal must be an AbortSignal (got ${describeType(given['signal'])})`,
+      'configure',
+      {
+        path: 'signal',
+      },
+    );
+  }
+  const name = config['provider'];
   const load = typeof name === 'string' ? PROVIDER_LOADERS[name as ProviderName] : undefined;
   if (!load || !Object.hasOwn(PROVIDER_LOADERS, name as string)) {
+    const shown = describeValue(name);
     throw new StorageError({
       code: 'InvalidConfig',
-      message: `unknown storage provider ${JSON.stringify(name)}: use one of ${PROVIDER_NAMES.map((p) => `"${p}"`).join(', ')}`,
+      message: `${name === undefined ? 'the config names no storage provider' : `unknown storage provider ${shown}`}: set "provider" to one of ${PROVIDER_NAMES.map((p) => `"${p}"`).join(', ')}`,
       operation: 'configure',
       details: { issues: [{ path: 'provider', message: `must be one of ${PROVIDER_NAMES.join(', ')}` }] },
     });

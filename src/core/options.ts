@@ -1,3 +1,4 @@
+import { describeValue } from './arguments.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ConfigIssue, StorageError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -157,7 +158,7 @@ export class OptionsValidator {
       (rules.min !== undefined && value < rules.min) ||
       (rules.max !== undefined && value > rules.max)
     ) {
-      this.add(path, `must be ${range} (got ${JSON.stringify(value)})`);
+      this.add(path, `must be ${range} (got ${describeValue(value)})`);
       return undefined;
     }
     return value;
@@ -186,7 +187,7 @@ export class OptionsValidator {
     if (!allowed.includes(value as T)) {
       this.add(
         path,
-        `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(value)})`,
+        `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${describeValue(value)})`,
       );
       return undefined;
     }
@@ -211,6 +212,7 @@ export class OptionsValidator {
   common(): ResolvedCommonOptions {
     const { policy, issues } = resolveRetryPolicy(this.get('retry') as Partial<RetryPolicy> | undefined);
     this.issues.push(...issues);
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null;
     const timeouts = { ...DEFAULT_TIMEOUTS };
     const given = this.get('timeouts');
     if (given !== undefined && (typeof given !== 'object' || given === null))
@@ -223,16 +225,22 @@ export class OptionsValidator {
     if (metrics !== undefined && !(metrics instanceof StorageMetrics)) {
       this.add('metrics', 'must be a StorageMetrics instance');
     }
-    const logger = this.get('logger') as Logger | undefined;
+    let logger = this.get('logger') as Logger | undefined;
     if (
       logger !== undefined &&
-      ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as never)[m] !== 'function')
+      (!isObject(logger) ||
+        ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as never)[m] !== 'function'))
     ) {
       this.add('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
+      logger = undefined;
     }
-    const clock = this.get('clock') as Clock | undefined;
-    if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.sleep !== 'function')) {
+    let clock = this.get('clock') as Clock | undefined;
+    if (
+      clock !== undefined &&
+      (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.sleep !== 'function')
+    ) {
       this.add('clock', 'must have now() and sleep() methods');
+      clock = undefined;
     }
     return {
       retry: policy,

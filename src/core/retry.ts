@@ -1,3 +1,4 @@
+import { describeType, describeValue } from './arguments.js';
 import type { ConfigIssue } from './errors.js';
 
 /**
@@ -80,12 +81,19 @@ export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined): {
   policy: RetryPolicy;
   issues: ConfigIssue[];
 } {
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
   const issues: ConfigIssue[] = [];
+  if (partial !== undefined && (typeof partial !== 'object' || partial === null || Array.isArray(partial))) {
+    issues.push({
+      path: 'retry',
+      message: `must be an object of retry settings (got ${describeType(partial)})`,
+    });
+    return { policy: { ...DEFAULT_RETRY_POLICY }, issues };
+  }
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
   const check = (key: keyof RetryPolicy, ok: (v: number) => boolean, rule: string) => {
     const v = policy[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${JSON.stringify(v)})` });
+      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${describeValue(v)})` });
     }
   };
   check('maxRetries', (v) => Number.isInteger(v) && v >= 0 && v <= 20, 'a whole number from 0 to 20');

@@ -40,12 +40,16 @@ interface SdkShape {
  * proxies, and credential plugins (which may hand out a client certificate per call).
  * @internal
  */
-export async function createKubeTransport(sdk: SdkShape, kc: KubeConfig): Promise<KubeTransport | undefined> {
+export async function createKubeTransport(
+  sdk: SdkShape,
+  kc: KubeConfig,
+  signal?: AbortSignal,
+): Promise<KubeTransport | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
   if (!('setDispatcher' in (sdk.RequestContext?.prototype ?? {}))) {
-    const agent = createAgent(kc);
+    const agent = await createAgent(kc, signal);
     return {
       kind: 'agent',
       apply: (context) => context.setAgent?.(agent),

@@ -11,13 +11,12 @@ import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
+import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
 import {
   annotationBytes,
   KUBE_LIMITS,
-  kubeFailure,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
-  mapKubeError,
   metadataAnnotations,
   readAnnotations,
   tagLabels,
@@ -166,12 +165,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
       const sdk = await this.#sdk!;
-      const access = resolveKubeAccess(sdk, this.#options.auth);
-      const transport = await createKubeTransport(sdk, access.kubeConfig);
+      const access = await resolveKubeAccess(sdk, this.#options.auth, attempt.signal);
+      const transport = await createKubeTransport(sdk, access.kubeConfig, attempt.signal);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access, transport };
     }
     const { access } = this.#connection;
-    if (access.token) await access.token.reload(this.common.clock.now());
+    if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
     // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
     // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
     try {
@@ -425,13 +424,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   ): Promise<T> {
     const { api, access, transport } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
-      const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
+      const token = access.token
+        ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
+        : undefined;
       const middleware = perCallMiddleware(attempt.signal, transport, token);
       try {
         return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
-          if (await access.token.reload(this.common.clock.now())) continue;
+          if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;
         }
         throw mapKubeError(error, {
           provider: PROVIDER_NAME,
@@ -441,6 +442,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
           verb,
           secretName: id ? this.secretName(id) : undefined,
           source: access.source,
+          now: this.common.clock.now(),
         });
       }
     }

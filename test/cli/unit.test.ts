@@ -208,7 +208,7 @@ describe('CLI config resolution', () => {
     );
     await assert.rejects(
       resolveCliConfig({ config: join(dir, 'none.json') }, io()),
-      /cannot read the config file/,
+      /the config file .* does not exist/,
     );
   });
 });

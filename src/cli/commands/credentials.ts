@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { StorageError } from '../../core/errors.js';
+import { isStorageError, StorageError } from '../../core/errors.js';
+import { readBoundedFile, readDeadline } from '../../core/files.js';
 import type { CredentialFilter } from '../../core/metadata.js';
+import { DEFAULT_TIMEOUTS } from '../../core/options.js';
 import type { StorageProvider } from '../../core/provider.js';
 import { CredentialStore } from '../../core/store.js';
 import { parseDate, parseInteger, parsePairs, requireId } from '../args.js';
@@ -10,50 +11,84 @@ import { EXIT_NO, EXIT_OK, UsageError } from '../exit-codes.js';
 import { formatMetadata, metadataJson } from '../output.js';
 import { promptHidden, readAll } from '../prompt.js';
 
-/** `put <id>`: value from --from-file, standard input, or a hidden prompt. */
+/**
+ * `put <id>`: value from --from-file, standard input, or a hidden prompt. The value is read after the
+ * backend is open, so a wrong config fails before anyone types a secret, and it is read up to the largest
+ * credential the backend accepts (a FIFO, a device or an endless pipe is refused, never waited on).
+ */
 export async function put(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'put');
   const tags = parsePairs(ctx.options.tag, '--tag');
   const days = parseInteger(ctx.options['rotation-days'], '--rotation-days', 1, 36500);
   const config = await resolveCliConfig(ctx.options, ctx.io);
   const key = await openKey(ctx, config);
-  const value = await readValue(ctx, id);
   try {
     await withStorage(ctx, config, async (provider) => {
-      const store = new CredentialStore(provider, key);
-      await store.put(id, value, {
-        tags,
-        ...(days === undefined ? {} : { rotationPolicy: { intervalDays: days } }),
-      });
+      const value = await readValue(ctx, id, provider);
+      try {
+        const store = new CredentialStore(provider, key);
+        await store.put(id, value, {
+          tags,
+          ...(days === undefined ? {} : { rotationPolicy: { intervalDays: days } }),
+        });
+      } finally {
+        value.fill(0);
+      }
       ctx.io.stderr.write(`stored "${id}" (${provider.name})\n`);
     });
   } finally {
-    value.fill(0);
     key.dispose();
   }
   return EXIT_OK;
 }
 
-async function readValue(ctx: CommandContext, id: string): Promise<Buffer> {
+async function readValue(ctx: CommandContext, id: string, provider: StorageProvider): Promise<Buffer> {
   const file = ctx.options['from-file'];
+  const limit = provider.capabilities.maxCredentialSize;
+  const tooLarge = (source: string) =>
+    new StorageError({
+      code: 'SizeLimitExceeded',
+      message: `${source} holds more than ${limit} bytes, the largest credential ${provider.name} accepts; store a smaller value or choose a backend with a larger limit`,
+      provider: provider.name,
+      operation: 'store',
+      credentialId: id,
+      details: { limit },
+    });
   let value: Buffer;
   if (file !== undefined) {
+    // Reading the value is part of the write: it gets the write deadline.
+    const deadline = readDeadline(DEFAULT_TIMEOUTS.writeMs, 'reading --from-file');
     try {
-      value = await readFile(file);
+      value = await readBoundedFile(file, {
+        maxBytes: limit,
+        what: 'the value file',
+        option: '--from-file',
+        signal: deadline.signal,
+      });
     } catch (error) {
-      throw new UsageError(
-        `cannot read --from-file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        'put',
-      );
+      // Over the size bound is the credential's size limit, not a configuration problem.
+      if (isStorageError(error) && error.details.limit === limit) throw tooLarge(`--from-file ${file}`);
+      throw error;
+    } finally {
+      deadline.clear();
     }
   } else if (ctx.io.stdin.isTTY && ctx.io.stdin.setRawMode) {
     value = Buffer.from(await promptHidden(ctx.io, `Value for ${id}: `));
   } else {
-    const all = await readAll(ctx.io.stdin);
+    // Room for the value, a trailing CR LF, and one byte more: an over-long input is refused once known.
+    const all = await readAll(ctx.io.stdin, limit + 3);
+    if (all.length > limit + 2) {
+      all.fill(0);
+      throw tooLarge('standard input');
+    }
     // `echo "$TOKEN" | put` appends a newline nobody means to store.
     const trim = all.at(-1) === 0x0a ? (all.at(-2) === 0x0d ? 2 : 1) : 0;
     value = Buffer.from(all.subarray(0, all.length - trim));
     all.fill(0);
+    if (value.length > limit) {
+      value.fill(0);
+      throw tooLarge('standard input');
+    }
   }
   if (value.length === 0) {
     throw new UsageError('the value is empty (pipe it to standard input, or use --from-file)', 'put');

@@ -4,6 +4,12 @@
 // installed from its own lockfile, .ci/newest-sdks.lock.json, so every transitive version is fixed too.
 // The root package-lock.json keeps the Node-20-capable set.
 //
+// Why a second lockfile rather than `npm install --no-save sdk@x.y.z` after `npm ci`: that pins only the
+// five SDKs, while their dependencies (undici, google-gax, the @azure/core-* packages, ...) would float to
+// whatever the registry serves on the day, so two runs of one commit could test different code; and the
+// copy's node_modules would no longer match its package-lock.json, which scripts/ensure-deps.mjs (run by
+// `npm test`) would "repair" with `npm ci`, silently putting the old SDKs back.
+//
 //   node .ci/newest-sdks.mjs check         exit 1 (saying what to run) when the lockfile no longer fits package.json
 //   node .ci/newest-sdks.mjs update        regenerate .ci/newest-sdks.lock.json (after editing package.json or the pins)
 //   node .ci/newest-sdks.mjs apply <dir>   write the derived package.json and lockfile into a copy of the repository

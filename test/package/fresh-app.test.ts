@@ -33,7 +33,9 @@ testing.runStorageProviderConformance({ describe, it }, {
     for (const [key, value] of Object.entries(started.info)) {
       if (/secret|token/i.test(key) && typeof value === 'string') secrets.push(value);
     }
-    return createStorageProvider({ ...started.info.config, logger });
+    // A cold application on a loaded CI machine can need more than the 2 s connect default to load and
+    // authenticate the first time; this suite is about behaviour, not that budget.
+    return createStorageProvider({ ...started.info.config, logger, timeouts: { connectMs: 30000 } });
   },
   configSecrets: secrets,
 });

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider } from './core/base-provider.js';
+export { BaseStorageProvider, type ProviderInit } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -34,12 +34,6 @@ export {
   type StorageOperation,
   toStorageError,
 } from './core/errors.js';
-export {
-  type CreateStorageProviderOptions,
-  createStorageProvider,
-  PROVIDER_NAMES,
-  type StorageConfig,
-} from './core/factory.js';
 export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
@@ -82,30 +76,58 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
+  defineProviderOptions,
   type OperationTimeouts,
-  OptionsValidator,
+  type OptionsOf,
+  type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  type SettingsOf,
 } from './core/options.js';
-export { importOptionalPeer } from './core/peer.js';
+export {
+  expandHome,
+  type Field,
+  type InputOf,
+  OptionsSchema,
+  type OutputOf,
+  option,
+  type ResolvedOptionSet,
+  type SettingOrigin,
+  type SettingSource,
+  type Shape,
+} from './core/options-schema.js';
+export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
   ConnectOptions,
   ProviderCapabilities,
-  ProviderName,
   StorageProvider,
   StoredCredential,
 } from './core/provider.js';
+export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
-  type CredentialStoreOptions,
   credentialAssociatedData,
   type EncryptionConfig,
-  openCredentialStore,
   type PutOptions,
   type RetrievedSecret,
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type CreateStorageProviderOptions,
+  type CredentialStoreOptions,
+  createStorageProvider,
+  openCredentialStore,
+} from './providers/factory.js';
+export {
+  EMULATORS,
+  findProvider,
+  PROVIDER_NAMES,
+  PROVIDER_REGISTRY,
+  type ProviderName,
+  type StorageConfig,
+} from './providers/registry.js';

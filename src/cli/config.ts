@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
-import type { StorageConfig } from '../core/factory.js';
+import type { StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
 import { UsageError } from './exit-codes.js';

@@ -1,6 +1,7 @@
 import type { EncryptionManager } from '../core/crypto.js';
-import { createStorageProvider, type StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
+import { createStorageProvider } from '../providers/factory.js';
+import type { StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
 import type { CliConfig } from './config.js';
 import type { CliIo } from './io.js';

@@ -1,6 +1,5 @@
 import { EncryptionManager } from './crypto.js';
 import { isStorageError, StorageError } from './errors.js';
-import { createStorageProvider, type StorageConfig } from './factory.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import {
   type CredentialContext,
@@ -22,13 +21,6 @@ export type EncryptionConfig =
   | { passphrase: string | SecretString; salt: Uint8Array | string }
   | { keyFile: string }
   | { manager: EncryptionManager };
-
-/** Options of {@link openCredentialStore}. */
-export interface CredentialStoreOptions {
-  /** The backend: a `createStorageProvider` config, or a provider you built. */
-  storage: StorageConfig | StorageProvider;
-  encryption: EncryptionConfig;
-}
 
 /** Options of {@link CredentialStore.put}. */
 export interface PutOptions {
@@ -236,24 +228,3 @@ export function credentialAssociatedData(id: CredentialIdLike): Buffer {
 }
 
 const aad = credentialAssociatedData;
-
-/**
- * Opens a {@link CredentialStore}: resolves the key, creates and connects the provider.
- *
- * @example
- * ```ts
- * import { openCredentialStore } from 'nebula-credential';
- * import { randomBytes } from 'node:crypto';
- * const store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
- * await store.put('api_key', 'value');
- * ```
- */
-export async function openCredentialStore(options: CredentialStoreOptions): Promise<CredentialStore> {
-  const encryption = await resolveEncryption(options.encryption);
-  const storage = options.storage;
-  const provider =
-    typeof (storage as StorageProvider).store === 'function'
-      ? (storage as StorageProvider)
-      : await createStorageProvider(storage as StorageConfig);
-  return new CredentialStore(provider, encryption);
-}

@@ -4,9 +4,7 @@ import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { AwsResolvedOptions } from './aws-secrets-manager-options.js';
-
-const PROVIDER = 'aws-secrets-manager';
+import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
 /** The loaded SDK module. */
 export type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
@@ -14,7 +12,7 @@ type Sdk = AwsSdk;
 
 export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Promise<SecretsManagerClient> {
   const ca = await readCaBundle(options);
-  const { timeouts } = options.common;
+  const { timeouts } = options;
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
@@ -49,18 +47,18 @@ export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Pr
 }
 
 async function readCaBundle(options: AwsResolvedOptions): Promise<string | undefined> {
-  if (options.caCertPem) return options.caCertPem;
-  const path = options.caCertPath ?? process.env['AWS_CA_BUNDLE'];
+  if (options.tls.ca) return options.tls.ca;
+  const path = options.tls.caFile;
   if (!path) return undefined;
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
     throw new StorageError({
       code: 'InvalidConfig',
-      message: `cannot read the CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); fix caCertPath or AWS_CA_BUNDLE`,
+      message: `cannot read the CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); fix tls.caFile or AWS_CA_BUNDLE`,
       provider: PROVIDER,
       operation: 'connect',
-      details: { issues: [{ path: 'caCertPath', message: 'file cannot be read' }] },
+      details: { issues: [{ path: 'tls.caFile', message: 'file cannot be read' }] },
       cause: error,
     });
   }

@@ -10,23 +10,32 @@ import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { OptionsValidator } from '../core/options.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { PeerPackage } from '../core/peer.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
-import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
   type AzureKeyVaultOptions,
   type AzureKeyVaultSettings,
-  resolveAzureOptions,
 } from './azure-key-vault-options.js';
 
-export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
-export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
+export {
+  AZURE_CREDENTIAL_TYPES,
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
+  type AzureCredentialConfig,
+  type AzureKeyVaultOptions,
+  type AzureSoftDeletePolicy,
+  type AzureTokenCredential,
+} from './azure-key-vault-options.js';
 
-const NAME = 'azure-key-vault';
+const NAME = AZURE_KEY_VAULT;
 /** Key Vault's limit on a secret value, in bytes.
  *
  * @example
@@ -79,41 +88,37 @@ type IdentitySdk = typeof import('@azure/identity');
  * await provider.store('api_key', EncryptionManager.generate().encrypt(Buffer.from('v')), createMetadata());
  * ```
  */
-export class AzureKeyVaultProvider extends BaseStorageProvider {
+export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   readonly name = NAME;
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
-  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
   readonly #credentialKind: string;
-  readonly #secrets: SecretString[] = [];
+  /** This provider's copies of the configured secrets, redacted from every mapped error. */
+  readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
-  #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
 
   constructor(options: AzureKeyVaultOptions) {
-    const v = new OptionsValidator(NAME, options);
-    const { settings, credential } = resolveAzureOptions(v, options);
-    const common = v.common();
-    v.throwIfInvalid();
-    let kind = 'token';
-    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
-    let held: SecretString[] = [];
-    super(NAME, common, (error, operation, credentialId) =>
-      mapAzureError(error, {
-        provider: NAME,
-        operation,
-        credentialId,
-        credentialKind: kind,
-        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
-      }),
-    );
+    const { values: settings, secrets } = AZURE_KEY_VAULT_OPTIONS.resolve(options);
+    const kind = 'getToken' in settings.credential ? 'custom TokenCredential' : settings.credential.type;
+    super({
+      name: NAME,
+      common: settings,
+      secrets,
+      // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+      mapError: (error, operation, credentialId) =>
+        mapAzureError(error, {
+          provider: NAME,
+          operation,
+          credentialId,
+          credentialKind: kind,
+          redact: secrets.filter((x) => !x.disposed).map((x) => x.expose()),
+        }),
+      peers: [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity],
+    });
     this.#settings = settings;
-    const { config, secrets } = credential!;
-    this.#credentialConfig = config;
     this.#secrets = secrets;
-    kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
     this.#credentialKind = kind;
-    held = secrets;
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
@@ -124,21 +129,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       persistent: true,
       maxTags: TAG_LIMITS.maxTags,
     };
-  }
-
-  /**
-   * Loads the SDKs (about a second, cold) before the connect deadline starts, so the deadline measures the
-   * vault and the identity endpoint, not module loading.
-   */
-  override async connect(options: ConnectOptions = {}): Promise<void> {
-    this.#sdks ??= this.#loadSdks();
-    try {
-      await this.#sdks;
-    } catch (error) {
-      this.#sdks = undefined;
-      throw error;
-    }
-    return super.connect(options);
   }
 
   /** Recovers a soft-deleted credential (within the vault's retention period). */
@@ -182,34 +172,49 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#name(id);
   }
 
-  protected override validateStore(
+  /** Checks the name, the tags and the stored size, and encodes the secret value `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.#name(id);
     assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
-    const size = Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(size, AZURE_SECRET_VALUE_LIMIT, {
+    const value = encodeCredentialDocument(data, metadata);
+    assertWithinSizeLimit(Buffer.byteLength(value, 'utf8'), AZURE_SECRET_VALUE_LIMIT, {
       provider: NAME,
       credentialId: id.value,
       what: 'stored secret value (ciphertext, envelope and metadata)',
     });
+    return value;
+  }
+
+  /** A ready `TokenCredential` needs no `@azure/identity`. */
+  protected override requiredPeers(): readonly PeerPackage[] {
+    return 'getToken' in this.#settings.credential
+      ? [AZURE_KEY_VAULT_SDKS.secrets]
+      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity];
   }
 
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
-    this.#sdks ??= this.#loadSdks();
-    const { kv, identity } = await this.#sdks;
-    const ca = s.ca ?? (s.caCertPath ? await this.#readCa(s.caCertPath) : undefined);
+    const kv = this.peer<SecretsSdk>(AZURE_KEY_VAULT_SDKS.secrets.name);
+    const ca = s.tls.ca ?? (s.tls.caFile ? await this.#readCa(s.tls.caFile) : undefined);
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
-      ...(s.allowInsecureConnection ? { allowInsecureConnection: true } : {}),
+      ...(s.dangerouslyAllowInsecureHttp ? { allowInsecureConnection: true } : {}),
     };
-    let inner: TokenCredential;
-    if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
-    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
+    const credential = s.credential;
+    const inner: TokenCredential =
+      'getToken' in credential
+        ? (credential as TokenCredential)
+        : buildCredential(
+            this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name),
+            credential,
+            s,
+            transport,
+          );
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
@@ -234,13 +239,12 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    value: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
-    const value = encodeCredentialDocument(data, metadata);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
@@ -254,9 +258,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       return;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
-      if (this.#settings.policy === 'fail') throw error;
+      if (this.#settings.softDeletePolicy === 'fail') throw error;
     }
-    if (this.#settings.policy === 'recover') await this.#recoverName(id, name, a);
+    if (this.#settings.softDeletePolicy === 'recover') await this.#recoverName(id, name, a);
     else await this.#purgeName(id, name, a);
     // Right after a recover or purge the name can still be busy (409) for a moment.
     for (;;) {
@@ -328,7 +332,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   protected override async closeBackend(): Promise<void> {
     this.#client = undefined;
     this.#tokens?.clear();
-    for (const s of this.#secrets) s.dispose();
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
@@ -406,23 +409,13 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     }
   }
 
-  async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
-    const [kv, identity] = await Promise.all([
-      importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
-      'getToken' in this.#credentialConfig
-        ? undefined
-        : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
-    ]);
-    return { kv, identity };
-  }
-
   async #readCa(path: string): Promise<string> {
     try {
       return await readFile(path, 'utf8');
     } catch (error) {
       throw new StorageError({
         code: 'InvalidConfig',
-        message: `caCertPath ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        message: `tls.caFile ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
         provider: NAME,
         operation: 'connect',
         cause: error,

@@ -13,9 +13,6 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { SecretString } from '../core/secret-string.js';
 
-/** Where a pod's service account files live (the kubelet mounts them here). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
 const PROVIDER = 'kubernetes';
 
 function invalid(message: string, cause?: unknown): StorageError {
@@ -105,6 +102,8 @@ export interface KubeAuthOptions {
   namespace: string | undefined;
   serviceAccountDir: string;
   tokenRefreshMs: number;
+  /** Accept a cluster server on plain http (otherwise only with insecure-skip-tls-verify). */
+  dangerouslyAllowInsecureHttp?: boolean | undefined;
 }
 
 /** Resolves in-cluster or kubeconfig access; throws `InvalidConfig` with what to fix. */
@@ -203,7 +202,7 @@ export function resolveKubeAccess(
       `${source} has no current context with a cluster: pass the context option or set current-context`,
     );
   }
-  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify && !options.dangerouslyAllowInsecureHttp) {
     throw invalid(
       `cluster "${cluster.name}" uses plain http (${cluster.server}); use https, or set insecure-skip-tls-verify for a local test cluster`,
     );

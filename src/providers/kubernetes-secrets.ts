@@ -9,8 +9,7 @@ import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import {
   annotationBytes,
@@ -25,9 +24,11 @@ import {
   tagSelector,
 } from './kubernetes-secrets-objects.js';
 import {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
   type KubernetesSecretsOptions,
   type ResolvedKubernetesOptions,
-  resolveKubernetesOptions,
 } from './kubernetes-secrets-options.js';
 
 export {
@@ -36,9 +37,14 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
-export type { KubernetesSecretsOptions } from './kubernetes-secrets-options.js';
+export {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
+  type KubernetesSecretsOptions,
+} from './kubernetes-secrets-options.js';
 
-const PROVIDER_NAME = 'kubernetes';
+const PROVIDER_NAME = KUBERNETES;
 /**
  * Room kept in the 1 MiB data limit for the document's envelope and ordinary metadata; the ciphertext is
  * base64 inside the JSON document, so 4/3 of its size counts.
@@ -74,22 +80,22 @@ interface Connection {
  * await provider.close();
  * ```
  */
-export class KubernetesSecretsProvider extends BaseStorageProvider {
+export class KubernetesSecretsProvider extends BaseStorageProvider<V1Secret> {
   readonly name = PROVIDER_NAME;
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
-  #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<
-    EncryptedData,
-    { id: string; metadata: CredentialMetadata; body: V1Secret }
-  >();
 
   constructor(options: KubernetesSecretsOptions = {}) {
-    const { common, resolved: o } = resolveKubernetesOptions(options);
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
-    );
+    const { values: o, secrets } = KUBERNETES_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: o,
+      secrets,
+      mapError: (e, operation, credentialId) =>
+        toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
+      peers: [KUBERNETES_SDK],
+    });
     this.#options = o;
     this.capabilities = {
       maxCredentialSize: MAX_CIPHERTEXT,
@@ -103,7 +109,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   /** The namespace in use (known after `connect()`). */
   get namespace(): string | undefined {
-    return this.#connection?.access.namespace ?? this.#options.auth.namespace;
+    return this.#connection?.access.namespace ?? this.#options.namespace;
   }
 
   /** The Secret name a credential id maps to. */
@@ -120,11 +126,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     this.secretName(id);
   }
 
-  protected override validateStore(
+  /** Builds the Secret `storeBackend` writes and checks its data and annotation sizes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): V1Secret {
     const body = this.#secretBody(id, data, metadata);
     const context = { provider: PROVIDER_NAME, credentialId: id.value };
     const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
@@ -136,32 +143,13 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       ...context,
       what: 'metadata annotations',
     });
-  }
-
-  /**
-   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
-   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
-   */
-  override async connect(options?: ConnectOptions): Promise<void> {
-    if (!this.#sdk) {
-      const loading = importOptionalPeer(
-        PROVIDER_NAME,
-        '@kubernetes/client-node@^1.4.0',
-        () => import('@kubernetes/client-node'),
-      );
-      this.#sdk = loading;
-      loading.catch(() => {
-        if (this.#sdk === loading) this.#sdk = undefined;
-      });
-    }
-    await this.#sdk;
-    return super.connect(options);
+    return body;
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
-      const sdk = await this.#sdk!;
-      const access = resolveKubeAccess(sdk, this.#options.auth);
+      const sdk = this.peer<Sdk>(KUBERNETES_SDK.name);
+      const access = resolveKubeAccess(sdk, this.#options);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
@@ -186,11 +174,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
-    metadata: CredentialMetadata,
+    body: V1Secret,
+    _metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void> {
-    const body = this.#secretBody(id, data, metadata);
     const name = body.metadata!.name!;
     const namespace = this.#namespace();
     try {
@@ -346,8 +333,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   }
 
   #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
-    const cached = this.#built.get(data);
-    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
     const document = encodeCredentialDocument(data, metadata);
     const body: V1Secret = {
       apiVersion: 'v1',
@@ -360,7 +345,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       },
       data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
     };
-    this.#built.set(data, { id: id.value, metadata, body });
     return body;
   }
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -15,7 +14,6 @@ import {
   metadataToJson,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
   commitTempFile,
@@ -31,6 +29,7 @@ import {
 } from './local-fs.js';
 import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
 import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
   type FoundCredential,
@@ -40,45 +39,15 @@ import {
 } from './local-tree.js';
 
 export { credentialPathParts, idFromPathParts } from './local-layout.js';
+export { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 export { icaclsRestrictCommand, windowsAccount } from './local-permissions.js';
 
-const PROVIDER_NAME = 'local';
+const PROVIDER_NAME = LOCAL;
 const IS_WINDOWS = process.platform === 'win32';
-const DEFAULT_MAX_CREDENTIAL_SIZE = 1024 * 1024;
-const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
 // The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
 const DOCUMENT_OVERHEAD = 1024;
 const MAX_PARALLEL_IO = 64;
 const mutex = new KeyedMutex();
-
-/**
- * Options of the local encrypted file store.
- *
- * @example
- * ```ts
- * import { LocalStorageProvider } from 'nebula-credential/local';
- * const provider = new LocalStorageProvider({ directory: './.credentials', insecurePermissions: 'refuse' });
- * ```
- */
-export interface LocalStorageOptions extends CommonProviderOptions {
-  /** Where the credential files live; `~` is the home directory; relative paths resolve against the cwd. @default '~/.nebula/credentials' */
-  directory?: string | undefined;
-  /** Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default true */
-  createDirectory?: boolean | undefined;
-  /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
-  maxCredentialSize?: number | undefined;
-  /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
-  maxMetadataBytes?: number | undefined;
-  /** A cross-process lock older than this is broken even if its holder may be alive (another host). A holder known dead on this host is broken at once. @default 30000 */
-  lockStaleMs?: number | undefined;
-  /**
-   * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
-   * `'fix'` tightens it (0600 / 0700) and logs a warning, `'refuse'` fails with `PermissionDenied`
-   * (`InvalidConfig` for the directory). Anything writable by group or others, or owned by another user, is
-   * always refused. @default 'fix'
-   */
-  insecurePermissions?: 'fix' | 'refuse' | undefined;
-}
 
 /**
  * The default backend: one AES-GCM-encrypted document per credential in a directory only its owner can
@@ -97,7 +66,7 @@ export interface LocalStorageOptions extends CommonProviderOptions {
  * await store.close();
  * ```
  */
-export class LocalStorageProvider extends BaseStorageProvider {
+export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   readonly name = PROVIDER_NAME;
   readonly capabilities: ProviderCapabilities;
   /** Absolute path of the credential directory. */
@@ -111,37 +80,20 @@ export class LocalStorageProvider extends BaseStorageProvider {
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
 
   constructor(options: LocalStorageOptions = {}) {
-    const v = new OptionsValidator(PROVIDER_NAME, options);
-    v.noUnknownKeys([
-      'directory',
-      'createDirectory',
-      'maxCredentialSize',
-      'maxMetadataBytes',
-      'lockStaleMs',
-      'insecurePermissions',
-    ]);
-    const directory = v.string('directory', { nonEmpty: true });
-    if (directory?.includes('\0')) v.add('directory', 'must not contain a NUL character');
-    const createDirectory = v.boolean('createDirectory') ?? true;
-    const maxCredentialSize =
-      v.number('maxCredentialSize', { min: 1, max: 64 * 1024 * 1024, integer: true }) ??
-      DEFAULT_MAX_CREDENTIAL_SIZE;
-    const maxMetadataBytes =
-      v.number('maxMetadataBytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }) ??
-      DEFAULT_MAX_METADATA_BYTES;
-    const lockStaleMs = v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? 30_000;
-    const policy = v.oneOf('insecurePermissions', ['fix', 'refuse'] as const) ?? 'fix';
-    const common = v.common();
-    v.throwIfInvalid();
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      mapFsError(PROVIDER_NAME, e, operation, credentialId),
-    );
-    this.directory = resolveDirectory(directory ?? '~/.nebula/credentials');
-    this.#createDirectory = createDirectory;
+    const { values, secrets } = LOCAL_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: values,
+      secrets,
+      mapError: (e, operation, credentialId) => mapFsError(PROVIDER_NAME, e, operation, credentialId),
+    });
+    const { maxCredentialSize, maxMetadataBytes } = values;
+    this.directory = resolve(values.directory);
+    this.#createDirectory = values.createDirectory;
     this.#maxMetadataBytes = maxMetadataBytes;
     this.#maxFileBytes = 4 * Math.ceil(maxCredentialSize / 3) + maxMetadataBytes + DOCUMENT_OVERHEAD;
-    this.#lockStaleMs = lockStaleMs;
-    this.#policy = policy;
+    this.#lockStaleMs = values.lockStaleMs;
+    this.#policy = values.insecurePermissions;
     this.capabilities = {
       maxCredentialSize,
       maxIdBytes: 255,
@@ -152,17 +104,24 @@ export class LocalStorageProvider extends BaseStorageProvider {
     };
   }
 
-  protected override validateStore(
+  protected override prepareStore(
     id: CredentialId,
-    _data: EncryptedData,
+    data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): Buffer {
     const size = Buffer.byteLength(JSON.stringify(metadataToJson(metadata)), 'utf8');
     assertWithinSizeLimit(size, this.#maxMetadataBytes, {
       provider: PROVIDER_NAME,
       credentialId: id.value,
       what: 'credential metadata',
     });
+    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
+    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'encoded credential document',
+    });
+    return bytes;
   }
 
   protected async connectBackend(_a: AttemptContext): Promise<void> {
@@ -215,16 +174,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
-    metadata: CredentialMetadata,
+    bytes: Buffer,
+    _metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
-    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
-      provider: PROVIDER_NAME,
-      credentialId: id.value,
-      what: 'encoded credential document',
-    });
     const { dir, file, lock } = this.#locate(id);
     await mutex.run(lock, () =>
       this.#io.run(async () => {
@@ -435,11 +388,4 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function resolveDirectory(directory: string): string {
-  if (directory === '~' || directory.startsWith('~/') || directory.startsWith('~\\')) {
-    return resolve(homedir(), directory.slice(2));
-  }
-  return resolve(directory);
 }

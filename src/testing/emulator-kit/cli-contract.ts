@@ -21,6 +21,7 @@ export interface RunningCliEmulator {
  * start any of them the same way.
  */
 export interface CliEmulator {
-  service: 'aws' | 'azure' | 'vault' | 'kubernetes';
+  /** The name `nebula-credential emulator <name>` takes (the provider registry's emulator name). */
+  service: string;
   start(args: CliEmulatorArgs): Promise<RunningCliEmulator>;
 }

@@ -84,6 +84,7 @@ export {
   type OptionsOf,
   type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  resolveCommonOptions,
   type SettingsOf,
 } from './core/options.js';
 export {
@@ -106,7 +107,7 @@ export type {
   StoredCredential,
 } from './core/provider.js';
 export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,

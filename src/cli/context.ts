@@ -3,7 +3,7 @@ import type { StorageProvider } from '../core/provider.js';
 import { createStorageProvider } from '../providers/factory.js';
 import type { StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
-import type { CliConfig } from './config.js';
+import { type CliConfig, settingOrigins } from './config.js';
 import type { CliIo } from './io.js';
 import { openEncryption } from './keys.js';
 import { debugLogger } from './output.js';
@@ -21,10 +21,14 @@ export async function openStorage(ctx: CommandContext, config: CliConfig): Promi
   const storage = (
     ctx.debug ? { ...config.storage, logger: debugLogger(ctx.io.stderr) } : config.storage
   ) as StorageConfig;
-  if (ctx.debug)
-    ctx.io.stderr.write(
-      `${JSON.stringify({ level: 'debug', message: 'config', source: config.source, provider: config.storage.provider })}\n`,
-    );
+  if (ctx.debug) {
+    const line = (fields: Record<string, unknown>) =>
+      ctx.io.stderr.write(`${JSON.stringify({ level: 'debug', ...fields })}\n`);
+    line({ message: 'config', source: config.source, provider: config.storage.provider });
+    for (const { path, ...origin } of settingOrigins(config, ctx.io.env)) {
+      line({ message: 'setting', option: path, ...origin });
+    }
+  }
   return ctx.io.openStorage ? ctx.io.openStorage(storage) : createStorageProvider(storage);
 }
 

@@ -185,3 +185,27 @@ export function commonSettings(values: ResolvedCommonOptions): ResolvedCommonOpt
   const { retry, timeouts, metrics, logger, clock } = values;
   return { retry, timeouts, metrics, logger, clock };
 }
+
+const COMMON_ONLY = new Map<string, ProviderOptionsSchema<Record<never, never>>>();
+
+/**
+ * Validates and fills the common options alone (for code that drives an {@link OperationRunner} directly).
+ *
+ * @example
+ * ```ts
+ * import { resolveCommonOptions } from 'nebula-credential';
+ * const common = resolveCommonOptions('example', { retry: { maxRetries: 2 } });
+ * console.log(common.retry.maxRetries, common.timeouts.readMs); // 2 5000
+ * ```
+ */
+export function resolveCommonOptions(
+  provider: string,
+  options: CommonProviderOptions = {},
+): ResolvedCommonOptions {
+  let schema = COMMON_ONLY.get(provider);
+  if (!schema) {
+    schema = defineProviderOptions(provider, {});
+    COMMON_ONLY.set(provider, schema);
+  }
+  return commonSettings(schema.resolve(options).values);
+}

@@ -57,6 +57,23 @@ const CONFLICT_ROUNDS = 8;
 type Sdk = typeof import('@kubernetes/client-node');
 type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
 
+/**
+ * The Secret a store writes, in the fields this provider sets (a structural subset of the client's
+ * `V1Secret`, so the public declarations do not need the client installed).
+ */
+export interface SecretBody {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    resourceVersion?: string;
+  };
+  data: Record<string, string>;
+}
+
 interface Connection {
   sdk: Sdk;
   api: CoreV1Api;
@@ -80,7 +97,7 @@ interface Connection {
  * await provider.close();
  * ```
  */
-export class KubernetesSecretsProvider extends BaseStorageProvider<V1Secret> {
+export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   readonly name = PROVIDER_NAME;
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
@@ -131,15 +148,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<V1Secret> {
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): V1Secret {
+  ): SecretBody {
     const body = this.#secretBody(id, data, metadata);
     const context = { provider: PROVIDER_NAME, credentialId: id.value };
-    const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
+    const dataBytes = Buffer.from(body.data[this.#options.dataKey]!, 'base64').length;
     assertWithinSizeLimit(dataBytes, KUBE_LIMITS.dataBytes, {
       ...context,
       what: 'encoded credential document',
     });
-    assertWithinSizeLimit(annotationBytes(body.metadata!.annotations!), KUBE_LIMITS.annotationBytes, {
+    assertWithinSizeLimit(annotationBytes(body.metadata.annotations), KUBE_LIMITS.annotationBytes, {
       ...context,
       what: 'metadata annotations',
     });
@@ -174,11 +191,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<V1Secret> {
 
   protected async storeBackend(
     id: CredentialId,
-    body: V1Secret,
+    body: SecretBody,
     _metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void> {
-    const name = body.metadata!.name!;
+    const name = body.metadata.name;
     const namespace = this.#namespace();
     try {
       await this.#call('store', 'create', id, attempt, (api, o) =>
@@ -332,9 +349,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<V1Secret> {
     return this.#connection!.access.namespace;
   }
 
-  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
+  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): SecretBody {
     const document = encodeCredentialDocument(data, metadata);
-    const body: V1Secret = {
+    const body: SecretBody = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
-import { createStorageProvider, type StorageConfig } from '../../src/core/factory.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
+import type { StorageConfig } from '../../src/providers/registry.js';
 import { CLI, cliEnv, nebula, tempHome } from './helpers.js';
 
 interface Started {

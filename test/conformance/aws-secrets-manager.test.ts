@@ -31,7 +31,7 @@ runStorageProviderConformance(
         region: emulator.region,
         endpoint: emulator.endpoint,
         credentials: emulator.credentials,
-        caCertPath: emulator.caCertPath,
+        tls: { caFile: emulator.caCertPath },
         defaultTags: { managedBy: 'nebula-credential' },
       });
       await provider.connect();

@@ -22,8 +22,8 @@ runStorageProviderConformance(
       const provider = new HashiCorpVaultProvider({
         address: vault.url,
         auth: { token: vault.rootToken },
-        tls: { caCert: vault.caCertPem! },
-        pathPrefix: `conformance/run-${++run}`,
+        tls: { ca: vault.caCertPem! },
+        prefix: `conformance/run-${++run}`,
         logger,
       });
       await provider.connect();

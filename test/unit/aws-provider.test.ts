@@ -619,7 +619,7 @@ describe('AwsSecretsManagerProvider: names and options', () => {
       region: ctx.emulator.region,
       endpoint: ctx.emulator.endpoint,
       credentials: KEY,
-      caCertPath: ctx.emulator.caCertPath,
+      tls: { caFile: ctx.emulator.caCertPath },
     });
     try {
       await trusted.connect();

@@ -338,7 +338,7 @@ export const cliEmulator: CliEmulator = {
           region: emulator.region,
           endpoint: emulator.endpoint,
           credentials: { accessKeyId, secretAccessKey },
-          ...(caCertPath ? { caCertPath } : {}),
+          ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
         },
       },
       stop: () => emulator.stop(),

@@ -87,6 +87,7 @@ export {
   resolveCommonOptions,
   type SettingsOf,
 } from './core/options.js';
+export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
 export {
   expandHome,
   type Field,

@@ -200,6 +200,12 @@ function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
+/** What was given, for messages: numbers and booleans as they are, anything else by its type only (a
+ * string in the wrong option may be a secret). */
+function described(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : `a ${typeOf(value)}`;
+}
+
 function refuse(ctx: ParseContext, path: string, message: string): typeof INVALID {
   ctx.issues.push({ path, message });
   return INVALID;
@@ -328,7 +334,7 @@ export const option = {
           (config.min !== undefined && value < config.min) ||
           (config.max !== undefined && value > config.max)
         ) {
-          return refuse(ctx, path, `must be ${range} (got ${JSON.stringify(value) ?? typeOf(value)})`);
+          return refuse(ctx, path, `must be ${range} (got ${described(value)})`);
         }
         return value;
       },
@@ -357,7 +363,7 @@ export const option = {
     return field('enum', config, (value, path, ctx) =>
       values.includes(value as V)
         ? (value as V)
-        : refuse(ctx, path, `must be one of ${list} (got ${JSON.stringify(value) ?? typeOf(value)})`),
+        : refuse(ctx, path, `must be one of ${list} (got ${described(value)})`),
     );
   },
 
@@ -493,7 +499,7 @@ export const option = {
           return refuse(
             ctx,
             `${path}.${tag}`,
-            `${given === undefined ? 'is required' : `is ${JSON.stringify(given)}`}: one of ${names.map((n) => `"${n}"`).join(', ')}`,
+            `${given === undefined ? 'is required' : `is not a known type (got ${described(given)})`}: one of ${names.map((n) => `"${n}"`).join(', ')}`,
           );
         }
         const { [tag]: _tag, ...rest } = value as Record<string, unknown>;

@@ -203,7 +203,7 @@ export function mapAwsError(
   if (code !== undefined && TLS_CODES.has(code)) {
     return make(
       'InvalidConfig',
-      `the TLS certificate of the Secrets Manager endpoint is not trusted (${code}); if it uses a private CA, set caCertPath`,
+      `the TLS certificate of the Secrets Manager endpoint is not trusted (${code}); if it uses a private CA, set tls.caFile`,
       false,
     );
   }

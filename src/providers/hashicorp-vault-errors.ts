@@ -42,7 +42,7 @@ export function mapVaultNetworkError(
   if (TLS_ERRORS.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL')) {
     return new StorageError({
       code: 'Unavailable',
-      message: `the TLS connection to Vault failed (${code}): its certificate is not trusted or does not match the address; set tls.caFile or tls.caCert to the CA that signed it`,
+      message: `the TLS connection to Vault failed (${code}): its certificate is not trusted or does not match the address; set tls.caFile or tls.ca to the CA that signed it`,
       provider: PROVIDER,
       operation,
       credentialId,

@@ -128,7 +128,11 @@ describe('provider kit: store preparation', () => {
     const probe = new KitProbe();
     probe.failStores = 2;
     await probe.store('api_key', data(), createMetadata({ tags: { k: 'v' } }));
-    assert.deepEqual(probe.events, ['prepare', 'connect', 'store', 'store', 'store'], 'prepared before connecting');
+    assert.deepEqual(
+      probe.events,
+      ['prepare', 'connect', 'store', 'store', 'store'],
+      'prepared before connecting',
+    );
     assert.equal(new Set(probe.prepared).size, 1, 'one prepared value for all three attempts');
     assert.deepEqual(probe.prepared[0], { document: 'api_key:8:v' });
     await probe.close();

@@ -573,15 +573,15 @@ function record(
   from?: string,
 ) {
   if (spec.kind === 'object') return;
-  const plain = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  // Text options mapped to another type (a URL) are shown as text.
+  const shown = spec.kind === 'string' && typeof value === 'object' && value !== null ? String(value) : value;
+  const plain = typeof shown === 'string' || typeof shown === 'number' || typeof shown === 'boolean';
   ctx.origins.push({
     path,
     source,
     ...(from ? { from } : {}),
     secret: spec.kind === 'secret' || containsSecret(spec),
-    ...(plain && spec.kind !== 'secret' && !isContainer(spec.kind)
-      ? { value: value as string | number | boolean }
-      : {}),
+    ...(plain && spec.kind !== 'secret' && !isContainer(spec.kind) ? { value: shown } : {}),
   });
 }
 

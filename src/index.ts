@@ -22,6 +22,7 @@ export {
   type CredentialDocument,
   decodeCredentialDocument,
   encodeCredentialDocument,
+  encodeCredentialDocumentWithin,
 } from './core/document.js';
 export {
   type ConfigIssue,
@@ -86,6 +87,7 @@ export {
   type ResolvedCommonOptions,
   resolveCommonOptions,
   type SettingsOf,
+  tlsOptions,
 } from './core/options.js';
 export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
 export {

@@ -1,5 +1,5 @@
 import type { EncryptedData } from './crypto.js';
-import { StorageError, type StorageOperation } from './errors.js';
+import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
 import {
@@ -30,8 +30,8 @@ export interface ProviderInit {
   common: ResolvedCommonOptions;
   /** The provider's own copies of secrets given in options; disposed on `close()`, and only they. */
   secrets?: readonly SecretString[] | undefined;
-  /** Turns what the backend threw into a `StorageError`. */
-  mapError: ErrorMapper;
+  /** Turns what the backend threw into a `StorageError`. Default: `toStorageError` (`Internal` for the unknown). */
+  mapError?: ErrorMapper | undefined;
   /** Optional SDKs, loaded by `connect()` before its deadline starts; read them with `peer(name)`. */
   peers?: readonly PeerPackage[] | undefined;
 }
@@ -70,7 +70,11 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData> implements S
 
   protected constructor(init: ProviderInit) {
     this.common = commonSettings(init.common);
-    this.runner = new OperationRunner(init.name, this.common, init.mapError);
+    const mapError: ErrorMapper =
+      init.mapError ??
+      ((error, operation, credentialId) =>
+        toStorageError(error, { provider: init.name, operation, credentialId }));
+    this.runner = new OperationRunner(init.name, this.common, mapError);
     this.#secrets = [...(init.secrets ?? [])];
     this.#peers = init.peers ?? [];
   }

@@ -209,3 +209,47 @@ export function resolveCommonOptions(
   }
   return commonSettings(schema.resolve(options).values);
 }
+
+const PEM_MARK = '-----BEGIN CERTIFICATE-----';
+
+/**
+ * The `tls` options every network provider declares, under one name per concept: `caFile` (a PEM file,
+ * read at `connect()`; a CLI config file resolves it against itself) or `ca` (PEM text), never both; an
+ * environment variable (`VAULT_CACERT`, `AWS_CA_BUNDLE`) may stand in for `caFile` unless `ca` is given.
+ * `more` adds provider-specific TLS fields.
+ *
+ * @example
+ * ```ts
+ * import { defineProviderOptions, tlsOptions } from 'nebula-credential';
+ * const KV_OPTIONS = defineProviderOptions('kv', {
+ *   tls: tlsOptions({ caFile: 'PEM file of the CA that signed the server certificate', env: 'KV_CACERT' }),
+ * });
+ * ```
+ */
+export function tlsOptions<const M extends Shape = Record<never, never>>(
+  docs: { caFile: string; ca?: string; env?: string; caFileDefault?: string },
+  more?: M,
+) {
+  return option.object(
+    {
+      caFile: option.path({
+        doc: docs.caFile,
+        env: docs.env,
+        envUnless: ['ca'],
+        defaultDoc: docs.caFileDefault,
+      }),
+      ca: option.string({
+        doc: docs.ca ?? 'PEM text of the same (instead of `tls.caFile`)',
+        check: (text) =>
+          text.includes(PEM_MARK) ? undefined : `must be PEM text (${PEM_MARK}); use tls.caFile for a path`,
+      }),
+      ...(more ?? ({} as M)),
+    },
+    {
+      check: (tls, report) => {
+        if (tls.caFile !== undefined && tls.ca !== undefined)
+          report('ca', 'give tls.caFile or tls.ca, not both');
+      },
+    },
+  );
+}

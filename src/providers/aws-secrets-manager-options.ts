@@ -1,5 +1,5 @@
 import type { StorageError } from '../core/errors.js';
-import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
 import { AWS_NAME_CHARSET, assertAwsTags } from './aws-secrets-manager-names.js';
@@ -41,7 +41,6 @@ export const AWS_SECRETS_MANAGER_SDK: PeerPackage = {
  */
 export const AWS_DEFAULT_PREFIX = 'nebula/credentials/';
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-const PEM = '-----BEGIN CERTIFICATE-----';
 
 /**
  * The AWS provider's options, declared once (type, validation, defaults, docs table). Region,
@@ -111,27 +110,13 @@ export const AWS_SECRETS_MANAGER_OPTIONS = defineProviderOptions(
       doc: 'profile of the shared config and credentials files, for the default chain',
       defaultDoc: '`AWS_PROFILE`, then `default`',
     }),
-    tls: option.object(
-      {
-        caFile: option.path({
-          doc: "PEM file of the CA bundle to trust instead of Node's roots (TLS-inspecting proxies, private endpoints)",
-          env: 'AWS_CA_BUNDLE',
-          envUnless: ['ca'],
-          defaultDoc: "`AWS_CA_BUNDLE`, else Node's roots",
-        }),
-        ca: option.string({
-          doc: 'PEM text of that bundle (instead of `tls.caFile`)',
-          check: (text) =>
-            text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`,
-        }),
-      },
-      {
-        check: (tls, report) => {
-          if (tls.caFile !== undefined && tls.ca !== undefined)
-            report('ca', 'give tls.caFile or tls.ca, not both');
-        },
-      },
-    ),
+    tls: tlsOptions({
+      caFile:
+        "PEM file of the CA bundle to trust instead of Node's roots (TLS-inspecting proxies, private endpoints)",
+      ca: 'PEM text of that bundle (instead of `tls.caFile`)',
+      env: 'AWS_CA_BUNDLE',
+      caFileDefault: "`AWS_CA_BUNDLE`, else Node's roots",
+    }),
     dangerouslyAllowInsecureHttp: option.boolean({
       doc: 'allow a plain `http://` endpoint on a non-loopback host: signed requests and session tokens cross the network in clear',
       default: false,

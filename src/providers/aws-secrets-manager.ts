@@ -7,10 +7,9 @@ import type {
 } from '@aws-sdk/client-secrets-manager';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import { assertWithinSizeLimit } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
@@ -136,13 +135,11 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   ): string {
     this.validateId(id);
     assertAwsTags(this.#desiredTags(metadata), { provider: PROVIDER, credentialId: id.value });
-    const document = encodeCredentialDocument(data, metadata);
-    assertWithinSizeLimit(Buffer.byteLength(document, 'utf8'), AWS_MAX_SECRET_BYTES, {
+    return encodeCredentialDocumentWithin(data, metadata, AWS_MAX_SECRET_BYTES, {
       provider: PROVIDER,
       credentialId: id.value,
       what: 'the secret (base64 ciphertext plus metadata, as stored in SecretString)',
     });
-    return document;
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {

@@ -1,4 +1,4 @@
-import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
 
@@ -38,7 +38,6 @@ const MICROSOFT_AUTHORITIES = new Set([
   'login.chinacloudapi.cn',
   'login.partner.microsoftonline.cn',
 ]);
-const PEM = '-----BEGIN CERTIFICATE-----';
 
 /**
  * Any object with `getToken`, such as an `@azure/identity` credential: the structural form of the SDK's
@@ -187,24 +186,11 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
       doc: "tenants other than the credential's own that the vault's challenge may name (`['*']` for any)",
       default: [],
     }),
-    tls: option.object(
-      {
-        caFile: option.path({
-          doc: 'PEM file of an extra CA to trust (TLS inspection on a private endpoint, the emulator); applies to the vault and the token endpoint',
-        }),
-        ca: option.string({
-          doc: 'PEM text of that CA (instead of `tls.caFile`)',
-          check: (text) =>
-            text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`,
-        }),
-      },
-      {
-        check: (tls, report) => {
-          if (tls.caFile !== undefined && tls.ca !== undefined)
-            report('ca', 'give tls.caFile or tls.ca, not both');
-        },
-      },
-    ),
+    tls: tlsOptions({
+      caFile:
+        'PEM file of an extra CA to trust (TLS inspection on a private endpoint, the emulator); applies to the vault and the token endpoint',
+      ca: 'PEM text of that CA (instead of `tls.caFile`)',
+    }),
     dangerouslyAllowInsecureHttp: option.boolean({
       doc: 'allow an `http://` vault URL: tokens cross the network in clear (development only)',
       default: false,

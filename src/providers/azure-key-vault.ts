@@ -3,10 +3,10 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
-import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
+import { assertTagLimits } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -180,13 +180,11 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   ): string {
     this.#name(id);
     assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
-    const value = encodeCredentialDocument(data, metadata);
-    assertWithinSizeLimit(Buffer.byteLength(value, 'utf8'), AZURE_SECRET_VALUE_LIMIT, {
+    return encodeCredentialDocumentWithin(data, metadata, AZURE_SECRET_VALUE_LIMIT, {
       provider: NAME,
       credentialId: id.value,
       what: 'stored secret value (ciphertext, envelope and metadata)',
     });
-    return value;
   }
 
   /** A ready `TokenCredential` needs no `@azure/identity`. */

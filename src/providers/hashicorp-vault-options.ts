@@ -1,4 +1,4 @@
-import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 
 /**
@@ -16,7 +16,6 @@ export const HASHICORP_VAULT = 'hashicorp-vault';
 export const VAULT_TOKEN_FILE = '~/.vault-token';
 
 const SEGMENTS = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
-const PEM = '-----BEGIN CERTIFICATE-----';
 
 function checkAddress(text: string): string | undefined {
   try {
@@ -103,28 +102,18 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
       map: trimSlashes,
       defaultDoc: '`VAULT_NAMESPACE`, else none (root)',
     }),
-    tls: option.object(
+    tls: tlsOptions(
       {
-        caFile: option.path({
-          doc: "PEM file of the CA that signed Vault's certificate (it replaces the system CAs), read at `connect()`",
-          env: 'VAULT_CACERT',
-          envUnless: ['ca'],
-        }),
-        ca: option.string({
-          doc: 'PEM text of that CA (instead of `tls.caFile`)',
-          check: (text) =>
-            text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`,
-        }),
+        caFile:
+          "PEM file of the CA that signed Vault's certificate (it replaces the system CAs), read at `connect()`",
+        ca: 'PEM text of that CA (instead of `tls.caFile`)',
+        env: 'VAULT_CACERT',
+      },
+      {
         rejectUnauthorized: option.boolean({
           doc: 'verify the server certificate (`false` is for throw-away test servers only)',
           default: true,
         }),
-      },
-      {
-        check: (tls, report) => {
-          if (tls.caFile !== undefined && tls.ca !== undefined)
-            report('ca', 'give tls.caFile or tls.ca, not both');
-        },
       },
     ),
     dangerouslyAllowInsecureHttp: option.boolean({

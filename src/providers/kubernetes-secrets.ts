@@ -3,7 +3,7 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
-import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
@@ -109,8 +109,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       name: PROVIDER_NAME,
       common: o,
       secrets,
-      mapError: (e, operation, credentialId) =>
-        toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
       peers: [KUBERNETES_SDK],
     });
     this.#options = o;

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
@@ -115,13 +115,12 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       credentialId: id.value,
       what: 'credential metadata',
     });
-    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
+    const document = encodeCredentialDocumentWithin(data, metadata, this.#maxFileBytes, {
       provider: PROVIDER_NAME,
       credentialId: id.value,
       what: 'encoded credential document',
     });
-    return bytes;
+    return Buffer.from(document, 'utf8');
   }
 
   protected async connectBackend(_a: AttemptContext): Promise<void> {

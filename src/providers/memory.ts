@@ -1,6 +1,6 @@
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { StorageError, type StorageErrorCode, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageErrorCode } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -56,8 +56,6 @@ export class MemoryStorageProvider extends BaseStorageProvider {
       name: PROVIDER_NAME,
       common: values,
       secrets,
-      mapError: (e, operation, credentialId) =>
-        toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
     });
     this.capabilities = {
       maxCredentialSize: values.maxCredentialSize,

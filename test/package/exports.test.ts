@@ -2,16 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { PROVIDER_REGISTRY } from '../../src/providers/registry.js';
-
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as {
-  exports: Record<string, unknown>;
-  peerDependencies: Record<string, string>;
-  peerDependenciesMeta: Record<string, { optional?: boolean }>;
-  dependencies: Record<string, string>;
-};
+import { pkg, root } from './package-json.js';
 
 describe('package surface', () => {
   it('resolves every subpath export to a built module with its documented export', async () => {

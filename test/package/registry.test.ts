@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { StorageError } from '../../src/core/errors.js';
 import {
   OPTIONS_TABLE_MARKERS,
@@ -9,15 +8,7 @@ import {
   replaceOptionsTable,
 } from '../../src/core/options-docs.js';
 import { EMULATORS, PROVIDER_NAMES, PROVIDER_REGISTRY } from '../../src/providers/registry.js';
-
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as {
-  exports: Record<string, unknown>;
-  peerDependencies: Record<string, string>;
-  peerDependenciesMeta: Record<string, { optional?: boolean }>;
-  devDependencies: Record<string, string>;
-  dependencies: Record<string, string>;
-};
+import { pkg, root } from './package-json.js';
 
 /** Whether `version` (x.y.z) is within a caret range `^a.b.c`. */
 function satisfiesCaret(version: string, range: string): boolean {

@@ -4,6 +4,7 @@ import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
 import { SecretString } from '../core/secret-string.js';
 import type { VaultHttpClient, VaultResponse } from './hashicorp-vault-client.js';
+import { HASHICORP_VAULT as PROVIDER } from './hashicorp-vault-options.js';
 
 /** How the provider authenticates (secrets already wrapped). */
 export type VaultAuth =
@@ -17,8 +18,6 @@ export interface VaultTokenState {
   renewable: boolean;
   policies: string[];
 }
-
-const PROVIDER = 'hashicorp-vault';
 
 /**
  * Reads a token file (`auth.tokenFile`, or `~/.vault-token` where `vault login` leaves the token) into a

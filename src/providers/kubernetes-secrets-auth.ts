@@ -12,8 +12,7 @@ import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { SecretString } from '../core/secret-string.js';
-
-const PROVIDER = 'kubernetes';
+import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 function invalid(message: string, cause?: unknown): StorageError {
   return new StorageError({

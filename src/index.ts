@@ -7,6 +7,7 @@
  */
 export { BaseStorageProvider } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   ARGON2ID_PARAMETERS,
   ENCRYPTION_FORMAT_VERSION,

@@ -1,4 +1,5 @@
 import type { EncryptedData } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -25,7 +26,7 @@ import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCrede
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider {
+export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
   abstract readonly name: string;
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
@@ -127,6 +128,23 @@ export abstract class BaseStorageProvider implements StorageProvider {
     this.#closed = true;
     await this.#connecting?.catch(() => {});
     await this.closeBackend();
+  }
+
+  /**
+   * The same as {@link BaseStorageProvider.close}, so `await using provider = ...` closes it when the block
+   * ends.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorageProvider } from 'nebula-credential/memory';
+   * {
+   *   await using provider = new MemoryStorageProvider();
+   *   console.log(await provider.list()); // []
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
+    await this.close();
   }
 
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import { disposeSymbol } from './dispose.js';
 import { StorageError } from './errors.js';
 import { SecretString } from './secret-string.js';
 
@@ -287,7 +288,8 @@ export class EncryptionManager {
     this.#key.fill(0);
   }
 
-  [Symbol.dispose](): void {
+  /** The same as {@link EncryptionManager.dispose}, so `using manager = ...` wipes the key at the end of the block. */
+  [disposeSymbol](): void {
     this.dispose();
   }
 

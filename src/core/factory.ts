@@ -25,7 +25,7 @@ export type StorageConfig =
   | ({ provider: 'hashicorp-vault' } & HashiCorpVaultOptions)
   | ({ provider: 'kubernetes' } & KubernetesSecretsOptions);
 
-type ProviderConstructor = new (options: never) => StorageProvider;
+type ProviderConstructor = new (options: never) => StorageProvider & AsyncDisposable;
 
 // Each provider module is imported only when its name is asked for; none of them imports its SDK at load.
 const PROVIDER_LOADERS: Record<ProviderName, () => Promise<ProviderConstructor>> = {
@@ -61,7 +61,8 @@ export interface CreateStorageProviderOptions {
 
 /**
  * Validates `config` (every problem reported at once as `InvalidConfig`), loads that provider's module,
- * creates it and connects. Cloud SDKs load only for the provider asked for.
+ * creates it and connects. Cloud SDKs load only for the provider asked for. The provider is
+ * `AsyncDisposable`: `await using` closes it at the end of the block.
  *
  * @example
  * ```ts
@@ -69,12 +70,13 @@ export interface CreateStorageProviderOptions {
  * const provider = await createStorageProvider({ provider: 'local', directory: './.credentials' });
  * console.log(await provider.list());
  * await provider.close();
+ * // or: await using provider = await createStorageProvider(...); closed when the block ends
  * ```
  */
 export async function createStorageProvider(
   config: StorageConfig,
   options: CreateStorageProviderOptions = {},
-): Promise<StorageProvider> {
+): Promise<StorageProvider & AsyncDisposable> {
   const name = (config as { provider?: unknown } | null | undefined)?.provider;
   const load = typeof name === 'string' ? PROVIDER_LOADERS[name as ProviderName] : undefined;
   if (!load || !Object.hasOwn(PROVIDER_LOADERS, name as string)) {

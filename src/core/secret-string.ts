@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { disposeSymbol } from './dispose.js';
 import { StorageError } from './errors.js';
 
 /**
@@ -56,6 +57,7 @@ export class SecretString {
     return this.#current().length;
   }
 
+  /** True once {@link SecretString.dispose} has wiped the bytes. */
   get disposed(): boolean {
     return this.#disposed;
   }
@@ -106,22 +108,27 @@ export class SecretString {
     this.#disposed = true;
   }
 
-  [Symbol.dispose](): void {
+  /** The same as {@link SecretString.dispose}, so `using secret = ...` wipes it at the end of the block. */
+  [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** Always `[REDACTED]`: string conversion never reveals the value (use `expose()`). */
   toString(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: `JSON.stringify` never reveals the value. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: template literals and `+` never reveal the value. */
   [Symbol.toPrimitive](): string {
     return REDACTED;
   }
 
+  /** What `util.inspect` and `console.log` show: `SecretString([REDACTED])`. */
   [inspect.custom](): string {
     return `SecretString(${REDACTED})`;
   }

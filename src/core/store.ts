@@ -1,4 +1,5 @@
 import { EncryptionManager } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
 import { createStorageProvider, type StorageConfig } from './factory.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
@@ -204,7 +205,21 @@ export class CredentialStore {
     this.#encryption.dispose();
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /**
+   * The same as {@link CredentialStore.close}: `await using store = await openCredentialStore(...)` closes
+   * the provider and wipes the key when the block ends, however it ends.
+   *
+   * @example
+   * ```ts
+   * import { openCredentialStore } from 'nebula-credential';
+   * import { randomBytes } from 'node:crypto';
+   * {
+   *   await using store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
+   *   await store.put('api_key', 'value');
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
 

@@ -1,10 +1,9 @@
-import type { EncryptionManager } from '../core/crypto.js';
 import { createStorageProvider, type StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
 import type { ParsedOptions } from './args.js';
 import type { CliConfig } from './config.js';
 import type { CliIo } from './io.js';
-import { openEncryption } from './keys.js';
+import { type OpenedKey, openKeySource } from './keys.js';
 import { debugLogger } from './output.js';
 
 /** What a command receives. */
@@ -27,9 +26,9 @@ export async function openStorage(ctx: CommandContext, config: CliConfig): Promi
   return ctx.io.openStorage ? ctx.io.openStorage(storage) : createStorageProvider(storage);
 }
 
-/** The key for `config` (key file or passphrase). */
-export function openKey(ctx: CommandContext, config: CliConfig): Promise<EncryptionManager> {
-  return openEncryption(config.encryption, ctx.io);
+/** The key for `config` (key file or passphrase), and where it came from. */
+export function openKey(ctx: CommandContext, config: CliConfig): Promise<OpenedKey> {
+  return openKeySource(config.encryption, ctx.io);
 }
 
 /** Runs `fn` with an open provider and closes it afterwards, whatever happens. */

@@ -268,7 +268,7 @@ export class EncryptionManager {
     };
     if (data.keyId !== this.keyId) {
       fail(
-        `the data was encrypted with key ${data.keyId}, this manager holds key ${this.keyId} (wrong key or passphrase)`,
+        `the data was encrypted with key ${data.keyId}, but the key given is ${this.keyId} (a different key or passphrase)`,
       );
     }
     if (data.nonce?.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);

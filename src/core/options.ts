@@ -97,7 +97,7 @@ export class OptionsValidator {
     const known = new Set<string>([...allowed, ...COMMON_KEYS, 'provider']);
     for (const key of Object.keys(this.options)) {
       if (known.has(key)) continue;
-      const near = [...known].find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      const near = nearestName(key, known);
       this.add(key, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
     }
   }
@@ -259,6 +259,20 @@ export class OptionsValidator {
 
 function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** The name in `known` that `name` is most likely a typo of (case ignored, at most 2 edits away). */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = editDistance(candidate.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
 }
 
 function editDistance(a: string, b: string): number {

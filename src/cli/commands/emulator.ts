@@ -27,7 +27,7 @@ export async function emulator(ctx: CommandContext): Promise<number> {
       'emulator',
     );
   }
-  const port = parseInteger(ctx.options.port, '--port', 0, 65535);
+  const port = parseInteger(ctx.options.port, 'port', 'emulator');
   const module = await loadEmulator(service);
   const running = await module.start({ port, http: ctx.options.http === true });
   ctx.io.stdout.write(`${JSON.stringify(running.info)}\n`);

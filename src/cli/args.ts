@@ -101,7 +101,9 @@ export function isCommand(name: string | undefined): name is CommandName {
  * chosen command's, so an option of another command is refused by name.
  */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
-  const first = parse(argv, ALL_OPTIONS, undefined);
+  // Only for messages: the first pass fails before it knows the command, and the hint should name it.
+  const likelyCommand = argv.find((word) => isCommand(word));
+  const first = parse(argv, ALL_OPTIONS, likelyCommand);
   const [name, ...args] = first.positionals;
   if (name === undefined) return { command: undefined, args: [], options: first.values as ParsedOptions };
   if (!isCommand(name)) {

@@ -114,7 +114,7 @@ export function nebulaOnTerminal(
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString('utf8');
       const step = steps[0];
-      if (step && step.after.test(output.slice(seen))) {
+      if (step?.after.test(output.slice(seen))) {
         steps.shift();
         seen = output.length;
         child.stdin.write(step.keys);

@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { StorageMetrics } from './metrics.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry.js';
 
-/** Per-operation deadlines in milliseconds (FR-020). */
+/** Per-operation deadlines in milliseconds. */
 export interface OperationTimeouts {
   /** `retrieve`, `exists`, `list`. Default 5000. */
   readMs: number;
@@ -15,7 +15,7 @@ export interface OperationTimeouts {
 }
 
 /**
- * The FR-020 defaults: 5 s reads, 10 s writes, 2 s to connect.
+ * The defaults: 5 s reads, 10 s writes, 2 s to connect.
  *
  * @example
  * ```ts

@@ -41,7 +41,7 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   };
   /** Allow a plain `http:` address (development servers only: the token crosses the network in clear). @default false */
   allowInsecureHttp?: boolean;
-  /** Renew the token when its remaining TTL falls below this many seconds (FR-011). @default 3600 */
+  /** Renew the token when its remaining TTL falls below this many seconds. @default 3600 */
   renewThresholdSeconds?: number;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
   maxCredentialSize?: number;

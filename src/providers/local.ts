@@ -178,7 +178,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
         );
       }
       await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-      // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
+      // mkdir's mode passes through the umask; the directory must be exactly 0700.
       if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
       await syncDirectory(dirname(dir)).catch(() => {});
       stat = await fsp.lstat(dir);

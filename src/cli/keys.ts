@@ -152,7 +152,10 @@ function homeRelative(path: string, home: string): string {
   return path === home || !path.startsWith(`${home}/`) ? path : `~/${path.slice(home.length + 1)}`;
 }
 
-/** How `setting` is named in messages: "the key file ~/.nebula/key", "the passphrase of ~/.nebula/passphrase.json". */
+/**
+ * How `setting` is named in messages: "the key file ~/.nebula/key", "the passphrase of
+ * ~/.nebula/passphrase.json".
+ */
 export function describeKeySource(setting: EncryptionSetting, home: string): string {
   return 'keyFile' in setting
     ? `the key file ${homeRelative(setting.keyFile, home)}`

@@ -27,7 +27,9 @@ import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCrede
  * ```
  */
 export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
+  /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
+  /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
@@ -58,6 +60,10 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     return this.#connecting;
   }
 
+  /**
+   * Checks the id, the metadata and the size (before any I/O), connects if needed, then stores through the
+   * runner (deadline, retries, metrics). See {@link StorageProvider.store}.
+   */
   async store(
     idLike: CredentialIdLike,
     data: EncryptedData,
@@ -80,6 +86,10 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     });
   }
 
+  /**
+   * Checks the id, then retrieves through the runner; a missing id is `NotFound`. See {@link
+   * StorageProvider.retrieve}.
+   */
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
     const id = this.#parse(idLike, 'retrieve');
     this.#precheck('retrieve', id, () => this.validateId(id));
@@ -90,6 +100,10 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     });
   }
 
+  /**
+   * Checks the id, then deletes through the runner; a backend's `NotFound` counts as success. See {@link
+   * StorageProvider.delete}.
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     const id = this.#parse(idLike, 'delete');
     this.#precheck('delete', id, () => this.validateId(id));
@@ -108,6 +122,10 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     );
   }
 
+  /**
+   * Lists through the runner and returns the ids sorted, without duplicates. See {@link
+   * StorageProvider.list}.
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
     await this.#ready();
@@ -115,6 +133,7 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     return [...new Set(ids)].sort();
   }
 
+  /** Checks the id, then asks the backend through the runner. See {@link StorageProvider.exists}. */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     const id = this.#parse(idLike, 'exists');
     this.#precheck('exists', id, () => this.validateId(id));
@@ -150,7 +169,9 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */
   protected validateId(_id: CredentialId): void {}
 
-  /** Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}. */
+  /**
+   * Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}.
+   */
   protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
     this.validateId(id);
   }

@@ -54,7 +54,9 @@ export const MIN_SALT_BYTES = 16;
 export interface EncryptedData {
   /** Format version; only {@link ENCRYPTION_FORMAT_VERSION} is understood. */
   version: number;
-  /** Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key. */
+  /**
+   * Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key.
+   */
   keyId: string;
   /** 12-byte GCM nonce, unique per encryption under one key. */
   nonce: Uint8Array;
@@ -144,6 +146,10 @@ export function encryptedDataFromJson(json: unknown): EncryptedData {
  * ```
  */
 export class EncryptionManager {
+  /**
+   * Identifies the key without revealing it: the first 16 hex characters of an HMAC-SHA-256 keyed with it.
+   * Stored with every ciphertext, so a wrong key is named rather than guessed.
+   */
   readonly keyId: string;
   readonly #key: Buffer;
   readonly #nonceCounter: Buffer;
@@ -288,15 +294,20 @@ export class EncryptionManager {
     this.#key.fill(0);
   }
 
-  /** The same as {@link EncryptionManager.dispose}, so `using manager = ...` wipes the key at the end of the block. */
+  /**
+   * The same as {@link EncryptionManager.dispose}, so `using manager = ...` wipes the key at the end of the
+   * block.
+   */
   [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** `{ keyId }` only: `JSON.stringify` never includes the key. */
   toJSON(): Record<string, string> {
     return { keyId: this.keyId };
   }
 
+  /** What `util.inspect` and `console.log` show: the key id, the key as `[REDACTED]`. */
   [inspect.custom](): string {
     return `EncryptionManager { keyId: '${this.keyId}', key: [REDACTED] }`;
   }

@@ -29,6 +29,7 @@ const ID_PATTERN = /^[\p{L}\p{M}\p{N}_-]+$/u;
  * ```
  */
 export class CredentialId {
+  /** The id as a string, exactly as given (ids are case-sensitive). */
   readonly value: string;
 
   private constructor(value: string) {
@@ -71,18 +72,22 @@ export class CredentialId {
     return undefined;
   }
 
+  /** True when `other` (an id or a string) is the same id. */
   equals(other: CredentialId | string): boolean {
     return this.value === (typeof other === 'string' ? other : other.value);
   }
 
+  /** The id as a string, so it reads naturally in messages and template literals. */
   toString(): string {
     return this.value;
   }
 
+  /** The id as a JSON string. */
   toJSON(): string {
     return this.value;
   }
 
+  /** What `util.inspect` shows: `CredentialId("github_token")`. */
   [inspect.custom](): string {
     return `CredentialId(${JSON.stringify(this.value)})`;
   }

@@ -74,10 +74,14 @@ const COMMON_KEYS = ['retry', 'timeouts', 'metrics', 'logger', 'clock'] as const
  * ```
  */
 export class OptionsValidator {
+  /** Every problem found so far, each with its option path. */
   readonly issues: ConfigIssue[] = [];
+  /** The provider the options are for, named in the error. */
   readonly provider: string;
+  /** The options being checked (an empty object when they were not an object at all). */
   readonly options: Record<string, unknown>;
 
+  /** Starts checking `options` of `provider`; a value that is not an object is the first issue. */
   constructor(provider: string, options: unknown) {
     this.provider = provider;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -88,6 +92,7 @@ export class OptionsValidator {
     }
   }
 
+  /** Records a problem with the option at `path` (a dotted path such as `auth.roleId`). */
   add(path: string, message: string): void {
     this.issues.push({ path, message });
   }
@@ -102,6 +107,7 @@ export class OptionsValidator {
     }
   }
 
+  /** The value at a dotted `path`, or `undefined` when any part of it is missing. */
   get(path: string): unknown {
     let value: unknown = this.options;
     for (const part of path.split('.')) {
@@ -111,6 +117,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The string at `path`, or `undefined` (recording an issue) when it is missing but required, not a string,
+   * empty, too long or does not match `pattern`.
+   */
   string(
     path: string,
     rules: {
@@ -138,6 +148,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The number at `path`, or `undefined` (recording an issue) when it is missing but required, not a finite
+   * number, out of `min`..`max`, or not an integer where one is required.
+   */
   number(
     path: string,
     rules: { required?: boolean; min?: number; max?: number; integer?: boolean } = {},
@@ -163,6 +177,7 @@ export class OptionsValidator {
     return value;
   }
 
+  /** The boolean at `path`, or `undefined` (recording an issue when it is there but not a boolean). */
   boolean(path: string): boolean | undefined {
     const value = this.get(path);
     if (value === undefined) return undefined;
@@ -173,6 +188,9 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The value at `path` when it is one of `allowed`, else `undefined` (recording an issue that lists them).
+   */
   oneOf<T extends string>(
     path: string,
     allowed: readonly T[],

@@ -123,9 +123,14 @@ export async function readKeyFile(path: string): Promise<Buffer> {
  * ```
  */
 export class CredentialStore {
+  /** The backend the store reads and writes; its methods see only ciphertext. */
   readonly provider: StorageProvider;
   readonly #encryption: EncryptionManager;
 
+  /**
+   * A store over `provider`, encrypting with `encryption`, which it owns from now on (`close()` wipes it).
+   * {@link openCredentialStore} builds both from a config.
+   */
   constructor(provider: StorageProvider, encryption: EncryptionManager) {
     this.provider = provider;
     this.#encryption = encryption;
@@ -187,14 +192,39 @@ export class CredentialStore {
     return { metadata: stored.metadata, version: stored.version };
   }
 
+  /**
+   * The ids matching `filter` (all tags must match; creation dates inclusive), sorted; no key needed.
+   *
+   * @example
+   * ```ts
+   * const prod = await store.list({ tags: { env: 'prod' } });
+   * ```
+   */
   list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     return this.provider.list(filter, context);
   }
 
+  /**
+   * Deletes the credential; deleting a missing id succeeds (use {@link CredentialStore.exists} first to
+   * tell). Soft-delete backends keep it recoverable for their retention period.
+   *
+   * @example
+   * ```ts
+   * await store.delete('github_token');
+   * ```
+   */
   delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     return this.provider.delete(idLike, context);
   }
 
+  /**
+   * Whether a credential exists under the id, without reading or decrypting it.
+   *
+   * @example
+   * ```ts
+   * if (!(await store.exists('github_token'))) await store.put('github_token', token);
+   * ```
+   */
   exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     return this.provider.exists(idLike, context);
   }

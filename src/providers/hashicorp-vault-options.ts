@@ -32,14 +32,19 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   namespace?: string;
   /** TLS settings. Verification is on unless `rejectUnauthorized: false`. */
   tls?: {
-    /** PEM text of the CA that signed Vault's certificate (in addition to none: it replaces the system CAs). */
+    /**
+     * PEM text of the CA that signed Vault's certificate (in addition to none: it replaces the system CAs).
+     */
     caCert?: string;
     /** Path of a PEM CA file, read at `connect()`. */
     caFile?: string;
     /** Verify the server certificate. @default true */
     rejectUnauthorized?: boolean;
   };
-  /** Allow a plain `http:` address (development servers only: the token crosses the network in clear). @default false */
+  /**
+   * Allow a plain `http:` address (development servers only: the token crosses the network in clear).
+   * @default false
+   */
   allowInsecureHttp?: boolean;
   /** Renew the token when its remaining TTL falls below this many seconds. @default 3600 */
   renewThresholdSeconds?: number;

@@ -61,15 +61,27 @@ const mutex = new KeyedMutex();
  * ```
  */
 export interface LocalStorageOptions extends CommonProviderOptions {
-  /** Where the credential files live; `~` is the home directory; relative paths resolve against the cwd. @default '~/.nebula/credentials' */
+  /**
+   * Where the credential files live; `~` is the home directory; relative paths resolve against the cwd.
+   * @default '~/.nebula/credentials'
+   */
   directory?: string | undefined;
-  /** Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default true */
+  /**
+   * Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default
+   * true
+   */
   createDirectory?: boolean | undefined;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
   maxCredentialSize?: number | undefined;
-  /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
+  /**
+   * Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size
+   * read. @default 65536
+   */
   maxMetadataBytes?: number | undefined;
-  /** A cross-process lock older than this is broken even if its holder may be alive (another host). A holder known dead on this host is broken at once. @default 30000 */
+  /**
+   * A cross-process lock older than this is broken even if its holder may be alive (another host). A holder
+   * known dead on this host is broken at once. @default 30000
+   */
   lockStaleMs?: number | undefined;
   /**
    * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
@@ -98,7 +110,12 @@ export interface LocalStorageOptions extends CommonProviderOptions {
  * ```
  */
 export class LocalStorageProvider extends BaseStorageProvider {
+  /** The provider's name: `'local'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, data that survives restarts; no
+   * versions, no soft delete (docs/providers/local.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   /** Absolute path of the credential directory. */
   readonly directory: string;
@@ -110,6 +127,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
   readonly #io = new Semaphore(MAX_PARALLEL_IO);
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without touching the disk; the directory is
+   * created or checked at `connect()`.
+   */
   constructor(options: LocalStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
     v.noUnknownKeys([

@@ -84,7 +84,10 @@ export interface TerminalStep {
   keys: string;
 }
 
-/** What a command run on a pseudo-terminal printed (standard output and error together, as a terminal shows them). */
+/**
+ * What a command run on a pseudo-terminal printed (standard output and error together, as a terminal shows
+ * them).
+ */
 export interface TerminalResult {
   status: number | null;
   output: string;

@@ -14,7 +14,10 @@ import { ProgressBar } from '../output.js';
 export interface CopySummary {
   from: string;
   to: string;
-  /** `ciphertext`: copied as stored (same key); `re-encrypted`: decrypted and encrypted with the destination key. */
+  /**
+   * `ciphertext`: copied as stored (same key); `re-encrypted`: decrypted and encrypted with the destination
+   * key.
+   */
   mode: 'ciphertext' | 're-encrypted';
   dryRun: false;
   copied: string[];

@@ -131,4 +131,18 @@ describe('public text carries no requirement ids', () => {
     );
     assert.deepEqual(found, []);
   });
+
+  it('every import of the package in examples and docs names a path the exports map has', () => {
+    const subpaths = new Set(
+      Object.keys(pkg.exports).map((k) =>
+        k === '.' ? 'nebula-credential' : `nebula-credential/${k.slice(2)}`,
+      ),
+    );
+    const wrong = files.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/from '(nebula-credential(?:\/[^']*)?)'/g)]
+        .filter((m) => !subpaths.has(m[1]!))
+        .map((m) => `${relative(ROOT, file)}: ${m[1]}`),
+    );
+    assert.deepEqual(wrong, []);
+  });
 });

@@ -20,11 +20,11 @@ Stores encrypted credentials in a local directory or a cloud secret store, behin
 
 Commands:
   init                 set up ~/.nebula: the credentials directory and a random key (or --passphrase)
-  put <id>             store a credential; the value comes from standard input, a hidden prompt, or --from-file
+  put <id>             store a credential from standard input, --from-file, or a hidden prompt (asked twice)
   get <id>             print the value (only the value) to standard output; --json adds the metadata
   list                 list ids; --tag key=value, --created-after, --created-before, --json
   describe <id>        show metadata (never the value)
-  delete <id>          delete a credential
+  delete <id>          delete a credential (nothing to delete: NotFound, or success with --force)
   exists <id>          exit status 0 if it exists, 1 if not
   copy                 copy credentials between two backends: --from <config> --to <config>
   emulator <service>   run a local emulator of aws, azure, vault or kubernetes

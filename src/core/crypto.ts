@@ -274,7 +274,7 @@ export class EncryptionManager {
     };
     if (data.keyId !== this.keyId) {
       fail(
-        `the data was encrypted with key ${data.keyId}, but the key given is ${this.keyId} (a different key or passphrase)`,
+        `the data was encrypted with key ${data.keyId}, but the key given is ${this.keyId} (the wrong key or passphrase)`,
       );
     }
     if (data.nonce?.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);

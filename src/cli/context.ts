@@ -4,7 +4,7 @@ import type { ParsedOptions } from './args.js';
 import type { CliConfig } from './config.js';
 import type { CliIo } from './io.js';
 import { type OpenedKey, openKeySource } from './keys.js';
-import { debugLogger } from './output.js';
+import { debugLogger, withActivity } from './output.js';
 
 /** What a command receives. */
 export interface CommandContext {
@@ -43,4 +43,12 @@ export async function withStorage<T>(
   } finally {
     await provider.close().catch(() => {});
   }
+}
+
+/**
+ * Runs `work` under an activity line on standard error when it is a terminal (connecting included, which
+ * can take as long as the work); not under `--debug`, whose log lines share standard error.
+ */
+export function showActivity<T>(ctx: CommandContext, label: string, work: () => Promise<T>): Promise<T> {
+  return ctx.debug ? work() : withActivity(ctx.io.stderr, label, work);
 }

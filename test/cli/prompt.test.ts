@@ -123,11 +123,14 @@ describe('put on a terminal (a pseudo-terminal via script)', {
     assert.ok(!r.output.includes('Value for'));
   });
 
-  it('list draws an activity line on a terminal and erases it; a pipe gets none', async () => {
+  it('list and describe draw an activity line on a terminal and erase it; a pipe gets none', async () => {
     const tty = await nebulaOnTerminal(['list'], { home });
     assert.equal(tty.status, 0, tty.output);
     assert.match(tty.output, /\r\u001b\[2K. listing the credentials in local/);
     assert.match(tty.output, /\r\u001b\[2Kdiffers\r?\ntyped\r?\n$/, 'erased before the ids are printed');
+    const described = await nebulaOnTerminal(['describe', 'typed'], { home });
+    assert.equal(described.status, 0, described.output);
+    assert.match(described.output, /\r\u001b\[2K. reading "typed" in local.*\r\u001b\[2Kid: +typed/s);
     const piped = await nebula(['list'], { home });
     assert.ok(!piped.stderr.includes('listing'), 'stderr is not a terminal: no activity line');
     assert.equal(piped.stderr, '');

@@ -6,10 +6,10 @@ import type { StorageProvider } from '../../core/provider.js';
 import { CredentialStore } from '../../core/store.js';
 import { parseDate, parseInteger, parsePairs, requireId } from '../args.js';
 import { resolveCliConfig } from '../config.js';
-import { type CommandContext, openKey, withStorage } from '../context.js';
+import { type CommandContext, openKey, showActivity, withStorage } from '../context.js';
 import { EXIT_NO, EXIT_OK, UsageError } from '../exit-codes.js';
 import { explainKeyFailure } from '../keys.js';
-import { formatMetadata, metadataJson, withActivity } from '../output.js';
+import { formatMetadata, metadataJson } from '../output.js';
 import { canPrompt, promptNewSecret, readAll } from '../prompt.js';
 
 /** `put <id>`: value from --from-file, standard input, or a hidden prompt (asked twice). */
@@ -120,8 +120,8 @@ export async function list(ctx: CommandContext): Promise<number> {
   if (after) filter.createdAfter = after;
   if (before) filter.createdBefore = before;
   const config = await resolveCliConfig(ctx.options, ctx.io);
-  const ids = await withStorage(ctx, config, (provider) =>
-    withActivity(ctx.io.stderr, `listing the credentials in ${provider.name}`, () => provider.list(filter)),
+  const ids = await showActivity(ctx, `listing the credentials in ${config.storage.provider}`, () =>
+    withStorage(ctx, config, (provider) => provider.list(filter)),
   );
   ids.sort();
   if (ctx.options.json) ctx.io.stdout.write(`${JSON.stringify(ids)}\n`);
@@ -151,30 +151,33 @@ async function versionHistory(provider: StorageProvider, id: string): Promise<Ve
 export async function describe(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'describe');
   const config = await resolveCliConfig(ctx.options, ctx.io);
-  await withStorage(ctx, config, async (provider) => {
-    const { metadata, version, versions } = await withActivity(
-      ctx.io.stderr,
-      `reading "${id}" in ${provider.name}`,
-      async () => ({ ...(await provider.retrieve(id)), versions: await versionHistory(provider, id) }),
-    );
-    if (ctx.options.json) {
-      const json = {
-        ...metadataJson(id, provider.name, metadata, version),
-        ...(versions ? { versions: versions.map(versionJson) } : {}),
-      };
-      ctx.io.stdout.write(`${JSON.stringify(json)}\n`);
-      return;
+  const { name, metadata, version, versions } = await showActivity(
+    ctx,
+    `reading "${id}" in ${config.storage.provider}`,
+    () =>
+      withStorage(ctx, config, async (provider) => ({
+        name: provider.name,
+        ...(await provider.retrieve(id)),
+        versions: await versionHistory(provider, id),
+      })),
+  );
+  if (ctx.options.json) {
+    const json = {
+      ...metadataJson(id, name, metadata, version),
+      ...(versions ? { versions: versions.map(versionJson) } : {}),
+    };
+    ctx.io.stdout.write(`${JSON.stringify(json)}\n`);
+    return EXIT_OK;
+  }
+  let text = formatMetadata(id, name, metadata, version);
+  if (versions) {
+    text += 'versions:\n';
+    for (const v of [...versions].reverse()) {
+      const state = v.destroyed ? ' destroyed' : v.deletedAt ? ` deleted ${v.deletedAt.toISOString()}` : '';
+      text += `  ${String(v.version).padStart(4)}  ${v.createdAt?.toISOString() ?? ''}${state}\n`;
     }
-    let text = formatMetadata(id, provider.name, metadata, version);
-    if (versions) {
-      text += 'versions:\n';
-      for (const v of [...versions].reverse()) {
-        const state = v.destroyed ? ' destroyed' : v.deletedAt ? ` deleted ${v.deletedAt.toISOString()}` : '';
-        text += `  ${String(v.version).padStart(4)}  ${v.createdAt?.toISOString() ?? ''}${state}\n`;
-      }
-    }
-    ctx.io.stdout.write(text);
-  });
+  }
+  ctx.io.stdout.write(text);
   return EXIT_OK;
 }
 

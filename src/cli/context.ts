@@ -4,7 +4,7 @@ import type { ParsedOptions } from './args.js';
 import type { CliConfig } from './config.js';
 import type { CliIo } from './io.js';
 import { type OpenedKey, openKeySource } from './keys.js';
-import { debugLogger, withActivity } from './output.js';
+import { debugLogger, warningLogger, withActivity } from './output.js';
 
 /** What a command receives. */
 export interface CommandContext {
@@ -16,9 +16,8 @@ export interface CommandContext {
 
 /** Connects to the backend of `config`, with the debug logger when asked. */
 export async function openStorage(ctx: CommandContext, config: CliConfig): Promise<StorageProvider> {
-  const storage = (
-    ctx.debug ? { ...config.storage, logger: debugLogger(ctx.io.stderr) } : config.storage
-  ) as StorageConfig;
+  const logger = ctx.debug ? debugLogger(ctx.io.stderr) : warningLogger(ctx.io.stderr);
+  const storage = { ...config.storage, logger } as StorageConfig;
   if (ctx.debug)
     ctx.io.stderr.write(
       `${JSON.stringify({ level: 'debug', message: 'config', source: config.source, provider: config.storage.provider })}\n`,

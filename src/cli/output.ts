@@ -51,6 +51,26 @@ export function debugLogger(stderr: CliOutput): Logger {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
+/**
+ * Without `--debug`: the provider's warnings and errors (a file's permissions tightened, a stale lock broken,
+ * an unreadable credential replaced) as one line each on standard error, with their redacted fields;
+ * everything below warning level is dropped.
+ */
+export function warningLogger(stderr: CliOutput): Logger {
+  const write = (fields: Record<string, unknown>, message?: string) => {
+    const { provider: _provider, ...rest } = redact(fields) as Record<string, unknown>;
+    const shown = Object.entries(rest)
+      .filter(([, v]) => v !== undefined && (typeof v !== 'object' || v === null))
+      .map(([k, v]) => `${k}=${String(v)}`);
+    // On a terminal an activity line or progress bar may be showing: erase it first (it is redrawn below).
+    const erase = stderr.isTTY ? '\r\u001b[2K' : '';
+    stderr.write(
+      `${erase}${PROGRAM}: warning: ${message ?? ''}${shown.length > 0 ? ` (${shown.join(', ')})` : ''}\n`,
+    );
+  };
+  return { debug() {}, info() {}, warn: write, error: write };
+}
+
 /** Human-readable metadata for `describe`. */
 export function formatMetadata(
   id: string,

@@ -171,7 +171,7 @@ export class OptionsValidator {
       (rules.min !== undefined && value < rules.min) ||
       (rules.max !== undefined && value > rules.max)
     ) {
-      this.add(path, `must be ${range} (got ${JSON.stringify(value)})`);
+      this.add(path, `must be ${range} (got ${shown(value)})`);
       return undefined;
     }
     return value;
@@ -202,10 +202,7 @@ export class OptionsValidator {
       return undefined;
     }
     if (!allowed.includes(value as T)) {
-      this.add(
-        path,
-        `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(value)})`,
-      );
+      this.add(path, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${shown(value)})`);
       return undefined;
     }
     return value as T;
@@ -273,6 +270,14 @@ export class OptionsValidator {
       details: { issues: [...this.issues] },
     });
   }
+}
+
+/** A bad option value as a message shows it: numbers as written (NaN, Infinity), strings quoted, else the type. */
+function shown(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  return typeOf(value);
 }
 
 function typeOf(value: unknown): string {

@@ -260,7 +260,9 @@ export class CredentialStore {
     try {
       return (await this.provider.retrieve(id, context)).metadata;
     } catch (error) {
-      if (isStorageError(error, 'NotFound')) return undefined;
+      // An unreadable old credential (truncated, a FIFO in its place) is replaced, not a reason to refuse the
+      // write that repairs it; its creation time is lost with it (the provider logs the replacement).
+      if (isStorageError(error, 'NotFound') || isStorageError(error, 'Corrupted')) return undefined;
       throw error;
     }
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { COMMAND_OPTIONS } from '../../src/cli/args.js';
@@ -153,6 +153,21 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
   it('an invalid id exits InvalidId before touching storage', async () => {
     const r = await run(['get', '../etc/passwd']);
     assert.equal(r.status, EXIT_CODES.InvalidId);
+  });
+
+  it('a credential file whose permissions were tightened is a visible warning, without --debug', async () => {
+    assert.equal((await run(['put', 'drifted'], SENTINEL)).status, 0);
+    const file = join(home, '.nebula', 'credentials', 'drifted.enc');
+    await chmod(file, 0o644);
+    const get = await run(['get', 'drifted']);
+    assert.equal(get.status, 0, get.stderr);
+    assert.equal(get.stdout, SENTINEL);
+    assert.match(get.stderr, /^nebula-credential: warning: .*tightened to 0600/m);
+    assert.match(get.stderr, /drifted/);
+    assert.ok(!get.stderr.includes(SENTINEL));
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const again = await run(['get', 'drifted']);
+    assert.equal(again.stderr, '', 'a file already 0600 gives no warning');
   });
 
   it('no secret reaches stderr, not even with --debug (which adds the provider log and stacks)', async () => {

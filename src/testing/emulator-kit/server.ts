@@ -5,7 +5,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from './tls.js';
 
@@ -120,6 +125,8 @@ export class EmulatorHttpServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #options: EmulatorServerOptions;
+  /** The CA was generated here (`tls: true`), so stop() removes its files; a CA passed in is its owner's. */
+  readonly #ownsCa: boolean;
   #url: string | undefined;
 
   /**
@@ -129,6 +136,7 @@ export class EmulatorHttpServer {
   constructor(options: EmulatorServerOptions, handler: EmulatorHandler) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
+    this.#ownsCa = options.tls === true;
     this.ca = options.tls === true ? createTestCertificateAuthority() : options.tls || undefined;
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.#handle(req, res, handler).catch((error: unknown) => {
@@ -159,20 +167,17 @@ export class EmulatorHttpServer {
   /** Listens (on a free loopback port unless `port` is given) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     const host = this.#options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#options.port ?? 0, host, () => resolve());
-    });
-    const { port } = this.#server.address() as AddressInfo;
+    const { port } = await listenOn(this.#server, this.#options.port ?? 0, host);
     const shownHost = host.includes(':') ? `[${host}]` : host;
     this.#url = `${this.ca ? 'https' : 'http'}://${shownHost}:${port}`;
     return { url: this.#url, port };
   }
 
-  /** Closes every connection and stops listening. */
+  /** Closes every connection and the server, and removes the files of a CA it generated. Idempotent. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    if (this.#ownsCa) this.ca?.dispose();
   }
 
   /** Number of recorded requests matching `predicate` (all when omitted). */
@@ -216,6 +221,29 @@ export class EmulatorHttpServer {
 }
 
 /**
+ * Listens on `port` of `host` (0: a free port). Rejects with Node's own listen error, whose `code`
+ * (`EADDRINUSE`, `EACCES`), `address` and `port` fields say why; the error listener is removed either way.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { listenOn } from 'nebula-credential/testing';
+ * const { port } = await listenOn(createServer(), 0, '127.0.0.1');
+ * ```
+ */
+export async function listenOn(server: NetServer, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+/**
  * Writes a JSON response with its length.
  *
  * @example
@@ -237,4 +265,20 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A loopback port that nothing listens on (bound, then released), for connection-refused tests.
+ *
+ * @example
+ * ```ts
+ * import { closedLoopbackPort } from 'nebula-credential/testing';
+ * const url = `https://127.0.0.1:${await closedLoopbackPort()}`; // connecting gives ECONNREFUSED
+ * ```
+ */
+export async function closedLoopbackPort(): Promise<number> {
+  const server = createNetServer();
+  const { port } = await listenOn(server, 0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import type { TestCertificateAuthority } from '../emulator-kit/tls.js';
 import { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './aws-service.js';
@@ -156,6 +161,11 @@ export class AwsSecretsManagerEmulator {
     this.#keys.set(key.accessKeyId, key);
   }
 
+  /** Deletes an access key: later requests signed with it fail with UnrecognizedClientException. */
+  removeAccessKey(accessKeyId: string): void {
+    this.#keys.delete(accessKeyId);
+  }
+
   /** Sets the allow list of an access key (`undefined`: everything allowed). */
   setAllowedActions(accessKeyId: string, allow: readonly string[] | undefined): void {
     const key = this.#keys.get(accessKeyId);
@@ -170,14 +180,22 @@ export class AwsSecretsManagerEmulator {
       : this.server.count((r) => targetOf(r) === operation);
   }
 
-  /** The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException. */
-  throttle(times = 1, operation?: Operation): void {
+  /**
+   * The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException, with a
+   * `Retry-After` header when `retryAfterSeconds` is given.
+   */
+  throttle(times = 1, operation?: Operation, options: { retryAfterSeconds?: number } = {}): void {
     this.server.faults.add({
       action: {
         kind: 'status',
         status: 400,
         body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
-        headers: { 'x-amzn-requestid': randomUUID() },
+        headers: {
+          'x-amzn-requestid': randomUUID(),
+          ...(options.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(options.retryAfterSeconds) }),
+        },
       },
       times,
       ...(operation ? { match: (r) => targetOf(r) === operation } : {}),
@@ -332,7 +350,7 @@ export const cliEmulator: CliEmulator = {
   service: 'aws',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
     const emulator = new AwsSecretsManagerEmulator({ port: args.port, tls: !args.http });
-    await emulator.start();
+    await startOrStop(emulator);
     const { accessKeyId, secretAccessKey } = emulator.credentials;
     const caCertPath = emulator.caCertPath;
     return {
@@ -348,7 +366,7 @@ export const cliEmulator: CliEmulator = {
           region: emulator.region,
           endpoint: emulator.endpoint,
           credentials: { accessKeyId, secretAccessKey },
-          ...(caCertPath ? { caCertPath } : {}),
+          ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
         },
       },
       stop: () => emulator.stop(),

@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from '../emulator-kit/tls.js';
 import {
@@ -184,9 +189,10 @@ export class AzureKeyVaultEmulator {
     return this;
   }
 
-  /** Closes every connection and stops both servers. */
+  /** Stops both servers and removes the CA's temporary files. */
   async stop(): Promise<void> {
     await Promise.all([this.vault.stop(), this.identity.stop()]);
+    this.ca.dispose();
   }
 
   /** The vault URL, for `vaultUrl`. */
@@ -244,7 +250,7 @@ export class AzureKeyVaultEmulator {
         clientSecret: this.clientSecret,
       },
       authorityHost: this.authorityHost,
-      caCertPath: this.caCertPath,
+      tls: { caFile: this.caCertPath },
     };
   }
 
@@ -826,7 +832,7 @@ function notFoundPath(path: string): KvError {
 export const cliEmulator: CliEmulator = {
   service: 'azure',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
-    const emulator = await new AzureKeyVaultEmulator({ port: args.port }).start();
+    const emulator = await startOrStop(new AzureKeyVaultEmulator({ port: args.port }));
     return {
       info: {
         service: 'azure',

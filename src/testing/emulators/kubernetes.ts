@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
-import type { CliEmulator } from '../emulator-kit/cli-contract.js';
+import { type CliEmulator, startOrStop } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type Fault, type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import {
   checkBase64Data,
@@ -116,6 +116,8 @@ export class KubernetesEmulator {
   readonly #roles = new Map<string, Map<string, KubePolicyRule[]>>();
   readonly #bindings = new Map<string, { name: string; role: string; subjects: KubeSubject[] }[]>();
   readonly #continueTtlMs: number;
+  /** Temporary folders of {@link writeKubeconfig}, removed on stop. */
+  readonly #tempDirs: string[] = [];
   #resourceVersion = 1000;
 
   /**
@@ -168,9 +170,11 @@ export class KubernetesEmulator {
     return this.server.start();
   }
 
-  /** Closes every connection and stops listening. */
+  /** Stops serving and removes the temporary files it wrote: its CA, and kubeconfigs written to a temp folder. */
   async stop(): Promise<void> {
     await this.server.stop();
+    for (const dir of this.#tempDirs) rmSync(dir, { recursive: true, force: true });
+    this.#tempDirs.length = 0;
   }
 
   /** Requests to the Secrets API so far (discovery excluded), optionally only one method. */
@@ -264,12 +268,26 @@ export class KubernetesEmulator {
 
   /**
    * Writes a kubeconfig for this server (CA by file path, bearer token) into a new temp folder and returns
-   * its path.
+   * its path. `server` points it elsewhere (a closed port, an unresolvable host), `certificateAuthority:
+   * false` leaves the CA out (the client then does not trust the server), `insecureSkipTlsVerify` sets
+   * `insecure-skip-tls-verify`.
    */
   writeKubeconfig(
-    options: { token?: string; namespace?: string; context?: string; dir?: string } = {},
+    options: {
+      token?: string;
+      namespace?: string;
+      context?: string;
+      dir?: string;
+      server?: string;
+      certificateAuthority?: false;
+      insecureSkipTlsVerify?: boolean;
+    } = {},
   ): string {
-    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'nebula-kube-'));
+    let dir = options.dir;
+    if (dir === undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'nebula-kube-'));
+      this.#tempDirs.push(dir);
+    }
     const context = options.context ?? 'emulator';
     const yaml = [
       'apiVersion: v1',
@@ -277,8 +295,11 @@ export class KubernetesEmulator {
       'clusters:',
       '- name: emulator',
       '  cluster:',
-      `    server: ${this.url}`,
-      `    certificate-authority: ${JSON.stringify(this.caCertPath)}`,
+      `    server: ${options.server ?? this.url}`,
+      ...(options.certificateAuthority === false
+        ? []
+        : [`    certificate-authority: ${JSON.stringify(this.caCertPath)}`]),
+      ...(options.insecureSkipTlsVerify ? ['    insecure-skip-tls-verify: true'] : []),
       'users:',
       '- name: emulator-user',
       '  user:',
@@ -805,7 +826,7 @@ export const cliEmulator: CliEmulator = {
   service: 'kubernetes',
   async start(args) {
     const emulator = new KubernetesEmulator({ port: args.port });
-    await emulator.start();
+    await startOrStop(emulator);
     const namespace = 'default';
     const token = emulator.createServiceAccount(namespace, 'nebula');
     emulator.grant(namespace, 'nebula');

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator } from '../emulator-kit/cli-contract.js';
+import { type CliEmulator, startOrStop } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from '../emulator-kit/tls.js';
 import { ListRewritingFront, ORIGINAL_VERB_HEADER } from './vault-front.js';
@@ -252,17 +252,25 @@ export class VaultEmulator {
       inner.port,
       this.ca ? { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem } : undefined,
     );
-    const port = await front.listen(this.#options.port ?? 0, '127.0.0.1');
+    let port: number;
+    try {
+      port = await front.listen(this.#options.port ?? 0, '127.0.0.1');
+    } catch (error) {
+      // The front's port is taken (say): the inner server must not keep the process alive on its own.
+      await this.#inner.stop();
+      throw error;
+    }
     this.#front = front;
     this.#url = `${this.ca ? 'https' : 'http'}://127.0.0.1:${port}`;
     return { url: this.#url, port };
   }
 
-  /** Closes every connection and stops listening. */
+  /** Stops serving and removes the temporary files it wrote (the CA it generated, {@link writeCaFile}'s). */
   async stop(): Promise<void> {
     await this.#front?.close();
     await this.#inner.stop();
     if (this.#caDir) rmSync(this.#caDir, { recursive: true, force: true });
+    if (this.#options.tls === true) this.ca?.dispose();
   }
 
   /** Writes the CA certificate to a temporary file (removed on stop) and returns its path. */
@@ -973,13 +981,13 @@ export const cliEmulator: CliEmulator = {
   service: 'vault',
   async start(args) {
     const emulator = new VaultEmulator({ port: args.port, tls: !args.http });
-    const { url } = await emulator.start();
+    const { url } = await startOrStop(emulator);
     const caCertPath = emulator.writeCaFile();
     const config: Record<string, unknown> = {
       provider: 'hashicorp-vault',
       address: url,
       auth: { token: emulator.rootToken },
-      ...(caCertPath ? { tls: { caFile: caCertPath } } : { allowInsecureHttp: true }),
+      ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
     };
     return {
       info: {

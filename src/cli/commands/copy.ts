@@ -5,7 +5,7 @@ import type { StorageProvider, StoredCredential } from '../../core/provider.js';
 import { credentialAssociatedData } from '../../core/store.js';
 import { parsePairs } from '../args.js';
 import { type CliConfig, loadConfigSpec } from '../config.js';
-import { type CommandContext, openStorage } from '../context.js';
+import { type CommandContext, openStorage, showActivity } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
 import { discoverEncryption, explainKeyFailure, type OpenedKey, openKeySource } from '../keys.js';
 import { ProgressBar } from '../output.js';
@@ -120,7 +120,8 @@ interface CopySides {
 
 async function run(ctx: CommandContext, sides: CopySides, filter: CredentialFilter | undefined) {
   const { io, options } = ctx;
-  const ids = (await sides.source.list(filter)).sort();
+  const listing = `listing the credentials in ${sides.source.name}`;
+  const ids = (await showActivity(ctx, listing, () => sides.source.list(filter))).sort();
   const progress = io.stderr.isTTY ? new ProgressBar(io.stderr, ids.length) : undefined;
   const result = options['dry-run'] ? await plan(sides, ids, progress) : await copyAll(sides, ids, progress);
   progress?.clear();

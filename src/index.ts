@@ -17,6 +17,7 @@ export {
   encryptedDataToJson,
   MIN_SALT_BYTES,
 } from './core/crypto.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   CREDENTIAL_DOCUMENT_FORMAT,
   type CredentialDocument,

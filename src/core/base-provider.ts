@@ -1,4 +1,5 @@
 import { assertEncryptedData, type EncryptedData } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -41,8 +42,10 @@ export interface ProviderOperationOptions {
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider {
+export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
+  /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
+  /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
@@ -73,6 +76,10 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return this.#connecting;
   }
 
+  /**
+   * Checks the id, the metadata and the size (before any I/O), connects if needed, then stores through the
+   * runner (deadline, retries, metrics). See {@link StorageProvider.store}.
+   */
   async store(
     idLike: CredentialIdLike,
     data: EncryptedData,
@@ -96,6 +103,10 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then retrieves through the runner; a missing id is `NotFound`. See {@link
+   * StorageProvider.retrieve}.
+   */
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
     const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
@@ -106,6 +117,10 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then deletes through the runner; a backend's `NotFound` counts as success. See {@link
+   * StorageProvider.delete}.
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
@@ -124,6 +139,10 @@ export abstract class BaseStorageProvider implements StorageProvider {
     );
   }
 
+  /**
+   * Lists through the runner and returns the ids sorted, without duplicates. See {@link
+   * StorageProvider.list}.
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
     this.#checkArguments('list', () => {
@@ -135,6 +154,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return [...new Set(ids)].sort();
   }
 
+  /** Checks the id, then asks the backend through the runner. See {@link StorageProvider.exists}. */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
@@ -197,10 +217,29 @@ export abstract class BaseStorageProvider implements StorageProvider {
     await this.closeBackend();
   }
 
+  /**
+   * The same as {@link BaseStorageProvider.close}, so `await using provider = ...` closes it when the block
+   * ends.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorageProvider } from 'nebula-credential/memory';
+   * {
+   *   await using provider = new MemoryStorageProvider();
+   *   console.log(await provider.list()); // []
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
+    await this.close();
+  }
+
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */
   protected validateId(_id: CredentialId): void {}
 
-  /** Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}. */
+  /**
+   * Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}.
+   */
   protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
     this.validateId(id);
   }

@@ -16,7 +16,7 @@ import type { ProviderName, StorageProvider } from './provider.js';
 
 /**
  * Which backend, and its options: a discriminated union on `provider`. Switching backend is a change of
- * this one object (SC-001); application code stays the same.
+ * this one object; application code stays the same.
  *
  * @example
  * ```ts
@@ -32,7 +32,7 @@ export type StorageConfig =
   | ({ provider: 'hashicorp-vault' } & HashiCorpVaultOptions)
   | ({ provider: 'kubernetes' } & KubernetesSecretsOptions);
 
-type ProviderConstructor = new (options: never) => StorageProvider;
+type ProviderConstructor = new (options: never) => StorageProvider & AsyncDisposable;
 
 // Each provider module is imported only when its name is asked for; none of them imports its SDK at load.
 const PROVIDER_LOADERS: Record<ProviderName, () => Promise<ProviderConstructor>> = {
@@ -68,7 +68,8 @@ export interface CreateStorageProviderOptions {
 
 /**
  * Validates `config` (every problem reported at once as `InvalidConfig`), loads that provider's module,
- * creates it and connects. Cloud SDKs load only for the provider asked for.
+ * creates it and connects. Cloud SDKs load only for the provider asked for. The provider is
+ * `AsyncDisposable`: `await using` closes it at the end of the block.
  *
  * @example
  * ```ts
@@ -76,12 +77,13 @@ export interface CreateStorageProviderOptions {
  * const provider = await createStorageProvider({ provider: 'local', directory: './.credentials' });
  * console.log(await provider.list());
  * await provider.close();
+ * // or: await using provider = await createStorageProvider(...); closed when the block ends
  * ```
  */
 export async function createStorageProvider(
   config: StorageConfig,
   options: CreateStorageProviderOptions = {},
-): Promise<StorageProvider> {
+): Promise<StorageProvider & AsyncDisposable> {
   if (!isPlainObject(config)) {
     throw invalidArgument(
       `createStorageProvider needs a config object such as { provider: 'local' } (got ${describeType(config)})`,

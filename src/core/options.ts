@@ -5,7 +5,7 @@ import { type Logger, silentLogger } from './logger.js';
 import { StorageMetrics } from './metrics.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry.js';
 
-/** Per-operation deadlines in milliseconds (FR-020). */
+/** Per-operation deadlines in milliseconds. */
 export interface OperationTimeouts {
   /** `retrieve`, `exists`, `list`. Default 5000. */
   readMs: number;
@@ -16,7 +16,7 @@ export interface OperationTimeouts {
 }
 
 /**
- * The FR-020 defaults: 5 s reads, 10 s writes, 2 s to connect.
+ * The defaults: 5 s reads, 10 s writes, 2 s to connect.
  *
  * @example
  * ```ts
@@ -75,10 +75,14 @@ const COMMON_KEYS = ['retry', 'timeouts', 'metrics', 'logger', 'clock'] as const
  * ```
  */
 export class OptionsValidator {
+  /** Every problem found so far, each with its option path. */
   readonly issues: ConfigIssue[] = [];
+  /** The provider the options are for, named in the error. */
   readonly provider: string;
+  /** The options being checked (an empty object when they were not an object at all). */
   readonly options: Record<string, unknown>;
 
+  /** Starts checking `options` of `provider`; a value that is not an object is the first issue. */
   constructor(provider: string, options: unknown) {
     this.provider = provider;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -89,6 +93,7 @@ export class OptionsValidator {
     }
   }
 
+  /** Records a problem with the option at `path` (a dotted path such as `auth.roleId`). */
   add(path: string, message: string): void {
     this.issues.push({ path, message });
   }
@@ -98,11 +103,12 @@ export class OptionsValidator {
     const known = new Set<string>([...allowed, ...COMMON_KEYS, 'provider']);
     for (const key of Object.keys(this.options)) {
       if (known.has(key)) continue;
-      const near = [...known].find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      const near = nearestName(key, known);
       this.add(key, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
     }
   }
 
+  /** The value at a dotted `path`, or `undefined` when any part of it is missing. */
   get(path: string): unknown {
     let value: unknown = this.options;
     for (const part of path.split('.')) {
@@ -112,6 +118,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The string at `path`, or `undefined` (recording an issue) when it is missing but required, not a string,
+   * empty, too long or does not match `pattern`.
+   */
   string(
     path: string,
     rules: {
@@ -139,6 +149,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The number at `path`, or `undefined` (recording an issue) when it is missing but required, not a finite
+   * number, out of `min`..`max`, or not an integer where one is required.
+   */
   number(
     path: string,
     rules: { required?: boolean; min?: number; max?: number; integer?: boolean } = {},
@@ -164,6 +178,7 @@ export class OptionsValidator {
     return value;
   }
 
+  /** The boolean at `path`, or `undefined` (recording an issue when it is there but not a boolean). */
   boolean(path: string): boolean | undefined {
     const value = this.get(path);
     if (value === undefined) return undefined;
@@ -174,6 +189,9 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The value at `path` when it is one of `allowed`, else `undefined` (recording an issue that lists them).
+   */
   oneOf<T extends string>(
     path: string,
     allowed: readonly T[],
@@ -267,6 +285,20 @@ export class OptionsValidator {
 
 function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** The name in `known` that `name` is most likely a typo of (case ignored, at most 2 edits away). */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = editDistance(candidate.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
 }
 
 function editDistance(a: string, b: string): number {

@@ -1,5 +1,6 @@
 import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from './arguments.js';
 import { disposedManagerError, EncryptionManager } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
 import { createStorageProvider, type StorageConfig } from './factory.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readDeadline } from './files.js';
@@ -220,6 +221,7 @@ export async function readKeyFile(
  * ```
  */
 export class CredentialStore {
+  /** The backend the store reads and writes; its methods see only ciphertext. */
   readonly provider: StorageProvider;
   readonly #encryption: EncryptionManager;
   readonly #ownsEncryption: boolean;
@@ -334,19 +336,44 @@ export class CredentialStore {
     return { metadata: stored.metadata, version: stored.version };
   }
 
-  /** The ids matching `filter` (see `CredentialFilter`); a malformed filter is `InvalidMetadata`. */
+  /**
+   * The ids matching `filter` (all tags must match; creation dates inclusive), sorted; no key needed. A
+   * malformed filter is `InvalidMetadata`.
+   *
+   * @example
+   * ```ts
+   * const prod = await store.list({ tags: { env: 'prod' } });
+   * ```
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     validateFilter(filter, this.provider.name);
     validateContext(context);
     return this.provider.list(filter, context);
   }
 
+  /**
+   * Deletes the credential; deleting a missing id succeeds (use {@link CredentialStore.exists} first to
+   * tell). Soft-delete backends keep it recoverable for their retention period.
+   *
+   * @example
+   * ```ts
+   * await store.delete('github_token');
+   * ```
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     const id = CredentialId.from(idLike);
     validateContext(context);
     return this.provider.delete(id, context);
   }
 
+  /**
+   * Whether a credential exists under the id, without reading or decrypting it.
+   *
+   * @example
+   * ```ts
+   * if (!(await store.exists('github_token'))) await store.put('github_token', token);
+   * ```
+   */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     const id = CredentialId.from(idLike);
     validateContext(context);
@@ -362,7 +389,21 @@ export class CredentialStore {
     }
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /**
+   * The same as {@link CredentialStore.close}: `await using store = await openCredentialStore(...)` closes
+   * the provider and wipes the key when the block ends, however it ends.
+   *
+   * @example
+   * ```ts
+   * import { openCredentialStore } from 'nebula-credential';
+   * import { randomBytes } from 'node:crypto';
+   * {
+   *   await using store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
+   *   await store.put('api_key', 'value');
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
 

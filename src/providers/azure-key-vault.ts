@@ -80,7 +80,12 @@ type IdentitySdk = typeof import('@azure/identity');
  * ```
  */
 export class AzureKeyVaultProvider extends BaseStorageProvider {
+  /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits Key Vault's 25 KiB secret, its tag limit, names
+   * of 127 characters with the prefix, versions and soft delete (docs/providers/azure-key-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
   readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
@@ -90,6 +95,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDKs load and the
+   * credential is checked at `connect()`.
+   */
   constructor(options: AzureKeyVaultOptions) {
     const v = new OptionsValidator(NAME, options);
     const { settings, credential } = resolveAzureOptions(v, options);

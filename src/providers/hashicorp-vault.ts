@@ -78,13 +78,22 @@ interface CallContext {
  * ```
  */
 export class HashiCorpVaultProvider extends BaseStorageProvider {
+  /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, the tags `custom_metadata` can hold, versions (KV v2);
+   * soft delete only with `deleteMode: 'soft'` (docs/providers/hashicorp-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
   readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the token is looked up (or
+   * the AppRole login made) at `connect()`.
+   */
   constructor(options: HashiCorpVaultOptions) {
     const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
     super(PROVIDER_NAME, common, mapVaultNetworkError);

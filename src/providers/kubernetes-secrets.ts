@@ -74,7 +74,12 @@ interface Connection {
  * ```
  */
 export class KubernetesSecretsProvider extends BaseStorageProvider {
+  /** The provider's name: `'kubernetes'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits a 1 MiB Secret, names of 253 characters with the
+   * prefix; no versions, no soft delete (docs/providers/kubernetes-secrets.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
@@ -84,6 +89,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     { id: string; metadata: CredentialMetadata; body: V1Secret }
   >();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
+   * account is read at `connect()`.
+   */
   constructor(options: KubernetesSecretsOptions = {}) {
     const { common, resolved: o } = resolveKubernetesOptions(options);
     super(PROVIDER_NAME, common, (e, operation, credentialId) =>

@@ -5,7 +5,11 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider, type ProviderInit } from './core/base-provider.js';
+export {
+  BaseStorageProvider,
+  type ProviderInit,
+  type ProviderOperationOptions,
+} from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -17,6 +21,7 @@ export {
   encryptedDataToJson,
   MIN_SALT_BYTES,
 } from './core/crypto.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   CREDENTIAL_DOCUMENT_FORMAT,
   type CredentialDocument,
@@ -60,6 +65,8 @@ export {
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './core/metadata.js';
 export {
@@ -87,7 +94,6 @@ export {
   type ResolvedCommonOptions,
   resolveCommonOptions,
   type SettingsOf,
-  tlsOptions,
 } from './core/options.js';
 export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
 export {
@@ -101,6 +107,7 @@ export {
   type SettingOrigin,
   type SettingSource,
   type Shape,
+  settingLabel,
 } from './core/options-schema.js';
 export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
@@ -114,6 +121,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/ret
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
+  type CredentialStoreConstructorOptions,
   credentialAssociatedData,
   type EncryptionConfig,
   type PutOptions,
@@ -121,6 +129,33 @@ export {
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type BackendErrorInit,
+  backendError,
+  classifyHttpStatus,
+  classifyTransportFailure,
+  type HeaderSource,
+  retryAfterMs,
+  type TransportErrorContext,
+  type TransportFailure,
+  type TransportFailureKind,
+  transportError,
+} from './core/transport.js';
+export {
+  assertSecureEndpoint,
+  type CaBundleContext,
+  checkEndpoint,
+  type EndpointSource,
+  endpointSyntaxProblem,
+  INSECURE_HTTP_OPTION,
+  insecureHttpOption,
+  isLoopbackHost,
+  loadCaBundle,
+  pemCertificatesProblem,
+  secureEndpointCheck,
+  type TlsTrustOptions,
+  tlsOptions,
+} from './core/transport-security.js';
 export {
   type CreateStorageProviderOptions,
   type CredentialStoreOptions,

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { describeType, describeValue } from './arguments.js';
 import { type ConfigIssue, StorageError } from './errors.js';
 import { SecretString } from './secret-string.js';
 
@@ -196,16 +197,6 @@ function field<In, Out, C extends BaseConfig<Out>>(
   } as FieldFor<In, Out, C>;
 }
 
-function typeOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-}
-
-/** What was given, for messages: numbers and booleans as they are, anything else by its type only (a
- * string in the wrong option may be a secret). */
-function described(value: unknown): string {
-  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : `a ${typeOf(value)}`;
-}
-
 function refuse(ctx: ParseContext, path: string, message: string): typeof INVALID {
   ctx.issues.push({ path, message });
   return INVALID;
@@ -223,7 +214,7 @@ interface StringConfig<Out> extends BaseConfig<Out> {
 }
 
 function parseString(value: unknown, path: string, ctx: ParseContext, c: StringConfig<unknown>) {
-  if (typeof value !== 'string') return refuse(ctx, path, `must be a string (got ${typeOf(value)})`);
+  if (typeof value !== 'string') return refuse(ctx, path, `must be a string (got ${describeType(value)})`);
   if (value.length === 0 && !c.allowEmpty) return refuse(ctx, path, 'must not be empty');
   if (c.maxLength !== undefined && value.length > c.maxLength) {
     return refuse(ctx, path, `must be at most ${c.maxLength} characters (got ${value.length})`);
@@ -334,7 +325,7 @@ export const option = {
           (config.min !== undefined && value < config.min) ||
           (config.max !== undefined && value > config.max)
         ) {
-          return refuse(ctx, path, `must be ${range} (got ${described(value)})`);
+          return refuse(ctx, path, `must be ${range} (got ${describeValue(value)})`);
         }
         return value;
       },
@@ -349,7 +340,7 @@ export const option = {
       (value, path, ctx) =>
         typeof value === 'boolean'
           ? value
-          : refuse(ctx, path, `must be true or false (got ${typeOf(value)})`),
+          : refuse(ctx, path, `must be true or false (got ${describeType(value)})`),
       { fromEnv: (text) => ({ true: true, '1': true, false: false, '0': false })[text.trim()] ?? text },
     );
   },
@@ -363,7 +354,7 @@ export const option = {
     return field('enum', config, (value, path, ctx) =>
       values.includes(value as V)
         ? (value as V)
-        : refuse(ctx, path, `must be one of ${list} (got ${described(value)})`),
+        : refuse(ctx, path, `must be one of ${list} (got ${describeValue(value)})`),
     );
   },
 
@@ -450,7 +441,7 @@ export const option = {
         }
         const keys = Object.keys(value);
         const chosen = keys.filter((k) => names.includes(k));
-        for (const key of keys) if (!names.includes(key)) unknownKey(ctx, `${path}.${key}`, key, names);
+        for (const key of keys) if (!names.includes(key)) unknownKey(ctx, path, key, names);
         if (chosen.length !== 1) return refuse(ctx, path, `must have exactly one of ${list}`);
         const key = chosen[0]!;
         const inner = resolveValue(
@@ -499,7 +490,7 @@ export const option = {
           return refuse(
             ctx,
             `${path}.${tag}`,
-            `${given === undefined ? 'is required' : `is not a known type (got ${described(given)})`}: one of ${names.map((n) => `"${n}"`).join(', ')}`,
+            `${given === undefined ? 'is required' : `is not a known type (got ${describeValue(given)})`}: one of ${names.map((n) => `"${n}"`).join(', ')}`,
           );
         }
         const { [tag]: _tag, ...rest } = value as Record<string, unknown>;
@@ -520,9 +511,17 @@ export const option = {
 
 type ShapeCheck = (values: Record<string, unknown>, report: (path: string, message: string) => void) => void;
 
-function unknownKey(ctx: ParseContext, path: string, key: string, known: readonly string[]): void {
-  const near = suggest(key, known);
-  ctx.issues.push({ path, message: `unknown option${near ? ` (did you mean "${near}"?)` : ''}` });
+// Option names are identifiers; a key that is not one may be a value typed in the wrong place, so it is
+// never echoed.
+const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/;
+
+function unknownKey(ctx: ParseContext, parent: string, key: string, known: readonly string[]): void {
+  const shown = SAFE_KEY.test(key) ? key : '(a key with unusual characters)';
+  const near = SAFE_KEY.test(key) ? suggest(key, known) : undefined;
+  ctx.issues.push({
+    path: parent ? `${parent}.${shown}` : shown,
+    message: `unknown option${near ? ` (did you mean "${near}"?)` : ''}`,
+  });
 }
 
 /** The known name closest to `key`: a small edit away, or one containing the other (`read` → `readMs`). */
@@ -656,13 +655,13 @@ function resolveShape(
   extraKeys: readonly string[] = [],
 ): Parsed<Record<string, unknown>> {
   if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) {
-    return refuse(ctx, path, `must be an object (got ${typeOf(given)})`);
+    return refuse(ctx, path, `must be an object (got ${describeType(given)})`);
   }
   const raw = (given ?? {}) as Record<string, unknown>;
   const at = (key: string) => (path ? `${path}.${key}` : key);
   const names = Object.keys(fields);
   for (const key of Object.keys(raw)) {
-    if (!Object.hasOwn(fields, key) && !extraKeys.includes(key)) unknownKey(ctx, at(key), key, names);
+    if (!Object.hasOwn(fields, key) && !extraKeys.includes(key)) unknownKey(ctx, path, key, names);
   }
   const out: Record<string, unknown> = {};
   let valid = true;
@@ -802,6 +801,21 @@ function mapShapePaths(fields: Shape, value: Record<string, unknown>, map: (path
 
 function mapExclusive(alternatives: Shape, value: Record<string, unknown>, map: (path: string) => string) {
   return mapShapePaths(alternatives, value, map);
+}
+
+/**
+ * How messages name a setting: the environment variable it came from (`AWS_CA_BUNDLE`), else its option
+ * path (`tls.caFile`).
+ *
+ * @example
+ * ```ts
+ * import { settingLabel } from 'nebula-credential';
+ * settingLabel([{ path: 'tls.caFile', source: 'environment', from: 'VAULT_CACERT', secret: false }], 'tls.caFile'); // 'VAULT_CACERT'
+ * ```
+ */
+export function settingLabel(origins: readonly SettingOrigin[], path: string): string {
+  const origin = origins.find((o) => o.path === path);
+  return origin?.source === 'environment' && origin.from ? origin.from : path;
 }
 
 /** Every field with its dotted path, depth first (variants under their parent's path). */

@@ -1,7 +1,13 @@
 import type { StorageError } from '../core/errors.js';
-import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
+import {
+  endpointSyntaxProblem,
+  insecureHttpOption,
+  secureEndpointCheck,
+  tlsOptions,
+} from '../core/transport-security.js';
 import { AWS_NAME_CHARSET, assertAwsTags } from './aws-secrets-manager-names.js';
 
 /**
@@ -40,7 +46,6 @@ export const AWS_SECRETS_MANAGER_SDK: PeerPackage = {
  * ```
  */
 export const AWS_DEFAULT_PREFIX = 'nebula/credentials/';
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
  * The AWS provider's options, declared once (type, validation, defaults, docs table). Region,
@@ -62,16 +67,10 @@ export const AWS_SECRETS_MANAGER_OPTIONS = defineProviderOptions(
       defaultDoc: "the SDK's: `AWS_REGION`, then the profile's `region`",
     }),
     endpoint: option.string({
-      doc: 'endpoint URL, for VPC interface endpoints or an emulator; `http://` only for loopback hosts or with `dangerouslyAllowInsecureHttp`',
-      check: (text) => {
-        try {
-          const url = new URL(text);
-          return url.protocol === 'https:' || url.protocol === 'http:' ? undefined : 'must use https';
-        } catch {
-          return 'must be a URL such as https://secretsmanager.eu-west-1.amazonaws.com';
-        }
-      },
-      defaultDoc: 'the regional endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured by the SDK)',
+      doc: 'endpoint URL, for VPC interface endpoints or an emulator; `http://` only to a loopback host, unless `dangerouslyAllowInsecureHttp` (the same rule applies to `AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL` and `endpoint_url`)',
+      check: endpointSyntaxProblem,
+      defaultDoc:
+        'the regional endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`, are honoured)',
     }),
     prefix: option.string({
       doc: 'put before every secret name; AWS name characters only',
@@ -113,14 +112,11 @@ export const AWS_SECRETS_MANAGER_OPTIONS = defineProviderOptions(
     tls: tlsOptions({
       caFile:
         "PEM file of the CA bundle to trust instead of Node's roots (TLS-inspecting proxies, private endpoints)",
-      ca: 'PEM text of that bundle (instead of `tls.caFile`)',
+      ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
       env: 'AWS_CA_BUNDLE',
       caFileDefault: "`AWS_CA_BUNDLE`, else Node's roots",
     }),
-    dangerouslyAllowInsecureHttp: option.boolean({
-      doc: 'allow a plain `http://` endpoint on a non-loopback host: signed requests and session tokens cross the network in clear',
-      default: false,
-    }),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the request signature and session token'),
     recoveryWindowInDays: option.number({
       doc: 'days a deleted credential stays recoverable (7 to 30)',
       integer: true,
@@ -143,15 +139,7 @@ export const AWS_SECRETS_MANAGER_OPTIONS = defineProviderOptions(
           report('defaultTags', problem);
         }
       }
-      if (values.endpoint !== undefined && !values.dangerouslyAllowInsecureHttp) {
-        const url = URL.canParse(values.endpoint) ? new URL(values.endpoint) : undefined;
-        if (url?.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
-          report(
-            'endpoint',
-            'plain http is accepted for loopback emulators only; use https (a private CA goes in tls.caFile), or set dangerouslyAllowInsecureHttp: true',
-          );
-        }
-      }
+      secureEndpointCheck(values, ['endpoint'], report);
       if (values.credentials !== undefined && values.profile !== undefined) {
         report('profile', 'a profile applies to the default chain only; drop it or drop credentials');
       }

@@ -12,6 +12,7 @@ import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
+import { settingLabel } from '../core/options-schema.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
@@ -83,11 +84,18 @@ interface CallContext {
  * ```
  */
 export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
+  /** The provider's name: `'aws-secrets-manager'`. */
   readonly name = PROVIDER;
+  /**
+   * What this backend allows: ciphertext whose document fits AWS's 64 KiB secret, AWS's tag limit, versions
+   * and soft delete (the figures are in docs/providers/aws-secrets-manager.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #names: AwsSecretNames;
   /** Validated options; explicit credentials stay in this private field, out of inspection. */
   readonly #settings: AwsResolvedOptions;
+  /** `tls.caFile`, or `AWS_CA_BUNDLE` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
   #sdk: AwsSdk | undefined;
   #client: SecretsManagerClient | undefined;
   /** Names this provider saw existing, with the tags and description last written or read. */
@@ -95,15 +103,21 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDK loads and the
+   * credentials are checked at `connect()`.
+   */
   constructor(options: AwsSecretsManagerOptions = {}) {
-    const { values: resolved, secrets } = AWS_SECRETS_MANAGER_OPTIONS.resolve(options);
+    const { values: resolved, secrets, origins } = AWS_SECRETS_MANAGER_OPTIONS.resolve(options);
     super({
       name: PROVIDER,
       common: resolved,
       secrets,
-      mapError: (error, operation, credentialId) => mapAwsError(error, operation, credentialId),
+      mapError: (error, operation, credentialId) =>
+        mapAwsError(error, operation, credentialId, undefined, resolved.clock.now()),
       peers: [AWS_SECRETS_MANAGER_SDK],
     });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#names = new AwsSecretNames(resolved.prefix);
     this.#settings = resolved;
     this.capabilities = {
@@ -145,7 +159,10 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     this.#sdk ??= this.peer<AwsSdk>(AWS_SECRETS_MANAGER_SDK.name);
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings);
+    this.#client ??= await createAwsClient(sdk, this.#settings, {
+      signal: attempt.signal,
+      caFileSource: this.#caFileSource,
+    });
     const client = this.#client;
     let region: string;
     try {
@@ -386,10 +403,13 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       return (await this.#client!.send(command as never, { abortSignal: call.attempt.signal })) as T;
     } catch (error) {
       if (error instanceof StorageError) throw error;
-      throw mapAwsError(error, call.operation, call.credentialId, {
-        action: `secretsmanager:${action}`,
-        resource,
-      });
+      throw mapAwsError(
+        error,
+        call.operation,
+        call.credentialId,
+        { action: `secretsmanager:${action}`, resource },
+        this.common.clock.now(),
+      );
     }
   }
 

@@ -1,6 +1,13 @@
-import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
+import {
+  endpointSyntaxProblem,
+  insecureHttpOption,
+  isLoopbackHost,
+  secureEndpointCheck,
+  tlsOptions,
+} from '../core/transport-security.js';
 
 /**
  * The Azure Key Vault provider's name, as `createStorageProvider` takes it.
@@ -78,19 +85,6 @@ export const AZURE_CREDENTIAL_TYPES = [
   'developer',
 ] as const;
 
-/** Whether a hostname is a loopback address, where Key Vault's challenge resource check cannot pass.
- *
- * @example
- * ```ts
- * isLoopbackHost('127.0.0.1'); // true
- * isLoopbackHost('my-vault.vault.azure.net'); // false
- * ```
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
 function hostOf(url: string | undefined): string {
   return url !== undefined && URL.canParse(url) ? new URL(url).hostname.toLowerCase() : '';
 }
@@ -112,12 +106,12 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
   AZURE_KEY_VAULT,
   {
     vaultUrl: option.text({
-      doc: "the vault's origin, `https://<name>.vault.azure.net`; `http://` only with `dangerouslyAllowInsecureHttp: true`",
+      doc: "the vault's origin, `https://<name>.vault.azure.net`; `http://` only to a loopback host, unless `dangerouslyAllowInsecureHttp`",
       required: 'e.g. https://my-vault.vault.azure.net',
       check: (text) => {
-        if (!URL.canParse(text)) return 'must be a URL such as https://my-vault.vault.azure.net';
+        const problem = endpointSyntaxProblem(text);
+        if (problem) return problem;
         const url = new URL(text);
-        if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an https:// URL';
         return url.pathname !== '/' || url.search || url.hash
           ? 'must be the vault origin only, without a path'
           : undefined;
@@ -189,16 +183,17 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
     tls: tlsOptions({
       caFile:
         'PEM file of an extra CA to trust (TLS inspection on a private endpoint, the emulator); applies to the vault and the token endpoint',
-      ca: 'PEM text of that CA (instead of `tls.caFile`)',
+      ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
     }),
-    dangerouslyAllowInsecureHttp: option.boolean({
-      doc: 'allow an `http://` vault URL: tokens cross the network in clear (development only)',
-      default: false,
-    }),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the access token'),
     disableChallengeResourceVerification: option.boolean({
       doc: "skip the SDK's check that the challenge's resource matches the vault's domain",
-      default: (s) => isLoopbackHost(hostOf(s['vaultUrl'] as string | undefined)),
-      defaultDoc: 'true for loopback hosts, else false',
+      // Key Vault's resource check cannot pass on this machine's names (lowkey-vault serves <name>.localhost).
+      default: (s) => {
+        const host = hostOf(s['vaultUrl'] as string | undefined);
+        return host !== '' && (isLoopbackHost(host) || host.endsWith('.localhost'));
+      },
+      defaultDoc: 'true for loopback and `.localhost` hosts, else false',
     }),
     prefix: option.string({
       doc: 'put before every secret name (`[0-9a-z-]`, up to 100 characters); ids get 127 minus its length',
@@ -225,12 +220,7 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
   },
   {
     check: (values, report) => {
-      if (values.vaultUrl?.startsWith('http:') && !values.dangerouslyAllowInsecureHttp) {
-        report(
-          'vaultUrl',
-          'must be an https:// URL (http only with dangerouslyAllowInsecureHttp: true, for development)',
-        );
-      }
+      secureEndpointCheck(values, ['vaultUrl'], report);
       const credential = values.credential as Record<string, unknown> | undefined;
       if (!credential || typeof credential['getToken'] === 'function') return;
       const type = credential['type'];

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
@@ -13,6 +12,7 @@ import type { AttemptContext } from '../core/operation.js';
 import type { PeerPackage } from '../core/peer.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
+import { loadCaBundle } from '../core/transport-security.js';
 import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
@@ -89,7 +89,12 @@ type IdentitySdk = typeof import('@azure/identity');
  * ```
  */
 export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
+  /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits Key Vault's 25 KiB secret, its tag limit, names
+   * of 127 characters with the prefix, versions and soft delete (docs/providers/azure-key-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
   readonly #credentialKind: string;
@@ -98,6 +103,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   #client: SecretClient | undefined;
   #tokens: AzureTokenCache | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDKs load and the
+   * credential is checked at `connect()`.
+   */
   constructor(options: AzureKeyVaultOptions) {
     const { values: settings, secrets } = AZURE_KEY_VAULT_OPTIONS.resolve(options);
     const kind = 'getToken' in settings.credential ? 'custom TokenCredential' : settings.credential.type;
@@ -113,6 +122,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
           credentialId,
           credentialKind: kind,
           redact: secrets.filter((x) => !x.disposed).map((x) => x.expose()),
+          now: settings.clock.now(),
         }),
       peers: [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity],
     });
@@ -132,29 +142,22 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   }
 
   /** Recovers a soft-deleted credential (within the vault's retention period). */
-  async recover(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'recover');
-    await this.connect();
-    await this.runner.run('recover', (a) => this.#recoverName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async recover(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('recover', id, (cid, a) => this.#recoverName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Permanently removes a soft-deleted credential (refused by vaults with purge protection). */
-  async purge(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'purge');
-    await this.connect();
-    await this.runner.run('purge', (a) => this.#purgeName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async purge(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('purge', id, (cid, a) => this.#purgeName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Ids of soft-deleted credentials that can still be recovered or purged. */
   async listDeleted(): Promise<string[]> {
-    await this.connect();
-    const ids = await this.runner.run('list', async (a) => {
+    const ids = await this.runProviderOperation('list', undefined, async (_none, a) => {
       await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
@@ -197,11 +200,12 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     const kv = this.peer<SecretsSdk>(AZURE_KEY_VAULT_SDKS.secrets.name);
-    const ca = s.tls.ca ?? (s.tls.caFile ? await this.#readCa(s.tls.caFile) : undefined);
+    const ca = await loadCaBundle(s.tls, { provider: NAME, signal: a.signal });
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
-      ...(s.dangerouslyAllowInsecureHttp ? { allowInsecureConnection: true } : {}),
+      // The https-only rule already decided (loopback, or dangerouslyAllowInsecureHttp); the SDK asks again.
+      ...(s.vaultUrl.startsWith('http:') ? { allowInsecureConnection: true } : {}),
     };
     const credential = s.credential;
     const inner: TokenCredential =
@@ -373,6 +377,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
         secretName: id ? this.#name(id) : undefined,
         credentialKind: this.#credentialKind,
         redact: this.#secrets.filter((s) => !s.disposed).map((s) => s.expose()),
+        now: this.common.clock.now(),
       });
       if (mapped.code === 'AuthenticationFailed') this.#tokens?.clear();
       throw mapped;
@@ -395,30 +400,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   #decode(name: string | undefined, contentType: string | undefined): CredentialId | undefined {
     if (!name || !contentType?.startsWith(CONTENT_TYPE)) return undefined;
     return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
-  }
-
-  #id(id: CredentialId | string, operation: StorageOperation): CredentialId {
-    try {
-      const parsed = CredentialId.from(id);
-      this.#name(parsed);
-      return parsed;
-    } catch (error) {
-      throw error instanceof StorageError ? error.withContext({ provider: NAME, operation }) : error;
-    }
-  }
-
-  async #readCa(path: string): Promise<string> {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: `tls.caFile ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        provider: NAME,
-        operation: 'connect',
-        cause: error,
-      });
-    }
   }
 }
 

@@ -1,5 +1,11 @@
-import { defineProviderOptions, type OptionsOf, type SettingsOf, tlsOptions } from '../core/options.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
+import {
+  endpointSyntaxProblem,
+  insecureHttpOption,
+  secureEndpointCheck,
+  tlsOptions,
+} from '../core/transport-security.js';
 
 /**
  * The HashiCorp Vault provider's name, as `createStorageProvider` takes it.
@@ -16,15 +22,6 @@ export const HASHICORP_VAULT = 'hashicorp-vault';
 export const VAULT_TOKEN_FILE = '~/.vault-token';
 
 const SEGMENTS = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
-
-function checkAddress(text: string): string | undefined {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? undefined : 'must be an http(s) URL';
-  } catch {
-    return 'must be a URL such as https://vault.internal:8200';
-  }
-}
 
 function checkSegments(what: string, allowEmpty: boolean) {
   return (text: string): string | undefined => {
@@ -52,10 +49,10 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
   HASHICORP_VAULT,
   {
     address: option.text({
-      doc: "Vault's URL. `http:` needs `dangerouslyAllowInsecureHttp: true` (development servers only)",
+      doc: "Vault's URL; `http:` only to a loopback host, unless `dangerouslyAllowInsecureHttp`",
       env: 'VAULT_ADDR',
       required: 'the Vault URL, e.g. https://vault.internal:8200',
-      check: checkAddress,
+      check: endpointSyntaxProblem,
       map: (text) => new URL(text),
     }),
     auth: option.exclusive(
@@ -106,7 +103,7 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
       {
         caFile:
           "PEM file of the CA that signed Vault's certificate (it replaces the system CAs), read at `connect()`",
-        ca: 'PEM text of that CA (instead of `tls.caFile`)',
+        ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
         env: 'VAULT_CACERT',
       },
       {
@@ -116,10 +113,7 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
         }),
       },
     ),
-    dangerouslyAllowInsecureHttp: option.boolean({
-      doc: 'allow a plain `http:` address: the token crosses the network in clear (development servers only)',
-      default: false,
-    }),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the token'),
     renewThresholdSeconds: option.number({
       doc: 'renew the token when its remaining TTL falls below this many seconds (FR-011)',
       integer: true,
@@ -153,14 +147,7 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
     }),
   },
   {
-    check: (values, report) => {
-      if (values.address?.protocol === 'http:' && !values.dangerouslyAllowInsecureHttp) {
-        report(
-          'address',
-          'uses http:, which sends the token in clear; use https: or set dangerouslyAllowInsecureHttp: true for a development server',
-        );
-      }
-    },
+    check: (values, report) => secureEndpointCheck(values, ['address'], report),
   },
 );
 

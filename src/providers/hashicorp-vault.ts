@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
 import {
@@ -7,7 +6,7 @@ import {
   encodeCredentialDocument,
 } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialContext,
@@ -15,11 +14,14 @@ import {
   type CredentialMetadata,
   matchesFilter,
   metadataFromJson,
+  validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
+import { settingLabel } from '../core/options-schema.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
+import { loadCaBundle } from '../core/transport-security.js';
 import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
@@ -84,17 +86,30 @@ interface CallContext {
  * ```
  */
 export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, unknown>> {
+  /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, the tags `custom_metadata` can hold, versions (KV v2);
+   * soft delete only with `deleteMode: 'soft'` (docs/providers/hashicorp-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
+  /** `tls.caFile`, or `VAULT_CACERT` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
   /** A token read from `auth.tokenFile` (or `~/.vault-token`) at connect: this provider's own copy. */
   #fileToken: SecretString | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`; unset ones from `VAULT_ADDR`,
+   * `VAULT_TOKEN` or `~/.vault-token`, `VAULT_NAMESPACE`, `VAULT_CACERT`) without any I/O; the token is
+   * looked up (or the AppRole login made) at `connect()`.
+   */
   constructor(options: HashiCorpVaultOptions = {}) {
-    const { values: settings, secrets } = HASHICORP_VAULT_OPTIONS.resolve(options);
+    const { values: settings, secrets, origins } = HASHICORP_VAULT_OPTIONS.resolve(options);
     super({ name: PROVIDER_NAME, common: settings, secrets, mapError: mapVaultNetworkError });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#settings = settings;
     this.capabilities = {
       maxCredentialSize: settings.maxCredentialSize,
@@ -127,11 +142,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
    * ```
    */
   async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
-    const id = this.#id(idLike, 'versionHistory');
-    await this.connect();
-    return this.runner.run(
+    return this.runProviderOperation(
       'versionHistory',
-      async (a) => {
+      idLike,
+      async (id, a) => {
         const res = await this.#call(
           { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
           a,
@@ -159,7 +173,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
           versions,
         };
       },
-      { credentialId: id.value, context },
+      { context },
     );
   }
 
@@ -176,21 +190,15 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    const id = this.#id(idLike, 'retrieve');
     if (!Number.isInteger(version) || version < 1) {
       throw new StorageError({
         code: 'InvalidConfig',
         message: 'version must be a whole number from 1',
         provider: PROVIDER_NAME,
         operation: 'retrieve',
-        credentialId: id.value,
       });
     }
-    await this.connect();
-    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
-      credentialId: id.value,
-      context,
-    });
+    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#read(id, a, version), { context });
   }
 
   /**
@@ -206,8 +214,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
-    await this.connect();
-    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    validateFilter(filter, PROVIDER_NAME);
+    const out = await this.runProviderOperation('list', undefined, (_none, a) => this.#summaries(filter, a), {
+      context,
+    });
     return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
@@ -216,20 +226,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     if (!this.#client) {
-      let ca = s.tls.ca;
-      if (s.tls.caFile) {
-        try {
-          ca = await readFile(s.tls.caFile, 'utf8');
-        } catch (error) {
-          throw new StorageError({
-            code: 'InvalidConfig',
-            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          });
-        }
-      }
+      const ca = await loadCaBundle(s.tls, {
+        provider: PROVIDER_NAME,
+        signal: a.signal,
+        fileSource: this.#caFileSource,
+      });
       if (!s.tls.rejectUnauthorized) {
         this.common.logger.warn(
           { provider: PROVIDER_NAME },
@@ -242,6 +243,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.tls.rejectUnauthorized,
+        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -536,15 +538,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       credentialId: ctx.credentialId,
       path: vaultPath,
       capabilities: ctx.capabilities,
+      now: this.common.clock.now(),
     });
-  }
-
-  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
-    try {
-      return CredentialId.from(idLike);
-    } catch (error) {
-      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
-    }
   }
 }
 
@@ -573,4 +568,12 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
+ * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
+ */
+function maxVaultResponseBytes(maxCredentialSize: number): number {
+  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

@@ -2,6 +2,7 @@
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
+import { insecureHttpOption, tlsOptions } from '../core/transport-security.js';
 
 /**
  * The Kubernetes provider's name, as `createStorageProvider` takes it.
@@ -102,13 +103,15 @@ export const KUBERNETES_OPTIONS = defineProviderOptions(
       max: 10_000,
       default: 250,
     }),
-    dangerouslyAllowInsecureHttp: option.boolean({
-      doc: 'allow a cluster server on plain `http://` (a local test cluster): the bearer token crosses the network in clear',
-      default: false,
+    tls: tlsOptions({
+      caFile: "PEM file of CA certificates to trust besides the cluster's `certificate-authority`",
+      ca: 'PEM text of such CA certificates',
+      caFileDefault: "none: only the kubeconfig's or the service account's CA",
     }),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the bearer token'),
   },
   {
-    // US5-5: three retries with exponential backoff, then Unavailable (still overridable).
+    // Three retries with exponential backoff, then Unavailable (still overridable).
     retry: { maxRetries: 3 },
     check: (values, report) => {
       if (values.inCluster === true && values.kubeconfigPath !== undefined) {

@@ -46,11 +46,12 @@ export const LOCAL_OPTIONS = defineProviderOptions(LOCAL, {
     default: 64 * 1024,
   }),
   lockStaleMs: option.number({
-    doc: 'a cross-process lock older than this is broken even if its holder may be alive (another host); a holder known dead on this host is broken at once',
+    doc: 'a cross-process lock whose holder has not renewed it for this long is broken, even if the holder may be alive (hung, or on another host); holders renew every quarter of it, and a holder known dead on this host is broken at once. Keep it below `timeouts.writeMs`, so waiting writers break a silent holder before they give up',
     integer: true,
     min: 100,
     max: 3_600_000,
-    default: 30_000,
+    // Half the default write deadline: a holder that stops renewing its lock is broken while writers still wait.
+    default: 5_000,
   }),
   insecurePermissions: option.enum(['fix', 'refuse'], {
     doc: "a file or the directory readable by group or others: `'fix'` tightens it (0600 / 0700) and logs a warning, `'refuse'` fails (`PermissionDenied`, `InvalidConfig` for the directory); writable by others or owned by another user is always refused",

@@ -18,21 +18,24 @@ import type { ProviderCapabilities, StoredCredential } from '../core/provider.js
 import {
   commitTempFile,
   KeyedMutex,
+  makeDirectories,
   mapFsError,
   overwriteAndUnlink,
   ReadRefusal,
   readBounded,
   Semaphore,
+  syncCommittedDirectory,
   syncDirectory,
   uniqueSuffix,
   writeTempFile,
 } from './local-fs.js';
 import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
-import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { acquireLock, type HeldLock, recoverLocks, removeIfNotDirectory } from './local-lock.js';
 import { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
   type FoundCredential,
+  firstUnsafePieceDir,
   removeEmptyPieceDirs,
   removeLeftovers,
   walkCredentialFiles,
@@ -47,6 +50,9 @@ const IS_WINDOWS = process.platform === 'win32';
 // The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
 const DOCUMENT_OVERHEAD = 1024;
 const MAX_PARALLEL_IO = 64;
+// A temp file lives as long as one write attempt, lock wait included; younger than this, one whose pid looks
+// alive may be a live writer's in another pid namespace.
+const LEFTOVER_MIN_AGE_MS = 30_000;
 const mutex = new KeyedMutex();
 
 /**
@@ -67,7 +73,12 @@ const mutex = new KeyedMutex();
  * ```
  */
 export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
+  /** The provider's name: `'local'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, data that survives restarts; no
+   * versions, no soft delete (docs/providers/local.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   /** Absolute path of the credential directory. */
   readonly directory: string;
@@ -78,7 +89,13 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   readonly #policy: 'fix' | 'refuse';
   readonly #io = new Semaphore(MAX_PARALLEL_IO);
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  /** Ids whose file this provider last found unreadable (`Corrupted`), so replacing one is logged. */
+  readonly #unreadable = new Set<string>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without touching the disk; the directory is
+   * created or checked at `connect()`.
+   */
   constructor(options: LocalStorageOptions = {}) {
     const { values, secrets } = LOCAL_OPTIONS.resolve(options);
     super({
@@ -135,8 +152,8 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
           `the credential directory ${dir} does not exist (create it, or set createDirectory)`,
         );
       }
-      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-      // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
+      await makeDirectories(dir);
+      // mkdir's mode passes through the umask; the directory must be exactly 0700.
       if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
       await syncDirectory(dirname(dir)).catch(() => {});
       stat = await fsp.lstat(dir);
@@ -158,11 +175,13 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
           ),
       });
     } else await restrictWindowsAcl(dir);
-    await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    const locksRoot = join(dir, LOCKS_DIR);
+    if (await removeIfNotDirectory(locksRoot)) this.#warnReplacedLockDir(locksRoot);
+    await fsp.mkdir(locksRoot, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    const removed = await removeLeftovers(dir, this.#lockStaleMs);
-    const locks = await recoverLocks(join(dir, LOCKS_DIR));
+    const removed = await removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS));
+    const locks = await recoverLocks(locksRoot);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -177,10 +196,11 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     _metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await mutex.run(lock, () =>
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
+          await this.#assertPieceDirs(id, parts);
           // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
           // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
           const [temp, held] = await Promise.allSettled([
@@ -196,7 +216,13 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
               if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
             }
-            await Promise.all([held.value.release(), syncDirectory(dir)]);
+            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
+            if (this.#unreadable.delete(id.value)) {
+              this.common.logger.warn(
+                { provider: PROVIDER_NAME, credentialId: id.value },
+                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+              );
+            }
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
@@ -207,15 +233,27 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
           // A long id's piece directory is created on first use (or re-created after a concurrent delete
           // removed it when it was empty).
           if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
-          await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+          await makeDirectories(dir);
         }
       }),
     );
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
+    try {
+      const stored = await this.#retrieveFile(id);
+      this.#unreadable.delete(id.value);
+      return stored;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'Corrupted') this.#unreadable.add(id.value);
+      throw error;
+    }
+  }
+
+  #retrieveFile(id: CredentialId): Promise<StoredCredential> {
     return this.#io.run(async () => {
-      const { file } = this.#locate(id);
+      const { file, parts } = this.#locate(id);
+      await this.#assertPieceDirs(id, parts);
       for (let attempt = 0; ; attempt++) {
         const read = await this.#read(id, file);
         if (read === undefined) throw this.notFound(id);
@@ -233,8 +271,9 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await this.#locked(id, lock, a, async () => {
+      await this.#assertPieceDirs(id, parts);
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -245,7 +284,14 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
-      await overwriteAndUnlink(tomb);
+      this.#unreadable.delete(id.value);
+      const wiped = await overwriteAndUnlink(tomb);
+      if (!wiped.overwritten) {
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME, credentialId: id.value, links: wiped.links },
+          'deleted a credential file that has other hard links (a backup?) without overwriting it: its bytes stay readable through those links',
+        );
+      }
       await syncDirectory(dir);
       await removeEmptyPieceDirs(dir, this.directory);
       return 'removed';
@@ -283,8 +329,10 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   }
 
   protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
+    const { file, parts } = this.#locate(id);
     try {
-      return (await fsp.lstat(this.#locate(id).file)).isFile();
+      if (parts.length > 1 && (await firstUnsafePieceDir(this.directory, parts))) return false;
+      return (await fsp.lstat(file)).isFile();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
@@ -292,11 +340,27 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     }
   }
 
-  #locate(id: CredentialId): { dir: string; file: string; lock: string } {
+  #locate(id: CredentialId): { dir: string; file: string; lock: string; parts: string[] } {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash) };
+    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash), parts };
+  }
+
+  /**
+   * Refuses a long id whose piece directories are not all real directories: a symlinked one would put the
+   * credential wherever it points (say a world-writable directory), where `list` never looks.
+   */
+  async #assertPieceDirs(id: CredentialId, parts: readonly string[]): Promise<void> {
+    if (parts.length === 1) return;
+    const unsafe = await firstUnsafePieceDir(this.directory, parts);
+    if (unsafe === undefined) return;
+    throw new StorageError({
+      code: 'PermissionDenied',
+      message: `a symbolic link (or a file) sits where a piece directory of credential "${id.value}" belongs (${unsafe}); it is not followed: remove it`,
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+    });
   }
 
   /** Runs `fn` holding the in-process queue and the cross-process lock of `id`. */
@@ -325,12 +389,23 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
       signal: a.signal,
+      clock: this.common.clock,
       onBreak: (holder) =>
         this.common.logger.warn(
-          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid },
-          'broke a stale lock left by a writer that died',
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid, reason: holder.reason },
+          holder.reason === 'holder-died'
+            ? 'broke a stale lock left by a writer that died'
+            : `broke a stale lock its holder had not renewed for lockStaleMs (${this.#lockStaleMs} ms): a hung process, or a host whose clock differs`,
         ),
+      onReplace: (path) => this.#warnReplacedLockDir(path),
     });
+  }
+
+  #warnReplacedLockDir(path: string): void {
+    this.common.logger.warn(
+      { provider: PROVIDER_NAME, path },
+      'removed a symbolic link (or a file) found where a lock directory belongs; locks are never taken through one',
+    );
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */

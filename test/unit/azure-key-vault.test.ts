@@ -676,12 +676,27 @@ describe('azure-key-vault: options', () => {
     }
   });
 
-  it('accepts http only with dangerouslyAllowInsecureHttp, and keeps secrets out of inspection', async () => {
-    const p = new AzureKeyVaultProvider({
-      vaultUrl: 'http://127.0.0.1:1',
+  it('accepts http to loopback, elsewhere only with dangerouslyAllowInsecureHttp, and keeps secrets out of inspection', async () => {
+    const credential = {
+      type: 'client-secret',
+      tenantId: 't',
+      clientId: 'c',
+      clientSecret: 'super-secret-xyz',
+    } as const;
+    assert.throws(
+      () => new AzureKeyVaultProvider({ vaultUrl: 'http://vault.example.com', credential }),
+      (e: unknown) =>
+        e instanceof StorageError &&
+        e.code === 'InvalidConfig' &&
+        /vaultUrl: uses plain http/.test(e.message) &&
+        /dangerouslyAllowInsecureHttp/.test(e.message),
+    );
+    new AzureKeyVaultProvider({
+      vaultUrl: 'http://vault.example.com',
+      credential,
       dangerouslyAllowInsecureHttp: true,
-      credential: { type: 'client-secret', tenantId: 't', clientId: 'c', clientSecret: 'super-secret-xyz' },
     });
+    const p = new AzureKeyVaultProvider({ vaultUrl: 'http://127.0.0.1:1', credential });
     assert.ok(!inspect(p, { depth: 8 }).includes('super-secret-xyz'));
     assert.ok(!JSON.stringify(p).includes('super-secret-xyz'));
     assert.equal(p.capabilities.maxIdBytes, 127);

@@ -10,6 +10,9 @@ import { SecretString } from '../../src/core/secret-string.js';
 import { AZURE_KEY_VAULT_OPTIONS } from '../../src/providers/azure-key-vault-options.js';
 import { HASHICORP_VAULT_OPTIONS } from '../../src/providers/hashicorp-vault-options.js';
 import { PROVIDER_REGISTRY } from '../../src/providers/registry.js';
+import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
+
+const CA = createTestCertificateAuthority();
 
 function invalid(fn: () => unknown): StorageError {
   try {
@@ -108,7 +111,7 @@ describe('options schema: validation', () => {
 describe('options schema: sources', () => {
   it('applies the option, else the environment, else the default, and records each origin', () => {
     const { values, origins, secrets } = EXAMPLE.resolve(
-      { url: 'https://given.example', tls: { ca: '-----BEGIN CERTIFICATE-----' } },
+      { url: 'https://given.example', tls: { ca: CA.caCertPem } },
       {
         env: {
           EXAMPLE_URL: 'https://env.example',
@@ -180,7 +183,7 @@ describe('options schema: sources', () => {
       {
         address: 'https://given:8200',
         auth: { appRole: { roleId: 'r', secretId: 's' } },
-        tls: { ca: '-----BEGIN CERTIFICATE-----\n' },
+        tls: { ca: CA.caCertPem },
       },
       { env },
     );
@@ -253,7 +256,11 @@ describe('options schema: paths, secrets and types', () => {
       'credential.tokenFilePath',
       'tls.caFile',
     ]);
-    assert.deepEqual(byName['kubernetes']!.pathOptions(), ['kubeconfigPath', 'serviceAccountDir']);
+    assert.deepEqual(byName['kubernetes']!.pathOptions(), [
+      'kubeconfigPath',
+      'serviceAccountDir',
+      'tls.caFile',
+    ]);
   });
 
   it('mapPaths rewrites every path option, nested objects and variants included, and nothing else', () => {

@@ -224,7 +224,15 @@ function parseString(value: unknown, path: string, ctx: ParseContext, c: StringC
   return problem ? refuse(ctx, path, problem) : value;
 }
 
-/** Expands a leading `~` to the home directory; other paths are left as given. */
+/**
+ * Expands a leading `~` to the home directory; other paths are left as given.
+ *
+ * @example
+ * ```ts
+ * import { expandHome } from 'nebula-credential';
+ * console.log(expandHome('~/.kube/config')); // /home/me/.kube/config
+ * ```
+ */
 export function expandHome(path: string, home: string = homedir()): string {
   if (path === '~') return home;
   if (path.startsWith('~/') || path.startsWith('~\\')) return join(home, path.slice(2));
@@ -707,10 +715,13 @@ export interface ResolveOptions {
  * ```
  */
 export class OptionsSchema<S extends Shape> {
+  /** The provider the options are for, named in every error. */
   readonly provider: string;
+  /** The declared fields (the common ones included for a provider schema). */
   readonly fields: S;
   readonly #check: ShapeCheck | undefined;
 
+  /** A schema of `fields` for `provider`; `check` runs across fields once each was resolved. */
   constructor(
     provider: string,
     fields: S,

@@ -4,7 +4,7 @@ import { StorageMetrics } from './metrics.js';
 import { type InputOf, OptionsSchema, type OutputOf, option, type Shape } from './options-schema.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
-/** Per-operation deadlines in milliseconds (FR-020). */
+/** Per-operation deadlines in milliseconds. */
 export interface OperationTimeouts {
   /** `retrieve`, `exists`, `list`. Default 5000. */
   readMs: number;
@@ -15,7 +15,7 @@ export interface OperationTimeouts {
 }
 
 /**
- * The FR-020 defaults: 5 s reads, 10 s writes, 2 s to connect.
+ * The defaults: 5 s reads, 10 s writes, 2 s to connect.
  *
  * @example
  * ```ts
@@ -115,7 +115,15 @@ function commonFields(retryDefaults: Partial<RetryPolicy>) {
 /** The fields every provider accepts besides its own (`retry`, `timeouts`, `metrics`, `logger`, `clock`). */
 export type CommonFields = ReturnType<typeof commonFields>;
 
-/** The names of the common options, in the order the docs list them. */
+/**
+ * The names of the common options, in the order the docs list them.
+ *
+ * @example
+ * ```ts
+ * import { COMMON_OPTION_NAMES } from 'nebula-credential';
+ * console.log(COMMON_OPTION_NAMES.join(', ')); // retry, timeouts, metrics, logger, clock
+ * ```
+ */
 export const COMMON_OPTION_NAMES = Object.keys(commonFields({})) as (keyof CommonFields)[];
 
 /**

@@ -4,7 +4,7 @@
  *     delay(n) = min(maxDelayMs, baseDelayMs × multiplier^n) × (1 + jitter × (2r − 1)),  r uniform in [0, 1)
  *
  * so with the defaults the nominal schedule is 100, 200, 400, 800, 1600 ms, each spread ±20% so that
- * clients failing together do not retry together (SEC-010). A `Retry-After` from the server raises the
+ * clients failing together do not retry together. A `Retry-After` from the server raises the
  * delay to at least what it asks. Retries stop at `maxRetries`, or earlier when the next delay would pass
  * the operation's deadline.
  *
@@ -30,7 +30,7 @@ export interface RetryPolicy {
 }
 
 /**
- * The defaults of FR-005: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
+ * The defaults: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
  *
  * @example
  * ```ts

@@ -58,6 +58,7 @@ const MICROSOFT_AUTHORITIES = new Set([
  * ```
  */
 export interface AzureTokenCredential {
+  /** An access token for `scopes`, or null when the credential has none to give. */
   getToken(
     scopes: string | string[],
     options?: object,

@@ -18,7 +18,16 @@ import {
  */
 export const HASHICORP_VAULT = 'hashicorp-vault';
 
-/** Where the vault CLI keeps the token of `vault login` (its default token helper). */
+/**
+ * Where the vault CLI keeps the token of `vault login` (its default token helper); the provider reads it
+ * when neither `auth` nor `VAULT_TOKEN` gives a token.
+ *
+ * @example
+ * ```ts
+ * import { VAULT_TOKEN_FILE } from 'nebula-credential/vault';
+ * console.log(VAULT_TOKEN_FILE); // ~/.vault-token
+ * ```
+ */
 export const VAULT_TOKEN_FILE = '~/.vault-token';
 
 const SEGMENTS = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
@@ -115,7 +124,7 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
     ),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the token'),
     renewThresholdSeconds: option.number({
-      doc: 'renew the token when its remaining TTL falls below this many seconds (FR-011)',
+      doc: 'renew the token when its remaining TTL falls below this many seconds',
       integer: true,
       min: 0,
       max: 31 * 86400,

@@ -115,7 +115,7 @@ export type ProviderName = Entry['name'];
 
 /**
  * Which backend, and its options: a discriminated union on `provider`. Switching backend is a change of
- * this one object (SC-001); application code stays the same.
+ * this one object; application code stays the same.
  *
  * @example
  * ```ts

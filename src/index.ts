@@ -100,6 +100,7 @@ export {
   expandHome,
   type Field,
   type InputOf,
+  nearestName,
   OptionsSchema,
   type OutputOf,
   option,
@@ -108,6 +109,7 @@ export {
   type SettingSource,
   type Shape,
   settingLabel,
+  suggest,
 } from './core/options-schema.js';
 export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {

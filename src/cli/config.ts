@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
 import { DEFAULT_TIMEOUTS } from '../core/options.js';
-import { type SettingOrigin, type SettingSource, suggest } from '../core/options-schema.js';
+import { nearestName, type SettingOrigin, type SettingSource } from '../core/options-schema.js';
 import { findProvider, PROVIDER_NAMES, type StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
@@ -190,7 +190,7 @@ function parseEncryption(value: unknown, baseDir: string, io: CliIo, source: str
   const unknown = keys.filter((k) => !ENCRYPTION_KEYS.includes(k));
   // A key name is quoted back only when it looks like a name, never when it could be pasted text.
   const typos = unknown
-    .map((k) => ({ k, near: /^[A-Za-z][\w-]{0,40}$/.test(k) ? suggest(k, ENCRYPTION_KEYS) : undefined }))
+    .map((k) => ({ k, near: /^[A-Za-z][\w-]{0,40}$/.test(k) ? nearestName(k, ENCRYPTION_KEYS) : undefined }))
     .filter((t): t is { k: string; near: string } => t.near !== undefined);
   const secretLike = unknown.filter(
     (k) => /passphrase|password|secret|key$/i.test(k) && !typos.some((t) => t.k === k),

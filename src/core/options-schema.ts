@@ -532,18 +532,47 @@ function unknownKey(ctx: ParseContext, parent: string, key: string, known: reado
   });
 }
 
-/** The known name closest to `key`: a small edit away, or one containing the other (`read` → `readMs`). */
-export function suggest(key: string, known: readonly string[]): string | undefined {
-  const k = key.toLowerCase();
-  let best: { name: string; score: number } | undefined;
-  for (const name of known) {
-    const n = name.toLowerCase();
-    const distance = editDistance(k, n);
-    const contains = Math.min(k.length, n.length) >= 3 && (n.includes(k) || k.includes(n));
-    const score = distance <= 2 ? distance : contains ? 3 + Math.abs(n.length - k.length) / 100 : Infinity;
-    if (score < (best?.score ?? Infinity)) best = { name, score };
+/**
+ * The name in `known` that `name` is most likely a typo of: case ignored, at most 2 edits away.
+ *
+ * @example
+ * ```ts
+ * import { nearestName } from 'nebula-credential';
+ * nearestName('adress', ['address', 'auth']); // 'address'
+ * ```
+ */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = editDistance(candidate.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
   }
-  return best?.name;
+  return best;
+}
+
+/**
+ * The known option name to suggest for an unknown `key`: a typo ({@link nearestName}), else the one name
+ * containing it or contained in it (`read` for `readMs`, `retries` for `maxRetries`).
+ *
+ * @example
+ * ```ts
+ * import { suggest } from 'nebula-credential';
+ * suggest('retries', ['maxRetries', 'baseDelayMs']); // 'maxRetries'
+ * ```
+ */
+export function suggest(key: string, known: readonly string[]): string | undefined {
+  const typo = nearestName(key, known);
+  if (typo) return typo;
+  const k = key.toLowerCase();
+  const containing = known.filter((name) => {
+    const n = name.toLowerCase();
+    return Math.min(k.length, n.length) >= 3 && (n.includes(k) || k.includes(n));
+  });
+  return containing.sort((x, y) => Math.abs(x.length - key.length) - Math.abs(y.length - key.length))[0];
 }
 
 function editDistance(a: string, b: string): number {

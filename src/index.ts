@@ -62,6 +62,8 @@ export {
   type CredentialMetadataJson,
   createContext,
   createMetadata,
+  type FilterFacts,
+  filterBoundsCreation,
   matchesFilter,
   metadataFromJson,
   metadataToJson,

@@ -11,7 +11,12 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  filterBoundsCreation,
+  matchesFilter,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
@@ -354,13 +359,11 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         if (!id) continue;
         const tags = fromTagList(entry.Tags);
         this.#known.set(entry.Name, { description: entry.Description, tags });
-        if (!Object.entries(filter?.tags ?? {}).every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v)) {
-          continue;
-        }
-        if (filter?.createdAfter || filter?.createdBefore) {
-          const created = await this.#createdAt(id, entry.Name, entry.Description, call);
-          if (filter.createdAfter && created < filter.createdAfter.getTime()) continue;
-          if (filter.createdBefore && created > filter.createdBefore.getTime()) continue;
+        // The creation time can cost a GetSecretValue: learn it only for a credential whose tags match.
+        if (!matchesFilter({ tags }, { tags: filter?.tags })) continue;
+        if (filterBoundsCreation(filter)) {
+          const createdAt = new Date(await this.#createdAt(id, entry.Name, entry.Description, call));
+          if (!matchesFilter({ tags, createdAt }, filter)) continue;
         }
         ids.push(id.value);
       }

@@ -6,7 +6,7 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import { OptionsValidator } from '../core/options.js';
@@ -322,7 +322,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
-        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter)) continue;
         ids.push(id.value);
       }
     });
@@ -420,22 +420,8 @@ function isDeletedConflict(error: unknown): boolean {
   );
 }
 
-function createdOf(contentType: string | undefined): number | undefined {
+function createdOf(contentType: string | undefined): Date | undefined {
   const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
   const t = match ? Date.parse(match[1]!) : Number.NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function matchesItem(
-  tags: Record<string, string>,
-  created: number | undefined,
-  filter: CredentialFilter | undefined,
-) {
-  if (!filter) return true;
-  for (const [k, v] of Object.entries(filter.tags ?? {}))
-    if (!Object.hasOwn(tags, k) || tags[k] !== v) return false;
-  if (filter.createdAfter && (created === undefined || created < filter.createdAfter.getTime())) return false;
-  if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
-    return false;
-  return true;
+  return Number.isNaN(t) ? undefined : new Date(t);
 }

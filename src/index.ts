@@ -101,6 +101,16 @@ export type {
   StorageProvider,
   StoredCredential,
 } from './core/provider.js';
+export {
+  isResponseTooLarge,
+  limitResponseStream,
+  RESPONSE_TOO_LARGE_CODE,
+  type ResponseBodyStream,
+  ResponseTooLargeError,
+  readBoundedBody,
+  responseBodyLimit,
+  responseTooLargeError,
+} from './core/response-limit.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {

@@ -20,6 +20,7 @@ import {
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
@@ -158,7 +159,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       () => import('@aws-sdk/client-secrets-manager'),
     );
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal);
+    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal, undefined, {
+      maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
+    });
     const client = this.#client;
     let region: string;
     try {

@@ -19,6 +19,7 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
@@ -225,7 +226,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.rejectUnauthorized,
-        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
+        maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -546,12 +547,4 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-/**
- * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
- * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
- */
-function maxVaultResponseBytes(maxCredentialSize: number): number {
-  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

@@ -7,7 +7,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
@@ -193,17 +193,18 @@ export async function resolveKubeAccess(
 
   const files = options.kubeconfigPath !== undefined ? [options.kubeconfigPath] : envKubeconfig;
   let source: string;
+  const setting = options.kubeconfigPath !== undefined ? 'kubeconfigPath' : 'KUBECONFIG';
   try {
     if (files.length > 0) {
-      kc.loadFromFile(files[0]!);
+      await loadKubeconfig(kc, files[0]!, setting, signal);
       for (const file of files.slice(1)) {
         const more = new sdk.KubeConfig();
-        more.loadFromFile(file);
+        await loadKubeconfig(more, file, setting, signal);
         kc.mergeConfig(more);
       }
       source = `kubeconfig ${files.join(delimiter)}`;
     } else if (defaultKubeconfig && existsSync(defaultKubeconfig)) {
-      kc.loadFromFile(defaultKubeconfig);
+      await loadKubeconfig(kc, defaultKubeconfig, '~/.kube/config', signal);
       source = `kubeconfig ${defaultKubeconfig}`;
     } else {
       throw invalid(
@@ -254,6 +255,24 @@ export async function resolveKubeAccess(
     token: undefined,
     agent: await createAgent(kc, signal),
   };
+}
+
+/**
+ * What `KubeConfig.loadFromFile` does (parse, then resolve the files it names against the kubeconfig's
+ * directory), with the file read bounded and FIFO-safe under the connect deadline: the client's own read is
+ * synchronous and unbounded, so a FIFO would block the thread forever and a huge file exhaust memory.
+ */
+async function loadKubeconfig(kc: KubeConfig, file: string, option: string, signal?: AbortSignal) {
+  const text = await readBoundedTextFile(file, {
+    maxBytes: FILE_SIZE_LIMITS.kubeconfig,
+    what: 'the kubeconfig',
+    option,
+    provider: PROVIDER,
+    operation: 'connect',
+    signal,
+  });
+  kc.loadFromString(text);
+  kc.makePathsAbsolute(dirname(file));
 }
 
 /**

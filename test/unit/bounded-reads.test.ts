@@ -201,6 +201,26 @@ describe('FIFOs never block: the process finishes and can exit', () => {
     assert.match(lines[0] ?? '', /^InvalidConfig .*FIFO/, out);
     assert.match(lines[1] ?? '', /^InvalidConfig .*FIFO/, out);
   });
+
+  it('a FIFO as kubeconfigPath or in KUBECONFIG, and an oversize kubeconfig', async () => {
+    const config = fifo('kubeconfig');
+    const big = oversize('kubeconfig-big', FILE_SIZE_LIMITS.kubeconfig + 1);
+    const { out, hung } = await runInChild(`
+      const auth = await import(SRC + 'providers/kubernetes-secrets-auth.js');
+      const sdk = await import('@kubernetes/client-node');
+      const options = (kubeconfigPath) => ({ inCluster: false, kubeconfigPath, context: undefined, namespace: undefined,
+        serviceAccountDir: '/nonexistent', tokenRefreshMs: 1000, tls: undefined, allowInsecureHttp: false });
+      for (const [path, env] of [[${JSON.stringify(config)}, {}], [undefined, { KUBECONFIG: ${JSON.stringify(config)} }],
+        [${JSON.stringify(big)}, {}]]) {
+        try { await auth.resolveKubeAccess(sdk, options(path), undefined, env); console.log('resolved'); }
+        catch (e) { console.log(e.code, e.message); }
+      }`);
+    assert.equal(hung, false, 'a FIFO kubeconfig hung the provider');
+    const lines = out.trim().split('\n');
+    assert.match(lines[0] ?? '', /^InvalidConfig .*kubeconfigPath.*FIFO/, out);
+    assert.match(lines[1] ?? '', /^InvalidConfig .*KUBECONFIG.*FIFO/, out);
+    assert.match(lines[2] ?? '', /^InvalidConfig .*kubeconfig.*bytes/, out);
+  });
 });
 
 describe('key and passphrase files: regular files of bounded size only', () => {

@@ -521,7 +521,10 @@ describe('HashiCorpVaultProvider errors', () => {
     assert.equal(sealed.details.attempts, 3);
     assert.equal(vault.count() - before, 3, 'one lookup-self per attempt');
     vault.sealed = false;
-    vault.faults.add({ action: { kind: 'status', status: 503, body: { errors: ['Vault is sealed'] } }, times: 2 });
+    vault.faults.add({
+      action: { kind: 'status', status: 503, body: { errors: ['Vault is sealed'] } },
+      times: 2,
+    });
     const t = await traced(vault, () => p.connect());
     assert.deepEqual(t, Array(3).fill('GET /v1/auth/token/lookup-self'));
     await p.store('k', data(), createMetadata());

@@ -127,8 +127,14 @@ describe('matchesFilter is the one matcher every provider uses', () => {
     assert.equal(metadataModule.matchesFilter(facts, { tags: { env: 'prod' } }), true);
     assert.equal(metadataModule.matchesFilter(facts, { tags: { env: 'pro' } }), false);
     assert.equal(metadataModule.matchesFilter(facts, { tags: { toString: 'x' } }), false);
-    assert.equal(metadataModule.matchesFilter(facts, { createdAfter: created, createdBefore: created }), true);
-    assert.equal(metadataModule.matchesFilter(facts, { createdAfter: new Date(created.getTime() + 1) }), false);
+    assert.equal(
+      metadataModule.matchesFilter(facts, { createdAfter: created, createdBefore: created }),
+      true,
+    );
+    assert.equal(
+      metadataModule.matchesFilter(facts, { createdAfter: new Date(created.getTime() + 1) }),
+      false,
+    );
   });
   it('a listing that does not know the creation time fails every creation bound, and only those', () => {
     const facts = { tags: { env: 'prod' } };

@@ -246,6 +246,7 @@ export async function resolveKubeAccess(
     );
   }
   await trustExtraCa(kc, options.tls, signal);
+  await inlineNamedFiles(kc, signal);
   // A token-file is read untrimmed by the client; a trailing newline would make an illegal header.
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
   return {
@@ -291,6 +292,35 @@ async function trustExtraCa(kc: KubeConfig, tls: TlsTrustOptions | undefined, si
     const { caFile: _replaced, ...rest } = c;
     return { ...rest, caData };
   });
+}
+
+/**
+ * Replaces the CA, client certificate and key files the current context names with their content, read
+ * once here (bounded, FIFO-safe, under the deadline): client-node would otherwise re-read them with a
+ * synchronous, unbounded read on every request.
+ */
+async function inlineNamedFiles(kc: KubeConfig, signal?: AbortSignal): Promise<void> {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  const inline = async (file: string, what: string) =>
+    (await readNamed(file, undefined, what, signal))!.toString('base64');
+  if (cluster?.caFile) {
+    const caData = await inline(cluster.caFile, 'the cluster CA');
+    kc.clusters = kc.clusters.map((c) => {
+      if (c !== cluster) return c;
+      const { caFile: _inlined, ...rest } = c;
+      return { ...rest, caData };
+    });
+  }
+  if (user?.certFile || user?.keyFile) {
+    const cert = user.certFile ? { certData: await inline(user.certFile, 'the client certificate') } : {};
+    const key = user.keyFile ? { keyData: await inline(user.keyFile, 'the client key') } : {};
+    kc.users = kc.users.map((u) => {
+      if (u !== user) return u;
+      const { certFile: _cert, keyFile: _key, ...rest } = u;
+      return { ...rest, ...cert, ...key };
+    });
+  }
 }
 
 /** A file named in the cluster settings (bounded, FIFO-safe), else the inline base64 data. */

@@ -8,9 +8,11 @@ import type { StorageProvider } from '../../src/core/provider.js';
 import { responseBodyLimit } from '../../src/core/response-limit.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
+import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import type { EmulatorHttpServer, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
+import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 
 const stops: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -63,6 +65,26 @@ const cases: Case[] = [
         provider,
         server: emulator.vault,
         isRead: (r) => r.method === 'GET' && /^\/secrets\/[^/]+\/?$/.test(r.path),
+      };
+    },
+  },
+  {
+    name: 'kubernetes',
+    async start() {
+      const emulator = new KubernetesEmulator();
+      await emulator.start();
+      stops.push(() => emulator.stop());
+      const token = emulator.createServiceAccount('apps', 'app');
+      emulator.grant('apps', 'app');
+      const provider = new KubernetesSecretsProvider({
+        kubeconfigPath: emulator.writeKubeconfig({ token, namespace: 'apps' }),
+        retry: RETRY,
+      });
+      stops.push(() => provider.close());
+      return {
+        provider,
+        server: emulator.server,
+        isRead: (r) => r.method === 'GET' && /\/namespaces\/apps\/secrets\/[^/]+$/.test(r.path),
       };
     },
   },

@@ -4,7 +4,15 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { StorageError } from './errors.js';
 
-/** The `code` a cut body carries through every SDK's error wrapping (they copy or keep `code`). */
+/**
+ * The `code` a cut body carries through every SDK's error wrapping (they copy or keep `code`).
+ *
+ * @example
+ * ```ts
+ * import { RESPONSE_TOO_LARGE_CODE } from 'nebula-credential';
+ * if ((error as { code?: string }).code === RESPONSE_TOO_LARGE_CODE) console.log('body over the bound');
+ * ```
+ */
 export const RESPONSE_TOO_LARGE_CODE = 'ERR_NEBULA_RESPONSE_TOO_LARGE';
 
 /**
@@ -33,13 +41,16 @@ export function responseBodyLimit(maxCredentialSize: number): number {
  * ```
  */
 export class ResponseTooLargeError extends Error {
+  /** Always {@link RESPONSE_TOO_LARGE_CODE}: what survives when an SDK re-wraps the error. */
   readonly code = RESPONSE_TOO_LARGE_CODE;
   /** Bytes announced (Content-Length) or read so far. */
   readonly size: number;
   /** True when `size` is the announced Content-Length. */
   readonly announced: boolean;
+  /** The bound, in bytes. */
   readonly limit: number;
 
+  /** A body of `size` bytes (announced, or read so far) against a bound of `limit`. */
   constructor(size: number, announced: boolean, limit: number) {
     super(`response body of ${announced ? size : `more than ${limit}`} bytes exceeds the bound of ${limit}`);
     this.name = 'ResponseTooLargeError';
@@ -59,6 +70,7 @@ function announcedTooLarge(contentLength: unknown, limit: number): ResponseTooLa
 
 /** What {@link limitResponseStream} and {@link readBoundedBody} need of a response body stream. */
 export interface ResponseBodyStream extends NodeJS.ReadableStream {
+  /** Drops the stream and its connection (an IncomingMessage has it). */
   destroy?(error?: Error): unknown;
 }
 

@@ -148,10 +148,17 @@ export function readBoundedBody(
   });
 }
 
+/**
+ * undici's own bound (`maxResponseSize` on an Agent, Pool or Client, what client-node 2.x sends through)
+ * fails with this code: the same cut, so the same `SizeLimitExceeded`.
+ */
+const UNDICI_MAX_SIZE_CODE = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+
 function findResponseTooLarge(error: unknown): Partial<ResponseTooLargeError> | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
-    if ((current as { code?: unknown }).code === RESPONSE_TOO_LARGE_CODE)
+    const { code } = current as { code?: unknown };
+    if (code === RESPONSE_TOO_LARGE_CODE || code === UNDICI_MAX_SIZE_CODE)
       return current as ResponseTooLargeError;
     const next = current as { cause?: unknown; erroredSysCall?: unknown };
     current = next.cause ?? next.erroredSysCall;

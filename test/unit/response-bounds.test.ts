@@ -5,7 +5,8 @@ import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import type { StorageProvider } from '../../src/core/provider.js';
-import { responseBodyLimit } from '../../src/core/response-limit.js';
+import { ResponseTooLargeError, responseBodyLimit } from '../../src/core/response-limit.js';
+import { transportError } from '../../src/core/transport.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
@@ -119,4 +120,28 @@ describe('every SDK-backed provider bounds the response bodies it reads', () => 
       });
     }
   }
+});
+
+describe('responseTooLargeError', () => {
+  it('recognises the cut however an SDK wraps it, and undici maxResponseSize the same way', () => {
+    const context = {
+      provider: 'kubernetes',
+      operation: 'retrieve' as const,
+      service: 'the Kubernetes API server',
+    };
+    const cut = new ResponseTooLargeError(9_000_000, true, 8_000_000);
+    for (const wrapped of [
+      cut,
+      new Error('request failed', { cause: cut }),
+      Object.assign(new Error('Invalid response body'), { type: 'system', erroredSysCall: cut }),
+      Object.assign(new Error('Response content exceeded max size'), {
+        code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+      }),
+    ]) {
+      const mapped = transportError(wrapped, context);
+      assert.equal(mapped?.code, 'SizeLimitExceeded', inspect(wrapped));
+      assert.equal(mapped?.retryable, false);
+    }
+    assert.equal(transportError(new Error('other'), context), undefined);
+  });
 });

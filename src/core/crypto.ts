@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describeType, invalidArgument } from './arguments.js';
+import { disposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { SecretString } from './secret-string.js';
 
@@ -54,7 +55,9 @@ export const MIN_SALT_BYTES = 16;
 export interface EncryptedData {
   /** Format version; only {@link ENCRYPTION_FORMAT_VERSION} is understood. */
   version: number;
-  /** Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key. */
+  /**
+   * Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key.
+   */
   keyId: string;
   /** 12-byte GCM nonce, unique per encryption under one key. */
   nonce: Uint8Array;
@@ -145,6 +148,10 @@ export function encryptedDataFromJson(json: unknown): EncryptedData {
  * ```
  */
 export class EncryptionManager {
+  /**
+   * Identifies the key without revealing it: the first 16 hex characters of an HMAC-SHA-256 keyed with it.
+   * Stored with every ciphertext, so a wrong key is named rather than guessed.
+   */
   readonly keyId: string;
   readonly #key: Buffer;
   readonly #nonceCounter: Buffer;
@@ -283,7 +290,7 @@ export class EncryptionManager {
     };
     if (data.keyId !== this.keyId) {
       fail(
-        `the data was encrypted with key ${data.keyId}, this manager holds key ${this.keyId} (wrong key or passphrase)`,
+        `the data was encrypted with key ${data.keyId}, but the key given is ${this.keyId} (the wrong key or passphrase)`,
       );
     }
     if (data.nonce.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);
@@ -312,14 +319,20 @@ export class EncryptionManager {
     return this.#disposed;
   }
 
-  [Symbol.dispose](): void {
+  /**
+   * The same as {@link EncryptionManager.dispose}, so `using manager = ...` wipes the key at the end of the
+   * block.
+   */
+  [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** `{ keyId }` only: `JSON.stringify` never includes the key. */
   toJSON(): Record<string, string> {
     return { keyId: this.keyId };
   }
 
+  /** What `util.inspect` and `console.log` show: the key id, the key as `[REDACTED]`. */
   [inspect.custom](): string {
     return `EncryptionManager { keyId: '${this.keyId}', key: [REDACTED] }`;
   }

@@ -85,14 +85,17 @@ export class CredentialId {
     return typeof checked === 'string' && checked === this.value;
   }
 
+  /** The id as a string, so it reads naturally in messages and template literals. */
   toString(): string {
     return this.value;
   }
 
+  /** The id as a JSON string. */
   toJSON(): string {
     return this.value;
   }
 
+  /** What `util.inspect` shows: `CredentialId("github_token")`. */
   [inspect.custom](): string {
     return `CredentialId(${JSON.stringify(this.value)})`;
   }

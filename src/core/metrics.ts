@@ -67,12 +67,14 @@ export interface OperationMetricsSnapshot {
 
 /** A listener notified of every recorded event (used by the OpenTelemetry bridge). */
 export interface MetricsListener {
+  /** Called after each operation, with its duration and, when it failed, its error code. */
   operation?(event: {
     provider: string;
     operation: string;
     durationMs: number;
     errorCode?: StorageErrorCode;
   }): void;
+  /** Called before each retry of an operation. */
   retry?(event: { provider: string; operation: string }): void;
 }
 
@@ -177,12 +179,14 @@ export class StorageMetrics {
 
 /** The part of an OpenTelemetry `Meter` the bridge uses (so `@opentelemetry/api` stays optional). */
 export interface OpenTelemetryMeterLike {
+  /** Creates a counter (OpenTelemetry's `Meter.createCounter`). */
   createCounter(
     name: string,
     options?: { description?: string; unit?: string },
   ): {
     add(value: number, attributes?: Record<string, string>): void;
   };
+  /** Creates a histogram (OpenTelemetry's `Meter.createHistogram`). */
   createHistogram(
     name: string,
     options?: { description?: string; unit?: string },

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { describeType, invalidArgument } from './arguments.js';
+import { disposeSymbol } from './dispose.js';
 import { StorageError } from './errors.js';
 
 /**
@@ -63,6 +64,7 @@ export class SecretString {
     return this.#current().length;
   }
 
+  /** True once {@link SecretString.dispose} has wiped the bytes. */
   get disposed(): boolean {
     return this.#disposed;
   }
@@ -116,22 +118,27 @@ export class SecretString {
     this.#disposed = true;
   }
 
-  [Symbol.dispose](): void {
+  /** The same as {@link SecretString.dispose}, so `using secret = ...` wipes it at the end of the block. */
+  [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** Always `[REDACTED]`: string conversion never reveals the value (use `expose()`). */
   toString(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: `JSON.stringify` never reveals the value. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: template literals and `+` never reveal the value. */
   [Symbol.toPrimitive](): string {
     return REDACTED;
   }
 
+  /** What `util.inspect` and `console.log` show: `SecretString([REDACTED])`. */
   [inspect.custom](): string {
     return `SecretString(${REDACTED})`;
   }

@@ -1,8 +1,8 @@
 import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from './arguments.js';
 import { disposedManagerError, EncryptionManager } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
-import { createStorageProvider, type StorageConfig } from './factory.js';
-import { FILE_SIZE_LIMITS, readBoundedFile, readDeadline } from './files.js';
+import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import {
   type CredentialContext,
@@ -13,7 +13,6 @@ import {
   validateContext,
   validateFilter,
 } from './metadata.js';
-import { DEFAULT_TIMEOUTS } from './options.js';
 import type { StorageProvider } from './provider.js';
 import { SecretString } from './secret-string.js';
 
@@ -27,15 +26,6 @@ export type EncryptionConfig =
   | { passphrase: string | SecretString; salt: Uint8Array | string }
   | { keyFile: string }
   | { manager: EncryptionManager };
-
-/** Options of {@link openCredentialStore}. */
-export interface CredentialStoreOptions {
-  /** The backend: a `createStorageProvider` config, or a provider you built. */
-  storage: StorageConfig | StorageProvider;
-  encryption: EncryptionConfig;
-  /** Aborts opening: reading the key file and connecting the provider. */
-  signal?: AbortSignal | undefined;
-}
 
 /**
  * Options of the {@link CredentialStore} constructor.
@@ -220,6 +210,7 @@ export async function readKeyFile(
  * ```
  */
 export class CredentialStore {
+  /** The backend the store reads and writes; its methods see only ciphertext. */
   readonly provider: StorageProvider;
   readonly #encryption: EncryptionManager;
   readonly #ownsEncryption: boolean;
@@ -334,19 +325,44 @@ export class CredentialStore {
     return { metadata: stored.metadata, version: stored.version };
   }
 
-  /** The ids matching `filter` (see `CredentialFilter`); a malformed filter is `InvalidMetadata`. */
+  /**
+   * The ids matching `filter` (all tags must match; creation dates inclusive), sorted; no key needed. A
+   * malformed filter is `InvalidMetadata`.
+   *
+   * @example
+   * ```ts
+   * const prod = await store.list({ tags: { env: 'prod' } });
+   * ```
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     validateFilter(filter, this.provider.name);
     validateContext(context);
     return this.provider.list(filter, context);
   }
 
+  /**
+   * Deletes the credential; deleting a missing id succeeds (use {@link CredentialStore.exists} first to
+   * tell). Soft-delete backends keep it recoverable for their retention period.
+   *
+   * @example
+   * ```ts
+   * await store.delete('github_token');
+   * ```
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     const id = CredentialId.from(idLike);
     validateContext(context);
     return this.provider.delete(id, context);
   }
 
+  /**
+   * Whether a credential exists under the id, without reading or decrypting it.
+   *
+   * @example
+   * ```ts
+   * if (!(await store.exists('github_token'))) await store.put('github_token', token);
+   * ```
+   */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     const id = CredentialId.from(idLike);
     validateContext(context);
@@ -362,7 +378,21 @@ export class CredentialStore {
     }
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /**
+   * The same as {@link CredentialStore.close}: `await using store = await openCredentialStore(...)` closes
+   * the provider and wipes the key when the block ends, however it ends.
+   *
+   * @example
+   * ```ts
+   * import { openCredentialStore } from 'nebula-credential';
+   * import { randomBytes } from 'node:crypto';
+   * {
+   *   await using store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
+   *   await store.put('api_key', 'value');
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
   }
 
@@ -388,7 +418,8 @@ export class CredentialStore {
 
 const PROVIDER_METHODS = ['connect', 'store', 'retrieve', 'delete', 'list', 'exists', 'close'] as const;
 
-function isStorageProvider(value: unknown): value is StorageProvider {
+/** Whether `value` has every method of {@link StorageProvider} (a provider from any copy of the package). */
+export function isStorageProvider(value: unknown): value is StorageProvider {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Record<string, unknown>;
   return PROVIDER_METHODS.every((m) => typeof p[m] === 'function');
@@ -409,73 +440,3 @@ export function credentialAssociatedData(id: CredentialIdLike): Buffer {
 }
 
 const aad = credentialAssociatedData;
-
-/**
- * Opens a {@link CredentialStore}: resolves the key, creates and connects the provider. Every option is
- * checked first; a key file is read under the connect deadline (a FIFO or a device is refused at once). The
- * store disposes the manager on `close()` only when it created it (not one passed as `{ manager }`).
- *
- * @example
- * ```ts
- * import { openCredentialStore } from 'nebula-credential';
- * import { randomBytes } from 'node:crypto';
- * const store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
- * await store.put('api_key', 'value');
- * ```
- */
-export async function openCredentialStore(options: CredentialStoreOptions): Promise<CredentialStore> {
-  if (options === undefined) {
-    throw invalidArgument('openCredentialStore needs its options: { storage, encryption }', 'configure');
-  }
-  const given = checkOptionsObject(options, 'the options of openCredentialStore', [
-    'storage',
-    'encryption',
-    'signal',
-  ]);
-  const { storage, encryption, signal } = given;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw invalidArgument(`signal must be an AbortSignal (got ${describeType(signal)})`, 'configure', {
-      path: 'signal',
-    });
-  }
-  const provided = isStorageProvider(storage);
-  if (!provided && !isPlainObject(storage)) {
-    throw invalidArgument(
-      `storage must be a createStorageProvider config such as { provider: 'local' } or a StorageProvider (got ${describeType(storage)})`,
-      'configure',
-      { path: 'storage' },
-    );
-  }
-  const deadline = readDeadline(
-    connectMsOf(provided ? undefined : storage),
-    'reading the encryption key',
-    signal as AbortSignal | undefined,
-  );
-  let manager: EncryptionManager;
-  try {
-    manager = await resolveEncryption(encryption as EncryptionConfig, { signal: deadline.signal });
-  } finally {
-    deadline.clear();
-  }
-  const owned = !(isPlainObject(encryption) && encryption['manager'] !== undefined);
-  try {
-    const provider = provided
-      ? storage
-      : await createStorageProvider(
-          storage as unknown as StorageConfig,
-          signal ? { signal: signal as AbortSignal } : {},
-        );
-    return new CredentialStore(provider, manager, { disposeEncryptionOnClose: owned });
-  } catch (error) {
-    if (owned) manager.dispose();
-    throw error;
-  }
-}
-
-/** The connect deadline a storage config asks for (`timeouts.connectMs`), or the default. */
-function connectMsOf(storage: Record<string, unknown> | undefined): number {
-  const configured = (storage?.['timeouts'] as { connectMs?: unknown } | undefined)?.connectMs;
-  return typeof configured === 'number' && Number.isFinite(configured) && configured > 0
-    ? configured
-    : DEFAULT_TIMEOUTS.connectMs;
-}

@@ -2,16 +2,17 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
-import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
+import { boundedKubeHttpLibrary } from './kubernetes-secrets-http.js';
 import {
   annotationBytes,
   KUBE_LIMITS,
@@ -23,15 +24,12 @@ import {
   tagSelector,
 } from './kubernetes-secrets-objects.js';
 import {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
   type KubernetesSecretsOptions,
   type ResolvedKubernetesOptions,
-  resolveKubernetesOptions,
 } from './kubernetes-secrets-options.js';
-import {
-  createKubeTransport,
-  type KubeTransport,
-  perCallMiddleware,
-} from './kubernetes-secrets-transport.js';
 
 export {
   ANNOTATIONS,
@@ -39,9 +37,14 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
-export type { KubernetesSecretsOptions } from './kubernetes-secrets-options.js';
+export {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
+  type KubernetesSecretsOptions,
+} from './kubernetes-secrets-options.js';
 
-const PROVIDER_NAME = 'kubernetes';
+const PROVIDER_NAME = KUBERNETES;
 /**
  * Room kept in the 1 MiB data limit for the document's envelope and ordinary metadata; the ciphertext is
  * base64 inside the JSON document, so 4/3 of its size counts.
@@ -54,11 +57,27 @@ const CONFLICT_ROUNDS = 8;
 type Sdk = typeof import('@kubernetes/client-node');
 type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
 
+/**
+ * The Secret a store writes, in the fields this provider sets (a structural subset of the client's
+ * `V1Secret`, so the public declarations do not need the client installed).
+ */
+export interface SecretBody {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    resourceVersion?: string;
+  };
+  data: Record<string, string>;
+}
+
 interface Connection {
   sdk: Sdk;
   api: CoreV1Api;
   access: KubeAccess;
-  transport: KubeTransport | undefined;
 }
 
 /**
@@ -78,22 +97,29 @@ interface Connection {
  * await provider.close();
  * ```
  */
-export class KubernetesSecretsProvider extends BaseStorageProvider {
+export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
+  /** The provider's name: `'kubernetes'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits a 1 MiB Secret, names of 253 characters with the
+   * prefix; no versions, no soft delete (docs/providers/kubernetes-secrets.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
-  #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<
-    EncryptedData,
-    { id: string; metadata: CredentialMetadata; body: V1Secret }
-  >();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
+   * account is read at `connect()`.
+   */
   constructor(options: KubernetesSecretsOptions = {}) {
-    const { common, resolved: o } = resolveKubernetesOptions(options);
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
-    );
+    const { values: o, secrets } = KUBERNETES_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: o,
+      secrets,
+      peers: [KUBERNETES_SDK],
+    });
     this.#options = o;
     this.capabilities = {
       maxCredentialSize: MAX_CIPHERTEXT,
@@ -107,7 +133,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   /** The namespace in use (known after `connect()`). */
   get namespace(): string | undefined {
-    return this.#connection?.access.namespace ?? this.#options.auth.namespace;
+    return this.#connection?.access.namespace ?? this.#options.namespace;
   }
 
   /** The Secret name a credential id maps to. */
@@ -124,50 +150,31 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     this.secretName(id);
   }
 
-  protected override validateStore(
+  /** Builds the Secret `storeBackend` writes and checks its data and annotation sizes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): SecretBody {
     const body = this.#secretBody(id, data, metadata);
     const context = { provider: PROVIDER_NAME, credentialId: id.value };
-    const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
+    const dataBytes = Buffer.from(body.data[this.#options.dataKey]!, 'base64').length;
     assertWithinSizeLimit(dataBytes, KUBE_LIMITS.dataBytes, {
       ...context,
       what: 'encoded credential document',
     });
-    assertWithinSizeLimit(annotationBytes(body.metadata!.annotations!), KUBE_LIMITS.annotationBytes, {
+    assertWithinSizeLimit(annotationBytes(body.metadata.annotations), KUBE_LIMITS.annotationBytes, {
       ...context,
       what: 'metadata annotations',
     });
-  }
-
-  /**
-   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
-   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
-   */
-  override async connect(options?: ConnectOptions): Promise<void> {
-    if (!this.#sdk) {
-      const loading = importOptionalPeer(
-        PROVIDER_NAME,
-        '@kubernetes/client-node@^1.4.0',
-        () => import('@kubernetes/client-node'),
-      );
-      this.#sdk = loading;
-      loading.catch(() => {
-        if (this.#sdk === loading) this.#sdk = undefined;
-      });
-    }
-    await this.#sdk;
-    return super.connect(options);
+    return body;
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
-      const sdk = await this.#sdk!;
-      const access = await resolveKubeAccess(sdk, this.#options.auth, attempt.signal);
-      const transport = await createKubeTransport(sdk, access.kubeConfig, attempt.signal);
-      this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access, transport };
+      const sdk = this.peer<Sdk>(KUBERNETES_SDK.name);
+      const access = await resolveKubeAccess(sdk, this.#options, attempt.signal);
+      this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
     if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
@@ -191,12 +198,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
-    metadata: CredentialMetadata,
+    body: SecretBody,
+    _metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void> {
-    const body = this.#secretBody(id, data, metadata);
-    const name = body.metadata!.name!;
+    const name = body.metadata.name;
     const namespace = this.#namespace();
     try {
       await this.#call('store', 'create', id, attempt, (api, o) =>
@@ -341,7 +347,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   }
 
   protected override async closeBackend(): Promise<void> {
-    await this.#connection?.transport?.close();
+    this.#connection?.access.agent?.destroy();
     this.#connection?.access.token?.dispose();
     this.#connection = undefined;
   }
@@ -350,11 +356,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     return this.#connection!.access.namespace;
   }
 
-  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
-    const cached = this.#built.get(data);
-    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
+  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): SecretBody {
     const document = encodeCredentialDocument(data, metadata);
-    const body: V1Secret = {
+    const body: SecretBody = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
@@ -365,7 +369,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       },
       data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
     };
-    this.#built.set(data, { id: id.value, metadata, body });
     return body;
   }
 
@@ -411,7 +414,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   }
 
   /**
-   * One API call: the deadline's signal and the keep-alive pool go in through a per-call middleware
+   * One API call: the deadline's signal goes in through a per-call middleware
    * (the generated client takes no signal argument), the in-cluster token is set fresh, and a 401 with a
    * rotated token file is tried once more at once.
    */
@@ -422,14 +425,27 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     attempt: AttemptContext,
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
   ): Promise<T> {
-    const { api, access, transport } = this.#connection!;
+    const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : undefined;
-      const middleware = perCallMiddleware(attempt.signal, transport, token);
+      const middleware = perCallMiddleware(attempt.signal, token);
+      // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
+      const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
+      // Without our agent (a proxy, a credential plugin) the client's own transport carries the call.
+      const httpApi = access.agent
+        ? boundedKubeHttpLibrary(
+            sdk,
+            responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer),
+            access.agent,
+          )
+        : undefined;
       try {
-        return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
+        return await fn(api, {
+          middleware: [middleware],
+          ...(httpApi ? { httpApi } : {}),
+        } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
           if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;
@@ -447,4 +463,19 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       }
     }
   }
+}
+
+// ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
+// The agent is not set here: client-node 1.x takes one (setAgent) but 2.x an undici dispatcher instead, and
+// our HTTP library, which carries every call that has our agent, is given it directly.
+function perCallMiddleware(signal: AbortSignal, token: string | undefined) {
+  const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
+  return {
+    pre: (context: { setSignal(s: AbortSignal): void; setHeaderParam(k: string, v: string): void }) => {
+      context.setSignal(signal);
+      if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
+      return observable(context);
+    },
+    post: <R>(context: R) => observable(context),
+  };
 }

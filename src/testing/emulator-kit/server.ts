@@ -62,14 +62,20 @@ export interface Fault {
 export class FaultInjector {
   #faults: (Fault & { remaining: number })[] = [];
 
+  /**
+   * Queues `fault`: the next `times` (default 1) requests it matches get its action instead of a normal
+   * answer.
+   */
   add(fault: Fault): void {
     this.#faults.push({ ...fault, remaining: fault.times ?? 1 });
   }
 
+  /** Drops every queued fault. */
   clear(): void {
     this.#faults = [];
   }
 
+  /** How many faults are still queued. */
   get pending(): number {
     return this.#faults.length;
   }
@@ -111,9 +117,13 @@ export type EmulatorHandler = (request: RecordedRequest, response: ServerRespons
  * ```
  */
 export class EmulatorHttpServer {
+  /** Every request received, in order (method, path, headers, body), for tests to inspect. */
   readonly requests: RecordedRequest[] = [];
+  /** The faults applied before normal handling: statuses, resets, hangs, delays. */
   readonly faults = new FaultInjector();
+  /** The clock the emulator stamps times with (a ManualClock in tests). */
   readonly clock: Clock;
+  /** The test certificate authority when it serves https (clients trust `ca.certPem`), else `undefined`. */
   readonly ca: TestCertificateAuthority | undefined;
   /** TCP (or TLS) connections accepted so far. */
   connections = 0;
@@ -126,6 +136,10 @@ export class EmulatorHttpServer {
   readonly #ownsCa: boolean;
   #url: string | undefined;
 
+  /**
+   * A server that records each request, applies queued faults, then passes it to `handler`; nothing listens
+   * until `start()`.
+   */
   constructor(options: EmulatorServerOptions, handler: EmulatorHandler) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -157,6 +171,7 @@ export class EmulatorHttpServer {
     return this.#url;
   }
 
+  /** Listens (on a free loopback port unless `port` is given) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     const host = this.#options.host ?? '127.0.0.1';
     const { port } = await listenOn(this.#server, this.#options.port ?? 0, host);
@@ -191,8 +206,14 @@ export class EmulatorHttpServer {
       left -= chunk.length;
       if (!res.write(chunk)) {
         await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // One pair of listeners per wait, removed after it: a long body waits thousands of times.
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       }
     };

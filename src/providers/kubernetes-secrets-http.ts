@@ -46,12 +46,14 @@ export function boundedKubeHttpLibrary(sdk: Sdk, maxBytes: number, agent: Agent)
           },
           (res) => {
             readBoundedBody(res, maxBytes, res.headers['content-length']).then((bytes) => {
-              resolve(
-                new sdk.ResponseContext(res.statusCode ?? 0, flatHeaders(res.headers), {
-                  text: async () => bytes.toString('utf8'),
-                  binary: async () => bytes,
-                }),
-              );
+              // 2.x's ResponseBody also has stream(), which may be null; the Secret calls read text.
+              // (A variable, not a literal argument: 1.x's type has no stream.)
+              const answer = {
+                text: async () => bytes.toString('utf8'),
+                binary: async () => bytes,
+                stream: () => null,
+              };
+              resolve(new sdk.ResponseContext(res.statusCode ?? 0, flatHeaders(res.headers), answer));
             }, reject);
           },
         );

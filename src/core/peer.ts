@@ -21,6 +21,12 @@ export interface PeerPackage {
   readonly load: () => Promise<unknown>;
 }
 
+/** `name@range` as a shell argument: a range such as `^1.4.0 || ^2.0.0` is quoted, or the shell would split it. */
+function installSpec(peer: PeerPackage): string {
+  const spec = `${peer.name}@${peer.range}`;
+  return /[\s|<>]/.test(spec) ? `"${spec}"` : spec;
+}
+
 function isMissingModule(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
@@ -54,7 +60,7 @@ export async function loadPeerPackages(
     const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
     throw new StorageError({
       code: 'MissingDependency',
-      message: `the ${provider} provider needs the optional package${names.length > 1 ? 's' : ''} ${list}: run npm install ${missing.map((p) => `${p.name}@${p.range}`).join(' ')}`,
+      message: `the ${provider} provider needs the optional package${names.length > 1 ? 's' : ''} ${list}: run npm install ${missing.map(installSpec).join(' ')}`,
       provider,
       operation: 'connect',
       details: { package: names[0], packages: names },

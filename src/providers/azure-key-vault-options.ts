@@ -209,7 +209,7 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
     }),
     serviceVersion: option.string({
       doc: 'the Key Vault api-version',
-      defaultDoc: "the SDK's (`2025-07-01`)",
+      defaultDoc: "the SDK's (`2025-07-01`; `2026-04-01` from 4.12)",
     }),
     pollIntervalMs: option.number({
       doc: 'interval of the delete and recover pollers, in ms',

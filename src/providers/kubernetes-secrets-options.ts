@@ -26,7 +26,8 @@ export const KUBERNETES = 'kubernetes';
  */
 export const KUBERNETES_SDK: PeerPackage = {
   name: '@kubernetes/client-node',
-  range: '^1.4.0',
+  // 2.x needs Node 22.19+ (undici 8); 1.x is the line for Node 20.
+  range: '^1.4.0 || ^2.0.0',
   load: () => import('@kubernetes/client-node'),
 };
 

@@ -10,8 +10,9 @@ import {
 import { EMULATORS, PROVIDER_NAMES, PROVIDER_REGISTRY } from '../../src/providers/registry.js';
 import { pkg, root } from './package-json.js';
 
-/** Whether `version` (x.y.z) is within a caret range `^a.b.c`. */
+/** Whether `version` (x.y.z) is within a caret range `^a.b.c`, or a union of them (`^1.4.0 || ^2.0.0`). */
 function satisfiesCaret(version: string, range: string): boolean {
+  if (range.includes('||')) return range.split('||').some((part) => satisfiesCaret(version, part.trim()));
   const [v, r] = [version, range.replace(/^\^/, '')].map((s) => s.split('.').map(Number)) as [
     number[],
     number[],

@@ -177,6 +177,17 @@ describe('provider kit: optional SDKs', () => {
     await probe.close();
   });
 
+  it('quotes a range of two majors in the install command, so it can be pasted into a shell', async () => {
+    const twoMajors: PeerPackage = { ...missing('@scope/client'), range: '^1.4.0 || ^2.0.0' };
+    const probe = new KitProbe({ peers: [twoMajors, missing('other')] });
+    const error = await probe.connect().then(
+      () => assert.fail('expected MissingDependency'),
+      (e: unknown) => e as StorageError,
+    );
+    assert.match(error.message, /run npm install "@scope\/client@\^1\.4\.0 \|\| \^2\.0\.0" other@\^1\.0\.0$/);
+    await probe.close();
+  });
+
   it('rethrows a failure that is not a missing package as it is', async () => {
     const broken = new Error('SyntaxError in the SDK');
     await assert.rejects(

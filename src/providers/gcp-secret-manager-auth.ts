@@ -22,7 +22,11 @@ const METADATA_DEFAULT_HOST = '169.254.169.254';
 export const REFRESH_MARGIN_MS = 5 * 60_000;
 
 /** Where the token comes from, for logs and `tokenState`. */
-export type GcpTokenSourceKind = 'service-account' | 'authorized-user' | 'metadata-server' | 'external-account';
+export type GcpTokenSourceKind =
+  | 'service-account'
+  | 'authorized-user'
+  | 'metadata-server'
+  | 'external-account';
 
 interface Token {
   value: SecretString;
@@ -48,7 +52,9 @@ export interface GcpAuthSettings {
   credentials?: SecretString | undefined;
   credentialsFile?: string | undefined;
   /** Loads google-auth-library for workload identity federation files (external_account). */
-  externalAccount?: ((json: KeyJson) => Promise<() => Promise<{ token: string; expiresAt: number }>>) | undefined;
+  externalAccount?:
+    | ((json: KeyJson) => Promise<() => Promise<{ token: string; expiresAt: number }>>)
+    | undefined;
 }
 
 /**
@@ -66,11 +72,21 @@ export class GcpTokenManager {
   readonly #agent: https.Agent;
   readonly #env: NodeJS.ProcessEnv;
   #token: Token | undefined;
-  #source: { kind: GcpTokenSourceKind; fetch: (signal: AbortSignal) => Promise<{ token: string; expiresIn: number }> } | undefined;
+  #source:
+    | {
+        kind: GcpTokenSourceKind;
+        fetch: (signal: AbortSignal) => Promise<{ token: string; expiresIn: number }>;
+      }
+    | undefined;
   /** Token requests made so far. */
   readonly counts = { token: 0 };
 
-  constructor(settings: GcpAuthSettings, clock: Clock, ca: string | undefined, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    settings: GcpAuthSettings,
+    clock: Clock,
+    ca: string | undefined,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.#settings = settings;
     this.#clock = clock;
     this.#env = env;
@@ -79,7 +95,9 @@ export class GcpTokenManager {
 
   /** What is known of the current token; undefined before the first one. */
   get state(): { source: GcpTokenSourceKind; expiresAt: Date } | undefined {
-    return this.#token && this.#source ? { source: this.#source.kind, expiresAt: new Date(this.#token.expiresAt) } : undefined;
+    return this.#token && this.#source
+      ? { source: this.#source.kind, expiresAt: new Date(this.#token.expiresAt) }
+      : undefined;
   }
 
   /** The current bearer token (call {@link ensureFresh} first). */
@@ -112,10 +130,14 @@ export class GcpTokenManager {
 
   async #discover(signal: AbortSignal) {
     const s = this.#settings;
-    if (s.credentials) return this.#fromKey(JSON.parse(s.credentials.expose()) as KeyJson, 'the credentials option');
+    if (s.credentials)
+      return this.#fromKey(JSON.parse(s.credentials.expose()) as KeyJson, 'the credentials option');
     const file = s.credentialsFile ?? (this.#env.GOOGLE_APPLICATION_CREDENTIALS || undefined);
     if (file) return this.#fromKey(await readKeyFile(file, signal), file);
-    const gcloud = join(this.#env.CLOUDSDK_CONFIG || join(homedir(), '.config', 'gcloud'), 'application_default_credentials.json');
+    const gcloud = join(
+      this.#env.CLOUDSDK_CONFIG || join(homedir(), '.config', 'gcloud'),
+      'application_default_credentials.json',
+    );
     const found = await readKeyFile(gcloud, signal).catch(() => undefined);
     if (found) return this.#fromKey(found, gcloud);
     return this.#metadataServer();
@@ -132,8 +154,16 @@ export class GcpTokenManager {
         kind: 'service-account' as const,
         fetch: (signal: AbortSignal) => {
           const iat = Math.floor(this.#clock.now() / 1000);
-          const assertion = signJwt({ iss: json.client_email, scope: SCOPE, aud: tokenUri, iat, exp: iat + 3600 }, key, json.private_key_id);
-          return this.#tokenRequest(tokenUri, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }, signal);
+          const assertion = signJwt(
+            { iss: json.client_email, scope: SCOPE, aud: tokenUri, iat, exp: iat + 3600 },
+            key,
+            json.private_key_id,
+          );
+          return this.#tokenRequest(
+            tokenUri,
+            { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion },
+            signal,
+          );
         },
       };
     }
@@ -144,7 +174,12 @@ export class GcpTokenManager {
         fetch: (signal: AbortSignal) =>
           this.#tokenRequest(
             tokenUri,
-            { grant_type: 'refresh_token', client_id: String(json.client_id), client_secret: String(json.client_secret), refresh_token: String(json.refresh_token) },
+            {
+              grant_type: 'refresh_token',
+              client_id: String(json.client_id),
+              client_secret: String(json.client_secret),
+              refresh_token: String(json.refresh_token),
+            },
             signal,
           ),
       };
@@ -161,7 +196,9 @@ export class GcpTokenManager {
         },
       };
     }
-    throw invalidKey(`${where} has type "${String(json.type)}"; expected service_account, authorized_user or external_account`);
+    throw invalidKey(
+      `${where} has type "${String(json.type)}"; expected service_account, authorized_user or external_account`,
+    );
   }
 
   #metadataServer() {
@@ -169,11 +206,14 @@ export class GcpTokenManager {
     return {
       kind: 'metadata-server' as const,
       fetch: async (signal: AbortSignal) => {
-        const res = await send(`http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(SCOPE)}`, {
-          method: 'GET',
-          headers: { 'Metadata-Flavor': 'Google' },
-          signal,
-        }).catch((error: unknown) => {
+        const res = await send(
+          `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(SCOPE)}`,
+          {
+            method: 'GET',
+            headers: { 'Metadata-Flavor': 'Google' },
+            signal,
+          },
+        ).catch((error: unknown) => {
           const network = transportError(error, {
             provider: PROVIDER,
             operation: 'connect',
@@ -226,7 +266,10 @@ async function readKeyFile(path: string, signal: AbortSignal): Promise<KeyJson> 
   }
 }
 
-function tokenAnswer(res: { status: number; body: Buffer }, from: string): { token: string; expiresIn: number } {
+function tokenAnswer(
+  res: { status: number; body: Buffer },
+  from: string,
+): { token: string; expiresIn: number } {
   let json: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
   try {
     json = JSON.parse(res.body.toString('utf8'));
@@ -235,7 +278,10 @@ function tokenAnswer(res: { status: number; body: Buffer }, from: string): { tok
   }
   if (res.status === 200 && typeof json.access_token === 'string') {
     const expiresIn = Number(json.expires_in ?? 3600);
-    return { token: json.access_token, expiresIn: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600 };
+    return {
+      token: json.access_token,
+      expiresIn: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600,
+    };
   }
   const oauthError = typeof json.error === 'string' ? json.error : undefined;
   throw new StorageError({
@@ -263,17 +309,30 @@ function signJwt(claims: Record<string, unknown>, key: SecretString, kid: string
 /** One HTTP(S) request, the whole answer buffered (token answers are small). */
 export function send(
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: string; agent?: https.Agent; signal: AbortSignal },
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    agent?: https.Agent;
+    signal: AbortSignal;
+  },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     const request = (target.protocol === 'http:' ? http : https).request(
       target,
-      { method: init.method, headers: init.headers, ...(init.agent && target.protocol === 'https:' ? { agent: init.agent } : {}), signal: init.signal },
+      {
+        method: init.method,
+        headers: init.headers,
+        ...(init.agent && target.protocol === 'https:' ? { agent: init.agent } : {}),
+        signal: init.signal,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
         res.on('error', reject);
       },
     );

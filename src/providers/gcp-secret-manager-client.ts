@@ -49,19 +49,25 @@ export function createGcpClient(
   };
   const common = { apiEndpoint: endpoint.host, port: endpoint.port, authClient: authClient as never };
   if (transport === 'rest') {
-    return new sdk.SecretManagerServiceClient({ ...common, fallback: true, protocol: endpoint.protocol } as never);
+    return new sdk.SecretManagerServiceClient({
+      ...common,
+      fallback: true,
+      protocol: endpoint.protocol,
+    } as never);
   }
   if (endpoint.protocol === 'http') {
     throw new StorageError({
       code: 'InvalidConfig',
-      message: 'gRPC over plain text is not supported (the token would go in clear); use transport: "rest" with dangerouslyAllowInsecureHttp, or https',
+      message:
+        'gRPC over plain text is not supported (the token would go in clear); use transport: "rest" with dangerouslyAllowInsecureHttp, or https',
       provider: PROVIDER,
       operation: 'connect',
     });
   }
   // The SDK's own grpc-js (through its google-gax), so the credentials objects are of the instance it uses.
-  const grpc = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'))('google-gax')
-    .grpc as typeof import('@grpc/grpc-js');
+  const grpc = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'))(
+    'google-gax',
+  ).grpc as typeof import('@grpc/grpc-js');
   const calls = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
     const metadata = new grpc.Metadata();
     metadata.add('authorization', `Bearer ${tokens.bearer}`);
@@ -83,7 +89,10 @@ export function createGcpClient(
 function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
   const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
   const plain = new http.Agent({ keepAlive: true });
-  return (url: string | URL, init: { method?: string; headers?: Headers; body?: string | Buffer; signal?: AbortSignal }) =>
+  return (
+    url: string | URL,
+    init: { method?: string; headers?: Headers; body?: string | Buffer; signal?: AbortSignal },
+  ) =>
     new Promise<unknown>((resolve, reject) => {
       const target = new URL(String(url));
       const headers: Record<string, string> = {};
@@ -93,7 +102,12 @@ function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
       headers.authorization = `Bearer ${tokens.bearer}`;
       const request = (target.protocol === 'http:' ? http : https).request(
         target,
-        { method: init.method ?? 'GET', headers, agent: target.protocol === 'http:' ? plain : agent, signal: init.signal },
+        {
+          method: init.method ?? 'GET',
+          headers,
+          agent: target.protocol === 'http:' ? plain : agent,
+          signal: init.signal,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -104,7 +118,11 @@ function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
             resolve({
               ok: status >= 200 && status < 300,
               status,
-              headers: new Headers(Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])) as [string, string][]),
+              headers: new Headers(
+                Object.entries(res.headers).flatMap(([k, v]) =>
+                  v === undefined ? [] : [[k, String(v)]],
+                ) as [string, string][],
+              ),
               arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
               body: Readable.from([body]),
             });
@@ -135,13 +153,22 @@ export async function callGcp<T = unknown>(
 ): Promise<T> {
   const signal = attempt.signal;
   if (signal.aborted) throw signal.reason;
-  const inner = (client as unknown as { innerApiCalls: Record<string, (r: unknown, o: unknown) => GaxCall<T>> })
-    .innerApiCalls[method]!;
+  const inner = (
+    client as unknown as { innerApiCalls: Record<string, (r: unknown, o: unknown) => GaxCall<T>> }
+  ).innerApiCalls[method]!;
   const routed = (request.name ?? request.parent) as string | undefined;
   const call = inner(request, {
     retry: { retryCodes: [] },
     // The routing header the generated method would add (it is bypassed to keep the cancellable promise).
-    ...(routed ? { otherArgs: { headers: { 'x-goog-request-params': `${request.name ? 'name' : 'parent'}=${encodeURIComponent(routed)}` } } } : {}),
+    ...(routed
+      ? {
+          otherArgs: {
+            headers: {
+              'x-goog-request-params': `${request.name ? 'name' : 'parent'}=${encodeURIComponent(routed)}`,
+            },
+          },
+        }
+      : {}),
     timeout: Math.max(1, Math.floor(attempt.remainingMs())),
     ...extra,
   });

@@ -109,7 +109,11 @@ export function gcpRetryDelayMs(raw: unknown): number | undefined {
 }
 
 /** google.rpc.ErrorInfo as google-gax exposes it: `reason`, `domain` and its `metadata` map. */
-function errorInfo(error: GaxErrorShape): { reason?: string; domain?: string; metadata: Record<string, string> } {
+function errorInfo(error: GaxErrorShape): {
+  reason?: string;
+  domain?: string;
+  metadata: Record<string, string>;
+} {
   const metadata: Record<string, string> = {};
   if (typeof error.errorInfoMetadata === 'object' && error.errorInfoMetadata !== null) {
     for (const [k, v] of Object.entries(error.errorInfoMetadata)) if (typeof v === 'string') metadata[k] = v;
@@ -165,7 +169,12 @@ export function mapGcpError(
     ...(info.reason ? { reason: info.reason } : {}),
     ...(info.domain ? { domain: info.domain } : {}),
   };
-  const make = (code: StorageErrorCode | undefined, message: string | undefined, retryable?: boolean, extra = {}) =>
+  const make = (
+    code: StorageErrorCode | undefined,
+    message: string | undefined,
+    retryable?: boolean,
+    extra = {},
+  ) =>
     backendError({
       ...base,
       status: status === undefined ? undefined : HTTP_OF_STATUS[status],
@@ -177,7 +186,11 @@ export function mapGcpError(
     });
   switch (status) {
     case 'NOT_FOUND':
-      return make('NotFound', credentialId === undefined ? `${SERVICE} has no such resource (NOT_FOUND)` : undefined, false);
+      return make(
+        'NotFound',
+        credentialId === undefined ? `${SERVICE} has no such resource (NOT_FOUND)` : undefined,
+        false,
+      );
     case 'PERMISSION_DENIED': {
       const permission = info.metadata.permission ?? call?.permission;
       const resource = info.metadata.resource ?? call?.resource;
@@ -195,7 +208,11 @@ export function mapGcpError(
         false,
       );
     case 'ALREADY_EXISTS':
-      return make('Conflict', `the secret already exists (ALREADY_EXISTS): another writer created it first`, false);
+      return make(
+        'Conflict',
+        `the secret already exists (ALREADY_EXISTS): another writer created it first`,
+        false,
+      );
     case 'RESOURCE_EXHAUSTED':
       return make(
         'RateLimited',
@@ -206,7 +223,11 @@ export function mapGcpError(
     case 'UNAVAILABLE':
       return make('Unavailable', `${SERVICE} is unavailable (UNAVAILABLE); retried with backoff`, true);
     case 'DEADLINE_EXCEEDED':
-      return make('Unavailable', `${SERVICE} did not answer in time (DEADLINE_EXCEEDED); retried with backoff`, true);
+      return make(
+        'Unavailable',
+        `${SERVICE} did not answer in time (DEADLINE_EXCEEDED); retried with backoff`,
+        true,
+      );
     case 'FAILED_PRECONDITION':
       return make(
         'Conflict',
@@ -214,10 +235,18 @@ export function mapGcpError(
         false,
       );
     case 'ABORTED':
-      return make('Conflict', `${SERVICE} aborted the call on a concurrent change (ABORTED); read again and retry`, false);
+      return make(
+        'Conflict',
+        `${SERVICE} aborted the call on a concurrent change (ABORTED); read again and retry`,
+        false,
+      );
     case 'INVALID_ARGUMENT':
     case 'OUT_OF_RANGE':
-      return make('InvalidConfig', `${SERVICE} rejected a parameter of ${call?.rpc ?? 'the call'} (${status})${said ? `: ${said}` : ''}`, false);
+      return make(
+        'InvalidConfig',
+        `${SERVICE} rejected a parameter of ${call?.rpc ?? 'the call'} (${status})${said ? `: ${said}` : ''}`,
+        false,
+      );
     case 'CANCELLED':
       return make('Aborted', `the call to ${SERVICE} was cancelled`, false);
     case undefined:

@@ -91,22 +91,27 @@ export const GCP_SECRET_MANAGER_OPTIONS = defineProviderOptions(
       doc: 'a credentials JSON file: a service-account key, an authorized_user file or a workload identity federation (external_account) file',
       env: 'GOOGLE_APPLICATION_CREDENTIALS',
       envUnless: ['credentials'],
-      defaultDoc: '`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud\'s application default credentials, else the metadata server (`GCE_METADATA_HOST`)',
+      defaultDoc:
+        "`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's application default credentials, else the metadata server (`GCE_METADATA_HOST`)",
     }),
     credentials: option.secret({
       doc: 'the credentials JSON itself (a service-account key as text or `SecretString`); the provider keeps its own copy and disposes it on `close()`',
     }),
     tls: option.object(
       {
-        caFile: option.path({ doc: 'PEM file of the CA to trust instead of Node\'s roots (TLS-inspecting proxies, emulators)' }),
+        caFile: option.path({
+          doc: "PEM file of the CA to trust instead of Node's roots (TLS-inspecting proxies, emulators)",
+        }),
         ca: option.string({
           doc: 'PEM text of that CA (instead of `tls.caFile`)',
-          check: (text) => (text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`),
+          check: (text) =>
+            text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`,
         }),
       },
       {
         check: (tls, report) => {
-          if (tls.caFile !== undefined && tls.ca !== undefined) report('ca', 'give tls.caFile or tls.ca, not both');
+          if (tls.caFile !== undefined && tls.ca !== undefined)
+            report('ca', 'give tls.caFile or tls.ca, not both');
         },
       },
     ),

@@ -5,13 +5,24 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialContext, type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import {
+  type CredentialContext,
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+} from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import { GcpTokenManager } from './gcp-secret-manager-auth.js';
-import { callGcp, createGcpClient, type GcpClient, type GcpEndpoint, type GcpSdk } from './gcp-secret-manager-client.js';
+import {
+  callGcp,
+  createGcpClient,
+  type GcpClient,
+  type GcpEndpoint,
+  type GcpSdk,
+} from './gcp-secret-manager-client.js';
 import { type GcpCallContext, gcpStatusOf, mapGcpError } from './gcp-secret-manager-errors.js';
 import {
   annotationsOf,
@@ -183,7 +194,9 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         const versions: GcpCredentialVersion[] = [];
         let pageToken: string | undefined;
         do {
-          const [page, , response] = await this.#call<[VersionResource[], unknown, { nextPageToken?: string }]>(
+          const [page, , response] = await this.#call<
+            [VersionResource[], unknown, { nextPageToken?: string }]
+          >(
             'ListSecretVersions',
             'listSecretVersions',
             { parent, pageSize: PAGE_SIZE, ...(pageToken ? { pageToken } : {}) },
@@ -211,7 +224,11 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
    * const previous = await provider.retrieveVersion('db_password', 3);
    * ```
    */
-  async retrieveVersion(idLike: CredentialIdLike, version: number, context?: CredentialContext): Promise<StoredCredential> {
+  async retrieveVersion(
+    idLike: CredentialIdLike,
+    version: number,
+    context?: CredentialContext,
+  ): Promise<StoredCredential> {
     if (!Number.isInteger(version) || version < 1) {
       throw new StorageError({
         code: 'InvalidConfig',
@@ -220,7 +237,9 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         operation: 'retrieve',
       });
     }
-    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#access(id, a, String(version)), { context });
+    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#access(id, a, String(version)), {
+      context,
+    });
   }
 
   // ---- backend --------------------------------------------------------------------------------------
@@ -229,7 +248,11 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     this.secretId(id);
   }
 
-  protected override prepareStore(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): PreparedStore {
+  protected override prepareStore(
+    id: CredentialId,
+    data: EncryptedData,
+    metadata: CredentialMetadata,
+  ): PreparedStore {
     this.validateId(id);
     const payload = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
     assertWithinSizeLimit(payload.length, GCP_LIMITS.maxPayloadBytes, {
@@ -273,18 +296,35 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     let version: { name?: string | null };
     try {
       // One round trip when the secret exists: add the version first, create the secret only on NOT_FOUND.
-      [version] = await this.#call('AddSecretVersion', 'addSecretVersion', { parent: name, payload }, a, 'store', id);
+      [version] = await this.#call(
+        'AddSecretVersion',
+        'addSecretVersion',
+        { parent: name, payload },
+        a,
+        'store',
+        id,
+      );
     } catch (error) {
       if (!isCode(error, 'NotFound')) throw error;
       this.#known.delete(name);
       await this.#create(id, prepared, a);
-      [version] = await this.#call('AddSecretVersion', 'addSecretVersion', { parent: name, payload }, a, 'store', id);
+      [version] = await this.#call(
+        'AddSecretVersion',
+        'addSecretVersion',
+        { parent: name, payload },
+        a,
+        'store',
+        id,
+      );
     }
     await this.#syncMetadata(id, name, prepared, a);
     const number = lastSegment(version?.name);
     if (number) {
       this.#written.set(id.value, number);
-      this.common.logger.debug({ provider: PROVIDER, credentialId: id.value, version: number }, 'stored a new version');
+      this.common.logger.debug(
+        { provider: PROVIDER, credentialId: id.value, version: number },
+        'stored a new version',
+      );
     }
   }
 
@@ -301,8 +341,22 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     } catch (error) {
       // A stale etag of our own: someone changed the secret since we saw it. Delete what is there now.
       if (!(etag && isCode(error, 'Conflict'))) throw error;
-      const [secret] = await this.#call<[SecretResource]>('GetSecret', 'getSecret', { name }, a, 'delete', id);
-      await this.#call('DeleteSecret', 'deleteSecret', { name, etag: secret.etag ?? undefined }, a, 'delete', id);
+      const [secret] = await this.#call<[SecretResource]>(
+        'GetSecret',
+        'getSecret',
+        { name },
+        a,
+        'delete',
+        id,
+      );
+      await this.#call(
+        'DeleteSecret',
+        'deleteSecret',
+        { name, etag: secret.etag ?? undefined },
+        a,
+        'delete',
+        id,
+      );
     }
     this.#written.delete(id.value);
   }
@@ -316,7 +370,12 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       const [page, , response] = await this.#call<[SecretResource[], unknown, { nextPageToken?: string }]>(
         'ListSecrets',
         'listSecrets',
-        { parent, pageSize: PAGE_SIZE, ...(labelFilter ? { filter: labelFilter } : {}), ...(pageToken ? { pageToken } : {}) },
+        {
+          parent,
+          pageSize: PAGE_SIZE,
+          ...(labelFilter ? { filter: labelFilter } : {}),
+          ...(pageToken ? { pageToken } : {}),
+        },
         a,
         'list',
         undefined,
@@ -330,7 +389,12 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         const mirror = metadataFromAnnotations(secret.annotations);
         if (!mirror) continue;
         this.#remember(secret);
-        if (matchesFilter({ createdAt: mirror.createdAt, lastModified: mirror.createdAt, tags: mirror.tags }, filter)) {
+        if (
+          matchesFilter(
+            { createdAt: mirror.createdAt, lastModified: mirror.createdAt, tags: mirror.tags },
+            filter,
+          )
+        ) {
           ids.push(id.value);
         }
       }
@@ -392,18 +456,25 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       this.#remember(secret);
     } catch (error) {
       // Another writer created it between our NOT_FOUND and now: add the version to theirs.
-      if (!(isCode(error, 'Conflict') && (error as StorageError).details.backendCode === 'ALREADY_EXISTS')) throw error;
+      if (!(isCode(error, 'Conflict') && (error as StorageError).details.backendCode === 'ALREADY_EXISTS'))
+        throw error;
     }
   }
 
   /** Brings labels and annotations in line with the stored metadata (one UpdateSecret, only when they differ). */
-  async #syncMetadata(id: CredentialId, name: string, prepared: PreparedStore, a: AttemptContext): Promise<void> {
+  async #syncMetadata(
+    id: CredentialId,
+    name: string,
+    prepared: PreparedStore,
+    a: AttemptContext,
+  ): Promise<void> {
     let known = this.#known.get(name);
     if (!known) {
       const [secret] = await this.#call<[SecretResource]>('GetSecret', 'getSecret', { name }, a, 'store', id);
       known = this.#remember(secret);
     }
-    if (sameRecord(known.labels, prepared.labels) && sameRecord(known.annotations, prepared.annotations)) return;
+    if (sameRecord(known.labels, prepared.labels) && sameRecord(known.annotations, prepared.annotations))
+      return;
     for (let pass = 0; ; pass++) {
       try {
         const [secret] = await this.#call<[SecretResource]>(
@@ -422,14 +493,25 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       } catch (error) {
         // Concurrency through etags: a writer changed the secret since we read it; read it again, once.
         if (pass > 0 || !isCode(error, 'Conflict')) throw error;
-        const [secret] = await this.#call<[SecretResource]>('GetSecret', 'getSecret', { name }, a, 'store', id);
+        const [secret] = await this.#call<[SecretResource]>(
+          'GetSecret',
+          'getSecret',
+          { name },
+          a,
+          'store',
+          id,
+        );
         known = this.#remember(secret);
       }
     }
   }
 
   #remember(secret: SecretResource): KnownSecret {
-    const known = { etag: secret.etag ?? '', labels: { ...(secret.labels ?? {}) }, annotations: { ...(secret.annotations ?? {}) } };
+    const known = {
+      etag: secret.etag ?? '',
+      labels: { ...(secret.labels ?? {}) },
+      annotations: { ...(secret.annotations ?? {}) },
+    };
     if (secret.name) {
       // The service answers with the project number; key by the id-based name this provider uses.
       const secretId = lastSegment(secret.name);
@@ -440,9 +522,19 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
 
   async #access(id: CredentialId, a: AttemptContext, version: string): Promise<StoredCredential> {
     const name = `${this.#secretName(id)}/versions/${version}`;
-    let response: { name?: string | null; payload?: { data?: Uint8Array | string | null; dataCrc32c?: number | string | null } | null };
+    let response: {
+      name?: string | null;
+      payload?: { data?: Uint8Array | string | null; dataCrc32c?: number | string | null } | null;
+    };
     try {
-      [response] = await this.#call('AccessSecretVersion', 'accessSecretVersion', { name }, a, 'retrieve', id);
+      [response] = await this.#call(
+        'AccessSecretVersion',
+        'accessSecretVersion',
+        { name },
+        a,
+        'retrieve',
+        id,
+      );
     } catch (error) {
       if (error instanceof StorageError && error.details.backendCode === 'FAILED_PRECONDITION') {
         throw await this.#versionStateError(id, name, a, error);
@@ -469,10 +561,22 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   }
 
   /** FAILED_PRECONDITION on access: the version is disabled or destroyed; GetSecretVersion says which. */
-  async #versionStateError(id: CredentialId, name: string, a: AttemptContext, error: StorageError): Promise<StorageError> {
+  async #versionStateError(
+    id: CredentialId,
+    name: string,
+    a: AttemptContext,
+    error: StorageError,
+  ): Promise<StorageError> {
     let state: string | undefined;
     try {
-      const [version] = await this.#call<[VersionResource]>('GetSecretVersion', 'getSecretVersion', { name }, a, 'retrieve', id);
+      const [version] = await this.#call<[VersionResource]>(
+        'GetSecretVersion',
+        'getSecretVersion',
+        { name },
+        a,
+        'retrieve',
+        id,
+      );
       state = stateOf(version.state);
     } catch {
       // The first error stays the answer.
@@ -505,7 +609,9 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       return await callGcp<T>(this.#client!, method, request, a, extra);
     } catch (error) {
       if (error instanceof StorageError) throw error;
-      const resource = String(request.name ?? request.parent ?? (request.secret as SecretResource | undefined)?.name ?? '');
+      const resource = String(
+        request.name ?? request.parent ?? (request.secret as SecretResource | undefined)?.name ?? '',
+      );
       const call: GcpCallContext = { rpc, permission: PERMISSIONS[rpc] ?? rpc, resource };
       const mapped = mapGcpError(error, operation, id?.value, call);
       // An expired or revoked token: forget it, so the next attempt (or operation) gets a new one.
@@ -531,7 +637,9 @@ function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
 
 function stateOf(state: string | number | null | undefined): GcpCredentialVersion['state'] {
   if (typeof state === 'number') return STATES[state] ?? 'STATE_UNSPECIFIED';
-  return (STATES as readonly string[]).includes(String(state)) ? (state as GcpCredentialVersion['state']) : 'STATE_UNSPECIFIED';
+  return (STATES as readonly string[]).includes(String(state))
+    ? (state as GcpCredentialVersion['state'])
+    : 'STATE_UNSPECIFIED';
 }
 
 function timeOf(t: VersionResource['createTime']): Date | undefined {
@@ -553,7 +661,11 @@ function versionOf(v: VersionResource): GcpCredentialVersion {
 function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
   const url = new URL(/^https?:\/\//.test(text) ? text : `https://${text}`);
   if (url.protocol === 'http:') {
-    assertSecureEndpoint(url.href, { provider: PROVIDER, source: 'the apiEndpoint option', allowInsecureHttp });
+    assertSecureEndpoint(url.href, {
+      provider: PROVIDER,
+      source: 'the apiEndpoint option',
+      allowInsecureHttp,
+    });
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
@@ -565,8 +677,13 @@ function externalAccountLoader() {
   return async (json: Record<string, unknown>) => {
     const { createRequire } = await import('node:module');
     const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'));
-    const gax = sdkRequire('google-gax') as { GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> } };
-    const auth = new gax.GoogleAuth({ credentials: json, scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
+    const gax = sdkRequire('google-gax') as {
+      GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> };
+    };
+    const auth = new gax.GoogleAuth({
+      credentials: json,
+      scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+    });
     const client = (await auth.getClient()) as {
       getAccessToken(): Promise<{ token?: string | null }>;
       credentials?: { expiry_date?: number | null };

@@ -4,12 +4,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
+import { connect as netConnect } from 'node:net';
 import { Readable } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { GcpTokenManager } from './gcp-secret-manager-auth.js';
 
 const PROVIDER = 'gcp-secret-manager';
+/** How much later than the core deadline gax's own deadline is set. */
+const DEADLINE_MARGIN_MS = 1000;
 
 /** The loaded `@google-cloud/secret-manager` module. */
 export type GcpSdk = typeof import('@google-cloud/secret-manager');
@@ -136,7 +140,7 @@ function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
 
 /**
  * Runs one RPC as one attempt: SDK retries off (`retry.retryCodes: []`; gax's `maxRetries: 0` would turn
- * the error into DEADLINE_EXCEEDED), the remaining deadline as gax's timeout, and the attempt's signal
+ * the error into DEADLINE_EXCEEDED), gax's timeout just after the core deadline, and the attempt's signal
  * cancelling the call (gax's cancellable promise).
  *
  * @example
@@ -169,7 +173,8 @@ export async function callGcp<T = unknown>(
           },
         }
       : {}),
-    timeout: Math.max(1, Math.floor(attempt.remainingMs())),
+    // A backstop only: the core deadline (which cancels the call) must fire first, so the error is Timeout.
+    timeout: Math.max(1, Math.floor(attempt.remainingMs())) + DEADLINE_MARGIN_MS,
     ...extra,
   });
   const cancel = () => call.cancel?.();
@@ -179,4 +184,45 @@ export async function callGcp<T = unknown>(
   } finally {
     signal.removeEventListener('abort', cancel);
   }
+}
+
+/**
+ * Opens (and closes) one connection to the API endpoint, TLS included, before the first call. grpc-js
+ * reports a refused port, an unknown host or an untrusted certificate only as UNAVAILABLE with text;
+ * this check surfaces the Node.js error itself, so the core transport policy decides what it means, the
+ * same way on both transports.
+ *
+ * @example
+ * ```ts
+ * await probeEndpoint({ host: 'secretmanager.googleapis.com', port: 443, protocol: 'https' }, undefined, signal);
+ * ```
+ */
+export function probeEndpoint(
+  endpoint: GcpEndpoint,
+  ca: string | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const loopback = endpoint.host === '127.0.0.1' || endpoint.host === '::1';
+    const socket =
+      endpoint.protocol === 'http'
+        ? netConnect({ host: endpoint.host, port: endpoint.port })
+        : tlsConnect({
+            host: endpoint.host,
+            port: endpoint.port,
+            servername: loopback ? 'localhost' : endpoint.host,
+            ALPNProtocols: ['h2', 'http/1.1'],
+            ...(ca ? { ca } : {}),
+          });
+    const done = (error?: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => done(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once(endpoint.protocol === 'http' ? 'connect' : 'secureConnect', () => done());
+    socket.once('error', done);
+  });
 }

@@ -22,6 +22,7 @@ import {
   type GcpClient,
   type GcpEndpoint,
   type GcpSdk,
+  probeEndpoint,
 } from './gcp-secret-manager-client.js';
 import { type GcpCallContext, gcpStatusOf, mapGcpError } from './gcp-secret-manager-errors.js';
 import {
@@ -268,8 +269,9 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const sdk = this.peer<GcpSdk>(GCP_SECRET_MANAGER_SDK.name);
     const s = this.#settings;
+    const ca = await loadCaBundle(s.tls, { provider: PROVIDER, signal: a.signal });
+    await probeEndpoint(this.#endpoint, ca, a.signal);
     if (!this.#client) {
-      const ca = await loadCaBundle(s.tls, { provider: PROVIDER, signal: a.signal });
       this.#tokens = new GcpTokenManager(
         {
           credentials: s.credentials,

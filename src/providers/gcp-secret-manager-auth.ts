@@ -130,8 +130,17 @@ export class GcpTokenManager {
 
   async #discover(signal: AbortSignal) {
     const s = this.#settings;
-    if (s.credentials)
-      return this.#fromKey(JSON.parse(s.credentials.expose()) as KeyJson, 'the credentials option');
+    if (s.credentials) {
+      let json: KeyJson;
+      try {
+        json = JSON.parse(s.credentials.expose()) as KeyJson;
+      } catch {
+        throw invalidKey(
+          'the credentials option is not JSON: give a parsed key file object or its JSON text',
+        );
+      }
+      return this.#fromKey(json, 'the credentials option');
+    }
     const file = s.credentialsFile ?? (this.#env.GOOGLE_APPLICATION_CREDENTIALS || undefined);
     if (file) return this.#fromKey(await readKeyFile(file, signal), file);
     const gcloud = join(

@@ -1,6 +1,32 @@
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
+import { SecretString } from '../core/secret-string.js';
+
+/**
+ * Explicit credentials as callers give them: a parsed key file, its JSON text, or a `SecretString` of it.
+ *
+ * @example
+ * ```ts
+ * const credentials: GcpCredentialsInput = JSON.parse(readFileSync('key.json', 'utf8'));
+ * ```
+ */
+export type GcpCredentialsInput = string | SecretString | ({ type: string } & Record<string, unknown>);
+
+/**
+ * The provider's own copy of explicit credentials, as JSON text in a `SecretString` (the caller's object is
+ * never kept or disposed).
+ *
+ * @example
+ * ```ts
+ * const copy = copyCredentials({ type: 'service_account', client_email: 'a@b', private_key: '...' });
+ * ```
+ */
+export function copyCredentials(input: GcpCredentialsInput | undefined): SecretString | undefined {
+  if (input === undefined) return undefined;
+  if (input instanceof SecretString) return input.useBytes((bytes) => new SecretString(bytes));
+  return new SecretString(typeof input === 'string' ? input : JSON.stringify(input));
+}
 
 /**
  * The Google Cloud Secret Manager provider's name, as `createStorageProvider` takes it.
@@ -94,9 +120,18 @@ export const GCP_SECRET_MANAGER_OPTIONS = defineProviderOptions(
       defaultDoc:
         "`GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's application default credentials, else the metadata server (`GCE_METADATA_HOST`)",
     }),
-    credentials: option.secret({
-      doc: 'the credentials JSON itself (a service-account key as text or `SecretString`); the provider keeps its own copy and disposes it on `close()`',
-    }),
+    credentials: option.instance(
+      {
+        is: (value: unknown): value is GcpCredentialsInput =>
+          (typeof value === 'string' && value.length > 0) ||
+          value instanceof SecretString ||
+          (typeof value === 'object' && value !== null && !Array.isArray(value) && 'type' in value),
+        rule: 'a credentials object (a parsed key file, with "type"), its JSON text, or a SecretString of it',
+      },
+      {
+        doc: 'the credentials themselves: a service-account key object, its JSON text or a `SecretString`; the provider keeps its own copy and disposes it on `close()`',
+      },
+    ),
     tls: option.object(
       {
         caFile: option.path({

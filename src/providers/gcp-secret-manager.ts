@@ -14,6 +14,7 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import { GcpTokenManager } from './gcp-secret-manager-auth.js';
 import {
@@ -34,6 +35,7 @@ import {
   metadataFromAnnotations,
 } from './gcp-secret-manager-labels.js';
 import {
+  copyCredentials,
   GCP_SECRET_MANAGER,
   GCP_SECRET_MANAGER_OPTIONS,
   GCP_SECRET_MANAGER_SDK,
@@ -50,6 +52,7 @@ export {
   GCP_SECRET_MANAGER,
   GCP_SECRET_MANAGER_OPTIONS,
   GCP_SECRET_MANAGER_SDK,
+  type GcpCredentialsInput,
   type GcpCredentialVersion,
   type GcpSecretManagerOptions,
   type GcpVersionHistory,
@@ -124,6 +127,8 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   readonly name = PROVIDER;
   readonly capabilities: ProviderCapabilities;
   readonly #settings: GcpSettings;
+  /** The provider's own copy of explicit credentials (disposed by the base on close). */
+  readonly #credentials: SecretString | undefined;
   readonly #endpoint: GcpEndpoint;
   #client: GcpClient | undefined;
   #tokens: GcpTokenManager | undefined;
@@ -132,14 +137,16 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
 
   constructor(options: GcpSecretManagerOptions) {
     const { values, secrets } = GCP_SECRET_MANAGER_OPTIONS.resolve(options);
+    const credentials = copyCredentials(values.credentials);
     super({
       name: PROVIDER,
       common: values,
-      secrets,
+      secrets: credentials ? [...secrets, credentials] : secrets,
       mapError: (error, operation, credentialId) => mapGcpError(error, operation, credentialId),
       peers: [GCP_SECRET_MANAGER_SDK],
     });
     this.#settings = values;
+    this.#credentials = credentials;
     this.#endpoint = parseEndpoint(values.apiEndpoint, values.dangerouslyAllowInsecureHttp);
     this.capabilities = {
       // The document holds the ciphertext as base64 (4/3) plus metadata; 64 KiB of payload leaves this.
@@ -274,7 +281,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     if (!this.#client) {
       this.#tokens = new GcpTokenManager(
         {
-          credentials: s.credentials,
+          credentials: this.#credentials,
           credentialsFile: s.credentialsFile,
           externalAccount: externalAccountLoader(),
         },

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
@@ -6,6 +7,8 @@ import { crc32c } from '../../src/core/crc32c.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
+import { encodeCredentialName } from '../../src/core/name-mapping.js';
+import { SecretString } from '../../src/core/secret-string.js';
 import { GcpSecretManagerProvider } from '../../src/providers/gcp-secret-manager.js';
 import { mapGcpError } from '../../src/providers/gcp-secret-manager-errors.js';
 import {
@@ -235,5 +238,78 @@ describe('GCP provider options', () => {
     });
     assert.ok(!inspect(p, { depth: 10 }).includes(sentinel));
     assert.ok(!JSON.stringify(p).includes(sentinel));
+  });
+});
+
+describe('GCP provider: credentials, paging and limits', () => {
+  it('explicit credentials (object, text or SecretString) authenticate; the caller keeps its own', async () => {
+    const key = JSON.parse(readFileSync(emulator.credentialsFile, 'utf8')) as Record<string, string> & {
+      type: string;
+    };
+    const { credentialsFile: _file, ...options } = emulator.providerOptions('grpc');
+    const mine = new SecretString(JSON.stringify(key));
+    for (const credentials of [key, JSON.stringify(key), mine]) {
+      const p = new GcpSecretManagerProvider({ ...options, credentials, prefix: `k${++run}_`, clock });
+      await p.store('k', keys.encrypt(Buffer.from('k')), createMetadata());
+      assert.ok(!inspect(p, { depth: 10 }).includes(key.private_key!.slice(40, 80)));
+      await p.close();
+    }
+    assert.equal(mine.disposed, false, "close() disposes only the provider's copy");
+    const broken = new GcpSecretManagerProvider({ ...options, credentials: 'SENTINEL-not-json', clock });
+    const error = await failure(broken.connect());
+    assert.equal(error.code, 'InvalidConfig');
+    assert.ok(!error.message.includes('SENTINEL'));
+    await broken.close();
+  });
+
+  it('GOOGLE_APPLICATION_CREDENTIALS names the key file when no option does', async () => {
+    const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = emulator.credentialsFile;
+    try {
+      const { credentialsFile: _file, ...options } = emulator.providerOptions('rest');
+      const p = new GcpSecretManagerProvider({ ...options, prefix: `e${++run}_`, clock });
+      assert.equal(await p.exists('none'), false);
+      assert.equal(p.tokenState?.source, 'service-account');
+      await p.close();
+    } finally {
+      if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+    }
+  });
+
+  it('list pages with pageToken and filters on labels server-side', async () => {
+    const p = provider('grpc');
+    const prefix = `u${run}_`;
+    const annotations = annotationsOf(createMetadata({ tags: { env: 'paged' } }));
+    for (let i = 0; i < 260; i++) {
+      emulator.seedSecret(encodeCredentialName(`id_${i}`, 'lowercase-dns', { prefix }), 'x', {
+        labels: { env: i % 2 ? 'paged' : 'other' },
+        annotations: i % 2 ? annotations : annotationsOf(createMetadata({ tags: { env: 'other' } })),
+      });
+    }
+    await p.connect();
+    let before = emulator.count('ListSecrets');
+    assert.equal((await p.list()).filter((id) => id.startsWith('id_')).length, 260);
+    assert.ok(emulator.count('ListSecrets') - before >= 2, 'more than one page');
+    before = emulator.count('ListSecrets');
+    const paged = await p.list({ tags: { env: 'paged' } });
+    assert.equal(paged.length, 130);
+    assert.equal(emulator.count('ListSecrets') - before, 1, 'the label filter ran in the service');
+    await p.close();
+  });
+
+  it('annotations over 16 KiB and payloads over 64 KiB are refused before any request', async () => {
+    const p = provider('grpc');
+    await p.connect();
+    const before = emulator.count();
+    const tags: Record<string, string> = {};
+    for (let i = 0; i < 60; i++) tags[`Tag${i}`] = 'v'.repeat(300);
+    const error = await failure(p.store('big', keys.encrypt(Buffer.from('x')), createMetadata({ tags })));
+    assert.equal(error.code, 'InvalidMetadata');
+    assert.match(error.message, /annotations/);
+    const tooBig = await failure(p.store('big', keys.encrypt(Buffer.alloc(46_000)), createMetadata()));
+    assert.equal(tooBig.code, 'SizeLimitExceeded');
+    assert.equal(emulator.count(), before);
+    await p.close();
   });
 });

@@ -2,6 +2,7 @@ import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
 import { SecretString } from '../core/secret-string.js';
+import { insecureHttpOption, secureEndpointCheck, tlsOptions } from '../core/transport-security.js';
 
 /**
  * Explicit credentials as callers give them: a parsed key file, its JSON text, or a `SecretString` of it.
@@ -66,7 +67,6 @@ export const GCP_SECRET_MANAGER_SDK: PeerPackage = {
  */
 export const GCP_DEFAULT_PREFIX = 'nebula_';
 
-const PEM = '-----BEGIN CERTIFICATE-----';
 const LOCATION = /^[a-z]+-[a-z]+\d+$/;
 const KMS_KEY = /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/;
 
@@ -132,28 +132,11 @@ export const GCP_SECRET_MANAGER_OPTIONS = defineProviderOptions(
         doc: 'the credentials themselves: a service-account key object, its JSON text or a `SecretString`; the provider keeps its own copy and disposes it on `close()`',
       },
     ),
-    tls: option.object(
-      {
-        caFile: option.path({
-          doc: "PEM file of the CA to trust instead of Node's roots (TLS-inspecting proxies, emulators)",
-        }),
-        ca: option.string({
-          doc: 'PEM text of that CA (instead of `tls.caFile`)',
-          check: (text) =>
-            text.includes(PEM) ? undefined : `must be PEM text (${PEM}); use tls.caFile for a path`,
-        }),
-      },
-      {
-        check: (tls, report) => {
-          if (tls.caFile !== undefined && tls.ca !== undefined)
-            report('ca', 'give tls.caFile or tls.ca, not both');
-        },
-      },
-    ),
-    dangerouslyAllowInsecureHttp: option.boolean({
-      doc: 'allow a plain `http://` apiEndpoint on a non-loopback host (REST only): the access token crosses the network in clear',
-      default: false,
+    tls: tlsOptions({
+      caFile: "PEM file of the CA to trust instead of Node's roots (TLS-inspecting proxies, emulators)",
+      ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
     }),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the access token'),
     replication: option.stringList({
       doc: 'locations of user-managed replication for new secrets (e.g. `["europe-west1", "europe-west4"]`); empty for automatic replication',
       default: [],
@@ -174,8 +157,11 @@ export const GCP_SECRET_MANAGER_OPTIONS = defineProviderOptions(
         if (!LOCATION.test(location)) report(`replication.${i}`, 'must be a location such as europe-west1');
       }
       const endpoint = values.apiEndpoint ?? '';
-      if (endpoint.startsWith('http://') && values.transport !== 'rest') {
-        report('apiEndpoint', 'http:// works only with transport: "rest" (gRPC always uses TLS)');
+      if (endpoint.startsWith('http://')) {
+        if (values.transport !== 'rest') {
+          report('apiEndpoint', 'http:// works only with transport: "rest" (gRPC always uses TLS)');
+        }
+        secureEndpointCheck(values, ['apiEndpoint'], report);
       }
     },
   },

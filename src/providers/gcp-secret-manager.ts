@@ -302,29 +302,26 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   ): Promise<void> {
     const name = this.#secretName(id);
     const payload = { data: prepared.payload, dataCrc32c: prepared.crc };
+    const addVersion = async () =>
+      (
+        await this.#call<[{ name?: string | null }]>(
+          'AddSecretVersion',
+          'addSecretVersion',
+          { parent: name, payload },
+          a,
+          'store',
+          id,
+        )
+      )[0];
     let version: { name?: string | null };
     try {
       // One round trip when the secret exists: add the version first, create the secret only on NOT_FOUND.
-      [version] = await this.#call(
-        'AddSecretVersion',
-        'addSecretVersion',
-        { parent: name, payload },
-        a,
-        'store',
-        id,
-      );
+      version = await addVersion();
     } catch (error) {
       if (!isCode(error, 'NotFound')) throw error;
       this.#known.delete(name);
       await this.#create(id, prepared, a);
-      [version] = await this.#call(
-        'AddSecretVersion',
-        'addSecretVersion',
-        { parent: name, payload },
-        a,
-        'store',
-        id,
-      );
+      version = await addVersion();
     }
     await this.#syncMetadata(id, name, prepared, a);
     const number = lastSegment(version?.name);

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import { crc32c } from '../../src/core/crc32c.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
-import { StorageError } from '../../src/core/errors.js';
+import type { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { encodeCredentialName } from '../../src/core/name-mapping.js';
 import { SecretString } from '../../src/core/secret-string.js';
@@ -20,6 +20,7 @@ import {
   metadataFromAnnotations,
 } from '../../src/providers/gcp-secret-manager-labels.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
+import { storageErrorOf } from './local-helpers.js';
 
 const clock = new ManualClock(Date.UTC(2026, 0, 1));
 const emulator = new GcpSecretManagerEmulator({ clock });
@@ -41,16 +42,6 @@ function provider(transport: 'grpc' | 'rest' = 'grpc', extra: Record<string, unk
     retry: { maxRetries: 0 },
     ...extra,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, String(error));
-    return error;
-  }
-  assert.fail('expected a StorageError');
 }
 
 describe('GCP labels and annotations', () => {
@@ -155,10 +146,10 @@ for (const transport of ['grpc', 'rest'] as const) {
       const name = `projects/${emulator.projectId}/secrets/${p.secretId('rot')}/versions/`;
       emulator.state.changeVersion(`${name}3`, 'disable', undefined);
       emulator.state.changeVersion(`${name}2`, 'destroy', undefined);
-      const disabled = await failure(p.retrieve('rot'));
+      const disabled = await storageErrorOf(p.retrieve('rot'));
       assert.equal(disabled.code, 'Conflict');
       assert.equal(disabled.details.versionState, 'DISABLED');
-      const destroyed = await failure(p.retrieveVersion('rot', 2));
+      const destroyed = await storageErrorOf(p.retrieveVersion('rot', 2));
       assert.equal(destroyed.details.versionState, 'DESTROYED');
       assert.equal((await p.versionHistory('rot')).versions[1]!.state, 'DESTROYED');
       await p.close();
@@ -169,7 +160,7 @@ for (const transport of ['grpc', 'rest'] as const) {
       await p.store('crc', keys.encrypt(Buffer.from('x')), createMetadata());
       const version = emulator.state.find(p.secretId('crc'))!.versions.at(-1)!;
       version.data = Buffer.concat([version.data!, Buffer.from(' ')]);
-      const error = await failure(p.retrieve('crc'));
+      const error = await storageErrorOf(p.retrieve('crc'));
       assert.equal(error.code, 'Corrupted');
       await p.close();
     });
@@ -177,14 +168,14 @@ for (const transport of ['grpc', 'rest'] as const) {
     it('PERMISSION_DENIED names secretmanager.versions.access; RESOURCE_EXHAUSTED is RateLimited', async () => {
       const account = emulator.addServiceAccount(`reader-${transport}`, ['roles/secretmanager.viewer']);
       const p = provider(transport, { credentialsFile: account.keyFile });
-      const denied = await failure(p.retrieve('nope'));
+      const denied = await storageErrorOf(p.retrieve('nope'));
       assert.equal(denied.code, 'PermissionDenied');
       assert.equal(denied.details.permission, 'secretmanager.versions.access');
       await p.close();
       const q = provider(transport);
       await q.connect();
       emulator.throttle(1, { rpc: 'AccessSecretVersion', transport });
-      const throttled = await failure(q.retrieve('nope'));
+      const throttled = await storageErrorOf(q.retrieve('nope'));
       assert.equal(throttled.code, 'RateLimited');
       assert.equal(throttled.retryable, true);
       await q.close();
@@ -256,7 +247,7 @@ describe('GCP provider: credentials, paging and limits', () => {
     }
     assert.equal(mine.disposed, false, "close() disposes only the provider's copy");
     const broken = new GcpSecretManagerProvider({ ...options, credentials: 'SENTINEL-not-json', clock });
-    const error = await failure(broken.connect());
+    const error = await storageErrorOf(broken.connect());
     assert.equal(error.code, 'InvalidConfig');
     assert.ok(!error.message.includes('SENTINEL'));
     await broken.close();
@@ -304,10 +295,12 @@ describe('GCP provider: credentials, paging and limits', () => {
     const before = emulator.count();
     const tags: Record<string, string> = {};
     for (let i = 0; i < 60; i++) tags[`Tag${i}`] = 'v'.repeat(300);
-    const error = await failure(p.store('big', keys.encrypt(Buffer.from('x')), createMetadata({ tags })));
+    const error = await storageErrorOf(
+      p.store('big', keys.encrypt(Buffer.from('x')), createMetadata({ tags })),
+    );
     assert.equal(error.code, 'InvalidMetadata');
     assert.match(error.message, /annotations/);
-    const tooBig = await failure(p.store('big', keys.encrypt(Buffer.alloc(46_000)), createMetadata()));
+    const tooBig = await storageErrorOf(p.store('big', keys.encrypt(Buffer.alloc(46_000)), createMetadata()));
     assert.equal(tooBig.code, 'SizeLimitExceeded');
     assert.equal(emulator.count(), before);
     await p.close();

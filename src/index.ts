@@ -5,7 +5,11 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
+export {
+  BaseStorageProvider,
+  type ProviderInit,
+  type ProviderOperationOptions,
+} from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -23,6 +27,7 @@ export {
   type CredentialDocument,
   decodeCredentialDocument,
   encodeCredentialDocument,
+  encodeCredentialDocumentWithin,
 } from './core/document.js';
 export {
   type ConfigIssue,
@@ -35,12 +40,6 @@ export {
   type StorageOperation,
   toStorageError,
 } from './core/errors.js';
-export {
-  type CreateStorageProviderOptions,
-  createStorageProvider,
-  PROVIDER_NAMES,
-  type StorageConfig,
-} from './core/factory.js';
 export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
@@ -85,29 +84,48 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
+  defineProviderOptions,
   type OperationTimeouts,
-  OptionsValidator,
+  type OptionsOf,
+  type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  resolveCommonOptions,
+  type SettingsOf,
 } from './core/options.js';
-export { importOptionalPeer } from './core/peer.js';
+export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
+export {
+  expandHome,
+  type Field,
+  type InputOf,
+  nearestName,
+  OptionsSchema,
+  type OutputOf,
+  option,
+  type ResolvedOptionSet,
+  type SettingOrigin,
+  type SettingSource,
+  type Shape,
+  settingLabel,
+  suggest,
+} from './core/options-schema.js';
+export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
   ConnectOptions,
   ProviderCapabilities,
-  ProviderName,
   StorageProvider,
   StoredCredential,
 } from './core/provider.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
+export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
   type CredentialStoreConstructorOptions,
-  type CredentialStoreOptions,
   credentialAssociatedData,
   type EncryptionConfig,
-  openCredentialStore,
   type PutOptions,
   type RetrievedSecret,
   readKeyFile,
@@ -130,11 +148,27 @@ export {
   type CaBundleContext,
   checkEndpoint,
   type EndpointSource,
+  endpointSyntaxProblem,
   INSECURE_HTTP_OPTION,
+  insecureHttpOption,
   isLoopbackHost,
   loadCaBundle,
   pemCertificatesProblem,
-  readEndpointOption,
-  readTlsOptions,
+  secureEndpointCheck,
   type TlsTrustOptions,
+  tlsOptions,
 } from './core/transport-security.js';
+export {
+  type CreateStorageProviderOptions,
+  type CredentialStoreOptions,
+  createStorageProvider,
+  openCredentialStore,
+} from './providers/factory.js';
+export {
+  EMULATORS,
+  findProvider,
+  PROVIDER_NAMES,
+  PROVIDER_REGISTRY,
+  type ProviderName,
+  type StorageConfig,
+} from './providers/registry.js';

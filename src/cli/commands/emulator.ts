@@ -10,6 +10,7 @@ const EMULATOR_LOADERS = {
   azure: async () => (await import('../../testing/emulators/azure.js')).cliEmulator,
   vault: async () => (await import('../../testing/emulators/vault.js')).cliEmulator,
   kubernetes: async () => (await import('../../testing/emulators/kubernetes.js')).cliEmulator,
+  gcp: async () => (await import('../../testing/emulators/gcp.js')).cliEmulator,
 } satisfies Record<string, () => Promise<CliEmulator>>;
 
 /** The services `emulator` knows. */

@@ -21,6 +21,6 @@ export interface RunningCliEmulator {
  * start any of them the same way.
  */
 export interface CliEmulator {
-  service: 'aws' | 'azure' | 'vault' | 'kubernetes';
+  service: 'aws' | 'azure' | 'vault' | 'kubernetes' | 'gcp';
   start(args: CliEmulatorArgs): Promise<RunningCliEmulator>;
 }

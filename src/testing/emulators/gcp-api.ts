@@ -90,18 +90,23 @@ export function resultMessage(
     case 'access':
       return accessMessage(state, result.secret, result.version, result.data, enc);
     case 'secrets':
-      return {
-        secrets: result.page.items.map((s) => secretMessage(state, s, enc)),
-        ...(result.page.nextPageToken ? { nextPageToken: result.page.nextPageToken } : {}),
-        totalSize: result.page.totalSize,
-      };
+      return listMessage('secrets', result.page, (s) => secretMessage(state, s, enc));
     case 'versions':
-      return {
-        versions: result.page.items.map((v) => versionMessage(state, result.secret, v, enc)),
-        ...(result.page.nextPageToken ? { nextPageToken: result.page.nextPageToken } : {}),
-        totalSize: result.page.totalSize,
-      };
+      return listMessage('versions', result.page, (v) => versionMessage(state, result.secret, v, enc));
     case 'empty':
       return {};
   }
+}
+
+/** A list response; empty fields are left out, as proto3 JSON does (an empty list is `{}`). */
+function listMessage<T>(
+  field: string,
+  page: Page<T>,
+  item: (t: T) => Record<string, unknown>,
+): Record<string, unknown> {
+  return {
+    ...(page.items.length ? { [field]: page.items.map(item) } : {}),
+    ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}),
+    ...(page.totalSize ? { totalSize: page.totalSize } : {}),
+  };
 }

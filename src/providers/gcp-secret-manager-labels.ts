@@ -29,7 +29,15 @@ export const GCP_LIMITS = Object.freeze({
   maxSecretIdLength: 255,
 });
 
-/** The annotation holding the exact metadata mirror. */
+/**
+ * The annotation holding the exact metadata mirror (tags, creation date, rotation policy) as JSON.
+ *
+ * @example
+ * ```ts
+ * import { METADATA_ANNOTATION } from 'nebula-credential/gcp';
+ * console.log(METADATA_ANNOTATION); // nebula-credential-metadata
+ * ```
+ */
 export const METADATA_ANNOTATION = 'nebula-credential-metadata';
 
 /**

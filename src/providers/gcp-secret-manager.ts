@@ -1,3 +1,4 @@
+import { assertVersionNumber } from '../core/arguments.js';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { crc32c } from '../core/crc32c.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -124,7 +125,12 @@ const PERMISSIONS: Readonly<Record<string, string>> = {
  * ```
  */
 export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore> {
+  /** The provider's name: `'gcp-secret-manager'`. */
   readonly name = PROVIDER;
+  /**
+   * What this provider supports: versioning, server-side tag filtering through labels, no soft delete;
+   * ids up to 255 characters minus the prefix.
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: GcpSettings;
   /** The provider's own copy of explicit credentials (disposed by the base on close). */
@@ -135,6 +141,14 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   readonly #known = new Map<string, KnownSecret>();
   readonly #written = new Map<string, string>();
 
+  /**
+   * Validates the options (every problem at once, as one `InvalidConfig`); no I/O until `connect()`.
+   *
+   * @example
+   * ```ts
+   * const provider = new GcpSecretManagerProvider({ projectId: 'acme-prod', transport: 'rest' });
+   * ```
+   */
   constructor(options: GcpSecretManagerOptions) {
     const { values, secrets } = GCP_SECRET_MANAGER_OPTIONS.resolve(options);
     const credentials = copyCredentials(values.credentials);
@@ -156,7 +170,6 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       softDelete: false,
       nativeTagFiltering: true,
       persistent: true,
-      maxTags: 64,
     };
   }
 
@@ -237,14 +250,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    if (!Number.isInteger(version) || version < 1) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: 'version must be a whole number from 1',
-        provider: PROVIDER,
-        operation: 'retrieve',
-      });
-    }
+    assertVersionNumber(version, PROVIDER);
     return this.runProviderOperation('retrieve', idLike, (id, a) => this.#access(id, a, String(version)), {
       context,
     });

@@ -21,6 +21,7 @@ import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping
 import type { AttemptContext } from '../core/operation.js';
 import { settingLabel } from '../core/options-schema.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
@@ -237,7 +238,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.tls.rejectUnauthorized,
-        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
+        maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -562,12 +563,4 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-/**
- * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
- * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
- */
-function maxVaultResponseBytes(maxCredentialSize: number): number {
-  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

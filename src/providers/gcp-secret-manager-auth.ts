@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
+import { readBoundedBody } from '../core/response-limit.js';
 import { SecretString } from '../core/secret-string.js';
 import { transportError } from '../core/transport.js';
 
@@ -20,6 +21,7 @@ const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const METADATA_DEFAULT_HOST = '169.254.169.254';
 /** Refresh when less than this is left: Google's own libraries use 5 minutes. */
 export const REFRESH_MARGIN_MS = 5 * 60_000;
+const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
 
 /** Where the token comes from, for logs and `tokenState`. */
 export type GcpTokenSourceKind =
@@ -337,12 +339,11 @@ export function send(
         signal: init.signal,
       },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        // Token answers are a few hundred bytes; the bound keeps a wrong endpoint from filling memory.
+        readBoundedBody(res, TOKEN_RESPONSE_LIMIT, res.headers['content-length']).then(
+          (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+          reject,
         );
-        res.on('error', reject);
       },
     );
     request.on('error', reject);

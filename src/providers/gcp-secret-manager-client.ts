@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
+import { readBoundedBody } from '../core/response-limit.js';
 import type { GcpTokenManager } from './gcp-secret-manager-auth.js';
 
 const PROVIDER = 'gcp-secret-manager';
@@ -45,11 +46,12 @@ export function createGcpClient(
   endpoint: GcpEndpoint,
   tokens: GcpTokenManager,
   ca: string | undefined,
+  maxResponseBytes: number,
 ): GcpClient {
   const authClient = {
     universeDomain: 'googleapis.com',
     getRequestHeaders: async () => new Headers({ authorization: `Bearer ${tokens.bearer}` }),
-    fetch: restFetch(tokens, ca),
+    fetch: restFetch(tokens, ca, maxResponseBytes),
   };
   const common = { apiEndpoint: endpoint.host, port: endpoint.port, authClient: authClient as never };
   if (transport === 'rest') {
@@ -84,13 +86,15 @@ export function createGcpClient(
       grpc.credentials.createSsl(ca ? Buffer.from(ca) : null),
       calls,
     ),
+    // The core's response bound, as gRPC's own message limit.
+    'grpc.max_receive_message_length': maxResponseBytes,
     // An IP address is not a TLS server name: a loopback certificate names localhost.
     ...(loopback ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
   } as never);
 }
 
 /** gax's REST transport calls `authClient.fetch`: this one adds the bearer token and trusts the CA bundle. */
-function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
+function restFetch(tokens: GcpTokenManager, ca: string | undefined, maxResponseBytes: number) {
   const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
   const plain = new http.Agent({ keepAlive: true });
   return (
@@ -113,11 +117,7 @@ function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
           signal: init.signal,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const body = Buffer.concat(chunks);
+          readBoundedBody(res, maxResponseBytes, res.headers['content-length']).then((body) => {
             const status = res.statusCode ?? 0;
             resolve({
               ok: status >= 200 && status < 300,
@@ -130,7 +130,7 @@ function restFetch(tokens: GcpTokenManager, ca: string | undefined) {
               arrayBuffer: async () => body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
               body: Readable.from([body]),
             });
-          });
+          }, reject);
         },
       );
       request.on('error', reject);

@@ -15,6 +15,7 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import { GcpTokenManager } from './gcp-secret-manager-auth.js';
@@ -294,7 +295,14 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         this.common.clock,
         ca,
       );
-      this.#client = createGcpClient(sdk, s.transport, this.#endpoint, this.#tokens, ca);
+      this.#client = createGcpClient(
+        sdk,
+        s.transport,
+        this.#endpoint,
+        this.#tokens,
+        ca,
+        responseBodyLimit(this.capabilities.maxCredentialSize),
+      );
       await this.#client.initialize();
     }
     await this.#tokens!.ensureFresh(a.signal);

@@ -66,6 +66,9 @@ export async function serviceAccountAuth(
     auth.defaultServicePath = 'secretmanager.googleapis.com';
   }
   const client = await auth.getClient();
+  // google-auth-library 11 (under @google-cloud/secret-manager 7) fills an unset flag from the SDK's
+  // GoogleAuth, which turns self-signed JWTs on: the token-endpoint grant has to say false itself.
+  if (mode === 'token-endpoint' && 'useJWTAccessWithScope' in client) client.useJWTAccessWithScope = false;
   routeToEmulator(client, emulator, options);
   return client;
 }

@@ -129,7 +129,7 @@ Options:
   -t, --tag key=value  only credentials with this tag (repeatable)
   --dry-run            show what would be copied; write nothing
   --json               print the summary as JSON`,
-  emulator: `Usage: nebula-credential emulator <aws|azure|vault|kubernetes> [--port N] [--http]
+  emulator: `Usage: nebula-credential emulator <aws|azure|vault|kubernetes|gcp> [--port N] [--http]
 
 Starts a local emulator of the service (for development and tests; data lives in memory) and prints one
 JSON line: the endpoint, test credentials and "config", the config that connects to it (usable as

@@ -171,8 +171,10 @@ export class GcpSecretManagerEmulator {
         authority: this.auth,
       }),
     );
+    // ALPN picks the protocol: HTTP/1.1 (REST) when the client offers it, as curl offers both; gRPC
+    // clients offer only h2. REST over HTTP/2 is not served.
     this.#front = createTlsServer(
-      { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem, ALPNProtocols: ['h2', 'http/1.1'] },
+      { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem, ALPNProtocols: ['http/1.1', 'h2'] },
       (socket) => this.#accept(socket),
     );
     this.#front.on('connection', (socket: Socket) => {

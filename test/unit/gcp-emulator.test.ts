@@ -125,6 +125,8 @@ for (const transport of ['grpc', 'rest'] as const) {
         assert.equal(error['code'], 3, `${bad.secretId}: ${error.message}`);
       }
       assert.deepEqual(e.secretIds().includes('bad-label'), false);
+      const regional = await rejection(client.getSecret({ name: `${parent}/locations/us-east1/secrets/x` }));
+      assert.equal(regional['code'], 12, 'regional secrets are not emulated: UNIMPLEMENTED');
     });
 
     it('verifies the payload CRC32C and the 64 KiB limit on AddSecretVersion', async () => {

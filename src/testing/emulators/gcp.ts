@@ -501,7 +501,15 @@ export class GcpSecretManagerEmulator {
   async #handleRest(request: RecordedRequest, res: ServerResponse): Promise<void> {
     if (this.auth.handleTokenRequest(request, res, this.tokenUri)) return;
     const call = restCallOf(request);
-    if (!call) return sendNotFoundPage(res, request.path);
+    if (!call) {
+      if (/^\/v1\/projects\/[^/]+\/locations\//.test(request.path)) {
+        return sendRestError(
+          res,
+          new GcpError('UNIMPLEMENTED', 'Regional secrets (projects/*/locations/*) are not emulated.'),
+        );
+      }
+      return sendNotFoundPage(res, request.path);
+    }
     const token = request.query.get('access_token');
     const authorization = request.headers.authorization ?? (token ? `Bearer ${token}` : undefined);
     const outcome = await this.#serve(

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
+import { runClient } from './child-client.js';
 
 // A third independent client: the Google Cloud CLI (`gcloud secrets`), which reads the key file's token_uri,
 // talks to the REST API through its own apitools client and checks payload checksums on access. Skipped
@@ -35,23 +36,7 @@ describe('GCP Secret Manager emulator: the gcloud CLI', { skip }, () => {
   });
   after(() => emulator?.stop());
 
-  // Asynchronous on purpose: the emulator answers from this process's event loop.
-  function run(
-    args: string[],
-    input?: string,
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn('gcloud', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.stdin.end(input);
-    return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  }
+  const run = (args: string[], input?: string) => runClient('gcloud', args, env, input);
 
   it('activates the key file, creates, reads (checksum verified), filters and deletes', async () => {
     const activate = await run([

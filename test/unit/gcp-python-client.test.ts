@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { crc32c } from '../../src/core/crc32c.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
+import { runPythonJson } from './child-client.js';
 
 // A second, independent client: Python's google-auth (Debian's python3-google-auth, with its own JWT
 // signing and its own reading of the key file's token_uri) and requests, calling the REST API as the
@@ -80,36 +78,14 @@ describe('GCP Secret Manager emulator: Python google-auth and requests', { skip 
   });
   after(() => emulator?.stop());
 
-  async function runPython(
-    source: string,
-    extraEnv: Record<string, string> = {},
-  ): Promise<Record<string, unknown>> {
-    const dir = mkdtempSync(join(tmpdir(), 'nebula-py-'));
-    const script = join(dir, 'client.py');
-    writeFileSync(script, source);
-    const env = {
-      PATH: process.env['PATH'] ?? '',
-      HOME: dir,
+  const runPython = (source: string, extraEnv: Record<string, string> = {}) =>
+    runPythonJson(python!, source, {
       // requests trusts this bundle in every session, google-auth's token session included.
       REQUESTS_CA_BUNDLE: emulator.caCertPath,
       EMU_REST: emulator.restEndpoint,
       EMU_PROJECT: emulator.projectId,
       ...extraEnv,
-    };
-    // Asynchronous on purpose: the emulator answers from this process's event loop.
-    const child = spawn(python!, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
     });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr.slice(-2000));
-    return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-  }
 
   it('uses the key file token_uri (JWT-bearer grant) and the REST API: create, add, access, patch, page, disable, delete', async () => {
     const payload = 'python-payload';

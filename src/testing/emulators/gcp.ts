@@ -508,6 +508,15 @@ export class GcpSecretManagerEmulator {
           new GcpError('UNIMPLEMENTED', 'Regional secrets (projects/*/locations/*) are not emulated.'),
         );
       }
+      const unserved =
+        /:(getIamPolicy|setIamPolicy|testIamPermissions|enableManagedRotation|rotateSecret)$/.exec(
+          request.path,
+        );
+      if (unserved)
+        return sendRestError(
+          res,
+          new GcpError('UNIMPLEMENTED', `The emulator does not implement ${unserved[1]}.`),
+        );
       return sendNotFoundPage(res, request.path);
     }
     const token = request.query.get('access_token');

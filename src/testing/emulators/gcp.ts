@@ -70,7 +70,14 @@ export interface GcpRecordedRequest extends RecordedRequest {
   rpc: GcpRpc;
 }
 
-/** Which API calls a fault helper affects. */
+/** Which API calls a fault helper affects.
+ *
+ * @example
+ * ```ts
+ * const options: GcpFaultOptions = { rpc: 'AccessSecretVersion', transport: 'grpc', times: 2 };
+ * emulator.fail('unavailable', options);
+ * ```
+ */
 export interface GcpFaultOptions {
   /** How many matching calls. Default 1; `Infinity` for all. */
   times?: number | undefined;
@@ -315,12 +322,9 @@ export class GcpSecretManagerEmulator {
    */
   throttle(times = 1, options: Omit<GcpFaultOptions, 'times'> & { retryAfterSeconds?: number } = {}): void {
     const retryAfter = options.retryAfterSeconds ?? 1;
-    const metric =
-      options.rpc === 'AccessSecretVersion'
-        ? 'Access'
-        : options.rpc?.startsWith('Get') || options.rpc?.startsWith('List')
-          ? 'Read'
-          : 'Write';
+    // Secret Manager has three request quotas: access (AccessSecretVersion), read (Get*, List*) and write.
+    const rpc = options.rpc ?? 'AccessSecretVersion';
+    const metric = rpc === 'AccessSecretVersion' ? 'Access' : /^(Get|List)/.test(rpc) ? 'Read' : 'Write';
     const error = new GcpError(
       'RESOURCE_EXHAUSTED',
       `Quota exceeded for quota metric '${metric} requests' and limit '${metric} requests per minute per project' of service '${API_SERVICE}' for consumer 'project_number:${this.projectNumber}'.`,

@@ -5,7 +5,11 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider } from './core/base-provider.js';
+export {
+  BaseStorageProvider,
+  type ProviderInit,
+  type ProviderOperationOptions,
+} from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -17,11 +21,13 @@ export {
   encryptedDataToJson,
   MIN_SALT_BYTES,
 } from './core/crypto.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   CREDENTIAL_DOCUMENT_FORMAT,
   type CredentialDocument,
   decodeCredentialDocument,
   encodeCredentialDocument,
+  encodeCredentialDocumentWithin,
 } from './core/document.js';
 export {
   type ConfigIssue,
@@ -34,12 +40,6 @@ export {
   type StorageOperation,
   toStorageError,
 } from './core/errors.js';
-export {
-  type CreateStorageProviderOptions,
-  createStorageProvider,
-  PROVIDER_NAMES,
-  type StorageConfig,
-} from './core/factory.js';
 export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
@@ -61,10 +61,14 @@ export {
   type CredentialMetadataJson,
   createContext,
   createMetadata,
+  type FilterFacts,
+  filterBoundsCreation,
   matchesFilter,
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './core/metadata.js';
 export {
@@ -82,30 +86,101 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
+  defineProviderOptions,
   type OperationTimeouts,
-  OptionsValidator,
+  type OptionsOf,
+  type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  resolveCommonOptions,
+  type SettingsOf,
 } from './core/options.js';
-export { importOptionalPeer } from './core/peer.js';
+export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
+export {
+  expandHome,
+  type Field,
+  type InputOf,
+  nearestName,
+  OptionsSchema,
+  type OutputOf,
+  option,
+  type ResolvedOptionSet,
+  type SettingOrigin,
+  type SettingSource,
+  type Shape,
+  settingLabel,
+  suggest,
+} from './core/options-schema.js';
+export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
   ConnectOptions,
   ProviderCapabilities,
-  ProviderName,
   StorageProvider,
   StoredCredential,
 } from './core/provider.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
+export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
+export {
+  isResponseTooLarge,
+  limitResponseStream,
+  RESPONSE_TOO_LARGE_CODE,
+  type ResponseBodyStream,
+  ResponseTooLargeError,
+  readBoundedBody,
+  responseBodyLimit,
+  responseTooLargeError,
+} from './core/response-limit.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
-  type CredentialStoreOptions,
+  type CredentialStoreConstructorOptions,
   credentialAssociatedData,
   type EncryptionConfig,
-  openCredentialStore,
   type PutOptions,
   type RetrievedSecret,
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type BackendErrorInit,
+  backendError,
+  classifyHttpStatus,
+  classifyTransportFailure,
+  type HeaderSource,
+  retryAfterMs,
+  type TransportErrorContext,
+  type TransportFailure,
+  type TransportFailureKind,
+  transportError,
+} from './core/transport.js';
+export {
+  assertSecureEndpoint,
+  type CaBundleContext,
+  checkEndpoint,
+  type EndpointSource,
+  endpointSyntaxProblem,
+  INSECURE_HTTP_OPTION,
+  insecureHttpOption,
+  isLoopbackHost,
+  loadCaBundle,
+  pemCertificatesProblem,
+  secureEndpointCheck,
+  type TlsTrustOptions,
+  tlsOptions,
+} from './core/transport-security.js';
+export {
+  type CreateStorageProviderOptions,
+  type CredentialStoreOptions,
+  createStorageProvider,
+  openCredentialStore,
+} from './providers/factory.js';
+export {
+  EMULATORS,
+  findProvider,
+  PROVIDER_NAMES,
+  PROVIDER_REGISTRY,
+  type ProviderName,
+  type StorageConfig,
+} from './providers/registry.js';

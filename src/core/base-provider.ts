@@ -1,21 +1,69 @@
-import type { EncryptedData } from './crypto.js';
-import { StorageError, type StorageOperation } from './errors.js';
+import { assertEncryptedData, type EncryptedData } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
+import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
 import {
   type CredentialContext,
   type CredentialFilter,
   type CredentialMetadata,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './metadata.js';
-import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
-import type { ResolvedCommonOptions } from './options.js';
+import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
+import { commonSettings, type ResolvedCommonOptions } from './options.js';
+import { loadPeerPackages, type PeerPackage } from './peer.js';
 import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
+import type { SecretString } from './secret-string.js';
+
+/**
+ * What a provider hands {@link BaseStorageProvider}'s constructor.
+ *
+ * @example
+ * ```ts
+ * const { values, secrets } = KV_OPTIONS.resolve(options);
+ * super({ name: 'kv', common: values, secrets, mapError: mapKvError, peers: [KV_SDK] });
+ * ```
+ */
+export interface ProviderInit {
+  /** The provider's name, as errors, logs and metrics show it. */
+  name: string;
+  /** The resolved common settings (a provider's whole resolved settings may be passed; only these are kept). */
+  common: ResolvedCommonOptions;
+  /** The provider's own copies of secrets given in options; disposed on `close()`, and only they. */
+  secrets?: readonly SecretString[] | undefined;
+  /** Turns what the backend threw into a `StorageError`. Default: `toStorageError` (`Internal` for the unknown). */
+  mapError?: ErrorMapper | undefined;
+  /** Optional SDKs, loaded by `connect()` before its deadline starts; read them with `peer(name)`. */
+  peers?: readonly PeerPackage[] | undefined;
+}
+
+/**
+ * Options of {@link BaseStorageProvider.runProviderOperation}.
+ *
+ * @example
+ * ```ts
+ * const options: ProviderOperationOptions = { kind: 'write', context: { traceId: 'req-42' } };
+ * ```
+ */
+export interface ProviderOperationOptions {
+  context?: CredentialContext | undefined;
+  /** Which deadline applies. Default: `read`, or `write` for `store`/`delete`. */
+  kind?: RunOptions['kind'];
+}
 
 /**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
  * the closed state, and running each backend call through the {@link OperationRunner} (deadline, retries,
  * metrics, logs). A provider implements only the `*Backend` methods, which talk to its backend.
+ *
+ * Two hooks keep every provider on one path: the optional SDKs named in `peers` are loaded before the
+ * connect deadline starts (all missing ones named in one `MissingDependency`), and {@link prepareStore}
+ * checks and encodes a store's payload before any I/O, handing the result (`Prepared`) to `storeBackend`,
+ * so nothing is encoded twice and no provider keeps a cache between the two. Secrets given in options are
+ * copied by the options schema; the provider owns the copies and `close()` disposes them, never the
+ * caller's objects.
  *
  * @example
  * ```ts
@@ -25,26 +73,46 @@ import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCrede
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider {
+export abstract class BaseStorageProvider<Prepared = EncryptedData>
+  implements StorageProvider, AsyncDisposable
+{
+  /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
+  /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
+  readonly #secrets: readonly SecretString[];
+  readonly #peers: readonly PeerPackage[];
+  #peerModules: Map<string, unknown> | undefined;
   #connecting: Promise<void> | undefined;
   #connected = false;
   #closed = false;
 
-  protected constructor(name: string, common: ResolvedCommonOptions, mapError: ErrorMapper) {
-    this.common = common;
-    this.runner = new OperationRunner(name, common, mapError);
+  protected constructor(init: ProviderInit) {
+    this.common = commonSettings(init.common);
+    const mapError: ErrorMapper =
+      init.mapError ??
+      ((error, operation, credentialId) =>
+        toStorageError(error, { provider: init.name, operation, credentialId }));
+    this.runner = new OperationRunner(init.name, this.common, mapError);
+    this.#secrets = [...(init.secrets ?? [])];
+    this.#peers = init.peers ?? [];
   }
 
   /** Connects to the backend (disk, network, credentials). Idempotent; operations connect lazily too. */
   connect(options: ConnectOptions = {}): Promise<void> {
     this.#assertOpen('connect');
     if (this.#connected) return Promise.resolve();
-    this.#connecting ??= this.runner
-      .run('connect', (attempt) => this.connectBackend(attempt), { signal: options.signal, kind: 'connect' })
+    // The SDKs load first, outside the deadline: a cold module load can take seconds on a busy machine,
+    // and the deadline is for reaching the backend.
+    this.#connecting ??= this.#loadPeers()
+      .then(() =>
+        this.runner.run('connect', (attempt) => this.connectBackend(attempt), {
+          signal: options.signal,
+          kind: 'connect',
+        }),
+      )
       .then(
         () => {
           this.#connected = true;
@@ -57,30 +125,39 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return this.#connecting;
   }
 
+  /**
+   * Checks the id, the metadata and the size (before any I/O), connects if needed, then stores through the
+   * runner (deadline, retries, metrics). See {@link StorageProvider.store}.
+   */
   async store(
     idLike: CredentialIdLike,
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
   ): Promise<void> {
-    const id = this.#parse(idLike, 'store');
-    this.#precheck('store', id, () => {
+    const id = this.#parse(idLike, 'store', context);
+    const prepared = this.#precheck('store', id, () => {
+      assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
         credentialId: id.value,
       });
-      this.validateStore(id, data, metadata);
+      return this.prepareStore(id, data, metadata);
     });
     await this.#ready();
-    await this.runner.run('store', (a) => this.storeBackend(id, data, metadata, a), {
+    await this.runner.run('store', (a) => this.storeBackend(id, prepared, metadata, a), {
       credentialId: id.value,
       context,
     });
   }
 
+  /**
+   * Checks the id, then retrieves through the runner; a missing id is `NotFound`. See {@link
+   * StorageProvider.retrieve}.
+   */
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
-    const id = this.#parse(idLike, 'retrieve');
+    const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
@@ -89,8 +166,12 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then deletes through the runner; a backend's `NotFound` counts as success. See {@link
+   * StorageProvider.delete}.
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
-    const id = this.#parse(idLike, 'delete');
+    const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
     await this.#ready();
     await this.runner.run(
@@ -107,18 +188,74 @@ export abstract class BaseStorageProvider implements StorageProvider {
     );
   }
 
+  /**
+   * Lists through the runner and returns the ids sorted, without duplicates. See {@link
+   * StorageProvider.list}.
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
+    this.#checkArguments('list', () => {
+      validateFilter(filter, this.name);
+      validateContext(context, this.name);
+    });
     await this.#ready();
     const ids = await this.runner.run('list', (a) => this.listBackend(filter, a), { context });
     return [...new Set(ids)].sort();
   }
 
+  /** Checks the id, then asks the backend through the runner. See {@link StorageProvider.exists}. */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
-    const id = this.#parse(idLike, 'exists');
+    const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
+  }
+
+  /**
+   * Runs a provider-only operation (recover, purge, version history, ...) exactly like a contract one: the
+   * closed check, id parsing and {@link validateId} before any I/O, lazy connect, then the runner (deadline,
+   * retries, metrics, logs, error mapping). Pass `undefined` as the id for an operation on no credential.
+   *
+   * @example
+   * ```ts
+   * async purge(id: CredentialIdLike): Promise<void> {
+   *   await this.runProviderOperation('purge', id, (cid, attempt) => this.#purge(cid, attempt), { kind: 'write' });
+   * }
+   * ```
+   */
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: CredentialIdLike,
+    call: (id: CredentialId, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: undefined,
+    call: (id: undefined, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected async runProviderOperation<T>(
+    operation: StorageOperation,
+    idLike: CredentialIdLike | undefined,
+    call: (id: never, attempt: AttemptContext) => Promise<T>,
+    options: ProviderOperationOptions = {},
+  ): Promise<T> {
+    let id: CredentialId | undefined;
+    if (idLike === undefined) {
+      this.#assertOpen(operation);
+      this.#checkArguments(operation, () => validateContext(options.context, this.name));
+    } else {
+      const parsed = this.#parse(idLike, operation, options.context);
+      this.#precheck(operation, parsed, () => this.validateId(parsed));
+      id = parsed;
+    }
+    await this.#ready();
+    return this.runner.run(operation, (a) => call(id as never, a), {
+      credentialId: id?.value,
+      context: options.context,
+      kind: options.kind,
+    });
   }
 
   /** Releases connections and handles. Operations afterwards fail. Idempotent. */
@@ -126,21 +263,65 @@ export abstract class BaseStorageProvider implements StorageProvider {
     if (this.#closed) return;
     this.#closed = true;
     await this.#connecting?.catch(() => {});
-    await this.closeBackend();
+    try {
+      await this.closeBackend();
+    } finally {
+      for (const secret of this.#secrets) secret.dispose();
+    }
+  }
+
+  /**
+   * The same as {@link BaseStorageProvider.close}, so `await using provider = ...` closes it when the block
+   * ends.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorageProvider } from 'nebula-credential/memory';
+   * {
+   *   await using provider = new MemoryStorageProvider();
+   *   console.log(await provider.list()); // []
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
+    await this.close();
   }
 
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */
   protected validateId(_id: CredentialId): void {}
 
-  /** Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}. */
-  protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
+  /**
+   * Checks a store before any I/O (tag limits, the encoded payload's size) and returns what
+   * `storeBackend` writes: the encoded document, a request body. Runs once per `store`, whatever the
+   * retries. Default: {@link validateId}, and the data as it is.
+   */
+  protected prepareStore(id: CredentialId, data: EncryptedData, _metadata: CredentialMetadata): Prepared {
     this.validateId(id);
+    return data as Prepared;
+  }
+
+  /** The optional SDK `name` (one of `peers`), loaded by `connect()`. */
+  protected peer<T>(name: string): T {
+    if (!this.#peerModules?.has(name)) {
+      throw new StorageError({
+        code: 'Internal',
+        message: `the ${this.name} provider used ${name} before connect() loaded it`,
+        provider: this.name,
+      });
+    }
+    return this.#peerModules.get(name) as T;
+  }
+
+  /** The peers this configuration needs. Default: every one declared (a ready credential may need fewer). */
+  protected requiredPeers(): readonly PeerPackage[] {
+    return this.#peers;
   }
 
   protected abstract connectBackend(attempt: AttemptContext): Promise<void>;
+  /** Writes `prepared` (from {@link prepareStore}); retried attempts get the same value. */
   protected abstract storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    prepared: Prepared,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void>;
@@ -166,24 +347,39 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
-  #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+  #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {
     this.#assertOpen(operation);
+    return this.#checkArguments(operation, () => {
+      const id = CredentialId.from(idLike);
+      validateContext(context, this.name);
+      return id;
+    });
+  }
+
+  /** Runs argument checks, adding this provider and the operation to what they throw. */
+  #checkArguments<T>(operation: StorageOperation, check: () => T): T {
     try {
-      return CredentialId.from(idLike);
+      return check();
     } catch (error) {
-      throw (error as StorageError).withContext({ provider: this.name, operation });
+      throw error instanceof StorageError ? error.withContext({ provider: this.name, operation }) : error;
     }
   }
 
-  #precheck(operation: StorageOperation, id: CredentialId, check: () => void): void {
+  #precheck<T>(operation: StorageOperation, id: CredentialId, check: () => T): T {
     try {
-      check();
+      return check();
     } catch (error) {
       if (error instanceof StorageError) {
         throw error.withContext({ provider: this.name, operation, credentialId: id.value });
       }
       throw error;
     }
+  }
+
+  async #loadPeers(): Promise<void> {
+    const peers = this.requiredPeers();
+    if (this.#peerModules || peers.length === 0) return;
+    this.#peerModules = await loadPeerPackages(this.name, peers);
   }
 
   async #ready(): Promise<void> {

@@ -1,12 +1,10 @@
-import type { ConfigIssue } from './errors.js';
-
 /**
  * Exponential backoff with jitter. The delay before retry `n` (0 for the first retry) is
  *
  *     delay(n) = min(maxDelayMs, baseDelayMs × multiplier^n) × (1 + jitter × (2r − 1)),  r uniform in [0, 1)
  *
  * so with the defaults the nominal schedule is 100, 200, 400, 800, 1600 ms, each spread ±20% so that
- * clients failing together do not retry together (SEC-010). A `Retry-After` from the server raises the
+ * clients failing together do not retry together. A `Retry-After` from the server raises the
  * delay to at least what it asks. Retries stop at `maxRetries`, or earlier when the next delay would pass
  * the operation's deadline.
  *
@@ -32,7 +30,7 @@ export interface RetryPolicy {
 }
 
 /**
- * The defaults of FR-005: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
+ * The defaults: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
  *
  * @example
  * ```ts
@@ -65,37 +63,4 @@ export function retryDelayMs(
   const nominal = Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.multiplier ** retryIndex);
   const spread = 1 + policy.jitter * (2 * random() - 1);
   return Math.max(0, Math.round(nominal * spread));
-}
-
-/**
- * Fills a partial policy with the defaults and lists every invalid field (path prefix `retry`).
- *
- * @example
- * ```ts
- * import { resolveRetryPolicy } from 'nebula-credential';
- * const { policy, issues } = resolveRetryPolicy({ maxRetries: 3 });
- * ```
- */
-export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined): {
-  policy: RetryPolicy;
-  issues: ConfigIssue[];
-} {
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
-  const issues: ConfigIssue[] = [];
-  const check = (key: keyof RetryPolicy, ok: (v: number) => boolean, rule: string) => {
-    const v = policy[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${JSON.stringify(v)})` });
-    }
-  };
-  check('maxRetries', (v) => Number.isInteger(v) && v >= 0 && v <= 20, 'a whole number from 0 to 20');
-  check('baseDelayMs', (v) => v >= 1 && v <= 60_000, 'from 1 to 60000 ms');
-  check('multiplier', (v) => v >= 1 && v <= 10, 'from 1 to 10');
-  check(
-    'maxDelayMs',
-    (v) => v >= policy.baseDelayMs && v <= 600_000,
-    'at least baseDelayMs and at most 600000 ms',
-  );
-  check('jitter', (v) => v >= 0 && v <= 1, 'a fraction from 0 to 1');
-  return { policy, issues };
 }

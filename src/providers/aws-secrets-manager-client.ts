@@ -1,20 +1,69 @@
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { AwsResolvedOptions } from './aws-secrets-manager-options.js';
-
-const PROVIDER = 'aws-secrets-manager';
+import { limitResponseStream, type ResponseBodyStream } from '../core/response-limit.js';
+import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
+import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
 /** The loaded SDK module. */
 export type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
 type Sdk = AwsSdk;
 
-export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Promise<SecretsManagerClient> {
-  const ca = await readCaBundle(options);
-  const { timeouts } = options.common;
+/**
+ * The endpoint the SDK will use when the options name none, from the variables it reads (in its order),
+ * checked against the https-only rule so a plain-http endpoint from the environment fails like an option.
+ */
+function environmentEndpoint(env: NodeJS.ProcessEnv): { url: string; source: string } | undefined {
+  if (env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true') return undefined;
+  for (const source of ['AWS_ENDPOINT_URL_SECRETS_MANAGER', 'AWS_ENDPOINT_URL']) {
+    const url = env[source];
+    if (url) return { url, source };
+  }
+  return undefined;
+}
+
+/** Where {@link createAwsClient} runs: the connect deadline, and where the CA file setting came from. */
+export interface AwsClientContext {
+  signal?: AbortSignal | undefined;
+  /** The setting that named `tls.caFile` (`tls.caFile` or `AWS_CA_BUNDLE`), for messages. */
+  caFileSource?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Largest response body read (see `responseBodyLimit`); a larger one is cut and `SizeLimitExceeded`. */
+  maxResponseBytes: number;
+}
+
+/**
+ * Creates the SDK client: one retry layer (the core's), keep-alive agents with the CA bundle (`tls`, whose
+ * `caFile` falls back to `AWS_CA_BUNDLE`), and the https-only rule on every endpoint source.
+ *
+ * @example
+ * ```ts
+ * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved,
+ *   { signal, maxResponseBytes: responseBodyLimit(46_080) });
+ * ```
+ */
+export async function createAwsClient(
+  sdk: Sdk,
+  options: AwsResolvedOptions,
+  context: AwsClientContext,
+): Promise<SecretsManagerClient> {
+  const { signal, env = process.env } = context;
+  const fromEnvironment = options.endpoint === undefined ? environmentEndpoint(env) : undefined;
+  if (fromEnvironment) {
+    assertSecureEndpoint(fromEnvironment.url, {
+      provider: PROVIDER,
+      source: fromEnvironment.source,
+      allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
+    });
+  }
+  const ca = await loadCaBundle(options.tls, {
+    provider: PROVIDER,
+    signal,
+    fileSource: context.caFileSource,
+  });
+  const { timeouts } = options;
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
@@ -35,8 +84,9 @@ export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Pr
       ...(explicit.sessionToken ? { sessionToken: explicit.sessionToken.expose() } : {}),
     });
   }
+  let client: SecretsManagerClient;
   try {
-    return new sdk.SecretsManagerClient(config);
+    client = new sdk.SecretsManagerClient(config);
   } catch (error) {
     throw new StorageError({
       code: 'InvalidConfig',
@@ -46,24 +96,54 @@ export async function createAwsClient(sdk: Sdk, options: AwsResolvedOptions): Pr
       cause: error,
     });
   }
+  client.middlewareStack.add(httpsOnlyGuard(options.dangerouslyAllowInsecureHttp) as never, {
+    step: 'finalizeRequest',
+    name: 'nebulaCredentialHttpsOnly',
+    priority: 'low',
+  });
+  // Innermost in the deserialize step, so the SDK's deserializer reads the body through the bound.
+  client.middlewareStack.add(responseBodyBound(context.maxResponseBytes) as never, {
+    step: 'deserialize',
+    name: 'nebulaCredentialResponseBound',
+    priority: 'low',
+  });
+  return client;
 }
 
-async function readCaBundle(options: AwsResolvedOptions): Promise<string | undefined> {
-  if (options.caCertPem) return options.caCertPem;
-  const path = options.caCertPath ?? process.env['AWS_CA_BUNDLE'];
-  if (!path) return undefined;
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new StorageError({
-      code: 'InvalidConfig',
-      message: `cannot read the CA bundle ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); fix caCertPath or AWS_CA_BUNDLE`,
-      provider: PROVIDER,
-      operation: 'connect',
-      details: { issues: [{ path: 'caCertPath', message: 'file cannot be read' }] },
-      cause: error,
-    });
-  }
+/**
+ * The SDK collects every response body whole and unbounded; this hands its deserializer the body through
+ * the core bound instead, so an oversize answer fails (`SizeLimitExceeded`) and its connection is dropped.
+ */
+function responseBodyBound(limit: number) {
+  type Output = { response?: { body?: unknown; headers?: Record<string, string> } };
+  return (next: (args: unknown) => Promise<Output>) => async (args: unknown) => {
+    const output = await next(args);
+    const response = output.response;
+    const body = response?.body as ResponseBodyStream | undefined;
+    if (response && body && typeof body.pipe === 'function') {
+      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
+    }
+    return output;
+  };
+}
+
+/**
+ * The last check before a request leaves: the SDK can also take its endpoint from the shared config file
+ * (`endpoint_url`), which no option or variable shows, so the resolved request itself is checked.
+ */
+function httpsOnlyGuard(allowInsecureHttp: boolean) {
+  return (next: (args: { request: unknown }) => Promise<unknown>) => async (args: { request: unknown }) => {
+    const { protocol, hostname = '' } = args.request as { protocol?: string; hostname?: string };
+    if (protocol === 'http:') {
+      const host = hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+      assertSecureEndpoint(`http://${host}`, {
+        provider: PROVIDER,
+        source: 'the endpoint the AWS SDK resolved (endpoint_url in the shared config file?)',
+        allowInsecureHttp,
+      });
+    }
+    return next(args);
+  };
 }
 
 /** Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. */

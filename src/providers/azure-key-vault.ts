@@ -1,32 +1,42 @@
-import { readFile } from 'node:fs/promises';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId } from '../core/id.js';
-import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
+import { assertTagLimits } from '../core/limits.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { OptionsValidator } from '../core/options.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { PeerPackage } from '../core/peer.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { type ResponseBodyStream, readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
-import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import { loadCaBundle } from '../core/transport-security.js';
+import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
   type AzureKeyVaultOptions,
   type AzureKeyVaultSettings,
-  resolveAzureOptions,
 } from './azure-key-vault-options.js';
 
-export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
-export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
+export {
+  AZURE_CREDENTIAL_TYPES,
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
+  type AzureCredentialConfig,
+  type AzureKeyVaultOptions,
+  type AzureSoftDeletePolicy,
+  type AzureTokenCredential,
+} from './azure-key-vault-options.js';
 
-const NAME = 'azure-key-vault';
+const NAME = AZURE_KEY_VAULT;
 /** Key Vault's limit on a secret value, in bytes.
  *
  * @example
@@ -47,6 +57,43 @@ const TAG_LIMITS = { maxTags: 15, maxKeyLength: 512, maxValueLength: 256 } as co
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
  * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
  */
+/**
+ * The SDK's HTTP client reads every body whole and unbounded; asking it to stream every status and reading
+ * the stream here through the core bound makes an oversize answer `SizeLimitExceeded` with its connection
+ * dropped. The caller's own streaming wish is restored before the deserializer looks at the response.
+ */
+function responseBodyBoundPolicy(limit: number) {
+  type Headers = { get(name: string): string | undefined };
+  type Response = {
+    status: number;
+    headers: Headers;
+    bodyAsText?: string | null;
+    readableStreamBody?: unknown;
+  };
+  type Request = { streamResponseStatusCodes?: Set<number> | undefined };
+  return {
+    name: 'nebulaCredentialResponseBound',
+    async sendRequest(request: Request, next: (request: Request) => Promise<Response>) {
+      const wanted = request.streamResponseStatusCodes;
+      request.streamResponseStatusCodes = STREAM_EVERY_STATUS;
+      let response: Response;
+      try {
+        response = await next(request);
+      } finally {
+        request.streamResponseStatusCodes = wanted;
+      }
+      const body = response.readableStreamBody as ResponseBodyStream | undefined;
+      if (!body || wanted?.has(Number.POSITIVE_INFINITY) || wanted?.has(response.status)) return response;
+      const bytes = await readBoundedBody(body, limit, response.headers.get('content-length'));
+      response.readableStreamBody = undefined;
+      response.bodyAsText = bytes.toString('utf8');
+      return response;
+    },
+  } as never;
+}
+/** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
+const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
+
 const EMPTY_ERROR_BODY_POLICY = {
   name: 'nebulaCredentialEmptyErrorBody',
   async sendRequest(
@@ -79,41 +126,47 @@ type IdentitySdk = typeof import('@azure/identity');
  * await provider.store('api_key', EncryptionManager.generate().encrypt(Buffer.from('v')), createMetadata());
  * ```
  */
-export class AzureKeyVaultProvider extends BaseStorageProvider {
+export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
+  /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits Key Vault's 25 KiB secret, its tag limit, names
+   * of 127 characters with the prefix, versions and soft delete (docs/providers/azure-key-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
-  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
   readonly #credentialKind: string;
-  readonly #secrets: SecretString[] = [];
+  /** This provider's copies of the configured secrets, redacted from every mapped error. */
+  readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
-  #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDKs load and the
+   * credential is checked at `connect()`.
+   */
   constructor(options: AzureKeyVaultOptions) {
-    const v = new OptionsValidator(NAME, options);
-    const { settings, credential } = resolveAzureOptions(v, options);
-    const common = v.common();
-    v.throwIfInvalid();
-    let kind = 'token';
-    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
-    let held: SecretString[] = [];
-    super(NAME, common, (error, operation, credentialId) =>
-      mapAzureError(error, {
-        provider: NAME,
-        operation,
-        credentialId,
-        credentialKind: kind,
-        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
-      }),
-    );
+    const { values: settings, secrets } = AZURE_KEY_VAULT_OPTIONS.resolve(options);
+    const kind = 'getToken' in settings.credential ? 'custom TokenCredential' : settings.credential.type;
+    super({
+      name: NAME,
+      common: settings,
+      secrets,
+      // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+      mapError: (error, operation, credentialId) =>
+        mapAzureError(error, {
+          provider: NAME,
+          operation,
+          credentialId,
+          credentialKind: kind,
+          redact: secrets.filter((x) => !x.disposed).map((x) => x.expose()),
+          now: settings.clock.now(),
+        }),
+      peers: [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity],
+    });
     this.#settings = settings;
-    const { config, secrets } = credential!;
-    this.#credentialConfig = config;
     this.#secrets = secrets;
-    kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
     this.#credentialKind = kind;
-    held = secrets;
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
@@ -126,45 +179,23 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     };
   }
 
-  /**
-   * Loads the SDKs (about a second, cold) before the connect deadline starts, so the deadline measures the
-   * vault and the identity endpoint, not module loading.
-   */
-  override async connect(options: ConnectOptions = {}): Promise<void> {
-    this.#sdks ??= this.#loadSdks();
-    try {
-      await this.#sdks;
-    } catch (error) {
-      this.#sdks = undefined;
-      throw error;
-    }
-    return super.connect(options);
-  }
-
   /** Recovers a soft-deleted credential (within the vault's retention period). */
-  async recover(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'recover');
-    await this.connect();
-    await this.runner.run('recover', (a) => this.#recoverName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async recover(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('recover', id, (cid, a) => this.#recoverName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Permanently removes a soft-deleted credential (refused by vaults with purge protection). */
-  async purge(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'purge');
-    await this.connect();
-    await this.runner.run('purge', (a) => this.#purgeName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async purge(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('purge', id, (cid, a) => this.#purgeName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Ids of soft-deleted credentials that can still be recovered or purged. */
   async listDeleted(): Promise<string[]> {
-    await this.connect();
-    const ids = await this.runner.run('list', async (a) => {
+    const ids = await this.runProviderOperation('list', undefined, async (_none, a) => {
       await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
@@ -182,39 +213,60 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#name(id);
   }
 
-  protected override validateStore(
+  /** Checks the name, the tags and the stored size, and encodes the secret value `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.#name(id);
     assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
-    const size = Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(size, AZURE_SECRET_VALUE_LIMIT, {
+    return encodeCredentialDocumentWithin(data, metadata, AZURE_SECRET_VALUE_LIMIT, {
       provider: NAME,
       credentialId: id.value,
       what: 'stored secret value (ciphertext, envelope and metadata)',
     });
   }
 
+  /** A ready `TokenCredential` needs no `@azure/identity`. */
+  protected override requiredPeers(): readonly PeerPackage[] {
+    return 'getToken' in this.#settings.credential
+      ? [AZURE_KEY_VAULT_SDKS.secrets]
+      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity];
+  }
+
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
-    this.#sdks ??= this.#loadSdks();
-    const { kv, identity } = await this.#sdks;
-    const ca = s.ca ?? (s.caCertPath ? await this.#readCa(s.caCertPath) : undefined);
+    const kv = this.peer<SecretsSdk>(AZURE_KEY_VAULT_SDKS.secrets.name);
+    const ca = await loadCaBundle(s.tls, { provider: NAME, signal: a.signal });
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
-      ...(s.allowInsecureConnection ? { allowInsecureConnection: true } : {}),
+      // The https-only rule already decided (loopback, or dangerouslyAllowInsecureHttp); the SDK asks again.
+      ...(s.vaultUrl.startsWith('http:') ? { allowInsecureConnection: true } : {}),
     };
-    let inner: TokenCredential;
-    if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
-    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
+    const credential = s.credential;
+    const inner: TokenCredential =
+      'getToken' in credential
+        ? (credential as TokenCredential)
+        : buildCredential(
+            this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name),
+            credential,
+            s,
+            transport,
+          );
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
-      additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
+      additionalPolicies: [
+        { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
+        // After (so nearer the wire than) the empty-body policy: it sees the text this one read.
+        {
+          policy: responseBodyBoundPolicy(responseBodyLimit(this.capabilities.maxCredentialSize)),
+          position: 'perRetry',
+        },
+      ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
     });
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
@@ -234,13 +286,12 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    value: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
-    const value = encodeCredentialDocument(data, metadata);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
@@ -254,9 +305,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       return;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
-      if (this.#settings.policy === 'fail') throw error;
+      if (this.#settings.softDeletePolicy === 'fail') throw error;
     }
-    if (this.#settings.policy === 'recover') await this.#recoverName(id, name, a);
+    if (this.#settings.softDeletePolicy === 'recover') await this.#recoverName(id, name, a);
     else await this.#purgeName(id, name, a);
     // Right after a recover or purge the name can still be busy (409) for a moment.
     for (;;) {
@@ -318,7 +369,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
-        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
+          continue;
         ids.push(id.value);
       }
     });
@@ -328,7 +380,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   protected override async closeBackend(): Promise<void> {
     this.#client = undefined;
     this.#tokens?.clear();
-    for (const s of this.#secrets) s.dispose();
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
@@ -372,6 +423,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
         secretName: id ? this.#name(id) : undefined,
         credentialKind: this.#credentialKind,
         redact: this.#secrets.filter((s) => !s.disposed).map((s) => s.expose()),
+        now: this.common.clock.now(),
       });
       if (mapped.code === 'AuthenticationFailed') this.#tokens?.clear();
       throw mapped;
@@ -395,40 +447,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     if (!name || !contentType?.startsWith(CONTENT_TYPE)) return undefined;
     return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
   }
-
-  #id(id: CredentialId | string, operation: StorageOperation): CredentialId {
-    try {
-      const parsed = CredentialId.from(id);
-      this.#name(parsed);
-      return parsed;
-    } catch (error) {
-      throw error instanceof StorageError ? error.withContext({ provider: NAME, operation }) : error;
-    }
-  }
-
-  async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
-    const [kv, identity] = await Promise.all([
-      importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
-      'getToken' in this.#credentialConfig
-        ? undefined
-        : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
-    ]);
-    return { kv, identity };
-  }
-
-  async #readCa(path: string): Promise<string> {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: `caCertPath ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        provider: NAME,
-        operation: 'connect',
-        cause: error,
-      });
-    }
-  }
 }
 
 function isDeletedConflict(error: unknown): boolean {
@@ -439,22 +457,8 @@ function isDeletedConflict(error: unknown): boolean {
   );
 }
 
-function createdOf(contentType: string | undefined): number | undefined {
+function createdOf(contentType: string | undefined): Date | undefined {
   const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
   const t = match ? Date.parse(match[1]!) : Number.NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function matchesItem(
-  tags: Record<string, string>,
-  created: number | undefined,
-  filter: CredentialFilter | undefined,
-) {
-  if (!filter) return true;
-  for (const [k, v] of Object.entries(filter.tags ?? {}))
-    if (!Object.hasOwn(tags, k) || tags[k] !== v) return false;
-  if (filter.createdAfter && (created === undefined || created < filter.createdAfter.getTime())) return false;
-  if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
-    return false;
-  return true;
+  return Number.isNaN(t) ? undefined : new Date(t);
 }

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { readBoundedBody, responseTooLargeError } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 
 /** A parsed Vault HTTP response. */
@@ -36,6 +37,12 @@ export interface VaultClientSettings {
   namespace?: string | undefined;
   ca?: string | undefined;
   rejectUnauthorized: boolean;
+  /**
+   * Largest response body read, in bytes. A larger one (announced by Content-Length, or found while
+   * reading) is refused with `SizeLimitExceeded` and its connection dropped: a proxy or a hostile server
+   * must not make the client buffer without end.
+   */
+  maxResponseBytes: number;
 }
 
 /**
@@ -100,22 +107,29 @@ export class VaultHttpClient {
           agent: this.#agent,
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: VaultBody | undefined;
-            if (text.trim().length > 0) {
-              try {
-                body = JSON.parse(text) as VaultBody;
-              } catch {
-                // Proxies and load balancers answer with HTML; keep the status, drop the body.
-                body = { errors: [] };
+          readBoundedBody(res, this.#settings.maxResponseBytes, res.headers['content-length']).then(
+            (bytes) => {
+              const text = bytes.toString('utf8');
+              let body: VaultBody | undefined;
+              if (text.trim().length > 0) {
+                try {
+                  body = JSON.parse(text) as VaultBody;
+                } catch {
+                  // Proxies and load balancers answer with HTML; keep the status, drop the body.
+                  body = { errors: [] };
+                }
               }
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-          });
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+            },
+            (error: unknown) =>
+              reject(
+                responseTooLargeError(error, {
+                  provider: 'hashicorp-vault',
+                  service: 'Vault',
+                  details: { path: request.path.split('?')[0] },
+                }) ?? error,
+              ),
+          );
         },
       );
       // One abort listener per request instead of `request({ signal })`, whose stream plumbing costs more

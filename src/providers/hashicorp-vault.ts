@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { assertVersionNumber } from '../core/arguments.js';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
 import {
@@ -7,7 +7,7 @@ import {
   encodeCredentialDocument,
 } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialContext,
@@ -15,11 +15,16 @@ import {
   type CredentialMetadata,
   matchesFilter,
   metadataFromJson,
+  validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
+import { settingLabel } from '../core/options-schema.js';
 import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
-import { VaultTokenManager } from './hashicorp-vault-auth.js';
+import { responseBodyLimit } from '../core/response-limit.js';
+import type { SecretString } from '../core/secret-string.js';
+import { loadCaBundle } from '../core/transport-security.js';
+import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
   VaultHttpClient,
@@ -28,21 +33,25 @@ import {
 } from './hashicorp-vault-client.js';
 import { mapVaultNetworkError, vaultErrors, vaultStatusError } from './hashicorp-vault-errors.js';
 import {
+  HASHICORP_VAULT,
+  HASHICORP_VAULT_OPTIONS,
   type HashiCorpVaultOptions,
-  resolveVaultOptions,
   type VaultCredentialSummary,
   type VaultSettings,
   type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
-export type {
-  HashiCorpVaultOptions,
-  VaultCredentialSummary,
-  VaultCredentialVersion,
-  VaultVersionHistory,
+export {
+  HASHICORP_VAULT,
+  HASHICORP_VAULT_OPTIONS,
+  type HashiCorpVaultOptions,
+  VAULT_TOKEN_FILE,
+  type VaultCredentialSummary,
+  type VaultCredentialVersion,
+  type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
-const PROVIDER_NAME = 'hashicorp-vault';
+const PROVIDER_NAME = HASHICORP_VAULT;
 /** custom_metadata keys this provider writes besides the tags. */
 const META_CREATED = 'nebula:created';
 const META_MODIFIED = 'nebula:modified';
@@ -59,9 +68,11 @@ interface CallContext {
 
 /**
  * Stores credentials in HashiCorp Vault's KV v2 engine: one key per credential under
- * `<mount>/<pathPrefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
+ * `<mount>/<prefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
  * version's data; tags and dates are mirrored into `custom_metadata` for listing and filtering. Tokens are
  * looked up at connect and renewed before use; AppRole logins are repeated when a token cannot be renewed.
+ * Unset options fall back to `VAULT_ADDR`, `VAULT_TOKEN` (then `~/.vault-token`), `VAULT_NAMESPACE` and
+ * `VAULT_CACERT`, as the vault CLI reads them.
  *
  * @example
  * ```ts
@@ -76,20 +87,34 @@ interface CallContext {
  * await provider.close();
  * ```
  */
-export class HashiCorpVaultProvider extends BaseStorageProvider {
+export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, unknown>> {
+  /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, the tags `custom_metadata` can hold, versions (KV v2);
+   * soft delete only with `deleteMode: 'soft'` (docs/providers/hashicorp-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
-  readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
+  /** `tls.caFile`, or `VAULT_CACERT` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
+  /** A token read from `auth.tokenFile` (or `~/.vault-token`) at connect: this provider's own copy. */
+  #fileToken: SecretString | undefined;
 
-  constructor(options: HashiCorpVaultOptions) {
-    const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
-    super(PROVIDER_NAME, common, mapVaultNetworkError);
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`; unset ones from `VAULT_ADDR`,
+   * `VAULT_TOKEN` or `~/.vault-token`, `VAULT_NAMESPACE`, `VAULT_CACERT`) without any I/O; the token is
+   * looked up (or the AppRole login made) at `connect()`.
+   */
+  constructor(options: HashiCorpVaultOptions = {}) {
+    const { values: settings, secrets, origins } = HASHICORP_VAULT_OPTIONS.resolve(options);
+    super({ name: PROVIDER_NAME, common: settings, secrets, mapError: mapVaultNetworkError });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#settings = settings;
     this.capabilities = {
-      maxCredentialSize,
+      maxCredentialSize: settings.maxCredentialSize,
       maxIdBytes: 255,
       versioning: true,
       softDelete: settings.deleteMode === 'soft',
@@ -119,11 +144,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
    * ```
    */
   async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
-    const id = this.#id(idLike, 'versionHistory');
-    await this.connect();
-    return this.runner.run(
+    return this.runProviderOperation(
       'versionHistory',
-      async (a) => {
+      idLike,
+      async (id, a) => {
         const res = await this.#call(
           { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
           a,
@@ -151,7 +175,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
           versions,
         };
       },
-      { credentialId: id.value, context },
+      { context },
     );
   }
 
@@ -168,21 +192,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    const id = this.#id(idLike, 'retrieve');
-    if (!Number.isInteger(version) || version < 1) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: 'version must be a whole number from 1',
-        provider: PROVIDER_NAME,
-        operation: 'retrieve',
-        credentialId: id.value,
-      });
-    }
-    await this.connect();
-    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
-      credentialId: id.value,
-      context,
-    });
+    assertVersionNumber(version, PROVIDER_NAME);
+    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#read(id, a, version), { context });
   }
 
   /**
@@ -198,8 +209,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
-    await this.connect();
-    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    validateFilter(filter, PROVIDER_NAME);
+    const out = await this.runProviderOperation('list', undefined, (_none, a) => this.#summaries(filter, a), {
+      context,
+    });
     return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
@@ -208,37 +221,30 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     if (!this.#client) {
-      let ca = s.caCert;
-      if (s.caFile) {
-        try {
-          ca = `${ca ?? ''}\n${await readFile(s.caFile, 'utf8')}`;
-        } catch (error) {
-          throw new StorageError({
-            code: 'InvalidConfig',
-            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          });
-        }
-      }
-      if (!s.rejectUnauthorized) {
+      const ca = await loadCaBundle(s.tls, {
+        provider: PROVIDER_NAME,
+        signal: a.signal,
+        fileSource: this.#caFileSource,
+      });
+      if (!s.tls.rejectUnauthorized) {
         this.common.logger.warn(
           { provider: PROVIDER_NAME },
           'TLS verification of Vault is OFF (tls.rejectUnauthorized: false)',
         );
       }
+      const auth = await this.#auth(a.signal);
       this.#client = new VaultHttpClient({
         address: s.address,
         namespace: s.namespace,
         ca,
-        rejectUnauthorized: s.rejectUnauthorized,
+        rejectUnauthorized: s.tls.rejectUnauthorized,
+        maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
-        s.auth,
+        auth,
         this.common.clock,
-        s.thresholdMs,
+        s.renewThresholdSeconds * 1000,
         this.common.logger,
       );
     }
@@ -252,11 +258,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     await this.#tokens!.ensureFresh(a.signal);
   }
 
-  protected override validateStore(
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): Record<string, unknown> {
     assertTagLimits(
       metadata.tags,
       {
@@ -279,17 +285,16 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'the encoded Vault request (ciphertext as base64 plus metadata)',
     });
-    this.#encoded.set(data, { body: document, size });
+    return document;
   }
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    document: Record<string, unknown>,
     metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
     await this.#fresh(a);
-    const document = this.#encoded.get(data)?.body ?? JSON.parse(encodeCredentialDocument(data, metadata));
     let cas: number | undefined;
     if (this.#settings.checkAndSet) {
       const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
@@ -365,14 +370,19 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
 
   protected override async closeBackend(): Promise<void> {
     this.#client?.close();
-    if (this.#settings.auth.kind === 'token') this.#settings.auth.token.dispose();
-    else {
-      this.#settings.auth.roleId.dispose();
-      this.#settings.auth.secretId.dispose();
-    }
+    this.#fileToken?.dispose();
   }
 
   // ---- helpers --------------------------------------------------------------------------------------
+
+  /** The auth to use: the configured token or AppRole, or the token in `auth.tokenFile` (read now). */
+  async #auth(signal: AbortSignal): Promise<VaultAuth> {
+    const auth = this.#settings.auth;
+    if ('token' in auth) return { kind: 'token', token: auth.token };
+    if ('appRole' in auth) return { kind: 'appRole', ...auth.appRole };
+    this.#fileToken ??= await readVaultTokenFile(auth.tokenFile, signal);
+    return { kind: 'token', token: this.#fileToken };
+  }
 
   async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
     await this.#fresh(a);
@@ -523,15 +533,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       credentialId: ctx.credentialId,
       path: vaultPath,
       capabilities: ctx.capabilities,
+      now: this.common.clock.now(),
     });
-  }
-
-  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
-    try {
-      return CredentialId.from(idLike);
-    } catch (error) {
-      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
-    }
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCommandLine, parseDate, parseInteger, parsePairs } from '../../src/cli/args.js';
-import { resolveCliConfig } from '../../src/cli/config.js';
+import { resolveCliConfig, settingOrigins } from '../../src/cli/config.js';
 import { EXIT_CODES, exitCodeFor, UsageError } from '../../src/cli/exit-codes.js';
 import type { CliInput, CliIo } from '../../src/cli/io.js';
 import { formatError } from '../../src/cli/output.js';
@@ -81,9 +81,23 @@ describe('CLI argument parsing', () => {
     assert.throws(() => parsePairs(['novalue'], '--tag'), UsageError);
     assert.equal(parseDate('2026-01-31', '--d')?.toISOString(), '2026-01-31T00:00:00.000Z');
     assert.throws(() => parseDate('soon', '--d'), UsageError);
-    assert.equal(parseInteger('90', '--n', 1, 36500), 90);
-    for (const bad of ['0', '1.5', '-3', 'x', '99999999'])
-      assert.throws(() => parseInteger(bad, '--n', 1, 36500));
+    assert.equal(parseInteger('90', 'rotation-days'), 90);
+    const problems: Record<string, RegExp> = {
+      '0': /0 is less than 1/,
+      '1.5': /1\.5 is not a whole number/,
+      '-3': /-3 is negative/,
+      x: /not a number\)$/,
+      '99999999': /99999999 is more than 36500/,
+    };
+    for (const [bad, why] of Object.entries(problems)) {
+      assert.throws(
+        () => parseInteger(bad, 'rotation-days'),
+        (e: Error) =>
+          e instanceof UsageError &&
+          /^--rotation-days takes a whole number of days from 1 to 36500 \(/.test(e.message) &&
+          why.test(e.message),
+      );
+    }
   });
 });
 
@@ -197,6 +211,107 @@ describe('CLI config resolution', () => {
     await assert.rejects(resolveCliConfig({ option: ['provider=x'] }, io()), UsageError);
   });
 
+  it('every path option in a config file resolves against the file, nested ones and variants included', async () => {
+    const configs: Record<string, Record<string, unknown>> = {
+      vault: {
+        provider: 'hashicorp-vault',
+        address: 'https://v:8200',
+        auth: { tokenFile: 'tok' },
+        tls: { caFile: 'ca.pem' },
+      },
+      aws: { provider: 'aws-secrets-manager', tls: { caFile: 'ca.pem' }, prefix: 'app/' },
+      azure: {
+        provider: 'azure-key-vault',
+        vaultUrl: 'https://v.vault.azure.net',
+        credential: { type: 'client-certificate', clientId: 'c', certificatePath: 'cert.pem' },
+        tls: { caFile: '~/ca.pem' },
+      },
+      kubernetes: {
+        provider: 'kubernetes',
+        kubeconfigPath: 'kube/config',
+        serviceAccountDir: 'sa',
+        namespace: 'apps',
+      },
+    };
+    const conf = join(dir, 'conf');
+    const at = (p: string) => join(conf, p);
+    const expected: Record<string, Record<string, unknown>> = {
+      vault: { ...configs['vault'], auth: { tokenFile: at('tok') }, tls: { caFile: at('ca.pem') } },
+      aws: { ...configs['aws'], tls: { caFile: at('ca.pem') } },
+      azure: {
+        ...configs['azure'],
+        credential: { type: 'client-certificate', clientId: 'c', certificatePath: at('cert.pem') },
+        tls: { caFile: join(dir, 'home', 'ca.pem') },
+      },
+      kubernetes: {
+        ...configs['kubernetes'],
+        kubeconfigPath: at('kube/config'),
+        serviceAccountDir: at('sa'),
+      },
+    };
+    for (const [name, config] of Object.entries(configs)) {
+      await writeFile(join(conf, `${name}.json`), JSON.stringify(config));
+      const c = await resolveCliConfig({ config: join(conf, `${name}.json`) }, io());
+      assert.deepEqual(c.storage, expected[name], name);
+    }
+    const flags = await resolveCliConfig(
+      { config: join(conf, 'vault.json'), option: ['tls={"caFile":"here.pem"}', 'auth={"tokenFile":"t"}'] },
+      io(),
+    );
+    assert.deepEqual(flags.storage, {
+      provider: 'hashicorp-vault',
+      address: 'https://v:8200',
+      auth: { tokenFile: join(dir, 'cwd', 't') },
+      tls: { caFile: join(dir, 'cwd', 'here.pem') },
+    });
+  });
+
+  it('setting origins name the config file, the flag, the environment or the default, never a secret value', async () => {
+    await writeFile(
+      join(dir, 'conf', 'origins.json'),
+      JSON.stringify({ provider: 'hashicorp-vault', address: 'https://v:8200', auth: { token: SENTINEL } }),
+    );
+    const c = await resolveCliConfig(
+      { config: join(dir, 'conf', 'origins.json'), option: ['mount=kv'] },
+      io(),
+    );
+    const origins = Object.fromEntries(
+      settingOrigins(c, { VAULT_NAMESPACE: 'team' }).map((o) => [o.path, o]),
+    );
+    assert.deepEqual(origins['address'], {
+      path: 'address',
+      source: 'file',
+      from: join(dir, 'conf', 'origins.json'),
+      secret: false,
+      value: 'https://v:8200/',
+    });
+    assert.deepEqual(origins['auth.token'], {
+      path: 'auth.token',
+      source: 'file',
+      from: join(dir, 'conf', 'origins.json'),
+      secret: true,
+    });
+    assert.deepEqual([origins['mount']?.source, origins['mount']?.from], ['option', '--option']);
+    assert.deepEqual(
+      [origins['namespace']?.source, origins['namespace']?.from],
+      ['environment', 'VAULT_NAMESPACE'],
+    );
+    assert.equal(origins['prefix']?.source, 'default');
+    assert.equal(origins['logger'], undefined, 'instance defaults are left out');
+    assert.ok(!JSON.stringify(origins).includes(SENTINEL));
+    const defaults = settingOrigins(await resolveCliConfig({}, io()), {});
+    assert.deepEqual(
+      defaults.find((o) => o.path === 'directory'),
+      {
+        path: 'directory',
+        source: 'default',
+        from: 'the command',
+        secret: false,
+        value: join(dir, 'home', '.nebula', 'credentials'),
+      },
+    );
+  });
+
   it('a key or passphrase in the config is refused', async () => {
     await assert.rejects(
       resolveCliConfig({ config: '{"provider":"memory","encryption":{"passphrase":"x"}}' }, io()),
@@ -208,7 +323,7 @@ describe('CLI config resolution', () => {
     );
     await assert.rejects(
       resolveCliConfig({ config: join(dir, 'none.json') }, io()),
-      /cannot read the config file/,
+      /the config file .* does not exist/,
     );
   });
 });
@@ -264,16 +379,44 @@ describe('runCli in process (shared memory provider)', () => {
     assert.equal(await runCli(['exists', 'unit_a'], io(pipeInput('')).value), 1);
   });
 
-  it('on a terminal, put asks without echo (Backspace works) and the value never reaches stderr', async () => {
-    const stdin = ttyInput(`${SENTINEL}x\u007f\r`);
+  it('on a terminal, put asks twice without echo (Backspace works) and the value never reaches stderr', async () => {
+    const stdin = ttyInput(`${SENTINEL}x\u007f\r`, `${SENTINEL}\r`);
     const r = io(stdin);
     assert.equal(await runCli(['put', 'typed'], r.value), 0, r.stderr.text());
-    assert.deepEqual(stdin.rawModes, [true, false]);
-    assert.match(r.stderr.text(), /^Value for typed: \n/);
+    assert.deepEqual(stdin.rawModes, [true, false, true, false]);
+    assert.match(r.stderr.text(), /^Value for typed: \nRepeat the value for typed: \n/);
     assert.ok(!r.stderr.text().includes(SENTINEL));
     const g = io(pipeInput(''));
     await runCli(['get', 'typed'], g.value);
     assert.equal(g.stdout.text(), SENTINEL);
+  });
+
+  it('put refuses two different answers and stores nothing; --no-confirm asks once', async () => {
+    const r = io(ttyInput('first-answer\r', 'second-answer\r'));
+    assert.equal(await runCli(['put', 'mistyped'], r.value), 2);
+    assert.match(r.stderr.text(), /the two values differ \(nothing was changed\)/);
+    assert.equal(await provider.exists('mistyped'), false);
+    const once = ttyInput('only-once\r');
+    const o = io(once);
+    assert.equal(await runCli(['put', 'mistyped', '--no-confirm'], o.value), 0, o.stderr.text());
+    assert.deepEqual(once.rawModes, [true, false]);
+    assert.match(o.stderr.text(), /^Value for mistyped: \nstored/);
+  });
+
+  it('put checks the id, the options and the config before it asks for the value', async () => {
+    const cases: [string[], number][] = [
+      [['put', '../escape'], EXIT_CODES.InvalidId],
+      [['put', 'ok_id', '--rotation-days', '0'], 2],
+      [['put', 'ok_id', '--config', '{"provider": "nope"}'], EXIT_CODES.InvalidConfig],
+    ];
+    for (const [args, status] of cases) {
+      const stdin = ttyInput('never-typed\r');
+      const r = io(stdin);
+      r.value.openStorage = undefined;
+      assert.equal(await runCli(args, r.value), status, `${args.join(' ')}: ${r.stderr.text()}`);
+      assert.deepEqual(stdin.rawModes, [], `${args.join(' ')} asked for the value`);
+      assert.ok(!r.stderr.text().includes('Value for'), args.join(' '));
+    }
   });
 
   it('init --dir records that directory in ~/.nebula/config.json, which later commands use', async () => {

@@ -8,10 +8,10 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EncryptedData } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { encodeCredentialName } from '../../src/core/name-mapping.js';
 import { type AzureKeyVaultOptions, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { AzureKeyVaultEmulator, cliEmulator } from '../../src/testing/emulators/azure.js';
 
 const data = (text = 'value'): EncryptedData => ({
@@ -43,7 +43,7 @@ function secretOptions(emulator: AzureKeyVaultEmulator, extra: Partial<AzureKeyV
       clientSecret: emulator.clientSecret,
     },
     authorityHost: emulator.authorityHost,
-    caCertPath: emulator.caCertPath,
+    tls: { caFile: emulator.caCertPath },
     ...extra,
   } satisfies AzureKeyVaultOptions;
 }
@@ -118,7 +118,7 @@ describe('azure-key-vault: managed identity, no explicit credentials', () => {
     new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
       credential: clientId ? { type: 'managed-identity', clientId } : { type: 'managed-identity' },
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       clock,
     });
 
@@ -298,7 +298,7 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     let calls = 0;
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       credential: {
         getToken: async () => {
           calls++;
@@ -318,7 +318,7 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     let fail = false;
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       clock,
       credential: {
         getToken: async () => {
@@ -503,7 +503,7 @@ describe('azure-key-vault: RBAC, soft delete, limits, paging', () => {
   });
 
   it('refuses an id too long after mapping with InvalidId naming the limit, and applies the prefix', async () => {
-    const prefixed = new AzureKeyVaultProvider(secretOptions(emulator, { namePrefix: 'app1-' }));
+    const prefixed = new AzureKeyVaultProvider(secretOptions(emulator, { prefix: 'app1-' }));
     assert.equal(prefixed.capabilities.maxIdBytes, 122);
     const before = emulator.vault.requests.length;
     const error = await rejectsWith(prefixed.retrieve('A'.repeat(70)), 'InvalidId');
@@ -654,7 +654,7 @@ describe('azure-key-vault: options', () => {
         vaultUrl: 'http://my-vault.vault.azure.net',
         credential: { type: 'client-secret', clientId: 'x' } as never,
         softDeletePolicy: 'keep' as never,
-        namePrefix: 'Bad_Prefix',
+        prefix: 'Bad_Prefix',
         authorityHost: 'http://login.example',
         vualtUrl: 'typo',
       } as AzureKeyVaultOptions);
@@ -667,7 +667,7 @@ describe('azure-key-vault: options', () => {
         'vaultUrl',
         'credential.clientSecret',
         'softDeletePolicy',
-        'namePrefix',
+        'prefix',
         'authorityHost',
         'vualtUrl',
       ]) {
@@ -676,12 +676,27 @@ describe('azure-key-vault: options', () => {
     }
   });
 
-  it('accepts http only with allowInsecureConnection, and keeps secrets out of inspection', async () => {
-    const p = new AzureKeyVaultProvider({
-      vaultUrl: 'http://127.0.0.1:1',
-      allowInsecureConnection: true,
-      credential: { type: 'client-secret', tenantId: 't', clientId: 'c', clientSecret: 'super-secret-xyz' },
+  it('accepts http to loopback, elsewhere only with dangerouslyAllowInsecureHttp, and keeps secrets out of inspection', async () => {
+    const credential = {
+      type: 'client-secret',
+      tenantId: 't',
+      clientId: 'c',
+      clientSecret: 'super-secret-xyz',
+    } as const;
+    assert.throws(
+      () => new AzureKeyVaultProvider({ vaultUrl: 'http://vault.example.com', credential }),
+      (e: unknown) =>
+        e instanceof StorageError &&
+        e.code === 'InvalidConfig' &&
+        /vaultUrl: uses plain http/.test(e.message) &&
+        /dangerouslyAllowInsecureHttp/.test(e.message),
+    );
+    new AzureKeyVaultProvider({
+      vaultUrl: 'http://vault.example.com',
+      credential,
+      dangerouslyAllowInsecureHttp: true,
     });
+    const p = new AzureKeyVaultProvider({ vaultUrl: 'http://127.0.0.1:1', credential });
     assert.ok(!inspect(p, { depth: 8 }).includes('super-secret-xyz'));
     assert.ok(!JSON.stringify(p).includes('super-secret-xyz'));
     assert.equal(p.capabilities.maxIdBytes, 127);

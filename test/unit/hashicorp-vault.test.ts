@@ -9,9 +9,9 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EncryptedData } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { SecretString } from '../../src/core/secret-string.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { type HashiCorpVaultOptions, HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 import { cliEmulator, VaultEmulator, type VaultEmulatorOptions } from '../../src/testing/emulators/vault.js';
@@ -42,7 +42,6 @@ function provider(
 ): HashiCorpVaultProvider {
   return new HashiCorpVaultProvider({
     address: vault.url,
-    allowInsecureHttp: true,
     auth: { token: vault.rootToken },
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     ...options,
@@ -82,7 +81,7 @@ describe('HashiCorpVaultProvider options', () => {
           address: 'http://vault:8200',
           auth: {} as never,
           deleteMode: 'purge' as never,
-          tls: { caCert: 'not a pem' },
+          tls: { ca: 'not a pem' },
           mount: '../x',
           renewTreshold: 5,
         } as never);
@@ -93,8 +92,8 @@ describe('HashiCorpVaultProvider options', () => {
     })();
     assert.equal(error.code, 'InvalidConfig');
     const paths = (error.details.issues ?? []).map((i) => i.path).sort();
-    assert.deepEqual(paths, ['address', 'auth', 'deleteMode', 'mount', 'renewTreshold', 'tls.caCert']);
-    assert.match(error.message, /allowInsecureHttp/);
+    assert.deepEqual(paths, ['address', 'auth', 'deleteMode', 'mount', 'renewTreshold', 'tls.ca']);
+    assert.match(error.message, /dangerouslyAllowInsecureHttp/);
   });
 
   it('accepts https with defaults and keeps the token out of inspect and JSON', () => {
@@ -509,6 +508,29 @@ describe('HashiCorpVaultProvider errors', () => {
     await p.close();
   });
 
+  it('a sealed Vault at connect is Unavailable, retried per policy; connect succeeds once unsealed', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1), { autoAdvance: true });
+    const vault = await emulator();
+    vault.sealed = true;
+    const p = provider(vault, { clock, retry: { maxRetries: 2, baseDelayMs: 10 } });
+    const before = vault.count();
+    const sealed = await rejectsWith(p.connect(), 'Unavailable');
+    assert.equal(sealed.retryable, true);
+    assert.equal(sealed.operation, 'connect');
+    assert.equal(sealed.details.backendCode, 'sealed');
+    assert.equal(sealed.details.attempts, 3);
+    assert.equal(vault.count() - before, 3, 'one lookup-self per attempt');
+    vault.sealed = false;
+    vault.faults.add({
+      action: { kind: 'status', status: 503, body: { errors: ['Vault is sealed'] } },
+      times: 2,
+    });
+    const t = await traced(vault, () => p.connect());
+    assert.deepEqual(t, Array(3).fill('GET /v1/auth/token/lookup-self'));
+    await p.store('k', data(), createMetadata());
+    await p.close();
+  });
+
   it('retries 429 (honouring Retry-After), 5xx and resets; times out a hung request', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1), { autoAdvance: true });
     const vault = await emulator();
@@ -550,17 +572,19 @@ describe('HashiCorpVaultProvider TLS', () => {
   it('connects with the right CA (file or PEM), refuses a wrong CA and a missing one', async () => {
     const vault = await emulator({ tls: true });
     const caFile = vault.writeCaFile()!;
-    const right = provider(vault, { allowInsecureHttp: false, tls: { caFile } });
+    const right = provider(vault, { tls: { caFile } });
     await right.store('tls', data(), createMetadata());
     assert.equal((await right.retrieve('tls')).version, '1');
     await right.close();
 
     const other = createTestCertificateAuthority();
-    for (const tls of [{ caCert: other.caCertPem }, {}]) {
-      const wrong = provider(vault, { allowInsecureHttp: false, tls, retry: { maxRetries: 3 } });
+    for (const tls of [{ ca: other.caCertPem }, {}]) {
+      const wrong = provider(vault, { tls, retry: { maxRetries: 3 } });
       const before = vault.count();
-      const error = await rejectsWith(wrong.connect(), 'Unavailable');
+      // An untrusted certificate is a configuration problem on every provider, not an outage.
+      const error = await rejectsWith(wrong.connect(), 'InvalidConfig');
       assert.equal(error.retryable, false);
+      assert.equal(error.details.attempts, 1);
       assert.match(String(error.details.backendCode), /CERT|SELF_SIGNED|VERIFY/);
       assert.match(error.message, /tls\.caFile/);
       assert.equal(vault.count(), before, 'a request went through an unverified connection');
@@ -598,7 +622,7 @@ describe('HashiCorpVaultProvider process lifetime', () => {
       script,
       `import { HashiCorpVaultProvider } from ${JSON.stringify(module)};
 import { createMetadata } from ${JSON.stringify(core)};
-const p = new HashiCorpVaultProvider({ address: ${JSON.stringify(vault.url)}, allowInsecureHttp: true,
+const p = new HashiCorpVaultProvider({ address: ${JSON.stringify(vault.url)},
   auth: { token: ${JSON.stringify(vault.rootToken)} } });
 const d = { version: 1, keyId: 'k', nonce: new Uint8Array(12), ciphertext: new Uint8Array([1]), tag: new Uint8Array(16) };
 await p.store('exit_check', d, createMetadata());

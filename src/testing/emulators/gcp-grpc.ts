@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { importOptionalPeer } from '../../core/peer.js';
+import { loadPeerPackages } from '../../core/peer.js';
 import type { ApiRequest } from './gcp-api.js';
 import { GCP_RPCS, type GcpRpc } from './gcp-iam.js';
 import { type GcpError, grpcStatusDetails } from './gcp-status.js';
@@ -118,12 +118,13 @@ export class GcpGrpcTransport {
 
   /** Loads grpc-js, proto-loader and the service definition, and builds the server. */
   static async load(handler: GrpcCallHandler): Promise<GcpGrpcTransport> {
-    const grpc = await importOptionalPeer(EMULATOR, '@grpc/grpc-js@^1.12', () => import('@grpc/grpc-js'));
-    const loader = await importOptionalPeer(
-      EMULATOR,
-      '@grpc/proto-loader@^0.8',
-      () => import('@grpc/proto-loader'),
-    );
+    // Both at once, so a missing pair is named in one MissingDependency (the kit's peer loader).
+    const peers = await loadPeerPackages(EMULATOR, [
+      { name: '@grpc/grpc-js', range: '^1.12', load: () => import('@grpc/grpc-js') },
+      { name: '@grpc/proto-loader', range: '^0.8', load: () => import('@grpc/proto-loader') },
+    ]);
+    const grpc = peers.get('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    const loader = peers.get('@grpc/proto-loader') as typeof import('@grpc/proto-loader');
     const includeDirs = protoIncludeDirs();
     if (includeDirs.length === 0) {
       throw new Error(

@@ -119,13 +119,19 @@ const AUTH_HELP =
  * ```
  */
 export class GcpSecretManagerEmulator {
+  /** The emulator's time source (token expiry, timestamps, TTLs, delayed destruction). */
   readonly clock: Clock;
+  /** The generated CA and the API port's certificate. */
   readonly ca: TestCertificateAuthority;
+  /** The project id names may use. */
   readonly projectId: string;
+  /** The project number names are answered with. */
   readonly projectNumber: string;
   /** The secrets, shared by both transports. */
   readonly state: SecretManagerState;
+  /** Service accounts, key files and tokens. */
   readonly auth: GcpAuthority;
+  /** Permissions per principal. */
   readonly iam = new GcpIam();
   /** The HTTP/1.1 side of the API port: REST API and token endpoint. Its `faults` see raw HTTP requests. */
   readonly rest: EmulatorHttpServer;
@@ -149,6 +155,7 @@ export class GcpSecretManagerEmulator {
   #grpc: GcpGrpcTransport | undefined;
   #port = 0;
 
+  /** Creates the CA, the service accounts and the servers; {@link start} listens. */
   constructor(options: GcpSecretManagerEmulatorOptions = {}) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -208,6 +215,7 @@ export class GcpSecretManagerEmulator {
     return this;
   }
 
+  /** Closes every connection and server. */
   async stop(): Promise<void> {
     this.#grpc?.stop();
     for (const socket of this.#sockets) socket.destroy();
@@ -236,6 +244,7 @@ export class GcpSecretManagerEmulator {
   get credentialsFile(): string {
     return this.serviceAccount.keyFile;
   }
+  /** The CA certificate file (PEM) clients trust. */
   get caCertPath(): string {
     return this.ca.caCertPath;
   }

@@ -3,7 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import {
   EmulatorHttpServer,
   type FaultAction,
@@ -632,7 +637,8 @@ function faultError(action: Extract<FaultAction, { kind: 'status' }>): GcpError 
 export const cliEmulator: CliEmulator = {
   service: 'gcp',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
-    const emulator = await new GcpSecretManagerEmulator({ port: args.port }).start();
+    // A start that fails (a busy port) stops what it set up, so the CLI can exit.
+    const emulator = await startOrStop(new GcpSecretManagerEmulator({ port: args.port }));
     return {
       info: {
         service: 'gcp',

@@ -6,6 +6,31 @@
  * @packageDocumentation
  */
 export { BaseStorageProvider } from './core/base-provider.js';
+export {
+  asStorageError,
+  type BulkReadResult,
+  chunk,
+  DEFAULT_BULK_CONCURRENCY,
+  type GetManyOptions,
+  mapWithConcurrency,
+  retrieveEach,
+} from './core/bulk.js';
+export {
+  type CacheEntry,
+  CredentialCache,
+  type CredentialCacheOptions,
+  copyMetadata,
+  type ResolvedCacheOptions,
+  resolveCacheOptions,
+} from './core/cache.js';
+export {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitSnapshot,
+  type CircuitState,
+  type ResolvedCircuitBreakerOptions,
+  resolveCircuitBreakerOptions,
+} from './core/circuit-breaker.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -46,6 +71,7 @@ export {
   readBoundedFile,
   readBoundedTextFile,
 } from './core/files.js';
+export { type LastErrorInfo, LastErrorTracker, providerHealth, type StoreHealth } from './core/health.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
 export {
   assertCredentialSize,
@@ -72,6 +98,8 @@ export {
   type MetricsListener,
   type OpenTelemetryMeterLike,
   type OperationMetricsSnapshot,
+  type ReadPathEvent,
+  type ReadPathMetricsSnapshot,
   StorageMetrics,
 } from './core/metrics.js';
 export {
@@ -90,17 +118,31 @@ export {
 } from './core/options.js';
 export { importOptionalPeer } from './core/peer.js';
 export type {
+  ChangeFeed,
+  ChangeObservation,
+  ChangeSink,
+  ChangeTarget,
   ConnectOptions,
+  ProviderAuthState,
   ProviderCapabilities,
+  ProviderHealthDetails,
+  ProviderHealthFacts,
   ProviderName,
+  ProviderRuntime,
+  ReadPathProvider,
+  RetrieveManyOptions,
   StorageProvider,
   StoredCredential,
+  VersionProbe,
 } from './core/provider.js';
+export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
+export { SingleFlight } from './core/single-flight.js';
 export {
   CredentialStore,
   type CredentialStoreOptions,
+  type CredentialStoreReadPathOptions,
   credentialAssociatedData,
   type EncryptionConfig,
   openCredentialStore,
@@ -109,3 +151,16 @@ export {
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  ChangeWatcher,
+  type CredentialChange,
+  type CredentialChangeListener,
+  type CredentialWatch,
+  probeVersion,
+  probeVersions,
+  resolveWatchOptions,
+  storedFingerprint,
+  type WatchHooks,
+  type WatchOptions,
+  watchTarget,
+} from './core/watch.js';

@@ -1,3 +1,4 @@
+import { mapWithConcurrency, retrieveEach } from './bulk.js';
 import type { EncryptedData } from './crypto.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
@@ -10,7 +11,21 @@ import {
 } from './metadata.js';
 import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
 import type { ResolvedCommonOptions } from './options.js';
-import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
+import type {
+  ChangeFeed,
+  ChangeSink,
+  ChangeTarget,
+  ConnectOptions,
+  ProviderCapabilities,
+  ProviderHealthDetails,
+  ProviderHealthFacts,
+  ProviderRuntime,
+  RetrieveManyOptions,
+  StorageProvider,
+  StoredCredential,
+  VersionProbe,
+} from './provider.js';
+import { storedFingerprint } from './watch.js';
 
 /**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
@@ -164,6 +179,129 @@ export abstract class BaseStorageProvider implements StorageProvider {
       operation,
       credentialId: id.value,
     });
+  }
+
+  // ---- read path (see docs/read-path.md): every member has a generic default ------------------------
+
+  /** The provider's clock, metrics and logger, so a store's read path records beside it. */
+  get runtime(): ProviderRuntime {
+    return { clock: this.common.clock, metrics: this.common.metrics, logger: this.common.logger };
+  }
+
+  /** True after a successful `connect()` and before `close()`. */
+  get connected(): boolean {
+    return this.#connected && !this.#closed;
+  }
+
+  /** The cheapest change signal of one credential (`undefined` when it does not exist). */
+  async describeVersion(
+    idLike: CredentialIdLike,
+    context?: CredentialContext,
+  ): Promise<VersionProbe | undefined> {
+    const id = this.#parse(idLike, 'describeVersion');
+    this.#precheck('describeVersion', id, () => this.validateId(id));
+    await this.#ready();
+    return this.runner.run('describeVersion', (a) => this.describeVersionBackend(id, a), {
+      credentialId: id.value,
+      context,
+    });
+  }
+
+  /** The version of every credential matching `filter`. */
+  async listVersions(
+    filter?: CredentialFilter,
+    context?: CredentialContext,
+  ): Promise<Map<string, VersionProbe>> {
+    this.#assertOpen('listVersions');
+    await this.#ready();
+    return this.runner.run('listVersions', (a) => this.listVersionsBackend(filter, a), { context });
+  }
+
+  /**
+   * Reads many credentials: the provider's native batch when it has one, else one `retrieve` per id with
+   * bounded concurrency. Invalid ids get their `InvalidId` without any request.
+   */
+  async retrieveMany(
+    ids: readonly CredentialIdLike[],
+    options: RetrieveManyOptions = {},
+  ): Promise<Map<string, StoredCredential | StorageError>> {
+    this.#assertOpen('retrieveMany');
+    const results = new Map<string, StoredCredential | StorageError>();
+    const valid = new Map<string, CredentialId>();
+    for (const idLike of ids) {
+      const key = typeof idLike === 'string' ? idLike : idLike.value;
+      if (results.has(key) || valid.has(key)) continue;
+      try {
+        const id = this.#parse(idLike, 'retrieve');
+        this.#precheck('retrieve', id, () => this.validateId(id));
+        valid.set(key, id);
+      } catch (error) {
+        results.set(key, error as StorageError);
+      }
+    }
+    if (valid.size === 0) return results;
+    await this.#ready();
+    const list = [...valid.values()];
+    const batch = this.retrieveManyBackend
+      ? await this.runner.run('retrieveMany', (a) => this.retrieveManyBackend!(list, a), {
+          context: options.context,
+        })
+      : await retrieveEach(this, list, options);
+    for (const id of list) results.set(id.value, batch.get(id.value) ?? this.notFound(id));
+    return results;
+  }
+
+  /** Starts the backend's native change feed, if it has one. */
+  subscribeChanges(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined {
+    if (this.#closed || !this.subscribeChangesBackend) return undefined;
+    return this.subscribeChangesBackend(target, sink);
+  }
+
+  /** Connection, credential source and auth state, without any request. */
+  healthDetails(): ProviderHealthDetails {
+    return { ...this.describeHealth(), connected: this.connected };
+  }
+
+  /** Default change signal: a read, whose version (or fingerprint) is the signal. */
+  protected async describeVersionBackend(
+    id: CredentialId,
+    attempt: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    try {
+      const stored = await this.retrieveBackend(id, attempt);
+      return { version: stored.version ?? storedFingerprint(stored), stored };
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** Default: list, then one change signal per id. */
+  protected async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    attempt: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const ids = [...new Set(await this.listBackend(filter, attempt))];
+    const out = new Map<string, VersionProbe>();
+    await mapWithConcurrency(ids, 8, async (value) => {
+      const probe = await this.describeVersionBackend(CredentialId.parse(value), attempt);
+      if (probe) out.set(value, probe);
+    });
+    return out;
+  }
+
+  /** A native batch read; providers without one leave it undefined. */
+  protected retrieveManyBackend?(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+  ): Promise<Map<string, StoredCredential | StorageError>>;
+
+  /** A native change feed; providers without one leave it undefined. */
+  protected subscribeChangesBackend?(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined;
+
+  /** The provider's health facts; the default knows only its name. */
+  protected describeHealth(): ProviderHealthFacts {
+    return { credentialSource: this.name, auth: { kind: 'none' } };
   }
 
   #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {

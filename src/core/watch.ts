@@ -206,6 +206,8 @@ export class ChangeWatcher implements CredentialWatch {
   #feed: ChangeFeed | undefined;
   #feedComplete = false;
   #wakeSleep: AbortController | undefined;
+  /** A wake-up that came while a poll was running: the next sleep is skipped. */
+  #wakePending = false;
   #resumePolling: () => void = () => {};
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
@@ -306,7 +308,16 @@ export class ChangeWatcher implements CredentialWatch {
     return Math.max(1, Math.round(base * (1 + jitter * (2 * this.#random() - 1))));
   }
 
+  #wake(): void {
+    if (this.#wakeSleep) this.#wakeSleep.abort();
+    else this.#wakePending = true;
+  }
+
   async #sleep(ms: number): Promise<void> {
+    if (this.#wakePending) {
+      this.#wakePending = false;
+      return;
+    }
     const wake = new AbortController();
     this.#wakeSleep = wake;
     try {
@@ -342,7 +353,7 @@ export class ChangeWatcher implements CredentialWatch {
         observe: (observation) => {
           if (!this.#closed) void this.#enqueue(() => this.#observe(observation));
         },
-        wake: () => this.#wakeSleep?.abort(),
+        wake: () => this.#wake(),
         error: (error, fatal) => {
           if (this.#closed) return;
           this.#report(error);
@@ -369,7 +380,7 @@ export class ChangeWatcher implements CredentialWatch {
         : undefined;
     if (observation.state === 'present' && probe === undefined) {
       // A hint without a version: look it up.
-      this.#wakeSleep?.abort();
+      this.#wake();
       return Promise.resolve();
     }
     return this.#apply(observation.id, probe);

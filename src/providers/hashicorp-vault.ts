@@ -18,7 +18,12 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
@@ -361,6 +366,58 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       capabilities: ['read'],
     });
     return res.status === 200 && this.#latestIsLive(res.body);
+  }
+
+  /** `GET <mount>/metadata/<path>`: current_version changes with every write, and no value is read. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    await this.#fresh(a);
+    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+      operation: 'describeVersion',
+      credentialId: id.value,
+      ok: [200, 404],
+      capabilities: ['read'],
+    });
+    if (res.status !== 200 || !this.#latestIsLive(res.body)) return undefined;
+    return { version: String(Number(res.body?.data?.current_version ?? 0)) };
+  }
+
+  /** One LIST plus one metadata read per credential (KV v2 has no bulk metadata call). */
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const summaries = await this.#summaries(filter, a);
+    return new Map(summaries.map((s) => [s.id, { version: String(s.version) }]));
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const state = this.#tokens?.state;
+    const now = this.common.clock.now();
+    const kind = this.#settings.auth.kind === 'appRole' ? 'approle' : 'token';
+    const expiresAt = state?.expiresAt;
+    return {
+      credentialSource: kind === 'approle' ? `AppRole login at auth/${this.#appRoleMount()}` : 'token',
+      auth: {
+        kind,
+        ...(expiresAt === undefined ? {} : { expiresAt, ttlMs: Math.max(0, expiresAt - now) }),
+        // The token manager renews (or logs in again) before the first operation inside the threshold.
+        ...(expiresAt === undefined
+          ? {}
+          : { nextRenewalAt: Math.max(now, expiresAt - this.#settings.thresholdMs) }),
+        ...(state ? { renewable: state.renewable, policies: [...state.policies] } : {}),
+        requests: this.authRequests,
+      },
+      address: this.#settings.address.origin,
+      mount: this.#settings.mount,
+      ...(this.#settings.namespace ? { namespace: this.#settings.namespace } : {}),
+    };
+  }
+
+  #appRoleMount(): string {
+    return this.#settings.auth.kind === 'appRole' ? this.#settings.auth.mount : '';
   }
 
   protected override async closeBackend(): Promise<void> {

@@ -101,6 +101,11 @@ export class MemoryStorageProvider extends BaseStorageProvider {
     this.#faults.push({ times: 1, ...fault });
   }
 
+  /** Drops every pending fault. */
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
   /** Adds `ms` of latency to every backend call (honouring the deadline). */
   setLatency(ms: number): void {
     this.#latencyMs = ms;

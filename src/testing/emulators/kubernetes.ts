@@ -740,6 +740,8 @@ export class KubernetesEmulator {
       for (const event of this.#events) if (event.rv > from) this.#deliver(watch, event);
     }
     this.#watches.add(watch);
+    // The API server answers at once; Node would hold the headers back until the first event.
+    res.flushHeaders();
     res.once('close', () => {
       clearTimeout(watch.timer);
       this.#watches.delete(watch);

@@ -110,6 +110,7 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  closestOption,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
   type OperationTimeouts,

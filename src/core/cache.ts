@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { StorageError } from './errors.js';
 import type { CredentialMetadata } from './metadata.js';
-import type { OptionsValidator } from './options.js';
+import { closestOption, type OptionsValidator } from './options.js';
 import type { StoredCredential } from './provider.js';
 
 /**
@@ -78,7 +78,7 @@ export function resolveCacheOptions(v: OptionsValidator, path = 'cache'): Resolv
 export function unknownKeys(v: OptionsValidator, path: string, given: object, allowed: readonly string[]) {
   for (const key of Object.keys(given)) {
     if (allowed.includes(key)) continue;
-    const near = allowed.find((k) => k.toLowerCase() === key.toLowerCase() || k.startsWith(key.slice(0, 4)));
+    const near = closestOption(key, allowed);
     v.add(`${path}.${key}`, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
   }
 }

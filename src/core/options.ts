@@ -97,7 +97,7 @@ export class OptionsValidator {
     const known = new Set<string>([...allowed, ...COMMON_KEYS, 'provider']);
     for (const key of Object.keys(this.options)) {
       if (known.has(key)) continue;
-      const near = [...known].find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      const near = closestOption(key, known);
       this.add(key, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
     }
   }
@@ -255,6 +255,20 @@ export class OptionsValidator {
       details: { issues: [...this.issues] },
     });
   }
+}
+
+/**
+ * The known option name within two edits of `key` (case ignored), to suggest for a typo.
+ *
+ * @example
+ * ```ts
+ * import { closestOption } from 'nebula-credential';
+ * closestOption('tll', ['ttlMs', 'maxEntries']); // undefined (3 edits)
+ * closestOption('ttlMS', ['ttlMs', 'maxEntries']); // 'ttlMs'
+ * ```
+ */
+export function closestOption(key: string, known: Iterable<string>): string | undefined {
+  return [...known].find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
 }
 
 function typeOf(value: unknown): string {

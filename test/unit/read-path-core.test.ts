@@ -235,7 +235,7 @@ describe('read path: options are validated before anything runs', () => {
     const error = (() => {
       try {
         new CredentialStore(new MemoryStorageProvider(), EncryptionManager.generate(), {
-          cache: { ttlMs: -1, tll: 5, jitter: 2 } as never,
+          cache: { ttlMs: -1, ttlms: 5, jitter: 2 } as never,
           circuitBreaker: 'yes' as never,
         });
       } catch (e) {
@@ -245,7 +245,7 @@ describe('read path: options are validated before anything runs', () => {
     })();
     assert.equal(error.code, 'InvalidConfig');
     const paths = (error.details.issues ?? []).map((i) => i.path).sort();
-    assert.deepEqual(paths, ['cache.jitter', 'cache.tll', 'cache.ttlMs', 'circuitBreaker']);
+    assert.deepEqual(paths, ['cache.jitter', 'cache.ttlMs', 'cache.ttlms', 'circuitBreaker']);
     assert.match(error.message, /did you mean "ttlMs"/);
   });
 

@@ -110,8 +110,8 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
-  closestOption,
   type CommonProviderOptions,
+  closestOption,
   DEFAULT_TIMEOUTS,
   type OperationTimeouts,
   OptionsValidator,

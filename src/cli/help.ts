@@ -27,6 +27,7 @@ Commands:
   delete <id>          delete a credential
   exists <id>          exit status 0 if it exists, 1 if not
   copy                 copy credentials between two backends: --from <config> --to <config>
+  watch <id>           print a line (or --json object) each time a credential changes, until Ctrl-C
   emulator <service>   run a local emulator of aws, azure, vault or kubernetes
   help [command]       this text, or a command's
 
@@ -129,6 +130,19 @@ Options:
   -t, --tag key=value  only credentials with this tag (repeatable)
   --dry-run            show what would be copied; write nothing
   --json               print the summary as JSON`,
+  watch: `Usage: nebula-credential watch <id> [--interval 30s] [--json]
+       nebula-credential watch --tag key=value... [--interval 30s] [--json]
+
+Follows a credential (or every credential with the given tags) and prints one line per change, until
+Ctrl-C: "<time> changed <id> version <v>" or "<time> deleted <id>". Uses the backend's cheapest change
+signal (Vault metadata, AWS DescribeSecret, Azure secret properties, the Kubernetes watch API, file-system
+events for the local store), never reading or printing a value, so it needs no key. Polling backs off
+while the backend fails; errors are reported on standard error.
+
+Options:
+  --interval <duration>  time between polls: 500ms, 30s, 5m (a bare number is seconds); default 30s
+  -t, --tag key=value    watch every credential with this tag (repeatable) instead of one id
+  --json                 print {"time", "id", "kind", "version"?} per change`,
   emulator: `Usage: nebula-credential emulator <aws|azure|vault|kubernetes> [--port N] [--http]
 
 Starts a local emulator of the service (for development and tests; data lives in memory) and prints one

@@ -28,7 +28,13 @@ export {
   AwsSecretsManagerEmulator,
   cliEmulator as awsCliEmulator,
 } from './emulators/aws.js';
-export { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './emulators/aws-service.js';
+export {
+  type AwsCallerAccess,
+  AwsError,
+  OPERATIONS,
+  type Operation,
+  SecretsManagerService,
+} from './emulators/aws-service.js';
 export {
   computeSigV4Signature,
   parseSigV4Authorization,
@@ -64,3 +70,8 @@ export {
   type VaultPolicyRule,
   type VaultTokenOptions,
 } from './emulators/vault.js';
+export {
+  type ReadPathConformanceOptions,
+  type ReadPathFactoryContext,
+  runReadPathConformance,
+} from './read-path.js';

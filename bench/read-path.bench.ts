@@ -70,7 +70,7 @@ async function backends(): Promise<Backend[]> {
       region: aws.region,
       endpoint: aws.endpoint,
       credentials: aws.credentials,
-      caCertPath: aws.caCertPath,
+      tls: { caFile: aws.caCertPath! },
     }),
     requests: () => aws.count(),
     delay: delayEvery(aws.faults),
@@ -93,7 +93,7 @@ async function backends(): Promise<Backend[]> {
     provider: new HashiCorpVaultProvider({
       address: vault.url,
       auth: { token: vault.rootToken },
-      tls: { caCert: vault.caCertPem! },
+      tls: { ca: vault.caCertPem! },
     }),
     requests: () => vault.count(),
     delay: delayEvery(vault.faults),

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider } from './core/base-provider.js';
+export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
 export {
   asStorageError,
   type BulkReadResult,
@@ -42,6 +42,7 @@ export {
   encryptedDataToJson,
   MIN_SALT_BYTES,
 } from './core/crypto.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   CREDENTIAL_DOCUMENT_FORMAT,
   type CredentialDocument,
@@ -91,6 +92,8 @@ export {
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './core/metadata.js';
 export {
@@ -111,7 +114,6 @@ export {
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
   type CommonProviderOptions,
-  closestOption,
   DEFAULT_TIMEOUTS,
   type OperationTimeouts,
   OptionsValidator,
@@ -142,6 +144,7 @@ export { REDACTED, SecretString } from './core/secret-string.js';
 export { SingleFlight } from './core/single-flight.js';
 export {
   CredentialStore,
+  type CredentialStoreConstructorOptions,
   type CredentialStoreOptions,
   type CredentialStoreReadPathOptions,
   credentialAssociatedData,
@@ -152,6 +155,31 @@ export {
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type BackendErrorInit,
+  backendError,
+  classifyHttpStatus,
+  classifyTransportFailure,
+  type HeaderSource,
+  retryAfterMs,
+  type TransportErrorContext,
+  type TransportFailure,
+  type TransportFailureKind,
+  transportError,
+} from './core/transport.js';
+export {
+  assertSecureEndpoint,
+  type CaBundleContext,
+  checkEndpoint,
+  type EndpointSource,
+  INSECURE_HTTP_OPTION,
+  isLoopbackHost,
+  loadCaBundle,
+  pemCertificatesProblem,
+  readEndpointOption,
+  readTlsOptions,
+  type TlsTrustOptions,
+} from './core/transport-security.js';
 export {
   ChangeWatcher,
   type CredentialChange,

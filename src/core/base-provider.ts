@@ -1,5 +1,6 @@
 import { mapWithConcurrency, retrieveEach } from './bulk.js';
-import type { EncryptedData } from './crypto.js';
+import { assertEncryptedData, type EncryptedData } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -7,9 +8,11 @@ import {
   type CredentialContext,
   type CredentialFilter,
   type CredentialMetadata,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './metadata.js';
-import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
+import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
 import type { ResolvedCommonOptions } from './options.js';
 import type {
   ChangeFeed,
@@ -28,6 +31,20 @@ import type {
 import { storedFingerprint } from './watch.js';
 
 /**
+ * Options of {@link BaseStorageProvider.runProviderOperation}.
+ *
+ * @example
+ * ```ts
+ * const options: ProviderOperationOptions = { kind: 'write', context: { traceId: 'req-42' } };
+ * ```
+ */
+export interface ProviderOperationOptions {
+  context?: CredentialContext | undefined;
+  /** Which deadline applies. Default: `read`, or `write` for `store`/`delete`. */
+  kind?: RunOptions['kind'];
+}
+
+/**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
  * the closed state, and running each backend call through the {@link OperationRunner} (deadline, retries,
  * metrics, logs). A provider implements only the `*Backend` methods, which talk to its backend.
@@ -40,8 +57,10 @@ import { storedFingerprint } from './watch.js';
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider {
+export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
+  /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
+  /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
@@ -72,14 +91,19 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return this.#connecting;
   }
 
+  /**
+   * Checks the id, the metadata and the size (before any I/O), connects if needed, then stores through the
+   * runner (deadline, retries, metrics). See {@link StorageProvider.store}.
+   */
   async store(
     idLike: CredentialIdLike,
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
   ): Promise<void> {
-    const id = this.#parse(idLike, 'store');
+    const id = this.#parse(idLike, 'store', context);
     this.#precheck('store', id, () => {
+      assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
@@ -94,8 +118,12 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then retrieves through the runner; a missing id is `NotFound`. See {@link
+   * StorageProvider.retrieve}.
+   */
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
-    const id = this.#parse(idLike, 'retrieve');
+    const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
@@ -104,8 +132,12 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then deletes through the runner; a backend's `NotFound` counts as success. See {@link
+   * StorageProvider.delete}.
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
-    const id = this.#parse(idLike, 'delete');
+    const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
     await this.#ready();
     await this.runner.run(
@@ -122,18 +154,74 @@ export abstract class BaseStorageProvider implements StorageProvider {
     );
   }
 
+  /**
+   * Lists through the runner and returns the ids sorted, without duplicates. See {@link
+   * StorageProvider.list}.
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
+    this.#checkArguments('list', () => {
+      validateFilter(filter, this.name);
+      validateContext(context, this.name);
+    });
     await this.#ready();
     const ids = await this.runner.run('list', (a) => this.listBackend(filter, a), { context });
     return [...new Set(ids)].sort();
   }
 
+  /** Checks the id, then asks the backend through the runner. See {@link StorageProvider.exists}. */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
-    const id = this.#parse(idLike, 'exists');
+    const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
+  }
+
+  /**
+   * Runs a provider-only operation (recover, purge, version history, ...) exactly like a contract one: the
+   * closed check, id parsing and {@link validateId} before any I/O, lazy connect, then the runner (deadline,
+   * retries, metrics, logs, error mapping). Pass `undefined` as the id for an operation on no credential.
+   *
+   * @example
+   * ```ts
+   * async purge(id: CredentialIdLike): Promise<void> {
+   *   await this.runProviderOperation('purge', id, (cid, attempt) => this.#purge(cid, attempt), { kind: 'write' });
+   * }
+   * ```
+   */
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: CredentialIdLike,
+    call: (id: CredentialId, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: undefined,
+    call: (id: undefined, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected async runProviderOperation<T>(
+    operation: StorageOperation,
+    idLike: CredentialIdLike | undefined,
+    call: (id: never, attempt: AttemptContext) => Promise<T>,
+    options: ProviderOperationOptions = {},
+  ): Promise<T> {
+    let id: CredentialId | undefined;
+    if (idLike === undefined) {
+      this.#assertOpen(operation);
+      this.#checkArguments(operation, () => validateContext(options.context, this.name));
+    } else {
+      const parsed = this.#parse(idLike, operation, options.context);
+      this.#precheck(operation, parsed, () => this.validateId(parsed));
+      id = parsed;
+    }
+    await this.#ready();
+    return this.runner.run(operation, (a) => call(id as never, a), {
+      credentialId: id?.value,
+      context: options.context,
+      kind: options.kind,
+    });
   }
 
   /** Releases connections and handles. Operations afterwards fail. Idempotent. */
@@ -144,10 +232,29 @@ export abstract class BaseStorageProvider implements StorageProvider {
     await this.closeBackend();
   }
 
+  /**
+   * The same as {@link BaseStorageProvider.close}, so `await using provider = ...` closes it when the block
+   * ends.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorageProvider } from 'nebula-credential/memory';
+   * {
+   *   await using provider = new MemoryStorageProvider();
+   *   console.log(await provider.list()); // []
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
+    await this.close();
+  }
+
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */
   protected validateId(_id: CredentialId): void {}
 
-  /** Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}. */
+  /**
+   * Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}.
+   */
   protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
     this.validateId(id);
   }
@@ -193,28 +300,35 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return this.#connected && !this.#closed;
   }
 
-  /** The cheapest change signal of one credential (`undefined` when it does not exist). */
-  async describeVersion(
-    idLike: CredentialIdLike,
-    context?: CredentialContext,
-  ): Promise<VersionProbe | undefined> {
-    const id = this.#parse(idLike, 'describeVersion');
-    this.#precheck('describeVersion', id, () => this.validateId(id));
-    await this.#ready();
-    return this.runner.run('describeVersion', (a) => this.describeVersionBackend(id, a), {
-      credentialId: id.value,
-      context,
-    });
+  /**
+   * The cheapest change signal of one credential (`undefined` when it does not exist). See {@link
+   * ReadPathProvider.describeVersion}.
+   */
+  describeVersion(idLike: CredentialIdLike, context?: CredentialContext): Promise<VersionProbe | undefined> {
+    return this.runProviderOperation(
+      'describeVersion',
+      idLike,
+      (id, a) => this.describeVersionBackend(id, a),
+      {
+        context,
+      },
+    );
   }
 
-  /** The version of every credential matching `filter`. */
+  /** The version of every credential matching `filter`. See {@link ReadPathProvider.listVersions}. */
   async listVersions(
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<Map<string, VersionProbe>> {
-    this.#assertOpen('listVersions');
-    await this.#ready();
-    return this.runner.run('listVersions', (a) => this.listVersionsBackend(filter, a), { context });
+    this.#checkArguments('listVersions', () => validateFilter(filter, this.name));
+    return this.runProviderOperation(
+      'listVersions',
+      undefined,
+      (_, a) => this.listVersionsBackend(filter, a),
+      {
+        context,
+      },
+    );
   }
 
   /**
@@ -232,7 +346,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
       const key = typeof idLike === 'string' ? idLike : idLike.value;
       if (results.has(key) || valid.has(key)) continue;
       try {
-        const id = this.#parse(idLike, 'retrieve');
+        const id = this.#parse(idLike, 'retrieve', options.context);
         this.#precheck('retrieve', id, () => this.validateId(id));
         valid.set(key, id);
       } catch (error) {
@@ -251,7 +365,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return results;
   }
 
-  /** Starts the backend's native change feed, if it has one. */
+  /** Starts the backend's native change feed, if it has one. See {@link ReadPathProvider.subscribeChanges}. */
   subscribeChanges(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined {
     if (this.#closed || !this.subscribeChangesBackend) return undefined;
     return this.subscribeChangesBackend(target, sink);
@@ -304,12 +418,21 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return { credentialSource: this.name, auth: { kind: 'none' } };
   }
 
-  #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+  #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {
     this.#assertOpen(operation);
+    return this.#checkArguments(operation, () => {
+      const id = CredentialId.from(idLike);
+      validateContext(context, this.name);
+      return id;
+    });
+  }
+
+  /** Runs argument checks, adding this provider and the operation to what they throw. */
+  #checkArguments<T>(operation: StorageOperation, check: () => T): T {
     try {
-      return CredentialId.from(idLike);
+      return check();
     } catch (error) {
-      throw (error as StorageError).withContext({ provider: this.name, operation });
+      throw error instanceof StorageError ? error.withContext({ provider: this.name, operation }) : error;
     }
   }
 

@@ -4,7 +4,15 @@ import type { CredentialContext, CredentialMetadata } from './metadata.js';
 import type { RetrieveManyOptions, StorageProvider, StoredCredential } from './provider.js';
 import type { SecretString } from './secret-string.js';
 
-/** Default number of backend requests `getMany` keeps in flight. */
+/**
+ * Default number of backend requests `getMany` keeps in flight.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_BULK_CONCURRENCY } from 'nebula-credential';
+ * console.log(DEFAULT_BULK_CONCURRENCY); // 8
+ * ```
+ */
 export const DEFAULT_BULK_CONCURRENCY = 8;
 
 /**
@@ -106,7 +114,15 @@ export async function retrieveEach(
   return results;
 }
 
-/** Any failure as a StorageError with the provider and id filled in. */
+/**
+ * Any failure as a StorageError with the provider and id filled in.
+ *
+ * @example
+ * ```ts
+ * import { asStorageError } from 'nebula-credential';
+ * const error = asStorageError(new TypeError('x'), 'memory', 'api_key'); // Internal
+ * ```
+ */
 export function asStorageError(error: unknown, provider: string, credentialId: string): StorageError {
   return isStorageError(error)
     ? error.withContext({ provider, credentialId })

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { StorageError } from './errors.js';
 import type { CredentialMetadata } from './metadata.js';
-import { closestOption, type OptionsValidator } from './options.js';
+import { nearestName, type OptionsValidator } from './options.js';
 import type { StoredCredential } from './provider.js';
 
 /**
@@ -78,7 +78,7 @@ export function resolveCacheOptions(v: OptionsValidator, path = 'cache'): Resolv
 export function unknownKeys(v: OptionsValidator, path: string, given: object, allowed: readonly string[]) {
   for (const key of Object.keys(given)) {
     if (allowed.includes(key)) continue;
-    const near = closestOption(key, allowed);
+    const near = nearestName(key, allowed);
     v.add(`${path}.${key}`, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
   }
 }
@@ -109,6 +109,7 @@ export type CacheEntry =
  * ```
  */
 export class CredentialCache {
+  /** The options in force (defaults applied). */
   readonly options: ResolvedCacheOptions;
   readonly #clock: Clock;
   readonly #entries = new Map<string, CacheEntry>();
@@ -120,6 +121,7 @@ export class CredentialCache {
   /** Called with the number of entries pushed out by the size bound. */
   onEvict: (count: number) => void = () => {};
 
+  /** A cache on `clock`; `random` (0 to 1) draws each entry's jitter, replaceable in tests. */
   constructor(options: ResolvedCacheOptions, clock: Clock, random: () => number = Math.random) {
     this.options = options;
     this.#clock = clock;
@@ -198,6 +200,7 @@ export class CredentialCache {
     return this.#entries.has(id);
   }
 
+  /** Number of entries held (values and remembered `NotFound`s). */
   get size(): number {
     return this.#entries.size;
   }

@@ -87,6 +87,7 @@ function isOutage(error: unknown): boolean {
  * ```
  */
 export class CircuitBreaker {
+  /** The options in force (defaults applied). */
   readonly options: ResolvedCircuitBreakerOptions;
   readonly #clock: Clock;
   readonly #provider: string;
@@ -98,12 +99,14 @@ export class CircuitBreaker {
   /** Called when the circuit opens or closes. */
   onTransition: (state: CircuitState) => void = () => {};
 
+  /** A closed breaker on `clock`; `provider` names the backend in its errors. */
   constructor(options: ResolvedCircuitBreakerOptions, clock: Clock, provider: string) {
     this.options = options;
     this.#clock = clock;
     this.#provider = provider;
   }
 
+  /** `closed`, `open` or `half-open`. */
   get state(): CircuitState {
     return this.#state;
   }
@@ -142,6 +145,7 @@ export class CircuitBreaker {
     return isOutage(error);
   }
 
+  /** The state as `store.health()` shows it. */
   snapshot(): CircuitSnapshot {
     return {
       enabled: true,

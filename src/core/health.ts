@@ -48,6 +48,7 @@ export interface StoreHealth {
 export class LastErrorTracker {
   #last: LastErrorInfo | undefined;
 
+  /** Remembers `error` (unless it is a `NotFound`, which is an answer) as the last failure, at time `at`. */
   record(error: unknown, operation: string, at: number): void {
     if (isStorageError(error)) {
       // A missing credential is an answer, not a health problem.
@@ -58,12 +59,21 @@ export class LastErrorTracker {
     }
   }
 
+  /** A copy of the last failure recorded, if any. */
   get last(): LastErrorInfo | undefined {
     return this.#last ? { ...this.#last } : undefined;
   }
 }
 
-/** The provider's own health facts, or a minimal description for providers without `healthDetails`. */
+/**
+ * The provider's own health facts, or a minimal description for providers without `healthDetails`.
+ *
+ * @example
+ * ```ts
+ * import { providerHealth } from 'nebula-credential';
+ * const { connected, credentialSource, auth } = providerHealth(provider);
+ * ```
+ */
 export function providerHealth(provider: StorageProvider): {
   connected: boolean;
   credentialSource: string;

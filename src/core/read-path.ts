@@ -48,13 +48,17 @@ const STALE_SERVABLE = new Set(['Unavailable', 'Timeout', 'RateLimited']);
  * ```
  */
 export class ReadPath {
+  /** The cache, when the store has one. */
   readonly cache: CredentialCache | undefined;
+  /** The circuit breaker, when the store has one. */
   readonly breaker: CircuitBreaker | undefined;
+  /** The last failure of a call made through this read path, for `health()`. */
   readonly lastError = new LastErrorTracker();
   readonly #provider: StorageProvider;
   readonly #settings: ReadPathSettings;
   readonly #flights = new SingleFlight<string, ReadResult>();
 
+  /** A read path in front of `provider`, with the parts `settings` turns on. */
   constructor(provider: StorageProvider, settings: ReadPathSettings) {
     this.#provider = provider;
     this.#settings = settings;
@@ -202,12 +206,14 @@ export class ReadPath {
     this.cache.setMissing(id.value, notFound(this.#provider.name, id.value));
   }
 
+  /** Forgets the entry of `id`; reads in flight for it no longer count. */
   invalidate(id: string): void {
     if (!this.cache) return;
     this.cache.invalidate(id);
     this.#flights.forget(id);
   }
 
+  /** Forgets every entry. */
   clear(): void {
     if (!this.cache) return;
     this.cache.clear();

@@ -67,8 +67,11 @@ export interface WatchOptions {
 export interface CredentialWatch {
   /** Resolves once the current state is known: changes after this are reported. */
   readonly ready: Promise<void>;
+  /** True once {@link CredentialWatch.close} was called (or the signal aborted). */
   readonly closed: boolean;
+  /** Stops polling and the native feed; resolves once the last listener call has finished. */
   close(): Promise<void>;
+  /** The same as {@link CredentialWatch.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -87,7 +90,15 @@ interface ResolvedWatchOptions {
 
 const MAX_INTERVAL_MS = 86_400_000;
 
-/** Validates watch options (`InvalidConfig` listing every problem). */
+/**
+ * Validates watch options (`InvalidConfig` listing every problem) and applies the defaults.
+ *
+ * @example
+ * ```ts
+ * import { resolveWatchOptions } from 'nebula-credential';
+ * console.log(resolveWatchOptions({ intervalMs: 1000 }).maxBackoffMs); // 32000
+ * ```
+ */
 export function resolveWatchOptions(options: WatchOptions): ResolvedWatchOptions {
   const v = new OptionsValidator('watch', options);
   const intervalMs = v.number('intervalMs', { min: 10, max: MAX_INTERVAL_MS }) ?? 30_000;
@@ -186,6 +197,7 @@ export async function probeVersions(
  * ```
  */
 export class ChangeWatcher implements CredentialWatch {
+  /** Resolves once the current state is known (the first successful poll). */
   readonly ready: Promise<void>;
   readonly #provider: StorageProvider;
   readonly #target: ChangeTarget;
@@ -212,6 +224,7 @@ export class ChangeWatcher implements CredentialWatch {
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
 
+  /** Starts watching at once; options are validated first (`InvalidConfig`). */
   constructor(
     provider: StorageProvider,
     target: ChangeTarget,
@@ -245,10 +258,12 @@ export class ChangeWatcher implements CredentialWatch {
     this.#done = this.#closed ? Promise.resolve() : this.#run();
   }
 
+  /** True once closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Stops polling and the native feed; resolves once the last listener call has finished. */
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
@@ -263,6 +278,7 @@ export class ChangeWatcher implements CredentialWatch {
     await this.#queue;
   }
 
+  /** The same as {@link ChangeWatcher.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -90,7 +90,12 @@ interface CallContext {
  * ```
  */
 export class AwsSecretsManagerProvider extends BaseStorageProvider {
+  /** The provider's name: `'aws-secrets-manager'`. */
   readonly name = PROVIDER;
+  /**
+   * What this backend allows: ciphertext whose document fits AWS's 64 KiB secret, AWS's tag limit, versions
+   * and soft delete (the figures are in docs/providers/aws-secrets-manager.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #names: AwsSecretNames;
   /** Validated options; explicit credentials stay in this private field, out of inspection. */
@@ -108,10 +113,14 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   /** When the resolved AWS credentials expire (temporary credentials only). */
   #credentialsExpireAt: number | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDK loads and the
+   * credentials are checked at `connect()`.
+   */
   constructor(options: AwsSecretsManagerOptions = {}) {
     const resolved = resolveAwsOptions(options);
     super(PROVIDER, resolved.common, (error, operation, credentialId) =>
-      mapAwsError(error, operation, credentialId),
+      mapAwsError(error, operation, credentialId, undefined, resolved.common.clock.now()),
     );
     this.#names = new AwsSecretNames(resolved.prefix);
     this.#settings = resolved;
@@ -161,7 +170,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       () => import('@aws-sdk/client-secrets-manager'),
     );
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings);
+    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal);
     const client = this.#client;
     let region: string;
     try {
@@ -560,7 +569,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#known.clear();
   }
 
-  /** Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later). */
+  /**
+   * Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later).
+   */
   #document(data: EncryptedData, metadata: CredentialMetadata, keep = false): string {
     const cached = this.#documents.get(data);
     this.#documents.delete(data);
@@ -579,10 +590,13 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       return (await this.#client!.send(command as never, { abortSignal: call.attempt.signal })) as T;
     } catch (error) {
       if (error instanceof StorageError) throw error;
-      throw mapAwsError(error, call.operation, call.credentialId, {
-        action: `secretsmanager:${action}`,
-        resource,
-      });
+      throw mapAwsError(
+        error,
+        call.operation,
+        call.credentialId,
+        { action: `secretsmanager:${action}`, resource },
+        this.common.clock.now(),
+      );
     }
   }
 

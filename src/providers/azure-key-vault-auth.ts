@@ -65,7 +65,7 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
 
 /**
  * Holds the access tokens the Key Vault client uses and replaces them BEFORE an operation when they are
- * near expiry (FR-009, SEC-003), instead of letting the SDK discover an expired token during a request.
+ * near expiry, instead of letting the SDK discover an expired token during a request.
  *
  * The SDK's own token cycler would keep a token until its (wall-clock) expiry and refresh it in the middle
  * of a request; this cache hands the SDK tokens marked as already due, so the SDK asks the cache on every
@@ -165,19 +165,6 @@ function stripPerCall(options: GetTokenOptions): GetTokenOptions {
 
 function cacheKey(scopes: string[], options: GetTokenOptions): string {
   return JSON.stringify([scopes, options.tenantId ?? '', options.enableCae === true]);
-}
-
-/** Whether a hostname is a loopback address, where Key Vault's challenge resource check cannot pass.
- *
- * @example
- * ```ts
- * isLoopbackHost('127.0.0.1'); // true
- * isLoopbackHost('my-vault.vault.azure.net'); // false
- * ```
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
 /**

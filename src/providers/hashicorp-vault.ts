@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
 import {
@@ -7,7 +6,7 @@ import {
   encodeCredentialDocument,
 } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialContext,
@@ -15,6 +14,7 @@ import {
   type CredentialMetadata,
   matchesFilter,
   metadataFromJson,
+  validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -24,6 +24,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { loadCaBundle } from '../core/transport-security.js';
 import { VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
@@ -82,13 +83,22 @@ interface CallContext {
  * ```
  */
 export class HashiCorpVaultProvider extends BaseStorageProvider {
+  /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, the tags `custom_metadata` can hold, versions (KV v2);
+   * soft delete only with `deleteMode: 'soft'` (docs/providers/hashicorp-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
   readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the token is looked up (or
+   * the AppRole login made) at `connect()`.
+   */
   constructor(options: HashiCorpVaultOptions) {
     const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
     super(PROVIDER_NAME, common, mapVaultNetworkError);
@@ -124,11 +134,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
    * ```
    */
   async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
-    const id = this.#id(idLike, 'versionHistory');
-    await this.connect();
-    return this.runner.run(
+    return this.runProviderOperation(
       'versionHistory',
-      async (a) => {
+      idLike,
+      async (id, a) => {
         const res = await this.#call(
           { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
           a,
@@ -156,7 +165,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
           versions,
         };
       },
-      { credentialId: id.value, context },
+      { context },
     );
   }
 
@@ -173,21 +182,15 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    const id = this.#id(idLike, 'retrieve');
     if (!Number.isInteger(version) || version < 1) {
       throw new StorageError({
         code: 'InvalidConfig',
         message: 'version must be a whole number from 1',
         provider: PROVIDER_NAME,
         operation: 'retrieve',
-        credentialId: id.value,
       });
     }
-    await this.connect();
-    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
-      credentialId: id.value,
-      context,
-    });
+    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#read(id, a, version), { context });
   }
 
   /**
@@ -203,8 +206,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
-    await this.connect();
-    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    validateFilter(filter, PROVIDER_NAME);
+    const out = await this.runProviderOperation('list', undefined, (_none, a) => this.#summaries(filter, a), {
+      context,
+    });
     return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
@@ -213,20 +218,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     if (!this.#client) {
-      let ca = s.caCert;
-      if (s.caFile) {
-        try {
-          ca = `${ca ?? ''}\n${await readFile(s.caFile, 'utf8')}`;
-        } catch (error) {
-          throw new StorageError({
-            code: 'InvalidConfig',
-            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          });
-        }
-      }
+      const ca = await loadCaBundle(s.tls, { provider: PROVIDER_NAME, signal: a.signal });
       if (!s.rejectUnauthorized) {
         this.common.logger.warn(
           { provider: PROVIDER_NAME },
@@ -238,6 +230,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.rejectUnauthorized,
+        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -580,15 +573,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       credentialId: ctx.credentialId,
       path: vaultPath,
       capabilities: ctx.capabilities,
+      now: this.common.clock.now(),
     });
-  }
-
-  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
-    try {
-      return CredentialId.from(idLike);
-    } catch (error) {
-      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
-    }
   }
 }
 
@@ -617,4 +603,12 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
+ * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
+ */
+function maxVaultResponseBytes(maxCredentialSize: number): number {
+  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

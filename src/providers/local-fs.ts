@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -14,6 +14,12 @@ const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
 export const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /** Flags for a new temp file: must not exist, must not be a symlink. */
 export const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
+
+/** ENOENT or ENOTDIR: the path (or a directory on it) is not there, typically removed by a concurrent delete. */
+export function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
 
 /** Random hex for unique names. */
 export function uniqueSuffix(): string {
@@ -45,6 +51,52 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `mkdir -p` with mode 0700 whose failure carries the real errno. Node's recursive mkdir stats the path after
+ * a failed mkdir and reports that stat's ENOENT instead, so a missing directory on a read-only file system
+ * would read "removed while in use" rather than EROFS; on ENOENT the missing components are made one by one,
+ * each mkdir reporting its own error.
+ */
+export async function makeDirectories(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    return;
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+  const missing: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    const found = await fsp.lstat(at).then(
+      () => true,
+      (error: unknown) => {
+        if (isGone(error)) return false;
+        throw error;
+      },
+    );
+    if (found || dirname(at) === at) break;
+    missing.unshift(at);
+  }
+  for (const path of missing) {
+    await fsp.mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+  }
+}
+
+/**
+ * The directory fsync that makes a committed rename durable, run after the lock is given back (so the lock is
+ * held for the rename alone, not for an fsync). The directory being gone is success: the write committed, and
+ * only a delete ordered after it (it took the lock after our rename) removes the file and then its emptied
+ * piece directory; that delete syncs its own removal, and there is nothing of ours left to flush.
+ */
+export async function syncCommittedDirectory(dir: string): Promise<void> {
+  try {
+    await syncDirectory(dir);
+  } catch (error) {
+    if (!isGone(error)) throw error;
   }
 }
 
@@ -143,16 +195,23 @@ export async function readBounded(
   }
 }
 
+/** What {@link overwriteAndUnlink} did before unlinking: overwrote the bytes, or left them to other links. */
+export type WipeOutcome = { overwritten: true } | { overwritten: false; links: number };
+
 /**
  * Overwrites a file's bytes with zeros and syncs them before unlinking it (best effort: SSDs and
  * copy-on-write file systems keep old blocks; see the docs). Never follows a symlink: one is just unlinked.
+ * A file with other hard links (a `cp -al` or rsnapshot backup) is unlinked without the overwrite: the bytes
+ * belong to those links too, and zeroing them would destroy the backup.
  */
-export async function overwriteAndUnlink(path: string): Promise<void> {
+export async function overwriteAndUnlink(path: string): Promise<WipeOutcome> {
+  let outcome: WipeOutcome = { overwritten: true };
   const handle = await fsp.open(path, constants.O_RDWR | O_NOFOLLOW | O_NONBLOCK).catch(() => undefined);
   if (handle) {
     try {
       const stat = await handle.stat();
-      if (stat.isFile() && stat.size > 0) {
+      if (stat.isFile() && stat.nlink > 1) outcome = { overwritten: false, links: stat.nlink };
+      else if (stat.isFile() && stat.size > 0) {
         const zeros = Buffer.alloc(Math.min(stat.size, 64 * 1024));
         for (let offset = 0; offset < stat.size; offset += zeros.length) {
           await handle.write(zeros, 0, Math.min(zeros.length, stat.size - offset), offset);
@@ -166,6 +225,7 @@ export async function overwriteAndUnlink(path: string): Promise<void> {
   await fsp.unlink(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });
+  return outcome;
 }
 
 /** Serializes async work per key inside this process (one queue per lock path, shared by all instances). */
@@ -288,13 +348,21 @@ export function mapFsError(
       });
     default:
       if (code !== undefined && RETRYABLE_ERRNO.has(code)) {
+        // Seen only once retrying is over (or not allowed), so it says what to do, not that it is retried.
         return new StorageError({
           ...base,
           code: 'Unavailable',
           retryable: true,
-          message: `a transient file-system error (${code}) occurred; the operation is retried`,
+          message: TRANSIENT_MESSAGES[code] ?? `a transient file-system error (${code}) occurred; try again`,
         });
       }
       return toStorageError(error, { provider, operation, credentialId });
   }
 }
+
+const TRANSIENT_MESSAGES: Readonly<Record<string, string>> = {
+  EMFILE:
+    'this process has too many open files (EMFILE); raise its limit (ulimit -n, or LimitNOFILE for a service) or run fewer operations at once',
+  ENFILE:
+    'the system has too many open files (ENFILE); close other programs or raise the system limit (fs.file-max)',
+};

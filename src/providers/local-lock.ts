@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Clock } from '../core/clock.js';
 import { processAlive, uniqueSuffix } from './local-fs.js';
 
 /**
@@ -18,6 +19,15 @@ import { processAlive, uniqueSuffix } from './local-fs.js';
  * A lock directory is created complete or not at all: a temp directory with its `free` token is renamed
  * into place (rename onto an existing, non-empty directory fails). A lock directory found empty (its last
  * holder removed it while deleting the credential) is removed and re-created the same way.
+ *
+ * Staleness. A holder renews its token every `staleMs / 4` while it holds the lock, by renaming it to a
+ * freshly stamped name (atomic like every other move, so a renewal and a breaker racing for the same token
+ * cannot both win). A waiter breaks the token at once when its holder is a dead pid on this host or its stamp
+ * is older than `staleMs` by the waiter's clock; and, whatever the stamp says (one from the future: clock
+ * skew on a shared volume, a clock stepped back), when the very same name stayed in place, unrenewed, for
+ * `staleMs` of the waiter's own waiting. That wait is counted in the waiter's sleeps, not read off a wall
+ * clock, so no clock step on either side can stretch it. `staleMs` is meant to be below the write deadline,
+ * so a silent holder is broken before the writers waiting on it give up.
  */
 
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
@@ -38,24 +48,59 @@ function parseHolder(name: string): Holder | undefined {
   return m ? { name, pid: Number(m[1]), host: m[2]!, at: Number(m[3]) } : undefined;
 }
 
-function isStale(holder: Holder, staleMs: number): boolean {
-  if (holder.host === HOST_TAG && !processAlive(holder.pid)) return true;
-  return Date.now() - holder.at > staleMs;
+/** A holder renews its token this many times per `staleMs`: three renewals can be late before it is broken. */
+const RENEWALS_PER_STALE_PERIOD = 4;
+
+/** Why a waiter may take a token over. */
+export type StaleReason = 'holder-died' | 'not-renewed';
+
+function staleness(
+  holder: Holder,
+  staleMs: number,
+  now: number,
+  unchangedMs: number,
+): StaleReason | undefined {
+  if (holder.host === HOST_TAG && !processAlive(holder.pid)) return 'holder-died';
+  if (now - holder.at > staleMs || unchangedMs >= staleMs) return 'not-renewed';
+  return undefined;
 }
 
-function heldName(): string {
-  return `held-${process.pid}-${HOST_TAG}-${Date.now()}-${randomBytes(8).toString('hex')}`;
+function heldName(now: number): string {
+  return `held-${process.pid}-${HOST_TAG}-${Math.floor(now)}-${randomBytes(8).toString('hex')}`;
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
 
 /** Options of {@link acquireLock}. */
 export interface LockOptions {
-  /** A lock held longer than this, or by a pid that is gone on this host, is broken. */
+  /** A token not renewed for this long (or whose holder pid is gone on this host) is broken. */
   staleMs: number;
   signal: AbortSignal;
+  /** Stamps, renewals and waits (the provider's clock, so tests drive them without sleeping). */
+  clock: Clock;
   /** Called when a stale lock is broken (for a warning). */
-  onBreak?: (holder: { pid: number }) => void;
+  onBreak?: (holder: { pid: number; reason: StaleReason }) => void;
+  /** Called when a symlink or a non-directory found in place of the lock directory was removed. */
+  onReplace?: (path: string) => void;
+}
+
+/**
+ * Lock directories hold nothing but a token, so whatever sits in place of one (a symlink, which is never
+ * followed, or a file) is removed, never used; the caller then creates the real directory. True if it did.
+ */
+export async function removeIfNotDirectory(path: string): Promise<boolean> {
+  let stat: Awaited<ReturnType<typeof fsp.lstat>>;
+  try {
+    stat = await fsp.lstat(path);
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return false;
+    throw error;
+  }
+  if (stat.isDirectory()) return false;
+  await fsp.unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  return true;
 }
 
 /** A held lock. */
@@ -68,16 +113,21 @@ export interface HeldLock {
 
 /**
  * Takes the lock kept in `lockDir`, waiting with jittered backoff (until `signal` aborts) while a live
- * process holds it, and breaking it when its holder died or holds it longer than `staleMs`.
+ * process holds it and keeps renewing it, and breaking it when its holder died or stopped renewing it for
+ * `staleMs`. The returned lock renews its own token until it is released.
  */
 export async function acquireLock(lockDir: string, options: LockOptions): Promise<HeldLock> {
+  const { clock, signal, staleMs } = options;
+  if (await removeIfNotDirectory(lockDir)) options.onReplace?.(lockDir);
   let delay = 1;
+  let watched: string | undefined;
+  let unchangedMs = 0;
   for (;;) {
-    options.signal.throwIfAborted();
-    const mine = join(lockDir, heldName());
+    signal.throwIfAborted();
+    const mine = heldName(clock.now());
     try {
-      await fsp.rename(join(lockDir, FREE), mine);
-      return held(lockDir, mine);
+      await fsp.rename(join(lockDir, FREE), join(lockDir, mine));
+      return holdLock(lockDir, mine, options);
     } catch (error) {
       if (errno(error) !== 'ENOENT') throw error;
     }
@@ -96,27 +146,64 @@ export async function acquireLock(lockDir: string, options: LockOptions): Promis
       await fsp.rmdir(lockDir).catch(() => {});
       continue;
     }
-    if (isStale(holder, options.staleMs)) {
+    if (holder.name !== watched) {
+      watched = holder.name;
+      unchangedMs = 0;
+    }
+    const reason = staleness(holder, staleMs, clock.now(), unchangedMs);
+    if (reason) {
       try {
-        await fsp.rename(join(lockDir, holder.name), mine);
-        options.onBreak?.({ pid: holder.pid });
-        return held(lockDir, mine);
+        await fsp.rename(join(lockDir, holder.name), join(lockDir, mine));
+        options.onBreak?.({ pid: holder.pid, reason });
+        return holdLock(lockDir, mine, options);
       } catch (error) {
         if (errno(error) !== 'ENOENT') throw error;
-        continue; // someone else broke it, or the holder released it meanwhile
+        continue; // someone else broke it, or the holder renewed or released it meanwhile
       }
     }
-    await sleep(delay + Math.random() * delay, options.signal);
+    const pause = delay + Math.random() * delay;
+    await clock.sleep(pause, signal);
+    unchangedMs += pause;
     delay = Math.min(delay * 2, 25);
   }
 }
 
-function held(lockDir: string, mine: string): HeldLock {
+/** The lock held under token `name`, renewed every `staleMs / 4` until released. */
+function holdLock(lockDir: string, name: string, options: LockOptions): HeldLock {
+  let token = name;
+  let lost = false;
+  const stop = new AbortController();
+  const renewing = (async () => {
+    for (;;) {
+      try {
+        await options.clock.sleep(options.staleMs / RENEWALS_PER_STALE_PERIOD, stop.signal);
+      } catch {
+        return; // released
+      }
+      if (stop.signal.aborted) return;
+      const renewed = heldName(options.clock.now());
+      try {
+        await fsp.rename(join(lockDir, token), join(lockDir, renewed));
+        token = renewed;
+      } catch {
+        // A waiter broke the token (this holder was silent for staleMs): nothing left to renew or give back.
+        lost = true;
+        return;
+      }
+    }
+  })();
+  const stopRenewing = async () => {
+    stop.abort();
+    await renewing;
+  };
   return {
-    // ENOENT: a holder slower than staleMs lost its token to a breaker; nothing to give back.
-    release: () => fsp.rename(mine, join(lockDir, FREE)).catch(() => {}),
+    release: async () => {
+      await stopRenewing();
+      if (!lost) await fsp.rename(join(lockDir, token), join(lockDir, FREE)).catch(() => {});
+    },
     releaseAndRemove: async () => {
-      await fsp.unlink(mine).catch(() => {});
+      await stopRenewing();
+      if (!lost) await fsp.unlink(join(lockDir, token)).catch(() => {});
       await fsp.rmdir(lockDir).catch(() => {});
     },
   };
@@ -163,18 +250,4 @@ export async function recoverLocks(locksRoot: string): Promise<number> {
     }
   }
   return removed;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,6 +1,6 @@
 import { type Dirent, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { overwriteAndUnlink, pidOfTempName, processAlive } from './local-fs.js';
+import { isGone, overwriteAndUnlink, pidOfTempName, processAlive } from './local-fs.js';
 import {
   CREDENTIAL_SUFFIX,
   idValueFromPathParts,
@@ -27,7 +27,7 @@ export async function walkCredentialFiles(
   try {
     entries = await fsp.readdir(dir, { withFileTypes: true });
   } catch (error) {
-    if (prefix.length > 0 && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if (prefix.length > 0 && isGone(error)) return;
     throw error;
   }
   const nested: Promise<void>[] = [];
@@ -44,15 +44,25 @@ export async function walkCredentialFiles(
   await Promise.all(nested);
 }
 
-/** Deletes temp files and tombs of writers that are gone (dead pid, or older than `staleMs`), recursively. */
-export async function removeLeftovers(dir: string, staleMs: number): Promise<number> {
+/**
+ * Deletes temp files and tombs of writers that are gone (dead pid, or older than `staleMs`), recursively.
+ * Other processes keep writing and deleting meanwhile: a piece directory (or a file) that vanishes under the
+ * sweep is simply one less thing to sweep.
+ */
+export async function removeLeftovers(dir: string, staleMs: number, nested = false): Promise<number> {
   let removed = 0;
-  const entries = await fsp.readdir(dir, { withFileTypes: true });
+  let entries: Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (nested && isGone(error)) return 0;
+    throw error;
+  }
   for (const entry of entries) {
     const name = entry.name;
     const path = join(dir, name);
     if (entry.isDirectory() && name.endsWith(SEGMENT_DIR_SUFFIX)) {
-      removed += await removeLeftovers(path, staleMs);
+      removed += await removeLeftovers(path, staleMs, true);
       continue;
     }
     const prefix = name.startsWith(TEMP_PREFIX)
@@ -70,6 +80,27 @@ export async function removeLeftovers(dir: string, staleMs: number): Promise<num
     }
   }
   return removed;
+}
+
+/**
+ * The first piece directory on the way to the credential at `parts` (relative to `root`) that is not a real
+ * directory (a symlink, which must never be followed, or a file), or undefined when all are, or are missing.
+ */
+export async function firstUnsafePieceDir(
+  root: string,
+  parts: readonly string[],
+): Promise<string | undefined> {
+  let dir = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    dir = join(dir, parts[i]!);
+    try {
+      if (!(await fsp.lstat(dir)).isDirectory()) return dir;
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw error;
+    }
+  }
+  return undefined;
 }
 
 /** Removes emptied piece directories from `dir` up to (not including) `root`. */

@@ -28,20 +28,23 @@ import type {
 import {
   commitTempFile,
   KeyedMutex,
+  makeDirectories,
   mapFsError,
   overwriteAndUnlink,
   ReadRefusal,
   readBounded,
   Semaphore,
+  syncCommittedDirectory,
   syncDirectory,
   uniqueSuffix,
   writeTempFile,
 } from './local-fs.js';
 import { CREDENTIAL_SUFFIX, credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
-import { acquireLock, type HeldLock, recoverLocks } from './local-lock.js';
+import { acquireLock, type HeldLock, recoverLocks, removeIfNotDirectory } from './local-lock.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
   type FoundCredential,
+  firstUnsafePieceDir,
   removeEmptyPieceDirs,
   removeLeftovers,
   walkCredentialFiles,
@@ -57,6 +60,11 @@ const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
 // The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
 const DOCUMENT_OVERHEAD = 1024;
 const MAX_PARALLEL_IO = 64;
+// Half the default write deadline: a holder that stops renewing its lock is broken while writers still wait.
+const DEFAULT_LOCK_STALE_MS = 5_000;
+// A temp file lives as long as one write attempt, lock wait included; younger than this, one whose pid looks
+// alive may be a live writer's in another pid namespace.
+const LEFTOVER_MIN_AGE_MS = 30_000;
 const mutex = new KeyedMutex();
 
 /**
@@ -69,15 +77,29 @@ const mutex = new KeyedMutex();
  * ```
  */
 export interface LocalStorageOptions extends CommonProviderOptions {
-  /** Where the credential files live; `~` is the home directory; relative paths resolve against the cwd. @default '~/.nebula/credentials' */
+  /**
+   * Where the credential files live; `~` is the home directory; relative paths resolve against the cwd.
+   * @default '~/.nebula/credentials'
+   */
   directory?: string | undefined;
-  /** Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default true */
+  /**
+   * Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default
+   * true
+   */
   createDirectory?: boolean | undefined;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
   maxCredentialSize?: number | undefined;
-  /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
+  /**
+   * Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size
+   * read. @default 65536
+   */
   maxMetadataBytes?: number | undefined;
-  /** A cross-process lock older than this is broken even if its holder may be alive (another host). A holder known dead on this host is broken at once. @default 30000 */
+  /**
+   * A cross-process lock whose holder has not renewed it for this long is broken, even if the holder may be
+   * alive (hung, or on another host); holders renew every quarter of it, and a holder known dead on this host
+   * is broken at once. Keep it below `timeouts.writeMs`, so waiting writers break a silent holder before they
+   * give up. @default 5000
+   */
   lockStaleMs?: number | undefined;
   /**
    * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
@@ -106,7 +128,12 @@ export interface LocalStorageOptions extends CommonProviderOptions {
  * ```
  */
 export class LocalStorageProvider extends BaseStorageProvider {
+  /** The provider's name: `'local'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, data that survives restarts; no
+   * versions, no soft delete (docs/providers/local.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   /** Absolute path of the credential directory. */
   readonly directory: string;
@@ -117,7 +144,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
   readonly #policy: 'fix' | 'refuse';
   readonly #io = new Semaphore(MAX_PARALLEL_IO);
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  /** Ids whose file this provider last found unreadable (`Corrupted`), so replacing one is logged. */
+  readonly #unreadable = new Set<string>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without touching the disk; the directory is
+   * created or checked at `connect()`.
+   */
   constructor(options: LocalStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
     v.noUnknownKeys([
@@ -137,7 +170,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
     const maxMetadataBytes =
       v.number('maxMetadataBytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }) ??
       DEFAULT_MAX_METADATA_BYTES;
-    const lockStaleMs = v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? 30_000;
+    const lockStaleMs =
+      v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? DEFAULT_LOCK_STALE_MS;
     const policy = v.oneOf('insecurePermissions', ['fix', 'refuse'] as const) ?? 'fix';
     const common = v.common();
     v.throwIfInvalid();
@@ -185,8 +219,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
           `the credential directory ${dir} does not exist (create it, or set createDirectory)`,
         );
       }
-      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-      // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
+      await makeDirectories(dir);
+      // mkdir's mode passes through the umask; the directory must be exactly 0700.
       if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
       await syncDirectory(dirname(dir)).catch(() => {});
       stat = await fsp.lstat(dir);
@@ -208,11 +242,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
           ),
       });
     } else await restrictWindowsAcl(dir);
-    await fsp.mkdir(join(dir, LOCKS_DIR), { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    const locksRoot = join(dir, LOCKS_DIR);
+    if (await removeIfNotDirectory(locksRoot)) this.#warnReplacedLockDir(locksRoot);
+    await fsp.mkdir(locksRoot, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'EEXIST') throw error;
     });
-    const removed = await removeLeftovers(dir, this.#lockStaleMs);
-    const locks = await recoverLocks(join(dir, LOCKS_DIR));
+    const removed = await removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS));
+    const locks = await recoverLocks(locksRoot);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },
@@ -233,10 +269,11 @@ export class LocalStorageProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'encoded credential document',
     });
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await mutex.run(lock, () =>
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
+          await this.#assertPieceDirs(id, parts);
           // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
           // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
           const [temp, held] = await Promise.allSettled([
@@ -252,7 +289,13 @@ export class LocalStorageProvider extends BaseStorageProvider {
               if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
             }
-            await Promise.all([held.value.release(), syncDirectory(dir)]);
+            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
+            if (this.#unreadable.delete(id.value)) {
+              this.common.logger.warn(
+                { provider: PROVIDER_NAME, credentialId: id.value },
+                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+              );
+            }
             return;
           }
           if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
@@ -263,15 +306,27 @@ export class LocalStorageProvider extends BaseStorageProvider {
           // A long id's piece directory is created on first use (or re-created after a concurrent delete
           // removed it when it was empty).
           if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
-          await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+          await makeDirectories(dir);
         }
       }),
     );
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
+    try {
+      const stored = await this.#retrieveFile(id);
+      this.#unreadable.delete(id.value);
+      return stored;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'Corrupted') this.#unreadable.add(id.value);
+      throw error;
+    }
+  }
+
+  #retrieveFile(id: CredentialId): Promise<StoredCredential> {
     return this.#io.run(async () => {
-      const { file } = this.#locate(id);
+      const { file, parts } = this.#locate(id);
+      await this.#assertPieceDirs(id, parts);
       for (let attempt = 0; ; attempt++) {
         const read = await this.#read(id, file);
         if (read === undefined) throw this.notFound(id);
@@ -289,8 +344,9 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
-    const { dir, file, lock } = this.#locate(id);
+    const { dir, file, lock, parts } = this.#locate(id);
     await this.#locked(id, lock, a, async () => {
+      await this.#assertPieceDirs(id, parts);
       const tomb = join(dir, `${TOMB_PREFIX}${uniqueSuffix()}`);
       try {
         await fsp.rename(file, tomb);
@@ -301,7 +357,14 @@ export class LocalStorageProvider extends BaseStorageProvider {
       }
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
-      await overwriteAndUnlink(tomb);
+      this.#unreadable.delete(id.value);
+      const wiped = await overwriteAndUnlink(tomb);
+      if (!wiped.overwritten) {
+        this.common.logger.warn(
+          { provider: PROVIDER_NAME, credentialId: id.value, links: wiped.links },
+          'deleted a credential file that has other hard links (a backup?) without overwriting it: its bytes stay readable through those links',
+        );
+      }
       await syncDirectory(dir);
       await removeEmptyPieceDirs(dir, this.directory);
       return 'removed';
@@ -339,8 +402,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
   }
 
   protected async existsBackend(id: CredentialId, _a: AttemptContext): Promise<boolean> {
+    const { file, parts } = this.#locate(id);
     try {
-      return (await fsp.lstat(this.#locate(id).file)).isFile();
+      if (parts.length > 1 && (await firstUnsafePieceDir(this.directory, parts))) return false;
+      return (await fsp.lstat(file)).isFile();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
@@ -414,11 +479,27 @@ export class LocalStorageProvider extends BaseStorageProvider {
     }
   }
 
-  #locate(id: CredentialId): { dir: string; file: string; lock: string } {
+  #locate(id: CredentialId): { dir: string; file: string; lock: string; parts: string[] } {
     const parts = credentialPathParts(id);
     const file = join(this.directory, ...parts);
     const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 40);
-    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash) };
+    return { dir: dirname(file), file, lock: join(this.directory, LOCKS_DIR, hash), parts };
+  }
+
+  /**
+   * Refuses a long id whose piece directories are not all real directories: a symlinked one would put the
+   * credential wherever it points (say a world-writable directory), where `list` never looks.
+   */
+  async #assertPieceDirs(id: CredentialId, parts: readonly string[]): Promise<void> {
+    if (parts.length === 1) return;
+    const unsafe = await firstUnsafePieceDir(this.directory, parts);
+    if (unsafe === undefined) return;
+    throw new StorageError({
+      code: 'PermissionDenied',
+      message: `a symbolic link (or a file) sits where a piece directory of credential "${id.value}" belongs (${unsafe}); it is not followed: remove it`,
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+    });
   }
 
   /** Runs `fn` holding the in-process queue and the cross-process lock of `id`. */
@@ -447,12 +528,23 @@ export class LocalStorageProvider extends BaseStorageProvider {
     return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
       signal: a.signal,
+      clock: this.common.clock,
       onBreak: (holder) =>
         this.common.logger.warn(
-          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid },
-          'broke a stale lock left by a writer that died',
+          { provider: PROVIDER_NAME, credentialId: id.value, holderPid: holder.pid, reason: holder.reason },
+          holder.reason === 'holder-died'
+            ? 'broke a stale lock left by a writer that died'
+            : `broke a stale lock its holder had not renewed for lockStaleMs (${this.#lockStaleMs} ms): a hung process, or a host whose clock differs`,
         ),
+      onReplace: (path) => this.#warnReplacedLockDir(path),
     });
+  }
+
+  #warnReplacedLockDir(path: string): void {
+    this.common.logger.warn(
+      { provider: PROVIDER_NAME, path },
+      'removed a symbolic link (or a file) found where a lock directory belongs; locks are never taken through one',
+    );
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */

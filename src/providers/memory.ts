@@ -68,7 +68,12 @@ interface Entry {
  * ```
  */
 export class MemoryStorageProvider extends BaseStorageProvider {
+  /** The provider's name: `'memory'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, tag filtering in the Map; nothing
+   * survives the process.
+   */
   readonly capabilities: ProviderCapabilities;
   /** Backend calls made, retries included, by operation. */
   readonly calls: Record<string, number> = {};
@@ -76,6 +81,7 @@ export class MemoryStorageProvider extends BaseStorageProvider {
   #faults: (MemoryFault & { times: number })[] = [];
   #latencyMs = 0;
 
+  /** Validates `options` (`InvalidConfig`); the Map starts empty. */
   constructor(options: MemoryStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
     v.noUnknownKeys(['maxCredentialSize']);

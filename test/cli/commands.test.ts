@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { COMMAND_OPTIONS } from '../../src/cli/args.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { nebula, ROOT, tempHome } from './helpers.js';
 
@@ -154,6 +155,21 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
     assert.equal(r.status, EXIT_CODES.InvalidId);
   });
 
+  it('a credential file whose permissions were tightened is a visible warning, without --debug', async () => {
+    assert.equal((await run(['put', 'drifted'], SENTINEL)).status, 0);
+    const file = join(home, '.nebula', 'credentials', 'drifted.enc');
+    await chmod(file, 0o644);
+    const get = await run(['get', 'drifted']);
+    assert.equal(get.status, 0, get.stderr);
+    assert.equal(get.stdout, SENTINEL);
+    assert.match(get.stderr, /^nebula-credential: warning: .*tightened to 0600/m);
+    assert.match(get.stderr, /drifted/);
+    assert.ok(!get.stderr.includes(SENTINEL));
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+    const again = await run(['get', 'drifted']);
+    assert.equal(again.stderr, '', 'a file already 0600 gives no warning');
+  });
+
   it('no secret reaches stderr, not even with --debug (which adds the provider log and stacks)', async () => {
     const put = await run(['put', 'debugged', '--debug'], SENTINEL);
     assert.equal(put.status, 0, put.stderr);
@@ -224,11 +240,23 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
       'init',
       'copy',
       'emulator',
-    ]) {
+    ] as const) {
       const h = await run([command, '--help']);
       assert.equal(h.status, 0, command);
       assert.match(h.stdout, new RegExp(`^Usage: nebula-credential ${command}`), command);
       assert.deepEqual((await run(['help', command])).stdout, h.stdout);
+      // Short: usage, options, an example, and a pointer to what every command shares.
+      assert.match(h.stdout, /\nExample:\n {2}.*nebula-credential /, command);
+      assert.match(h.stdout, /exit\nstatuses: nebula-credential --help\.\n$/, command);
+      assert.ok(!/Exit status:/.test(h.stdout), `${command}: the exit table is only in the main help`);
+      assert.ok(
+        h.stdout.split('\n').length <= 25,
+        `${command} --help is ${h.stdout.split('\n').length} lines`,
+      );
+      for (const [option, spec] of Object.entries(COMMAND_OPTIONS[command])) {
+        const short = 'short' in spec ? `-${spec.short}, ` : '';
+        assert.match(h.stdout, new RegExp(`^  ${short}--${option}\\b`, 'm'), `${command} --${option}`);
+      }
     }
     assert.equal((await run(['frobnicate'])).status, 2);
     assert.equal((await run(['get', 'x', '--tag', 'a=b'])).status, 2, 'an option of another command');

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
@@ -11,13 +14,17 @@ import { CLI, cliEnv, nebula, tempHome } from './helpers.js';
 
 interface Started {
   child: ChildProcess;
-  info: { service: string; config: Record<string, unknown> };
+  info: { service: string; config: Record<string, unknown>; [key: string]: unknown };
   exited: Promise<number | null>;
 }
 
-async function startEmulator(service: string, home: string): Promise<Started> {
+async function startEmulator(
+  service: string,
+  home: string,
+  env: Record<string, string> = {},
+): Promise<Started> {
   const child = spawn(process.execPath, [CLI, 'emulator', service], {
-    env: cliEnv(home),
+    env: cliEnv(home, env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -31,6 +38,106 @@ async function startEmulator(service: string, home: string): Promise<Started> {
   });
   return { child, info: JSON.parse(line), exited };
 }
+
+/** Runs the command with a guard: a process that does not exit within `limitMs` is killed and reported. */
+function runGuarded(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  limitMs = 20_000,
+): Promise<{ status: number | null; stderr: string; hung: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    let hung = false;
+    const guard = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(guard);
+      resolve({ status, stderr, hung });
+    });
+  });
+}
+
+/** The temporary files the emulators leave in `dir` (their CA, kubeconfig and Vault CA directories). */
+const leftovers = async (dir: string) => (await readdir(dir)).filter((n) => n.startsWith('nebula-'));
+
+describe('nebula-credential emulator: busy ports and temporary files', () => {
+  for (const service of ['aws', 'azure', 'vault', 'kubernetes']) {
+    it(`${service}: a busy --port says the port is in use and exits non-zero, leaving no temp directory`, async () => {
+      const { home, cleanup } = await tempHome();
+      const tmp = await mkdtemp(join(tmpdir(), 'nebula-emu-tmp-'));
+      const blocker = createServer();
+      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+      const port = (blocker.address() as AddressInfo).port;
+      try {
+        const r = await runGuarded(
+          ['emulator', service, '--port', String(port)],
+          cliEnv(home, { TMPDIR: tmp }),
+        );
+        assert.equal(r.hung, false, `the ${service} emulator did not exit: ${r.stderr}`);
+        assert.equal(r.status, EXIT_CODES.InvalidConfig, r.stderr);
+        assert.match(r.stderr, new RegExp(`port ${port} .*in use`));
+        assert.doesNotMatch(r.stderr, /unexpected/);
+        assert.deepEqual(await leftovers(tmp), []);
+      } finally {
+        await new Promise((r) => blocker.close(r));
+        await rm(tmp, { recursive: true, force: true });
+        await cleanup();
+      }
+    });
+  }
+
+  for (const [service, signal] of [
+    ['aws', 'SIGTERM'],
+    ['azure', 'SIGTERM'],
+    ['kubernetes', 'SIGTERM'],
+    ['vault', 'SIGTERM'],
+    ['aws', 'SIGINT'],
+    ['kubernetes', 'SIGINT'],
+  ] as const) {
+    it(`${service}: ${signal} stops the emulator and removes its CA temp directory`, async () => {
+      const { home, cleanup } = await tempHome();
+      const tmp = await mkdtemp(join(tmpdir(), 'nebula-emu-tmp-'));
+      try {
+        const emulator = await startEmulator(service, home, { TMPDIR: tmp });
+        const caCertPath = String(emulator.info['caCertPath']);
+        assert.ok(caCertPath.startsWith(tmp), 'the CA is not in the temporary directory');
+        assert.ok(existsSync(caCertPath));
+        assert.notDeepEqual(await leftovers(tmp), []);
+        emulator.child.kill(signal);
+        assert.equal(await emulator.exited, 0, `the emulator did not stop cleanly on ${signal}`);
+        assert.deepEqual(await leftovers(tmp), [], 'a temporary directory survived the emulator');
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+        await cleanup();
+      }
+    });
+  }
+
+  it('stop() of every emulator the command starts removes the files it wrote (in process)', async () => {
+    const loaders = {
+      aws: async () => (await import('../../src/testing/emulators/aws.js')).cliEmulator,
+      azure: async () => (await import('../../src/testing/emulators/azure.js')).cliEmulator,
+      vault: async () => (await import('../../src/testing/emulators/vault.js')).cliEmulator,
+      kubernetes: async () => (await import('../../src/testing/emulators/kubernetes.js')).cliEmulator,
+    };
+    for (const [service, load] of Object.entries(loaders)) {
+      const running = await (await load()).start({ port: 0 });
+      const files = ['caCertPath', 'kubeconfigPath']
+        .map((k) => running.info[k])
+        .filter((v): v is string => typeof v === 'string');
+      assert.ok(files.length > 0 && files.every((f) => existsSync(f)), service);
+      await running.stop();
+      for (const f of files) assert.equal(existsSync(dirname(f)), false, `${service} left ${dirname(f)}`);
+    }
+  });
+});
 
 describe('nebula-credential emulator', () => {
   it('an unknown service is a usage error naming the four services', async () => {

@@ -29,7 +29,7 @@ runReadPathConformance(
         region: emulator.region,
         endpoint: emulator.endpoint,
         credentials: emulator.credentials,
-        caCertPath: emulator.caCertPath,
+        tls: { caFile: emulator.caCertPath! },
         retry: { maxRetries: 0 },
       });
       await provider.connect();

@@ -21,7 +21,7 @@ runReadPathConformance(
       const provider = new HashiCorpVaultProvider({
         address: vault.url,
         auth: { token: vault.rootToken },
-        tls: { caCert: vault.caCertPem! },
+        tls: { ca: vault.caCertPem! },
         pathPrefix: `read-path/run-${++run}`,
         logger,
         retry: { maxRetries: 0 },

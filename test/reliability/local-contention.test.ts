@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,45 @@ describe('LocalStorageProvider contention and persistence', () => {
         [],
       );
       await p.close();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('connect() never fails while other processes store and delete long ids (removal is harmless at every step)', async () => {
+    const { root, cleanup } = tempRoot('churn');
+    try {
+      const dir = join(root, 'credentials');
+      const stop = join(root, 'stop');
+      // Four 200-character ids, each in its own piece directory, which every delete removes and every store
+      // re-creates: the opener's leftover sweep keeps walking into directories that vanish under it.
+      const ids = ['a', 'b', 'c', 'd'].map((c) => c.repeat(200)).join(',');
+      const p = new LocalStorageProvider({ directory: dir });
+      await p.connect();
+      await p.close();
+      const churn = (action: string) => run(process.execPath, [CHILD, 'churn', dir, action, stop, ids]);
+      const writer = churn('store');
+      const deleter = churn('delete');
+      let opened: { stdout: string };
+      try {
+        // Under load the churners can start late: the opener begins only once both have done some work.
+        for (let i = 0; i < 600 && !['store', 'delete'].every((a) => existsSync(`${stop}.${a}.ready`)); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        opened = await run(process.execPath, [CHILD, 'open', dir, '400']);
+      } finally {
+        writeFileSync(stop, '');
+      }
+      const [stored, deleted] = await Promise.all([writer, deleter]);
+      const failures = (out: string) => out.split('\n').filter((l) => l.startsWith('fail '));
+      assert.deepEqual(failures(opened.stdout), [], 'connect() failed while ids were deleted under it');
+      assert.deepEqual(failures(stored.stdout), [], 'a store failed');
+      assert.deepEqual(failures(deleted.stdout), [], 'a delete failed');
+      const count = (out: string) => Number(/done (\d+)/.exec(out)?.[1]);
+      console.log(
+        `# 400 connects beside ${count(stored.stdout)} stores and ${count(deleted.stdout)} deletes`,
+      );
+      assert.ok(count(stored.stdout) > 0 && count(deleted.stdout) > 0);
     } finally {
       cleanup();
     }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -259,6 +260,52 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       assert.equal(e.details.attempts, 1);
     });
 
+    it('refuses a kubeconfig with insecure-skip-tls-verify and a plain-http server on another host', async () => {
+      const { token, namespace } = account();
+      const remote = emulator.writeKubeconfig({
+        token,
+        namespace,
+        server: 'http://10.20.30.40:6443',
+        certificateAuthority: false,
+        insecureSkipTlsVerify: true,
+      });
+      const before = emulator.secretRequests();
+      const e = await rejectsCode(
+        new KubernetesSecretsProvider({ kubeconfigPath: remote }).connect(),
+        'InvalidConfig',
+      );
+      assert.match(e.message, new RegExp(`^the server of cluster "emulator" in kubeconfig ${remote}`));
+      assert.match(e.message, /dangerouslyAllowInsecureHttp/);
+      assert.equal(emulator.secretRequests(), before);
+      // With the opt-in the rule lets it through (to a host that does not resolve, so nothing is sent).
+      const invalid = emulator.writeKubeconfig({
+        token,
+        namespace,
+        server: 'http://nebula-k8s-unit.invalid:6443',
+        certificateAuthority: false,
+        insecureSkipTlsVerify: true,
+      });
+      const allowed = new KubernetesSecretsProvider({
+        kubeconfigPath: invalid,
+        dangerouslyAllowInsecureHttp: true,
+      });
+      const unreachable = await rejectsCode(allowed.connect(), 'Unavailable');
+      assert.equal(unreachable.details.backendCode, 'ENOTFOUND');
+    });
+
+    it('trusts the CA of tls.caFile when the kubeconfig names none', async () => {
+      const { token, namespace } = account();
+      const path = emulator.writeKubeconfig({ token, namespace, certificateAuthority: false });
+      const untrusted = await rejectsCode(
+        new KubernetesSecretsProvider({ kubeconfigPath: path }).connect(),
+        'InvalidConfig',
+      );
+      assert.match(untrusted.message, /certificate-authority/);
+      const p = await provider({ kubeconfigPath: path, tls: { caFile: emulator.caCertPath } });
+      assert.deepEqual(await p.list(), []);
+      await p.close();
+    });
+
     it('does not show the token in inspect or JSON output', async () => {
       const { kubeconfigPath, token } = account();
       const p = await provider({ kubeconfigPath });
@@ -349,11 +396,31 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       await p.close();
     });
 
+    it('maps 429 to RateLimited with the Retry-After wait, like every provider', async () => {
+      const { kubeconfigPath } = account();
+      const clock = new ManualClock(Date.now(), { autoAdvance: true });
+      const p = await provider({ kubeconfigPath, clock, retry: { maxRetries: 1, baseDelayMs: 5 } });
+      emulator.failWith(429, 2, { retryAfterSeconds: 2 });
+      const e = await rejectsCode(p.retrieve('anything'), 'RateLimited');
+      assert.equal(e.retryable, true);
+      assert.equal(e.details.retryAfterMs, 2000);
+      assert.equal(e.details.attempts, 2);
+      assert.deepEqual(clock.sleeps, [2000]);
+      emulator.faults.clear();
+      await p.close();
+    });
+
     it('retries refused connections, then Unavailable', async () => {
-      const closed = new KubernetesEmulator();
-      await closed.start();
-      const kubeconfigPath = closed.writeKubeconfig();
-      await closed.stop();
+      // A port that was just free: nothing listens there (the kubeconfig and CA of the running emulator stay).
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+      const { port } = probe.address() as AddressInfo;
+      await new Promise((r) => probe.close(r));
+      const { kubeconfigPath } = account();
+      writeFileSync(
+        kubeconfigPath,
+        readFileSync(kubeconfigPath, 'utf8').replace(emulator.url, `https://127.0.0.1:${port}`),
+      );
       const p = new KubernetesSecretsProvider({ kubeconfigPath, retry: { baseDelayMs: 5 } });
       const e = await rejectsCode(p.connect(), 'Unavailable');
       assert.equal(e.details.attempts, 4);

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
-  linkSync,
+  fstatSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -17,12 +19,12 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { encodeCredentialDocument } from '../../src/core/document.js';
-import { StorageError } from '../../src/core/errors.js';
+import type { StorageError } from '../../src/core/errors.js';
 import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
@@ -30,40 +32,18 @@ import { LocalStorageProvider } from '../../src/providers/local.js';
 import { mapFsError } from '../../src/providers/local-fs.js';
 import { credentialPathParts, idFromPathParts, SEGMENT_CHARS } from '../../src/providers/local-layout.js';
 import { icaclsRestrictCommand, windowsAccount } from '../../src/providers/local-permissions.js';
-import { deadPid, fakeData, recordingLogger, tempRoot } from './local-helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, String(error));
-    return error;
-  }
-  assert.fail('expected a StorageError');
-}
+import {
+  storageErrorOf as codeOf,
+  deadPid,
+  fakeData,
+  HOST_TAG,
+  lockDirOf,
+  recordingLogger,
+  tempRoot,
+  withProvider,
+} from './local-helpers.js';
 
 const mode = (path: string) => lstatSync(path).mode & 0o777;
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 12);
-/** Where the cross-process lock of a short id lives. */
-const lockDirOf = (dir: string, id: string) =>
-  join(dir, '.nebula-locks', createHash('sha256').update(`${id}.enc`).digest('hex').slice(0, 40));
-
-async function withProvider(
-  label: string,
-  fn: (p: LocalStorageProvider, dir: string, root: string) => Promise<void>,
-  options: Partial<ConstructorParameters<typeof LocalStorageProvider>[0]> = {},
-): Promise<void> {
-  const { root, cleanup } = tempRoot(label);
-  const dir = join(root, 'credentials');
-  const provider = new LocalStorageProvider({ directory: dir, ...options });
-  try {
-    await provider.connect();
-    await fn(provider, dir, root);
-  } finally {
-    await provider.close();
-    cleanup();
-  }
-}
 
 describe('LocalStorageProvider options', () => {
   it('reports every bad option at once, suggests near misses, and does no I/O in the constructor', () => {
@@ -437,16 +417,18 @@ describe('LocalStorageProvider hostile and damaged files', () => {
 });
 
 describe('LocalStorageProvider delete, temp files and locks', () => {
-  it('overwrites the bytes before unlinking (seen through a hard link), is idempotent, then NotFound', async () => {
-    await withProvider('delete', async (p, dir, root) => {
+  it('overwrites the bytes before unlinking (seen through an open descriptor), is idempotent, then NotFound', async () => {
+    await withProvider('delete', async (p, dir) => {
       await p.store('wipe_me', fakeData('top secret bytes'), createMetadata());
-      const witness = join(root, 'witness');
-      linkSync(join(dir, 'wipe_me.enc'), witness);
-      const size = statSync(witness).size;
+      // An open descriptor sees the inode after its last name is gone (a second hard link would not: a file
+      // with other links is unlinked without the overwrite, see local-hardening.test.ts).
+      const witness = openSync(join(dir, 'wipe_me.enc'), 'r');
+      const size = fstatSync(witness).size;
       await p.delete('wipe_me');
       await p.delete('wipe_me');
-      const after = readFileSync(witness);
-      assert.equal(after.length, size);
+      const after = Buffer.alloc(size);
+      assert.equal(readSync(witness, after, 0, size, 0), size);
+      closeSync(witness);
       assert.ok(
         after.every((b) => b === 0),
         'old bytes were not overwritten',

@@ -1,4 +1,5 @@
-import type { CliEmulator } from '../../testing/emulator-kit/cli-contract.js';
+import { StorageError } from '../../core/errors.js';
+import type { CliEmulator, RunningCliEmulator } from '../../testing/emulator-kit/cli-contract.js';
 import { parseInteger } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
@@ -27,11 +28,19 @@ export async function emulator(ctx: CommandContext): Promise<number> {
       'emulator',
     );
   }
-  const port = parseInteger(ctx.options.port, '--port', 0, 65535);
+  const port = parseInteger(ctx.options.port, 'port', 'emulator');
   const module = await loadEmulator(service);
-  const running = await module.start({ port, http: ctx.options.http === true });
+  // Listening for SIGINT/SIGTERM before starting: a signal that arrives during start-up still stops the
+  // emulator (and removes its temporary files) once it is up.
+  const stopping = ctx.io.waitForStop ? ctx.io.waitForStop() : Promise.resolve('end');
+  let running: RunningCliEmulator;
+  try {
+    running = await module.start({ port, http: ctx.options.http === true });
+  } catch (error) {
+    throw listenFailure(error, service) ?? error;
+  }
   ctx.io.stdout.write(`${JSON.stringify(running.info)}\n`);
-  const stop = ctx.io.waitForStop ? await ctx.io.waitForStop() : 'end';
+  const stop = await stopping;
   await running.stop();
   if (ctx.debug) ctx.io.stderr.write(`emulator stopped (${stop})\n`);
   return EXIT_OK;
@@ -39,4 +48,20 @@ export async function emulator(ctx: CommandContext): Promise<number> {
 
 function loadEmulator(service: string): Promise<CliEmulator> {
   return EMULATOR_LOADERS[service as keyof typeof EMULATOR_LOADERS]();
+}
+
+/** A listen error (by its `code`, `port` and `address` fields) as the option mistake it is. */
+function listenFailure(error: unknown, service: string): StorageError | undefined {
+  const e = error as (NodeJS.ErrnoException & { port?: number; address?: string }) | undefined;
+  const where = `port ${e?.port} on ${e?.address ?? '127.0.0.1'}`;
+  const hint = 'choose another --port (0 picks a free one)';
+  const message =
+    e?.code === 'EADDRINUSE'
+      ? `${where} is already in use, so the ${service} emulator cannot listen there; stop what holds it, or ${hint}`
+      : e?.code === 'EACCES'
+        ? `the ${service} emulator is not allowed to listen on ${where} (ports below 1024 need privileges); ${hint}`
+        : undefined;
+  return message === undefined
+    ? undefined
+    : new StorageError({ code: 'InvalidConfig', message, operation: 'configure', cause: error });
 }

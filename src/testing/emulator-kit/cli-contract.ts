@@ -24,3 +24,23 @@ export interface CliEmulator {
   service: 'aws' | 'azure' | 'vault' | 'kubernetes';
   start(args: CliEmulatorArgs): Promise<RunningCliEmulator>;
 }
+
+/**
+ * Starts `emulator`; when that fails (its port is taken, say), stops it before rethrowing, so nothing it set
+ * up (a server already listening, CA files) outlives the failure and keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * import { KubernetesEmulator, startOrStop } from 'nebula-credential/testing';
+ * const emulator = new KubernetesEmulator({ port: 6443 });
+ * await startOrStop(emulator); // a busy port rejects with Node's EADDRINUSE error, nothing left running
+ * ```
+ */
+export async function startOrStop<T>(emulator: { start(): Promise<T>; stop(): Promise<void> }): Promise<T> {
+  try {
+    return await emulator.start();
+  } catch (error) {
+    await emulator.stop().catch(() => {});
+    throw error;
+  }
+}

@@ -6,7 +6,7 @@ import {
   sign,
   X509Certificate,
 } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -132,6 +132,8 @@ export interface TestCertificateAuthority {
   /** Server certificate for `localhost`, `127.0.0.1` and `::1`, signed by the CA. */
   serverCertPem: string;
   serverKeyPem: string;
+  /** Removes the temporary directory holding `caCertPath` (idempotent). The emulator that made the CA calls it on stop. */
+  dispose(): void;
 }
 
 /**
@@ -144,6 +146,7 @@ export interface TestCertificateAuthority {
  * import https from 'node:https';
  * const ca = createTestCertificateAuthority();
  * const server = https.createServer({ cert: ca.serverCertPem, key: ca.serverKeyPem });
+ * // ... server.close(); ca.dispose(); // removes the CA file's temporary directory
  * ```
  */
 export function createTestCertificateAuthority(
@@ -183,5 +186,6 @@ export function createTestCertificateAuthority(
     caCertPath,
     serverCertPem,
     serverKeyPem: serverKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import type { TestCertificateAuthority } from '../emulator-kit/tls.js';
 import {
@@ -76,15 +81,20 @@ export interface AwsEmulatorOptions {
  * ```
  */
 export class AwsSecretsManagerEmulator {
+  /** The HTTP(S) server: its recorded requests and fault queue. */
   readonly server: EmulatorHttpServer;
+  /** The region the SDK must sign for (`us-east-1` by default). */
   readonly region: string;
+  /** The account id in the ARNs it returns. */
   readonly accountId: string;
+  /** Stamps times and decides when a deletion's recovery window has passed (a ManualClock in tests). */
   readonly clock: Clock;
   readonly #keys = new Map<string, AwsEmulatorAccessKey>();
   readonly #service: SecretsManagerService;
   readonly #primaryKey: AwsEmulatorAccessKey;
   #lostResponses: { remaining: number; operation: Operation | undefined }[] = [];
 
+  /** An emulator with one access key (more with `options.keys`); nothing listens until `start()`. */
   constructor(options: AwsEmulatorOptions = {}) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -108,15 +118,18 @@ export class AwsSecretsManagerEmulator {
     );
   }
 
+  /** Listens on a loopback port and returns the endpoint to give the SDK. */
   async start(): Promise<{ endpoint: string }> {
     const { url } = await this.server.start();
     return { endpoint: url };
   }
 
+  /** Closes every connection and stops listening. */
   stop(): Promise<void> {
     return this.server.stop();
   }
 
+  /** The endpoint URL, for the SDK's `endpoint` option. */
   get endpoint(): string {
     return this.server.url;
   }
@@ -134,10 +147,12 @@ export class AwsSecretsManagerEmulator {
       : { accessKeyId, secretAccessKey, sessionToken };
   }
 
+  /** The fault queue: statuses (503, 429 with Retry-After), resets, hangs, delays. */
   get faults(): FaultInjector {
     return this.server.faults;
   }
 
+  /** Every request received, in order. */
   get requests(): readonly RecordedRequest[] {
     return this.server.requests;
   }
@@ -150,6 +165,11 @@ export class AwsSecretsManagerEmulator {
   /** Adds (or replaces) an access key. */
   addAccessKey(key: AwsEmulatorAccessKey): void {
     this.#keys.set(key.accessKeyId, key);
+  }
+
+  /** Deletes an access key: later requests signed with it fail with UnrecognizedClientException. */
+  removeAccessKey(accessKeyId: string): void {
+    this.#keys.delete(accessKeyId);
   }
 
   /** Sets the allow list of an access key (`undefined`: everything allowed). */
@@ -166,14 +186,22 @@ export class AwsSecretsManagerEmulator {
       : this.server.count((r) => targetOf(r) === operation);
   }
 
-  /** The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException. */
-  throttle(times = 1, operation?: Operation): void {
+  /**
+   * The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException, with a
+   * `Retry-After` header when `retryAfterSeconds` is given.
+   */
+  throttle(times = 1, operation?: Operation, options: { retryAfterSeconds?: number } = {}): void {
     this.server.faults.add({
       action: {
         kind: 'status',
         status: 400,
         body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
-        headers: { 'x-amzn-requestid': randomUUID() },
+        headers: {
+          'x-amzn-requestid': randomUUID(),
+          ...(options.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(options.retryAfterSeconds) }),
+        },
       },
       times,
       ...(operation ? { match: (r) => targetOf(r) === operation } : {}),
@@ -343,7 +371,7 @@ export const cliEmulator: CliEmulator = {
   service: 'aws',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
     const emulator = new AwsSecretsManagerEmulator({ port: args.port, tls: !args.http });
-    await emulator.start();
+    await startOrStop(emulator);
     const { accessKeyId, secretAccessKey } = emulator.credentials;
     const caCertPath = emulator.caCertPath;
     return {
@@ -359,7 +387,7 @@ export const cliEmulator: CliEmulator = {
           region: emulator.region,
           endpoint: emulator.endpoint,
           credentials: { accessKeyId, secretAccessKey },
-          ...(caCertPath ? { caCertPath } : {}),
+          ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
         },
       },
       stop: () => emulator.stop(),

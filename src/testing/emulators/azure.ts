@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from '../emulator-kit/tls.js';
 import {
@@ -136,17 +141,24 @@ export class AzureKeyVaultEmulator {
   readonly vault: EmulatorHttpServer;
   /** The plain http server of the managed identity endpoints. */
   readonly identity: EmulatorHttpServer;
+  /** Stamps times and token lifetimes, and decides when a deleted secret's retention has passed. */
   readonly clock: Clock;
+  /** The generated certificate authority of the https server (trust `caCertPath`). */
   readonly ca: TestCertificateAuthority;
+  /** The identities that may get tokens: service principals, managed and workload identities, users. */
   readonly directory = new AzureIdentityDirectory();
+  /** Issues and verifies the access tokens the vault accepts. */
   readonly tokens: AzureTokenAuthority;
+  /** Days a deleted secret stays recoverable (soft delete); 90 by default. */
   retentionDays: number;
+  /** When true, deleted secrets cannot be purged before their retention ends. */
   purgeProtection: boolean;
   readonly #pageSize: number;
   readonly #secrets = new Map<string, SecretRecord>();
   readonly #deleted = new Map<string, DeletedRecord>();
   readonly #roles = new Map<string, string[]>();
 
+  /** An empty vault with one service principal; nothing listens until `start()`. */
   constructor(options: AzureKeyVaultEmulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.ca = createTestCertificateAuthority({ dnsNames: options.dnsNames ?? [] });
@@ -170,16 +182,20 @@ export class AzureKeyVaultEmulator {
     }
   }
 
+  /** Starts the vault (https) and identity (http) servers on loopback ports. */
   async start(): Promise<this> {
     await this.vault.start();
     await this.identity.start();
     return this;
   }
 
+  /** Stops both servers and removes the CA's temporary files. */
   async stop(): Promise<void> {
     await Promise.all([this.vault.stop(), this.identity.stop()]);
+    this.ca.dispose();
   }
 
+  /** The vault URL, for `vaultUrl`. */
   get vaultUrl(): string {
     return this.vault.url;
   }
@@ -187,6 +203,7 @@ export class AzureKeyVaultEmulator {
   get authorityHost(): string {
     return this.vault.url;
   }
+  /** The tenant id of the directory. */
   get tenantId(): string {
     return this.tokens.tenantId;
   }
@@ -194,6 +211,7 @@ export class AzureKeyVaultEmulator {
   get clientId(): string {
     return this.directory.app.clientId;
   }
+  /** Client secret of the service principal. */
   get clientSecret(): string {
     return this.directory.clientSecret;
   }
@@ -209,6 +227,7 @@ export class AzureKeyVaultEmulator {
   get imdsHost(): string {
     return this.identity.url;
   }
+  /** PEM file of the generated CA, for `tls.caFile` or `NODE_EXTRA_CA_CERTS`. */
   get caCertPath(): string {
     return this.ca.caCertPath;
   }
@@ -231,7 +250,7 @@ export class AzureKeyVaultEmulator {
         clientSecret: this.clientSecret,
       },
       authorityHost: this.authorityHost,
-      caCertPath: this.caCertPath,
+      tls: { caFile: this.caCertPath },
     };
   }
 
@@ -813,7 +832,7 @@ function notFoundPath(path: string): KvError {
 export const cliEmulator: CliEmulator = {
   service: 'azure',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
-    const emulator = await new AzureKeyVaultEmulator({ port: args.port }).start();
+    const emulator = await startOrStop(new AzureKeyVaultEmulator({ port: args.port }));
     return {
       info: {
         service: 'azure',

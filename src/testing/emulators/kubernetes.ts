@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
-import type { CliEmulator } from '../emulator-kit/cli-contract.js';
+import { type CliEmulator, startOrStop } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type Fault, type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import {
   checkBase64Data,
@@ -129,6 +129,7 @@ const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
  * ```
  */
 export class KubernetesEmulator {
+  /** The https server: recorded requests, fault queue, connections. */
   readonly server: EmulatorHttpServer;
   /** A token of `kubernetes-admin` (group `system:masters`): allowed everything. */
   readonly adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -143,8 +144,14 @@ export class KubernetesEmulator {
   readonly #watches = new Set<OpenWatch>();
   /** Events up to this resourceVersion are compacted away: watches from before it get 410 Expired. */
   #compactedThrough = 1000;
+  /** Temporary folders of {@link writeKubeconfig}, removed on stop. */
+  readonly #tempDirs: string[] = [];
   #resourceVersion = 1000;
 
+  /**
+   * An API server with the `default` and `kube-system` namespaces (and `options.namespaces`) and an admin
+   * token; nothing listens until `start()`.
+   */
   constructor(options: KubernetesEmulatorOptions = {}) {
     this.server = new EmulatorHttpServer(
       { port: options.port, tls: true, clock: options.clock },
@@ -169,6 +176,10 @@ export class KubernetesEmulator {
     return this.server.ca!.caCertPath;
   }
 
+  /**
+   * The CA certificate (PEM) that signs the server certificate, for a kubeconfig's
+   * `certificate-authority-data`.
+   */
   get caCertPem(): string {
     return this.server.ca!.caCertPem;
   }
@@ -183,13 +194,17 @@ export class KubernetesEmulator {
     return this.server.requests;
   }
 
+  /** Listens on a loopback port (https) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     return this.server.start();
   }
 
+  /** Stops serving and removes the temporary files it wrote: its CA, and kubeconfigs written to a temp folder. */
   async stop(): Promise<void> {
     this.closeWatches();
     await this.server.stop();
+    for (const dir of this.#tempDirs) rmSync(dir, { recursive: true, force: true });
+    this.#tempDirs.length = 0;
   }
 
   /** Open watch streams. */
@@ -241,6 +256,7 @@ export class KubernetesEmulator {
     });
   }
 
+  /** Creates `namespace` (a no-op when it exists). */
   addNamespace(namespace: string): void {
     this.#namespaces.add(namespace);
   }
@@ -273,12 +289,14 @@ export class KubernetesEmulator {
     this.#tokens.delete(token);
   }
 
+  /** Creates (or replaces) a Role in `namespace` with RBAC `rules`. */
   addRole(namespace: string, name: string, rules: KubePolicyRule[]): void {
     this.addNamespace(namespace);
     if (!this.#roles.has(namespace)) this.#roles.set(namespace, new Map());
     this.#roles.get(namespace)!.set(name, rules);
   }
 
+  /** Binds Role `role` to `subjects` (users, groups, service accounts) in `namespace`. */
   addRoleBinding(namespace: string, name: string, role: string, subjects: KubeSubject[]): void {
     this.addNamespace(namespace);
     const list = this.#bindings.get(namespace) ?? [];
@@ -306,12 +324,26 @@ export class KubernetesEmulator {
 
   /**
    * Writes a kubeconfig for this server (CA by file path, bearer token) into a new temp folder and returns
-   * its path.
+   * its path. `server` points it elsewhere (a closed port, an unresolvable host), `certificateAuthority:
+   * false` leaves the CA out (the client then does not trust the server), `insecureSkipTlsVerify` sets
+   * `insecure-skip-tls-verify`.
    */
   writeKubeconfig(
-    options: { token?: string; namespace?: string; context?: string; dir?: string } = {},
+    options: {
+      token?: string;
+      namespace?: string;
+      context?: string;
+      dir?: string;
+      server?: string;
+      certificateAuthority?: false;
+      insecureSkipTlsVerify?: boolean;
+    } = {},
   ): string {
-    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'nebula-kube-'));
+    let dir = options.dir;
+    if (dir === undefined) {
+      dir = mkdtempSync(join(tmpdir(), 'nebula-kube-'));
+      this.#tempDirs.push(dir);
+    }
     const context = options.context ?? 'emulator';
     const yaml = [
       'apiVersion: v1',
@@ -319,8 +351,11 @@ export class KubernetesEmulator {
       'clusters:',
       '- name: emulator',
       '  cluster:',
-      `    server: ${this.url}`,
-      `    certificate-authority: ${JSON.stringify(this.caCertPath)}`,
+      `    server: ${options.server ?? this.url}`,
+      ...(options.certificateAuthority === false
+        ? []
+        : [`    certificate-authority: ${JSON.stringify(this.caCertPath)}`]),
+      ...(options.insecureSkipTlsVerify ? ['    insecure-skip-tls-verify: true'] : []),
       'users:',
       '- name: emulator-user',
       '  user:',
@@ -979,7 +1014,7 @@ export const cliEmulator: CliEmulator = {
   service: 'kubernetes',
   async start(args) {
     const emulator = new KubernetesEmulator({ port: args.port });
-    await emulator.start();
+    await startOrStop(emulator);
     const namespace = 'default';
     const token = emulator.createServiceAccount(namespace, 'nebula');
     emulator.grant(namespace, 'nebula');

@@ -1,5 +1,6 @@
 import { createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { listenOn } from '../emulator-kit/server.js';
 
 /** Header the front adds to a request that arrived with the `LIST` verb, so the emulator can record it. */
 export const ORIGINAL_VERB_HEADER = 'x-vault-emulator-verb';
@@ -52,11 +53,7 @@ export class ListRewritingFront {
   }
 
   async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve());
-    });
-    return (this.#server.address() as { port: number }).port;
+    return (await listenOn(this.#server, port, host)).port;
   }
 
   async close(): Promise<void> {

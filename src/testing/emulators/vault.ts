@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator } from '../emulator-kit/cli-contract.js';
+import { type CliEmulator, startOrStop } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from '../emulator-kit/tls.js';
 import { ListRewritingFront, ORIGINAL_VERB_HEADER } from './vault-front.js';
@@ -44,7 +44,10 @@ const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 export interface VaultEmulatorOptions {
   /** Port for clients; 0 (default) picks a free one. */
   port?: number | undefined;
-  /** Serve https with a generated CA (`true`) or the given one. Default false (plain http, like `vault server -dev`). */
+  /**
+   * Serve https with a generated CA (`true`) or the given one. Default false (plain http, like `vault server
+   * -dev`).
+   */
   tls?: boolean | TestCertificateAuthority | undefined;
   /** Time for TTLs and timestamps. Default: the system clock. Pass a ManualClock to drive token expiry. */
   clock?: Clock | undefined;
@@ -160,8 +163,11 @@ const multi = (...errors: string[]) =>
  * ```
  */
 export class VaultEmulator {
+  /** Stamps version times and token lifetimes (a ManualClock in tests). */
   readonly clock: Clock;
+  /** A root token: allowed everything, never expires. */
   readonly rootToken: string;
+  /** The generated certificate authority when it serves https, else `undefined` (http mode). */
   readonly ca: TestCertificateAuthority | undefined;
   /** True: every request but sys/health and sys/seal-status gets 503 "Vault is sealed". */
   sealed = false;
@@ -175,6 +181,10 @@ export class VaultEmulator {
   #url: string | undefined;
   #caDir: string | undefined;
 
+  /**
+   * A Vault with the KV v2 mounts of `options.kvMounts` (`secret` by default) and a root token; nothing
+   * listens until `start()`.
+   */
   constructor(options: VaultEmulatorOptions = {}) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -209,6 +219,11 @@ export class VaultEmulator {
     return this.#inner.faults;
   }
 
+  /** Bytes of `body` faults sent so far: what a client that stops reading early never took. */
+  get streamedBodyBytes(): number {
+    return this.#inner.streamedBodyBytes;
+  }
+
   /** TCP (or TLS) connections clients opened. */
   get connections(): number {
     return this.#front?.connections ?? 0;
@@ -235,22 +250,32 @@ export class VaultEmulator {
     return request.headers[ORIGINAL_VERB_HEADER] === 'LIST' ? 'LIST' : request.method;
   }
 
+  /** Listens on a loopback port and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     const inner = await this.#inner.start();
     const front = new ListRewritingFront(
       inner.port,
       this.ca ? { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem } : undefined,
     );
-    const port = await front.listen(this.#options.port ?? 0, '127.0.0.1');
+    let port: number;
+    try {
+      port = await front.listen(this.#options.port ?? 0, '127.0.0.1');
+    } catch (error) {
+      // The front's port is taken (say): the inner server must not keep the process alive on its own.
+      await this.#inner.stop();
+      throw error;
+    }
     this.#front = front;
     this.#url = `${this.ca ? 'https' : 'http'}://127.0.0.1:${port}`;
     return { url: this.#url, port };
   }
 
+  /** Stops serving and removes the temporary files it wrote (the CA it generated, {@link writeCaFile}'s). */
   async stop(): Promise<void> {
     await this.#front?.close();
     await this.#inner.stop();
     if (this.#caDir) rmSync(this.#caDir, { recursive: true, force: true });
+    if (this.#options.tls === true) this.ca?.dispose();
   }
 
   /** Writes the CA certificate to a temporary file (removed on stop) and returns its path. */
@@ -541,7 +566,9 @@ export class VaultEmulator {
     return token;
   }
 
-  /** Throws Vault's 403 unless the token's policies grant `capability` on `path` (relative to `namespace`). */
+  /**
+   * Throws Vault's 403 unless the token's policies grant `capability` on `path` (relative to `namespace`).
+   */
   #authorize(token: TokenEntry, namespace: string, path: string, capability: VaultCapability): void {
     if (token.policies.includes('root')) return;
     const relative =
@@ -959,13 +986,13 @@ export const cliEmulator: CliEmulator = {
   service: 'vault',
   async start(args) {
     const emulator = new VaultEmulator({ port: args.port, tls: !args.http });
-    const { url } = await emulator.start();
+    const { url } = await startOrStop(emulator);
     const caCertPath = emulator.writeCaFile();
     const config: Record<string, unknown> = {
       provider: 'hashicorp-vault',
       address: url,
       auth: { token: emulator.rootToken },
-      ...(caCertPath ? { tls: { caFile: caCertPath } } : { allowInsecureHttp: true }),
+      ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
     };
     return {
       info: {

@@ -404,6 +404,25 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     return out;
   }
 
+  /**
+   * One {@link retrieveBackend} per id, within a native batch's attempt, for what the batch could not carry
+   * (a fallback when the batch call is denied, or ids it answered ambiguously); each failure is that id's.
+   */
+  protected async retrieveEachBackend(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+    into: Map<string, StoredCredential | StorageError>,
+  ): Promise<void> {
+    await mapWithConcurrency(ids, 8, async (id) => {
+      try {
+        into.set(id.value, await this.retrieveBackend(id, attempt));
+      } catch (error) {
+        if (!(error instanceof StorageError)) throw error;
+        into.set(id.value, error);
+      }
+    });
+  }
+
   /** A native batch read; providers without one leave it undefined. */
   protected retrieveManyBackend?(
     ids: readonly CredentialId[],

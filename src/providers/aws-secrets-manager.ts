@@ -505,14 +505,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         }
       });
     }
-    await mapWithConcurrency(oneByOne, 8, async (id) => {
-      try {
-        out.set(id.value, await this.retrieveBackend(id, attempt));
-      } catch (error) {
-        if (!(error instanceof StorageError)) throw error;
-        out.set(id.value, error);
-      }
-    });
+    await this.retrieveEachBackend(oneByOne, attempt, out);
     return out;
   }
 

@@ -351,14 +351,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   }
 
   protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
-    await this.#fresh(a);
-    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
-      operation: 'exists',
-      credentialId: id.value,
-      ok: [200, 404],
-      capabilities: ['read'],
-    });
-    return res.status === 200 && this.#latestIsLive(res.body);
+    return (await this.#liveMetadata(id, a, 'exists')) !== undefined;
   }
 
   /** `GET <mount>/metadata/<path>`: current_version changes with every write, and no value is read. */
@@ -366,15 +359,25 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     id: CredentialId,
     a: AttemptContext,
   ): Promise<VersionProbe | undefined> {
+    const data = await this.#liveMetadata(id, a, 'describeVersion');
+    return data === undefined ? undefined : { version: String(Number(data.current_version ?? 0)) };
+  }
+
+  /** The metadata of `id` when its latest version is live (not deleted or destroyed). */
+  async #liveMetadata(
+    id: CredentialId,
+    a: AttemptContext,
+    operation: StorageOperation,
+  ): Promise<Record<string, unknown> | undefined> {
     await this.#fresh(a);
     const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
-      operation: 'describeVersion',
+      operation,
       credentialId: id.value,
       ok: [200, 404],
       capabilities: ['read'],
     });
     if (res.status !== 200 || !this.#latestIsLive(res.body)) return undefined;
-    return { version: String(Number(res.body?.data?.current_version ?? 0)) };
+    return (res.body?.data ?? {}) as Record<string, unknown>;
   }
 
   /** One LIST plus one metadata read per credential (KV v2 has no bulk metadata call). */

@@ -2,7 +2,6 @@ import { type Agent, request as httpRequest, type IncomingMessage, type RequestO
 import { request as httpsRequest } from 'node:https';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
-import { mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
@@ -438,14 +437,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       }
     }
     if (items === undefined) {
-      await mapWithConcurrency(ids, 8, async (id) => {
-        try {
-          out.set(id.value, await this.retrieveBackend(id, attempt));
-        } catch (error) {
-          if (!(error instanceof StorageError)) throw error;
-          out.set(id.value, error);
-        }
-      });
+      await this.retrieveEachBackend(ids, attempt, out);
       return out;
     }
     for (const secret of items) {

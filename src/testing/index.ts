@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { ManualClock } from '../core/clock.js';
+export { type CapturedLogger, capturingLogger, rejectsWithCode } from './assertions.js';
 export {
   type ConformanceFactoryContext,
   type ConformanceOptions,

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ManualClock } from '../core/clock.js';
 import { EncryptionManager } from '../core/crypto.js';
-import { StorageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { StorageMetrics } from '../core/metrics.js';
 import type { StorageProvider } from '../core/provider.js';
 import { CredentialStore, type CredentialStoreReadPathOptions } from '../core/store.js';
 import type { CredentialChange } from '../core/watch.js';
+import { type CapturedLogger, capturingLogger, rejectsWithCode } from './assertions.js';
 import type { ConformanceTestApi } from './conformance.js';
 
 /** What the read-path suite hands the factory. */
@@ -39,18 +39,6 @@ export interface ReadPathConformanceOptions {
   configSecrets?: readonly string[] | undefined;
 }
 
-interface CapturedLogger extends Logger {
-  lines: string[];
-}
-
-function capturingLogger(): CapturedLogger {
-  const lines: string[] = [];
-  const write = (level: string) => (fields: Record<string, unknown>, message?: string) => {
-    lines.push(`${level} ${message ?? ''} ${JSON.stringify(fields)}`);
-  };
-  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
 /** Collects watch events; `next()` resolves at the next one. */
 class EventLog {
   readonly events: CredentialChange[] = [];
@@ -77,16 +65,7 @@ function guard<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, `expected a StorageError ${code}, got ${inspect(error)}`);
-    assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a StorageError ${code}, but the call succeeded`);
-}
+const rejectsWith = rejectsWithCode;
 
 /**
  * Registers the read-path contract as tests: the cache (single flight, TTL, negative caching, LRU bound,

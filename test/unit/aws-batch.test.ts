@@ -4,42 +4,13 @@ import {
   BatchGetSecretValueCommand,
   CreateSecretCommand,
   DeleteSecretCommand,
-  SecretsManagerClient,
-  type SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
-import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
-
-async function withEmulator(
-  fn: (emulator: AwsSecretsManagerEmulator, client: SecretsManagerClient) => Promise<void>,
-): Promise<void> {
-  const emulator = new AwsSecretsManagerEmulator();
-  await emulator.start();
-  const client = new SecretsManagerClient({
-    region: emulator.region,
-    endpoint: emulator.endpoint,
-    credentials: emulator.credentials,
-    maxAttempts: 1,
-  });
-  try {
-    await fn(emulator, client);
-  } finally {
-    client.destroy();
-    await emulator.stop();
-  }
-}
-
-async function awsError(promise: Promise<unknown>): Promise<SecretsManagerServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SecretsManagerServiceException;
-  }
-  assert.fail('expected an AWS error');
-}
+import type { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
+import { awsError, withEmulator } from './aws-helpers.js';
 
 describe('AWS emulator: BatchGetSecretValue through the real SDK', () => {
   it('returns the values of a SecretIdList in order and each failure in Errors', () =>

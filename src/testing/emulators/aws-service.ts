@@ -516,27 +516,13 @@ export class SecretsManagerService {
       .sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (descending) matching.reverse();
     const fingerprint = JSON.stringify([input['Filters'] ?? null, includeDeleted, descending]);
-    let start = 0;
-    const next = input['NextToken'];
-    if (next !== undefined) {
-      try {
-        const decoded = JSON.parse(Buffer.from(String(next), 'base64').toString('utf8')) as [number, string];
-        if (decoded[1] !== fingerprint || !Number.isInteger(decoded[0])) throw new Error('mismatch');
-        start = decoded[0];
-      } catch {
-        throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
-      }
-    }
-    const page = matching.slice(start, start + pageSize);
-    const end = start + page.length;
+    const { page, nextToken } = paginate(matching, input['NextToken'], fingerprint, pageSize);
     return {
       SecretList: page.map((s) => {
         const { stages, ...entry } = this.#entry(s);
         return { ...entry, SecretVersionsToStages: stages };
       }),
-      ...(end < matching.length
-        ? { NextToken: Buffer.from(JSON.stringify([end, fingerprint])).toString('base64') }
-        : {}),
+      ...(nextToken ? { NextToken: nextToken } : {}),
     };
   }
 
@@ -728,27 +714,10 @@ export class SecretsManagerService {
       .filter((secret) => this.#filters(filters).every((f) => f(secret)))
       .sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const fingerprint = JSON.stringify(['batch', filters]);
-    let start = 0;
-    const next = input['NextToken'];
-    if (next !== undefined) {
-      try {
-        const decoded = JSON.parse(Buffer.from(String(next), 'base64').toString('utf8')) as [number, string];
-        if (decoded[1] !== fingerprint || !Number.isInteger(decoded[0])) throw new Error('mismatch');
-        start = decoded[0];
-      } catch {
-        throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
-      }
-    }
-    const page = matching.slice(start, start + (typeof max === 'number' ? max : MAX_BATCH));
+    const size = typeof max === 'number' ? max : MAX_BATCH;
+    const { page, nextToken } = paginate(matching, input['NextToken'], fingerprint, size);
     for (const secret of page) read(secret.name);
-    const end = start + page.length;
-    return {
-      SecretValues: values,
-      Errors: errors,
-      ...(end < matching.length
-        ? { NextToken: Buffer.from(JSON.stringify([end, fingerprint])).toString('base64') }
-        : {}),
-    };
+    return { SecretValues: values, Errors: errors, ...(nextToken ? { NextToken: nextToken } : {}) };
   }
 
   #listVersions(input: Record<string, unknown>): unknown {
@@ -762,6 +731,35 @@ export class SecretsManagerService {
         .map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: seconds(v.created) })),
     };
   }
+}
+
+/**
+ * One page of `items` after `token` (an opaque token naming the position and the query it belongs to, so a
+ * token from another query is refused like AWS does, with InvalidNextTokenException).
+ */
+function paginate<T>(
+  items: readonly T[],
+  token: unknown,
+  fingerprint: string,
+  pageSize: number,
+): { page: T[]; nextToken: string | undefined } {
+  let start = 0;
+  if (token !== undefined) {
+    try {
+      const decoded = JSON.parse(Buffer.from(String(token), 'base64').toString('utf8')) as [number, string];
+      if (decoded[1] !== fingerprint || !Number.isInteger(decoded[0])) throw new Error('mismatch');
+      start = decoded[0];
+    } catch {
+      throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
+    }
+  }
+  const page = items.slice(start, start + pageSize);
+  const end = start + page.length;
+  return {
+    page,
+    nextToken:
+      end < items.length ? Buffer.from(JSON.stringify([end, fingerprint])).toString('base64') : undefined,
+  };
 }
 
 function randomSuffix(): string {

@@ -5,7 +5,11 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
+export {
+  BaseStorageProvider,
+  type ProviderInit,
+  type ProviderOperationOptions,
+} from './core/base-provider.js';
 export {
   asStorageError,
   type BulkReadResult,
@@ -16,20 +20,20 @@ export {
   retrieveEach,
 } from './core/bulk.js';
 export {
+  CACHE_OPTION_FIELDS,
   type CacheEntry,
   CredentialCache,
   type CredentialCacheOptions,
   copyMetadata,
   type ResolvedCacheOptions,
-  resolveCacheOptions,
 } from './core/cache.js';
 export {
+  CIRCUIT_BREAKER_OPTION_FIELDS,
   CircuitBreaker,
   type CircuitBreakerOptions,
   type CircuitSnapshot,
   type CircuitState,
   type ResolvedCircuitBreakerOptions,
-  resolveCircuitBreakerOptions,
 } from './core/circuit-breaker.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
@@ -48,6 +52,7 @@ export {
   type CredentialDocument,
   decodeCredentialDocument,
   encodeCredentialDocument,
+  encodeCredentialDocumentWithin,
 } from './core/document.js';
 export {
   type ConfigIssue,
@@ -60,12 +65,6 @@ export {
   type StorageOperation,
   toStorageError,
 } from './core/errors.js';
-export {
-  type CreateStorageProviderOptions,
-  createStorageProvider,
-  PROVIDER_NAMES,
-  type StorageConfig,
-} from './core/factory.js';
 export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
@@ -113,13 +112,34 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
+  defineProviderOptions,
   type OperationTimeouts,
-  OptionsValidator,
+  type OptionsOf,
+  type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  resolveCommonOptions,
+  type SettingsOf,
 } from './core/options.js';
-export { importOptionalPeer } from './core/peer.js';
+export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
+export {
+  expandHome,
+  type Field,
+  type InputOf,
+  nearestName,
+  OptionsSchema,
+  type OutputOf,
+  option,
+  type ResolvedOptionSet,
+  type SettingOrigin,
+  type SettingSource,
+  type Shape,
+  settingLabel,
+  suggest,
+} from './core/options-schema.js';
+export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
   ChangeFeed,
   ChangeObservation,
@@ -130,7 +150,6 @@ export type {
   ProviderCapabilities,
   ProviderHealthDetails,
   ProviderHealthFacts,
-  ProviderName,
   ProviderRuntime,
   ReadPathProvider,
   RetrieveManyOptions,
@@ -139,21 +158,22 @@ export type {
   VersionProbe,
 } from './core/provider.js';
 export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
+export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export { SingleFlight } from './core/single-flight.js';
 export {
   CredentialStore,
   type CredentialStoreConstructorOptions,
-  type CredentialStoreOptions,
   type CredentialStoreReadPathOptions,
   credentialAssociatedData,
   type EncryptionConfig,
-  openCredentialStore,
   type PutOptions,
+  READ_PATH_KEYS,
   type RetrievedSecret,
   readKeyFile,
   resolveEncryption,
+  resolveStoreReadPathOptions,
 } from './core/store.js';
 export {
   type BackendErrorInit,
@@ -172,13 +192,15 @@ export {
   type CaBundleContext,
   checkEndpoint,
   type EndpointSource,
+  endpointSyntaxProblem,
   INSECURE_HTTP_OPTION,
+  insecureHttpOption,
   isLoopbackHost,
   loadCaBundle,
   pemCertificatesProblem,
-  readEndpointOption,
-  readTlsOptions,
+  secureEndpointCheck,
   type TlsTrustOptions,
+  tlsOptions,
 } from './core/transport-security.js';
 export {
   ChangeWatcher,
@@ -193,3 +215,17 @@ export {
   type WatchOptions,
   watchTarget,
 } from './core/watch.js';
+export {
+  type CreateStorageProviderOptions,
+  type CredentialStoreOptions,
+  createStorageProvider,
+  openCredentialStore,
+} from './providers/factory.js';
+export {
+  EMULATORS,
+  findProvider,
+  PROVIDER_NAMES,
+  PROVIDER_REGISTRY,
+  type ProviderName,
+  type StorageConfig,
+} from './providers/registry.js';

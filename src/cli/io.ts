@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import type { Clock } from '../core/clock.js';
-import type { StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
+import type { StorageConfig } from '../providers/registry.js';
 
 /** A writable stream as the command sees it. */
 export interface CliOutput {

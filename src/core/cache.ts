@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import type { StorageError } from './errors.js';
 import type { CredentialMetadata } from './metadata.js';
-import { nearestName, type OptionsValidator } from './options.js';
+import { option } from './options-schema.js';
 import type { StoredCredential } from './provider.js';
 
 /**
@@ -40,48 +40,42 @@ export interface ResolvedCacheOptions {
   jitter: number;
 }
 
-const CACHE_KEYS = ['ttlMs', 'negativeTtlMs', 'staleIfErrorMs', 'maxEntries', 'jitter'];
 const DAY_MS = 86_400_000;
+const ms = (doc: string, min: number, value: number) =>
+  option.number({ doc, integer: true, min, max: DAY_MS, default: value });
 
 /**
- * Validates cache options into `v` (paths under `cache.`) and applies the defaults.
+ * The declared fields of a store's `cache` option (validated with the other options; every problem is
+ * reported at once, with its path, as `InvalidConfig`).
  *
  * @example
  * ```ts
- * import { OptionsValidator, resolveCacheOptions } from 'nebula-credential';
- * const v = new OptionsValidator('credential store', { cache: { ttlMs: 1000 } });
- * const cache = resolveCacheOptions(v);
- * v.throwIfInvalid();
- * console.log(cache?.ttlMs); // 1000
+ * import { CACHE_OPTION_FIELDS } from 'nebula-credential';
+ * console.log(Object.keys(CACHE_OPTION_FIELDS)); // ttlMs, negativeTtlMs, staleIfErrorMs, maxEntries, jitter
  * ```
  */
-export function resolveCacheOptions(v: OptionsValidator, path = 'cache'): ResolvedCacheOptions | undefined {
-  const given = v.get(path);
-  if (given === undefined) return undefined;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    v.add(path, 'must be an object such as { ttlMs: 30000 }');
-    return undefined;
-  }
-  unknownKeys(v, path, given, CACHE_KEYS);
-  const ms = (key: string, fallback: number, min: number) =>
-    v.number(`${path}.${key}`, { min, max: DAY_MS, integer: true }) ?? fallback;
-  return {
-    ttlMs: ms('ttlMs', 30_000, 1),
-    negativeTtlMs: ms('negativeTtlMs', 5_000, 0),
-    staleIfErrorMs: ms('staleIfErrorMs', 0, 0),
-    maxEntries: v.number(`${path}.maxEntries`, { min: 1, max: 10_000_000, integer: true }) ?? 1000,
-    jitter: v.number(`${path}.jitter`, { min: 0, max: 0.5 }) ?? 0.1,
-  };
-}
-
-/** Reports keys of the object at `path` that are not in `allowed`, suggesting a near one. */
-export function unknownKeys(v: OptionsValidator, path: string, given: object, allowed: readonly string[]) {
-  for (const key of Object.keys(given)) {
-    if (allowed.includes(key)) continue;
-    const near = nearestName(key, allowed);
-    v.add(`${path}.${key}`, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
-  }
-}
+export const CACHE_OPTION_FIELDS = {
+  ttlMs: ms('how long a value read from the backend is served without asking again, in ms', 1, 30_000),
+  negativeTtlMs: ms('how long a NotFound is remembered, in ms (0: off)', 0, 5_000),
+  staleIfErrorMs: ms(
+    'how long after expiry the last good value stands in for a failing backend (0: off)',
+    0,
+    0,
+  ),
+  maxEntries: option.number({
+    doc: 'most entries kept; the least recently used goes first',
+    integer: true,
+    min: 1,
+    max: 10_000_000,
+    default: 1000,
+  }),
+  jitter: option.number({
+    doc: "fraction by which each entry's TTL is shortened at random",
+    min: 0,
+    max: 0.5,
+    default: 0.1,
+  }),
+} as const;
 
 /** One cached answer: a stored value, or a remembered `NotFound`. */
 export type CacheEntry =

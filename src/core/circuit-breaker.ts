@@ -1,7 +1,6 @@
-import { unknownKeys } from './cache.js';
 import type { Clock } from './clock.js';
 import { isStorageError, StorageError } from './errors.js';
-import type { OptionsValidator } from './options.js';
+import { option } from './options-schema.js';
 
 /**
  * The circuit breaker of a {@link CredentialStore} (off unless given): after `failureThreshold`
@@ -43,31 +42,30 @@ export interface CircuitSnapshot {
 }
 
 /**
- * Validates circuit breaker options into `v` (paths under `circuitBreaker.`).
+ * The declared fields of a store's `circuitBreaker` option.
  *
  * @example
  * ```ts
- * import { OptionsValidator, resolveCircuitBreakerOptions } from 'nebula-credential';
- * const v = new OptionsValidator('credential store', { circuitBreaker: { failureThreshold: 3 } });
- * console.log(resolveCircuitBreakerOptions(v)?.coolDownMs); // 30000
+ * import { CIRCUIT_BREAKER_OPTION_FIELDS } from 'nebula-credential';
+ * console.log(Object.keys(CIRCUIT_BREAKER_OPTION_FIELDS)); // failureThreshold, coolDownMs
  * ```
  */
-export function resolveCircuitBreakerOptions(
-  v: OptionsValidator,
-  path = 'circuitBreaker',
-): ResolvedCircuitBreakerOptions | undefined {
-  const given = v.get(path);
-  if (given === undefined || given === false) return undefined;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    v.add(path, 'must be an object such as { failureThreshold: 5, coolDownMs: 30000 }');
-    return undefined;
-  }
-  unknownKeys(v, path, given, ['failureThreshold', 'coolDownMs']);
-  return {
-    failureThreshold: v.number(`${path}.failureThreshold`, { min: 1, max: 1000, integer: true }) ?? 5,
-    coolDownMs: v.number(`${path}.coolDownMs`, { min: 1, max: 86_400_000, integer: true }) ?? 30_000,
-  };
-}
+export const CIRCUIT_BREAKER_OPTION_FIELDS = {
+  failureThreshold: option.number({
+    doc: 'consecutive Unavailable/Timeout failures that open the circuit',
+    integer: true,
+    min: 1,
+    max: 1000,
+    default: 5,
+  }),
+  coolDownMs: option.number({
+    doc: 'how long the circuit stays open before one probe, in ms',
+    integer: true,
+    min: 1,
+    max: 86_400_000,
+    default: 30_000,
+  }),
+} as const;
 
 /** True for the failures that say the backend is down (as opposed to "your request is wrong"). */
 function isOutage(error: unknown): boolean {

@@ -6,15 +6,6 @@ import type { Logger } from './logger.js';
 import type { CredentialContext, CredentialFilter, CredentialMetadata } from './metadata.js';
 import type { StorageMetrics } from './metrics.js';
 
-/** The providers this package ships. */
-export type ProviderName =
-  | 'memory'
-  | 'local'
-  | 'aws-secrets-manager'
-  | 'azure-key-vault'
-  | 'hashicorp-vault'
-  | 'kubernetes';
-
 /**
  * What a provider can do and what it refuses, declared so callers and the conformance suite can adapt.
  *

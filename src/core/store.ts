@@ -1,14 +1,22 @@
 import { inspect } from 'node:util';
 import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from './arguments.js';
 import type { BulkReadResult, GetManyOptions } from './bulk.js';
-import { type CredentialCacheOptions, copyMetadata, resolveCacheOptions } from './cache.js';
-import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from './circuit-breaker.js';
+import {
+  CACHE_OPTION_FIELDS,
+  type CredentialCacheOptions,
+  copyMetadata,
+  type ResolvedCacheOptions,
+} from './cache.js';
+import {
+  CIRCUIT_BREAKER_OPTION_FIELDS,
+  type CircuitBreakerOptions,
+  type ResolvedCircuitBreakerOptions,
+} from './circuit-breaker.js';
 import { type Clock, systemClock } from './clock.js';
 import { disposedManagerError, EncryptionManager } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
-import { createStorageProvider, type StorageConfig } from './factory.js';
-import { FILE_SIZE_LIMITS, readBoundedFile, readDeadline } from './files.js';
+import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
 import { providerHealth, type StoreHealth } from './health.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -22,7 +30,7 @@ import {
   validateFilter,
 } from './metadata.js';
 import { StorageMetrics } from './metrics.js';
-import { DEFAULT_TIMEOUTS, OptionsValidator } from './options.js';
+import { OptionsSchema, option } from './options-schema.js';
 import type { StorageProvider, StoredCredential } from './provider.js';
 import { ReadPath } from './read-path.js';
 import { SecretString } from './secret-string.js';
@@ -44,15 +52,6 @@ export type EncryptionConfig =
   | { passphrase: string | SecretString; salt: Uint8Array | string }
   | { keyFile: string }
   | { manager: EncryptionManager };
-
-/** Options of {@link openCredentialStore}. */
-export interface CredentialStoreOptions extends CredentialStoreReadPathOptions {
-  /** The backend: a `createStorageProvider` config, or a provider you built. */
-  storage: StorageConfig | StorageProvider;
-  encryption: EncryptionConfig;
-  /** Aborts opening: reading the key file and connecting the provider. */
-  signal?: AbortSignal | undefined;
-}
 
 /**
  * Options of the {@link CredentialStore} constructor.
@@ -102,7 +101,17 @@ export interface CredentialStoreReadPathOptions {
   logger?: Logger | undefined;
 }
 
-const READ_PATH_KEYS = ['cache', 'circuitBreaker', 'clock', 'metrics', 'logger'];
+/**
+ * The options of a store that configure its read path (accepted by the constructor and by
+ * `openCredentialStore`).
+ *
+ * @example
+ * ```ts
+ * import { READ_PATH_KEYS } from 'nebula-credential';
+ * console.log(READ_PATH_KEYS.includes('cache')); // true
+ * ```
+ */
+export const READ_PATH_KEYS: readonly string[] = ['cache', 'circuitBreaker', 'clock', 'metrics', 'logger'];
 
 /** Options of {@link CredentialStore.put}. */
 export interface PutOptions {
@@ -316,7 +325,7 @@ export class CredentialStore {
         { path: 'disposeEncryptionOnClose' },
       );
     }
-    const readPath = resolveReadPathOptions(given);
+    const readPath = resolveStoreReadPathOptions(given);
     this.provider = provider;
     this.#encryption = encryption;
     this.#ownsEncryption = owns === true;
@@ -691,7 +700,8 @@ export class CredentialStore {
 
 const PROVIDER_METHODS = ['connect', 'store', 'retrieve', 'delete', 'list', 'exists', 'close'] as const;
 
-function isStorageProvider(value: unknown): value is StorageProvider {
+/** Whether `value` has every method of {@link StorageProvider} (a provider from any copy of the package). */
+export function isStorageProvider(value: unknown): value is StorageProvider {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Record<string, unknown>;
   return PROVIDER_METHODS.every((m) => typeof p[m] === 'function');
@@ -713,110 +723,73 @@ export function credentialAssociatedData(id: CredentialIdLike): Buffer {
 
 const aad = credentialAssociatedData;
 
+const READ_PATH_OPTIONS = new OptionsSchema('credential store', {
+  cache: option.object(CACHE_OPTION_FIELDS, {
+    optional: true,
+    doc: 'cache encrypted documents (each get still decrypts); off unless given',
+  }),
+  circuitBreaker: option.object(CIRCUIT_BREAKER_OPTION_FIELDS, {
+    optional: true,
+    doc: 'fail fast while the backend is down; off unless given',
+  }),
+  clock: option.instance(
+    {
+      is: (v): v is Clock =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as Clock).now === 'function' &&
+        typeof (v as Clock).sleep === 'function',
+      rule: 'an object with now() and sleep() methods',
+    },
+    { doc: "time of the cache, the breaker and watches (default: the provider's)" },
+  ),
+  metrics: option.instance(
+    { is: (v): v is StorageMetrics => v instanceof StorageMetrics, rule: 'a StorageMetrics instance' },
+    { doc: "where read-path figures go (default: the provider's)" },
+  ),
+  logger: option.instance(
+    {
+      is: (v): v is Logger =>
+        typeof v === 'object' &&
+        v !== null &&
+        ['debug', 'info', 'warn', 'error'].every(
+          (m) => typeof (v as Record<string, unknown>)[m] === 'function',
+        ),
+      rule: 'an object with debug, info, warn and error methods (a pino logger fits)',
+    },
+    { doc: "where stale reads and breaker changes are logged (default: the provider's)" },
+  ),
+});
+
 /**
- * Opens a {@link CredentialStore}: resolves the key, creates and connects the provider. Every option is
- * checked first; a key file is read under the connect deadline (a FIFO or a device is refused at once). The
- * store disposes the manager on `close()` only when it created it (not one passed as `{ manager }`).
+ * Validates the read-path options of a store (every problem at once, as `InvalidConfig` naming each path,
+ * such as `cache.ttlMs`), so `openCredentialStore` can refuse them before it reads a key or connects.
  *
  * @example
  * ```ts
- * import { openCredentialStore } from 'nebula-credential';
- * import { randomBytes } from 'node:crypto';
- * const store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
- * await store.put('api_key', 'value');
+ * import { resolveStoreReadPathOptions } from 'nebula-credential';
+ * const { cache } = resolveStoreReadPathOptions({ cache: { ttlMs: 1000 } });
+ * console.log(cache?.ttlMs); // 1000
  * ```
  */
-export async function openCredentialStore(options: CredentialStoreOptions): Promise<CredentialStore> {
-  if (options === undefined) {
-    throw invalidArgument('openCredentialStore needs its options: { storage, encryption }', 'configure');
-  }
-  const given = checkOptionsObject(options, 'the options of openCredentialStore', [
-    'storage',
-    'encryption',
-    'signal',
-    ...READ_PATH_KEYS,
-  ]);
-  const { storage, encryption, signal } = given;
-  // Read-path options are checked before a key is read or a connection opened.
-  const readPath = resolveReadPathOptions(given);
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw invalidArgument(`signal must be an AbortSignal (got ${describeType(signal)})`, 'configure', {
-      path: 'signal',
-    });
-  }
-  const provided = isStorageProvider(storage);
-  if (!provided && !isPlainObject(storage)) {
-    throw invalidArgument(
-      `storage must be a createStorageProvider config such as { provider: 'local' } or a StorageProvider (got ${describeType(storage)})`,
-      'configure',
-      { path: 'storage' },
-    );
-  }
-  const deadline = readDeadline(
-    connectMsOf(provided ? undefined : storage),
-    'reading the encryption key',
-    signal as AbortSignal | undefined,
-  );
-  let manager: EncryptionManager;
-  try {
-    manager = await resolveEncryption(encryption as EncryptionConfig, { signal: deadline.signal });
-  } finally {
-    deadline.clear();
-  }
-  const owned = !(isPlainObject(encryption) && encryption['manager'] !== undefined);
-  try {
-    const provider = provided
-      ? storage
-      : await createStorageProvider(
-          storage as unknown as StorageConfig,
-          signal ? { signal: signal as AbortSignal } : {},
-        );
-    return new CredentialStore(provider, manager, { ...readPath.given, disposeEncryptionOnClose: owned });
-  } catch (error) {
-    if (owned) manager.dispose();
-    throw error;
-  }
-}
-
-/** The connect deadline a storage config asks for (`timeouts.connectMs`), or the default. */
-function connectMsOf(storage: Record<string, unknown> | undefined): number {
-  const configured = (storage?.['timeouts'] as { connectMs?: unknown } | undefined)?.connectMs;
-  return typeof configured === 'number' && Number.isFinite(configured) && configured > 0
-    ? configured
-    : DEFAULT_TIMEOUTS.connectMs;
-}
-
-/** Validates the read-path options of a store (every problem at once, as `InvalidConfig`). */
-function resolveReadPathOptions(given: Record<string, unknown>) {
-  const v = new OptionsValidator('credential store', given);
-  const cache = resolveCacheOptions(v);
-  const circuitBreaker = resolveCircuitBreakerOptions(v);
-  const clock = v.get('clock') as Clock | undefined;
-  if (clock !== undefined && (typeof clock?.now !== 'function' || typeof clock?.sleep !== 'function')) {
-    v.add('clock', 'must have now() and sleep() methods');
-  }
-  const metrics = v.get('metrics');
-  if (metrics !== undefined && !(metrics instanceof StorageMetrics)) {
-    v.add('metrics', 'must be a StorageMetrics instance');
-  }
-  const logger = v.get('logger') as Logger | undefined;
-  if (
-    logger !== undefined &&
-    ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as never)?.[m] !== 'function')
-  ) {
-    v.add('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
-  }
-  v.throwIfInvalid();
-  const picked: CredentialStoreReadPathOptions = {};
-  for (const key of READ_PATH_KEYS) {
-    if (given[key] !== undefined) (picked as Record<string, unknown>)[key] = given[key];
-  }
+export function resolveStoreReadPathOptions(given: Record<string, unknown>): {
+  cache: ResolvedCacheOptions | undefined;
+  circuitBreaker: ResolvedCircuitBreakerOptions | undefined;
+  clock: Clock | undefined;
+  metrics: StorageMetrics | undefined;
+  logger: Logger | undefined;
+  /** The read-path options as given, to hand on to the constructor. */
+  given: CredentialStoreReadPathOptions;
+} {
+  const picked: Record<string, unknown> = {};
+  for (const key of READ_PATH_KEYS) if (given[key] !== undefined) picked[key] = given[key];
+  const { values } = READ_PATH_OPTIONS.resolve(picked);
   return {
-    cache,
-    circuitBreaker,
-    clock,
-    metrics: metrics as StorageMetrics | undefined,
-    logger,
-    given: picked,
+    cache: values.cache,
+    circuitBreaker: values.circuitBreaker,
+    clock: values.clock,
+    metrics: values.metrics,
+    logger: values.logger,
+    given: picked as CredentialStoreReadPathOptions,
   };
 }

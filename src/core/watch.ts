@@ -5,7 +5,7 @@ import { isStorageError, StorageError, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type CredentialContext, type CredentialFilter, metadataToJson } from './metadata.js';
-import { OptionsValidator } from './options.js';
+import { OptionsSchema, option } from './options-schema.js';
 import type {
   ChangeFeed,
   ChangeObservation,
@@ -90,6 +90,35 @@ interface ResolvedWatchOptions {
 
 const MAX_INTERVAL_MS = 86_400_000;
 
+const WATCH_OPTIONS = new OptionsSchema('watch', {
+  intervalMs: option.number({
+    doc: 'time between polls, in ms',
+    min: 10,
+    max: MAX_INTERVAL_MS,
+    default: 30_000,
+  }),
+  maxBackoffMs: option.number({
+    doc: 'longest wait between polls while the backend fails, in ms',
+    min: 10,
+    max: MAX_INTERVAL_MS,
+    default: (s: Readonly<Record<string, unknown>>) => Math.min((s['intervalMs'] as number) * 32, 900_000),
+    defaultDoc: '32 × intervalMs, at most 15 min',
+  }),
+  jitter: option.number({ doc: 'random spread of each wait (0 to 0.5)', min: 0, max: 0.5, default: 0.1 }),
+  signal: option.instance(
+    { is: (v): v is AbortSignal => v instanceof AbortSignal, rule: 'an AbortSignal' },
+    { doc: 'stops the watch when it aborts' },
+  ),
+  onError: option.instance(
+    { is: (v): v is (error: StorageError) => void => typeof v === 'function', rule: 'a function' },
+    { doc: 'called with every failed poll' },
+  ),
+  context: option.instance(
+    { is: (v): v is CredentialContext => typeof v === 'object' && v !== null, rule: 'a CredentialContext' },
+    { doc: 'carried into logs' },
+  ),
+});
+
 /**
  * Validates watch options (`InvalidConfig` listing every problem) and applies the defaults.
  *
@@ -100,16 +129,12 @@ const MAX_INTERVAL_MS = 86_400_000;
  * ```
  */
 export function resolveWatchOptions(options: WatchOptions): ResolvedWatchOptions {
-  const v = new OptionsValidator('watch', options);
-  const intervalMs = v.number('intervalMs', { min: 10, max: MAX_INTERVAL_MS }) ?? 30_000;
-  const maxBackoffMs =
-    v.number('maxBackoffMs', { min: 10, max: MAX_INTERVAL_MS }) ?? Math.min(intervalMs * 32, 900_000);
-  const jitter = v.number('jitter', { min: 0, max: 0.5 }) ?? 0.1;
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
-    v.add('onError', 'must be a function');
-  }
-  v.throwIfInvalid();
-  return { intervalMs, maxBackoffMs: Math.max(maxBackoffMs, intervalMs), jitter };
+  const { values } = WATCH_OPTIONS.resolve(options);
+  return {
+    intervalMs: values.intervalMs,
+    maxBackoffMs: Math.max(values.maxBackoffMs, values.intervalMs),
+    jitter: values.jitter,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { StorageError, StorageOperation } from '../core/errors.js';
 import { backendError, retryAfterMs, transportError } from '../core/transport.js';
+import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
-const PROVIDER = 'aws-secrets-manager';
 const SERVICE = 'Secrets Manager';
 
 /**

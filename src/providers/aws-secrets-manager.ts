@@ -11,13 +11,12 @@ import type {
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { chunk, mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import { assertWithinSizeLimit } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
+import { settingLabel } from '../core/options-schema.js';
 import type {
   ProviderCapabilities,
   ProviderHealthFacts,
@@ -34,16 +33,24 @@ import {
   assertAwsTags,
 } from './aws-secrets-manager-names.js';
 import {
+  AWS_SECRETS_MANAGER,
+  AWS_SECRETS_MANAGER_OPTIONS,
+  AWS_SECRETS_MANAGER_SDK,
   type AwsResolvedOptions,
   type AwsSecretsManagerOptions,
-  resolveAwsOptions,
 } from './aws-secrets-manager-options.js';
 
 export { type AwsCallContext, mapAwsError } from './aws-secrets-manager-errors.js';
 export { AWS_TAG_LIMITS, AwsSecretNames } from './aws-secrets-manager-names.js';
-export { AWS_DEFAULT_PREFIX, type AwsSecretsManagerOptions } from './aws-secrets-manager-options.js';
+export {
+  AWS_DEFAULT_PREFIX,
+  AWS_SECRETS_MANAGER,
+  AWS_SECRETS_MANAGER_OPTIONS,
+  AWS_SECRETS_MANAGER_SDK,
+  type AwsSecretsManagerOptions,
+} from './aws-secrets-manager-options.js';
 
-const PROVIDER = 'aws-secrets-manager';
+const PROVIDER = AWS_SECRETS_MANAGER;
 /**
  * Largest ciphertext: its base64 (61,440 bytes) plus the envelope and up to ~3.8 KB of metadata JSON stays
  * within AWS's 65,536-byte SecretString limit. Larger metadata is refused before the request.
@@ -89,7 +96,7 @@ interface CallContext {
  * await provider.close();
  * ```
  */
-export class AwsSecretsManagerProvider extends BaseStorageProvider {
+export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   /** The provider's name: `'aws-secrets-manager'`. */
   readonly name = PROVIDER;
   /**
@@ -100,12 +107,12 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   readonly #names: AwsSecretNames;
   /** Validated options; explicit credentials stay in this private field, out of inspection. */
   readonly #settings: AwsResolvedOptions;
+  /** `tls.caFile`, or `AWS_CA_BUNDLE` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
   #sdk: AwsSdk | undefined;
   #client: SecretsManagerClient | undefined;
   /** Names this provider saw existing, with the tags and description last written or read. */
   readonly #known = new Map<string, KnownSecret>();
-  /** The document encoded by the pre-check, reused by the store that follows it. */
-  readonly #documents = new WeakMap<EncryptedData, { metadata: CredentialMetadata; text: string }>();
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
   /** The caller may not call BatchGetSecretValue: bulk reads use GetSecretValue per secret. */
@@ -118,10 +125,16 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
    * credentials are checked at `connect()`.
    */
   constructor(options: AwsSecretsManagerOptions = {}) {
-    const resolved = resolveAwsOptions(options);
-    super(PROVIDER, resolved.common, (error, operation, credentialId) =>
-      mapAwsError(error, operation, credentialId, undefined, resolved.common.clock.now()),
-    );
+    const { values: resolved, secrets, origins } = AWS_SECRETS_MANAGER_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER,
+      common: resolved,
+      secrets,
+      mapError: (error, operation, credentialId) =>
+        mapAwsError(error, operation, credentialId, undefined, resolved.clock.now()),
+      peers: [AWS_SECRETS_MANAGER_SDK],
+    });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#names = new AwsSecretNames(resolved.prefix);
     this.#settings = resolved;
     this.capabilities = {
@@ -145,32 +158,28 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#names.encode(id, PROVIDER);
   }
 
-  protected override validateStore(
+  /** Checks the tags and the stored size, and encodes the SecretString `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.validateId(id);
     assertAwsTags(this.#desiredTags(metadata), { provider: PROVIDER, credentialId: id.value });
-    assertWithinSizeLimit(
-      Buffer.byteLength(this.#document(data, metadata, true), 'utf8'),
-      AWS_MAX_SECRET_BYTES,
-      {
-        provider: PROVIDER,
-        credentialId: id.value,
-        what: 'the secret (base64 ciphertext plus metadata, as stored in SecretString)',
-      },
-    );
+    return encodeCredentialDocumentWithin(data, metadata, AWS_MAX_SECRET_BYTES, {
+      provider: PROVIDER,
+      credentialId: id.value,
+      what: 'the secret (base64 ciphertext plus metadata, as stored in SecretString)',
+    });
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
-    this.#sdk ??= await importOptionalPeer(
-      PROVIDER,
-      '@aws-sdk/client-secrets-manager@^3.700.0',
-      () => import('@aws-sdk/client-secrets-manager'),
-    );
+    this.#sdk ??= this.peer<AwsSdk>(AWS_SECRETS_MANAGER_SDK.name);
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal);
+    this.#client ??= await createAwsClient(sdk, this.#settings, {
+      signal: attempt.signal,
+      caFileSource: this.#caFileSource,
+    });
     const client = this.#client;
     let region: string;
     try {
@@ -204,13 +213,12 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    secretString: string,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void> {
     const sdk = this.#sdk!;
     const name = this.#names.encode(id, PROVIDER);
-    const secretString = this.#document(data, metadata);
     const tags = this.#desiredTags(metadata);
     const description = `${DESCRIPTION_PREFIX}${metadata.createdAt.toISOString()}`;
     let token = this.#tokens.get(attempt.signal);
@@ -321,7 +329,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         new this.#sdk!.DeleteSecretCommand(
           this.#settings.forceDelete
             ? { SecretId: name, ForceDeleteWithoutRecovery: true }
-            : { SecretId: name, RecoveryWindowInDays: this.#settings.recoveryWindowInDays },
+            : { SecretId: name, RecoveryWindowInDays: this.#settings.recoveryWindowInDays ?? 30 },
         ),
         'DeleteSecret',
         name,
@@ -560,18 +568,6 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#client?.destroy();
     this.#client = undefined;
     this.#known.clear();
-  }
-
-  /**
-   * Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later).
-   */
-  #document(data: EncryptedData, metadata: CredentialMetadata, keep = false): string {
-    const cached = this.#documents.get(data);
-    this.#documents.delete(data);
-    if (cached?.metadata === metadata && !keep) return cached.text;
-    const text = encodeCredentialDocument(data, metadata);
-    if (keep) this.#documents.set(data, { metadata, text });
-    return text;
   }
 
   #desiredTags(metadata: CredentialMetadata): Record<string, string> {

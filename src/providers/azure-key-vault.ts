@@ -3,17 +3,15 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
-import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
+import { assertTagLimits } from '../core/limits.js';
 import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { OptionsValidator } from '../core/options.js';
-import { importOptionalPeer } from '../core/peer.js';
+import type { PeerPackage } from '../core/peer.js';
 import type {
-  ConnectOptions,
   ProviderCapabilities,
   ProviderHealthFacts,
   StoredCredential,
@@ -21,19 +19,29 @@ import type {
 } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
-import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
   type AzureKeyVaultOptions,
   type AzureKeyVaultSettings,
-  resolveAzureOptions,
 } from './azure-key-vault-options.js';
 
-export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
-export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
+export {
+  AZURE_CREDENTIAL_TYPES,
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
+  type AzureCredentialConfig,
+  type AzureKeyVaultOptions,
+  type AzureSoftDeletePolicy,
+  type AzureTokenCredential,
+} from './azure-key-vault-options.js';
 
-const NAME = 'azure-key-vault';
+const NAME = AZURE_KEY_VAULT;
 /** Key Vault's limit on a secret value, in bytes.
  *
  * @example
@@ -91,7 +99,7 @@ type IdentitySdk = typeof import('@azure/identity');
  * await provider.store('api_key', EncryptionManager.generate().encrypt(Buffer.from('v')), createMetadata());
  * ```
  */
-export class AzureKeyVaultProvider extends BaseStorageProvider {
+export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
   /**
@@ -100,11 +108,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
    */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
-  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
   readonly #credentialKind: string;
-  readonly #secrets: SecretString[] = [];
+  /** This provider's copies of the configured secrets, redacted from every mapped error. */
+  readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
-  #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
   /** Per secret name: the `updated` time and exact version last seen, and when (wall clock) it was read. */
   readonly #versionsSeen = new Map<string, { updated: number; version: string; observedAt: number }>();
@@ -114,30 +121,27 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
    * credential is checked at `connect()`.
    */
   constructor(options: AzureKeyVaultOptions) {
-    const v = new OptionsValidator(NAME, options);
-    const { settings, credential } = resolveAzureOptions(v, options);
-    const common = v.common();
-    v.throwIfInvalid();
-    let kind = 'token';
-    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
-    let held: SecretString[] = [];
-    super(NAME, common, (error, operation, credentialId) =>
-      mapAzureError(error, {
-        provider: NAME,
-        operation,
-        credentialId,
-        credentialKind: kind,
-        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
-        now: common.clock.now(),
-      }),
-    );
+    const { values: settings, secrets } = AZURE_KEY_VAULT_OPTIONS.resolve(options);
+    const kind = 'getToken' in settings.credential ? 'custom TokenCredential' : settings.credential.type;
+    super({
+      name: NAME,
+      common: settings,
+      secrets,
+      // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+      mapError: (error, operation, credentialId) =>
+        mapAzureError(error, {
+          provider: NAME,
+          operation,
+          credentialId,
+          credentialKind: kind,
+          redact: secrets.filter((x) => !x.disposed).map((x) => x.expose()),
+          now: settings.clock.now(),
+        }),
+      peers: [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity],
+    });
     this.#settings = settings;
-    const { config, secrets } = credential!;
-    this.#credentialConfig = config;
     this.#secrets = secrets;
-    kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
     this.#credentialKind = kind;
-    held = secrets;
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
@@ -148,21 +152,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       persistent: true,
       maxTags: TAG_LIMITS.maxTags,
     };
-  }
-
-  /**
-   * Loads the SDKs (about a second, cold) before the connect deadline starts, so the deadline measures the
-   * vault and the identity endpoint, not module loading.
-   */
-  override async connect(options: ConnectOptions = {}): Promise<void> {
-    this.#sdks ??= this.#loadSdks();
-    try {
-      await this.#sdks;
-    } catch (error) {
-      this.#sdks = undefined;
-      throw error;
-    }
-    return super.connect(options);
   }
 
   /** Recovers a soft-deleted credential (within the vault's retention period). */
@@ -199,35 +188,48 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#name(id);
   }
 
-  protected override validateStore(
+  /** Checks the name, the tags and the stored size, and encodes the secret value `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.#name(id);
     assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
-    const size = Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(size, AZURE_SECRET_VALUE_LIMIT, {
+    return encodeCredentialDocumentWithin(data, metadata, AZURE_SECRET_VALUE_LIMIT, {
       provider: NAME,
       credentialId: id.value,
       what: 'stored secret value (ciphertext, envelope and metadata)',
     });
   }
 
+  /** A ready `TokenCredential` needs no `@azure/identity`. */
+  protected override requiredPeers(): readonly PeerPackage[] {
+    return 'getToken' in this.#settings.credential
+      ? [AZURE_KEY_VAULT_SDKS.secrets]
+      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity];
+  }
+
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
-    this.#sdks ??= this.#loadSdks();
-    const { kv, identity } = await this.#sdks;
+    const kv = this.peer<SecretsSdk>(AZURE_KEY_VAULT_SDKS.secrets.name);
     const ca = await loadCaBundle(s.tls, { provider: NAME, signal: a.signal });
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
       // The https-only rule already decided (loopback, or dangerouslyAllowInsecureHttp); the SDK asks again.
-      ...(s.insecureConnection ? { allowInsecureConnection: true } : {}),
+      ...(s.vaultUrl.startsWith('http:') ? { allowInsecureConnection: true } : {}),
     };
-    let inner: TokenCredential;
-    if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
-    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
+    const credential = s.credential;
+    const inner: TokenCredential =
+      'getToken' in credential
+        ? (credential as TokenCredential)
+        : buildCredential(
+            this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name),
+            credential,
+            s,
+            transport,
+          );
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
@@ -252,13 +254,12 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    value: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
   ): Promise<void> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
-    const value = encodeCredentialDocument(data, metadata);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
@@ -272,9 +273,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       return;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
-      if (this.#settings.policy === 'fail') throw error;
+      if (this.#settings.softDeletePolicy === 'fail') throw error;
     }
-    if (this.#settings.policy === 'recover') await this.#recoverName(id, name, a);
+    if (this.#settings.softDeletePolicy === 'recover') await this.#recoverName(id, name, a);
     else await this.#purgeName(id, name, a);
     // Right after a recover or purge the name can still be busy (409) for a moment.
     for (;;) {
@@ -419,7 +420,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#client = undefined;
     this.#versionsSeen.clear();
     this.#tokens?.clear();
-    for (const s of this.#secrets) s.dispose();
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
@@ -486,16 +486,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   #decode(name: string | undefined, contentType: string | undefined): CredentialId | undefined {
     if (!name || !contentType?.startsWith(CONTENT_TYPE)) return undefined;
     return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
-  }
-
-  async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
-    const [kv, identity] = await Promise.all([
-      importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
-      'getToken' in this.#credentialConfig
-        ? undefined
-        : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
-    ]);
-    return { kv, identity };
   }
 }
 

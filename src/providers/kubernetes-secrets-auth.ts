@@ -13,11 +13,8 @@ import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
+import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
-/** Where a pod's service account files live (the kubelet mounts them here). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-const PROVIDER = 'kubernetes';
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
 const NAMESPACE_FILE_BYTES = 4096;
 
@@ -119,7 +116,7 @@ export interface KubeAuthOptions {
   /** Extra CA certificates to trust besides the cluster's. */
   tls: TlsTrustOptions | undefined;
   /** `dangerouslyAllowInsecureHttp`: a plain-http server on a host that is not loopback. */
-  allowInsecureHttp: boolean;
+  dangerouslyAllowInsecureHttp: boolean;
 }
 
 /**
@@ -173,7 +170,7 @@ export async function resolveKubeAccess(
     assertSecureEndpoint(server, {
       provider: PROVIDER,
       source: 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT',
-      allowInsecureHttp: options.allowInsecureHttp,
+      allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
     });
     kc.loadFromOptions({
       clusters: [{ name: 'in-cluster', server, caFile, skipTLSVerify: false }],
@@ -237,7 +234,7 @@ export async function resolveKubeAccess(
   const server = assertSecureEndpoint(cluster.server, {
     provider: PROVIDER,
     source: `the server of cluster "${cluster.name}" in ${source}`,
-    allowInsecureHttp: options.allowInsecureHttp,
+    allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
   });
   if (server.protocol === 'http:' && !cluster.skipTLSVerify) {
     throw invalid(

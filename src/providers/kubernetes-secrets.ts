@@ -4,19 +4,17 @@ import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
-import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
 import type {
   ChangeFeed,
   ChangeObservation,
   ChangeSink,
   ChangeTarget,
-  ConnectOptions,
   ProviderCapabilities,
   ProviderHealthFacts,
   StoredCredential,
@@ -35,9 +33,11 @@ import {
   tagSelector,
 } from './kubernetes-secrets-objects.js';
 import {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
   type KubernetesSecretsOptions,
   type ResolvedKubernetesOptions,
-  resolveKubernetesOptions,
 } from './kubernetes-secrets-options.js';
 import { KubernetesChangeFeed, type WatchedSecret } from './kubernetes-secrets-watch.js';
 
@@ -47,9 +47,14 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
-export type { KubernetesSecretsOptions } from './kubernetes-secrets-options.js';
+export {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
+  type KubernetesSecretsOptions,
+} from './kubernetes-secrets-options.js';
 
-const PROVIDER_NAME = 'kubernetes';
+const PROVIDER_NAME = KUBERNETES;
 /**
  * Room kept in the 1 MiB data limit for the document's envelope and ordinary metadata; the ciphertext is
  * base64 inside the JSON document, so 4/3 of its size counts.
@@ -61,6 +66,23 @@ const CONFLICT_ROUNDS = 8;
 
 type Sdk = typeof import('@kubernetes/client-node');
 type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
+
+/**
+ * The Secret a store writes, in the fields this provider sets (a structural subset of the client's
+ * `V1Secret`, so the public declarations do not need the client installed).
+ */
+export interface SecretBody {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    resourceVersion?: string;
+  };
+  data: Record<string, string>;
+}
 
 interface Connection {
   sdk: Sdk;
@@ -85,7 +107,7 @@ interface Connection {
  * await provider.close();
  * ```
  */
-export class KubernetesSecretsProvider extends BaseStorageProvider {
+export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   /** The provider's name: `'kubernetes'`. */
   readonly name = PROVIDER_NAME;
   /**
@@ -95,21 +117,19 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
-  #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<
-    EncryptedData,
-    { id: string; metadata: CredentialMetadata; body: V1Secret }
-  >();
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
    * account is read at `connect()`.
    */
   constructor(options: KubernetesSecretsOptions = {}) {
-    const { common, resolved: o } = resolveKubernetesOptions(options);
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
-    );
+    const { values: o, secrets } = KUBERNETES_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: o,
+      secrets,
+      peers: [KUBERNETES_SDK],
+    });
     this.#options = o;
     this.capabilities = {
       maxCredentialSize: MAX_CIPHERTEXT,
@@ -123,7 +143,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   /** The namespace in use (known after `connect()`). */
   get namespace(): string | undefined {
-    return this.#connection?.access.namespace ?? this.#options.auth.namespace;
+    return this.#connection?.access.namespace ?? this.#options.namespace;
   }
 
   /** The Secret name a credential id maps to. */
@@ -140,48 +160,30 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     this.secretName(id);
   }
 
-  protected override validateStore(
+  /** Builds the Secret `storeBackend` writes and checks its data and annotation sizes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): SecretBody {
     const body = this.#secretBody(id, data, metadata);
     const context = { provider: PROVIDER_NAME, credentialId: id.value };
-    const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
+    const dataBytes = Buffer.from(body.data[this.#options.dataKey]!, 'base64').length;
     assertWithinSizeLimit(dataBytes, KUBE_LIMITS.dataBytes, {
       ...context,
       what: 'encoded credential document',
     });
-    assertWithinSizeLimit(annotationBytes(body.metadata!.annotations!), KUBE_LIMITS.annotationBytes, {
+    assertWithinSizeLimit(annotationBytes(body.metadata.annotations), KUBE_LIMITS.annotationBytes, {
       ...context,
       what: 'metadata annotations',
     });
-  }
-
-  /**
-   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
-   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
-   */
-  override async connect(options?: ConnectOptions): Promise<void> {
-    if (!this.#sdk) {
-      const loading = importOptionalPeer(
-        PROVIDER_NAME,
-        '@kubernetes/client-node@^1.4.0',
-        () => import('@kubernetes/client-node'),
-      );
-      this.#sdk = loading;
-      loading.catch(() => {
-        if (this.#sdk === loading) this.#sdk = undefined;
-      });
-    }
-    await this.#sdk;
-    return super.connect(options);
+    return body;
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
-      const sdk = await this.#sdk!;
-      const access = await resolveKubeAccess(sdk, this.#options.auth, attempt.signal);
+      const sdk = this.peer<Sdk>(KUBERNETES_SDK.name);
+      const access = await resolveKubeAccess(sdk, this.#options, attempt.signal);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
@@ -206,12 +208,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
-    metadata: CredentialMetadata,
+    body: SecretBody,
+    _metadata: CredentialMetadata,
     attempt: AttemptContext,
   ): Promise<void> {
-    const body = this.#secretBody(id, data, metadata);
-    const name = body.metadata!.name!;
+    const name = body.metadata.name;
     const namespace = this.#namespace();
     try {
       await this.#call('store', 'create', id, attempt, (api, o) =>
@@ -484,7 +485,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     const now = this.common.clock.now();
     return {
       credentialSource:
-        access?.source ?? (this.#options.auth.inCluster ? 'in-cluster service account' : 'kubeconfig'),
+        access?.source ?? (this.#options.inCluster ? 'in-cluster service account' : 'kubeconfig'),
       auth: {
         kind: token ? 'service-account-token' : 'kubeconfig',
         ...(token && token.mtimeMs >= 0 ? { tokenFileAgeMs: Math.max(0, Date.now() - token.mtimeMs) } : {}),
@@ -581,11 +582,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     return this.#connection!.access.namespace;
   }
 
-  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
-    const cached = this.#built.get(data);
-    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
+  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): SecretBody {
     const document = encodeCredentialDocument(data, metadata);
-    const body: V1Secret = {
+    const body: SecretBody = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
@@ -596,7 +595,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       },
       data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
     };
-    this.#built.set(data, { id: id.value, metadata, body });
     return body;
   }
 

@@ -28,7 +28,7 @@ const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<Re
     address: vault.url,
     auth: { token: vault.rootToken },
     tls: { ca: vault.caCertPem! },
-    pathPrefix: `conformance/run-${++run}`,
+    prefix: `conformance/run-${++run}`,
     logger,
     ...(retry ? { retry } : {}),
   });
@@ -88,7 +88,7 @@ runBehaviourMatrix(
         ...common,
         address: target.kind === 'elsewhere' ? target.url : matrixVault.url,
         auth: { token },
-        pathPrefix: `matrix/${policy}`,
+        prefix: `matrix/${policy}`,
         ...(target.kind === 'untrusted' ? {} : { tls: { ca: matrixVault.caCertPem! } }),
       });
       return {

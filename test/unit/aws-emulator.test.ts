@@ -16,8 +16,8 @@ import {
   RestoreSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { AwsSecretsManagerEmulator, cliEmulator } from '../../src/testing/emulators/aws.js';
 import { computeSigV4Signature } from '../../src/testing/emulators/aws-sigv4.js';
 import { awsError, withEmulator } from './aws-helpers.js';

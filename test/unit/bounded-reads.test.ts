@@ -12,7 +12,7 @@ import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { FILE_SIZE_LIMITS } from '../../src/core/files.js';
 import { createMetadata } from '../../src/core/metadata.js';
-import { openCredentialStore } from '../../src/core/store.js';
+import { openCredentialStore } from '../../src/providers/factory.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { ServiceAccountToken } from '../../src/providers/kubernetes-secrets-auth.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
@@ -134,7 +134,7 @@ describe('FIFOs never block: the process finishes and can exit', () => {
   it('a FIFO as the key file of openCredentialStore', async () => {
     const keyFile = fifo('key');
     const { out, hung } = await runInChild(`
-      const { openCredentialStore } = await import(SRC + 'core/store.js');
+      const { openCredentialStore } = await import(SRC + 'providers/factory.js');
       try {
         await openCredentialStore({ storage: { provider: 'memory' }, encryption: { keyFile: ${JSON.stringify(keyFile)} } });
         console.log('opened');

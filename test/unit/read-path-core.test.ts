@@ -16,8 +16,9 @@ import type {
   StoredCredential,
 } from '../../src/core/provider.js';
 import { SingleFlight } from '../../src/core/single-flight.js';
-import { CredentialStore, credentialAssociatedData, openCredentialStore } from '../../src/core/store.js';
+import { CredentialStore, credentialAssociatedData } from '../../src/core/store.js';
 import type { CredentialChange } from '../../src/core/watch.js';
+import { openCredentialStore } from '../../src/providers/factory.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 
 /** A backend whose reads the test answers by hand: each `retrieve` waits until the test settles it. */

@@ -87,6 +87,8 @@ export {
   type CredentialMetadataJson,
   createContext,
   createMetadata,
+  type FilterFacts,
+  filterBoundsCreation,
   matchesFilter,
   metadataFromJson,
   metadataToJson,
@@ -159,6 +161,16 @@ export type {
 } from './core/provider.js';
 export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
 export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
+export {
+  isResponseTooLarge,
+  limitResponseStream,
+  RESPONSE_TOO_LARGE_CODE,
+  type ResponseBodyStream,
+  ResponseTooLargeError,
+  readBoundedBody,
+  responseBodyLimit,
+  responseTooLargeError,
+} from './core/response-limit.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export { SingleFlight } from './core/single-flight.js';

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
+import { limitResponseStream, type ResponseBodyStream } from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
@@ -29,6 +30,8 @@ export interface AwsClientContext {
   /** The setting that named `tls.caFile` (`tls.caFile` or `AWS_CA_BUNDLE`), for messages. */
   caFileSource?: string | undefined;
   env?: NodeJS.ProcessEnv | undefined;
+  /** Largest response body read (see `responseBodyLimit`); a larger one is cut and `SizeLimitExceeded`. */
+  maxResponseBytes: number;
 }
 
 /**
@@ -37,13 +40,14 @@ export interface AwsClientContext {
  *
  * @example
  * ```ts
- * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved, { signal });
+ * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved,
+ *   { signal, maxResponseBytes: responseBodyLimit(46_080) });
  * ```
  */
 export async function createAwsClient(
   sdk: Sdk,
   options: AwsResolvedOptions,
-  context: AwsClientContext = {},
+  context: AwsClientContext,
 ): Promise<SecretsManagerClient> {
   const { signal, env = process.env } = context;
   const fromEnvironment = options.endpoint === undefined ? environmentEndpoint(env) : undefined;
@@ -97,7 +101,30 @@ export async function createAwsClient(
     name: 'nebulaCredentialHttpsOnly',
     priority: 'low',
   });
+  // Innermost in the deserialize step, so the SDK's deserializer reads the body through the bound.
+  client.middlewareStack.add(responseBodyBound(context.maxResponseBytes) as never, {
+    step: 'deserialize',
+    name: 'nebulaCredentialResponseBound',
+    priority: 'low',
+  });
   return client;
+}
+
+/**
+ * The SDK collects every response body whole and unbounded; this hands its deserializer the body through
+ * the core bound instead, so an oversize answer fails (`SizeLimitExceeded`) and its connection is dropped.
+ */
+function responseBodyBound(limit: number) {
+  type Output = { response?: { body?: unknown; headers?: Record<string, string> } };
+  return (next: (args: unknown) => Promise<Output>) => async (args: unknown) => {
+    const output = await next(args);
+    const response = output.response;
+    const body = response?.body as ResponseBodyStream | undefined;
+    if (response && body && typeof body.pipe === 'function') {
+      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
+    }
+    return output;
+  };
 }
 
 /**

@@ -14,7 +14,12 @@ import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  filterBoundsCreation,
+  matchesFilter,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { settingLabel } from '../core/options-schema.js';
 import type {
@@ -23,6 +28,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
@@ -179,6 +185,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
     this.#client ??= await createAwsClient(sdk, this.#settings, {
       signal: attempt.signal,
       caFileSource: this.#caFileSource,
+      maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
     });
     const client = this.#client;
     let region: string;
@@ -388,13 +395,11 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
         if (!id) continue;
         const tags = fromTagList(entry.Tags);
         this.#known.set(entry.Name, { description: entry.Description, tags });
-        if (!Object.entries(filter?.tags ?? {}).every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v)) {
-          continue;
-        }
-        if (filter?.createdAfter || filter?.createdBefore) {
-          const created = await this.#createdAt(id, entry.Name, entry.Description, call);
-          if (filter.createdAfter && created < filter.createdAfter.getTime()) continue;
-          if (filter.createdBefore && created > filter.createdBefore.getTime()) continue;
+        // The creation time can cost a GetSecretValue: learn it only for a credential whose tags match.
+        if (!matchesFilter({ tags }, { tags: filter?.tags })) continue;
+        if (filterBoundsCreation(filter)) {
+          const createdAt = new Date(await this.#createdAt(id, entry.Name, entry.Description, call));
+          if (!matchesFilter({ tags, createdAt }, filter)) continue;
         }
         out.push({ id, entry });
       }

@@ -7,7 +7,7 @@ import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../cor
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { PeerPackage } from '../core/peer.js';
@@ -17,6 +17,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { type ResponseBodyStream, readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
@@ -67,6 +68,43 @@ const UPDATED_AMBIGUITY_MS = 2000;
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
  * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
  */
+/**
+ * The SDK's HTTP client reads every body whole and unbounded; asking it to stream every status and reading
+ * the stream here through the core bound makes an oversize answer `SizeLimitExceeded` with its connection
+ * dropped. The caller's own streaming wish is restored before the deserializer looks at the response.
+ */
+function responseBodyBoundPolicy(limit: number) {
+  type Headers = { get(name: string): string | undefined };
+  type Response = {
+    status: number;
+    headers: Headers;
+    bodyAsText?: string | null;
+    readableStreamBody?: unknown;
+  };
+  type Request = { streamResponseStatusCodes?: Set<number> | undefined };
+  return {
+    name: 'nebulaCredentialResponseBound',
+    async sendRequest(request: Request, next: (request: Request) => Promise<Response>) {
+      const wanted = request.streamResponseStatusCodes;
+      request.streamResponseStatusCodes = STREAM_EVERY_STATUS;
+      let response: Response;
+      try {
+        response = await next(request);
+      } finally {
+        request.streamResponseStatusCodes = wanted;
+      }
+      const body = response.readableStreamBody as ResponseBodyStream | undefined;
+      if (!body || wanted?.has(Number.POSITIVE_INFINITY) || wanted?.has(response.status)) return response;
+      const bytes = await readBoundedBody(body, limit, response.headers.get('content-length'));
+      response.readableStreamBody = undefined;
+      response.bodyAsText = bytes.toString('utf8');
+      return response;
+    },
+  } as never;
+}
+/** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
+const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
+
 const EMPTY_ERROR_BODY_POLICY = {
   name: 'nebulaCredentialEmptyErrorBody',
   async sendRequest(
@@ -234,7 +272,14 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
-      additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
+      additionalPolicies: [
+        { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
+        // After (so nearer the wire than) the empty-body policy: it sees the text this one read.
+        {
+          policy: responseBodyBoundPolicy(responseBodyLimit(this.capabilities.maxCredentialSize)),
+          position: 'perRetry',
+        },
+      ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
     });
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
@@ -337,7 +382,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
-        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
+          continue;
         ids.push(id.value);
       }
     });
@@ -380,7 +426,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#kv('listVersions', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
-        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
+          continue;
         listed.push({ id, name: item.name, updated: item.updatedOn?.getTime() ?? 0 });
       }
     });
@@ -497,22 +544,8 @@ function isDeletedConflict(error: unknown): boolean {
   );
 }
 
-function createdOf(contentType: string | undefined): number | undefined {
+function createdOf(contentType: string | undefined): Date | undefined {
   const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
   const t = match ? Date.parse(match[1]!) : Number.NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function matchesItem(
-  tags: Record<string, string>,
-  created: number | undefined,
-  filter: CredentialFilter | undefined,
-) {
-  if (!filter) return true;
-  for (const [k, v] of Object.entries(filter.tags ?? {}))
-    if (!Object.hasOwn(tags, k) || tags[k] !== v) return false;
-  if (filter.createdAfter && (created === undefined || created < filter.createdAfter.getTime())) return false;
-  if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
-    return false;
-  return true;
+  return Number.isNaN(t) ? undefined : new Date(t);
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { SecretString } from '../core/secret-string.js';
 import { backendError, retryAfterMs } from '../core/transport.js';
 import type { VaultHttpClient, VaultResponse } from './hashicorp-vault-client.js';
+import { vaultStatusError } from './hashicorp-vault-errors.js';
 import { HASHICORP_VAULT as PROVIDER } from './hashicorp-vault-options.js';
 
 /** How the provider authenticates (secrets already wrapped). */
@@ -131,6 +132,16 @@ export class VaultTokenManager {
       };
     } else if (res.status === 403) {
       throw this.#invalidToken();
+    } else {
+      // A sealed or unavailable Vault at connect is the same outage as on any other call: mapped the same
+      // way and retried by the same policy, never taken for a valid token.
+      throw vaultStatusError(res, {
+        operation: 'connect',
+        credentialId: undefined,
+        path: 'auth/token/lookup-self',
+        capabilities: ['read'],
+        now: this.#clock.now(),
+      });
     }
     return res;
   }

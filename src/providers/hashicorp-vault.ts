@@ -25,6 +25,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
@@ -248,7 +249,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.tls.rejectUnauthorized,
-        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
+        maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -630,12 +631,4 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-/**
- * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
- * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
- */
-function maxVaultResponseBytes(maxCredentialSize: number): number {
-  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

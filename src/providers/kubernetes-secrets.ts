@@ -20,8 +20,10 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
+import { boundedKubeHttpLibrary } from './kubernetes-secrets-http.js';
 import {
   annotationBytes,
   KUBE_LIMITS,
@@ -651,14 +653,23 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     attempt: AttemptContext,
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
   ): Promise<T> {
-    const { api, access } = this.#connection!;
+    const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : undefined;
       const middleware = perCallMiddleware(attempt.signal, access.agent, token);
+      // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
+      const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
+      // Without our agent (a proxy, a credential plugin) the client's own transport carries the call.
+      const httpApi = access.agent
+        ? boundedKubeHttpLibrary(sdk, responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer))
+        : undefined;
       try {
-        return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
+        return await fn(api, {
+          middleware: [middleware],
+          ...(httpApi ? { httpApi } : {}),
+        } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
           if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;

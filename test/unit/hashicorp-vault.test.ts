@@ -508,6 +508,29 @@ describe('HashiCorpVaultProvider errors', () => {
     await p.close();
   });
 
+  it('a sealed Vault at connect is Unavailable, retried per policy; connect succeeds once unsealed', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1), { autoAdvance: true });
+    const vault = await emulator();
+    vault.sealed = true;
+    const p = provider(vault, { clock, retry: { maxRetries: 2, baseDelayMs: 10 } });
+    const before = vault.count();
+    const sealed = await rejectsWith(p.connect(), 'Unavailable');
+    assert.equal(sealed.retryable, true);
+    assert.equal(sealed.operation, 'connect');
+    assert.equal(sealed.details.backendCode, 'sealed');
+    assert.equal(sealed.details.attempts, 3);
+    assert.equal(vault.count() - before, 3, 'one lookup-self per attempt');
+    vault.sealed = false;
+    vault.faults.add({
+      action: { kind: 'status', status: 503, body: { errors: ['Vault is sealed'] } },
+      times: 2,
+    });
+    const t = await traced(vault, () => p.connect());
+    assert.deepEqual(t, Array(3).fill('GET /v1/auth/token/lookup-self'));
+    await p.store('k', data(), createMetadata());
+    await p.close();
+  });
+
   it('retries 429 (honouring Retry-After), 5xx and resets; times out a hung request', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1), { autoAdvance: true });
     const vault = await emulator();

@@ -114,10 +114,13 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  CLOCK_CHECK,
   COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
   defineProviderOptions,
+  LOGGER_CHECK,
+  METRICS_CHECK,
   type OperationTimeouts,
   type OptionsOf,
   type ProviderOptionsSchema,

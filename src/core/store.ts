@@ -30,6 +30,7 @@ import {
   validateFilter,
 } from './metadata.js';
 import { StorageMetrics } from './metrics.js';
+import { CLOCK_CHECK, LOGGER_CHECK, METRICS_CHECK } from './options.js';
 import { OptionsSchema, option } from './options-schema.js';
 import type { StorageProvider, StoredCredential } from './provider.js';
 import { ReadPath } from './read-path.js';
@@ -732,33 +733,13 @@ const READ_PATH_OPTIONS = new OptionsSchema('credential store', {
     optional: true,
     doc: 'fail fast while the backend is down; off unless given',
   }),
-  clock: option.instance(
-    {
-      is: (v): v is Clock =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as Clock).now === 'function' &&
-        typeof (v as Clock).sleep === 'function',
-      rule: 'an object with now() and sleep() methods',
-    },
-    { doc: "time of the cache, the breaker and watches (default: the provider's)" },
-  ),
-  metrics: option.instance(
-    { is: (v): v is StorageMetrics => v instanceof StorageMetrics, rule: 'a StorageMetrics instance' },
-    { doc: "where read-path figures go (default: the provider's)" },
-  ),
-  logger: option.instance(
-    {
-      is: (v): v is Logger =>
-        typeof v === 'object' &&
-        v !== null &&
-        ['debug', 'info', 'warn', 'error'].every(
-          (m) => typeof (v as Record<string, unknown>)[m] === 'function',
-        ),
-      rule: 'an object with debug, info, warn and error methods (a pino logger fits)',
-    },
-    { doc: "where stale reads and breaker changes are logged (default: the provider's)" },
-  ),
+  clock: option.instance(CLOCK_CHECK, {
+    doc: "time of the cache, the breaker and watches (default: the provider's)",
+  }),
+  metrics: option.instance(METRICS_CHECK, { doc: "where read-path figures go (default: the provider's)" }),
+  logger: option.instance(LOGGER_CHECK, {
+    doc: "where stale reads and breaker changes are logged (default: the provider's)",
+  }),
 });
 
 /**

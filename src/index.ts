@@ -10,6 +10,31 @@ export {
   type ProviderInit,
   type ProviderOperationOptions,
 } from './core/base-provider.js';
+export {
+  asStorageError,
+  type BulkReadResult,
+  chunk,
+  DEFAULT_BULK_CONCURRENCY,
+  type GetManyOptions,
+  mapWithConcurrency,
+  retrieveEach,
+} from './core/bulk.js';
+export {
+  CACHE_OPTION_FIELDS,
+  type CacheEntry,
+  CredentialCache,
+  type CredentialCacheOptions,
+  copyMetadata,
+  type ResolvedCacheOptions,
+} from './core/cache.js';
+export {
+  CIRCUIT_BREAKER_OPTION_FIELDS,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitSnapshot,
+  type CircuitState,
+  type ResolvedCircuitBreakerOptions,
+} from './core/circuit-breaker.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -46,6 +71,7 @@ export {
   readBoundedFile,
   readBoundedTextFile,
 } from './core/files.js';
+export { type LastErrorInfo, LastErrorTracker, providerHealth, type StoreHealth } from './core/health.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
 export {
   assertCredentialSize,
@@ -76,6 +102,8 @@ export {
   type MetricsListener,
   type OpenTelemetryMeterLike,
   type OperationMetricsSnapshot,
+  type ReadPathEvent,
+  type ReadPathMetricsSnapshot,
   StorageMetrics,
 } from './core/metrics.js';
 export {
@@ -86,10 +114,13 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  CLOCK_CHECK,
   COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
   defineProviderOptions,
+  LOGGER_CHECK,
+  METRICS_CHECK,
   type OperationTimeouts,
   type OptionsOf,
   type ProviderOptionsSchema,
@@ -115,11 +146,23 @@ export {
 } from './core/options-schema.js';
 export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
+  ChangeFeed,
+  ChangeObservation,
+  ChangeSink,
+  ChangeTarget,
   ConnectOptions,
+  ProviderAuthState,
   ProviderCapabilities,
+  ProviderHealthDetails,
+  ProviderHealthFacts,
+  ProviderRuntime,
+  ReadPathProvider,
+  RetrieveManyOptions,
   StorageProvider,
   StoredCredential,
+  VersionProbe,
 } from './core/provider.js';
+export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
 export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
 export {
   isResponseTooLarge,
@@ -133,15 +176,19 @@ export {
 } from './core/response-limit.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
+export { SingleFlight } from './core/single-flight.js';
 export {
   CredentialStore,
   type CredentialStoreConstructorOptions,
+  type CredentialStoreReadPathOptions,
   credentialAssociatedData,
   type EncryptionConfig,
   type PutOptions,
+  READ_PATH_KEYS,
   type RetrievedSecret,
   readKeyFile,
   resolveEncryption,
+  resolveStoreReadPathOptions,
 } from './core/store.js';
 export {
   type BackendErrorInit,
@@ -170,6 +217,19 @@ export {
   type TlsTrustOptions,
   tlsOptions,
 } from './core/transport-security.js';
+export {
+  ChangeWatcher,
+  type CredentialChange,
+  type CredentialChangeListener,
+  type CredentialWatch,
+  probeVersion,
+  probeVersions,
+  resolveWatchOptions,
+  storedFingerprint,
+  type WatchHooks,
+  type WatchOptions,
+  watchTarget,
+} from './core/watch.js';
 export {
   type CreateStorageProviderOptions,
   type CredentialStoreOptions,

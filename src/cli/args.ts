@@ -42,6 +42,11 @@ export const COMMAND_OPTIONS = {
     json: { type: 'boolean' },
   },
   emulator: { port: { type: 'string', short: 'p' }, http: { type: 'boolean' } },
+  watch: {
+    tag: { type: 'string', short: 't', multiple: true },
+    interval: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   help: {},
 } as const satisfies Record<string, OptionSpec>;
 
@@ -78,6 +83,7 @@ export interface ParsedOptions {
   'dry-run'?: boolean;
   port?: string;
   http?: boolean;
+  interval?: string;
 }
 
 /** The result of parsing a command line. */

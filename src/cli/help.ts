@@ -48,6 +48,7 @@ Commands:
   delete <id>          delete a credential (nothing to delete: NotFound, or success with --force)
   exists <id>          exit status 0 if it exists, 1 if not
   copy                 copy credentials between two backends: --from <config> --to <config>
+  watch <id>           print a line (or --json object) each time a credential changes, until Ctrl-C
   emulator <service>   run a local emulator of ${EMULATOR_NAMES.slice(0, -1).join(', ')} or ${EMULATOR_NAMES.at(-1)}
   help [command]       this text, or a command's
 
@@ -156,6 +157,22 @@ Options:
 
 Example:
   nebula-credential copy --from ~/.nebula/config.json --to vault.json --dry-run`,
+  watch: `Usage: nebula-credential watch <id> [--interval 30s] [--json]
+       nebula-credential watch --tag key=value... [--interval 30s] [--json]
+
+Follows a credential (or every credential with the given tags) and prints one line per change, until
+Ctrl-C: "<time> changed <id> version <v>" or "<time> deleted <id>". Uses the backend's cheapest change
+signal (Vault metadata, AWS DescribeSecret, Azure secret properties, the Kubernetes watch API, file-system
+events for the local store), never reading or printing a value, so it needs no key. Polling backs off
+while the backend fails; errors are reported on standard error.
+
+Options:
+  --interval <duration>  time between polls: 500ms, 30s, 5m (a bare number is seconds); default 30s
+  -t, --tag key=value    watch every credential with this tag (repeatable) instead of one id
+  --json                 print {"time", "id", "kind", "version"?} per change
+
+Example:
+  nebula-credential watch db_password --interval 15s --json`,
   emulator: `Usage: nebula-credential emulator <${EMULATOR_NAMES.join('|')}> [--port N] [--http]
 
 Runs a local, in-memory emulator of the service until Ctrl-C, and prints one JSON line with its

@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import type { Clock } from '../core/clock.js';
 import type { StorageProvider } from '../core/provider.js';
 import type { StorageConfig } from '../providers/registry.js';
 
@@ -36,8 +37,10 @@ export interface CliIo {
    * uses `createStorageProvider`.
    */
   openStorage?: ((config: StorageConfig) => Promise<StorageProvider>) | undefined;
-  /** Resolves when the emulator command should stop (SIGINT/SIGTERM in the binary). */
+  /** Resolves when a long-running command (emulator, watch) should stop (SIGINT/SIGTERM in the binary). */
   waitForStop?: (() => Promise<string>) | undefined;
+  /** Time for `watch`'s polling. The binary uses the system clock; tests pass a ManualClock. */
+  clock?: Clock | undefined;
 }
 
 /** The real process's streams and environment. */

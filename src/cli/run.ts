@@ -20,6 +20,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, () => Promise<Command>> = {
   init: async () => (await import('./commands/init.js')).init,
   copy: async () => (await import('./commands/copy.js')).copy,
   emulator: async () => (await import('./commands/emulator.js')).emulator,
+  watch: async () => (await import('./commands/watch.js')).watch,
 };
 
 /** The package version, from the package.json above this file (in dist/ or .build/src/). */

@@ -1,3 +1,4 @@
+import { mapWithConcurrency, retrieveEach } from './bulk.js';
 import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
@@ -14,8 +15,22 @@ import {
 import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
 import { commonSettings, type ResolvedCommonOptions } from './options.js';
 import { loadPeerPackages, type PeerPackage } from './peer.js';
-import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
+import type {
+  ChangeFeed,
+  ChangeSink,
+  ChangeTarget,
+  ConnectOptions,
+  ProviderCapabilities,
+  ProviderHealthDetails,
+  ProviderHealthFacts,
+  ProviderRuntime,
+  RetrieveManyOptions,
+  StorageProvider,
+  StoredCredential,
+  VersionProbe,
+} from './provider.js';
 import type { SecretString } from './secret-string.js';
+import { storedFingerprint } from './watch.js';
 
 /**
  * What a provider hands {@link BaseStorageProvider}'s constructor.
@@ -345,6 +360,155 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       operation,
       credentialId: id.value,
     });
+  }
+
+  // ---- read path (see docs/read-path.md): every member has a generic default ------------------------
+
+  /** The provider's clock, metrics and logger, so a store's read path records beside it. */
+  get runtime(): ProviderRuntime {
+    return { clock: this.common.clock, metrics: this.common.metrics, logger: this.common.logger };
+  }
+
+  /** True after a successful `connect()` and before `close()`. */
+  get connected(): boolean {
+    return this.#connected && !this.#closed;
+  }
+
+  /**
+   * The cheapest change signal of one credential (`undefined` when it does not exist). See {@link
+   * ReadPathProvider.describeVersion}.
+   */
+  describeVersion(idLike: CredentialIdLike, context?: CredentialContext): Promise<VersionProbe | undefined> {
+    return this.runProviderOperation(
+      'describeVersion',
+      idLike,
+      (id, a) => this.describeVersionBackend(id, a),
+      {
+        context,
+      },
+    );
+  }
+
+  /** The version of every credential matching `filter`. See {@link ReadPathProvider.listVersions}. */
+  async listVersions(
+    filter?: CredentialFilter,
+    context?: CredentialContext,
+  ): Promise<Map<string, VersionProbe>> {
+    this.#checkArguments('listVersions', () => validateFilter(filter, this.name));
+    return this.runProviderOperation(
+      'listVersions',
+      undefined,
+      (_, a) => this.listVersionsBackend(filter, a),
+      {
+        context,
+      },
+    );
+  }
+
+  /**
+   * Reads many credentials: the provider's native batch when it has one, else one `retrieve` per id with
+   * bounded concurrency. Invalid ids get their `InvalidId` without any request.
+   */
+  async retrieveMany(
+    ids: readonly CredentialIdLike[],
+    options: RetrieveManyOptions = {},
+  ): Promise<Map<string, StoredCredential | StorageError>> {
+    this.#assertOpen('retrieveMany');
+    const results = new Map<string, StoredCredential | StorageError>();
+    const valid = new Map<string, CredentialId>();
+    for (const idLike of ids) {
+      const key = typeof idLike === 'string' ? idLike : idLike.value;
+      if (results.has(key) || valid.has(key)) continue;
+      try {
+        const id = this.#parse(idLike, 'retrieve', options.context);
+        this.#precheck('retrieve', id, () => this.validateId(id));
+        valid.set(key, id);
+      } catch (error) {
+        results.set(key, error as StorageError);
+      }
+    }
+    if (valid.size === 0) return results;
+    await this.#ready();
+    const list = [...valid.values()];
+    const batch = this.retrieveManyBackend
+      ? await this.runner.run('retrieveMany', (a) => this.retrieveManyBackend!(list, a), {
+          context: options.context,
+        })
+      : await retrieveEach(this, list, options);
+    for (const id of list) results.set(id.value, batch.get(id.value) ?? this.notFound(id));
+    return results;
+  }
+
+  /** Starts the backend's native change feed, if it has one. See {@link ReadPathProvider.subscribeChanges}. */
+  subscribeChanges(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined {
+    if (this.#closed || !this.subscribeChangesBackend) return undefined;
+    return this.subscribeChangesBackend(target, sink);
+  }
+
+  /** Connection, credential source and auth state, without any request. */
+  healthDetails(): ProviderHealthDetails {
+    return { ...this.describeHealth(), connected: this.connected };
+  }
+
+  /** Default change signal: a read, whose version (or fingerprint) is the signal. */
+  protected async describeVersionBackend(
+    id: CredentialId,
+    attempt: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    try {
+      const stored = await this.retrieveBackend(id, attempt);
+      return { version: stored.version ?? storedFingerprint(stored), stored };
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** Default: list, then one change signal per id. */
+  protected async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    attempt: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const ids = [...new Set(await this.listBackend(filter, attempt))];
+    const out = new Map<string, VersionProbe>();
+    await mapWithConcurrency(ids, 8, async (value) => {
+      const probe = await this.describeVersionBackend(CredentialId.parse(value), attempt);
+      if (probe) out.set(value, probe);
+    });
+    return out;
+  }
+
+  /**
+   * One {@link retrieveBackend} per id, within a native batch's attempt, for what the batch could not carry
+   * (a fallback when the batch call is denied, or ids it answered ambiguously); each failure is that id's.
+   */
+  protected async retrieveEachBackend(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+    into: Map<string, StoredCredential | StorageError>,
+  ): Promise<void> {
+    await mapWithConcurrency(ids, 8, async (id) => {
+      try {
+        into.set(id.value, await this.retrieveBackend(id, attempt));
+      } catch (error) {
+        if (!(error instanceof StorageError)) throw error;
+        into.set(id.value, error);
+      }
+    });
+  }
+
+  /** A native batch read; providers without one leave it undefined. */
+  protected retrieveManyBackend?(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+  ): Promise<Map<string, StoredCredential | StorageError>>;
+
+  /** A native change feed; providers without one leave it undefined. */
+  protected subscribeChangesBackend?(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined;
+
+  /** The provider's health facts; the default knows only its name. */
+  protected describeHealth(): ProviderHealthFacts {
+    return { credentialSource: this.name, auth: { kind: 'none' } };
   }
 
   #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {

@@ -78,6 +78,7 @@ export class ManualClock implements Clock {
    */
   readonly sleeps: number[] = [];
   #waiters: { until: number; resolve: () => void }[] = [];
+  #sleepObservers: ((ms: number) => void)[] = [];
   /** When true, every sleep completes at once (time still advances by the delay). */
   autoAdvance: boolean;
 
@@ -104,6 +105,9 @@ export class ManualClock implements Clock {
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
+    const observers = this.#sleepObservers;
+    this.#sleepObservers = [];
+    for (const observe of observers) observe(ms);
     if (signal?.aborted) return Promise.reject(abortedError(signal));
     if (this.autoAdvance) {
       this.#now += ms;
@@ -131,6 +135,26 @@ export class ManualClock implements Clock {
     for (const w of due) w.resolve();
     // Let the woken continuations run before the caller looks at the results.
     await new Promise((r) => setImmediate(r));
+  }
+
+  /**
+   * Resolves with the delay of the next `sleep` call: a test's way to wait until a poller has done its
+   * work and gone back to sleep, without sleeping itself.
+   *
+   * @example
+   * ```ts
+   * const slept = clock.nextSleep();
+   * await clock.advance(30_000); // wakes the poller
+   * await slept; // it polled and sleeps again
+   * ```
+   */
+  nextSleep(): Promise<number> {
+    return new Promise((resolve) => this.#sleepObservers.push(resolve));
+  }
+
+  /** Number of sleeps waiting for time to move on. */
+  get pendingSleeps(): number {
+    return this.#waiters.length;
   }
 
   /** Sets the time (forward or backward) without waking anyone. */

@@ -76,6 +76,51 @@ export interface MetricsListener {
   }): void;
   /** Called before each retry of an operation. */
   retry?(event: { provider: string; operation: string }): void;
+  /** A read-path event (cache hit, miss, stale value served, single-flight join, backend request...). */
+  readPath?(event: { provider: string; event: ReadPathEvent; count: number }): void;
+}
+
+/**
+ * What the store's read path counts, per provider:
+ * - `logicalRead`: a `get`, `describe` or one id of `getMany`, as the application asked;
+ * - `hit` / `negativeHit`: answered from the cache (a value, or a cached `NotFound`);
+ * - `miss`: not in the cache, or expired;
+ * - `singleFlightJoin`: joined a backend request already in flight for the same id;
+ * - `backendRequest`: a read sent to the provider (a batch counts once per id it carries);
+ * - `staleServed`: the backend failed and the last good value was served (`result.stale`);
+ * - `eviction`: an entry pushed out by `maxEntries`;
+ * - `circuitRejected`: a call refused at once because the circuit breaker is open.
+ */
+export type ReadPathEvent =
+  | 'logicalRead'
+  | 'hit'
+  | 'negativeHit'
+  | 'miss'
+  | 'singleFlightJoin'
+  | 'backendRequest'
+  | 'staleServed'
+  | 'eviction'
+  | 'circuitRejected';
+
+const READ_PATH_EVENTS: readonly ReadPathEvent[] = [
+  'logicalRead',
+  'hit',
+  'negativeHit',
+  'miss',
+  'singleFlightJoin',
+  'backendRequest',
+  'staleServed',
+  'eviction',
+  'circuitRejected',
+];
+
+/** Read-path figures of one provider (see {@link ReadPathEvent}), with the two ratios people ask for. */
+export interface ReadPathMetricsSnapshot extends Record<ReadPathEvent, number> {
+  provider: string;
+  /** (hits + negative hits) / logical reads; 0 before any read. */
+  hitRatio: number;
+  /** Backend requests per logical read: what the application pays the backend for each read it makes. */
+  backendRequestsPerRead: number;
 }
 
 /**
@@ -94,6 +139,7 @@ export interface MetricsListener {
 export class StorageMetrics {
   readonly #series = new Map<string, Series>();
   readonly #listeners = new Set<MetricsListener>();
+  readonly #readPath = new Map<string, Record<ReadPathEvent, number>>();
 
   /** Records one finished operation (`errorCode` undefined for success). */
   recordOperation(
@@ -114,6 +160,38 @@ export class StorageMetrics {
   recordRetry(provider: string, operation: string): void {
     this.#get(provider, operation).retries++;
     for (const l of this.#listeners) notify(() => l.retry?.({ provider, operation }));
+  }
+
+  /** Counts `count` read-path events of one kind for `provider`. */
+  recordReadPath(provider: string, event: ReadPathEvent, count = 1): void {
+    let counts = this.#readPath.get(provider);
+    if (!counts) {
+      counts = Object.fromEntries(READ_PATH_EVENTS.map((e) => [e, 0])) as Record<ReadPathEvent, number>;
+      this.#readPath.set(provider, counts);
+    }
+    counts[event] += count;
+    if (this.#listeners.size === 0) return;
+    for (const l of this.#listeners) l.readPath?.({ provider, event, count });
+  }
+
+  /**
+   * The read-path figures so far, one entry per provider, sorted.
+   *
+   * @example
+   * ```ts
+   * const [figures] = metrics.readPathSnapshot();
+   * console.log(figures?.hitRatio, figures?.backendRequestsPerRead);
+   * ```
+   */
+  readPathSnapshot(): ReadPathMetricsSnapshot[] {
+    return [...this.#readPath.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([provider, c]) => ({
+        provider,
+        ...c,
+        hitRatio: c.logicalRead === 0 ? 0 : (c.hit + c.negativeHit) / c.logicalRead,
+        backendRequestsPerRead: c.logicalRead === 0 ? 0 : c.backendRequest / c.logicalRead,
+      }));
   }
 
   /** The figures so far, one entry per provider and operation, sorted. */
@@ -144,6 +222,7 @@ export class StorageMetrics {
   /** Forgets everything recorded. */
   reset(): void {
     this.#series.clear();
+    this.#readPath.clear();
   }
 
   /**
@@ -198,7 +277,8 @@ export interface OpenTelemetryMeterLike {
 /**
  * Mirrors every event of `metrics` into OpenTelemetry instruments created on `meter`:
  * `nebula_credential.operations` (counter), `nebula_credential.operation.duration` (histogram, seconds),
- * `nebula_credential.retries` (counter); attributes `provider`, `operation`, and `error.type` on failures.
+ * `nebula_credential.retries` (counter), `nebula_credential.read_path` (counter of read-path events, attribute
+ * `event`); attributes `provider`, `operation`, and `error.type` on failures.
  * Returns a function that stops the bridge.
  *
  * @example
@@ -236,6 +316,10 @@ export function bridgeMetricsToOpenTelemetry(
     unit: 's',
   });
   const retries = meter.createCounter('nebula_credential.retries', { description: 'Retried attempts' });
+  const readPath = meter.createCounter('nebula_credential.read_path', {
+    description:
+      'Read-path events: cache hits and misses, stale values served, single-flight joins, backend requests',
+  });
   return metrics.subscribe({
     operation(e) {
       const attributes: Record<string, string> = { provider: e.provider, operation: e.operation };
@@ -245,6 +329,9 @@ export function bridgeMetricsToOpenTelemetry(
     },
     retry(e) {
       retries.add(1, { provider: e.provider, operation: e.operation });
+    },
+    readPath(e) {
+      readPath.add(e.count, { provider: e.provider, event: e.event });
     },
   });
 }

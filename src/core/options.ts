@@ -31,6 +31,55 @@ export const DEFAULT_TIMEOUTS: Readonly<OperationTimeouts> = Object.freeze({
 
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const;
 
+/**
+ * What a `logger` option must be, for `option.instance`: shared by the provider options and the store's.
+ *
+ * @example
+ * ```ts
+ * import { LOGGER_CHECK } from 'nebula-credential';
+ * console.log(LOGGER_CHECK.is(console)); // true
+ * ```
+ */
+export const LOGGER_CHECK = {
+  is: (v: unknown): v is Logger =>
+    typeof v === 'object' &&
+    v !== null &&
+    LOGGER_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
+  rule: 'an object with debug, info, warn and error methods (a pino logger fits)',
+};
+
+/**
+ * What a `clock` option must be, for `option.instance`.
+ *
+ * @example
+ * ```ts
+ * import { CLOCK_CHECK, systemClock } from 'nebula-credential';
+ * console.log(CLOCK_CHECK.is(systemClock)); // true
+ * ```
+ */
+export const CLOCK_CHECK = {
+  is: (v: unknown): v is Clock =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Clock).now === 'function' &&
+    typeof (v as Clock).sleep === 'function',
+  rule: 'an object with now() and sleep() methods',
+};
+
+/**
+ * What a `metrics` option must be, for `option.instance`.
+ *
+ * @example
+ * ```ts
+ * import { METRICS_CHECK, StorageMetrics } from 'nebula-credential';
+ * console.log(METRICS_CHECK.is(new StorageMetrics())); // true
+ * ```
+ */
+export const METRICS_CHECK = {
+  is: (v: unknown): v is StorageMetrics => v instanceof StorageMetrics,
+  rule: 'a StorageMetrics instance',
+};
+
 function commonFields(retryDefaults: Partial<RetryPolicy>) {
   const retry = { ...DEFAULT_RETRY_POLICY, ...retryDefaults };
   const ms = (doc: string, value: number) =>
@@ -76,39 +125,21 @@ function commonFields(retryDefaults: Partial<RetryPolicy>) {
       writeMs: ms('deadline of store and delete, in ms', DEFAULT_TIMEOUTS.writeMs),
       connectMs: ms('deadline of connect(), in ms', DEFAULT_TIMEOUTS.connectMs),
     }),
-    metrics: option.instance(
-      { is: (v): v is StorageMetrics => v instanceof StorageMetrics, rule: 'a StorageMetrics instance' },
-      {
-        doc: 'where figures are recorded',
-        default: () => new StorageMetrics(),
-        defaultDoc: 'a new StorageMetrics',
-      },
-    ),
-    logger: option.instance(
-      {
-        is: (v): v is Logger =>
-          typeof v === 'object' &&
-          v !== null &&
-          LOGGER_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'),
-        rule: 'an object with debug, info, warn and error methods (a pino logger fits)',
-      },
-      { doc: 'structured logger (pino-compatible)', default: silentLogger, defaultDoc: 'silent' },
-    ),
-    clock: option.instance(
-      {
-        is: (v): v is Clock =>
-          typeof v === 'object' &&
-          v !== null &&
-          typeof (v as Clock).now === 'function' &&
-          typeof (v as Clock).sleep === 'function',
-        rule: 'an object with now() and sleep() methods',
-      },
-      {
-        doc: 'time source of retries and TTLs (tests inject a ManualClock)',
-        default: systemClock,
-        defaultDoc: 'the system clock',
-      },
-    ),
+    metrics: option.instance(METRICS_CHECK, {
+      doc: 'where figures are recorded',
+      default: () => new StorageMetrics(),
+      defaultDoc: 'a new StorageMetrics',
+    }),
+    logger: option.instance(LOGGER_CHECK, {
+      doc: 'structured logger (pino-compatible)',
+      default: silentLogger,
+      defaultDoc: 'silent',
+    }),
+    clock: option.instance(CLOCK_CHECK, {
+      doc: 'time source of retries and TTLs (tests inject a ManualClock)',
+      default: systemClock,
+      defaultDoc: 'the system clock',
+    }),
   };
 }
 

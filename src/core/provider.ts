@@ -1,6 +1,10 @@
+import type { Clock } from './clock.js';
 import type { EncryptedData } from './crypto.js';
-import type { CredentialIdLike } from './id.js';
+import type { StorageError } from './errors.js';
+import type { CredentialId, CredentialIdLike } from './id.js';
+import type { Logger } from './logger.js';
 import type { CredentialContext, CredentialFilter, CredentialMetadata } from './metadata.js';
+import type { StorageMetrics } from './metrics.js';
 
 /**
  * What a provider can do and what it refuses, declared so callers and the conformance suite can adapt.
@@ -59,7 +63,7 @@ export interface ConnectOptions {
  * await provider.close();
  * ```
  */
-export interface StorageProvider {
+export interface StorageProvider extends ReadPathProvider {
   /** The provider's name as in errors, logs and metrics (`'local'`, `'hashicorp-vault'`, ...). */
   readonly name: string;
   /**
@@ -144,4 +148,118 @@ export interface StorageProvider {
    * ```
    */
   close(): Promise<void>;
+}
+
+// ---- read path: change signals, native batches, health (all optional) --------------------------------
+
+/**
+ * What a backend's cheapest change signal says about one credential: an opaque `version` that changes
+ * whenever the stored value does (Vault's current_version, AWS's AWSCURRENT VersionId, Azure's secret
+ * version, Kubernetes' resourceVersion, a file's inode and mtime). Backends whose signal carries the stored
+ * document anyway (Azure, Kubernetes) return it in `stored`, so a change refreshes a cache without a second
+ * request.
+ */
+export interface VersionProbe {
+  version: string;
+  stored?: StoredCredential | undefined;
+}
+
+/** What a change feed or a watch is about: one credential, or every credential matching a filter. */
+export type ChangeTarget =
+  | { kind: 'id'; id: CredentialId }
+  | { kind: 'filter'; filter: CredentialFilter | undefined };
+
+/** One observation a native change feed reports; the core compares it with what it knew before. */
+export interface ChangeObservation {
+  id: string;
+  /** `present` with its version, or `absent` (deleted, or no longer matching the filter). */
+  state: 'present' | 'absent';
+  version?: string | undefined;
+  stored?: StoredCredential | undefined;
+}
+
+/** Where a native change feed reports to. */
+export interface ChangeSink {
+  /** A credential's state as the backend reported it. */
+  observe(observation: ChangeObservation): void;
+  /** Something may have changed: the core probes now instead of waiting for its next poll. */
+  wake(): void;
+  /** The feed failed; `fatal` means it gave up and the core must poll instead. */
+  error(error: unknown, fatal: boolean): void;
+}
+
+/** A running native change feed. */
+export interface ChangeFeed {
+  /**
+   * True when the feed alone reports every change (the Kubernetes watch API): the core then stops polling.
+   * False when it only hints (file-system events, which can be lost): the core keeps its poll as a fallback.
+   */
+  readonly complete: boolean;
+  /** Stops the feed and releases its connection or file-system watcher. */
+  close(): void;
+}
+
+/** Options of {@link StorageProvider.retrieveMany}. */
+export interface RetrieveManyOptions {
+  /** Most backend requests in flight at once. Default 8. */
+  concurrency?: number | undefined;
+  context?: CredentialContext | undefined;
+}
+
+/** How a provider authenticates, as far as it knows without a request. */
+export interface ProviderAuthState {
+  /** `token`, `approle`, `service-account-token`, `access-key`, `managed-identity`, `none`, ... */
+  kind: string;
+  /** When the current token or credential expires (ms since the epoch), when known. */
+  expiresAt?: number | undefined;
+  /** Milliseconds left before expiry, when known. */
+  ttlMs?: number | undefined;
+  /** When the provider will renew or replace it (ms since the epoch), when it does so itself. */
+  nextRenewalAt?: number | undefined;
+  renewable?: boolean | undefined;
+  /** For file-based tokens (Kubernetes service account): milliseconds since the file was last written. */
+  tokenFileAgeMs?: number | undefined;
+  [key: string]: unknown;
+}
+
+/** What a provider knows about its own health: credential source, auth state, and its own facts. */
+export interface ProviderHealthFacts {
+  /** Where the credentials come from: `in-cluster service account`, `kubeconfig <path>`, `token`, ... */
+  credentialSource: string;
+  auth: ProviderAuthState;
+  [key: string]: unknown;
+}
+
+/** The provider's part of `store.health()`: no I/O, no secret. */
+export interface ProviderHealthDetails extends ProviderHealthFacts {
+  connected: boolean;
+}
+
+/** Clock, metrics and logger of a provider, so the store's read path records beside it. */
+export interface ProviderRuntime {
+  clock: Clock;
+  metrics: StorageMetrics;
+  logger: Logger;
+}
+
+/**
+ * The optional read-path members a provider may add to {@link StorageProvider}. Every one has a generic
+ * fallback in the core (a `retrieve` per id, a poll of `retrieve` for changes), so a third-party provider
+ * works without them and gets cheaper by adding them.
+ */
+export interface ReadPathProvider {
+  /** The cheapest change signal of one credential; `undefined` when it does not exist. */
+  describeVersion?(id: CredentialIdLike, context?: CredentialContext): Promise<VersionProbe | undefined>;
+  /** The version of every credential matching `filter`, in as few requests as the backend allows. */
+  listVersions?(filter?: CredentialFilter, context?: CredentialContext): Promise<Map<string, VersionProbe>>;
+  /** Reads many credentials, natively batched where the backend can; one result or error per id. */
+  retrieveMany?(
+    ids: readonly CredentialIdLike[],
+    options?: RetrieveManyOptions,
+  ): Promise<Map<string, StoredCredential | StorageError>>;
+  /** Starts a native change feed (Kubernetes watch, file-system events); undefined when there is none. */
+  subscribeChanges?(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined;
+  /** The provider's part of `store.health()`. */
+  healthDetails?(): ProviderHealthDetails;
+  readonly runtime?: ProviderRuntime | undefined;
 }

@@ -1,9 +1,25 @@
+import { inspect } from 'node:util';
 import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from './arguments.js';
+import type { BulkReadResult, GetManyOptions } from './bulk.js';
+import {
+  CACHE_OPTION_FIELDS,
+  type CredentialCacheOptions,
+  copyMetadata,
+  type ResolvedCacheOptions,
+} from './cache.js';
+import {
+  CIRCUIT_BREAKER_OPTION_FIELDS,
+  type CircuitBreakerOptions,
+  type ResolvedCircuitBreakerOptions,
+} from './circuit-breaker.js';
+import { type Clock, systemClock } from './clock.js';
 import { disposedManagerError, EncryptionManager } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
+import { providerHealth, type StoreHealth } from './health.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
+import { type Logger, silentLogger } from './logger.js';
 import {
   type CredentialContext,
   type CredentialFilter,
@@ -13,8 +29,19 @@ import {
   validateContext,
   validateFilter,
 } from './metadata.js';
-import type { StorageProvider } from './provider.js';
+import { StorageMetrics } from './metrics.js';
+import { CLOCK_CHECK, LOGGER_CHECK, METRICS_CHECK } from './options.js';
+import { OptionsSchema, option } from './options-schema.js';
+import type { StorageProvider, StoredCredential } from './provider.js';
+import { ReadPath } from './read-path.js';
 import { SecretString } from './secret-string.js';
+import {
+  ChangeWatcher,
+  type CredentialChangeListener,
+  type CredentialWatch,
+  type WatchOptions,
+  watchTarget,
+} from './watch.js';
 
 /**
  * Where the encryption key comes from, exactly one of: raw bytes (`key`), a passphrase with its salt
@@ -40,7 +67,7 @@ export type EncryptionConfig =
  * await store.close(); // closes the provider and wipes the key
  * ```
  */
-export interface CredentialStoreConstructorOptions {
+export interface CredentialStoreConstructorOptions extends CredentialStoreReadPathOptions {
   /**
    * Dispose (wipe) the manager on {@link CredentialStore.close}. Default false: a manager passed in belongs
    * to its creator, who may share it with other stores. `openCredentialStore` sets it for the managers it
@@ -48,6 +75,44 @@ export interface CredentialStoreConstructorOptions {
    */
   disposeEncryptionOnClose?: boolean | undefined;
 }
+
+/**
+ * The read-path options of a store (see docs/read-path.md): all off by default.
+ *
+ * @example
+ * ```ts
+ * const store = await openCredentialStore({
+ *   storage: { provider: 'hashicorp-vault', address: 'https://vault:8200', auth: { token } },
+ *   encryption: { keyFile: '/run/secrets/nebula-key' },
+ *   cache: { ttlMs: 60_000, negativeTtlMs: 10_000, staleIfErrorMs: 600_000, maxEntries: 1000 },
+ *   circuitBreaker: { failureThreshold: 5, coolDownMs: 30_000 },
+ * });
+ * ```
+ */
+export interface CredentialStoreReadPathOptions {
+  /** Cache encrypted documents (each `get` still decrypts). Off unless given. */
+  cache?: CredentialCacheOptions | undefined;
+  /** Fail fast while the backend is down. Off unless given. */
+  circuitBreaker?: CircuitBreakerOptions | undefined;
+  /** Time source of the cache, the breaker and watches. Default: the provider's clock. */
+  clock?: Clock | undefined;
+  /** Where read-path figures go. Default: the provider's metrics. */
+  metrics?: StorageMetrics | undefined;
+  /** Where stale reads and breaker changes are logged (never a value). Default: the provider's logger. */
+  logger?: Logger | undefined;
+}
+
+/**
+ * The options of a store that configure its read path (accepted by the constructor and by
+ * `openCredentialStore`).
+ *
+ * @example
+ * ```ts
+ * import { READ_PATH_KEYS } from 'nebula-credential';
+ * console.log(READ_PATH_KEYS.includes('cache')); // true
+ * ```
+ */
+export const READ_PATH_KEYS: readonly string[] = ['cache', 'circuitBreaker', 'clock', 'metrics', 'logger'];
 
 /** Options of {@link CredentialStore.put}. */
 export interface PutOptions {
@@ -62,6 +127,11 @@ export interface RetrievedSecret {
   secret: SecretString;
   metadata: CredentialMetadata;
   version?: string | undefined;
+  /**
+   * True when the backend failed (`Unavailable`, `Timeout`, `RateLimited`) and the cache's last good value
+   * was served instead (stale-if-error); false otherwise.
+   */
+  stale?: boolean | undefined;
 }
 
 const KEY_SOURCES = ['keyFile', 'key', 'passphrase', 'manager'] as const;
@@ -212,8 +282,14 @@ export async function readKeyFile(
 export class CredentialStore {
   /** The backend the store reads and writes; its methods see only ciphertext. */
   readonly provider: StorageProvider;
+  /** Where this store's read-path figures go (`metrics.readPathSnapshot()`). */
+  readonly metrics: StorageMetrics;
   readonly #encryption: EncryptionManager;
   readonly #ownsEncryption: boolean;
+  readonly #readPath: ReadPath;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #watches = new Set<CredentialWatch>();
 
   /**
    * A store over `provider` encrypting with `encryption`. The manager stays the caller's (not disposed on
@@ -238,7 +314,10 @@ export class CredentialStore {
         { path: 'encryption' },
       );
     }
-    const given = checkOptionsObject(options, 'the options of CredentialStore', ['disposeEncryptionOnClose']);
+    const given = checkOptionsObject(options, 'the options of CredentialStore', [
+      'disposeEncryptionOnClose',
+      ...READ_PATH_KEYS,
+    ]);
     const owns = given['disposeEncryptionOnClose'];
     if (owns !== undefined && typeof owns !== 'boolean') {
       throw invalidArgument(
@@ -247,9 +326,21 @@ export class CredentialStore {
         { path: 'disposeEncryptionOnClose' },
       );
     }
+    const readPath = resolveStoreReadPathOptions(given);
     this.provider = provider;
     this.#encryption = encryption;
     this.#ownsEncryption = owns === true;
+    const runtime = provider.runtime;
+    this.#clock = readPath.clock ?? runtime?.clock ?? systemClock;
+    this.metrics = readPath.metrics ?? runtime?.metrics ?? new StorageMetrics();
+    this.#logger = readPath.logger ?? runtime?.logger ?? silentLogger;
+    this.#readPath = new ReadPath(provider, {
+      cache: readPath.cache,
+      circuitBreaker: readPath.circuitBreaker,
+      clock: this.#clock,
+      metrics: this.metrics,
+      logger: this.#logger,
+    });
   }
 
   /** Encrypts and stores `secret` under `id` (overwriting); keeps the original creation time on overwrite. */
@@ -286,7 +377,14 @@ export class CredentialStore {
           : Buffer.from(secret);
     try {
       const data = this.#encryption.encrypt(plaintext, aad(id));
-      await this.provider.store(id, data, metadata, context);
+      this.#readPath.beginWrite(id);
+      try {
+        await this.#readPath.guard(() => this.provider.store(id, data, metadata, context), 'store');
+      } catch (error) {
+        this.#readPath.writeFailed(id);
+        throw error;
+      }
+      this.#readPath.written(id, { data, metadata: copyMetadata(metadata) });
     } finally {
       plaintext.fill(0);
     }
@@ -298,31 +396,179 @@ export class CredentialStore {
     const id = CredentialId.from(idLike);
     validateContext(context);
     this.#assertUsable('decrypt');
-    const stored = await this.provider.retrieve(id, context);
-    let plaintext: Buffer;
-    try {
-      plaintext = this.#encryption.decrypt(stored.data, aad(id));
-    } catch (error) {
-      throw isStorageError(error)
-        ? error.withContext({ provider: this.provider.name, credentialId: id.value })
-        : error;
-    }
-    return {
-      secret: SecretString.fromOwnedBuffer(plaintext),
-      metadata: stored.metadata,
-      version: stored.version,
-    };
+    const { stored, stale } = await this.#readPath.read(id, context);
+    return this.#open(id, stored, stale);
   }
 
-  /** Metadata (and version) without decrypting. */
+  /** Metadata (and version) without decrypting; served from the cache like `get`. */
   async describe(
     idLike: CredentialIdLike,
     context?: CredentialContext,
-  ): Promise<{ metadata: CredentialMetadata; version?: string | undefined }> {
+  ): Promise<{ metadata: CredentialMetadata; version?: string | undefined; stale?: boolean | undefined }> {
     const id = CredentialId.from(idLike);
     validateContext(context);
-    const stored = await this.provider.retrieve(id, context);
-    return { metadata: stored.metadata, version: stored.version };
+    const { stored, stale } = await this.#readPath.read(id, context);
+    return { metadata: copyMetadata(stored.metadata), version: stored.version, stale };
+  }
+
+  /**
+   * Reads many credentials at once, with bounded concurrency and the backend's native batch where it has
+   * one (AWS BatchGetSecretValue, one labelled list on Kubernetes). Each id gets its own result, in the
+   * order given; a failure of some ids (missing, denied, invalid) is reported per id, never thrown.
+   *
+   * @example
+   * ```ts
+   * const results = await store.getMany(['db_password', 'api_key', 'missing_one']);
+   * for (const r of results) {
+   *   if (r.ok) { console.log(r.id, r.secret.expose().length); r.secret.dispose(); }
+   *   else console.log(r.id, r.error.code); // missing_one NotFound
+   * }
+   * ```
+   */
+  async getMany(ids: readonly CredentialIdLike[], options: GetManyOptions = {}): Promise<BulkReadResult[]> {
+    if (!Array.isArray(ids)) {
+      throw invalidArgument(
+        `getMany takes an array of credential ids (got ${describeType(ids)})`,
+        'retrieve',
+        {
+          path: 'ids',
+        },
+      );
+    }
+    const given = checkOptionsObject(options, 'the options of getMany', ['concurrency', 'context']);
+    const concurrency = given['concurrency'];
+    if (
+      concurrency !== undefined &&
+      (typeof concurrency !== 'number' ||
+        !Number.isInteger(concurrency) ||
+        concurrency < 1 ||
+        concurrency > 256)
+    ) {
+      throw invalidArgument('concurrency must be a whole number from 1 to 256', 'retrieve', {
+        path: 'concurrency',
+      });
+    }
+    const context = given['context'] as CredentialContext | undefined;
+    validateContext(context);
+    this.#assertUsable('decrypt');
+    const parsed = ids.map((idLike) => {
+      try {
+        return CredentialId.from(idLike);
+      } catch (error) {
+        return (error as StorageError).withContext({ provider: this.provider.name, operation: 'retrieve' });
+      }
+    });
+    const valid = parsed.filter((p): p is CredentialId => p instanceof CredentialId);
+    const results = await this.#readPath.readMany(valid, {
+      concurrency: concurrency as number | undefined,
+      context,
+    });
+    return parsed.map((p, i): BulkReadResult => {
+      if (!(p instanceof CredentialId)) return { id: String(ids[i]), ok: false, error: p };
+      const outcome = results.get(p.value);
+      if (outcome === undefined || outcome instanceof StorageError) {
+        return {
+          id: p.value,
+          ok: false,
+          error: outcome ?? new StorageError({ code: 'Internal', message: 'no result' }),
+        };
+      }
+      try {
+        const opened = this.#open(p, outcome.stored, outcome.stale);
+        return { id: p.value, ok: true, ...opened, stale: outcome.stale };
+      } catch (error) {
+        return { id: p.value, ok: false, error: error as StorageError };
+      }
+    });
+  }
+
+  /**
+   * Calls `listener` whenever a credential changes or is deleted, by anyone: another process, an operator
+   * in the backend's console. Uses the backend's cheapest change signal (Vault metadata, AWS DescribeSecret,
+   * Azure secret properties, the Kubernetes watch API, file-system events for the local store), polled
+   * every `intervalMs` with jitter and backing off on errors. A change also refreshes this store's cache.
+   * Pass `{ tags }` instead of an id to watch every credential with those tags.
+   *
+   * @example
+   * ```ts
+   * const watch = store.watch('db_password', async ({ kind, version }) => {
+   *   if (kind === 'changed') await pool.drainAndReconnect(); // the new value is already in the cache
+   * }, { intervalMs: 15_000 });
+   * await watch.ready;
+   * // ...
+   * await watch.close();
+   * ```
+   */
+  watch(
+    target: CredentialIdLike | CredentialFilter,
+    listener: CredentialChangeListener,
+    options: WatchOptions = {},
+  ): CredentialWatch {
+    const resolved = watchTarget(target);
+    if (resolved.kind === 'filter') validateFilter(resolved.filter, this.provider.name);
+    validateContext(options.context);
+    const readPath = this.#readPath;
+    const watcher = new ChangeWatcher(this.provider, resolved, listener, options, {
+      clock: this.#clock,
+      logger: this.#logger,
+      hooks: {
+        beforeNotify: (change, probe) => readPath.changed(CredentialId.parse(change.id), change, probe),
+        guard: (call, operation) => readPath.guard(call, operation),
+      },
+    });
+    this.#watches.add(watcher);
+    return watcher;
+  }
+
+  /**
+   * Connection, credential source, auth state (token TTL, next renewal, token file age), the last error
+   * and the circuit state: a snapshot without any request, safe to log.
+   *
+   * @example
+   * ```ts
+   * const h = store.health();
+   * console.log(h.connected, h.credentialSource, h.auth.ttlMs, h.circuit.state, h.lastError?.code);
+   * ```
+   */
+  health(): StoreHealth {
+    const { connected, credentialSource, auth, details } = providerHealth(this.provider);
+    const cache = this.#readPath.cache;
+    return {
+      provider: this.provider.name,
+      connected,
+      credentialSource,
+      auth,
+      ...(this.#readPath.lastError.last ? { lastError: this.#readPath.lastError.last } : {}),
+      circuit: this.#readPath.circuit(),
+      cache: cache
+        ? { enabled: true, entries: cache.size, maxEntries: cache.options.maxEntries }
+        : { enabled: false, entries: 0, maxEntries: 0 },
+      details,
+    };
+  }
+
+  /**
+   * Forgets the cached entry of one id: the next read asks the backend.
+   *
+   * @example
+   * ```ts
+   * store.invalidate('db_password'); // after rotating it by hand
+   * ```
+   */
+  invalidate(idLike: CredentialIdLike): void {
+    this.#readPath.invalidate(CredentialId.from(idLike).value);
+  }
+
+  /**
+   * Forgets every cached entry.
+   *
+   * @example
+   * ```ts
+   * store.clear();
+   * ```
+   */
+  clear(): void {
+    this.#readPath.clear();
   }
 
   /**
@@ -337,7 +583,7 @@ export class CredentialStore {
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     validateFilter(filter, this.provider.name);
     validateContext(context);
-    return this.provider.list(filter, context);
+    return this.#readPath.guard(() => this.provider.list(filter, context), 'list');
   }
 
   /**
@@ -352,7 +598,14 @@ export class CredentialStore {
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
     const id = CredentialId.from(idLike);
     validateContext(context);
-    return this.provider.delete(id, context);
+    this.#readPath.beginWrite(id);
+    try {
+      await this.#readPath.guard(() => this.provider.delete(id, context), 'delete');
+    } catch (error) {
+      this.#readPath.writeFailed(id);
+      throw error;
+    }
+    this.#readPath.deleted(id);
   }
 
   /**
@@ -366,16 +619,29 @@ export class CredentialStore {
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
     const id = CredentialId.from(idLike);
     validateContext(context);
-    return this.provider.exists(id, context);
+    return this.#readPath.guard(() => this.provider.exists(id, context), 'exists');
   }
 
-  /** Closes the provider, and wipes the key from memory if this store owns the manager. */
+  /** Stops every watch, closes the provider, and wipes the key from memory if this store owns the manager. */
   async close(): Promise<void> {
     try {
+      await Promise.all([...this.#watches].map((w) => w.close()));
+      this.#watches.clear();
       await this.provider.close();
     } finally {
+      this.#readPath.clear();
       if (this.#ownsEncryption) this.#encryption.dispose();
     }
+  }
+
+  /** A log-safe description: the provider and the cache's size, never a value. */
+  toJSON(): Record<string, unknown> {
+    return { provider: this.provider.name, cache: this.#readPath.cache?.toJSON() ?? null };
+  }
+
+  /** What `util.inspect` shows: {@link CredentialStore.toJSON}, never a value. */
+  [inspect.custom](): string {
+    return `CredentialStore ${JSON.stringify(this.toJSON())}`;
   }
 
   /**
@@ -394,6 +660,23 @@ export class CredentialStore {
    */
   async [asyncDisposeSymbol](): Promise<void> {
     await this.close();
+  }
+
+  #open(id: CredentialId, stored: StoredCredential, stale: boolean): RetrievedSecret {
+    let plaintext: Buffer;
+    try {
+      plaintext = this.#encryption.decrypt(stored.data, aad(id));
+    } catch (error) {
+      throw isStorageError(error)
+        ? error.withContext({ provider: this.provider.name, credentialId: id.value })
+        : error;
+    }
+    return {
+      secret: SecretString.fromOwnedBuffer(plaintext),
+      metadata: this.#readPath.cache ? copyMetadata(stored.metadata) : stored.metadata,
+      version: stored.version,
+      stale,
+    };
   }
 
   /** Fails before any I/O when the key is gone (a shared manager its owner disposed). */
@@ -440,3 +723,54 @@ export function credentialAssociatedData(id: CredentialIdLike): Buffer {
 }
 
 const aad = credentialAssociatedData;
+
+const READ_PATH_OPTIONS = new OptionsSchema('credential store', {
+  cache: option.object(CACHE_OPTION_FIELDS, {
+    optional: true,
+    doc: 'cache encrypted documents (each get still decrypts); off unless given',
+  }),
+  circuitBreaker: option.object(CIRCUIT_BREAKER_OPTION_FIELDS, {
+    optional: true,
+    doc: 'fail fast while the backend is down; off unless given',
+  }),
+  clock: option.instance(CLOCK_CHECK, {
+    doc: "time of the cache, the breaker and watches (default: the provider's)",
+  }),
+  metrics: option.instance(METRICS_CHECK, { doc: "where read-path figures go (default: the provider's)" }),
+  logger: option.instance(LOGGER_CHECK, {
+    doc: "where stale reads and breaker changes are logged (default: the provider's)",
+  }),
+});
+
+/**
+ * Validates the read-path options of a store (every problem at once, as `InvalidConfig` naming each path,
+ * such as `cache.ttlMs`), so `openCredentialStore` can refuse them before it reads a key or connects.
+ *
+ * @example
+ * ```ts
+ * import { resolveStoreReadPathOptions } from 'nebula-credential';
+ * const { cache } = resolveStoreReadPathOptions({ cache: { ttlMs: 1000 } });
+ * console.log(cache?.ttlMs); // 1000
+ * ```
+ */
+export function resolveStoreReadPathOptions(given: Record<string, unknown>): {
+  cache: ResolvedCacheOptions | undefined;
+  circuitBreaker: ResolvedCircuitBreakerOptions | undefined;
+  clock: Clock | undefined;
+  metrics: StorageMetrics | undefined;
+  logger: Logger | undefined;
+  /** The read-path options as given, to hand on to the constructor. */
+  given: CredentialStoreReadPathOptions;
+} {
+  const picked: Record<string, unknown> = {};
+  for (const key of READ_PATH_KEYS) if (given[key] !== undefined) picked[key] = given[key];
+  const { values } = READ_PATH_OPTIONS.resolve(picked);
+  return {
+    cache: values.cache,
+    circuitBreaker: values.circuitBreaker,
+    clock: values.clock,
+    metrics: values.metrics,
+    logger: values.logger,
+    given: picked as CredentialStoreReadPathOptions,
+  };
+}

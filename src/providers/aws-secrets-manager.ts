@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type {
+  BatchGetSecretValueCommandOutput,
   DescribeSecretCommandOutput,
   ListSecretsCommandOutput,
+  SecretListEntry,
   SecretsManagerClient,
+  SecretValueEntry,
   Tag,
 } from '@aws-sdk/client-secrets-manager';
 import { BaseStorageProvider } from '../core/base-provider.js';
+import { chunk, mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
@@ -18,7 +22,12 @@ import {
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { settingLabel } from '../core/options-schema.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
@@ -60,6 +69,10 @@ const PROVIDER = AWS_SECRETS_MANAGER;
  */
 export const AWS_MAX_CREDENTIAL_SIZE = 46_080;
 const DESCRIPTION_PREFIX = 'nebula-credential; createdAt=';
+/** Most secrets one BatchGetSecretValue call carries (the API's limit). */
+const BATCH_SIZE = 20;
+/** BatchGetSecretValue calls of one `retrieveMany` in flight at once. */
+const BATCH_CONCURRENCY = 4;
 
 interface KnownSecret {
   description: string | undefined;
@@ -108,6 +121,10 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   readonly #known = new Map<string, KnownSecret>();
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
+  /** The caller may not call BatchGetSecretValue: bulk reads use GetSecretValue per secret. */
+  #batchDenied = false;
+  /** When the resolved AWS credentials expire (temporary credentials only). */
+  #credentialsExpireAt: number | undefined;
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDK loads and the
@@ -185,6 +202,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       });
     }
     await resolveAwsCredentials(client, attempt);
+    this.#credentialsExpireAt = await credentialExpiry(client);
     try {
       await this.#send(new sdk.ListSecretsCommand({ MaxResults: 1 }), 'ListSecrets', '*', {
         attempt,
@@ -338,8 +356,16 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
     filter: CredentialFilter | undefined,
     attempt: AttemptContext,
   ): Promise<string[]> {
+    const entries = await this.#listMatching(filter, { attempt, operation: 'list' });
+    return entries.map((e) => e.id.value);
+  }
+
+  /** The ListSecrets entries (all pages) of this provider's credentials that match `filter`. */
+  async #listMatching(
+    filter: CredentialFilter | undefined,
+    call: CallContext,
+  ): Promise<{ id: CredentialId; entry: SecretListEntry }[]> {
     const sdk = this.#sdk!;
-    const call: CallContext = { attempt, operation: 'list' };
     const filters: { Key: 'name' | 'tag-key' | 'tag-value'; Values: string[] }[] = [];
     if (this.#names.prefix && AWS_FILTER_VALUE.test(this.#names.prefix)) {
       filters.push({ Key: 'name', Values: [this.#names.prefix] });
@@ -350,7 +376,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       ([k, v]) => AWS_FILTER_VALUE.test(k) && AWS_FILTER_VALUE.test(v),
     );
     if (pair) filters.push({ Key: 'tag-key', Values: [pair[0]] }, { Key: 'tag-value', Values: [pair[1]] });
-    const ids: string[] = [];
+    const out: { id: CredentialId; entry: SecretListEntry }[] = [];
     let nextToken: string | undefined;
     do {
       const page = await this.#send<ListSecretsCommandOutput>(
@@ -375,11 +401,11 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
           const createdAt = new Date(await this.#createdAt(id, entry.Name, entry.Description, call));
           if (!matchesFilter({ tags, createdAt }, filter)) continue;
         }
-        ids.push(id.value);
+        out.push({ id, entry });
       }
       nextToken = page.NextToken || undefined;
     } while (nextToken);
-    return ids;
+    return out;
   }
 
   protected async existsBackend(id: CredentialId, attempt: AttemptContext): Promise<boolean> {
@@ -391,6 +417,156 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       if (error instanceof StorageError && error.code === 'NotFound') return false;
       throw error;
     }
+  }
+
+  /** DescribeSecret: the AWSCURRENT version id, without reading the value. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    attempt: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    const name = this.#names.encode(id, PROVIDER);
+    try {
+      const described = await this.#describe(name, {
+        attempt,
+        operation: 'describeVersion',
+        credentialId: id.value,
+      });
+      if (described.DeletedDate !== undefined) return undefined;
+      const current = currentVersion(described.VersionIdsToStages);
+      return current === undefined ? undefined : { version: current };
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /** ListSecrets pages carry each secret's version stages: one paged call for the whole filter. */
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    attempt: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const entries = await this.#listMatching(filter, { attempt, operation: 'listVersions' });
+    const out = new Map<string, VersionProbe>();
+    for (const { id, entry } of entries) {
+      const current = currentVersion(entry.SecretVersionsToStages);
+      if (current !== undefined) out.set(id.value, { version: current });
+    }
+    return out;
+  }
+
+  /**
+   * BatchGetSecretValue, 20 secrets per call, a few calls in parallel; per-secret errors come back in the
+   * answer's `Errors` and become that id's result. Without the batch permission, GetSecretValue per id.
+   */
+  protected override async retrieveManyBackend(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+  ): Promise<Map<string, StoredCredential | StorageError>> {
+    const out = new Map<string, StoredCredential | StorageError>();
+    const byName = new Map(ids.map((id) => [this.#names.encode(id, PROVIDER), id]));
+    const oneByOne: CredentialId[] = [];
+    if (this.#batchDenied) oneByOne.push(...ids);
+    else {
+      const call: CallContext = { attempt, operation: 'retrieveMany' };
+      await mapWithConcurrency(chunk([...byName.keys()], BATCH_SIZE), BATCH_CONCURRENCY, async (names) => {
+        if (this.#batchDenied) {
+          oneByOne.push(...names.map((n) => byName.get(n)!));
+          return;
+        }
+        let page: BatchGetSecretValueCommandOutput;
+        try {
+          page = await this.#send<BatchGetSecretValueCommandOutput>(
+            new this.#sdk!.BatchGetSecretValueCommand({ SecretIdList: names }),
+            'BatchGetSecretValue',
+            '*',
+            call,
+          );
+        } catch (error) {
+          if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+          this.#batchDenied = true;
+          this.common.logger.debug(
+            { provider: PROVIDER, operation: 'retrieveMany' },
+            'BatchGetSecretValue denied; reading each secret with GetSecretValue',
+          );
+          oneByOne.push(...names.map((n) => byName.get(n)!));
+          return;
+        }
+        for (const value of page.SecretValues ?? []) {
+          const id = value.Name === undefined ? undefined : byName.get(value.Name);
+          if (id) out.set(id.value, this.#decodeBatchValue(id, value));
+        }
+        for (const failure of page.Errors ?? []) {
+          const id = failure.SecretId === undefined ? undefined : this.#batchIdOf(failure.SecretId, byName);
+          if (!id) continue;
+          // A secret scheduled for deletion answers InvalidRequestException: the single read tells it apart.
+          if (failure.ErrorCode === 'InvalidRequestException') oneByOne.push(id);
+          else {
+            out.set(
+              id.value,
+              mapAwsError(
+                {
+                  name: failure.ErrorCode ?? 'InternalServiceError',
+                  message: failure.Message ?? '',
+                  $metadata: {},
+                },
+                'retrieve',
+                id.value,
+                { action: 'secretsmanager:GetSecretValue', resource: this.#names.encode(id, PROVIDER) },
+              ),
+            );
+          }
+        }
+      });
+    }
+    await this.retrieveEachBackend(oneByOne, attempt, out);
+    return out;
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const s = this.#settings;
+    const now = this.common.clock.now();
+    const expiresAt = this.#credentialsExpireAt;
+    return {
+      credentialSource: s.credentials
+        ? 'access key (options)'
+        : s.profile
+          ? `profile ${s.profile}`
+          : 'default credential chain',
+      auth: {
+        kind: s.credentials ? 'access-key' : 'default-chain',
+        ...(expiresAt === undefined ? {} : { expiresAt, ttlMs: Math.max(0, expiresAt - now) }),
+      },
+      ...(s.region ? { region: s.region } : {}),
+      ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    };
+  }
+
+  #decodeBatchValue(id: CredentialId, value: SecretValueEntry): StoredCredential | StorageError {
+    if (value.SecretString === undefined) {
+      return new StorageError({
+        code: 'Corrupted',
+        message: `secret ${value.Name} holds a binary value, not a nebula-credential document; it was not written by this library`,
+        provider: PROVIDER,
+        operation: 'retrieve',
+        credentialId: id.value,
+      });
+    }
+    try {
+      const { data, metadata } = decodeCredentialDocument(value.SecretString, id.value);
+      return { data, metadata, version: value.VersionId };
+    } catch (error) {
+      if (error instanceof StorageError)
+        return error.withContext({ provider: PROVIDER, credentialId: id.value });
+      throw error;
+    }
+  }
+
+  /** The id an error entry names: by secret name, or by the ARN AWS may echo instead. */
+  #batchIdOf(secretId: string, byName: Map<string, CredentialId>): CredentialId | undefined {
+    const direct = byName.get(secretId);
+    if (direct) return direct;
+    const name = /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId)?.[1];
+    return name === undefined ? undefined : byName.get(name);
   }
 
   protected override async closeBackend(): Promise<void> {
@@ -537,6 +713,24 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       call,
     );
     return decodeCredentialDocument(output.SecretString ?? '', id.value).metadata.createdAt.getTime();
+  }
+}
+
+/** The id of the version carrying AWSCURRENT. */
+function currentVersion(stages: Record<string, string[]> | undefined): string | undefined {
+  for (const [version, labels] of Object.entries(stages ?? {}))
+    if (labels.includes('AWSCURRENT')) return version;
+  return undefined;
+}
+
+/** The expiry of temporary credentials the SDK resolved (it memoizes them: no request here). */
+async function credentialExpiry(client: SecretsManagerClient): Promise<number | undefined> {
+  try {
+    const provider = client.config.credentials as unknown as () => Promise<{ expiration?: Date }>;
+    const resolved = await provider();
+    return resolved.expiration instanceof Date ? resolved.expiration.getTime() : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
+import { mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
@@ -10,7 +11,12 @@ import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '.
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { PeerPackage } from '../core/peer.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { type ResponseBodyStream, readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
@@ -52,6 +58,11 @@ const ENVELOPE_RESERVE = 2048;
 const CONTENT_TYPE = 'application/vnd.nebula-credential.v1+json';
 const MAX_NAME = 127;
 const TAG_LIMITS = { maxTags: 15, maxKeyLength: 512, maxValueLength: 256 } as const;
+/**
+ * Key Vault's `updated` time has one-second resolution, and client and vault clocks differ: a listed
+ * secret whose `updated` second ended this long before we last read its version cannot have changed since.
+ */
+const UPDATED_AMBIGUITY_MS = 2000;
 
 /**
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
@@ -140,6 +151,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
   #tokens: AzureTokenCache | undefined;
+  /** Per secret name: the `updated` time and exact version last seen, and when (wall clock) it was read. */
+  readonly #versionsSeen = new Map<string, { updated: number; version: string; observedAt: number }>();
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDKs load and the
@@ -377,8 +390,82 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     return ids;
   }
 
+  /**
+   * getSecret: one request that returns the version and the stored document (ciphertext), so a watch
+   * refreshes the cache without reading again.
+   */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    await this.#prepare(a, 'describeVersion');
+    try {
+      const secret = await this.#kv('describeVersion', 'getSecret/action', id, () =>
+        this.#sdk().getSecret(this.#name(id), { abortSignal: a.signal }),
+      );
+      const version = secret.properties.version ?? '';
+      this.#rememberVersion(secret.name, secret.properties.updatedOn, version);
+      const { data, metadata } = decodeCredentialDocument(secret.value ?? '', id.value);
+      return { version, stored: { data, metadata, version } };
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * One paged properties listing (no values) for the whole filter; a secret is read (getSecret) only when
+   * its `updated` time moved, or is too recent to tell two writes in the same second apart.
+   */
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    await this.#prepare(a, 'listVersions');
+    const listed: { id: CredentialId; name: string; updated: number }[] = [];
+    await this.#kv('listVersions', 'readMetadata/action', undefined, async () => {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
+        const id = this.#decode(item.name, item.contentType);
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
+          continue;
+        listed.push({ id, name: item.name, updated: item.updatedOn?.getTime() ?? 0 });
+      }
+    });
+    const out = new Map<string, VersionProbe>();
+    await mapWithConcurrency(listed, 8, async ({ id, name, updated }) => {
+      const seen = this.#versionsSeen.get(name);
+      if (seen && seen.updated === updated && seen.observedAt >= updated + 1000 + UPDATED_AMBIGUITY_MS) {
+        out.set(id.value, { version: seen.version });
+        return;
+      }
+      const probe = await this.describeVersionBackend(id, a);
+      if (probe) out.set(id.value, probe);
+    });
+    return out;
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const expiresIn = this.#tokens?.earliestExpiryInMs;
+    const now = this.common.clock.now();
+    return {
+      credentialSource: this.#credentialKind,
+      auth: {
+        kind: this.#credentialKind,
+        ...(expiresIn === undefined ? {} : { ttlMs: Math.max(0, expiresIn), expiresAt: now + expiresIn }),
+        ...(this.#tokens ? { tokensFetched: this.#tokens.fetched } : {}),
+      },
+      vaultUrl: this.#settings.vaultUrl,
+    };
+  }
+
+  #rememberVersion(name: string, updatedOn: Date | undefined, version: string): void {
+    this.#versionsSeen.set(name, { updated: updatedOn?.getTime() ?? 0, version, observedAt: Date.now() });
+    if (this.#versionsSeen.size > 10_000) this.#versionsSeen.clear();
+  }
+
   protected override async closeBackend(): Promise<void> {
     this.#client = undefined;
+    this.#versionsSeen.clear();
     this.#tokens?.clear();
   }
 

@@ -12,9 +12,12 @@ import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import type { StorageProvider } from '../core/provider.js';
 import {
   CredentialStore,
+  type CredentialStoreReadPathOptions,
   type EncryptionConfig,
   isStorageProvider,
+  READ_PATH_KEYS,
   resolveEncryption,
+  resolveStoreReadPathOptions,
 } from '../core/store.js';
 import { findProvider, PROVIDER_NAMES, type StorageConfig } from './registry.js';
 
@@ -93,7 +96,7 @@ export async function createStorageProvider(
 }
 
 /** Options of {@link openCredentialStore}. */
-export interface CredentialStoreOptions {
+export interface CredentialStoreOptions extends CredentialStoreReadPathOptions {
   /** The backend: a `createStorageProvider` config, or a provider you built. */
   storage: StorageConfig | StorageProvider;
   encryption: EncryptionConfig;
@@ -122,8 +125,11 @@ export async function openCredentialStore(options: CredentialStoreOptions): Prom
     'storage',
     'encryption',
     'signal',
+    ...READ_PATH_KEYS,
   ]);
   const { storage, encryption, signal } = given;
+  // The read-path options (cache, circuit breaker) are checked before a key is read or a connection opened.
+  const readPath = resolveStoreReadPathOptions(given);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw invalidArgument(`signal must be an AbortSignal (got ${describeType(signal)})`, 'configure', {
       path: 'signal',
@@ -156,7 +162,7 @@ export async function openCredentialStore(options: CredentialStoreOptions): Prom
           storage as unknown as StorageConfig,
           signal ? { signal: signal as AbortSignal } : {},
         );
-    return new CredentialStore(provider, manager, { disposeEncryptionOnClose: owned });
+    return new CredentialStore(provider, manager, { ...readPath.given, disposeEncryptionOnClose: owned });
   } catch (error) {
     if (owned) manager.dispose();
     throw error;

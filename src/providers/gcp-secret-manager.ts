@@ -14,11 +14,16 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
-import { GcpTokenManager } from './gcp-secret-manager-auth.js';
+import { GcpTokenManager, REFRESH_MARGIN_MS } from './gcp-secret-manager-auth.js';
 import {
   callGcp,
   createGcpClient,
@@ -424,18 +429,55 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   }
 
   protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    return stateOf((await this.#latestVersion(id, a, 'exists'))?.state) === 'ENABLED';
+  }
+
+  /** GetSecretVersion of `latest`: its number moves with every write, and no payload is read. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    const version = await this.#latestVersion(id, a, 'describeVersion');
+    const number = lastSegment(version?.name);
+    return stateOf(version?.state) === 'ENABLED' && number ? { version: number } : undefined;
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const state = this.#tokens?.state;
+    const now = this.common.clock.now();
+    const expiresAt = state?.expiresAt.getTime();
+    return {
+      credentialSource: state?.source ?? 'not resolved yet (application default credentials)',
+      auth: {
+        kind: state?.source ?? 'unknown',
+        ...(expiresAt === undefined
+          ? {}
+          : { expiresAt, ttlMs: Math.max(0, expiresAt - now), nextRenewalAt: expiresAt - REFRESH_MARGIN_MS }),
+        tokenRequests: this.tokenRequests,
+      },
+      projectId: this.#settings.projectId,
+      transport: this.#settings.transport,
+    };
+  }
+
+  /** The `latest` version's resource (number and state), or undefined when the secret does not exist. */
+  async #latestVersion(
+    id: CredentialId,
+    a: AttemptContext,
+    operation: StorageOperation,
+  ): Promise<VersionResource | undefined> {
     try {
       const [version] = await this.#call<[VersionResource]>(
         'GetSecretVersion',
         'getSecretVersion',
         { name: `${this.#secretName(id)}/versions/latest` },
         a,
-        'exists',
+        operation,
         id,
       );
-      return stateOf(version.state) === 'ENABLED';
+      return version;
     } catch (error) {
-      if (isCode(error, 'NotFound')) return false;
+      if (isCode(error, 'NotFound')) return undefined;
       throw error;
     }
   }

@@ -20,7 +20,12 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import { settingLabel } from '../core/options-schema.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
@@ -358,14 +363,71 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   }
 
   protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
+    return (await this.#liveMetadata(id, a, 'exists')) !== undefined;
+  }
+
+  /** `GET <mount>/metadata/<path>`: current_version changes with every write, and no value is read. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    const data = await this.#liveMetadata(id, a, 'describeVersion');
+    return data === undefined ? undefined : { version: String(Number(data.current_version ?? 0)) };
+  }
+
+  /** The metadata of `id` when its latest version is live (not deleted or destroyed). */
+  async #liveMetadata(
+    id: CredentialId,
+    a: AttemptContext,
+    operation: StorageOperation,
+  ): Promise<Record<string, unknown> | undefined> {
     await this.#fresh(a);
     const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
-      operation: 'exists',
+      operation,
       credentialId: id.value,
       ok: [200, 404],
       capabilities: ['read'],
     });
-    return res.status === 200 && this.#latestIsLive(res.body);
+    if (res.status !== 200 || !this.#latestIsLive(res.body)) return undefined;
+    return (res.body?.data ?? {}) as Record<string, unknown>;
+  }
+
+  /** One LIST plus one metadata read per credential (KV v2 has no bulk metadata call). */
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const summaries = await this.#summaries(filter, a);
+    return new Map(summaries.map((s) => [s.id, { version: String(s.version) }]));
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const state = this.#tokens?.state;
+    const now = this.common.clock.now();
+    const auth = this.#settings.auth;
+    const kind = 'appRole' in auth ? 'approle' : 'token';
+    const expiresAt = state?.expiresAt;
+    return {
+      credentialSource:
+        'appRole' in auth
+          ? `AppRole login at auth/${auth.appRole.mount}`
+          : 'token' in auth
+            ? 'token'
+            : `token file ${auth.tokenFile}`,
+      auth: {
+        kind,
+        ...(expiresAt === undefined ? {} : { expiresAt, ttlMs: Math.max(0, expiresAt - now) }),
+        // The token manager renews (or logs in again) before the first operation inside the threshold.
+        ...(expiresAt === undefined
+          ? {}
+          : { nextRenewalAt: Math.max(now, expiresAt - this.#settings.renewThresholdSeconds * 1000) }),
+        ...(state ? { renewable: state.renewable, policies: [...state.policies] } : {}),
+        requests: this.authRequests,
+      },
+      address: this.#settings.address.origin,
+      mount: this.#settings.mount,
+      ...(this.#settings.namespace ? { namespace: this.#settings.namespace } : {}),
+    };
   }
 
   protected override async closeBackend(): Promise<void> {

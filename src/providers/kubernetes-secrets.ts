@@ -1,3 +1,5 @@
+import { type Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -8,7 +10,16 @@ import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ChangeFeed,
+  ChangeObservation,
+  ChangeSink,
+  ChangeTarget,
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
@@ -30,6 +41,7 @@ import {
   type KubernetesSecretsOptions,
   type ResolvedKubernetesOptions,
 } from './kubernetes-secrets-options.js';
+import { KubernetesChangeFeed, type WatchedSecret } from './kubernetes-secrets-watch.js';
 
 export {
   ANNOTATIONS,
@@ -254,6 +266,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     const secret = await this.#read(id, 'retrieve', attempt);
     if (!secret) throw this.notFound(id);
     this.#assertManaged(secret, id, 'retrieve');
+    return this.#stored(secret, id);
+  }
+
+  /** The stored document of one of our Secrets, with its resourceVersion as the version. */
+  #stored(secret: V1Secret, id: CredentialId): StoredCredential {
     const encoded = secret.data?.[this.#options.dataKey];
     if (encoded === undefined) {
       throw new StorageError({
@@ -303,47 +320,258 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     filter: CredentialFilter | undefined,
     attempt: AttemptContext,
   ): Promise<string[]> {
-    const namespace = this.#namespace();
-    const labelSelector = [`${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`, ...tagSelector(filter?.tags)].join(',');
+    const { items } = await this.#listSecrets(this.#selector(filter), 'list', attempt);
     const ids: string[] = [];
+    for (const secret of items) {
+      const id = this.#matching(secret, filter);
+      if (id) ids.push(id.value);
+    }
+    return ids;
+  }
+
+  /** Every Secret a label selector picks (all pages), and the list's resourceVersion. */
+  async #listSecrets(
+    labelSelector: string,
+    operation: StorageOperation,
+    attempt: AttemptContext,
+    fieldSelector?: string,
+  ): Promise<{ items: V1Secret[]; resourceVersion: string }> {
+    const namespace = this.#namespace();
+    const items: V1Secret[] = [];
     let token: string | undefined;
+    let resourceVersion = '';
     do {
       const continueToken = token;
-      const page = await this.#call('list', 'list', undefined, attempt, (api, o) =>
+      const page = await this.#call(operation, 'list', undefined, attempt, (api, o) =>
         api.listNamespacedSecret(
           {
             namespace,
             labelSelector,
+            ...(fieldSelector ? { fieldSelector } : {}),
             limit: this.#options.listPageSize,
             ...(continueToken ? { _continue: continueToken } : {}),
           },
           o,
         ),
       );
-      for (const secret of page.items) {
-        const id = decodeCredentialName(secret.metadata?.name ?? '', 'lowercase-dns', {
-          prefix: this.#options.prefix,
-          alphanumericEnd: true,
-        });
-        if (!id) continue;
-        const facts = readAnnotations(secret.metadata?.annotations) ?? this.#factsFromData(secret);
-        if (!facts) continue;
-        // The exact tags in the annotations decide; labels only narrowed the request.
-        const probe: CredentialMetadata = {
-          createdAt: facts.createdAt,
-          lastModified: facts.createdAt,
-          tags: facts.tags,
-        };
-        if (matchesFilter(probe, filter)) ids.push(id.value);
-      }
+      items.push(...page.items);
+      // The first page's version is the list's: later pages are served from the same snapshot.
+      resourceVersion ||= page.metadata?.resourceVersion ?? '';
       token = page.metadata?._continue || undefined;
     } while (token);
-    return ids;
+    return { items, resourceVersion };
+  }
+
+  /** The label selector for a filter: our label, plus the tags that are valid labels (to narrow only). */
+  #selector(filter: CredentialFilter | undefined): string {
+    return [`${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`, ...tagSelector(filter?.tags)].join(',');
+  }
+
+  /** The id of a listed Secret when it is ours and matches `filter` exactly (annotations hold exact tags). */
+  #matching(secret: V1Secret, filter: CredentialFilter | undefined): CredentialId | undefined {
+    const id = this.#idOfName(secret.metadata?.name ?? '');
+    if (!id || secret.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return undefined;
+    const facts = readAnnotations(secret.metadata?.annotations) ?? this.#factsFromData(secret);
+    if (!facts) return undefined;
+    const probe: CredentialMetadata = {
+      createdAt: facts.createdAt,
+      lastModified: facts.createdAt,
+      tags: facts.tags,
+    };
+    return matchesFilter(probe, filter) ? id : undefined;
+  }
+
+  #idOfName(name: string): CredentialId | undefined {
+    return decodeCredentialName(name, 'lowercase-dns', {
+      prefix: this.#options.prefix,
+      alphanumericEnd: true,
+    });
   }
 
   protected async existsBackend(id: CredentialId, attempt: AttemptContext): Promise<boolean> {
     const secret = await this.#read(id, 'exists', attempt);
     return secret !== undefined && secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+  }
+
+  /** One GET: the resourceVersion is the signal, and the Secret it returns refreshes a cache as well. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    attempt: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    const secret = await this.#read(id, 'describeVersion', attempt);
+    if (!secret) return undefined;
+    this.#assertManaged(secret, id, 'describeVersion');
+    const stored = this.#stored(secret, id);
+    return { version: stored.version ?? '', stored };
+  }
+
+  /** One labelled list (all pages): every match with its resourceVersion and document. */
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    attempt: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const { items } = await this.#listSecrets(this.#selector(filter), 'listVersions', attempt);
+    const out = new Map<string, VersionProbe>();
+    for (const secret of items) {
+      const observation = this.#observation(secret, filter);
+      if (observation?.version !== undefined) {
+        out.set(observation.id, { version: observation.version, stored: observation.stored });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One labelled list call (paged) for the whole batch instead of a GET per id; ids missing from it are
+   * `NotFound`. Where listing is forbidden (RBAC granting only `get`), one GET per id.
+   */
+  protected override async retrieveManyBackend(
+    ids: readonly CredentialId[],
+    attempt: AttemptContext,
+  ): Promise<Map<string, StoredCredential | StorageError>> {
+    const out = new Map<string, StoredCredential | StorageError>();
+    const wanted = new Map(ids.map((id) => [this.secretName(id), id]));
+    let items: V1Secret[] | undefined;
+    if (ids.length > 1) {
+      try {
+        items = (await this.#listSecrets(this.#selector(undefined), 'retrieveMany', attempt)).items;
+      } catch (error) {
+        if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+      }
+    }
+    if (items === undefined) {
+      await this.retrieveEachBackend(ids, attempt, out);
+      return out;
+    }
+    for (const secret of items) {
+      const id = wanted.get(secret.metadata?.name ?? '');
+      if (!id) continue;
+      try {
+        out.set(id.value, this.#stored(secret, id));
+      } catch (error) {
+        if (!(error instanceof StorageError)) throw error;
+        out.set(id.value, error);
+      }
+    }
+    for (const id of ids) if (!out.has(id.value)) out.set(id.value, this.notFound(id));
+    return out;
+  }
+
+  /** The watch API: list, then `?watch=true` from the list's resourceVersion, resumed and relisted as needed. */
+  protected override subscribeChangesBackend(target: ChangeTarget, sink: ChangeSink): ChangeFeed | undefined {
+    if (!this.#connection) return undefined;
+    const filter = target.kind === 'filter' ? target.filter : undefined;
+    const labelSelector = this.#selector(filter);
+    const fieldSelector = target.kind === 'id' ? `metadata.name=${this.secretName(target.id)}` : undefined;
+    return new KubernetesChangeFeed(
+      {
+        list: async () => {
+          const listed = await this.runner.run('watch', (a) =>
+            this.#listSecrets(labelSelector, 'watch', a, fieldSelector),
+          );
+          return { items: listed.items as WatchedSecret[], resourceVersion: listed.resourceVersion };
+        },
+        open: (resourceVersion, signal) =>
+          this.#openWatch({ labelSelector, fieldSelector, resourceVersion }, signal),
+        observe: (secret) => this.#observation(secret as V1Secret, filter),
+        idOf: (name) => this.#idOfName(name)?.value,
+      },
+      sink,
+      this.common.clock,
+    );
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    const access = this.#connection?.access;
+    const token = access?.token;
+    const now = this.common.clock.now();
+    return {
+      credentialSource:
+        access?.source ?? (this.#options.inCluster ? 'in-cluster service account' : 'kubeconfig'),
+      auth: {
+        kind: token ? 'service-account-token' : 'kubeconfig',
+        ...(token && token.mtimeMs >= 0 ? { tokenFileAgeMs: Math.max(0, Date.now() - token.mtimeMs) } : {}),
+        ...(token ? { tokenFile: token.path } : {}),
+      },
+      ...(this.namespace ? { namespace: this.namespace } : {}),
+      checkedAt: now,
+    };
+  }
+
+  /** A Secret as a change observation, when it is ours and matches the filter. */
+  #observation(secret: V1Secret, filter: CredentialFilter | undefined): ChangeObservation | undefined {
+    const id = this.#matching(secret, filter);
+    if (!id) return undefined;
+    let stored: StoredCredential | undefined;
+    try {
+      stored = this.#stored(secret, id);
+    } catch {
+      // A corrupted document still has a version: the change is reported, the next read says what is wrong.
+    }
+    return { id: id.value, state: 'present', version: secret.metadata?.resourceVersion ?? '', stored };
+  }
+
+  /** Opens a watch stream with the same server, TLS material and credentials as the API client. */
+  async #openWatch(
+    query: { labelSelector: string; fieldSelector: string | undefined; resourceVersion: string },
+    signal: AbortSignal,
+  ): Promise<IncomingMessage> {
+    const { access } = this.#connection!;
+    const kc = access.kubeConfig;
+    const server = kc.getCurrentCluster()?.server ?? '';
+    const url = new URL(
+      `${server.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(access.namespace)}/secrets`,
+    );
+    url.searchParams.set('watch', 'true');
+    url.searchParams.set('allowWatchBookmarks', 'true');
+    url.searchParams.set('resourceVersion', query.resourceVersion);
+    // Like client-go: a server-side timeout between 5 and 10 minutes, so reconnections spread out.
+    url.searchParams.set('timeoutSeconds', String(300 + Math.floor(Math.random() * 300)));
+    url.searchParams.set('labelSelector', query.labelSelector);
+    if (query.fieldSelector) url.searchParams.set('fieldSelector', query.fieldSelector);
+    const options: RequestOptions & { headers: Record<string, string> } = {
+      method: 'GET',
+      headers: { accept: 'application/json' },
+    };
+    await kc.applyToHTTPSOptions(options as never);
+    if (access.token) {
+      options.headers['Authorization'] =
+        `Bearer ${(await access.token.current(this.common.clock.now())).expose()}`;
+    }
+    const context = {
+      provider: PROVIDER_NAME,
+      operation: 'watch' as const,
+      credentialId: undefined,
+      namespace: access.namespace,
+      verb: 'watch',
+      source: access.source,
+    };
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, { ...options, signal }, (res) => {
+        if (res.statusCode === 200) {
+          resolve(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (error) => reject(mapKubeError(error, context)));
+        res.on('end', () =>
+          reject(
+            mapKubeError(
+              {
+                code: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).toString('utf8'),
+                headers: res.headers,
+              },
+              context,
+            ),
+          ),
+        );
+      });
+      req.on('error', (error) => reject(mapKubeError(error, context)));
+      req.end();
+    });
   }
 
   protected override async closeBackend(): Promise<void> {

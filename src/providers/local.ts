@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { type FSWatcher, promises as fsp, watch as watchDirectory } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
@@ -14,7 +14,15 @@ import {
   metadataToJson,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ChangeFeed,
+  ChangeSink,
+  ChangeTarget,
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import {
   commitTempFile,
   KeyedMutex,
@@ -29,7 +37,7 @@ import {
   uniqueSuffix,
   writeTempFile,
 } from './local-fs.js';
-import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
+import { CREDENTIAL_SUFFIX, credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
 import { acquireLock, type HeldLock, recoverLocks, removeIfNotDirectory } from './local-lock.js';
 import { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
@@ -336,6 +344,72 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw error;
+    }
+  }
+
+  /** The file's inode and modification time: every write renames a new file into place, so both move. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    _a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    return this.#fileVersion(this.#locate(id).file);
+  }
+
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    const ids = await this.listBackend(filter, a);
+    const out = new Map<string, VersionProbe>();
+    await Promise.all(
+      ids.map((value) =>
+        this.#io.run(async () => {
+          const probe = await this.#fileVersion(this.#locate(CredentialId.parse(value)).file);
+          if (probe) out.set(value, probe);
+        }),
+      ),
+    );
+    return out;
+  }
+
+  /**
+   * File-system events on the credential's directory wake the watch at once; they can be lost (network
+   * file systems, full inotify tables), so the watch keeps polling the file's inode and mtime as well.
+   */
+  protected override subscribeChangesBackend(target: ChangeTarget, sink: ChangeSink): ChangeFeed {
+    const dir = target.kind === 'id' ? dirname(this.#locate(target.id).file) : this.directory;
+    const name = target.kind === 'id' ? basename(this.#locate(target.id).file) : undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watchDirectory(dir, { persistent: false }, (_event, file) => {
+        const changed = file === null ? undefined : String(file);
+        if (changed === undefined || (name ? changed === name : changed.endsWith(CREDENTIAL_SUFFIX)))
+          sink.wake();
+      });
+      watcher.on('error', (error) => {
+        sink.error(mapFsError(PROVIDER_NAME, error, 'watch', undefined), false);
+        watcher?.close();
+      });
+    } catch (error) {
+      // No events here (the directory of a long id may not exist yet): the poll alone watches.
+      sink.error(mapFsError(PROVIDER_NAME, error, 'watch', undefined), false);
+    }
+    return { complete: false, close: () => watcher?.close() };
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    return { credentialSource: `directory ${this.directory}`, auth: { kind: 'none' } };
+  }
+
+  async #fileVersion(file: string): Promise<VersionProbe | undefined> {
+    try {
+      const stat = await fsp.lstat(file, { bigint: true });
+      if (!stat.isFile()) return undefined;
+      return { version: `${stat.ino.toString(36)}.${stat.mtimeNs.toString(36)}.${stat.size.toString(36)}` };
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
     }
   }

@@ -4,7 +4,12 @@ import { StorageError, type StorageErrorCode } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type {
+  ProviderCapabilities,
+  ProviderHealthFacts,
+  StoredCredential,
+  VersionProbe,
+} from '../core/provider.js';
 import { MEMORY, MEMORY_OPTIONS, type MemoryStorageOptions } from './memory-options.js';
 
 export { MEMORY, MEMORY_OPTIONS, type MemoryStorageOptions } from './memory-options.js';
@@ -18,7 +23,16 @@ export interface MemoryFault {
   /** How many operations fail. Default 1. */
   times?: number;
   /** Only these operations fail (default: any). */
-  operations?: readonly ('connect' | 'store' | 'retrieve' | 'delete' | 'list' | 'exists')[];
+  operations?: readonly (
+    | 'connect'
+    | 'store'
+    | 'retrieve'
+    | 'delete'
+    | 'list'
+    | 'exists'
+    | 'describeVersion'
+    | 'listVersions'
+  )[];
   /** Marks the error retryable or not (default: the code's usual behaviour). */
   retryable?: boolean;
 }
@@ -78,6 +92,11 @@ export class MemoryStorageProvider extends BaseStorageProvider {
     this.#faults.push({ times: 1, ...fault });
   }
 
+  /** Drops every pending fault. */
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
   /** Adds `ms` of latency to every backend call (honouring the deadline). */
   setLatency(ms: number): void {
     this.#latencyMs = ms;
@@ -128,6 +147,32 @@ export class MemoryStorageProvider extends BaseStorageProvider {
   protected async existsBackend(id: CredentialId, a: AttemptContext): Promise<boolean> {
     await this.#simulate('exists', a);
     return this.#entries.has(id.value);
+  }
+
+  /** The entry's version counter: no value is copied. */
+  protected override async describeVersionBackend(
+    id: CredentialId,
+    a: AttemptContext,
+  ): Promise<VersionProbe | undefined> {
+    await this.#simulate('describeVersion', a);
+    const entry = this.#entries.get(id.value);
+    return entry ? { version: String(entry.version) } : undefined;
+  }
+
+  protected override async listVersionsBackend(
+    filter: CredentialFilter | undefined,
+    a: AttemptContext,
+  ): Promise<Map<string, VersionProbe>> {
+    await this.#simulate('listVersions', a);
+    const out = new Map<string, VersionProbe>();
+    for (const [id, e] of this.#entries) {
+      if (matchesFilter(e.metadata, filter)) out.set(id, { version: String(e.version) });
+    }
+    return out;
+  }
+
+  protected override describeHealth(): ProviderHealthFacts {
+    return { credentialSource: 'in-process memory', auth: { kind: 'none' }, entries: this.#entries.size };
   }
 
   async #simulate(

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import { type CredentialMetadata, createMetadata } from '../core/metadata.js';
 import type { StorageProvider } from '../core/provider.js';
 import { CredentialStore } from '../core/store.js';
+import { type CapturedLogger, capturingLogger, rejectsWithCode } from './assertions.js';
 
 /**
  * The parts of a test runner the suite uses: `node:test`'s `describe`/`it` fit, as do vitest's and mocha's.
@@ -46,18 +47,6 @@ export interface ConformanceOptions {
   concurrentWriters?: number;
 }
 
-interface CapturedLogger extends Logger {
-  lines: string[];
-}
-
-function capturingLogger(): CapturedLogger {
-  const lines: string[] = [];
-  const write = (level: string) => (fields: Record<string, unknown>, message?: string) => {
-    lines.push(`${level} ${message ?? ''} ${inspect(fields, { depth: 6 })} ${JSON.stringify(fields)}`);
-  };
-  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
-
 function uniqueTag(): string {
   return `run${randomBytes(6).toString('hex')}`;
 }
@@ -82,16 +71,7 @@ function assertSameMetadata(actual: CredentialMetadata, expected: CredentialMeta
   assert.deepEqual(actual.tags, expected.tags);
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, `expected a StorageError ${code}, got ${inspect(error)}`);
-    assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a StorageError ${code}, but the call succeeded`);
-}
+const rejectsWith = rejectsWithCode;
 
 async function inBatches<T>(
   items: readonly T[],

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export { ManualClock } from '../core/clock.js';
+export { type CapturedLogger, capturingLogger, rejectsWithCode } from './assertions.js';
 export {
   type ConformanceFactoryContext,
   type ConformanceOptions,
@@ -46,7 +47,13 @@ export {
   AwsSecretsManagerEmulator,
   cliEmulator as awsCliEmulator,
 } from './emulators/aws.js';
-export { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './emulators/aws-service.js';
+export {
+  type AwsCallerAccess,
+  AwsError,
+  OPERATIONS,
+  type Operation,
+  SecretsManagerService,
+} from './emulators/aws-service.js';
 export {
   computeSigV4Signature,
   parseSigV4Authorization,
@@ -94,3 +101,8 @@ export {
   type VaultPolicyRule,
   type VaultTokenOptions,
 } from './emulators/vault.js';
+export {
+  type ReadPathConformanceOptions,
+  type ReadPathFactoryContext,
+  runReadPathConformance,
+} from './read-path.js';

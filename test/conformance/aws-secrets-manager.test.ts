@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
 // Each test gets its own emulator (an empty store); https with a generated CA, so certificate validation
 // and the tls.caFile option are exercised by the whole suite.
@@ -25,27 +28,47 @@ after(async () => {
   await Promise.all([...emulators, matrixAws].map((e) => e.stop()));
 });
 
+const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<RetryPolicy>) => {
+  const emulator = new AwsSecretsManagerEmulator({ tls: true, accessKeys: [accessKey] });
+  await emulator.start();
+  emulators.push(emulator);
+  current = emulator;
+  const provider = new AwsSecretsManagerProvider({
+    logger,
+    region: emulator.region,
+    endpoint: emulator.endpoint,
+    credentials: emulator.credentials,
+    tls: { caFile: emulator.caCertPath },
+    defaultTags: { managedBy: 'nebula-credential' },
+    ...(retry ? { retry } : {}),
+  });
+  await provider.connect();
+  return provider;
+};
+const requestCount = () => current?.count() ?? 0;
+
 runStorageProviderConformance(
   { describe, it },
   {
     name: 'aws-secrets-manager (real SDK over https against the emulator)',
-    createProvider: async ({ logger }) => {
-      const emulator = new AwsSecretsManagerEmulator({ tls: true, accessKeys: [accessKey] });
-      await emulator.start();
-      emulators.push(emulator);
-      current = emulator;
-      const provider = new AwsSecretsManagerProvider({
-        logger,
-        region: emulator.region,
-        endpoint: emulator.endpoint,
-        credentials: emulator.credentials,
-        tls: { caFile: emulator.caCertPath },
-        defaultTags: { managedBy: 'nebula-credential' },
-      });
-      await provider.connect();
-      return provider;
+    createProvider,
+    requestCount,
+    configSecrets: [accessKey.secretAccessKey],
+  },
+);
+
+runReadPathConformance(
+  { describe, it },
+  {
+    name: 'aws-secrets-manager (real SDK against the emulator)',
+    createProvider: (context) => createProvider(context, { maxRetries: 0 }),
+    requestCount,
+    // BatchGetSecretValue carries 20 secrets per call.
+    bulkRequests: (n) => Math.ceil(n / 20),
+    injectUnavailable: () => {
+      current!.fail('unavailable', Number.POSITIVE_INFINITY);
+      return () => current!.faults.clear();
     },
-    requestCount: () => current?.count() ?? 0,
     configSecrets: [accessKey.secretAccessKey],
   },
 );

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { type BehaviourMatrixReadFault, runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import type { FaultAction, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
 // One client secret for every emulator of this file, so the suite can check it never leaks.
 const CLIENT_SECRET = `conformance~${randomBytes(18).toString('base64url')}`;
@@ -20,24 +23,45 @@ after(async () => {
   await Promise.all([...emulators, matrixAzure].map((e) => e.stop()));
 });
 
+const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<RetryPolicy>) => {
+  // A fresh vault per test: every test starts empty (soft-deleted names included), as the suites require.
+  const emulator = await new AzureKeyVaultEmulator().start();
+  emulator.directory.clientSecret = CLIENT_SECRET;
+  emulators.push(emulator);
+  current = emulator;
+  const provider = new AzureKeyVaultProvider({
+    ...emulator.providerOptions(),
+    logger,
+    ...(retry ? { retry } : {}),
+  });
+  await provider.connect();
+  return provider;
+};
+const requestCount = () => current?.vault.requests.length ?? 0;
+
 runStorageProviderConformance(
   { describe, it },
   {
     name: 'azure-key-vault (emulator, client secret, real SDK)',
-    createProvider: async ({ logger }) => {
-      // A fresh vault per test: every test starts empty, as the suite requires.
-      const emulator = await new AzureKeyVaultEmulator().start();
-      emulator.directory.clientSecret = CLIENT_SECRET;
-      emulators.push(emulator);
-      current = emulator;
-      const provider = new AzureKeyVaultProvider({
-        ...emulator.providerOptions(),
-        logger,
+    createProvider,
+    requestCount,
+    configSecrets: [CLIENT_SECRET],
+  },
+);
+
+runReadPathConformance(
+  { describe, it },
+  {
+    name: 'azure-key-vault (real SDK against the emulator)',
+    createProvider: (context) => createProvider(context, { maxRetries: 0 }),
+    requestCount,
+    injectUnavailable: () => {
+      current!.vault.faults.add({
+        action: azureFaults.unavailable(0),
+        times: Number.POSITIVE_INFINITY,
       });
-      await provider.connect();
-      return provider;
+      return () => current!.vault.faults.clear();
     },
-    requestCount: () => current?.vault.requests.length ?? 0,
     configSecrets: [CLIENT_SECRET],
   },
 );

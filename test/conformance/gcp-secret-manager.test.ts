@@ -1,9 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { GcpSecretManagerProvider } from '../../src/providers/gcp-secret-manager.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { type BehaviourMatrixReadFault, runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import { type GcpRecordedRequest, GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { GcpError } from '../../src/testing/emulators/gcp-status.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
 // One emulator for the suite, serving both transports with one state; each test gets its own prefix.
 const emulator = new GcpSecretManagerEmulator();
@@ -20,21 +23,38 @@ after(async () => {
   await Promise.all([emulator.stop(), matrixEmulator.stop()]);
 });
 
+const createProvider =
+  (transport: 'grpc' | 'rest', retry?: Partial<RetryPolicy>) =>
+  async ({ logger }: { logger: Logger }) => {
+    const provider = new GcpSecretManagerProvider({
+      ...emulator.providerOptions(transport),
+      prefix: `c${++run}_`,
+      logger,
+      ...(retry ? { retry } : {}),
+    });
+    await provider.connect();
+    return provider;
+  };
+
 for (const transport of ['grpc', 'rest'] as const) {
   runStorageProviderConformance(
     { describe, it },
     {
       name: `gcp-secret-manager (emulator, ${transport})`,
-      createProvider: async ({ logger }) => {
-        const provider = new GcpSecretManagerProvider({
-          ...emulator.providerOptions(transport),
-          prefix: `c${++run}_`,
-          logger,
-        });
-        await provider.connect();
-        return provider;
-      },
+      createProvider: createProvider(transport),
       requestCount: () => emulator.count(),
+    },
+  );
+  runReadPathConformance(
+    { describe, it },
+    {
+      name: `gcp-secret-manager (emulator, ${transport})`,
+      createProvider: createProvider(transport, { maxRetries: 0 }),
+      requestCount: () => emulator.count(),
+      injectUnavailable: () => {
+        emulator.fail('unavailable', { transport, times: Number.POSITIVE_INFINITY });
+        return () => emulator.faults.clear();
+      },
     },
   );
 }

@@ -1,9 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { type BehaviourMatrixReadFault, runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import type { FaultAction, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { VaultEmulator } from '../../src/testing/emulators/vault.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
 // One https emulator for the whole suite; each test gets its own empty path prefix.
 const vault = new VaultEmulator({ tls: true });
@@ -20,22 +23,40 @@ after(async () => {
   await Promise.all([vault.stop(), matrixVault.stop()]);
 });
 
+const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<RetryPolicy>) => {
+  const provider = new HashiCorpVaultProvider({
+    address: vault.url,
+    auth: { token: vault.rootToken },
+    tls: { ca: vault.caCertPem! },
+    prefix: `conformance/run-${++run}`,
+    logger,
+    ...(retry ? { retry } : {}),
+  });
+  await provider.connect();
+  return provider;
+};
+const requestCount = () => vault.count();
+
 runStorageProviderConformance(
   { describe, it },
   {
     name: 'hashicorp-vault (emulator, https, KV v2)',
-    createProvider: async ({ logger }) => {
-      const provider = new HashiCorpVaultProvider({
-        address: vault.url,
-        auth: { token: vault.rootToken },
-        tls: { ca: vault.caCertPem! },
-        prefix: `conformance/run-${++run}`,
-        logger,
-      });
-      await provider.connect();
-      return provider;
+    createProvider,
+    requestCount,
+    configSecrets: [vault.rootToken],
+  },
+);
+
+runReadPathConformance(
+  { describe, it },
+  {
+    name: 'hashicorp-vault (KV v2 emulator over https)',
+    createProvider: (context) => createProvider(context, { maxRetries: 0 }),
+    requestCount,
+    injectUnavailable: () => {
+      vault.faults.add({ action: vaultFaults.unavailable(0), times: Number.POSITIVE_INFINITY });
+      return () => vault.faults.clear();
     },
-    requestCount: () => vault.count(),
     configSecrets: [vault.rootToken],
   },
 );

@@ -1,9 +1,12 @@
 import { after, before, describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
 import { runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import type { RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
 // One emulator for the file; each provider gets a fresh namespace, service account and kubeconfig, so it
 // starts empty and reaches the emulator through the real @kubernetes/client-node over HTTPS.
@@ -23,24 +26,40 @@ describe('kubernetes emulator (conformance)', () => {
     await emulator.stop();
   });
 
+  const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<RetryPolicy>) => {
+    const namespace = `conformance-${++counter}`;
+    const token = emulator.createServiceAccount(namespace, 'app');
+    tokens.push(token);
+    emulator.grant(namespace, 'app');
+    const provider = new KubernetesSecretsProvider({
+      kubeconfigPath: emulator.writeKubeconfig({ token, namespace }),
+      listPageSize: 50,
+      logger,
+      ...(retry ? { retry } : {}),
+    });
+    await provider.connect();
+    return provider;
+  };
+  const requestCount = () => emulator.secretRequests();
+
   runStorageProviderConformance(
     { describe, it },
+    { name: 'kubernetes', createProvider, requestCount, configSecrets: tokens },
+  );
+
+  runReadPathConformance(
+    { describe, it },
     {
-      name: 'kubernetes',
-      createProvider: async ({ logger }) => {
-        const namespace = `conformance-${++counter}`;
-        const token = emulator.createServiceAccount(namespace, 'app');
-        tokens.push(token);
-        emulator.grant(namespace, 'app');
-        const provider = new KubernetesSecretsProvider({
-          kubeconfigPath: emulator.writeKubeconfig({ token, namespace }),
-          listPageSize: 50,
-          logger,
-        });
-        await provider.connect();
-        return provider;
+      name: 'kubernetes (client-node against the emulator, watch API)',
+      createProvider: (context) => createProvider(context, { maxRetries: 0 }),
+      requestCount,
+      // One labelled list call (a page holds 50) for a batch, one GET for a single id.
+      bulkRequests: () => 1,
+      nativeFeed: true,
+      injectUnavailable: () => {
+        emulator.failWith(503, Number.POSITIVE_INFINITY);
+        return () => emulator.faults.clear();
       },
-      requestCount: () => emulator.secretRequests(),
       configSecrets: tokens,
     },
   );

@@ -1,18 +1,30 @@
 import { describe, it } from 'node:test';
+import type { Logger } from '../../src/core/logger.js';
+import type { RetryPolicy } from '../../src/core/retry.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
+import { runReadPathConformance } from '../../src/testing/read-path.js';
 
-let calls: Record<string, number> = {};
-runStorageProviderConformance(
+let current: MemoryStorageProvider | undefined;
+const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<RetryPolicy>) => {
+  current = new MemoryStorageProvider({ logger, maxCredentialSize: 4096, ...(retry ? { retry } : {}) });
+  await current.connect();
+  return current;
+};
+// Every backend call the provider makes, retries included.
+const requestCount = () => Object.values(current?.calls ?? {}).reduce((a, b) => a + b, 0);
+
+runStorageProviderConformance({ describe, it }, { name: 'memory', createProvider, requestCount });
+
+runReadPathConformance(
   { describe, it },
   {
     name: 'memory',
-    createProvider: async ({ logger }) => {
-      const provider = new MemoryStorageProvider({ logger, maxCredentialSize: 4096 });
-      calls = provider.calls;
-      await provider.connect();
-      return provider;
+    createProvider: (context) => createProvider(context, { maxRetries: 0 }),
+    requestCount,
+    injectUnavailable: () => {
+      current!.failNext({ code: 'Unavailable', times: Number.POSITIVE_INFINITY });
+      return () => current!.clearFaults();
     },
-    requestCount: () => Object.values(calls).reduce((a, b) => a + b, 0),
   },
 );

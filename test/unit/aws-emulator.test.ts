@@ -15,41 +15,12 @@ import {
   paginateListSecrets,
   RestoreSecretCommand,
   SecretsManagerClient,
-  type SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import { createMetadata } from '../../src/core/metadata.js';
 import { createStorageProvider } from '../../src/providers/factory.js';
 import { AwsSecretsManagerEmulator, cliEmulator } from '../../src/testing/emulators/aws.js';
 import { computeSigV4Signature } from '../../src/testing/emulators/aws-sigv4.js';
-
-async function withEmulator(
-  fn: (emulator: AwsSecretsManagerEmulator, client: SecretsManagerClient) => Promise<void>,
-  options: ConstructorParameters<typeof AwsSecretsManagerEmulator>[0] = {},
-): Promise<void> {
-  const emulator = new AwsSecretsManagerEmulator(options);
-  await emulator.start();
-  const client = new SecretsManagerClient({
-    region: emulator.region,
-    endpoint: emulator.endpoint,
-    credentials: emulator.credentials,
-    maxAttempts: 1,
-  });
-  try {
-    await fn(emulator, client);
-  } finally {
-    client.destroy();
-    await emulator.stop();
-  }
-}
-
-async function awsError(promise: Promise<unknown>): Promise<SecretsManagerServiceException> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SecretsManagerServiceException;
-  }
-  assert.fail('expected an AWS error');
-}
+import { awsError, withEmulator } from './aws-helpers.js';
 
 describe('AwsSecretsManagerEmulator through the real SDK', () => {
   it('keeps versions with AWSCURRENT and AWSPREVIOUS stages, and epoch-second dates', () =>

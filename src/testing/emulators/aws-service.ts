@@ -80,6 +80,7 @@ export const OPERATIONS = [
   'TagResource',
   'UntagResource',
   'ListSecretVersionIds',
+  'BatchGetSecretValue',
 ] as const;
 /**
  * One Secrets Manager operation (also its IAM action name after `secretsmanager:`).
@@ -92,6 +93,30 @@ export const OPERATIONS = [
 export type Operation = (typeof OPERATIONS)[number];
 
 const seconds = (ms: number) => ms / 1000;
+/** Most secrets one BatchGetSecretValue call names or returns. */
+const MAX_BATCH = 20;
+
+/**
+ * What the caller may do, for operations that check permissions per secret (BatchGetSecretValue needs
+ * `secretsmanager:GetSecretValue` on each secret it returns).
+ *
+ * @example
+ * ```ts
+ * const access: AwsCallerAccess = { allows: () => true, denial: (action, arn) => new AwsError('AccessDeniedException', `not ${action} on ${arn}`) };
+ * ```
+ */
+export interface AwsCallerAccess {
+  /** True when the caller may perform `action` (`secretsmanager:GetSecretValue`). */
+  allows(action: string): boolean;
+  /** The AccessDeniedException AWS returns for `action` on `resource`. */
+  denial(action: string, resource: string): AwsError;
+}
+
+const ALLOW_ALL: AwsCallerAccess = {
+  allows: () => true,
+  denial: (action, resource) =>
+    new AwsError('AccessDeniedException', `not authorized to perform ${action} on ${resource}`),
+};
 
 /**
  * The state and semantics of one emulated Secrets Manager account and region: secrets, versions and their
@@ -145,8 +170,14 @@ export class SecretsManagerService {
   }
 
   /** Carries out one operation; throws {@link AwsError} with AWS's code and message. */
-  dispatch(operation: Operation, input: Record<string, unknown>): unknown {
+  dispatch(
+    operation: Operation,
+    input: Record<string, unknown>,
+    access: AwsCallerAccess = ALLOW_ALL,
+  ): unknown {
     switch (operation) {
+      case 'BatchGetSecretValue':
+        return this.#batchGet(input, access);
       case 'CreateSecret':
         return this.#create(input);
       case 'PutSecretValue':
@@ -485,27 +516,13 @@ export class SecretsManagerService {
       .sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (descending) matching.reverse();
     const fingerprint = JSON.stringify([input['Filters'] ?? null, includeDeleted, descending]);
-    let start = 0;
-    const next = input['NextToken'];
-    if (next !== undefined) {
-      try {
-        const decoded = JSON.parse(Buffer.from(String(next), 'base64').toString('utf8')) as [number, string];
-        if (decoded[1] !== fingerprint || !Number.isInteger(decoded[0])) throw new Error('mismatch');
-        start = decoded[0];
-      } catch {
-        throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
-      }
-    }
-    const page = matching.slice(start, start + pageSize);
-    const end = start + page.length;
+    const { page, nextToken } = paginate(matching, input['NextToken'], fingerprint, pageSize);
     return {
       SecretList: page.map((s) => {
         const { stages, ...entry } = this.#entry(s);
         return { ...entry, SecretVersionsToStages: stages };
       }),
-      ...(end < matching.length
-        ? { NextToken: Buffer.from(JSON.stringify([end, fingerprint])).toString('base64') }
-        : {}),
+      ...(nextToken ? { NextToken: nextToken } : {}),
     };
   }
 
@@ -625,6 +642,84 @@ export class SecretsManagerService {
     return {};
   }
 
+  /**
+   * BatchGetSecretValue: by `SecretIdList` (1 to 20 names or ARNs, answered in order, each failure in
+   * `Errors`) or by `Filters` (paged with `MaxResults` 1 to 20 and `NextToken`), never both.
+   */
+  #batchGet(input: Record<string, unknown>, access: AwsCallerAccess): unknown {
+    const list = input['SecretIdList'];
+    const filters = input['Filters'];
+    const max = input['MaxResults'];
+    if (list !== undefined && filters !== undefined) {
+      throw new AwsError(
+        'InvalidParameterException',
+        "Either 'SecretIdList' or 'Filters' must be provided, but not both.",
+      );
+    }
+    if (list === undefined && filters === undefined) {
+      throw new AwsError('InvalidParameterException', "Either 'SecretIdList' or 'Filters' must be provided.");
+    }
+    if (max !== undefined && filters === undefined) {
+      throw new AwsError(
+        'InvalidParameterException',
+        "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided.",
+      );
+    }
+    if (
+      max !== undefined &&
+      (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > MAX_BATCH)
+    ) {
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value '${String(max)}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and ${MAX_BATCH}`,
+      );
+    }
+    const values: unknown[] = [];
+    const errors: { SecretId: string; ErrorCode: string; Message: string }[] = [];
+    const read = (secretId: string) => {
+      try {
+        const secret = this.#require({ SecretId: secretId });
+        if (!access.allows('secretsmanager:GetSecretValue')) {
+          throw access.denial('secretsmanager:GetSecretValue', secret.arn);
+        }
+        values.push(this.#getValue({ SecretId: secretId }));
+      } catch (error) {
+        if (!(error instanceof AwsError)) throw error;
+        errors.push({ SecretId: secretId, ErrorCode: error.code, Message: error.message });
+      }
+    };
+    if (list !== undefined) {
+      if (!Array.isArray(list) || list.some((id) => typeof id !== 'string')) {
+        throw new AwsError('SerializationException', 'SecretIdList must be a list of strings.');
+      }
+      if (list.length < 1 || list.length > MAX_BATCH) {
+        throw new AwsError(
+          'ValidationException',
+          `1 validation error detected: Value at 'secretIdList' failed to satisfy constraint: Member must have length between 1 and ${MAX_BATCH}`,
+        );
+      }
+      if ((list as string[]).some((id) => id.length < 1 || id.length > 2048)) {
+        throw new AwsError(
+          'ValidationException',
+          "1 validation error detected: Value at 'secretIdList' failed to satisfy constraint: Member must satisfy constraint: [Member must have length between 1 and 2048]",
+        );
+      }
+      for (const id of list as string[]) read(id);
+      return { SecretValues: values, Errors: errors };
+    }
+    // Filters: the caller must also be allowed to list.
+    if (!access.allows('secretsmanager:ListSecrets')) throw access.denial('secretsmanager:ListSecrets', '*');
+    const matching = [...this.#secrets.values()]
+      .filter((secret) => secret.deletedDate === undefined)
+      .filter((secret) => this.#filters(filters).every((f) => f(secret)))
+      .sort((a, b) => a.created - b.created || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const fingerprint = JSON.stringify(['batch', filters]);
+    const size = typeof max === 'number' ? max : MAX_BATCH;
+    const { page, nextToken } = paginate(matching, input['NextToken'], fingerprint, size);
+    for (const secret of page) read(secret.name);
+    return { SecretValues: values, Errors: errors, ...(nextToken ? { NextToken: nextToken } : {}) };
+  }
+
   #listVersions(input: Record<string, unknown>): unknown {
     const secret = this.#require(input, { allowDeleted: true });
     const include = input['IncludeDeprecated'] === true;
@@ -636,6 +731,35 @@ export class SecretsManagerService {
         .map((v) => ({ VersionId: v.id, VersionStages: [...v.stages], CreatedDate: seconds(v.created) })),
     };
   }
+}
+
+/**
+ * One page of `items` after `token` (an opaque token naming the position and the query it belongs to, so a
+ * token from another query is refused like AWS does, with InvalidNextTokenException).
+ */
+function paginate<T>(
+  items: readonly T[],
+  token: unknown,
+  fingerprint: string,
+  pageSize: number,
+): { page: T[]; nextToken: string | undefined } {
+  let start = 0;
+  if (token !== undefined) {
+    try {
+      const decoded = JSON.parse(Buffer.from(String(token), 'base64').toString('utf8')) as [number, string];
+      if (decoded[1] !== fingerprint || !Number.isInteger(decoded[0])) throw new Error('mismatch');
+      start = decoded[0];
+    } catch {
+      throw new AwsError('InvalidNextTokenException', 'The NextToken value is invalid.');
+    }
+  }
+  const page = items.slice(start, start + pageSize);
+  const end = start + page.length;
+  return {
+    page,
+    nextToken:
+      end < items.length ? Buffer.from(JSON.stringify([end, fingerprint])).toString('base64') : undefined,
+  };
 }
 
 function randomSuffix(): string {

@@ -9,7 +9,13 @@ import {
 } from '../emulator-kit/cli-contract.js';
 import { EmulatorHttpServer, type FaultInjector, type RecordedRequest } from '../emulator-kit/server.js';
 import type { TestCertificateAuthority } from '../emulator-kit/tls.js';
-import { AwsError, OPERATIONS, type Operation, SecretsManagerService } from './aws-service.js';
+import {
+  type AwsCallerAccess,
+  AwsError,
+  OPERATIONS,
+  type Operation,
+  SecretsManagerService,
+} from './aws-service.js';
 import { verifySigV4 } from './aws-sigv4.js';
 
 /**
@@ -290,7 +296,7 @@ export class AwsSecretsManagerEmulator {
       }
       this.#service.purgeExpired();
       this.#authorize(verified.accessKeyId, operation, input);
-      const output = this.#service.dispatch(operation, input);
+      const output = this.#service.dispatch(operation, input, this.#access(verified.accessKeyId));
       const lost = this.#lostResponses.find((l) => l.operation === undefined || l.operation === operation);
       if (lost) {
         lost.remaining--;
@@ -309,25 +315,40 @@ export class AwsSecretsManagerEmulator {
     }
   }
 
-  #authorize(accessKeyId: string, operation: Operation, input: Record<string, unknown>): void {
+  /** The per-secret permission checks an operation makes (BatchGetSecretValue: GetSecretValue on each). */
+  #access(accessKeyId: string): AwsCallerAccess {
     const key = this.#keys.get(accessKeyId)!;
-    const action = `secretsmanager:${operation}`;
-    const allowed =
-      key.allow === undefined ||
-      key.allow.some(
-        (a) => a === '*' || a === action || (a.endsWith('*') && action.startsWith(a.slice(0, -1))),
-      );
-    if (allowed) return;
-    const id = (input['SecretId'] ?? input['Name']) as string | undefined;
-    const resource =
-      operation === 'ListSecrets' || id === undefined
-        ? '*'
-        : (this.#service.arnOf(id) ?? `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${id}`);
-    throw new AwsError(
+    return {
+      allows: (action) => allows(key, action),
+      denial: (action, resource) => this.#denial(key, action, resource),
+    };
+  }
+
+  #denial(key: AwsEmulatorAccessKey, action: string, resource: string): AwsError {
+    return new AwsError(
       'AccessDeniedException',
       `User: arn:aws:iam::${this.accountId}:user/${key.userName ?? 'nebula-test'} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
     );
   }
+
+  #authorize(accessKeyId: string, operation: Operation, input: Record<string, unknown>): void {
+    const key = this.#keys.get(accessKeyId)!;
+    const action = `secretsmanager:${operation}`;
+    if (allows(key, action)) return;
+    const id = (input['SecretId'] ?? input['Name']) as string | undefined;
+    const resource =
+      operation === 'ListSecrets' || operation === 'BatchGetSecretValue' || id === undefined
+        ? '*'
+        : (this.#service.arnOf(id) ?? `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${id}`);
+    throw this.#denial(key, action, resource);
+  }
+}
+
+function allows(key: AwsEmulatorAccessKey, action: string): boolean {
+  return (
+    key.allow === undefined ||
+    key.allow.some((a) => a === '*' || a === action || (a.endsWith('*') && action.startsWith(a.slice(0, -1))))
+  );
 }
 
 function targetOf(request: RecordedRequest): string {

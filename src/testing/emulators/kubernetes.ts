@@ -80,6 +80,28 @@ export interface KubernetesEmulatorOptions {
   namespaces?: string[] | undefined;
   /** Lifetime of continue tokens (the API server's etcd compaction window). Default 5 minutes. */
   continueTtlMs?: number | undefined;
+  /**
+   * Events kept for watches that resume from a resourceVersion (the watch cache's window); a watch from an
+   * older version gets `410 Expired`. Default 1000.
+   */
+  watchHistory?: number | undefined;
+}
+
+/** One change in the watch history: the object after it (or its last state, for DELETED) and before it. */
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  rv: number;
+  object: SecretObject;
+  previous: SecretObject | undefined;
+}
+
+/** One open watch stream. */
+interface OpenWatch {
+  namespace: string | undefined;
+  matches: (secret: SecretObject) => boolean;
+  bookmarks: boolean;
+  res: ServerResponse;
+  timer: NodeJS.Timeout | undefined;
 }
 
 const SECRET_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -89,9 +111,10 @@ const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
  * A loopback HTTPS Kubernetes API server for core/v1 Secrets, faithful enough that
  * `@kubernetes/client-node` and `kubectl` work against it unchanged: discovery, create/get/list (label and
  * field selectors, `limit`/`continue`)/replace (resourceVersion conflicts)/patch (JSON, merge,
- * strategic)/delete (returns a Status, honours preconditions), the API server's validation (422) and Status
- * errors, bearer tokens mapped to service accounts, Roles and RoleBindings deciding each verb, fault
- * injection and a controllable clock.
+ * strategic)/delete (returns a Status, honours preconditions), watch (`?watch=true` streams with
+ * resourceVersion resume, bookmarks, selector transitions and `410 Expired` past the history window), the
+ * API server's validation (422) and Status errors, bearer tokens mapped to service accounts, Roles and
+ * RoleBindings deciding each verb, fault injection and a controllable clock.
  *
  * @example
  * ```ts
@@ -116,6 +139,11 @@ export class KubernetesEmulator {
   readonly #roles = new Map<string, Map<string, KubePolicyRule[]>>();
   readonly #bindings = new Map<string, { name: string; role: string; subjects: KubeSubject[] }[]>();
   readonly #continueTtlMs: number;
+  readonly #watchHistory: number;
+  readonly #events: WatchEvent[] = [];
+  readonly #watches = new Set<OpenWatch>();
+  /** Events up to this resourceVersion are compacted away: watches from before it get 410 Expired. */
+  #compactedThrough = 1000;
   /** Temporary folders of {@link writeKubeconfig}, removed on stop. */
   readonly #tempDirs: string[] = [];
   #resourceVersion = 1000;
@@ -130,6 +158,7 @@ export class KubernetesEmulator {
       (req, res) => this.#route(req, res),
     );
     this.#continueTtlMs = options.continueTtlMs ?? 5 * 60_000;
+    this.#watchHistory = options.watchHistory ?? 1000;
     for (const ns of options.namespaces ?? []) this.addNamespace(ns);
     this.#tokens.set(this.adminToken, {
       user: 'kubernetes-admin',
@@ -172,9 +201,36 @@ export class KubernetesEmulator {
 
   /** Stops serving and removes the temporary files it wrote: its CA, and kubeconfigs written to a temp folder. */
   async stop(): Promise<void> {
+    this.closeWatches();
     await this.server.stop();
     for (const dir of this.#tempDirs) rmSync(dir, { recursive: true, force: true });
     this.#tempDirs.length = 0;
+  }
+
+  /** Open watch streams. */
+  get openWatches(): number {
+    return this.#watches.size;
+  }
+
+  /** The current resourceVersion of the store (what a list returns). */
+  get resourceVersion(): string {
+    return String(this.#resourceVersion);
+  }
+
+  /** Ends every watch stream, as the API server does when a watch's timeout passes. */
+  closeWatches(): void {
+    for (const watch of [...this.#watches]) this.#endWatch(watch);
+  }
+
+  /** Sends a BOOKMARK with the current resourceVersion to every watch that allows bookmarks. */
+  sendBookmarks(): void {
+    for (const watch of this.#watches) if (watch.bookmarks) this.#sendBookmark(watch);
+  }
+
+  /** Forgets the watch history: a watch resuming from any version seen so far gets 410 Expired. */
+  compactWatchHistory(): void {
+    this.#events.length = 0;
+    this.#compactedThrough = this.#resourceVersion;
   }
 
   /** Requests to the Secrets API so far (discovery excluded), optionally only one method. */
@@ -357,10 +413,13 @@ export class KubernetesEmulator {
         sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
       } else if (req.path === '/api/v1/secrets') {
         // All namespaces (`kubectl get secrets -A`): needs list at the cluster scope.
+        const watching = req.query.get('watch') === 'true' || req.query.get('watch') === '1';
         if (!identity.groups.includes('system:masters')) {
-          throw kubeErrors.forbidden(identity.user, 'list', 'secrets', undefined);
+          throw kubeErrors.forbidden(identity.user, watching ? 'watch' : 'list', 'secrets', undefined);
         }
-        sendJson(res, 200, this.#list(req, undefined, /as=Table/.test(String(req.headers.accept ?? ''))));
+        if (watching) this.#watch(req, res, undefined);
+        else
+          sendJson(res, 200, this.#list(req, undefined, /as=Table/.test(String(req.headers.accept ?? ''))));
       } else if (req.path === '/api/v1') {
         sendJson(res, 200, API_RESOURCES);
       } else if (req.path === '/api/v1/namespaces' || req.path.startsWith('/api/v1/namespaces/')) {
@@ -468,7 +527,8 @@ export class KubernetesEmulator {
         sendJson(res, 200, this.#list(req, namespace, table));
         return;
       case 'watch':
-        throw kubeErrors.methodNotAllowed('watch is not supported by this emulator');
+        this.#watch(req, res, namespace);
+        return;
       case 'create': {
         if (!this.#namespaces.has(namespace)) throw kubeErrors.notFound('namespaces', namespace);
         const body = parseBody(req);
@@ -561,6 +621,7 @@ export class KubernetesEmulator {
         if (!dryRun) {
           store!.delete(name!);
           this.#resourceVersion++;
+          this.#record('DELETED', current, current);
         }
         sendJson(res, 200, {
           kind: 'Status',
@@ -573,7 +634,14 @@ export class KubernetesEmulator {
       }
       case 'deletecollection': {
         const list = this.#list(req, namespace, false);
-        if (!dryRun) for (const item of list.items) store?.delete(item.metadata.name);
+        if (!dryRun) {
+          for (const item of list.items) {
+            const removed = store?.get(item.metadata.name);
+            store?.delete(item.metadata.name);
+            this.#resourceVersion++;
+            if (removed) this.#record('DELETED', removed, removed);
+          }
+        }
         sendJson(res, 200, { ...list, items: list.items });
       }
     }
@@ -633,9 +701,125 @@ export class KubernetesEmulator {
     };
     if (!dryRun) {
       if (!this.#secrets.has(namespace)) this.#secrets.set(namespace, new Map());
-      this.#secrets.get(namespace)!.set(name, secret);
+      const store = this.#secrets.get(namespace)!;
+      const before = store.get(name);
+      store.set(name, secret);
+      this.#record(before ? 'MODIFIED' : 'ADDED', secret, before);
     }
     return structuredClone(secret);
+  }
+
+  /** Appends a change to the watch history (bounded) and sends it to the open watches it concerns. */
+  #record(type: WatchEvent['type'], object: SecretObject, previous: SecretObject | undefined): void {
+    const event: WatchEvent = {
+      type,
+      rv: this.#resourceVersion,
+      object: structuredClone(object),
+      previous: previous ? structuredClone(previous) : undefined,
+    };
+    this.#events.push(event);
+    while (this.#events.length > this.#watchHistory) {
+      this.#compactedThrough = this.#events.shift()!.rv;
+    }
+    for (const watch of this.#watches) this.#deliver(watch, event);
+  }
+
+  /**
+   * A watch (`GET ...secrets?watch=true`): a chunked stream of `{"type","object"}` lines. Without a
+   * resourceVersion (or with "0") it starts with an ADDED per current object; with one, it replays the
+   * history after it, or sends an ERROR event with a 410 Expired Status when that version was compacted
+   * away. Label and field selectors apply to the object before and after each change, as the watch cache
+   * does: an object that stops matching arrives as DELETED, one that starts matching as ADDED.
+   */
+  #watch(req: RecordedRequest, res: ServerResponse, namespace: string | undefined): void {
+    const labels = parseLabelSelector(req.query.get('labelSelector') ?? '');
+    const fields = parseFieldSelector(req.query.get('fieldSelector') ?? '');
+    const rvParam = req.query.get('resourceVersion') ?? '';
+    const from = rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
+    if (from !== undefined && !Number.isInteger(from)) {
+      throw kubeErrors.badRequest(`resourceVersion: Invalid value: "${rvParam}": must be an integer`);
+    }
+    const timeoutSeconds = Number(req.query.get('timeoutSeconds') ?? '0');
+    const watch: OpenWatch = {
+      namespace,
+      matches: (secret) =>
+        (namespace === undefined || secret.metadata.namespace === namespace) &&
+        labels(secret.metadata.labels ?? {}) &&
+        fields(secret),
+      bookmarks: req.query.get('allowWatchBookmarks') === 'true',
+      res,
+      timer: undefined,
+    };
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
+    if (from !== undefined && from < this.#compactedThrough) {
+      const status = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `too old resource version: ${from} (${this.#compactedThrough + 1})`,
+        reason: 'Expired',
+        code: 410,
+      };
+      res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
+      return;
+    }
+    if (from === undefined) {
+      const current = (
+        namespace === undefined
+          ? [...this.#secrets.values()].flatMap((m) => [...m.values()])
+          : [...(this.#secrets.get(namespace)?.values() ?? [])]
+      ).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+      for (const secret of current) if (watch.matches(secret)) this.#send(watch, 'ADDED', secret);
+    } else {
+      for (const event of this.#events) if (event.rv > from) this.#deliver(watch, event);
+    }
+    this.#watches.add(watch);
+    // The API server answers at once; Node would hold the headers back until the first event.
+    res.flushHeaders();
+    res.once('close', () => {
+      clearTimeout(watch.timer);
+      this.#watches.delete(watch);
+    });
+    if (timeoutSeconds > 0) {
+      watch.timer = setTimeout(() => {
+        if (watch.bookmarks) this.#sendBookmark(watch);
+        this.#endWatch(watch);
+      }, timeoutSeconds * 1000);
+      watch.timer.unref();
+    }
+  }
+
+  #deliver(watch: OpenWatch, event: WatchEvent): void {
+    const now = event.type !== 'DELETED' && watch.matches(event.object);
+    const before = event.previous !== undefined && watch.matches(event.previous);
+    if (event.type === 'DELETED') {
+      if (before) this.#send(watch, 'DELETED', withVersion(event.object, event.rv));
+    } else if (now) {
+      this.#send(watch, before ? 'MODIFIED' : 'ADDED', event.object);
+    } else if (before) {
+      // Changed so that it no longer matches: the watcher sees it leave, with the change's version.
+      this.#send(watch, 'DELETED', withVersion(event.previous!, event.rv));
+    }
+  }
+
+  #send(watch: OpenWatch, type: string, object: unknown): void {
+    if (watch.res.writableEnded) return;
+    watch.res.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  #sendBookmark(watch: OpenWatch): void {
+    this.#send(watch, 'BOOKMARK', {
+      kind: 'Secret',
+      apiVersion: 'v1',
+      metadata: { resourceVersion: String(this.#resourceVersion) },
+    });
+  }
+
+  #endWatch(watch: OpenWatch): void {
+    clearTimeout(watch.timer);
+    this.#watches.delete(watch);
+    if (!watch.res.writableEnded) watch.res.end();
   }
 
   #list(req: RecordedRequest, namespace: string | undefined, table: boolean) {
@@ -731,6 +915,10 @@ export class KubernetesEmulator {
       })),
     };
   }
+}
+
+function withVersion(secret: SecretObject, rv: number): SecretObject {
+  return { ...secret, metadata: { ...secret.metadata, resourceVersion: String(rv) } };
 }
 
 function parseBody(req: RecordedRequest): Record<string, unknown> {

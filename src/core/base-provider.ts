@@ -10,7 +10,13 @@ import {
 } from './metadata.js';
 import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
 import type { ResolvedCommonOptions } from './options.js';
-import type { ConnectOptions, ProviderCapabilities, StorageProvider, StoredCredential } from './provider.js';
+import type {
+  ConnectOptions,
+  ProviderCapabilities,
+  StorageProvider,
+  StoreOptions,
+  StoredCredential,
+} from './provider.js';
 
 /**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
@@ -62,7 +68,8 @@ export abstract class BaseStorageProvider implements StorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
-  ): Promise<void> {
+    options: StoreOptions = {},
+  ): Promise<CredentialMetadata> {
     const id = this.#parse(idLike, 'store');
     this.#precheck('store', id, () => {
       validateMetadata(metadata, this.name);
@@ -73,10 +80,11 @@ export abstract class BaseStorageProvider implements StorageProvider {
       this.validateStore(id, data, metadata);
     });
     await this.#ready();
-    await this.runner.run('store', (a) => this.storeBackend(id, data, metadata, a), {
+    const written = await this.runner.run('store', (a) => this.storeBackend(id, data, metadata, a, options), {
       credentialId: id.value,
       context,
     });
+    return written ?? metadata;
   }
 
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
@@ -138,12 +146,18 @@ export abstract class BaseStorageProvider implements StorageProvider {
   }
 
   protected abstract connectBackend(attempt: AttemptContext): Promise<void>;
+  /**
+   * Writes the credential following the overwrite rule of {@link StoreOptions}: on overwrite, `createdAt`
+   * (and, when kept, tags and rotation policy) come from the backend's own record, learnt in the write's own
+   * round trip where the backend allows it, else through {@link previousMetadata}.
+   */
   protected abstract storeBackend(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void>;
+    options: StoreOptions,
+  ): Promise<CredentialMetadata | void>;
   protected abstract retrieveBackend(id: CredentialId, attempt: AttemptContext): Promise<StoredCredential>;
   /** Removes the credential; throwing `NotFound` is fine (the base treats it as success). */
   protected abstract deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void>;
@@ -154,6 +168,25 @@ export abstract class BaseStorageProvider implements StorageProvider {
   ): Promise<string[]>;
   protected abstract existsBackend(id: CredentialId, attempt: AttemptContext): Promise<boolean>;
   protected async closeBackend(): Promise<void> {}
+
+  /**
+   * The metadata a store must write for `id` under the overwrite rule, read from the backend: for a backend
+   * whose write cannot keep `createdAt` by itself, this read is the store's extra round trip. An unreadable
+   * old credential (truncated, damaged) counts as absent: the write replaces it.
+   */
+  protected async previousMetadata(
+    id: CredentialId,
+    attempt: AttemptContext,
+  ): Promise<CredentialMetadata | undefined> {
+    try {
+      return (await this.retrieveBackend(id, attempt)).metadata;
+    } catch (error) {
+      if (error instanceof StorageError && (error.code === 'NotFound' || error.code === 'Corrupted')) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
 
   /** A `NotFound` error for `id`, worded the same by every provider. */
   protected notFound(id: CredentialId, operation: StorageOperation = 'retrieve'): StorageError {

@@ -130,7 +130,11 @@ export class CredentialStore {
     this.#encryption = encryption;
   }
 
-  /** Encrypts and stores `secret` under `id` (overwriting); keeps the original creation time on overwrite. */
+  /**
+   * Encrypts and stores `secret` under `id`. On overwrite the credential keeps its creation time, and keeps
+   * its tags / rotation policy unless `options` gives new ones (which then replace them). No read before
+   * the write: the provider applies the rule in its own write (one round trip where the backend allows).
+   */
   async put(
     idLike: CredentialIdLike,
     secret: string | Uint8Array | SecretString,
@@ -141,8 +145,6 @@ export class CredentialStore {
       ...(options.tags ? { tags: options.tags } : {}),
       ...(options.rotationPolicy ? { rotationPolicy: options.rotationPolicy } : {}),
     });
-    const previous = await this.#previousMetadata(id, options.context);
-    if (previous) metadata.createdAt = previous.createdAt;
     const plaintext =
       secret instanceof SecretString
         ? secret.exposeBytes()
@@ -151,11 +153,14 @@ export class CredentialStore {
           : Buffer.from(secret);
     try {
       const data = this.#encryption.encrypt(plaintext, aad(id));
-      await this.provider.store(id, data, metadata, options.context);
+      const written = await this.provider.store(id, data, metadata, options.context, {
+        keepTags: options.tags === undefined,
+        keepRotationPolicy: options.rotationPolicy === undefined,
+      });
+      return written ?? metadata;
     } finally {
       plaintext.fill(0);
     }
-    return metadata;
   }
 
   /** Retrieves and decrypts. Missing: `NotFound`; wrong key or tampered data: `DecryptionFailed`. */
@@ -206,20 +211,6 @@ export class CredentialStore {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  async #previousMetadata(
-    id: CredentialId,
-    context?: CredentialContext,
-  ): Promise<CredentialMetadata | undefined> {
-    try {
-      return (await this.provider.retrieve(id, context)).metadata;
-    } catch (error) {
-      // An unreadable old credential (truncated, a FIFO in its place) is replaced, not a reason to refuse the
-      // write that repairs it; its creation time is lost with it (the provider logs the replacement).
-      if (isStorageError(error, 'NotFound') || isStorageError(error, 'Corrupted')) return undefined;
-      throw error;
-    }
   }
 }
 

@@ -11,10 +11,10 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
@@ -180,12 +180,17 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void> {
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     const sdk = this.#sdk!;
     const name = this.#names.encode(id, PROVIDER);
-    const secretString = this.#document(data, metadata);
-    const tags = this.#desiredTags(metadata);
-    const description = `${DESCRIPTION_PREFIX}${metadata.createdAt.toISOString()}`;
+    // The value (SecretString) carries the metadata, and PutSecretValue cannot merge into it: the overwrite
+    // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
+    const previous = await this.previousMetadata(id, attempt);
+    const written = metadataForOverwrite(previous, metadata, options);
+    const secretString = this.#document(data, written);
+    const tags = this.#desiredTags(written);
+    const description = `${DESCRIPTION_PREFIX}${written.createdAt.toISOString()}`;
     let token = this.#tokens.get(attempt.signal);
     if (token === undefined) {
       token = randomUUID();
@@ -193,7 +198,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     }
     const call: CallContext = { attempt, operation: 'store', credentialId: id.value };
     for (let pass = 0; ; pass++) {
-      if (!this.#known.has(name)) {
+      if (previous === undefined && !this.#known.has(name)) {
         try {
           await this.#send(
             new sdk.CreateSecretCommand({
@@ -209,13 +214,17 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
             call,
           );
           this.#known.set(name, { description, tags });
-          return;
+          return written;
         } catch (error) {
           // ResourceExists: write a new version below. InvalidRequest: scheduled for deletion (checked below).
           if (!isConflict(error)) throw error;
         }
       }
-      const state = this.#known.get(name) ?? (await this.#existingState(id, name, call));
+      const state =
+        this.#known.get(name) ??
+        (previous && pass === 0
+          ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags: this.#desiredTags(previous) }
+          : await this.#existingState(id, name, call));
       try {
         if (state.description !== description) {
           await this.#send(
@@ -252,7 +261,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       }
       await this.#syncTags(name, state.tags, tags, call);
       this.#known.set(name, { description, tags });
-      return;
+      return written;
     }
   }
 

@@ -7,12 +7,12 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
-import type { CredentialFilter, CredentialMetadata } from '../core/metadata.js';
+import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import { OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
 import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
@@ -237,21 +237,25 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
-    const value = encodeCredentialDocument(data, metadata);
+    // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
+    // rule needs the latest version's metadata, one getSecret before the setSecret.
+    const written = metadataForOverwrite(await this.previousMetadata(id, a), metadata, options);
+    const value = encodeCredentialDocument(data, written);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
-          contentType: `${CONTENT_TYPE}; created=${metadata.createdAt.toISOString()}`,
-          tags: { ...metadata.tags },
+          contentType: `${CONTENT_TYPE}; created=${written.createdAt.toISOString()}`,
+          tags: { ...written.tags },
           abortSignal: a.signal,
         }),
       );
     try {
       await set();
-      return;
+      return written;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
       if (this.#settings.policy === 'fail') throw error;
@@ -262,7 +266,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     for (;;) {
       try {
         await set();
-        return;
+        return written;
       } catch (error) {
         if (
           !(error instanceof StorageError && error.code === 'Conflict') ||

@@ -6,11 +6,16 @@ import { decodeCredentialDocument, encodeCredentialDocument } from '../core/docu
 import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import {
   annotationBytes,
@@ -189,41 +194,33 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void> {
-    const body = this.#secretBody(id, data, metadata);
-    const name = body.metadata!.name!;
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     const namespace = this.#namespace();
-    try {
-      await this.#call('store', 'create', id, attempt, (api, o) =>
-        api.createNamespacedSecret({ namespace, body }, o),
-      );
-      return;
-    } catch (error) {
-      if (!(error instanceof StorageError && error.code === 'Conflict')) throw error;
-    }
+    let name = '';
+    // One read tells create from replace and gives the current document (the overwrite rule needs its
+    // metadata) and resourceVersion, so the write is a create or an update carrying its own concurrency check.
     for (let round = 0; round < CONFLICT_ROUNDS; round++) {
       const current = await this.#read(id, 'store', attempt);
-      if (!current) {
-        try {
+      if (current) this.#assertManaged(current, id, 'store');
+      const written = metadataForOverwrite(current && this.#currentMetadata(current, id), metadata, options);
+      const body = this.#secretBody(id, data, written);
+      name = body.metadata!.name!;
+      try {
+        if (!current) {
           await this.#call('store', 'create', id, attempt, (api, o) =>
             api.createNamespacedSecret({ namespace, body }, o),
           );
-          return;
-        } catch (error) {
-          if (error instanceof StorageError && error.code === 'Conflict') continue;
-          throw error;
+        } else {
+          const replacement: V1Secret = {
+            ...body,
+            metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
+          };
+          await this.#call('store', 'update', id, attempt, (api, o) =>
+            api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
+          );
         }
-      }
-      this.#assertManaged(current, id, 'store');
-      const replacement: V1Secret = {
-        ...body,
-        metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
-      };
-      try {
-        await this.#call('store', 'update', id, attempt, (api, o) =>
-          api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
-        );
-        return;
+        return written;
       } catch (error) {
         if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
           throw error;
@@ -243,6 +240,21 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     const secret = await this.#read(id, 'retrieve', attempt);
     if (!secret) throw this.notFound(id);
     this.#assertManaged(secret, id, 'retrieve');
+    const { data, metadata } = this.#decode(secret, id);
+    return { data, metadata, version: secret.metadata?.resourceVersion };
+  }
+
+  /** The metadata of a Secret being replaced (undefined when unreadable: the write repairs it). */
+  #currentMetadata(secret: V1Secret, id: CredentialId): CredentialMetadata | undefined {
+    try {
+      return this.#decode(secret, id).metadata;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'Corrupted') return undefined;
+      throw error;
+    }
+  }
+
+  #decode(secret: V1Secret, id: CredentialId): { data: EncryptedData; metadata: CredentialMetadata } {
     const encoded = secret.data?.[this.#options.dataKey];
     if (encoded === undefined) {
       throw new StorageError({
@@ -253,8 +265,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
         credentialId: id.value,
       });
     }
-    const { data, metadata } = decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
-    return { data, metadata, version: secret.metadata?.resourceVersion };
+    return decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
   }
 
   protected async deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void> {

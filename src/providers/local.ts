@@ -12,11 +12,12 @@ import {
   type CredentialFilter,
   type CredentialMetadata,
   matchesFilter,
+  metadataForOverwrite,
   metadataToJson,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
-import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import {
   commitTempFile,
   KeyedMutex,
@@ -236,54 +237,63 @@ export class LocalStorageProvider extends BaseStorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
-    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
-      provider: PROVIDER_NAME,
-      credentialId: id.value,
-      what: 'encoded credential document',
-    });
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     const { dir, file, lock, parts } = this.#locate(id);
-    await mutex.run(lock, () =>
+    return mutex.run(lock, () =>
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
           await this.#assertPieceDirs(id, parts);
-          // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
-          // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
-          const [temp, held] = await Promise.allSettled([
-            writeTempFile(dir, bytes),
-            this.#acquire(id, lock, a),
-          ]);
-          if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
-            try {
-              await commitTempFile(temp.value, file);
-            } catch (error) {
-              await held.value.release();
-              // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
-              if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
-              throw error;
-            }
-            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
-            if (this.#unreadable.delete(id.value)) {
-              this.common.logger.warn(
-                { provider: PROVIDER_NAME, credentialId: id.value },
-                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
-              );
-            }
-            return;
+          const held = await this.#acquire(id, lock, a);
+          let temp: string | undefined;
+          let written: CredentialMetadata;
+          try {
+            // The overwrite rule needs the current document: read under the lock, so no writer slips between
+            // the read and the rename (a page-cached read of one small file, no extra round trip).
+            written = metadataForOverwrite(await this.#currentMetadata(id, file), metadata, options);
+            const bytes = Buffer.from(encodeCredentialDocument(data, written), 'utf8');
+            assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
+              provider: PROVIDER_NAME,
+              credentialId: id.value,
+              what: 'encoded credential document',
+            });
+            temp = await writeTempFile(dir, bytes);
+            await commitTempFile(temp, file);
+          } catch (error) {
+            await held.release();
+            if (temp !== undefined) await fsp.unlink(temp).catch(() => {});
+            const code = errnoOf(error);
+            // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
+            if (temp !== undefined && code === 'ENOENT' && tries < 5) continue;
+            // A long id's piece directory is created on first use (or re-created after a concurrent delete
+            // removed it when it was empty).
+            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
+            await makeDirectories(dir);
+            continue;
           }
-          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
-          if (held.status === 'fulfilled') await held.value.release();
-          const error: unknown =
-            temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
-          const code = (error as NodeJS.ErrnoException | undefined)?.code;
-          // A long id's piece directory is created on first use (or re-created after a concurrent delete
-          // removed it when it was empty).
-          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
-          await makeDirectories(dir);
+          await Promise.all([held.release(), syncCommittedDirectory(dir)]);
+          if (this.#unreadable.delete(id.value)) {
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, credentialId: id.value },
+              'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+            );
+          }
+          return written;
         }
       }),
     );
+  }
+
+  /** The metadata of the file being overwritten (undefined: none, or unreadable and so replaced). */
+  async #currentMetadata(id: CredentialId, file: string): Promise<CredentialMetadata | undefined> {
+    try {
+      const read = await this.#read(id, file);
+      return read === undefined ? undefined : decodeCredentialDocument(read.bytes, id.value).metadata;
+    } catch (error) {
+      if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
+      this.#unreadable.add(id.value);
+      return undefined;
+    }
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {

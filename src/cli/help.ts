@@ -61,7 +61,9 @@ Options:
   -t, --tag key=value   a tag (repeatable)
   --rotation-days N     record a rotation interval of N days (1-36500)
   --from-file <path>    read the value from a file
-Replacing a credential keeps its creation time. Prints a confirmation (no value) on standard error.`,
+Replacing a credential keeps its creation time, and keeps its tags (rotation interval) unless --tag
+(--rotation-days) gives new ones, which then replace them all. Prints a confirmation (no value) on
+standard error.`,
   get: `Usage: nebula-credential get <id> [--json]
 
 Prints the value, and nothing else, to standard output: no newline is added unless standard output is a

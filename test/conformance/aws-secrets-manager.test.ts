@@ -38,6 +38,7 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => current?.count() ?? 0,
+    facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
     configSecrets: [accessKey.secretAccessKey],
   },
 );

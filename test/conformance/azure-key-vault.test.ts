@@ -30,6 +30,7 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => current?.vault.requests.length ?? 0,
+    facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
     configSecrets: [CLIENT_SECRET],
   },
 );

@@ -30,6 +30,7 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => vault.count(),
+    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1 },
     configSecrets: [vault.rootToken],
   },
 );

@@ -35,6 +35,7 @@ describe('kubernetes emulator (conformance)', () => {
         return provider;
       },
       requestCount: () => emulator.secretRequests(),
+      facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
       configSecrets: tokens,
     },
   );

@@ -29,5 +29,6 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => backendCalls,
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1 },
   },
 );

@@ -14,5 +14,6 @@ runStorageProviderConformance(
       return provider;
     },
     requestCount: () => Object.values(calls).reduce((a, b) => a + b, 0),
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1 },
   },
 );

@@ -21,8 +21,9 @@ export async function put(ctx: CommandContext): Promise<number> {
   try {
     await withStorage(ctx, config, async (provider) => {
       const store = new CredentialStore(provider, key);
+      // The overwrite rule: without --tag / --rotation-days the credential keeps its tags / rotation policy.
       await store.put(id, value, {
-        tags,
+        ...(ctx.options.tag === undefined ? {} : { tags }),
         ...(days === undefined ? {} : { rotationPolicy: { intervalDays: days } }),
       });
       ctx.io.stderr.write(`stored "${id}" (${provider.name})\n`);

@@ -26,7 +26,7 @@ async function runFor(tls: boolean): Promise<void> {
     region: emulator.region,
     endpoint: emulator.endpoint,
     credentials: emulator.credentials,
-    ...(emulator.caCertPath ? { caCertPath: emulator.caCertPath } : {}),
+    ...(emulator.caCertPath ? { tls: { caFile: emulator.caCertPath } } : {}),
   });
   await provider.connect();
   const { default: https } = await import('node:https');

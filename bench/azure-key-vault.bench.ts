@@ -104,7 +104,7 @@ mi.seedSecret('first', encodeCredentialDocument(data, metadata), {
 const firstResult: number[] = [];
 for (let i = 0; i < 20; i++) {
   const started = performance.now();
-  const p = new AzureKeyVaultProvider({ vaultUrl: mi.vaultUrl, caCertPath: mi.caCertPath });
+  const p = new AzureKeyVaultProvider({ vaultUrl: mi.vaultUrl, tls: { caFile: mi.caCertPath } });
   await p.connect();
   await p.retrieve('first');
   firstResult.push(performance.now() - started);

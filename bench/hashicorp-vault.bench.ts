@@ -45,7 +45,6 @@ function raw(method: string, path: string, body?: unknown): Promise<unknown> {
 
 const provider = new HashiCorpVaultProvider({
   address: vault.url,
-  allowInsecureHttp: true,
   auth: { token: vault.rootToken },
 });
 await provider.connect();
@@ -123,7 +122,7 @@ for (const tls of [false, true]) {
   const p = new HashiCorpVaultProvider({
     address: v.url,
     auth: { token: v.rootToken },
-    ...(tls ? { tls: { caCert: v.caCertPem! } } : { allowInsecureHttp: true }),
+    ...(tls ? { tls: { ca: v.caCertPem! } } : {}),
   });
   await p.store('reuse', data, metadata);
   const before = v.connections;

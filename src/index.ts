@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider } from './core/base-provider.js';
+export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export {
   ARGON2ID_PARAMETERS,
@@ -109,3 +109,28 @@ export {
   readKeyFile,
   resolveEncryption,
 } from './core/store.js';
+export {
+  type BackendErrorInit,
+  backendError,
+  classifyHttpStatus,
+  classifyTransportFailure,
+  type HeaderSource,
+  retryAfterMs,
+  type TransportErrorContext,
+  type TransportFailure,
+  type TransportFailureKind,
+  transportError,
+} from './core/transport.js';
+export {
+  assertSecureEndpoint,
+  type CaBundleContext,
+  checkEndpoint,
+  type EndpointSource,
+  INSECURE_HTTP_OPTION,
+  isLoopbackHost,
+  loadCaBundle,
+  pemCertificatesProblem,
+  readEndpointOption,
+  readTlsOptions,
+  type TlsTrustOptions,
+} from './core/transport-security.js';

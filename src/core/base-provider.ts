@@ -8,7 +8,7 @@ import {
   type CredentialMetadata,
   validateMetadata,
 } from './metadata.js';
-import { type AttemptContext, type ErrorMapper, OperationRunner } from './operation.js';
+import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
 import type { ResolvedCommonOptions } from './options.js';
 import type {
   ConnectOptions,
@@ -17,6 +17,20 @@ import type {
   StoreOptions,
   StoredCredential,
 } from './provider.js';
+
+/**
+ * Options of {@link BaseStorageProvider.runProviderOperation}.
+ *
+ * @example
+ * ```ts
+ * const options: ProviderOperationOptions = { kind: 'write', context: { traceId: 'req-42' } };
+ * ```
+ */
+export interface ProviderOperationOptions {
+  context?: CredentialContext | undefined;
+  /** Which deadline applies. Default: `read`, or `write` for `store`/`delete`. */
+  kind?: RunOptions['kind'];
+}
 
 /**
  * The shared half of every provider: id validation, metadata and size checks before any I/O, lazy connect,
@@ -127,6 +141,51 @@ export abstract class BaseStorageProvider implements StorageProvider {
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
+  }
+
+  /**
+   * Runs a provider-only operation (recover, purge, version history, ...) exactly like a contract one: the
+   * closed check, id parsing and {@link validateId} before any I/O, lazy connect, then the runner (deadline,
+   * retries, metrics, logs, error mapping). Pass `undefined` as the id for an operation on no credential.
+   *
+   * @example
+   * ```ts
+   * async purge(id: CredentialIdLike): Promise<void> {
+   *   await this.runProviderOperation('purge', id, (cid, attempt) => this.#purge(cid, attempt), { kind: 'write' });
+   * }
+   * ```
+   */
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: CredentialIdLike,
+    call: (id: CredentialId, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected runProviderOperation<T>(
+    operation: StorageOperation,
+    id: undefined,
+    call: (id: undefined, attempt: AttemptContext) => Promise<T>,
+    options?: ProviderOperationOptions,
+  ): Promise<T>;
+  protected async runProviderOperation<T>(
+    operation: StorageOperation,
+    idLike: CredentialIdLike | undefined,
+    call: (id: never, attempt: AttemptContext) => Promise<T>,
+    options: ProviderOperationOptions = {},
+  ): Promise<T> {
+    let id: CredentialId | undefined;
+    if (idLike === undefined) this.#assertOpen(operation);
+    else {
+      const parsed = this.#parse(idLike, operation);
+      this.#precheck(operation, parsed, () => this.validateId(parsed));
+      id = parsed;
+    }
+    await this.#ready();
+    return this.runner.run(operation, (a) => call(id as never, a), {
+      credentialId: id?.value,
+      context: options.context,
+      kind: options.kind,
+    });
   }
 
   /** Releases connections and handles. Operations afterwards fail. Idempotent. */

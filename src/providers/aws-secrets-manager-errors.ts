@@ -1,6 +1,8 @@
-import { StorageError, type StorageOperation } from '../core/errors.js';
+import type { StorageError, StorageOperation } from '../core/errors.js';
+import { backendError, retryAfterMs, transportError } from '../core/transport.js';
 
 const PROVIDER = 'aws-secrets-manager';
+const SERVICE = 'Secrets Manager';
 
 /**
  * What the provider knew about a call when it failed: the IAM action and the secret it addressed.
@@ -42,48 +44,13 @@ const AUTHENTICATION = new Set([
   'CredentialsProviderError',
 ]);
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ERR_HTTP2_STREAM_ERROR',
-]);
-
-const TLS_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 interface SdkErrorShape {
   name?: unknown;
-  code?: unknown;
   message?: unknown;
   $fault?: unknown;
   $retryable?: { throttling?: boolean } | undefined;
   $metadata?: { httpStatusCode?: number; requestId?: string } | undefined;
   $response?: { headers?: Record<string, string | undefined> } | undefined;
-}
-
-function retryAfterMs(error: SdkErrorShape): number | undefined {
-  const headers = error.$response?.headers ?? {};
-  const amz = headers['x-amz-retry-after'];
-  if (amz !== undefined && /^\d+$/.test(amz)) return Number(amz);
-  const standard = headers['retry-after'];
-  if (standard === undefined) return undefined;
-  if (/^\d+$/.test(standard)) return Number(standard) * 1000;
-  const at = Date.parse(standard);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 // AWS names the denied resource only in the message text; there is no field for it.
@@ -94,7 +61,8 @@ function deniedResource(message: string): string | undefined {
 /**
  * Maps an error from the AWS SDK (or the network under it) to a {@link StorageError}, from the structured
  * fields: the error `name` (the SDK copies `__type` there), `$metadata.httpStatusCode`, `$retryable`, and the
- * Node.js error `code` for network and TLS failures. Messages never include secret values.
+ * Node.js error `code` for network and TLS failures (through the core transport policy). Messages never
+ * include secret values. `now` measures an HTTP-date `Retry-After` (pass the provider's clock).
  *
  * @example
  * ```ts
@@ -109,30 +77,41 @@ export function mapAwsError(
   operation: StorageOperation,
   credentialId: string | undefined,
   call?: AwsCallContext,
+  now: number = Date.now(),
 ): StorageError {
   const error = (typeof raw === 'object' && raw !== null ? raw : {}) as SdkErrorShape;
   const name = typeof error.name === 'string' ? error.name : undefined;
-  const code = typeof error.code === 'string' ? error.code : undefined;
   const status = error.$metadata?.httpStatusCode;
   const message = typeof error.message === 'string' ? error.message : '';
-  const base = {
-    provider: PROVIDER,
-    operation,
-    credentialId,
-    cause: raw,
-  };
   const details = {
-    ...(status !== undefined ? { status } : {}),
     ...(name && error.$metadata ? { backendCode: name } : {}),
     ...(error.$metadata?.requestId ? { requestId: error.$metadata.requestId } : {}),
     ...(call ? { action: call.action, resource: call.resource } : {}),
   };
+  const base = { provider: PROVIDER, operation, credentialId, service: SERVICE, cause: raw };
+  if (status === undefined) {
+    const network = transportError(raw, {
+      ...base,
+      endpointSource: 'the endpoint option or AWS_ENDPOINT_URL_SECRETS_MANAGER',
+      details,
+    });
+    if (network) return network;
+  }
   const make = (
-    c: StorageError['code'],
-    text: string,
+    code: StorageError['code'] | undefined,
+    text: string | undefined,
     retryable?: boolean,
     extra: Record<string, unknown> = {},
-  ) => new StorageError({ ...base, code: c, message: text, retryable, details: { ...details, ...extra } });
+  ) =>
+    backendError({
+      ...base,
+      status,
+      code,
+      message: text,
+      retryable,
+      retryAfterMs: retryAfterMs(error.$response?.headers, now),
+      details: { ...details, ...extra },
+    });
 
   if (name === 'AccessDeniedException' || status === 403) {
     const resource = deniedResource(message) ?? call?.resource;
@@ -167,12 +146,10 @@ export function mapAwsError(
     );
   }
   if ((name !== undefined && THROTTLING.has(name)) || status === 429 || error.$retryable?.throttling) {
-    const after = retryAfterMs(error);
     return make(
       'RateLimited',
       'AWS throttled the request (ThrottlingException); it will be retried with backoff',
       true,
-      after !== undefined ? { retryAfterMs: after } : {},
     );
   }
   if (name === 'LimitExceededException') {
@@ -200,41 +177,26 @@ export function mapAwsError(
   ) {
     return make('InvalidConfig', `Secrets Manager rejected a parameter (${name}): ${message}`, false);
   }
-  if (code !== undefined && TLS_CODES.has(code)) {
-    return make(
-      'InvalidConfig',
-      `the TLS certificate of the Secrets Manager endpoint is not trusted (${code}); if it uses a private CA, set caCertPath`,
-      false,
-    );
-  }
   if (
-    (status !== undefined && status >= 500) ||
     name === 'InternalServiceError' ||
     name === 'ServiceUnavailable' ||
     name === 'TimeoutError' ||
     name === 'RequestTimeout' ||
-    name === 'RequestTimeoutException' ||
-    (code !== undefined && NETWORK_CODES.has(code))
+    name === 'RequestTimeoutException'
   ) {
     return make(
       'Unavailable',
-      `Secrets Manager is unreachable or failing (${name ?? code ?? 'network error'}${status ? `, HTTP ${status}` : ''}); retrying`,
+      `Secrets Manager is unreachable or failing (${name}${status ? `, HTTP ${status}` : ''}); retrying`,
       true,
     );
   }
-  if (status !== undefined) {
-    return make('Internal', `Secrets Manager answered HTTP ${status} (${name ?? 'unknown error'})`, false);
-  }
-  if (code !== undefined) {
-    return make(
-      'Unavailable',
-      `the request to Secrets Manager failed (${code}); check the endpoint and network`,
-      true,
-    );
-  }
+  if (status !== undefined && (status === 429 || status >= 500)) return make(undefined, undefined);
+  // AWS names every client error in __type; an unknown one (or an answer without a status) is unexpected.
   return make(
     'Internal',
-    `${operation} failed with an unexpected ${name ?? typeof raw}; run with a debug logger to see the cause`,
+    status === undefined
+      ? `${operation} failed with an unexpected ${name ?? typeof raw}; run with a debug logger to see the cause`
+      : `Secrets Manager answered HTTP ${status} (${name ?? 'unknown error'})`,
     false,
   );
 }

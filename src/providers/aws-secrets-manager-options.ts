@@ -1,6 +1,7 @@
 import type { StorageError } from '../core/errors.js';
 import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOptions } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
+import { readEndpointOption, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import { AWS_NAME_CHARSET, assertAwsTags } from './aws-secrets-manager-names.js';
 
 const PROVIDER = 'aws-secrets-manager';
@@ -14,7 +15,6 @@ const PROVIDER = 'aws-secrets-manager';
  * ```
  */
 export const AWS_DEFAULT_PREFIX = 'nebula/credentials/';
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
  * Options of {@link AwsSecretsManagerProvider}.
@@ -34,8 +34,9 @@ export interface AwsSecretsManagerOptions extends CommonProviderOptions {
   /** AWS region, e.g. `eu-west-1`. @default the SDK's resolution: `AWS_REGION`, then the profile's `region` */
   region?: string | undefined;
   /**
-   * Endpoint URL, for VPC interface endpoints or an emulator. `http://` is accepted for loopback hosts only.
-   * @default the regional public endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured by the SDK)
+   * Endpoint URL, for VPC interface endpoints or an emulator. `http://` only to a loopback host, unless
+   * `dangerouslyAllowInsecureHttp`; the same rule applies to `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL`.
+   * @default the regional public endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`, are honoured)
    */
   endpoint?: string | undefined;
   /** Text put before every secret name (AWS name characters only). @default `nebula/credentials/` */
@@ -58,10 +59,10 @@ export interface AwsSecretsManagerOptions extends CommonProviderOptions {
     | undefined;
   /** Profile of the shared config/credentials files for the default chain. @default `AWS_PROFILE`, then `default` */
   profile?: string | undefined;
-  /** PEM file of the CA bundle to trust instead of Node's roots. @default `AWS_CA_BUNDLE` when set, else Node's roots */
-  caCertPath?: string | undefined;
-  /** PEM text of the CA bundle (alternative to `caCertPath`). @default none */
-  caCertPem?: string | undefined;
+  /** CA bundle to trust instead of Node's roots: a PEM file (`caFile`) and/or PEM text (`ca`). @default `AWS_CA_BUNDLE` when set, else Node's roots */
+  tls?: TlsTrustOptions | undefined;
+  /** Allow a plain `http://` endpoint to a host that is not loopback (the request signature and session token cross the network in clear). @default false */
+  dangerouslyAllowInsecureHttp?: boolean | undefined;
   /** Days a deleted credential stays recoverable (7 to 30). @default 30 (AWS's default) */
   recoveryWindowInDays?: number | undefined;
   /** Delete immediately, without a recovery window. @default false */
@@ -89,8 +90,8 @@ export interface AwsResolvedOptions {
   kmsKeyId: string | undefined;
   defaultTags: Record<string, string>;
   profile: string | undefined;
-  caCertPath: string | undefined;
-  caCertPem: string | undefined;
+  tls: TlsTrustOptions | undefined;
+  allowInsecureHttp: boolean;
   recoveryWindowInDays: number;
   forceDelete: boolean;
   restoreOnStore: boolean;
@@ -117,8 +118,8 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     'defaultTags',
     'credentials',
     'profile',
-    'caCertPath',
-    'caCertPem',
+    'tls',
+    'dangerouslyAllowInsecureHttp',
     'recoveryWindowInDays',
     'forceDelete',
     'restoreOnStore',
@@ -128,8 +129,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     pattern: /^[a-z]{2,4}(-[a-z0-9]+)+-\d+$/,
     rule: 'an AWS region such as eu-west-1',
   });
-  const endpoint = v.string('endpoint', { nonEmpty: true });
-  if (endpoint !== undefined) checkEndpoint(v, endpoint);
+  const { text: endpoint, allowInsecureHttp } = readEndpointOption(v, 'endpoint');
   const prefix =
     v.string('prefix', {
       maxLength: 256,
@@ -147,11 +147,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
   }
   const credentials = readCredentials(v);
   const profile = v.string('profile', { nonEmpty: true });
-  const caCertPath = v.string('caCertPath', { nonEmpty: true });
-  const caCertPem = v.string('caCertPem', { nonEmpty: true });
-  if (caCertPath !== undefined && caCertPem !== undefined) {
-    v.add('caCertPem', 'give either caCertPath or caCertPem, not both');
-  }
+  const tls = readTlsOptions(v);
   if (credentials !== undefined && profile !== undefined) {
     v.add('profile', 'a profile applies to the default chain only; drop it or drop credentials');
   }
@@ -174,31 +170,13 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     kmsKeyId,
     defaultTags: { ...defaultTags },
     profile,
-    caCertPath,
-    caCertPem,
+    tls,
+    allowInsecureHttp,
     recoveryWindowInDays: window ?? 30,
     forceDelete,
     restoreOnStore,
     credentials,
   };
-}
-
-function checkEndpoint(v: OptionsValidator, endpoint: string): void {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    v.add('endpoint', 'must be a URL such as https://secretsmanager.eu-west-1.amazonaws.com');
-    return;
-  }
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname)) return;
-  v.add(
-    'endpoint',
-    url.protocol === 'http:'
-      ? 'plain http is accepted for loopback emulators only; use https (a private CA goes in caCertPath)'
-      : 'must use https',
-  );
 }
 
 function readCredentials(

@@ -94,7 +94,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   constructor(options: AwsSecretsManagerOptions = {}) {
     const resolved = resolveAwsOptions(options);
     super(PROVIDER, resolved.common, (error, operation, credentialId) =>
-      mapAwsError(error, operation, credentialId),
+      mapAwsError(error, operation, credentialId, undefined, resolved.common.clock.now()),
     );
     this.#names = new AwsSecretNames(resolved.prefix);
     this.#settings = resolved;
@@ -144,7 +144,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       () => import('@aws-sdk/client-secrets-manager'),
     );
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings);
+    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal);
     const client = this.#client;
     let region: string;
     try {
@@ -405,10 +405,13 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
       return (await this.#client!.send(command as never, { abortSignal: call.attempt.signal })) as T;
     } catch (error) {
       if (error instanceof StorageError) throw error;
-      throw mapAwsError(error, call.operation, call.credentialId, {
-        action: `secretsmanager:${action}`,
-        resource,
-      });
+      throw mapAwsError(
+        error,
+        call.operation,
+        call.credentialId,
+        { action: `secretsmanager:${action}`, resource },
+        this.common.clock.now(),
+      );
     }
   }
 

@@ -167,19 +167,6 @@ function cacheKey(scopes: string[], options: GetTokenOptions): string {
   return JSON.stringify([scopes, options.tenantId ?? '', options.enableCae === true]);
 }
 
-/** Whether a hostname is a loopback address, where Key Vault's challenge resource check cannot pass.
- *
- * @example
- * ```ts
- * isLoopbackHost('127.0.0.1'); // true
- * isLoopbackHost('my-vault.vault.azure.net'); // false
- * ```
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
 /**
  * Creates the `@azure/identity` credential a config object describes, with the SDK's retries off and the
  * authority, CA and tenant options applied.

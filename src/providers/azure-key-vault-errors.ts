@@ -4,6 +4,10 @@ import {
   type StorageOperation,
   toStorageError,
 } from '../core/errors.js';
+import { backendError, retryAfterMs, transportError } from '../core/transport.js';
+
+const SERVICE = 'the vault';
+const TOKEN_SERVICE = 'the Microsoft Entra ID or managed identity token endpoint';
 
 /** Data actions whose denial needs only read access; everything else needs the Officer role. */
 const READ_ACTIONS = new Set(['getSecret/action', 'readMetadata/action']);
@@ -57,37 +61,11 @@ export interface AzureErrorContext {
   credentialKind: string;
   /** Values to blank out of any text taken from an SDK error. */
   redact: readonly string[];
+  /** The provider clock's time, for an HTTP-date `Retry-After`. Default: now. */
+  now?: number | undefined;
 }
-
-const NETWORK_CODES = new Set([
-  'REQUEST_SEND_ERROR',
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-]);
 
 const FILE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ENOTDIR']);
-
-/** Retry-After, retry-after-ms or x-ms-retry-after-ms of a response, in milliseconds. */
-function retryAfterMs(error: RestErrorLike): number | undefined {
-  const headers = error.response?.headers;
-  if (!headers || typeof headers.get !== 'function') return undefined;
-  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-    const v = Number(headers.get(name));
-    if (Number.isFinite(v) && v >= 0 && headers.get(name) !== undefined) return v;
-  }
-  const after = headers.get('retry-after');
-  if (after === undefined) return undefined;
-  const seconds = Number(after);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(after);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
 
 function clean(text: unknown, redact: readonly string[]): string {
   let out = typeof text === 'string' ? text : '';
@@ -110,47 +88,63 @@ function clean(text: unknown, redact: readonly string[]): string {
 export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageError {
   if (error instanceof StorageError) return error;
   const e = (typeof error === 'object' && error !== null ? error : {}) as RestErrorLike;
-  const base = { provider: ctx.provider, operation: ctx.operation, credentialId: ctx.credentialId };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const base = {
+    provider: ctx.provider,
+    operation: ctx.operation,
+    credentialId: ctx.credentialId,
+    service: SERVICE,
+    status,
+    cause: error,
+    retryAfterMs: retryAfterMs(e.response?.headers, ctx.now ?? Date.now()),
+  };
   const make = (
-    code: StorageErrorCode,
-    message: string,
+    code: StorageErrorCode | undefined,
+    message: string | undefined,
     details: Record<string, unknown>,
     retryable?: boolean,
-  ) => new StorageError({ ...base, code, message, details, cause: error, retryable });
+  ) => backendError({ ...base, code, message, details, retryable });
 
   if (typeof e.name === 'string' && IDENTITY_ERRORS.has(e.name)) {
-    const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
     const aadCode = typeof e.errorResponse?.error === 'string' ? e.errorResponse.error : undefined;
     if (status !== undefined && (status === 429 || status >= 500)) {
       return make(
-        'Unavailable',
+        undefined,
         `the token endpoint answered ${status}; Microsoft Entra ID or the managed identity endpoint is unavailable`,
-        { status, ...(aadCode ? { backendCode: aadCode } : {}) },
-        true,
+        { ...(aadCode ? { backendCode: aadCode } : {}) },
       );
     }
+    // A token endpoint whose certificate is not trusted is a configuration problem like the vault's; an
+    // unreachable one means no such identity here, which stays an authentication failure.
+    const network =
+      status === undefined ? transportError(error, { ...base, service: TOKEN_SERVICE }) : undefined;
+    if (network?.code === 'InvalidConfig') return network;
     return make(
       'AuthenticationFailed',
       `could not get an access token for Key Vault with the ${ctx.credentialKind} credential ` +
         `(${e.name}: ${clean(e.message, ctx.redact)}); check the credential configuration ` +
         '(tenant, client id, secret or certificate, or the managed identity of this host)',
-      { backendCode: aadCode ?? e.name, ...(status === undefined ? {} : { status }) },
+      { backendCode: aadCode ?? e.name },
       false,
     );
   }
 
-  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const code = typeof e.code === 'string' ? e.code : undefined;
   const inner =
     typeof e.details?.error?.innerError?.code === 'string' ? e.details.error.innerError.code : undefined;
   const backendCode = inner ?? code;
   const details: Record<string, unknown> = {
-    ...(status === undefined ? {} : { status }),
     ...(backendCode === undefined ? {} : { backendCode }),
     ...(ctx.secretName ? { secretName: ctx.secretName } : {}),
   };
 
   if (status === undefined) {
+    const network = transportError(error, {
+      ...base,
+      endpointSource: 'vaultUrl',
+      details: ctx.secretName ? { secretName: ctx.secretName } : {},
+    });
+    if (network) return network;
     if (code !== undefined && FILE_CODES.has(code)) {
       // A credential file (certificate, federated token) named in the configuration cannot be read.
       return make(
@@ -160,89 +154,60 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageEr
         false,
       );
     }
-    if (code !== undefined && NETWORK_CODES.has(code)) {
+    if (code === 'REQUEST_SEND_ERROR' || e.name === 'AbortError') {
       return make(
         'Unavailable',
-        `could not reach the vault (${code}); check vaultUrl and the network`,
+        `the request to the vault could not be sent or was cut off (${code ?? e.name}); check vaultUrl and the network`,
         details,
         true,
       );
     }
-    if (e.name === 'AbortError')
-      return make('Unavailable', 'the request to the vault was cut off', details, true);
-    return toStorageError(error, base);
+    return toStorageError(error, {
+      provider: ctx.provider,
+      operation: ctx.operation,
+      credentialId: ctx.credentialId,
+    });
   }
   if (status === 401) {
     return make(
-      'AuthenticationFailed',
+      undefined,
       `the vault refused the access token (${code ?? 'Unauthorized'}); the token may be expired, for another ` +
         'tenant or resource, or the principal may be disabled: check the credential and tenant',
       details,
-      false,
     );
   }
   if (status === 403) {
     const action = ctx.action ? `Microsoft.KeyVault/vaults/secrets/${ctx.action}` : undefined;
     if (inner === 'SecretDisabled') {
       return make(
-        'PermissionDenied',
+        undefined,
         `secret ${ctx.secretName ?? ''} is disabled in the vault; enable it (az keyvault secret set-attributes --enabled true) to read it`,
         details,
-        false,
       );
     }
     if (inner === 'PurgeProtectionEnabled') {
       return make(
-        'PermissionDenied',
+        undefined,
         'the vault has purge protection: soft-deleted secrets cannot be purged and are removed only when the retention period ends; recover the credential instead',
         details,
-        false,
       );
     }
     const role = ctx.action ? requiredRoleFor(ctx.action) : 'Key Vault Secrets Officer';
     return make(
-      'PermissionDenied',
+      undefined,
       `the caller may not ${ctx.operation}${action ? ` (data action ${action})` : ''} on this vault` +
         `${inner ? ` (${inner})` : ''}: assign the "${role}" role to the principal on the vault ` +
         `(or grant the matching access policy), then allow a few minutes for the assignment to apply`,
       { ...details, requiredRole: role, ...(action ? { action } : {}) },
-      false,
-    );
-  }
-  if (status === 404) {
-    return make(
-      'NotFound',
-      `credential "${ctx.credentialId ?? ''}" does not exist in ${ctx.provider}`,
-      details,
-      false,
     );
   }
   if (status === 409) {
     return make(
-      'Conflict',
+      undefined,
       inner === 'ObjectIsDeletedButRecoverable'
         ? `credential "${ctx.credentialId ?? ''}" is soft-deleted in the vault; recover(id) or purge(id) it, or set softDeletePolicy to "recover" or "purge"`
         : `the vault reported a conflict (${backendCode ?? 'Conflict'}); try again shortly`,
       details,
-      false,
-    );
-  }
-  if (status === 429) {
-    const after = retryAfterMs(e);
-    return make(
-      'RateLimited',
-      'the vault is throttling requests (429); slow down or spread the load',
-      { ...details, ...(after === undefined ? {} : { retryAfterMs: after }) },
-      true,
-    );
-  }
-  if (status === 408 || (status >= 500 && status !== 501 && status !== 505)) {
-    const after = retryAfterMs(e);
-    return make(
-      'Unavailable',
-      `the vault answered ${status} (${code ?? 'server error'}); it may be temporarily unavailable`,
-      { ...details, ...(after === undefined ? {} : { retryAfterMs: after }) },
-      true,
     );
   }
   if (status === 400 && ctx.operation === 'store') {
@@ -254,9 +219,10 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageEr
     );
   }
   return make(
-    status >= 500 ? 'Unavailable' : 'Internal',
-    `the vault answered ${status} (${backendCode ?? 'error'}) to ${ctx.operation}`,
+    undefined,
+    status === 429 || status === 404 || status >= 500
+      ? undefined
+      : `the vault answered ${status} (${backendCode ?? 'error'}) to ${ctx.operation}`,
     details,
-    false,
   );
 }

@@ -2,10 +2,12 @@ import type { TokenCredential } from '@azure/identity';
 import type { CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
 import {
-  AZURE_CREDENTIAL_TYPES,
-  type AzureCredentialConfig,
   isLoopbackHost,
-} from './azure-key-vault-auth.js';
+  readEndpointOption,
+  readTlsOptions,
+  type TlsTrustOptions,
+} from '../core/transport-security.js';
+import { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 
 const MICROSOFT_AUTHORITIES = new Set([
   'login.microsoftonline.com',
@@ -37,7 +39,7 @@ export type AzureSoftDeletePolicy = 'recover' | 'purge' | 'fail';
  * ```
  */
 export interface AzureKeyVaultOptions extends CommonProviderOptions {
-  /** The vault's URL, e.g. `https://my-vault.vault.azure.net`. Required; https unless `allowInsecureConnection`. */
+  /** The vault's URL, e.g. `https://my-vault.vault.azure.net`. Required; `http://` only to a loopback host unless `dangerouslyAllowInsecureHttp`. */
   vaultUrl: string;
   /**
    * How to authenticate: a config object (see {@link AzureCredentialConfig}) or any `TokenCredential`.
@@ -52,12 +54,10 @@ export interface AzureKeyVaultOptions extends CommonProviderOptions {
   disableInstanceDiscovery?: boolean | undefined;
   /** Tenants other than the credential's own that the vault's challenge may name (`['*']` for any). @default [] */
   additionallyAllowedTenants?: string[] | undefined;
-  /** PEM file of an extra CA to trust (private endpoints behind TLS inspection, emulators). @default none */
-  caCertPath?: string | undefined;
-  /** PEM text of an extra CA to trust. @default none */
-  ca?: string | undefined;
-  /** Allow an `http://` vaultUrl (development only). @default false */
-  allowInsecureConnection?: boolean | undefined;
+  /** CA to trust for the vault and the token endpoint (TLS inspection on a private endpoint, emulators): a PEM file (`caFile`) and/or PEM text (`ca`). @default Node's roots */
+  tls?: TlsTrustOptions | undefined;
+  /** Allow an `http://` vaultUrl to a host that is not loopback (the access token crosses the network in clear). @default false */
+  dangerouslyAllowInsecureHttp?: boolean | undefined;
   /** Skip the check that the challenge resource matches the vault's domain. @default true for loopback hosts, else false */
   disableChallengeResourceVerification?: boolean | undefined;
   /** Text put before every secret name (`[0-9a-z-]`); ids get 127 minus its length. @default '' */
@@ -77,9 +77,8 @@ export const AZURE_OPTION_KEYS = [
   'authorityHost',
   'disableInstanceDiscovery',
   'additionallyAllowedTenants',
-  'caCertPath',
-  'ca',
-  'allowInsecureConnection',
+  'tls',
+  'dangerouslyAllowInsecureHttp',
   'disableChallengeResourceVerification',
   'namePrefix',
   'softDeletePolicy',
@@ -94,9 +93,9 @@ export interface AzureKeyVaultSettings {
   authorityHost: string | undefined;
   disableInstanceDiscovery: boolean;
   additionallyAllowedTenants: string[];
-  caCertPath: string | undefined;
-  ca: string | undefined;
-  allowInsecureConnection: boolean;
+  tls: TlsTrustOptions | undefined;
+  /** The vault URL is plain http (allowed by the https-only rule): the SDK needs `allowInsecureConnection`. */
+  insecureConnection: boolean;
   disableChallengeResourceVerification: boolean;
   prefix: string;
   policy: AzureSoftDeletePolicy;
@@ -122,24 +121,12 @@ export function resolveAzureOptions(
   credential: { config: AzureCredentialConfig | TokenCredential; secrets: SecretString[] } | undefined;
 } {
   v.noUnknownKeys(AZURE_OPTION_KEYS);
-  const vaultUrl = v.string('vaultUrl', { required: true, rule: 'e.g. https://my-vault.vault.azure.net' });
-  const allowInsecureConnection = v.boolean('allowInsecureConnection') ?? false;
-  let url: URL | undefined;
-  if (vaultUrl) {
-    try {
-      url = new URL(vaultUrl);
-      if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowInsecureConnection)) {
-        v.add(
-          'vaultUrl',
-          'must be an https:// URL (http only with allowInsecureConnection: true, for development)',
-        );
-      }
-      if (url.pathname !== '/' || url.search || url.hash)
-        v.add('vaultUrl', 'must be the vault origin only, without a path');
-    } catch {
-      v.add('vaultUrl', 'must be a URL such as https://my-vault.vault.azure.net');
-    }
-  }
+  const { url } = readEndpointOption(v, 'vaultUrl', {
+    required: true,
+    rule: 'e.g. https://my-vault.vault.azure.net',
+  });
+  if (url && (url.pathname !== '/' || url.search || url.hash))
+    v.add('vaultUrl', 'must be the vault origin only, without a path');
   const authorityHost = v.string('authorityHost', {
     pattern: /^https:\/\/[^\s]+$/,
     rule: 'an https:// URL',
@@ -160,11 +147,12 @@ export function resolveAzureOptions(
       v.boolean('disableInstanceDiscovery') ??
       (authorityHost !== undefined && !MICROSOFT_AUTHORITIES.has(safeHost(authorityHost))),
     additionallyAllowedTenants: Array.isArray(tenants) ? [...(tenants as string[])] : [],
-    caCertPath: v.string('caCertPath', { nonEmpty: true }),
-    ca: v.string('ca', { nonEmpty: true }),
-    allowInsecureConnection,
+    tls: readTlsOptions(v),
+    insecureConnection: url?.protocol === 'http:',
     disableChallengeResourceVerification:
-      v.boolean('disableChallengeResourceVerification') ?? (url ? isLoopbackHost(url.hostname) : false),
+      v.boolean('disableChallengeResourceVerification') ??
+      // Key Vault's resource check cannot pass on this machine's names (lowkey-vault serves <name>.localhost).
+      (url ? isLoopbackHost(url.hostname) || url.hostname.endsWith('.localhost') : false),
     prefix,
     policy,
     serviceVersion: v.string('serviceVersion', { nonEmpty: true }),

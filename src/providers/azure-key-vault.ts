@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
@@ -14,6 +13,7 @@ import { OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
+import { loadCaBundle } from '../core/transport-security.js';
 import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
@@ -105,6 +105,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
         credentialId,
         credentialKind: kind,
         redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
+        now: common.clock.now(),
       }),
     );
     this.#settings = settings;
@@ -142,29 +143,22 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   }
 
   /** Recovers a soft-deleted credential (within the vault's retention period). */
-  async recover(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'recover');
-    await this.connect();
-    await this.runner.run('recover', (a) => this.#recoverName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async recover(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('recover', id, (cid, a) => this.#recoverName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Permanently removes a soft-deleted credential (refused by vaults with purge protection). */
-  async purge(id: CredentialId | string): Promise<void> {
-    const cid = this.#id(id, 'purge');
-    await this.connect();
-    await this.runner.run('purge', (a) => this.#purgeName(cid, this.#name(cid), a), {
-      credentialId: cid.value,
+  async purge(id: CredentialIdLike): Promise<void> {
+    await this.runProviderOperation('purge', id, (cid, a) => this.#purgeName(cid, this.#name(cid), a), {
       kind: 'write',
     });
   }
 
   /** Ids of soft-deleted credentials that can still be recovered or purged. */
   async listDeleted(): Promise<string[]> {
-    await this.connect();
-    const ids = await this.runner.run('list', async (a) => {
+    const ids = await this.runProviderOperation('list', undefined, async (_none, a) => {
       await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
@@ -201,11 +195,12 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     const s = this.#settings;
     this.#sdks ??= this.#loadSdks();
     const { kv, identity } = await this.#sdks;
-    const ca = s.ca ?? (s.caCertPath ? await this.#readCa(s.caCertPath) : undefined);
+    const ca = await loadCaBundle(s.tls, { provider: NAME, signal: a.signal });
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
-      ...(s.allowInsecureConnection ? { allowInsecureConnection: true } : {}),
+      // The https-only rule already decided (loopback, or dangerouslyAllowInsecureHttp); the SDK asks again.
+      ...(s.insecureConnection ? { allowInsecureConnection: true } : {}),
     };
     let inner: TokenCredential;
     if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
@@ -376,6 +371,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
         secretName: id ? this.#name(id) : undefined,
         credentialKind: this.#credentialKind,
         redact: this.#secrets.filter((s) => !s.disposed).map((s) => s.expose()),
+        now: this.common.clock.now(),
       });
       if (mapped.code === 'AuthenticationFailed') this.#tokens?.clear();
       throw mapped;
@@ -400,16 +396,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
   }
 
-  #id(id: CredentialId | string, operation: StorageOperation): CredentialId {
-    try {
-      const parsed = CredentialId.from(id);
-      this.#name(parsed);
-      return parsed;
-    } catch (error) {
-      throw error instanceof StorageError ? error.withContext({ provider: NAME, operation }) : error;
-    }
-  }
-
   async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
     const [kv, identity] = await Promise.all([
       importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
@@ -418,20 +404,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
         : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
     ]);
     return { kv, identity };
-  }
-
-  async #readCa(path: string): Promise<string> {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: `caCertPath ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        provider: NAME,
-        operation: 'connect',
-        cause: error,
-      });
-    }
   }
 }
 

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { SecretString } from '../core/secret-string.js';
+import { backendError, retryAfterMs } from '../core/transport.js';
 import type { VaultHttpClient, VaultResponse } from './hashicorp-vault-client.js';
 
 /** How the provider authenticates (secrets already wrapped). */
@@ -188,12 +189,12 @@ export class VaultTokenManager {
     });
     if (res.status !== 200 || typeof res.body?.auth?.client_token !== 'string') {
       if (res.status === 429 || res.status >= 500) {
-        throw new StorageError({
-          code: res.status === 429 ? 'RateLimited' : 'Unavailable',
-          message: `Vault AppRole login at auth/${auth.mount} failed with HTTP ${res.status}; retrying may help`,
+        throw backendError({
           provider: PROVIDER,
-          retryable: true,
-          details: { status: res.status },
+          service: 'Vault',
+          status: res.status,
+          message: `Vault AppRole login at auth/${auth.mount} failed with HTTP ${res.status}; retrying may help`,
+          retryAfterMs: retryAfterMs(res.headers, this.#clock.now()),
         });
       }
       throw new StorageError({

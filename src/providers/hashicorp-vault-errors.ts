@@ -1,87 +1,38 @@
 import { StorageError, type StorageErrorCode, type StorageOperation } from '../core/errors.js';
+import { backendError, retryAfterMs, transportError } from '../core/transport.js';
 import type { VaultResponse } from './hashicorp-vault-client.js';
 
 const PROVIDER = 'hashicorp-vault';
 
-const RETRYABLE_NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-
-const TLS_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'EPROTO',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-]);
+const SERVICE = 'Vault';
 
 /**
- * Maps transport failures (no HTTP response) by their `code`: resets and refusals are `Unavailable` and
- * retryable; a certificate Vault's CA does not vouch for is `Unavailable`, not retryable, with a hint.
+ * Maps a failure without an HTTP response through the core transport policy (refused, reset, DNS,
+ * certificates); anything else is `Internal`.
+ *
+ * @example
+ * ```ts
+ * const error = mapVaultNetworkError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }), 'connect', undefined);
+ * console.log(error.code, error.retryable); // Unavailable true
+ * ```
  */
 export function mapVaultNetworkError(
   error: unknown,
   operation: StorageOperation,
   credentialId: string | undefined,
 ): StorageError {
-  const code = String((error as { code?: unknown } | null)?.code ?? '');
-  if (TLS_ERRORS.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL')) {
-    return new StorageError({
-      code: 'Unavailable',
-      message: `the TLS connection to Vault failed (${code}): its certificate is not trusted or does not match the address; set tls.caFile or tls.caCert to the CA that signed it`,
-      provider: PROVIDER,
-      operation,
-      credentialId,
-      retryable: false,
-      details: { backendCode: code },
-      cause: error,
-    });
-  }
-  if (RETRYABLE_NETWORK.has(code) || code.startsWith('UND_ERR')) {
-    return new StorageError({
-      code: 'Unavailable',
-      message: `Vault could not be reached (${code}); check the address and that Vault is running`,
-      provider: PROVIDER,
-      operation,
-      credentialId,
-      retryable: true,
-      details: { backendCode: code },
-      cause: error,
-    });
-  }
-  if (code === 'ENOTFOUND') {
-    return new StorageError({
-      code: 'Unavailable',
-      message: 'the Vault host name does not resolve (ENOTFOUND); check the address',
-      provider: PROVIDER,
-      operation,
-      credentialId,
-      retryable: false,
-      details: { backendCode: code },
-      cause: error,
-    });
-  }
+  const context = { provider: PROVIDER, operation, credentialId };
+  const network = transportError(error, {
+    ...context,
+    service: SERVICE,
+    endpointSource: 'the address option',
+  });
+  if (network) return network;
   const kind = error instanceof Error ? error.name : typeof error;
   return new StorageError({
+    ...context,
     code: 'Internal',
     message: `${operation} failed with an unexpected ${kind} talking to Vault; run with a debug logger to see the cause`,
-    provider: PROVIDER,
-    operation,
-    credentialId,
     cause: error,
   });
 }
@@ -109,31 +60,36 @@ export function vaultStatusError(
     credentialId: string | undefined;
     path: string;
     capabilities: readonly string[];
+    /** The provider clock's time, for an HTTP-date `Retry-After`. Default: now. */
+    now?: number | undefined;
   },
 ): StorageError {
   const errors = vaultErrors(res);
   const status = res.status;
   const said = errors.length > 0 ? `: ${errors.join('; ')}` : '';
   const make = (
-    code: StorageErrorCode,
-    message: string,
-    retryable: boolean,
+    code: StorageErrorCode | undefined,
+    message: string | undefined,
+    retryable?: boolean,
     details: Record<string, unknown> = {},
   ) =>
-    new StorageError({
-      code,
-      message,
+    backendError({
       provider: PROVIDER,
       operation: ctx.operation,
       credentialId: ctx.credentialId,
+      service: SERVICE,
+      status,
+      code,
+      message,
       retryable,
-      details: { status, path: ctx.path, ...(errors.length > 0 ? { errors } : {}), ...details },
+      retryAfterMs: retryAfterMs(res.headers, ctx.now ?? Date.now()),
+      details: { path: ctx.path, ...(errors.length > 0 ? { errors } : {}), ...details },
     });
   if (status === 403) {
     return make(
-      'PermissionDenied',
+      undefined,
       `Vault policy denies ${ctx.capabilities.map((c) => `"${c}"`).join(' or ')} on "${ctx.path}"; add it to the token's policy (see docs/providers/hashicorp-vault.md)`,
-      false,
+      undefined,
       { capabilities: [...ctx.capabilities], capability: ctx.capabilities.join('/') },
     );
   }
@@ -152,7 +108,7 @@ export function vaultStatusError(
     if (text.includes('custom_metadata')) {
       return make('InvalidMetadata', `Vault refused the credential's tags as custom_metadata${said}`, false);
     }
-    return make('Internal', `Vault refused the request (HTTP 400)${said}`, false);
+    return make(undefined, `Vault refused the request (HTTP 400)${said}`);
   }
   if (status === 404 || status === 405) {
     return make(
@@ -163,22 +119,16 @@ export function vaultStatusError(
   }
   if (status === 413) {
     return make(
-      'SizeLimitExceeded',
+      undefined,
       `Vault refused the request as too large (HTTP 413); raise max_request_size or store less`,
-      false,
     );
   }
-  if (status === 429) {
-    const retryAfter = Number(res.headers['retry-after']);
-    return make('RateLimited', `Vault rate-limited the request (HTTP 429)${said}`, true, {
-      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-    });
-  }
+  if (status === 429) return make(undefined, `Vault rate-limited the request (HTTP 429)${said}`);
   if (status === 503) {
     return make(
-      'Unavailable',
-      `Vault is unavailable (HTTP 503${said ? said : ''}); it may be sealed or a standby`,
-      true,
+      undefined,
+      `Vault is unavailable (HTTP 503${said}); it may be sealed or a standby`,
+      undefined,
       {
         backendCode: errors.some((e) => /sealed/i.test(e))
           ? 'sealed'
@@ -189,12 +139,15 @@ export function vaultStatusError(
     );
   }
   if (status === 412) {
+    // Vault's 412 is a performance standby that has not replicated the state yet, not a lost precondition.
     return make(
       'Unavailable',
       'Vault has not yet replicated the state this request needs (HTTP 412); retrying',
       true,
     );
   }
-  if (status >= 500) return make('Unavailable', `Vault failed with HTTP ${status}${said}`, true);
-  return make('Internal', `unexpected HTTP ${status} from Vault${said}`, false);
+  return make(
+    undefined,
+    status >= 500 ? `Vault failed with HTTP ${status}${said}` : `unexpected HTTP ${status} from Vault${said}`,
+  );
 }

@@ -1,6 +1,7 @@
 import type { ResolvedCommonOptions } from '../core/options.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
+import { readEndpointOption, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import type { VaultAuth } from './hashicorp-vault-auth.js';
 
 const PROVIDER_NAME = 'hashicorp-vault';
@@ -18,7 +19,7 @@ const PROVIDER_NAME = 'hashicorp-vault';
  * ```
  */
 export interface HashiCorpVaultOptions extends CommonProviderOptions {
-  /** Vault's address, e.g. `https://vault.internal:8200`. `http:` needs {@link allowInsecureHttp}. */
+  /** Vault's address, e.g. `https://vault.internal:8200`. `http:` only to a loopback host, unless {@link dangerouslyAllowInsecureHttp}. */
   address: string;
   /** How to authenticate: a token, or an AppRole login (role_id / secret_id). Held as SecretString. */
   auth:
@@ -32,15 +33,15 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   namespace?: string;
   /** TLS settings. Verification is on unless `rejectUnauthorized: false`. */
   tls?: {
-    /** PEM text of the CA that signed Vault's certificate (in addition to none: it replaces the system CAs). */
-    caCert?: string;
+    /** PEM text of the CA that signed Vault's certificate (it replaces the system CAs). */
+    ca?: string;
     /** Path of a PEM CA file, read at `connect()`. */
     caFile?: string;
     /** Verify the server certificate. @default true */
     rejectUnauthorized?: boolean;
   };
-  /** Allow a plain `http:` address (development servers only: the token crosses the network in clear). @default false */
-  allowInsecureHttp?: boolean;
+  /** Allow a plain `http:` address to a host that is not loopback (the token crosses the network in clear). @default false */
+  dangerouslyAllowInsecureHttp?: boolean;
   /** Renew the token when its remaining TTL falls below this many seconds (FR-011). @default 3600 */
   renewThresholdSeconds?: number;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
@@ -119,8 +120,7 @@ export interface VaultSettings {
   prefix: string;
   namespace: string | undefined;
   auth: VaultAuth;
-  caCert: string | undefined;
-  caFile: string | undefined;
+  tls: TlsTrustOptions | undefined;
   rejectUnauthorized: boolean;
   thresholdMs: number;
   maxRequestBytes: number;
@@ -142,34 +142,17 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
     'pathPrefix',
     'namespace',
     'tls',
-    'allowInsecureHttp',
+    'dangerouslyAllowInsecureHttp',
     'renewThresholdSeconds',
     'maxCredentialSize',
     'maxRequestBytes',
     'deleteMode',
     'checkAndSet',
   ]);
-  const addressText = v.string('address', {
+  const { url: address } = readEndpointOption(v, 'address', {
     required: true,
     rule: 'the Vault URL, e.g. https://vault:8200',
   });
-  const allowInsecureHttp = v.boolean('allowInsecureHttp') ?? false;
-  let address: URL | undefined;
-  if (addressText) {
-    try {
-      address = new URL(addressText);
-      if (address.protocol !== 'https:' && address.protocol !== 'http:') {
-        v.add('address', 'must be an http(s) URL');
-      } else if (address.protocol === 'http:' && !allowInsecureHttp) {
-        v.add(
-          'address',
-          'uses http:, which sends the token in clear; use https: or set allowInsecureHttp: true for a development server',
-        );
-      }
-    } catch {
-      v.add('address', 'must be a URL such as https://vault.internal:8200');
-    }
-  }
   const segments = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
   const mount = trimSlashes(v.string('mount', { nonEmpty: true }) ?? 'secret');
   if (!segments.test(mount) || mount.split('/').includes('..'))
@@ -180,16 +163,7 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
   }
   const namespace = v.string('namespace', { nonEmpty: true });
   const auth = parseAuth(v);
-  const tls = v.get('tls');
-  if (tls !== undefined && (typeof tls !== 'object' || tls === null)) v.add('tls', 'must be an object');
-  for (const key of Object.keys((tls ?? {}) as object)) {
-    if (!['caCert', 'caFile', 'rejectUnauthorized'].includes(key)) v.add(`tls.${key}`, 'unknown option');
-  }
-  const caCert = v.string('tls.caCert', { nonEmpty: true });
-  if (caCert !== undefined && !caCert.includes('-----BEGIN CERTIFICATE-----')) {
-    v.add('tls.caCert', 'must be PEM text (-----BEGIN CERTIFICATE-----); use tls.caFile for a path');
-  }
-  const caFile = v.string('tls.caFile', { nonEmpty: true });
+  const tls = readTlsOptions(v, ['rejectUnauthorized']);
   const rejectUnauthorized = v.boolean('tls.rejectUnauthorized') ?? true;
   const threshold = v.number('renewThresholdSeconds', { min: 0, max: 31 * 86400, integer: true }) ?? 3600;
   const maxCredentialSize =
@@ -207,8 +181,7 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
       prefix,
       namespace: namespace ? trimSlashes(namespace) : undefined,
       auth: auth!,
-      caCert,
-      caFile,
+      tls,
       rejectUnauthorized,
       thresholdMs: threshold * 1000,
       maxRequestBytes,

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
 import {
@@ -7,7 +6,7 @@ import {
   encodeCredentialDocument,
 } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { CredentialId, type CredentialIdLike } from '../core/id.js';
+import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialContext,
@@ -20,6 +19,7 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import { loadCaBundle } from '../core/transport-security.js';
 import { VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
@@ -121,11 +121,10 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
    * ```
    */
   async versionHistory(idLike: CredentialIdLike, context?: CredentialContext): Promise<VaultVersionHistory> {
-    const id = this.#id(idLike, 'versionHistory');
-    await this.connect();
-    return this.runner.run(
+    return this.runProviderOperation(
       'versionHistory',
-      async (a) => {
+      idLike,
+      async (id, a) => {
         const res = await this.#call(
           { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
           a,
@@ -153,7 +152,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
           versions,
         };
       },
-      { credentialId: id.value, context },
+      { context },
     );
   }
 
@@ -170,21 +169,15 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    const id = this.#id(idLike, 'retrieve');
     if (!Number.isInteger(version) || version < 1) {
       throw new StorageError({
         code: 'InvalidConfig',
         message: 'version must be a whole number from 1',
         provider: PROVIDER_NAME,
         operation: 'retrieve',
-        credentialId: id.value,
       });
     }
-    await this.connect();
-    return this.runner.run('retrieve', (a) => this.#read(id, a, version), {
-      credentialId: id.value,
-      context,
-    });
+    return this.runProviderOperation('retrieve', idLike, (id, a) => this.#read(id, a, version), { context });
   }
 
   /**
@@ -200,8 +193,9 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
-    await this.connect();
-    const out = await this.runner.run('list', (a) => this.#summaries(filter, a), { context });
+    const out = await this.runProviderOperation('list', undefined, (_none, a) => this.#summaries(filter, a), {
+      context,
+    });
     return out.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
   }
 
@@ -210,20 +204,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     if (!this.#client) {
-      let ca = s.caCert;
-      if (s.caFile) {
-        try {
-          ca = `${ca ?? ''}\n${await readFile(s.caFile, 'utf8')}`;
-        } catch (error) {
-          throw new StorageError({
-            code: 'InvalidConfig',
-            message: `tls.caFile could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path`,
-            provider: PROVIDER_NAME,
-            operation: 'connect',
-            cause: error,
-          });
-        }
-      }
+      const ca = await loadCaBundle(s.tls, { provider: PROVIDER_NAME, signal: a.signal });
       if (!s.rejectUnauthorized) {
         this.common.logger.warn(
           { provider: PROVIDER_NAME },
@@ -549,15 +530,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       credentialId: ctx.credentialId,
       path: vaultPath,
       capabilities: ctx.capabilities,
+      now: this.common.clock.now(),
     });
-  }
-
-  #id(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
-    try {
-      return CredentialId.from(idLike);
-    } catch (error) {
-      throw (error as StorageError).withContext({ provider: PROVIDER_NAME, operation });
-    }
   }
 }
 

@@ -11,7 +11,9 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
+import { FILE_SIZE_LIMITS, readBoundedFile } from '../core/files.js';
 import { SecretString } from '../core/secret-string.js';
+import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
 
 /** Where a pod's service account files live (the kubelet mounts them here). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -105,14 +107,22 @@ export interface KubeAuthOptions {
   namespace: string | undefined;
   serviceAccountDir: string;
   tokenRefreshMs: number;
+  /** Extra CA certificates to trust besides the cluster's. */
+  tls: TlsTrustOptions | undefined;
+  /** `dangerouslyAllowInsecureHttp`: a plain-http server on a host that is not loopback. */
+  allowInsecureHttp: boolean;
 }
 
-/** Resolves in-cluster or kubeconfig access; throws `InvalidConfig` with what to fix. */
-export function resolveKubeAccess(
+/**
+ * Resolves in-cluster or kubeconfig access, with the https-only rule on the server URL and the extra CA of
+ * `tls`; throws `InvalidConfig` with what to fix. Files are read under `signal` (the connect deadline).
+ */
+export async function resolveKubeAccess(
   sdk: typeof import('@kubernetes/client-node'),
   options: KubeAuthOptions,
+  signal?: AbortSignal,
   env: NodeJS.ProcessEnv = process.env,
-): KubeAccess {
+): Promise<KubeAccess> {
   const kc = new sdk.KubeConfig();
   const envKubeconfig = (env['KUBECONFIG'] ?? '').split(delimiter).filter((f) => f !== '');
   const home = env['HOME'] || homedir();
@@ -146,18 +156,24 @@ export function resolveKubeAccess(
       }
     }
     const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
+    assertSecureEndpoint(server, {
+      provider: PROVIDER,
+      source: 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT',
+      allowInsecureHttp: options.allowInsecureHttp,
+    });
     kc.loadFromOptions({
       clusters: [{ name: 'in-cluster', server, caFile, skipTLSVerify: false }],
       users: [{ name: 'service-account' }],
       contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'service-account', namespace }],
       currentContext: 'in-cluster',
     });
+    await trustExtraCa(kc, options.tls, signal);
     return {
       kubeConfig: kc,
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      agent: createAgent(kc),
+      agent: await createAgent(kc, signal),
     };
   }
 
@@ -203,11 +219,18 @@ export function resolveKubeAccess(
       `${source} has no current context with a cluster: pass the context option or set current-context`,
     );
   }
-  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+  // insecure-skip-tls-verify never makes plain http to another machine acceptable: the token would travel in clear.
+  const server = assertSecureEndpoint(cluster.server, {
+    provider: PROVIDER,
+    source: `the server of cluster "${cluster.name}" in ${source}`,
+    allowInsecureHttp: options.allowInsecureHttp,
+  });
+  if (server.protocol === 'http:' && !cluster.skipTLSVerify) {
     throw invalid(
       `cluster "${cluster.name}" uses plain http (${cluster.server}); use https, or set insecure-skip-tls-verify for a local test cluster`,
     );
   }
+  await trustExtraCa(kc, options.tls, signal);
   // A token-file is read untrimmed by the client; a trailing newline would make an illegal header.
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
   return {
@@ -215,29 +238,58 @@ export function resolveKubeAccess(
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token: undefined,
-    agent: createAgent(kc),
+    agent: await createAgent(kc, signal),
   };
+}
+
+/**
+ * Adds the `tls` CA certificates to the current cluster's own, as inline data, so they apply whichever
+ * agent makes the request (ours, or client-node's for proxies and credential plugins).
+ */
+async function trustExtraCa(kc: KubeConfig, tls: TlsTrustOptions | undefined, signal?: AbortSignal) {
+  const extra = await loadCaBundle(tls, { provider: PROVIDER, signal });
+  if (extra === undefined) return;
+  const current = kc.getCurrentCluster();
+  if (!current) return;
+  const own = await readNamed(current.caFile, current.caData, 'the cluster CA', signal);
+  const caData = Buffer.from(own ? `${own.toString('utf8')}\n${extra}` : extra, 'utf8').toString('base64');
+  kc.clusters = kc.clusters.map((c) => {
+    if (c !== current) return c;
+    const { caFile: _replaced, ...rest } = c;
+    return { ...rest, caData };
+  });
+}
+
+/** A file named in the cluster settings (bounded, FIFO-safe), else the inline base64 data. */
+async function readNamed(
+  file: string | undefined,
+  data: string | undefined,
+  what: string,
+  signal?: AbortSignal,
+): Promise<Buffer | undefined> {
+  if (file) {
+    return readBoundedFile(file, {
+      maxBytes: FILE_SIZE_LIMITS.caBundle,
+      what: `${what} named in the Kubernetes configuration`,
+      provider: PROVIDER,
+      operation: 'connect',
+      signal,
+    });
+  }
+  return data ? Buffer.from(data, 'base64') : undefined;
 }
 
 // client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
 // same TLS material makes each call a single round trip.
-function createAgent(kc: KubeConfig): HttpAgent | undefined {
+async function createAgent(kc: KubeConfig, signal?: AbortSignal): Promise<HttpAgent | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
   if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
-  const read = (file: string | undefined, data: string | undefined): Buffer | undefined => {
-    try {
-      if (file) return readFileSync(file);
-    } catch (error) {
-      throw invalid(`cannot read ${file} named in the Kubernetes configuration`, error);
-    }
-    return data ? Buffer.from(data, 'base64') : undefined;
-  };
   if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true });
-  const ca = read(cluster.caFile, cluster.caData);
-  const cert = read(user?.certFile, user?.certData);
-  const key = read(user?.keyFile, user?.keyData);
+  const ca = await readNamed(cluster.caFile, cluster.caData, 'the cluster CA', signal);
+  const cert = await readNamed(user?.certFile, user?.certData, 'the client certificate', signal);
+  const key = await readNamed(user?.keyFile, user?.keyData, 'the client key', signal);
   return new HttpsAgent({
     keepAlive: true,
     ...(ca ? { ca } : {}),

@@ -1,5 +1,6 @@
 // The options of the Kubernetes provider: their documentation, defaults and validation.
 import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOptions } from '../core/options.js';
+import { readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import { type KubeAuthOptions, SERVICE_ACCOUNT_DIR } from './kubernetes-secrets-auth.js';
 
 const PROVIDER_NAME = 'kubernetes';
@@ -65,6 +66,18 @@ export interface KubernetesSecretsOptions extends CommonProviderOptions {
    * @default 250
    */
   listPageSize?: number | undefined;
+  /**
+   * CA certificates to trust besides the cluster's `certificate-authority`: a PEM file (`caFile`) and/or
+   * PEM text (`ca`).
+   * @default only the kubeconfig's or the service account's CA
+   */
+  tls?: TlsTrustOptions | undefined;
+  /**
+   * Allow a kubeconfig whose server is plain `http://` on a host that is not loopback (the bearer token
+   * crosses the network in clear).
+   * @default false
+   */
+  dangerouslyAllowInsecureHttp?: boolean | undefined;
 }
 
 /** The provider's own options with defaults applied. */
@@ -101,6 +114,8 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
     'prefix',
     'dataKey',
     'listPageSize',
+    'tls',
+    'dangerouslyAllowInsecureHttp',
   ]);
   const namespace = v.string('namespace', {
     nonEmpty: true,
@@ -127,6 +142,8 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
       rule: 'letters, digits, -, _ and .',
     }) ?? 'credential';
   const listPageSize = v.number('listPageSize', { min: 1, max: 10_000, integer: true }) ?? 250;
+  const tls = readTlsOptions(v);
+  const allowInsecureHttp = v.boolean('dangerouslyAllowInsecureHttp') ?? false;
   if (inCluster === true && kubeconfigPath !== undefined) {
     v.add('inCluster', 'cannot be true together with kubeconfigPath: choose one way to authenticate');
   }
@@ -138,7 +155,16 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
       prefix,
       dataKey,
       listPageSize,
-      auth: { inCluster, kubeconfigPath, context, namespace, serviceAccountDir, tokenRefreshMs },
+      auth: {
+        inCluster,
+        kubeconfigPath,
+        context,
+        namespace,
+        serviceAccountDir,
+        tokenRefreshMs,
+        tls,
+        allowInsecureHttp,
+      },
     },
   };
 }

@@ -17,13 +17,12 @@ import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
 import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
+import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
 import {
   annotationBytes,
   KUBE_LIMITS,
-  kubeFailure,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
-  mapKubeError,
   metadataAnnotations,
   readAnnotations,
   tagLabels,
@@ -166,7 +165,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
       const sdk = await this.#sdk!;
-      const access = resolveKubeAccess(sdk, this.#options.auth);
+      const access = await resolveKubeAccess(sdk, this.#options.auth, attempt.signal);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
@@ -446,6 +445,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
           verb,
           secretName: id ? this.secretName(id) : undefined,
           source: access.source,
+          now: this.common.clock.now(),
         });
       }
     }

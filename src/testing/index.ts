@@ -11,8 +11,24 @@ export {
   type ConformanceTestApi,
   runStorageProviderConformance,
 } from './conformance.js';
+export {
+  BEHAVIOUR_MATRIX,
+  BEHAVIOUR_MATRIX_READ_DEADLINE_MS,
+  BEHAVIOUR_MATRIX_RETRY,
+  BEHAVIOUR_MATRIX_RETRY_AFTER_SECONDS,
+  BEHAVIOUR_MATRIX_UNRESOLVABLE_HOST,
+  type BehaviourMatrixAdapter,
+  type BehaviourMatrixFault,
+  type BehaviourMatrixReadFault,
+  type BehaviourMatrixRow,
+  type BehaviourMatrixSubject,
+  type BehaviourMatrixTarget,
+  renderBehaviourMatrixTable,
+  runBehaviourMatrix,
+} from './conformance-matrix.js';
 export { startOrStop } from './emulator-kit/cli-contract.js';
 export {
+  closedLoopbackPort,
   type EmulatorHandler,
   EmulatorHttpServer,
   type EmulatorServerOptions,

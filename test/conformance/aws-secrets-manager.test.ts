@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
+import { runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
 
 // Each test gets its own emulator (an empty store); https with a generated CA, so certificate validation
-// and the caCertPath option are exercised by the whole suite.
+// and the tls.caFile option are exercised by the whole suite.
 const emulators: AwsSecretsManagerEmulator[] = [];
 const accessKey = {
   accessKeyId: 'AKIANEBULACONFORMANCE',
@@ -13,8 +14,15 @@ const accessKey = {
 };
 let current: AwsSecretsManagerEmulator | undefined;
 
+// The behaviour matrix shares one https emulator; each of its providers signs with its own access key.
+const matrixAws = new AwsSecretsManagerEmulator({ tls: true });
+let matrixKeys = 0;
+
+before(async () => {
+  await matrixAws.start();
+});
 after(async () => {
-  await Promise.all(emulators.map((e) => e.stop()));
+  await Promise.all([...emulators, matrixAws].map((e) => e.stop()));
 });
 
 runStorageProviderConformance(
@@ -31,7 +39,7 @@ runStorageProviderConformance(
         region: emulator.region,
         endpoint: emulator.endpoint,
         credentials: emulator.credentials,
-        caCertPath: emulator.caCertPath,
+        tls: { caFile: emulator.caCertPath },
         defaultTags: { managedBy: 'nebula-credential' },
       });
       await provider.connect();
@@ -40,5 +48,43 @@ runStorageProviderConformance(
     requestCount: () => current?.count() ?? 0,
     facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
     configSecrets: [accessKey.secretAccessKey],
+  },
+);
+
+runBehaviourMatrix(
+  { describe, it },
+  {
+    name: 'aws-secrets-manager',
+    createSubject(target, common) {
+      const key = {
+        accessKeyId: `AKIAMATRIX${String(++matrixKeys).padStart(10, '0')}`,
+        secretAccessKey: randomBytes(30).toString('base64'),
+      };
+      matrixAws.addAccessKey(key);
+      const provider = new AwsSecretsManagerProvider({
+        ...common,
+        region: matrixAws.region,
+        endpoint: target.kind === 'elsewhere' ? target.url : matrixAws.endpoint,
+        credentials: key,
+        ...(target.kind === 'untrusted' ? {} : { tls: { caFile: matrixAws.caCertPath } }),
+      });
+      return {
+        provider,
+        rejectCredentials: () => matrixAws.removeAccessKey(key.accessKeyId),
+        denyReads: () => matrixAws.setAllowedActions(key.accessKeyId, ['secretsmanager:ListSecrets']),
+        dispose: () => matrixAws.removeAccessKey(key.accessKeyId),
+      };
+    },
+    injectReadFault(fault) {
+      if (fault.kind === 'throttled') {
+        matrixAws.throttle(Number.POSITIVE_INFINITY, 'GetSecretValue', {
+          retryAfterSeconds: fault.retryAfterSeconds,
+        });
+      } else matrixAws.fail(fault.kind, Number.POSITIVE_INFINITY, 'GetSecretValue');
+    },
+    clearFaults: () => matrixAws.faults.clear(),
+    readRequests: () => matrixAws.count('GetSecretValue'),
+    requests: () => matrixAws.count(),
+    permissionDetails: { action: 'secretsmanager:GetSecretValue' },
   },
 );

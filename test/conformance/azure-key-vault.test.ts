@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
+import { type BehaviourMatrixReadFault, runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
+import type { FaultAction, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
 
 // One client secret for every emulator of this file, so the suite can check it never leaks.
 const CLIENT_SECRET = `conformance~${randomBytes(18).toString('base64url')}`;
 const emulators: AzureKeyVaultEmulator[] = [];
 let current: AzureKeyVaultEmulator | undefined;
+// The behaviour matrix shares one vault; what a row changes (roles, faults) is undone after it.
+const matrixAzure = new AzureKeyVaultEmulator();
+
+before(async () => {
+  await matrixAzure.start();
+});
 after(async () => {
-  await Promise.all(emulators.map((e) => e.stop()));
+  await Promise.all([...emulators, matrixAzure].map((e) => e.stop()));
 });
 
 runStorageProviderConformance(
@@ -32,5 +40,60 @@ runStorageProviderConformance(
     requestCount: () => current?.vault.requests.length ?? 0,
     facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
     configSecrets: [CLIENT_SECRET],
+  },
+);
+
+const isRead = (r: RecordedRequest) => r.method === 'GET' && /^\/secrets\/[^/]+\/?$/.test(r.path);
+const keyVaultError = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  ({ kind: 'status', status, headers, body: { error: { code, message } } }) satisfies FaultAction;
+const azureFaults: Record<BehaviourMatrixReadFault['kind'], (seconds: number) => FaultAction> = {
+  reset: () => ({ kind: 'reset' }),
+  hang: () => ({ kind: 'hang' }),
+  unavailable: () => keyVaultError(503, 'ServiceUnavailable', 'The service is temporarily unavailable.'),
+  throttled: (seconds) =>
+    keyVaultError(429, 'Throttled', 'Request was not processed because too many requests were received.', {
+      'retry-after': String(seconds),
+    }),
+};
+
+runBehaviourMatrix(
+  { describe, it },
+  {
+    name: 'azure-key-vault',
+    createSubject(target, common) {
+      const provider = new AzureKeyVaultProvider({
+        ...matrixAzure.providerOptions(),
+        ...common,
+        ...(target.kind === 'elsewhere' ? { vaultUrl: target.url } : {}),
+        ...(target.kind === 'untrusted' ? { tls: undefined } : {}),
+      });
+      return {
+        provider,
+        // A revoked token: the vault answers every read with its 401 challenge.
+        rejectCredentials: () =>
+          matrixAzure.vault.faults.add({
+            action: keyVaultError(401, 'Unauthorized', 'AKV10032: Invalid issuer or signature.', {
+              'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${matrixAzure.tenantId}", resource="https://vault.azure.net"`,
+            }),
+            times: Number.POSITIVE_INFINITY,
+            match: isRead,
+          }),
+        denyReads: () => matrixAzure.setRoles(matrixAzure.clientId, ['Key Vault Reader']),
+        dispose: () => matrixAzure.setRoles(matrixAzure.clientId, ['Key Vault Secrets Officer']),
+      };
+    },
+    injectReadFault: (fault) =>
+      matrixAzure.vault.faults.add({
+        action: azureFaults[fault.kind](fault.kind === 'throttled' ? fault.retryAfterSeconds : 0),
+        times: Number.POSITIVE_INFINITY,
+        match: isRead,
+      }),
+    clearFaults: () => matrixAzure.vault.faults.clear(),
+    readRequests: () => matrixAzure.vaultRequests(isRead).length,
+    requests: () => matrixAzure.vault.requests.length,
+    permissionDetails: {
+      requiredRole: 'Key Vault Secrets User',
+      action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+    },
   },
 );

@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { runStorageProviderConformance } from '../../src/testing/conformance.js';
+import { runBehaviourMatrix } from '../../src/testing/conformance-matrix.js';
+import type { RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 
 // One emulator for the file; each provider gets a fresh namespace, service account and kubeconfig, so it
@@ -8,6 +10,10 @@ import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 const emulator = new KubernetesEmulator();
 const tokens: string[] = [emulator.adminToken];
 let counter = 0;
+// The behaviour matrix gets its own API server; each of its providers has its own namespace and token.
+const matrixKube = new KubernetesEmulator();
+const isRead = (r: RecordedRequest) =>
+  r.method === 'GET' && /^\/api\/v1\/namespaces\/[^/]+\/secrets\/[^/]+$/.test(r.path);
 
 describe('kubernetes emulator (conformance)', () => {
   before(async () => {
@@ -37,6 +43,57 @@ describe('kubernetes emulator (conformance)', () => {
       requestCount: () => emulator.secretRequests(),
       facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
       configSecrets: tokens,
+    },
+  );
+});
+
+describe('kubernetes emulator (behaviour matrix)', () => {
+  before(async () => {
+    await matrixKube.start();
+  });
+  after(async () => {
+    await matrixKube.stop();
+  });
+
+  runBehaviourMatrix(
+    { describe, it },
+    {
+      name: 'kubernetes',
+      createSubject(target, common) {
+        const namespace = `matrix-${++counter}`;
+        const token = matrixKube.createServiceAccount(namespace, 'app');
+        matrixKube.grant(namespace, 'app');
+        const kubeconfigPath = matrixKube.writeKubeconfig({
+          token,
+          namespace,
+          ...(target.kind === 'elsewhere' ? { server: target.url } : {}),
+          ...(target.kind === 'untrusted' ? { certificateAuthority: false } : {}),
+        });
+        return {
+          provider: new KubernetesSecretsProvider({ ...common, kubeconfigPath }),
+          rejectCredentials: () => matrixKube.revokeToken(token),
+          denyReads: () => matrixKube.grant(namespace, 'app', ['list', 'create', 'update', 'delete']),
+        };
+      },
+      injectReadFault(fault) {
+        if (fault.kind === 'unavailable')
+          matrixKube.failWith(503, Number.POSITIVE_INFINITY, { match: isRead });
+        else if (fault.kind === 'throttled') {
+          matrixKube.failWith(429, Number.POSITIVE_INFINITY, {
+            retryAfterSeconds: fault.retryAfterSeconds,
+            match: isRead,
+          });
+        } else
+          matrixKube.faults.add({
+            action: { kind: fault.kind },
+            times: Number.POSITIVE_INFINITY,
+            match: isRead,
+          });
+      },
+      clearFaults: () => matrixKube.faults.clear(),
+      readRequests: () => matrixKube.server.count(isRead),
+      requests: () => matrixKube.requests.length,
+      permissionDetails: { verb: 'get' },
     },
   );
 });

@@ -427,7 +427,7 @@ describe('AwsSecretsManagerEmulator with other real AWS clients', () => {
         region: emulator.region,
         endpoint: emulator.endpoint,
         credentials: emulator.credentials,
-        caCertPath: emulator.caCertPath,
+        tls: { caFile: emulator.caCertPath },
       });
       const data = {
         version: 1,

@@ -612,14 +612,72 @@ describe('AwsSecretsManagerProvider: names and options', () => {
     assert.ok(!JSON.stringify(provider).includes('very-secret-value'));
   });
 
-  it('validates TLS with a private CA: trusted via caCertPath, refused without it', async () => {
+  it('applies the https-only rule to the endpoint option and to the SDK endpoint variables', async () => {
+    const construct = (options: Partial<AwsSecretsManagerOptions>) =>
+      new AwsSecretsManagerProvider({ region: 'eu-west-1', credentials: KEY, ...options });
+    assert.throws(
+      () => construct({ endpoint: 'http://10.20.30.40:4566' }),
+      (e: unknown) =>
+        e instanceof StorageError &&
+        e.code === 'InvalidConfig' &&
+        /endpoint: uses plain http/.test(e.message),
+    );
+    await construct({ endpoint: 'http://10.20.30.40:4566', dangerouslyAllowInsecureHttp: true }).close();
+    for (const variable of ['AWS_ENDPOINT_URL_SECRETS_MANAGER', 'AWS_ENDPOINT_URL']) {
+      await withEnv(
+        {
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
+          AWS_ENDPOINT_URL: undefined,
+          [variable]: 'http://10.20.30.40:4566',
+        },
+        async () => {
+          await using ctx = await setup({ endpoint: undefined });
+          const error = await rejection(ctx.provider.connect(), 'InvalidConfig');
+          assert.equal(error.details.source, variable);
+          assert.match(error.message, new RegExp(`^${variable} \\(http://10\\.20\\.30\\.40:4566\\)`));
+          assert.equal(ctx.emulator.count(), 0);
+        },
+      );
+    }
+    // The SDK can also find an endpoint in the shared config file; the request itself is checked too.
+    const dir = mkdtempSync(join(tmpdir(), 'nebula-aws-'));
+    writeFileSync(join(dir, 'config'), '[default]\nendpoint_url = http://10.20.30.40:4566\n');
+    await withEnv(
+      {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
+        AWS_ENDPOINT_URL: undefined,
+        AWS_PROFILE: undefined,
+        AWS_CONFIG_FILE: join(dir, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      },
+      async () => {
+        await using ctx = await setup({ endpoint: undefined });
+        const error = await rejection(ctx.provider.connect(), 'InvalidConfig');
+        assert.match(error.message, /shared config file/);
+        assert.equal(error.retryable, false);
+        assert.equal(ctx.emulator.count(), 0);
+      },
+    );
+    // A loopback emulator named by the variable is fine over plain http.
+    await withEnv({ AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined, AWS_ENDPOINT_URL: undefined }, async () => {
+      await using ctx = await setup({ endpoint: undefined });
+      process.env['AWS_ENDPOINT_URL_SECRETS_MANAGER'] = ctx.emulator.endpoint;
+      await ctx.provider.connect();
+      assert.ok(ctx.emulator.count() > 0);
+    });
+  });
+
+  it('validates TLS with a private CA: trusted via tls.caFile, refused without it', async () => {
     await using ctx = await setup({}, { tls: true });
-    await rejection(ctx.provider.connect(), 'InvalidConfig');
+    const untrusted = await rejection(ctx.provider.connect(), 'InvalidConfig');
+    assert.equal(untrusted.retryable, false);
+    assert.match(untrusted.message, /tls\.caFile/);
+    assert.equal(ctx.emulator.count(), 0);
     const trusted = new AwsSecretsManagerProvider({
       region: ctx.emulator.region,
       endpoint: ctx.emulator.endpoint,
       credentials: KEY,
-      caCertPath: ctx.emulator.caCertPath,
+      tls: { caFile: ctx.emulator.caCertPath },
     });
     try {
       await trusted.connect();

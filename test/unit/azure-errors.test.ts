@@ -37,7 +37,7 @@ describe('azure-key-vault error mapping (structured fields only)', () => {
       [500, 'InternalServerError', undefined, 'Unavailable', true],
       [503, 'ServiceUnavailable', undefined, 'Unavailable', true],
       [408, 'RequestTimeout', undefined, 'Unavailable', true],
-      [501, 'NotImplemented', undefined, 'Unavailable', false],
+      [501, 'NotImplemented', undefined, 'Unsupported', false],
       [undefined, 'REQUEST_SEND_ERROR', undefined, 'Unavailable', true],
     ];
     for (const [status, code, inner, expected, retryable] of cases) {

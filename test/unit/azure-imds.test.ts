@@ -40,7 +40,7 @@ describe('azure-key-vault: managed identity through the IMDS endpoint', () => {
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
       credential: { type: 'managed-identity', clientId },
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
     });
     const data = {
       version: 1,
@@ -63,7 +63,7 @@ describe('azure-key-vault: managed identity through the IMDS endpoint', () => {
     emulator.setRoles(emulator.directory.systemIdentity.clientId, ['Key Vault Reader']);
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
     });
     await provider.connect();
     const error = await provider.retrieve('imds_secret').then(

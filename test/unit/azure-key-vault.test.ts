@@ -43,7 +43,7 @@ function secretOptions(emulator: AzureKeyVaultEmulator, extra: Partial<AzureKeyV
       clientSecret: emulator.clientSecret,
     },
     authorityHost: emulator.authorityHost,
-    caCertPath: emulator.caCertPath,
+    tls: { caFile: emulator.caCertPath },
     ...extra,
   } satisfies AzureKeyVaultOptions;
 }
@@ -118,7 +118,7 @@ describe('azure-key-vault: managed identity, no explicit credentials', () => {
     new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
       credential: clientId ? { type: 'managed-identity', clientId } : { type: 'managed-identity' },
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       clock,
     });
 
@@ -298,7 +298,7 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     let calls = 0;
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       credential: {
         getToken: async () => {
           calls++;
@@ -318,7 +318,7 @@ describe('azure-key-vault: service principal, workload identity, custom TokenCre
     let fail = false;
     const provider = new AzureKeyVaultProvider({
       vaultUrl: emulator.vaultUrl,
-      caCertPath: emulator.caCertPath,
+      tls: { caFile: emulator.caCertPath },
       clock,
       credential: {
         getToken: async () => {
@@ -676,12 +676,27 @@ describe('azure-key-vault: options', () => {
     }
   });
 
-  it('accepts http only with allowInsecureConnection, and keeps secrets out of inspection', async () => {
-    const p = new AzureKeyVaultProvider({
-      vaultUrl: 'http://127.0.0.1:1',
-      allowInsecureConnection: true,
-      credential: { type: 'client-secret', tenantId: 't', clientId: 'c', clientSecret: 'super-secret-xyz' },
+  it('accepts http to loopback, elsewhere only with dangerouslyAllowInsecureHttp, and keeps secrets out of inspection', async () => {
+    const credential = {
+      type: 'client-secret',
+      tenantId: 't',
+      clientId: 'c',
+      clientSecret: 'super-secret-xyz',
+    } as const;
+    assert.throws(
+      () => new AzureKeyVaultProvider({ vaultUrl: 'http://vault.example.com', credential }),
+      (e: unknown) =>
+        e instanceof StorageError &&
+        e.code === 'InvalidConfig' &&
+        /vaultUrl: uses plain http/.test(e.message) &&
+        /dangerouslyAllowInsecureHttp/.test(e.message),
+    );
+    new AzureKeyVaultProvider({
+      vaultUrl: 'http://vault.example.com',
+      credential,
+      dangerouslyAllowInsecureHttp: true,
     });
+    const p = new AzureKeyVaultProvider({ vaultUrl: 'http://127.0.0.1:1', credential });
     assert.ok(!inspect(p, { depth: 8 }).includes('super-secret-xyz'));
     assert.ok(!JSON.stringify(p).includes('super-secret-xyz'));
     assert.equal(p.capabilities.maxIdBytes, 127);

@@ -42,7 +42,6 @@ function provider(
 ): HashiCorpVaultProvider {
   return new HashiCorpVaultProvider({
     address: vault.url,
-    allowInsecureHttp: true,
     auth: { token: vault.rootToken },
     retry: { baseDelayMs: 1, maxDelayMs: 5 },
     ...options,
@@ -82,7 +81,7 @@ describe('HashiCorpVaultProvider options', () => {
           address: 'http://vault:8200',
           auth: {} as never,
           deleteMode: 'purge' as never,
-          tls: { caCert: 'not a pem' },
+          tls: { ca: 'not a pem' },
           mount: '../x',
           renewTreshold: 5,
         } as never);
@@ -93,8 +92,8 @@ describe('HashiCorpVaultProvider options', () => {
     })();
     assert.equal(error.code, 'InvalidConfig');
     const paths = (error.details.issues ?? []).map((i) => i.path).sort();
-    assert.deepEqual(paths, ['address', 'auth', 'deleteMode', 'mount', 'renewTreshold', 'tls.caCert']);
-    assert.match(error.message, /allowInsecureHttp/);
+    assert.deepEqual(paths, ['address', 'auth', 'deleteMode', 'mount', 'renewTreshold', 'tls.ca']);
+    assert.match(error.message, /dangerouslyAllowInsecureHttp/);
   });
 
   it('accepts https with defaults and keeps the token out of inspect and JSON', () => {
@@ -550,17 +549,19 @@ describe('HashiCorpVaultProvider TLS', () => {
   it('connects with the right CA (file or PEM), refuses a wrong CA and a missing one', async () => {
     const vault = await emulator({ tls: true });
     const caFile = vault.writeCaFile()!;
-    const right = provider(vault, { allowInsecureHttp: false, tls: { caFile } });
+    const right = provider(vault, { tls: { caFile } });
     await right.store('tls', data(), createMetadata());
     assert.equal((await right.retrieve('tls')).version, '1');
     await right.close();
 
     const other = createTestCertificateAuthority();
-    for (const tls of [{ caCert: other.caCertPem }, {}]) {
-      const wrong = provider(vault, { allowInsecureHttp: false, tls, retry: { maxRetries: 3 } });
+    for (const tls of [{ ca: other.caCertPem }, {}]) {
+      const wrong = provider(vault, { tls, retry: { maxRetries: 3 } });
       const before = vault.count();
-      const error = await rejectsWith(wrong.connect(), 'Unavailable');
+      // An untrusted certificate is a configuration problem on every provider, not an outage.
+      const error = await rejectsWith(wrong.connect(), 'InvalidConfig');
       assert.equal(error.retryable, false);
+      assert.equal(error.details.attempts, 1);
       assert.match(String(error.details.backendCode), /CERT|SELF_SIGNED|VERIFY/);
       assert.match(error.message, /tls\.caFile/);
       assert.equal(vault.count(), before, 'a request went through an unverified connection');
@@ -598,7 +599,7 @@ describe('HashiCorpVaultProvider process lifetime', () => {
       script,
       `import { HashiCorpVaultProvider } from ${JSON.stringify(module)};
 import { createMetadata } from ${JSON.stringify(core)};
-const p = new HashiCorpVaultProvider({ address: ${JSON.stringify(vault.url)}, allowInsecureHttp: true,
+const p = new HashiCorpVaultProvider({ address: ${JSON.stringify(vault.url)},
   auth: { token: ${JSON.stringify(vault.rootToken)} } });
 const d = { version: 1, keyId: 'k', nonce: new Uint8Array(12), ciphertext: new Uint8Array([1]), tag: new Uint8Array(16) };
 await p.store('exit_check', d, createMetadata());

@@ -260,6 +260,52 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       assert.equal(e.details.attempts, 1);
     });
 
+    it('refuses a kubeconfig with insecure-skip-tls-verify and a plain-http server on another host', async () => {
+      const { token, namespace } = account();
+      const remote = emulator.writeKubeconfig({
+        token,
+        namespace,
+        server: 'http://10.20.30.40:6443',
+        certificateAuthority: false,
+        insecureSkipTlsVerify: true,
+      });
+      const before = emulator.secretRequests();
+      const e = await rejectsCode(
+        new KubernetesSecretsProvider({ kubeconfigPath: remote }).connect(),
+        'InvalidConfig',
+      );
+      assert.match(e.message, new RegExp(`^the server of cluster "emulator" in kubeconfig ${remote}`));
+      assert.match(e.message, /dangerouslyAllowInsecureHttp/);
+      assert.equal(emulator.secretRequests(), before);
+      // With the opt-in the rule lets it through (to a host that does not resolve, so nothing is sent).
+      const invalid = emulator.writeKubeconfig({
+        token,
+        namespace,
+        server: 'http://nebula-k8s-unit.invalid:6443',
+        certificateAuthority: false,
+        insecureSkipTlsVerify: true,
+      });
+      const allowed = new KubernetesSecretsProvider({
+        kubeconfigPath: invalid,
+        dangerouslyAllowInsecureHttp: true,
+      });
+      const unreachable = await rejectsCode(allowed.connect(), 'Unavailable');
+      assert.equal(unreachable.details.backendCode, 'ENOTFOUND');
+    });
+
+    it('trusts the CA of tls.caFile when the kubeconfig names none', async () => {
+      const { token, namespace } = account();
+      const path = emulator.writeKubeconfig({ token, namespace, certificateAuthority: false });
+      const untrusted = await rejectsCode(
+        new KubernetesSecretsProvider({ kubeconfigPath: path }).connect(),
+        'InvalidConfig',
+      );
+      assert.match(untrusted.message, /certificate-authority/);
+      const p = await provider({ kubeconfigPath: path, tls: { caFile: emulator.caCertPath } });
+      assert.deepEqual(await p.list(), []);
+      await p.close();
+    });
+
     it('does not show the token in inspect or JSON output', async () => {
       const { kubeconfigPath, token } = account();
       const p = await provider({ kubeconfigPath });
@@ -347,6 +393,20 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       const before = emulator.secretRequests();
       await p.store('after_faults', value('v'), createMetadata());
       assert.equal(emulator.secretRequests() - before, 3);
+      await p.close();
+    });
+
+    it('maps 429 to RateLimited with the Retry-After wait, like every provider', async () => {
+      const { kubeconfigPath } = account();
+      const clock = new ManualClock(Date.now(), { autoAdvance: true });
+      const p = await provider({ kubeconfigPath, clock, retry: { maxRetries: 1, baseDelayMs: 5 } });
+      emulator.failWith(429, 2, { retryAfterSeconds: 2 });
+      const e = await rejectsCode(p.retrieve('anything'), 'RateLimited');
+      assert.equal(e.retryable, true);
+      assert.equal(e.details.retryAfterMs, 2000);
+      assert.equal(e.details.attempts, 2);
+      assert.deepEqual(clock.sleeps, [2000]);
+      emulator.faults.clear();
       await p.close();
     });
 

@@ -5,7 +5,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from './tls.js';
 
@@ -245,4 +250,20 @@ export function sendJson(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A loopback port that nothing listens on (bound, then released), for connection-refused tests.
+ *
+ * @example
+ * ```ts
+ * import { closedLoopbackPort } from 'nebula-credential/testing';
+ * const url = `https://127.0.0.1:${await closedLoopbackPort()}`; // connecting gives ECONNREFUSED
+ * ```
+ */
+export async function closedLoopbackPort(): Promise<number> {
+  const server = createNetServer();
+  const { port } = await listenOn(server, 0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

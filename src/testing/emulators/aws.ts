@@ -151,6 +151,11 @@ export class AwsSecretsManagerEmulator {
     this.#keys.set(key.accessKeyId, key);
   }
 
+  /** Deletes an access key: later requests signed with it fail with UnrecognizedClientException. */
+  removeAccessKey(accessKeyId: string): void {
+    this.#keys.delete(accessKeyId);
+  }
+
   /** Sets the allow list of an access key (`undefined`: everything allowed). */
   setAllowedActions(accessKeyId: string, allow: readonly string[] | undefined): void {
     const key = this.#keys.get(accessKeyId);
@@ -165,14 +170,22 @@ export class AwsSecretsManagerEmulator {
       : this.server.count((r) => targetOf(r) === operation);
   }
 
-  /** The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException. */
-  throttle(times = 1, operation?: Operation): void {
+  /**
+   * The next `times` calls (of `operation`, or any) fail with 400 ThrottlingException, with a
+   * `Retry-After` header when `retryAfterSeconds` is given.
+   */
+  throttle(times = 1, operation?: Operation, options: { retryAfterSeconds?: number } = {}): void {
     this.server.faults.add({
       action: {
         kind: 'status',
         status: 400,
         body: { __type: 'ThrottlingException', message: 'Rate exceeded' },
-        headers: { 'x-amzn-requestid': randomUUID() },
+        headers: {
+          'x-amzn-requestid': randomUUID(),
+          ...(options.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(options.retryAfterSeconds) }),
+        },
       },
       times,
       ...(operation ? { match: (r) => targetOf(r) === operation } : {}),
@@ -343,7 +356,7 @@ export const cliEmulator: CliEmulator = {
           region: emulator.region,
           endpoint: emulator.endpoint,
           credentials: { accessKeyId, secretAccessKey },
-          ...(caCertPath ? { caCertPath } : {}),
+          ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
         },
       },
       stop: () => emulator.stop(),

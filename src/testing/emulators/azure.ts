@@ -238,7 +238,7 @@ export class AzureKeyVaultEmulator {
         clientSecret: this.clientSecret,
       },
       authorityHost: this.authorityHost,
-      caCertPath: this.caCertPath,
+      tls: { caFile: this.caCertPath },
     };
   }
 

@@ -255,10 +255,20 @@ export class KubernetesEmulator {
 
   /**
    * Writes a kubeconfig for this server (CA by file path, bearer token) into a new temp folder and returns
-   * its path.
+   * its path. `server` points it elsewhere (a closed port, an unresolvable host), `certificateAuthority:
+   * false` leaves the CA out (the client then does not trust the server), `insecureSkipTlsVerify` sets
+   * `insecure-skip-tls-verify`.
    */
   writeKubeconfig(
-    options: { token?: string; namespace?: string; context?: string; dir?: string } = {},
+    options: {
+      token?: string;
+      namespace?: string;
+      context?: string;
+      dir?: string;
+      server?: string;
+      certificateAuthority?: false;
+      insecureSkipTlsVerify?: boolean;
+    } = {},
   ): string {
     let dir = options.dir;
     if (dir === undefined) {
@@ -272,8 +282,11 @@ export class KubernetesEmulator {
       'clusters:',
       '- name: emulator',
       '  cluster:',
-      `    server: ${this.url}`,
-      `    certificate-authority: ${JSON.stringify(this.caCertPath)}`,
+      `    server: ${options.server ?? this.url}`,
+      ...(options.certificateAuthority === false
+        ? []
+        : [`    certificate-authority: ${JSON.stringify(this.caCertPath)}`]),
+      ...(options.insecureSkipTlsVerify ? ['    insecure-skip-tls-verify: true'] : []),
       'users:',
       '- name: emulator-user',
       '  user:',

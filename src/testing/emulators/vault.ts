@@ -974,7 +974,7 @@ export const cliEmulator: CliEmulator = {
       provider: 'hashicorp-vault',
       address: url,
       auth: { token: emulator.rootToken },
-      ...(caCertPath ? { tls: { caFile: caCertPath } } : { allowInsecureHttp: true }),
+      ...(caCertPath ? { tls: { caFile: caCertPath } } : {}),
     };
     return {
       info: {

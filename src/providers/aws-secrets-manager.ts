@@ -186,7 +186,12 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     const name = this.#names.encode(id, PROVIDER);
     // The value (SecretString) carries the metadata, and PutSecretValue cannot merge into it: the overwrite
     // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
-    const previous = await this.previousMetadata(id, attempt);
+    // A write-only principal (no GetSecretValue) still stores, as a new secret would: the old metadata is
+    // then unknown and not kept.
+    const previous = await this.previousMetadata(id, attempt).catch((error: unknown) => {
+      if (error instanceof StorageError && error.code === 'PermissionDenied') return undefined;
+      throw error;
+    });
     const written = metadataForOverwrite(previous, metadata, options);
     const secretString = this.#document(data, written);
     const tags = this.#desiredTags(written);
@@ -220,10 +225,12 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
           if (!isConflict(error)) throw error;
         }
       }
+      // Kept tags need no tagging call (PutSecretValue keeps the secret's tags); given tags are synced
+      // against the secret's actual tags, which DescribeSecret tells when this process does not know them.
       const state =
         this.#known.get(name) ??
-        (previous && pass === 0
-          ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags: this.#desiredTags(previous) }
+        (previous && pass === 0 && options.keepTags
+          ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags }
           : await this.#existingState(id, name, call));
       try {
         if (state.description !== description) {

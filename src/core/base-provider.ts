@@ -231,7 +231,8 @@ export abstract class BaseStorageProvider implements StorageProvider {
   /**
    * The metadata a store must write for `id` under the overwrite rule, read from the backend: for a backend
    * whose write cannot keep `createdAt` by itself, this read is the store's extra round trip. An unreadable
-   * old credential (truncated, damaged) counts as absent: the write replaces it.
+   * old credential (truncated, damaged) counts as absent: the write replaces it. So does one this principal
+   * may not read (a write-only role still stores, as before the rule; the old metadata is then not kept).
    */
   protected async previousMetadata(
     id: CredentialId,
@@ -240,7 +241,13 @@ export abstract class BaseStorageProvider implements StorageProvider {
     try {
       return (await this.retrieveBackend(id, attempt)).metadata;
     } catch (error) {
-      if (error instanceof StorageError && (error.code === 'NotFound' || error.code === 'Corrupted')) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.code === 'NotFound' || error.code === 'Corrupted') return undefined;
+      if (error.code === 'PermissionDenied') {
+        this.common.logger.debug(
+          { provider: this.name, operation: 'store', credentialId: id.value },
+          'may not read the current credential: writing without the overwrite rule',
+        );
         return undefined;
       }
       throw error;

@@ -186,12 +186,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     const name = this.#names.encode(id, PROVIDER);
     // The value (SecretString) carries the metadata, and PutSecretValue cannot merge into it: the overwrite
     // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
-    // A write-only principal (no GetSecretValue) still stores, as a new secret would: the old metadata is
-    // then unknown and not kept.
-    const previous = await this.previousMetadata(id, attempt).catch((error: unknown) => {
-      if (error instanceof StorageError && error.code === 'PermissionDenied') return undefined;
-      throw error;
-    });
+    const previous = await this.previousMetadata(id, attempt);
     const written = metadataForOverwrite(previous, metadata, options);
     const secretString = this.#document(data, written);
     const tags = this.#desiredTags(written);

@@ -200,7 +200,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     // One read tells create from replace and gives the current document (the overwrite rule needs its
     // metadata) and resourceVersion, so the write is a create or an update carrying its own concurrency check.
     for (let round = 0; round < CONFLICT_ROUNDS; round++) {
-      const current = await this.#read(id, 'store', attempt);
+      let current: V1Secret | undefined;
+      let readDenied: StorageError | undefined;
+      try {
+        current = await this.#read(id, 'store', attempt);
+      } catch (error) {
+        // A create-only role (no get) still stores new credentials, as before the read was needed.
+        if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+        readDenied = error;
+      }
       if (current) this.#assertManaged(current, id, 'store');
       const written = metadataForOverwrite(current && this.#currentMetadata(current, id), metadata, options);
       const body = this.#secretBody(id, data, written);
@@ -221,6 +229,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
         }
         return written;
       } catch (error) {
+        if (readDenied && error instanceof StorageError && error.code === 'Conflict') throw readDenied;
         if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
           throw error;
       }

@@ -290,6 +290,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
       const read = await this.#read(id, file);
       return read === undefined ? undefined : decodeCredentialDocument(read.bytes, id.value).metadata;
     } catch (error) {
+      // A symbolic link planted as the file is never followed: the rename replaces the link itself.
+      if (errnoOf(error) === 'ELOOP') return undefined;
       if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
       this.#unreadable.add(id.value);
       return undefined;

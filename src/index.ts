@@ -17,6 +17,7 @@ export {
   encryptedDataToJson,
   MIN_SALT_BYTES,
 } from './core/crypto.js';
+export { asyncDisposeSymbol, disposeSymbol } from './core/dispose.js';
 export {
   CREDENTIAL_DOCUMENT_FORMAT,
   type CredentialDocument,
@@ -65,6 +66,8 @@ export {
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './core/metadata.js';
 export {
@@ -100,6 +103,7 @@ export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayM
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
+  type CredentialStoreConstructorOptions,
   type CredentialStoreOptions,
   credentialAssociatedData,
   type EncryptionConfig,

@@ -21,6 +21,7 @@ export const COMMAND_OPTIONS = {
     tag: { type: 'string', short: 't', multiple: true },
     'rotation-days': { type: 'string' },
     'from-file': { type: 'string' },
+    'no-confirm': { type: 'boolean' },
   },
   get: { json: { type: 'boolean' } },
   list: {
@@ -44,6 +45,12 @@ export const COMMAND_OPTIONS = {
   help: {},
 } as const satisfies Record<string, OptionSpec>;
 
+/** The options that take a whole number, with their range, for `parseInteger` and the parse errors. */
+export const NUMBER_OPTIONS = {
+  'rotation-days': { min: 1, max: 36500, unit: 'days' },
+  port: { min: 0, max: 65535, unit: '' },
+} as const satisfies Record<string, { min: number; max: number; unit: string }>;
+
 /** The command names. */
 export type CommandName = keyof typeof COMMAND_OPTIONS;
 
@@ -60,6 +67,7 @@ export interface ParsedOptions {
   tag?: string[];
   'rotation-days'?: string;
   'from-file'?: string;
+  'no-confirm'?: boolean;
   json?: boolean;
   'created-after'?: string;
   'created-before'?: string;
@@ -93,7 +101,9 @@ export function isCommand(name: string | undefined): name is CommandName {
  * chosen command's, so an option of another command is refused by name.
  */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
-  const first = parse(argv, ALL_OPTIONS, undefined);
+  // Only for messages: the first pass fails before it knows the command, and the hint should name it.
+  const likelyCommand = argv.find((word) => isCommand(word));
+  const first = parse(argv, ALL_OPTIONS, likelyCommand);
   const [name, ...args] = first.positionals;
   if (name === undefined) return { command: undefined, args: [], options: first.values as ParsedOptions };
   if (!isCommand(name)) {
@@ -109,23 +119,37 @@ function parse(argv: readonly string[], options: OptionSpec, command: string | u
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(describeParseError(error as Error, command), command);
+      throw new UsageError(describeParseError(error as Error, argv, command), command);
     }
     throw error;
   }
 }
 
-function describeParseError(error: Error, command: string | undefined): string {
+function describeParseError(error: Error, argv: readonly string[], command: string | undefined): string {
   // parseArgs messages quote the offending token, which could be a secret typed in the wrong place: name the
   // option only.
-  const option = /'(-{1,2}[A-Za-z0-9-]+)/.exec(error.message)?.[1];
+  const quoted = /'(-{1,2}[A-Za-z0-9-]+)/.exec(error.message)?.[1];
   const code = (error as { code?: string }).code;
   const where = command ? ` for "${command}"` : '';
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${option ?? ''}${where}`.trim();
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    return `option ${option ?? ''} needs a value (or takes none)${where}`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted ?? ''}${where}`.trim();
+  if (code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `cannot parse the command line${where}`;
+  // The message names the option by its short form first ("-t, --tag <value>"): prefer the long name.
+  const option = /(--[A-Za-z0-9-]+)/.exec(error.message)?.[1] ?? quoted ?? '';
+  if (/does not take an argument/.test(error.message)) return `option ${option} takes no value${where}`;
+  if (/ambiguous/.test(error.message)) {
+    const next = argv[argv.indexOf(option) + 1];
+    const numeric = NUMBER_OPTIONS[option.slice(2) as keyof typeof NUMBER_OPTIONS];
+    // "--rotation-days -3" reaches here: the value looks like an option. Say what is wrong with the number.
+    if (numeric && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      return `${option} takes ${rangeText(numeric)} (${next} is negative)`;
+    }
+    return `option ${option} needs a value${where}; a value that starts with "-" is written ${option}=<value>`;
   }
-  return `cannot parse the command line${where}`;
+  return `option ${option} needs a value${where}`;
+}
+
+function rangeText(range: { min: number; max: number; unit: string }): string {
+  return `a whole number${range.unit ? ` of ${range.unit}` : ''} from ${range.min} to ${range.max}`;
 }
 
 /** Parses repeated `key=value` pairs (tags, provider options). */
@@ -150,13 +174,24 @@ export function parseDate(value: string | undefined, flag: string): Date | undef
   return date;
 }
 
-/** Parses a whole number option. */
-export function parseInteger(value: string | undefined, flag: string, min: number, max: number) {
+/** Parses one of the {@link NUMBER_OPTIONS}, saying what is wrong with a bad value. */
+export function parseInteger(
+  value: string | undefined,
+  option: keyof typeof NUMBER_OPTIONS,
+  command?: string,
+): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${flag} takes a whole number from ${min} to ${max}`);
-  }
+  const range = NUMBER_OPTIONS[option];
+  const text = value.trim();
+  const n = Number(text);
+  // Only a number is quoted back: anything else could be a value typed in the wrong place.
+  let problem: string | undefined;
+  if (!/^[-+]?\d+(\.\d+)?$/.test(text)) problem = 'got something that is not a number';
+  else if (!Number.isInteger(n)) problem = `${text} is not a whole number`;
+  else if (n < 0 && range.min >= 0) problem = `${text} is negative`;
+  else if (n < range.min) problem = `${text} is less than ${range.min}`;
+  else if (n > range.max) problem = `${text} is more than ${range.max}`;
+  if (problem) throw new UsageError(`--${option} takes ${rangeText(range)} (${problem})`, command);
   return n;
 }
 

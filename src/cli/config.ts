@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
 import type { StorageConfig } from '../core/factory.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
+import { DEFAULT_TIMEOUTS, nearestName } from '../core/options.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
 import { UsageError } from './exit-codes.js';
@@ -70,14 +72,17 @@ export async function loadConfigSpec(spec: string, io: CliIo, label: string): Pr
   const trimmed = spec.trim();
   if (trimmed.startsWith('{')) return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label);
   const path = expandPath(trimmed, io.cwd, io.home);
+  const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the config file');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw invalid(
-      `cannot read the config file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}) given by ${label}`,
-      { path },
-    );
+    text = await readBoundedTextFile(path, {
+      maxBytes: FILE_SIZE_LIMITS.configFile,
+      what: 'the config file',
+      option: label,
+      signal: deadline.signal,
+    });
+  } finally {
+    deadline.clear();
   }
   return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`);
 }
@@ -85,10 +90,30 @@ export async function loadConfigSpec(spec: string, io: CliIo, label: string): Pr
 function parseJson(text: string, label: string): unknown {
   try {
     return JSON.parse(text);
-  } catch {
-    // JSON.parse quotes the text around the error, which may be a token: say only where the config is.
-    throw invalid(`the config from ${label} is not valid JSON`);
+  } catch (error) {
+    // JSON.parse quotes the text around the error, which may be a token: say only where it is.
+    const where = jsonErrorLocation(text, (error as Error).message);
+    const at = where ? `: the error is at line ${where.line}, column ${where.column}` : '';
+    throw invalid(`the config from ${label} is not valid JSON${at}`, where ? { ...where } : undefined);
   }
+}
+
+/**
+ * Line and column (from 1) of a JSON.parse error, from the position V8 reports: "at position N" (Node 20),
+ * "(line L column C)" (Node 22 and later), or the end of the text for input that stops early.
+ */
+export function jsonErrorLocation(
+  text: string,
+  message: string,
+): { line: number; column: number } | undefined {
+  const reported = /line (\d+) column (\d+)/.exec(message);
+  if (reported) return { line: Number(reported[1]), column: Number(reported[2]) };
+  const position = /at position (\d+)/.exec(message);
+  const offset = position ? Number(position[1]) : /end of JSON input/.test(message) ? text.length : undefined;
+  if (offset === undefined) return undefined;
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
 }
 
 /**
@@ -116,6 +141,8 @@ export function normalizeConfig(raw: unknown, baseDir: string, io: CliIo, source
   };
 }
 
+const ENCRYPTION_KEYS = ['keyFile', 'passphraseFile'];
+
 function parseEncryption(value: unknown, baseDir: string, io: CliIo, source: string): EncryptionSetting {
   const e = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const keys = Object.keys(e);
@@ -125,12 +152,31 @@ function parseEncryption(value: unknown, baseDir: string, io: CliIo, source: str
   if (keys.length === 1 && typeof e['passphraseFile'] === 'string') {
     return { passphraseFile: expandPath(e['passphraseFile'], baseDir, io.home) };
   }
-  const hint = keys.some((k) => /passphrase|key$/i.test(k) && k !== 'keyFile' && k !== 'passphraseFile')
-    ? ' (a key or passphrase never goes in the config: use a key file, or NEBULA_CREDENTIAL_PASSPHRASE)'
-    : '';
+  const unknown = keys.filter((k) => !ENCRYPTION_KEYS.includes(k));
+  // A key name is quoted back only when it looks like a name, never when it could be pasted text.
+  const typos = unknown
+    .map((k) => ({ k, near: /^[A-Za-z][\w-]{0,40}$/.test(k) ? nearestName(k, ENCRYPTION_KEYS) : undefined }))
+    .filter((t): t is { k: string; near: string } => t.near !== undefined);
+  const secretLike = unknown.filter(
+    (k) => /passphrase|password|secret|key$/i.test(k) && !typos.some((t) => t.k === k),
+  );
+  let hint = '';
+  if (secretLike.length > 0) {
+    hint = ` (a key or passphrase never goes in the config: use a key file, or ${PASSPHRASE_ENV})`;
+  } else if (typos.length > 0) {
+    hint = `: ${typos.map(({ k, near }) => `"encryption.${k}" is unknown (did you mean "encryption.${near}"?)`).join('; ')}`;
+  }
   throw invalid(
     `"encryption" in the config from ${source} must be {"keyFile": "<path>"} or {"passphraseFile": "<path>"}${hint}`,
-    { issues: [{ path: 'encryption', message: 'must be {keyFile} or {passphraseFile}' }] },
+    {
+      issues:
+        typos.length > 0 && secretLike.length === 0
+          ? typos.map(({ k, near }) => ({
+              path: `encryption.${k}`,
+              message: `unknown (did you mean "${near}"?)`,
+            }))
+          : [{ path: 'encryption', message: 'must be {keyFile} or {passphraseFile}' }],
+    },
   );
 }
 
@@ -143,9 +189,10 @@ export function defaultConfig(io: CliIo): CliConfig {
   };
 }
 
+/** Something is at `path` (a FIFO or a directory too: reading it then says what is wrong with it). */
 async function fileExists(path: string): Promise<boolean> {
   try {
-    await readFile(path);
+    await stat(path);
     return true;
   } catch {
     return false;

@@ -1,11 +1,10 @@
-import type { EncryptionManager } from '../core/crypto.js';
 import { createStorageProvider, type StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
 import type { ParsedOptions } from './args.js';
 import type { CliConfig } from './config.js';
 import type { CliIo } from './io.js';
-import { openEncryption } from './keys.js';
-import { debugLogger, warningLogger } from './output.js';
+import { type OpenedKey, openKeySource } from './keys.js';
+import { debugLogger, warningLogger, withActivity } from './output.js';
 
 /** What a command receives. */
 export interface CommandContext {
@@ -26,9 +25,9 @@ export async function openStorage(ctx: CommandContext, config: CliConfig): Promi
   return ctx.io.openStorage ? ctx.io.openStorage(storage) : createStorageProvider(storage);
 }
 
-/** The key for `config` (key file or passphrase). */
-export function openKey(ctx: CommandContext, config: CliConfig): Promise<EncryptionManager> {
-  return openEncryption(config.encryption, ctx.io);
+/** The key for `config` (key file or passphrase), and where it came from. */
+export function openKey(ctx: CommandContext, config: CliConfig): Promise<OpenedKey> {
+  return openKeySource(config.encryption, ctx.io);
 }
 
 /** Runs `fn` with an open provider and closes it afterwards, whatever happens. */
@@ -43,4 +42,12 @@ export async function withStorage<T>(
   } finally {
     await provider.close().catch(() => {});
   }
+}
+
+/**
+ * Runs `work` under an activity line on standard error when it is a terminal (connecting included, which
+ * can take as long as the work); not under `--debug`, whose log lines share standard error.
+ */
+export function showActivity<T>(ctx: CommandContext, label: string, work: () => Promise<T>): Promise<T> {
+  return ctx.debug ? work() : withActivity(ctx.io.stderr, label, work);
 }

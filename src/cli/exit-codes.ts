@@ -82,17 +82,38 @@ export function exitCodeFor(error: unknown): number {
   return EXIT_CODES.Internal;
 }
 
+/** One row of the exit-status table: the status, the error code it stands for (if any), what it means. */
+export interface ExitStatusRow {
+  status: number;
+  code: StorageErrorCode | undefined;
+  meaning: string;
+}
+
+/** Every exit status, in order: the table `--help` prints and docs/cli.md shows (a test keeps them equal). */
+export function exitStatusRows(): ExitStatusRow[] {
+  return [
+    { status: EXIT_OK, code: undefined, meaning: 'success' },
+    { status: EXIT_NO, code: undefined, meaning: 'exists: the credential does not exist' },
+    {
+      status: EXIT_USAGE,
+      code: undefined,
+      meaning: 'usage error: unknown command or option, missing or malformed argument',
+    },
+    ...Object.entries(EXIT_CODES).map(([code, status]) => ({
+      status,
+      code: code as StorageErrorCode,
+      meaning: MEANING[code as StorageErrorCode],
+    })),
+    { status: EXIT_INTERRUPTED, code: undefined, meaning: 'interrupted (Ctrl-C at a prompt)' },
+  ];
+}
+
 /** The table printed by `--help` and kept in docs/cli.md. */
 export function exitCodeTable(): string {
-  const rows: [number, string][] = [
-    [EXIT_OK, 'success'],
-    [EXIT_NO, 'exists: the credential does not exist'],
-    [EXIT_USAGE, 'usage error: unknown command or option, missing or malformed argument'],
-    ...Object.entries(EXIT_CODES).map(([code, status]): [number, string] => [
-      status,
-      `${code.padEnd(20)} ${MEANING[code as StorageErrorCode]}`,
-    ]),
-    [EXIT_INTERRUPTED, 'interrupted (Ctrl-C)'],
-  ];
-  return rows.map(([status, text]) => `  ${String(status).padStart(3)}  ${text}`).join('\n');
+  return exitStatusRows()
+    .map(
+      ({ status, code, meaning }) =>
+        `  ${String(status).padStart(3)}  ${code === undefined ? meaning : `${code.padEnd(20)} ${meaning}`}`,
+    )
+    .join('\n');
 }

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { ARGON2ID_PARAMETERS, EncryptionManager } from '../core/crypto.js';
-import { StorageError } from '../core/errors.js';
+import { isStorageError, StorageError } from '../core/errors.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { readKeyFile } from '../core/store.js';
-import { type EncryptionSetting, nebulaPaths, PASSPHRASE_ENV } from './config.js';
+import { type EncryptionSetting, KEY_FILE_ENV, nebulaPaths, PASSPHRASE_ENV } from './config.js';
 import type { CliIo } from './io.js';
-import { promptHidden } from './prompt.js';
+import { canPrompt, promptHidden } from './prompt.js';
 
 /** `format` of the passphrase file. */
 export const PASSPHRASE_FILE_FORMAT = 'nebula-credential/passphrase';
@@ -56,18 +58,14 @@ export async function createPassphraseFile(path: string, passphrase: string): Pr
   await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
 }
 
-async function readPassphraseFile(path: string): Promise<PassphraseFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new StorageError({
-      code: 'InvalidConfig',
-      message: `cannot read the passphrase file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'}); create one with "nebula-credential init --passphrase"`,
-      operation: 'configure',
-      details: { path },
-    });
-  }
+async function readPassphraseFile(path: string, signal: AbortSignal): Promise<PassphraseFile> {
+  const text = await readBoundedTextFile(path, {
+    signal,
+    maxBytes: FILE_SIZE_LIMITS.keyFile,
+    what: 'the passphrase file',
+    option: 'encryption.passphraseFile',
+    missingHint: 'create one with "nebula-credential init --passphrase"',
+  });
   let file: Partial<PassphraseFile>;
   try {
     file = JSON.parse(text) as Partial<PassphraseFile>;
@@ -106,7 +104,7 @@ async function readPassphraseFile(path: string): Promise<PassphraseFile> {
 export async function readPassphrase(io: CliIo, question: string): Promise<string> {
   const fromEnv = io.env[PASSPHRASE_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (!io.stdin.isTTY || !io.stdin.setRawMode) {
+  if (!canPrompt(io)) {
     throw new StorageError({
       code: 'AuthenticationFailed',
       message: `a passphrase is needed: set ${PASSPHRASE_ENV} or run on a terminal to be asked`,
@@ -127,7 +125,7 @@ export async function discoverEncryption(setting: EncryptionSetting | undefined,
   if (await isFile(paths.passphrase)) return { passphraseFile: paths.passphrase };
   throw new StorageError({
     code: 'InvalidConfig',
-    message: `no encryption key: run "nebula-credential init" (creates ${paths.key}), or give --key-file, ${`NEBULA_CREDENTIAL_KEY_FILE`} or "encryption" in the config`,
+    message: `no encryption key: run "nebula-credential init" (creates ${paths.key}), or give --key-file, ${KEY_FILE_ENV} or "encryption" in the config`,
     operation: 'configure',
   });
 }
@@ -140,14 +138,74 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** An open key and where it came from, in the words the user gave it (`the key file ~/.nebula/key`). */
+export interface OpenedKey {
+  manager: EncryptionManager;
+  /** The key source, for messages: names a path, never holds a key. */
+  source: string;
+}
+
+/** `~/...` for paths under the home directory: how the user wrote them. */
+function homeRelative(path: string, home: string): string {
+  return path === home || !path.startsWith(`${home}/`) ? path : `~/${path.slice(home.length + 1)}`;
+}
+
+/**
+ * How `setting` is named in messages: "the key file ~/.nebula/key", "the passphrase of
+ * ~/.nebula/passphrase.json".
+ */
+export function describeKeySource(setting: EncryptionSetting, home: string): string {
+  return 'keyFile' in setting
+    ? `the key file ${homeRelative(setting.keyFile, home)}`
+    : `the passphrase of ${homeRelative(setting.passphraseFile, home)}`;
+}
+
+/** Finds and opens the key a command needs, remembering where it came from for {@link explainKeyFailure}. */
+export async function openKeySource(setting: EncryptionSetting | undefined, io: CliIo): Promise<OpenedKey> {
+  const source = await discoverEncryption(setting, io);
+  return { manager: await openEncryption(source, io), source: describeKeySource(source, io.home) };
+}
+
+/**
+ * Rewords a `DecryptionFailed` of credential `id` for the command line: which key the credential was
+ * stored with, which key was used and where that key came from, and how to give the right one. Other
+ * errors pass through unchanged.
+ */
+export function explainKeyFailure(error: unknown, id: string, key: OpenedKey): unknown {
+  if (!isStorageError(error, 'DecryptionFailed')) return error;
+  const stored = error.details['dataKeyId'];
+  const used = error.details['keyId'] ?? key.manager.keyId;
+  const message =
+    typeof stored === 'string' && stored !== used
+      ? `cannot decrypt "${id}": it was stored with key ${stored}, but ${key.source} is key ${String(used)}; give the key it was stored with (--key-file, ${KEY_FILE_ENV} or "encryption" in the config)`
+      : `cannot decrypt "${id}" with ${key.source} (key ${String(used)}, the one it was stored with): the stored data was altered or damaged`;
+  return new StorageError({
+    code: 'DecryptionFailed',
+    message,
+    provider: error.provider,
+    operation: error.operation,
+    credentialId: error.credentialId ?? id,
+    details: error.details,
+    cause: error,
+  });
+}
+
 /** Opens the key for `setting`; a passphrase that does not match the one chosen at `init` is refused. */
 export async function openEncryption(
   setting: EncryptionSetting | undefined,
   io: CliIo,
 ): Promise<EncryptionManager> {
   const source = await discoverEncryption(setting, io);
-  if ('keyFile' in source) return EncryptionManager.fromKey(await readKeyFile(source.keyFile));
-  const file = await readPassphraseFile(source.passphraseFile);
+  const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the key source');
+  let file: PassphraseFile;
+  try {
+    if ('keyFile' in source) {
+      return EncryptionManager.fromKey(await readKeyFile(source.keyFile, { signal: deadline.signal }));
+    }
+    file = await readPassphraseFile(source.passphraseFile, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
   const passphrase = await readPassphrase(io, 'Passphrase: ');
   const manager = await EncryptionManager.fromPassphrase(passphrase, Buffer.from(file.salt, 'base64'));
   if (manager.keyId !== file.keyId) {

@@ -1,3 +1,4 @@
+import { monotonicMs } from '../core/clock.js';
 import { isStorageError } from '../core/errors.js';
 import { type Logger, redact } from '../core/logger.js';
 import { type CredentialMetadata, metadataToJson } from '../core/metadata.js';
@@ -61,8 +62,10 @@ export function warningLogger(stderr: CliOutput): Logger {
     const shown = Object.entries(rest)
       .filter(([, v]) => v !== undefined && (typeof v !== 'object' || v === null))
       .map(([k, v]) => `${k}=${String(v)}`);
+    // On a terminal an activity line or progress bar may be showing: erase it first (it is redrawn below).
+    const erase = stderr.isTTY ? '\r\u001b[2K' : '';
     stderr.write(
-      `${PROGRAM}: warning: ${message ?? ''}${shown.length > 0 ? ` (${shown.join(', ')})` : ''}\n`,
+      `${erase}${PROGRAM}: warning: ${message ?? ''}${shown.length > 0 ? ` (${shown.join(', ')})` : ''}\n`,
     );
   };
   return { debug() {}, info() {}, warn: write, error: write };
@@ -99,17 +102,47 @@ export function metadataJson(id: string, provider: string, metadata: CredentialM
   return { id, provider, ...(version === undefined ? {} : { version }), metadata: metadataToJson(metadata) };
 }
 
+const SPINNER = ['|', '/', '-', '\\'];
+
+/**
+ * Runs `work` with a one-line activity indicator on standard error (what is being done, a spinner and the
+ * seconds spent), redrawn in place and erased at the end, for work of unknown length such as a listing that
+ * takes many pages from a backend. Only when standard error is a terminal: a pipe or a log file gets
+ * nothing.
+ */
+export async function withActivity<T>(stderr: CliOutput, label: string, work: () => Promise<T>): Promise<T> {
+  if (!stderr.isTTY) return work();
+  const started = monotonicMs();
+  let frame = 0;
+  const draw = () => {
+    const seconds = Math.floor((monotonicMs() - started) / 1000);
+    const line = `${SPINNER[frame++ % SPINNER.length]} ${label}${seconds > 0 ? ` (${seconds} s)` : ''}`;
+    stderr.write(`\r\u001b[2K${line.slice(0, Math.max(10, (stderr.columns || 80) - 1))}`);
+  };
+  draw();
+  const timer = setInterval(draw, 125);
+  timer.unref?.();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    stderr.write('\r\u001b[2K');
+  }
+}
+
 /** A one-line progress bar redrawn in place; only used when standard error is a terminal. */
 export class ProgressBar {
   readonly #out: CliOutput;
   readonly #total: number;
   #shown = false;
 
+  /** A bar for `total` steps, drawn on `out`. */
   constructor(out: CliOutput, total: number) {
     this.#out = out;
     this.#total = total;
   }
 
+  /** Redraws the bar: `done` of the total, then `label` (the item being worked on). */
   update(done: number, label: string): void {
     const width = 24;
     const filled = this.#total === 0 ? width : Math.round((done / this.#total) * width);
@@ -120,6 +153,7 @@ export class ProgressBar {
     this.#shown = true;
   }
 
+  /** Erases the bar, leaving the line empty for what follows. */
   clear(): void {
     if (this.#shown) this.#out.write('\r\u001b[2K');
     this.#shown = false;

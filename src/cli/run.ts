@@ -42,12 +42,15 @@ export function packageVersion(): string {
 
 /**
  * Runs one command line and returns the exit status. Errors are written to `io.stderr` (with a stack
- * only under `--debug`); nothing is thrown.
+ * only under `--debug`); nothing is thrown. The command's own entry point, not part of the package's
+ * exports: applications run the `nebula-credential` binary, and tests call this with their own `CliIo`.
  *
  * @example
  * ```ts
- * import { runCli } from 'nebula-credential/dist/cli/run.js';
- * const status = await runCli(['exists', 'github_token'], processIo());
+ * // src/cli/main.ts
+ * import { processIo } from './io.js';
+ * import { runCli } from './run.js';
+ * process.exitCode = await runCli(process.argv.slice(2), processIo());
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {

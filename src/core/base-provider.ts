@@ -1,4 +1,5 @@
-import type { EncryptedData } from './crypto.js';
+import { assertEncryptedData, type EncryptedData } from './crypto.js';
+import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
@@ -6,6 +7,8 @@ import {
   type CredentialContext,
   type CredentialFilter,
   type CredentialMetadata,
+  validateContext,
+  validateFilter,
   validateMetadata,
 } from './metadata.js';
 import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
@@ -14,8 +17,8 @@ import type {
   ConnectOptions,
   ProviderCapabilities,
   StorageProvider,
-  StoreOptions,
   StoredCredential,
+  StoreOptions,
 } from './provider.js';
 
 /**
@@ -45,8 +48,10 @@ export interface ProviderOperationOptions {
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider {
+export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
+  /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
+  /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
@@ -77,6 +82,10 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return this.#connecting;
   }
 
+  /**
+   * Checks the id, the metadata and the size (before any I/O), connects if needed, then stores through the
+   * runner (deadline, retries, metrics). See {@link StorageProvider.store}.
+   */
   async store(
     idLike: CredentialIdLike,
     data: EncryptedData,
@@ -84,8 +93,9 @@ export abstract class BaseStorageProvider implements StorageProvider {
     context?: CredentialContext,
     options: StoreOptions = {},
   ): Promise<CredentialMetadata> {
-    const id = this.#parse(idLike, 'store');
+    const id = this.#parse(idLike, 'store', context);
     this.#precheck('store', id, () => {
+      assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
@@ -101,8 +111,12 @@ export abstract class BaseStorageProvider implements StorageProvider {
     return written ?? metadata;
   }
 
+  /**
+   * Checks the id, then retrieves through the runner; a missing id is `NotFound`. See {@link
+   * StorageProvider.retrieve}.
+   */
   async retrieve(idLike: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential> {
-    const id = this.#parse(idLike, 'retrieve');
+    const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
@@ -111,8 +125,12 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
+  /**
+   * Checks the id, then deletes through the runner; a backend's `NotFound` counts as success. See {@link
+   * StorageProvider.delete}.
+   */
   async delete(idLike: CredentialIdLike, context?: CredentialContext): Promise<void> {
-    const id = this.#parse(idLike, 'delete');
+    const id = this.#parse(idLike, 'delete', context);
     this.#precheck('delete', id, () => this.validateId(id));
     await this.#ready();
     await this.runner.run(
@@ -129,15 +147,24 @@ export abstract class BaseStorageProvider implements StorageProvider {
     );
   }
 
+  /**
+   * Lists through the runner and returns the ids sorted, without duplicates. See {@link
+   * StorageProvider.list}.
+   */
   async list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]> {
     this.#assertOpen('list');
+    this.#checkArguments('list', () => {
+      validateFilter(filter, this.name);
+      validateContext(context, this.name);
+    });
     await this.#ready();
     const ids = await this.runner.run('list', (a) => this.listBackend(filter, a), { context });
     return [...new Set(ids)].sort();
   }
 
+  /** Checks the id, then asks the backend through the runner. See {@link StorageProvider.exists}. */
   async exists(idLike: CredentialIdLike, context?: CredentialContext): Promise<boolean> {
-    const id = this.#parse(idLike, 'exists');
+    const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
     return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
@@ -174,9 +201,11 @@ export abstract class BaseStorageProvider implements StorageProvider {
     options: ProviderOperationOptions = {},
   ): Promise<T> {
     let id: CredentialId | undefined;
-    if (idLike === undefined) this.#assertOpen(operation);
-    else {
-      const parsed = this.#parse(idLike, operation);
+    if (idLike === undefined) {
+      this.#assertOpen(operation);
+      this.#checkArguments(operation, () => validateContext(options.context, this.name));
+    } else {
+      const parsed = this.#parse(idLike, operation, options.context);
       this.#precheck(operation, parsed, () => this.validateId(parsed));
       id = parsed;
     }
@@ -196,10 +225,29 @@ export abstract class BaseStorageProvider implements StorageProvider {
     await this.closeBackend();
   }
 
+  /**
+   * The same as {@link BaseStorageProvider.close}, so `await using provider = ...` closes it when the block
+   * ends.
+   *
+   * @example
+   * ```ts
+   * import { MemoryStorageProvider } from 'nebula-credential/memory';
+   * {
+   *   await using provider = new MemoryStorageProvider();
+   *   console.log(await provider.list()); // []
+   * } // closed here
+   * ```
+   */
+  async [asyncDisposeSymbol](): Promise<void> {
+    await this.close();
+  }
+
   /** Provider-specific checks on an id before any I/O (e.g. the mapped name's length). */
   protected validateId(_id: CredentialId): void {}
 
-  /** Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}. */
+  /**
+   * Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}.
+   */
   protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
     this.validateId(id);
   }
@@ -216,6 +264,7 @@ export abstract class BaseStorageProvider implements StorageProvider {
     metadata: CredentialMetadata,
     attempt: AttemptContext,
     options: StoreOptions,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a backend that writes `metadata` as given returns nothing
   ): Promise<CredentialMetadata | void>;
   protected abstract retrieveBackend(id: CredentialId, attempt: AttemptContext): Promise<StoredCredential>;
   /** Removes the credential; throwing `NotFound` is fine (the base treats it as success). */
@@ -265,12 +314,21 @@ export abstract class BaseStorageProvider implements StorageProvider {
     });
   }
 
-  #parse(idLike: CredentialIdLike, operation: StorageOperation): CredentialId {
+  #parse(idLike: CredentialIdLike, operation: StorageOperation, context: unknown): CredentialId {
     this.#assertOpen(operation);
+    return this.#checkArguments(operation, () => {
+      const id = CredentialId.from(idLike);
+      validateContext(context, this.name);
+      return id;
+    });
+  }
+
+  /** Runs argument checks, adding this provider and the operation to what they throw. */
+  #checkArguments<T>(operation: StorageOperation, check: () => T): T {
     try {
-      return CredentialId.from(idLike);
+      return check();
     } catch (error) {
-      throw (error as StorageError).withContext({ provider: this.name, operation });
+      throw error instanceof StorageError ? error.withContext({ provider: this.name, operation }) : error;
     }
   }
 

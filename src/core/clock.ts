@@ -73,20 +73,35 @@ export const systemClock: Clock = {
  */
 export class ManualClock implements Clock {
   #now: number;
+  /**
+   * Every delay asked of {@link ManualClock.sleep}, in order: what tests assert instead of wall-clock time.
+   */
   readonly sleeps: number[] = [];
   #waiters: { until: number; resolve: () => void }[] = [];
   /** When true, every sleep completes at once (time still advances by the delay). */
   autoAdvance: boolean;
 
+  /**
+   * Starts at `start` (milliseconds since the epoch; default 2026-01-01T00:00:00Z); `autoAdvance` completes
+   * every sleep at once.
+   */
   constructor(start = Date.UTC(2026, 0, 1), options: { autoAdvance?: boolean } = {}) {
     this.#now = start;
     this.autoAdvance = options.autoAdvance ?? false;
   }
 
+  /**
+   * The clock's current time in milliseconds since the epoch; only {@link ManualClock.advance} (or an
+   * auto-advanced sleep) moves it.
+   */
   now(): number {
     return this.#now;
   }
 
+  /**
+   * Resolves when the clock has been advanced by `ms` (at once with `autoAdvance`); rejects with `Aborted`
+   * when `signal` aborts.
+   */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
     if (signal?.aborted) return Promise.reject(abortedError(signal));

@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { StorageError } from './errors.js';
+import { describeType, invalidArgument } from './arguments.js';
+import { disposeSymbol } from './dispose.js';
+import { StorageError, type StorageOperation } from './errors.js';
 import { SecretString } from './secret-string.js';
 
 /**
@@ -53,7 +55,9 @@ export const MIN_SALT_BYTES = 16;
 export interface EncryptedData {
   /** Format version; only {@link ENCRYPTION_FORMAT_VERSION} is understood. */
   version: number;
-  /** Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key. */
+  /**
+   * Identifies the key (an HMAC of the key, so it reveals nothing about it); a mismatch means a wrong key.
+   */
   keyId: string;
   /** 12-byte GCM nonce, unique per encryption under one key. */
   nonce: Uint8Array;
@@ -81,6 +85,7 @@ export interface EncryptedDataJson {
  * ```
  */
 export function encryptedDataToJson(data: EncryptedData): EncryptedDataJson {
+  assertEncryptedData(data, 'encryptedDataToJson');
   return {
     version: data.version,
     keyId: data.keyId,
@@ -143,11 +148,16 @@ export function encryptedDataFromJson(json: unknown): EncryptedData {
  * ```
  */
 export class EncryptionManager {
+  /**
+   * Identifies the key without revealing it: the first 16 hex characters of an HMAC-SHA-256 keyed with it.
+   * Stored with every ciphertext, so a wrong key is named rather than guessed.
+   */
   readonly keyId: string;
   readonly #key: Buffer;
   readonly #nonceCounter: Buffer;
   readonly #aadHeader: Buffer;
   #encryptions = 0;
+  #disposed = false;
 
   private constructor(key: Buffer) {
     this.#key = key;
@@ -184,6 +194,13 @@ export class EncryptionManager {
     passphrase: string | SecretString,
     salt: Uint8Array,
   ): Promise<EncryptionManager> {
+    if (typeof passphrase !== 'string' && !(passphrase instanceof SecretString)) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message: `the passphrase must be a string or a SecretString (got ${describeType(passphrase)})`,
+        operation: 'configure',
+      });
+    }
     const secret = typeof passphrase === 'string' ? new SecretString(passphrase) : passphrase;
     if (secret.length === 0) {
       throw new StorageError({
@@ -222,6 +239,9 @@ export class EncryptionManager {
    * decryption must pass the same bytes, so a ciphertext moved to another id fails to decrypt.
    */
   encrypt(plaintext: Uint8Array, associatedData?: Uint8Array): EncryptedData {
+    this.#assertUsable('encrypt');
+    assertBytes(plaintext, 'the plaintext', 'encrypt');
+    assertAssociatedData(associatedData, 'encrypt');
     if (this.#encryptions >= 2 ** 32) {
       throw new StorageError({
         code: 'Unsupported',
@@ -249,6 +269,9 @@ export class EncryptionManager {
    * throws `DecryptionFailed`; an unknown version throws `Unsupported`. Never returns unauthenticated bytes.
    */
   decrypt(data: EncryptedData, associatedData?: Uint8Array): Buffer {
+    this.#assertUsable('decrypt');
+    assertEncryptedData(data, 'decrypt');
+    assertAssociatedData(associatedData, 'decrypt');
     if (data.version !== ENCRYPTION_FORMAT_VERSION) {
       throw new StorageError({
         code: 'Unsupported',
@@ -267,11 +290,11 @@ export class EncryptionManager {
     };
     if (data.keyId !== this.keyId) {
       fail(
-        `the data was encrypted with key ${data.keyId}, this manager holds key ${this.keyId} (wrong key or passphrase)`,
+        `the data was encrypted with key ${data.keyId}, but the key given is ${this.keyId} (the wrong key or passphrase)`,
       );
     }
-    if (data.nonce?.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);
-    if (data.tag?.length !== TAG_BYTES) fail(`the authentication tag must be ${TAG_BYTES} bytes`);
+    if (data.nonce.length !== NONCE_BYTES) fail(`the nonce must be ${NONCE_BYTES} bytes`);
+    if (data.tag.length !== TAG_BYTES) fail(`the authentication tag must be ${TAG_BYTES} bytes`);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, data.nonce, { authTagLength: TAG_BYTES });
       decipher.setAAD(this.#aad(associatedData));
@@ -282,21 +305,40 @@ export class EncryptionManager {
     }
   }
 
-  /** Overwrites the key in memory; the manager is unusable afterwards. */
+  /**
+   * Overwrites the key in memory. Afterwards `encrypt` and `decrypt` throw `Unsupported`: a wiped key is
+   * never used (it would encrypt under 32 zero bytes while still stamping the real key id). Idempotent.
+   */
   dispose(): void {
     this.#key.fill(0);
+    this.#disposed = true;
   }
 
-  [Symbol.dispose](): void {
+  /** True once {@link EncryptionManager.dispose} ran: the key is gone and the manager refuses to work. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * The same as {@link EncryptionManager.dispose}, so `using manager = ...` wipes the key at the end of the
+   * block.
+   */
+  [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** `{ keyId }` only: `JSON.stringify` never includes the key. */
   toJSON(): Record<string, string> {
     return { keyId: this.keyId };
   }
 
+  /** What `util.inspect` and `console.log` show: the key id, the key as `[REDACTED]`. */
   [inspect.custom](): string {
     return `EncryptionManager { keyId: '${this.keyId}', key: [REDACTED] }`;
+  }
+
+  #assertUsable(operation: 'encrypt' | 'decrypt'): void {
+    if (this.#disposed) throw disposedManagerError(operation);
   }
 
   #nextNonce(): Buffer {
@@ -311,5 +353,51 @@ export class EncryptionManager {
 
   #aad(associatedData: Uint8Array | undefined): Buffer {
     return associatedData ? Buffer.concat([this.#aadHeader, associatedData]) : this.#aadHeader;
+  }
+}
+
+/**
+ * The error of a disposed manager, for {@link EncryptionManager} and the stores that check before any I/O.
+ * @internal
+ */
+export function disposedManagerError(operation: StorageOperation): StorageError {
+  return new StorageError({
+    code: 'Unsupported',
+    message:
+      'this EncryptionManager was disposed and its key wiped; create a new one (a CredentialStore disposes only a manager it created)',
+    operation,
+  });
+}
+
+function assertBytes(value: unknown, what: string, operation: StorageOperation): void {
+  if (!(value instanceof Uint8Array)) {
+    throw invalidArgument(`${what} must be a Uint8Array (got ${describeType(value)})`, operation);
+  }
+}
+
+function assertAssociatedData(value: unknown, operation: StorageOperation): void {
+  if (value !== undefined) assertBytes(value, 'associatedData', operation);
+}
+
+/**
+ * Checks the shape of {@link EncryptedData} handed to the API (lengths are checked on decrypt).
+ * @internal
+ */
+export function assertEncryptedData(
+  data: unknown,
+  operation: StorageOperation,
+): asserts data is EncryptedData {
+  if (typeof data !== 'object' || data === null) {
+    throw invalidArgument(`encrypted data must be an object (got ${describeType(data)})`, operation);
+  }
+  const d = data as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof d['version'] !== 'number') problems.push('version must be a number');
+  if (typeof d['keyId'] !== 'string') problems.push('keyId must be a string');
+  for (const key of ['nonce', 'ciphertext', 'tag']) {
+    if (!(d[key] instanceof Uint8Array)) problems.push(`${key} must be a Uint8Array`);
+  }
+  if (problems.length > 0) {
+    throw invalidArgument(`malformed encrypted data: ${problems.join('; ')}`, operation);
   }
 }

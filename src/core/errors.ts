@@ -135,14 +135,28 @@ const BRAND = Symbol.for('nebula-credential.StorageError');
  * ```
  */
 export class StorageError extends Error {
+  /** Always `'StorageError'`. */
   override readonly name = 'StorageError';
+  /** What went wrong, one of {@link STORAGE_ERROR_CODES}: branch on this, never on `message`. */
   readonly code: StorageErrorCode;
+  /** The provider that failed (`'local'`, `'aws-secrets-manager'`, ...), when one was involved. */
   readonly provider: string | undefined;
+  /** The operation that failed (`'retrieve'`, `'store'`, `'configure'`, ...). */
   readonly operation: StorageOperation | undefined;
+  /** The id of the credential concerned, when there was one (an id is not a secret). */
   readonly credentialId: string | undefined;
+  /** Whether trying again may help: true by default for `Unavailable` and `RateLimited`. */
   readonly retryable: boolean;
+  /**
+   * Structured facts, safe to log: HTTP status, backend code, the limit, the missing permission, the config
+   * issues.
+   */
   readonly details: StorageErrorDetails;
 
+  /**
+   * Builds the error; `retryable` defaults from the code, and `cause` is kept but not enumerable (it may hold
+   * a request).
+   */
   constructor(init: StorageErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.code = init.code;
@@ -198,6 +212,10 @@ export class StorageError extends Error {
     };
   }
 
+  /**
+   * What `util.inspect` and `console.log` show: code, message, context, details and the reduced cause, never
+   * the raw cause.
+   */
   [inspect.custom](): string {
     const cause = describeCause(this.cause);
     const fields = inspect(

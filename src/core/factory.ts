@@ -4,12 +4,19 @@ import type { HashiCorpVaultOptions } from '../providers/hashicorp-vault.js';
 import type { KubernetesSecretsOptions } from '../providers/kubernetes-secrets.js';
 import type { LocalStorageOptions } from '../providers/local.js';
 import type { MemoryStorageOptions } from '../providers/memory.js';
+import {
+  checkOptionsObject,
+  describeType,
+  describeValue,
+  invalidArgument,
+  isPlainObject,
+} from './arguments.js';
 import { StorageError } from './errors.js';
 import type { ProviderName, StorageProvider } from './provider.js';
 
 /**
  * Which backend, and its options: a discriminated union on `provider`. Switching backend is a change of
- * this one object (SC-001); application code stays the same.
+ * this one object; application code stays the same.
  *
  * @example
  * ```ts
@@ -25,7 +32,7 @@ export type StorageConfig =
   | ({ provider: 'hashicorp-vault' } & HashiCorpVaultOptions)
   | ({ provider: 'kubernetes' } & KubernetesSecretsOptions);
 
-type ProviderConstructor = new (options: never) => StorageProvider;
+type ProviderConstructor = new (options: never) => StorageProvider & AsyncDisposable;
 
 // Each provider module is imported only when its name is asked for; none of them imports its SDK at load.
 const PROVIDER_LOADERS: Record<ProviderName, () => Promise<ProviderConstructor>> = {
@@ -61,7 +68,8 @@ export interface CreateStorageProviderOptions {
 
 /**
  * Validates `config` (every problem reported at once as `InvalidConfig`), loads that provider's module,
- * creates it and connects. Cloud SDKs load only for the provider asked for.
+ * creates it and connects. Cloud SDKs load only for the provider asked for. The provider is
+ * `AsyncDisposable`: `await using` closes it at the end of the block.
  *
  * @example
  * ```ts
@@ -69,18 +77,46 @@ export interface CreateStorageProviderOptions {
  * const provider = await createStorageProvider({ provider: 'local', directory: './.credentials' });
  * console.log(await provider.list());
  * await provider.close();
+ * // or: await using provider = await createStorageProvider(...); closed when the block ends
  * ```
  */
 export async function createStorageProvider(
   config: StorageConfig,
   options: CreateStorageProviderOptions = {},
-): Promise<StorageProvider> {
-  const name = (config as { provider?: unknown } | null | undefined)?.provider;
+): Promise<StorageProvider & AsyncDisposable> {
+  if (!isPlainObject(config)) {
+    throw invalidArgument(
+      `createStorageProvider needs a config object such as { provider: 'local' } (got ${describeType(config)})`,
+      'configure',
+      { path: '' },
+    );
+  }
+  const given = checkOptionsObject(options, 'the options of createStorageProvider', ['connect', 'signal']);
+  if (given['connect'] !== undefined && typeof given['connect'] !== 'boolean') {
+    throw invalidArgument(
+      `connect must be true or false (got ${describeType(given['connect'])})`,
+      'configure',
+      {
+        path: 'connect',
+      },
+    );
+  }
+  if (given['signal'] !== undefined && !(given['signal'] instanceof AbortSignal)) {
+    throw invalidArgument(
+      `signal must be an AbortSignal (got ${describeType(given['signal'])})`,
+      'configure',
+      {
+        path: 'signal',
+      },
+    );
+  }
+  const name = config['provider'];
   const load = typeof name === 'string' ? PROVIDER_LOADERS[name as ProviderName] : undefined;
   if (!load || !Object.hasOwn(PROVIDER_LOADERS, name as string)) {
+    const shown = describeValue(name);
     throw new StorageError({
       code: 'InvalidConfig',
-      message: `unknown storage provider ${JSON.stringify(name)}: use one of ${PROVIDER_NAMES.map((p) => `"${p}"`).join(', ')}`,
+      message: `${name === undefined ? 'the config names no storage provider' : `unknown storage provider ${shown}`}: set "provider" to one of ${PROVIDER_NAMES.map((p) => `"${p}"`).join(', ')}`,
       operation: 'configure',
       details: { issues: [{ path: 'provider', message: `must be one of ${PROVIDER_NAMES.join(', ')}` }] },
     });

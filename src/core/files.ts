@@ -1,5 +1,6 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { describeType, invalidArgument } from './arguments.js';
 import { StorageError, type StorageOperation } from './errors.js';
 
 /** Options of {@link readBoundedFile}. */
@@ -14,8 +15,18 @@ export interface BoundedFileReadOptions {
   provider?: string | undefined;
   /** Operation named in errors. Default `configure`. */
   operation?: StorageOperation | undefined;
-  /** Aborts the read (pass the connect deadline's signal). */
+  /**
+   * Aborts the read (pass the connect deadline's signal). A `StorageError` reason (a `Timeout`) is thrown
+   * as it is; any other reason gives `Aborted`.
+   */
   signal?: AbortSignal | undefined;
+  /** Appended to the message when the file does not exist, e.g. how to create it. */
+  missingHint?: string | undefined;
+  /**
+   * Extra checks on the opened file's status before it is read (permissions, owner); return a problem to
+   * refuse it with `InvalidConfig`, or `undefined` to accept it.
+   */
+  checkFile?: ((info: Stats) => string | undefined) | undefined;
 }
 
 /**
@@ -52,43 +63,128 @@ export const FILE_SIZE_LIMITS = Object.freeze({
  * ```
  */
 export async function readBoundedFile(path: string, options: BoundedFileReadOptions): Promise<Buffer> {
-  const fail = (message: string, code: 'InvalidConfig' | 'Aborted' = 'InvalidConfig', cause?: unknown) =>
-    new StorageError({
-      code,
-      message,
-      provider: options.provider,
-      operation: options.operation ?? 'configure',
-      details: {
-        path,
-        ...(options.option ? { option: options.option } : {}),
-        ...(code === 'InvalidConfig' && options.option
-          ? { issues: [{ path: options.option, message }] }
-          : {}),
-      },
-      cause,
-    });
-  const named = `${options.what} ${JSON.stringify(path)}${options.option ? ` (${options.option})` : ''}`;
-  if (options.signal?.aborted) throw fail(`reading ${named} was aborted`, 'Aborted');
-  let handle: Awaited<ReturnType<typeof open>>;
+  const read = new BoundedRead(path, options);
+  read.throwIfAborted();
+  let handle: FileHandle;
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+  const opening = open(path, OPEN_FLAGS);
   try {
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    handle = await read.race(opening);
   } catch (error) {
+    // An open the deadline gave up on may still succeed: close what it returns.
+    opening.then((h) => h.close()).catch(() => {});
+    throw read.openFailure(error);
+  }
+  let abandoned = false;
+  try {
+    read.check(await read.race(handle.stat()));
+    // Room for one byte past the bound: a file that grows after fstat is still refused.
+    const buffer = Buffer.alloc(options.maxBytes + 1);
+    let length = 0;
+    for (;;) {
+      read.throwIfAborted();
+      const { bytesRead } = await read.race(handle.read(buffer, length, buffer.length - length, null));
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      read.checkLength(length);
+    }
+    return buffer.subarray(0, length);
+  } catch (error) {
+    // A read the deadline gave up on may still be pending in the thread pool: close when it returns.
+    abandoned = options.signal?.aborted === true;
+    throw read.readFailure(error);
+  } finally {
+    const closing = handle.close().catch(() => {});
+    if (!abandoned) await closing;
+  }
+}
+
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/** The checks and the error wording of one bounded read. */
+class BoundedRead {
+  readonly #path: string | undefined;
+  readonly #options: BoundedFileReadOptions;
+  readonly #named: string;
+
+  constructor(path: unknown, options: BoundedFileReadOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArgument(
+        `the options of readBoundedFile must be an object { maxBytes, what } (got ${describeType(options)})`,
+      );
+    }
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 0) {
+      throw invalidArgument(
+        `readBoundedFile needs maxBytes, a whole number of bytes (got ${describeType(options.maxBytes)})`,
+      );
+    }
+    this.#options = options;
+    this.#path = undefined;
+    const where = `${options.what}${options.option ? ` (${options.option})` : ''}`;
+    if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
+      throw this.#fail(
+        typeof path === 'string'
+          ? `the path of ${where} must be a non-empty path without NUL characters`
+          : `the path of ${where} must be a string (got ${describeType(path)})`,
+      );
+    }
+    this.#path = path;
+    this.#named = `${options.what} ${JSON.stringify(path)}${options.option ? ` (${options.option})` : ''}`;
+  }
+
+  throwIfAborted(): void {
+    const signal = this.#options.signal;
+    if (!signal?.aborted) return;
+    if (signal.reason instanceof StorageError) throw signal.reason;
+    throw this.#fail(`reading ${this.#named} was aborted`, 'Aborted', signal.reason);
+  }
+
+  /** `promise`, or the abort when the signal fires first (a blocked read must not hold the caller). */
+  race<T>(promise: Promise<T>): Promise<T> {
+    const signal = this.#options.signal;
+    if (!signal) return promise;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        try {
+          this.throwIfAborted();
+        } catch (error) {
+          reject(error);
+        }
+      };
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  openFailure(error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
-        ? 'does not exist'
+        ? `does not exist${this.#options.missingHint ? `; ${this.#options.missingHint}` : ''}`
         : code === 'EACCES' || code === 'EPERM'
           ? 'is not readable by this process'
           : code === 'EISDIR'
             ? 'is a directory, not a file'
             : code === 'ELOOP'
               ? 'is a symbolic link loop'
-              : `cannot be opened (${code ?? 'unknown error'})`;
-    throw fail(`${named} ${why}`, 'InvalidConfig', error);
+              : code === 'ENOTDIR'
+                ? 'is under something that is not a directory'
+                : `cannot be opened (${code ?? 'unknown error'})`;
+    return this.#fail(`${this.#named} ${why}`, 'InvalidConfig', error);
   }
-  try {
-    const info = await handle.stat();
+
+  check(info: Stats): void {
     if (!info.isFile()) {
       const kind = info.isDirectory()
         ? 'a directory'
@@ -99,30 +195,57 @@ export async function readBoundedFile(path: string, options: BoundedFileReadOpti
             : info.isCharacterDevice() || info.isBlockDevice()
               ? 'a device'
               : 'not a regular file';
-      throw fail(`${named} is ${kind}; give the path of a regular file`);
+      throw this.#fail(`${this.#named} is ${kind}; give the path of a regular file`);
     }
-    if (info.size > options.maxBytes) {
-      throw fail(`${named} is ${info.size} bytes, more than the ${options.maxBytes} bytes accepted`);
+    const problem = this.#options.checkFile?.(info);
+    if (problem !== undefined) throw this.#fail(`${this.#named} ${problem}`);
+    if (info.size > this.#options.maxBytes) {
+      throw this.#fail(
+        `${this.#named} is ${info.size} bytes, more than the ${this.#options.maxBytes} bytes accepted`,
+        'InvalidConfig',
+        undefined,
+        { size: info.size, limit: this.#options.maxBytes },
+      );
     }
-    // Room for one byte past the bound: a file that grows after fstat is still refused.
-    const buffer = Buffer.alloc(options.maxBytes + 1);
-    let length = 0;
-    for (;;) {
-      if (options.signal?.aborted) throw fail(`reading ${named} was aborted`, 'Aborted');
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > options.maxBytes) {
-        throw fail(`${named} is more than the ${options.maxBytes} bytes accepted`);
-      }
+  }
+
+  checkLength(length: number): void {
+    if (length > this.#options.maxBytes) {
+      throw this.#fail(
+        `${this.#named} is more than the ${this.#options.maxBytes} bytes accepted`,
+        'InvalidConfig',
+        undefined,
+        { size: length, limit: this.#options.maxBytes },
+      );
     }
-    return buffer.subarray(0, length);
-  } catch (error) {
-    if (error instanceof StorageError) throw error;
+  }
+
+  readFailure(error: unknown): StorageError {
+    if (error instanceof StorageError) return error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw fail(`${named} cannot be read (${code ?? 'unknown error'})`, 'InvalidConfig', error);
-  } finally {
-    await handle.close().catch(() => {});
+    return this.#fail(`${this.#named} cannot be read (${code ?? 'unknown error'})`, 'InvalidConfig', error);
+  }
+
+  #fail(
+    message: string,
+    code: 'InvalidConfig' | 'Aborted' = 'InvalidConfig',
+    cause?: unknown,
+    sizes?: { size: number; limit: number },
+  ): StorageError {
+    const { option, provider, operation } = this.#options;
+    return new StorageError({
+      code,
+      message,
+      provider,
+      operation: operation ?? 'configure',
+      details: {
+        ...(this.#path === undefined ? {} : { path: this.#path }),
+        ...(option ? { option } : {}),
+        ...sizes,
+        ...(code === 'InvalidConfig' && option ? { issues: [{ path: option, message }] } : {}),
+      },
+      cause,
+    });
   }
 }
 
@@ -138,4 +261,42 @@ export async function readBoundedFile(path: string, options: BoundedFileReadOpti
  */
 export async function readBoundedTextFile(path: string, options: BoundedFileReadOptions): Promise<string> {
   return (await readBoundedFile(path, options)).toString('utf8');
+}
+
+/**
+ * A signal for file reads that must not outlast a deadline (the connect deadline while opening): it aborts
+ * with a `Timeout` after `ms`, or with `parent`'s reason when that fires first. Call `clear` when done. The
+ * timer does not keep the process alive.
+ * @internal
+ */
+export function readDeadline(
+  ms: number,
+  what: string,
+  parent?: AbortSignal,
+): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new StorageError({
+          code: 'Timeout',
+          message: `${what} did not finish within ${ms} ms (the connect deadline)`,
+          operation: 'configure',
+          retryable: false,
+          details: { durationMs: ms },
+        }),
+      ),
+    ms,
+  );
+  timer.unref();
+  const onAbort = () => controller.abort(parent!.reason);
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
 }

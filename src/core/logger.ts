@@ -12,9 +12,13 @@ import { REDACTED } from './secret-string.js';
  * ```
  */
 export interface Logger {
+  /** Per-operation detail: each operation's outcome, attempts and duration, each retry. */
   debug(fields: Record<string, unknown>, message?: string): void;
+  /** Notable events in normal operation (a token renewed, a lock recovered). */
   info(fields: Record<string, unknown>, message?: string): void;
+  /** Something works but should be fixed (loose file permissions, TLS verification turned off). */
   warn(fields: Record<string, unknown>, message?: string): void;
+  /** A failure the library could not report through a thrown error (a background renewal failed). */
   error(fields: Record<string, unknown>, message?: string): void;
 }
 

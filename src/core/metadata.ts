@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { checkOptionsObject, describeType, isPlainObject } from './arguments.js';
 import { StorageError } from './errors.js';
 
 /** How often a credential should be rotated. The library records it; rotation itself is the caller's job. */
@@ -70,7 +71,52 @@ export function createContext(
   ownerId: string,
   options: { scopeId?: string; traceId?: string } = {},
 ): CredentialContext {
-  return { ownerId, scopeId: options.scopeId, traceId: options.traceId ?? randomUUID() };
+  const given = checkOptionsObject(options, 'the options of createContext', ['scopeId', 'traceId']);
+  const context = {
+    ownerId,
+    scopeId: given['scopeId'] as string | undefined,
+    traceId: (given['traceId'] as string | undefined) ?? randomUUID(),
+  };
+  validateContext(context);
+  return context;
+}
+
+/**
+ * Checks a {@link CredentialContext} handed to an operation: an object whose `ownerId` and `traceId` are
+ * strings (and `scopeId`, when present). Throws `InvalidConfig` naming the member, never its value.
+ *
+ * @example
+ * ```ts
+ * import { validateContext, createContext } from 'nebula-credential';
+ * validateContext(createContext('billing-service')); // passes
+ * validateContext({ ownerId: 42 } as never); // throws InvalidConfig
+ * ```
+ */
+export function validateContext(context: unknown, provider?: string): void {
+  if (context === undefined) return;
+  const fail = (message: string): never => {
+    throw new StorageError({
+      code: 'InvalidConfig',
+      message: `invalid credential context: ${message}`,
+      provider,
+      details: { issues: [{ path: 'context', message }] },
+    });
+  };
+  if (!isPlainObject(context)) {
+    fail(
+      `it must be an object { ownerId, traceId, scopeId? } as createContext returns (got ${describeType(context)})`,
+    );
+  }
+  const c = context as Record<string, unknown>;
+  const problems: string[] = [];
+  if (typeof c['ownerId'] !== 'string')
+    problems.push(`ownerId must be a string (got ${describeType(c['ownerId'])})`);
+  if (typeof c['traceId'] !== 'string')
+    problems.push(`traceId must be a string (got ${describeType(c['traceId'])})`);
+  if (c['scopeId'] !== undefined && typeof c['scopeId'] !== 'string') {
+    problems.push(`scopeId must be a string when given (got ${describeType(c['scopeId'])})`);
+  }
+  if (problems.length > 0) fail(problems.join('; '));
 }
 
 /**
@@ -86,15 +132,44 @@ export function createContext(
 export function createMetadata(
   options: { tags?: Record<string, string>; rotationPolicy?: RotationPolicy; now?: Date } = {},
 ): CredentialMetadata {
-  const now = options.now ?? new Date();
+  const given = checkOptionsObject(
+    options,
+    'the options of createMetadata',
+    ['tags', 'rotationPolicy', 'now'],
+    undefined,
+    'InvalidMetadata',
+  );
+  const { tags, rotationPolicy, now = new Date() } = given;
+  const problems: string[] = [];
+  if (tags !== undefined && !isPlainObject(tags)) {
+    problems.push(`tags must be an object of string keys to string values (got ${describeType(tags)})`);
+  }
+  if (rotationPolicy !== undefined && !isPlainObject(rotationPolicy)) {
+    problems.push(`rotationPolicy must be an object { intervalDays } (got ${describeType(rotationPolicy)})`);
+  }
+  if (!(now instanceof Date)) problems.push(`now must be a Date (got ${describeType(now)})`);
+  if (problems.length > 0) throw metadataError(problems);
   const metadata: CredentialMetadata = {
-    createdAt: new Date(now),
-    lastModified: new Date(now),
-    tags: { ...options.tags },
+    createdAt: new Date(now as Date),
+    lastModified: new Date(now as Date),
+    tags: { ...(tags as Record<string, string> | undefined) },
   };
-  if (options.rotationPolicy) metadata.rotationPolicy = { intervalDays: options.rotationPolicy.intervalDays };
+  if (rotationPolicy !== undefined) {
+    metadata.rotationPolicy = {
+      intervalDays: (rotationPolicy as Record<string, unknown>)['intervalDays'] as number,
+    };
+  }
   validateMetadata(metadata);
   return metadata;
+}
+
+function metadataError(problems: string[], provider?: string): StorageError {
+  return new StorageError({
+    code: 'InvalidMetadata',
+    message: `invalid credential metadata: ${problems.join('; ')}`,
+    provider,
+    details: { problems },
+  });
 }
 
 /**
@@ -108,6 +183,9 @@ export function createMetadata(
  * ```
  */
 export function validateMetadata(metadata: CredentialMetadata, provider?: string): void {
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw metadataError([`metadata must be an object (got ${describeType(metadata)})`], provider);
+  }
   const problems: string[] = [];
   for (const key of ['createdAt', 'lastModified', 'lastAccessed'] as const) {
     const value = metadata[key];
@@ -121,6 +199,8 @@ export function validateMetadata(metadata: CredentialMetadata, provider?: string
     let index = 0;
     for (const [key, value] of Object.entries(metadata.tags)) {
       if (key.length === 0) problems.push(`tag #${index + 1} has an empty key`);
+      if (key === RESERVED_TAG_KEY)
+        problems.push(`tag #${index + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
       if (typeof value !== 'string') problems.push(`tag #${index + 1} has a value that is not a string`);
       index++;
     }
@@ -132,18 +212,78 @@ export function validateMetadata(metadata: CredentialMetadata, provider?: string
   ) {
     problems.push('rotationPolicy.intervalDays must be a whole number of days from 1 to 36500');
   }
-  if (problems.length > 0) {
+  if (problems.length > 0) throw metadataError(problems, provider);
+}
+
+const FILTER_MEMBERS = ['tags', 'createdAfter', 'createdBefore'];
+// Assigning it (as every reader of stored tags does) would set an object's prototype, not a tag.
+const RESERVED_TAG_KEY = '__proto__';
+
+/**
+ * Checks a `list` filter the way {@link validateMetadata} checks metadata: an object with only `tags` (string
+ * keys to string values), `createdAfter` and `createdBefore` (valid `Date`s). Throws `InvalidMetadata`
+ * naming each problem, never a tag or a value. Every provider and the store run it before listing, so a
+ * wrong filter fails the same way everywhere instead of matching nothing (or everything).
+ *
+ * @example
+ * ```ts
+ * import { validateFilter } from 'nebula-credential';
+ * validateFilter({ tags: { env: 'prod' }, createdAfter: new Date('2026-01-01') }); // passes
+ * validateFilter({ createdAfter: '2026-01-01' } as never); // throws InvalidMetadata: must be a Date
+ * ```
+ */
+export function validateFilter(
+  filter: unknown,
+  provider?: string,
+): asserts filter is CredentialFilter | undefined {
+  if (filter === undefined) return;
+  const fail = (problems: string[]): never => {
     throw new StorageError({
       code: 'InvalidMetadata',
-      message: `invalid credential metadata: ${problems.join('; ')}`,
+      message: `invalid list filter: ${problems.join('; ')}`,
       provider,
+      operation: 'list',
       details: { problems },
     });
+  };
+  if (!isPlainObject(filter)) {
+    fail([
+      `a filter must be an object { tags?, createdAfter?, createdBefore? } (got ${describeType(filter)})`,
+    ]);
   }
+  const f = filter as Record<string, unknown>;
+  const problems: string[] = [];
+  const unknown = Object.keys(f).filter((k) => !FILTER_MEMBERS.includes(k));
+  if (unknown.length > 0) {
+    problems.push(
+      `${unknown.length} unknown ${unknown.length === 1 ? 'member' : 'members'} (a filter accepts tags, createdAfter and createdBefore)`,
+    );
+  }
+  const tags = f['tags'];
+  if (tags !== undefined) {
+    if (!isPlainObject(tags)) {
+      problems.push(`tags must be an object of string keys to string values (got ${describeType(tags)})`);
+    } else {
+      Object.entries(tags).forEach(([key, value], i) => {
+        if (key.length === 0) problems.push(`tag #${i + 1} has an empty key`);
+        if (key === RESERVED_TAG_KEY)
+          problems.push(`tag #${i + 1} has the reserved key "${RESERVED_TAG_KEY}"`);
+        if (typeof value !== 'string') problems.push(`tag #${i + 1} has a value that is not a string`);
+      });
+    }
+  }
+  for (const key of ['createdAfter', 'createdBefore']) {
+    const value = f[key];
+    if (value === undefined) continue;
+    if (!(value instanceof Date)) problems.push(`${key} must be a Date (got ${describeType(value)})`);
+    else if (Number.isNaN(value.getTime())) problems.push(`${key} is an invalid Date`);
+  }
+  if (problems.length > 0) fail(problems);
 }
 
 /**
- * True when `metadata` satisfies every condition of `filter` (an absent filter matches everything).
+ * True when `metadata` satisfies every condition of `filter` (an absent filter matches everything). It
+ * expects a filter {@link validateFilter} accepted: it runs once per credential and does not re-check.
  *
  * @example
  * ```ts
@@ -213,6 +353,9 @@ export interface CredentialMetadataJson {
  * ```
  */
 export function metadataToJson(metadata: CredentialMetadata): CredentialMetadataJson {
+  if (typeof metadata !== 'object' || metadata === null) {
+    throw metadataError([`metadata must be an object (got ${describeType(metadata)})`]);
+  }
   const json: CredentialMetadataJson = {
     createdAt: metadata.createdAt.toISOString(),
     lastModified: metadata.lastModified.toISOString(),

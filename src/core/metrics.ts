@@ -1,4 +1,14 @@
+import { describeType, invalidArgument } from './arguments.js';
 import type { StorageErrorCode } from './errors.js';
+
+/** Runs one listener; a listener's failure is its own and must not fail the storage operation it observes. */
+function notify(call: () => void): void {
+  try {
+    call();
+  } catch {
+    // ignored on purpose (see above)
+  }
+}
 
 // Log-spaced bucket bounds from 10 µs to ~10 min at 10% resolution: fixed memory per series, and any
 // quantile is known to within one bucket's width.
@@ -57,12 +67,14 @@ export interface OperationMetricsSnapshot {
 
 /** A listener notified of every recorded event (used by the OpenTelemetry bridge). */
 export interface MetricsListener {
+  /** Called after each operation, with its duration and, when it failed, its error code. */
   operation?(event: {
     provider: string;
     operation: string;
     durationMs: number;
     errorCode?: StorageErrorCode;
   }): void;
+  /** Called before each retry of an operation. */
   retry?(event: { provider: string; operation: string }): void;
 }
 
@@ -95,13 +107,13 @@ export class StorageMetrics {
     s.latency.record(durationMs);
     if (errorCode) s.errors[errorCode] = (s.errors[errorCode] ?? 0) + 1;
     const event = { provider, operation, durationMs, ...(errorCode ? { errorCode } : {}) };
-    for (const l of this.#listeners) l.operation?.(event);
+    for (const l of this.#listeners) notify(() => l.operation?.(event));
   }
 
   /** Records one retry of an operation. */
   recordRetry(provider: string, operation: string): void {
     this.#get(provider, operation).retries++;
-    for (const l of this.#listeners) l.retry?.({ provider, operation });
+    for (const l of this.#listeners) notify(() => l.retry?.({ provider, operation }));
   }
 
   /** The figures so far, one entry per provider and operation, sorted. */
@@ -134,8 +146,22 @@ export class StorageMetrics {
     this.#series.clear();
   }
 
-  /** Subscribes to every event; returns the unsubscribe function. */
+  /**
+   * Subscribes to every event; returns the unsubscribe function. A listener is an object with optional
+   * `operation` and `retry` methods; one that throws is ignored, never failing the operation it observes.
+   */
   subscribe(listener: MetricsListener): () => void {
+    if (typeof listener !== 'object' || listener === null) {
+      throw invalidArgument(
+        `a metrics listener must be an object with operation() and/or retry() methods (got ${describeType(listener)})`,
+      );
+    }
+    for (const method of ['operation', 'retry'] as const) {
+      const fn = (listener as unknown as Record<string, unknown>)[method];
+      if (fn !== undefined && typeof fn !== 'function') {
+        throw invalidArgument(`the listener's ${method} must be a function (got ${describeType(fn)})`);
+      }
+    }
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -153,12 +179,14 @@ export class StorageMetrics {
 
 /** The part of an OpenTelemetry `Meter` the bridge uses (so `@opentelemetry/api` stays optional). */
 export interface OpenTelemetryMeterLike {
+  /** Creates a counter (OpenTelemetry's `Meter.createCounter`). */
   createCounter(
     name: string,
     options?: { description?: string; unit?: string },
   ): {
     add(value: number, attributes?: Record<string, string>): void;
   };
+  /** Creates a histogram (OpenTelemetry's `Meter.createHistogram`). */
   createHistogram(
     name: string,
     options?: { description?: string; unit?: string },
@@ -185,6 +213,21 @@ export function bridgeMetricsToOpenTelemetry(
   metrics: StorageMetrics,
   meter: OpenTelemetryMeterLike,
 ): () => void {
+  if (
+    typeof meter !== 'object' ||
+    meter === null ||
+    typeof meter.createCounter !== 'function' ||
+    typeof meter.createHistogram !== 'function'
+  ) {
+    throw invalidArgument(
+      `bridgeMetricsToOpenTelemetry needs an OpenTelemetry Meter (with createCounter and createHistogram; got ${describeType(meter)})`,
+    );
+  }
+  if (!(metrics instanceof StorageMetrics)) {
+    throw invalidArgument(
+      `bridgeMetricsToOpenTelemetry needs a StorageMetrics (got ${describeType(metrics)})`,
+    );
+  }
   const operations = meter.createCounter('nebula_credential.operations', {
     description: 'Storage operations finished, by provider, operation and error type',
   });

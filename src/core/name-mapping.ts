@@ -1,3 +1,4 @@
+import { describeType, invalidArgument } from './arguments.js';
 import { StorageError } from './errors.js';
 import { CredentialId } from './id.js';
 
@@ -36,6 +37,17 @@ const PROFILES: Record<NameProfile, ProfileRules> = {
 
 const PAD_CODE = '2';
 
+function profileRules(profile: NameProfile): ProfileRules {
+  if (typeof profile !== 'string' || !Object.hasOwn(PROFILES, profile)) {
+    throw invalidArgument(
+      `the name profile must be ${Object.keys(PROFILES)
+        .map((p) => `"${p}"`)
+        .join(' or ')} (got ${typeof profile === 'string' ? 'another string' : describeType(profile)})`,
+    );
+  }
+  return PROFILES[profile];
+}
+
 /** Options of {@link encodeCredentialName}. */
 export interface NameEncodingOptions {
   /** Raw text put before the encoded id (validated by the provider against its own rules). Default `''`. */
@@ -65,7 +77,7 @@ export function encodeCredentialName(
   options: NameEncodingOptions = {},
 ): string {
   const value = CredentialId.from(id).value;
-  const rules = PROFILES[profile];
+  const rules = profileRules(profile);
   let out = options.prefix ?? '';
   for (const ch of value) {
     if (rules.passThrough.test(ch)) out += ch;
@@ -104,9 +116,12 @@ export function decodeCredentialName(
   profile: NameProfile,
   options: Pick<NameEncodingOptions, 'prefix' | 'alphanumericEnd'> = {},
 ): CredentialId | undefined {
+  const rules = profileRules(profile);
+  if (typeof name !== 'string') {
+    throw invalidArgument(`decodeCredentialName needs a name string (got ${describeType(name)})`);
+  }
   const prefix = options.prefix ?? '';
   if (!name.startsWith(prefix)) return undefined;
-  const rules = PROFILES[profile];
   const body = name.slice(prefix.length);
   const reverseLiterals = new Map(Object.entries(rules.literals).map(([k, v]) => [v, k]));
   let value = '';

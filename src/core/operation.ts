@@ -51,16 +51,28 @@ const WRITE_OPERATIONS = new Set(['store', 'delete']);
  * ```
  */
 export class OperationRunner {
+  /** The provider name put on every error, log line and metric of the operations it runs. */
   readonly provider: string;
+  /** The resolved deadlines, retry policy, clock, logger and metrics it applies. */
   readonly options: ResolvedCommonOptions;
   readonly #mapError: ErrorMapper;
 
+  /**
+   * A runner for `provider` with its common options; `mapError` turns what the backend throws into a
+   * StorageError.
+   */
   constructor(provider: string, options: ResolvedCommonOptions, mapError: ErrorMapper) {
     this.provider = provider;
     this.options = options;
     this.#mapError = mapError;
   }
 
+  /**
+   * Runs `call` until it succeeds, with the deadline of its kind (read, write or connect) and retries of
+   * retryable errors (the policy's backoff, or the server's `Retry-After` when longer). Each attempt gets an
+   * AbortSignal that fires at the deadline or when `options.signal` aborts; the result or the final
+   * StorageError is recorded in the metrics and the log.
+   */
   async run<T>(
     operation: StorageOperation,
     call: (attempt: AttemptContext) => Promise<T>,

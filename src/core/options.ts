@@ -1,10 +1,11 @@
+import { describeValue } from './arguments.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ConfigIssue, StorageError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { StorageMetrics } from './metrics.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry.js';
 
-/** Per-operation deadlines in milliseconds (FR-020). */
+/** Per-operation deadlines in milliseconds. */
 export interface OperationTimeouts {
   /** `retrieve`, `exists`, `list`. Default 5000. */
   readMs: number;
@@ -15,7 +16,7 @@ export interface OperationTimeouts {
 }
 
 /**
- * The FR-020 defaults: 5 s reads, 10 s writes, 2 s to connect.
+ * The defaults: 5 s reads, 10 s writes, 2 s to connect.
  *
  * @example
  * ```ts
@@ -74,10 +75,14 @@ const COMMON_KEYS = ['retry', 'timeouts', 'metrics', 'logger', 'clock'] as const
  * ```
  */
 export class OptionsValidator {
+  /** Every problem found so far, each with its option path. */
   readonly issues: ConfigIssue[] = [];
+  /** The provider the options are for, named in the error. */
   readonly provider: string;
+  /** The options being checked (an empty object when they were not an object at all). */
   readonly options: Record<string, unknown>;
 
+  /** Starts checking `options` of `provider`; a value that is not an object is the first issue. */
   constructor(provider: string, options: unknown) {
     this.provider = provider;
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -88,6 +93,7 @@ export class OptionsValidator {
     }
   }
 
+  /** Records a problem with the option at `path` (a dotted path such as `auth.roleId`). */
   add(path: string, message: string): void {
     this.issues.push({ path, message });
   }
@@ -97,11 +103,12 @@ export class OptionsValidator {
     const known = new Set<string>([...allowed, ...COMMON_KEYS, 'provider']);
     for (const key of Object.keys(this.options)) {
       if (known.has(key)) continue;
-      const near = [...known].find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+      const near = nearestName(key, known);
       this.add(key, `unknown option${near ? ` (did you mean "${near}"?)` : ''}`);
     }
   }
 
+  /** The value at a dotted `path`, or `undefined` when any part of it is missing. */
   get(path: string): unknown {
     let value: unknown = this.options;
     for (const part of path.split('.')) {
@@ -111,6 +118,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The string at `path`, or `undefined` (recording an issue) when it is missing but required, not a string,
+   * empty, too long or does not match `pattern`.
+   */
   string(
     path: string,
     rules: {
@@ -138,6 +149,10 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The number at `path`, or `undefined` (recording an issue) when it is missing but required, not a finite
+   * number, out of `min`..`max`, or not an integer where one is required.
+   */
   number(
     path: string,
     rules: { required?: boolean; min?: number; max?: number; integer?: boolean } = {},
@@ -157,12 +172,13 @@ export class OptionsValidator {
       (rules.min !== undefined && value < rules.min) ||
       (rules.max !== undefined && value > rules.max)
     ) {
-      this.add(path, `must be ${range} (got ${shown(value)})`);
+      this.add(path, `must be ${range} (got ${describeValue(value)})`);
       return undefined;
     }
     return value;
   }
 
+  /** The boolean at `path`, or `undefined` (recording an issue when it is there but not a boolean). */
   boolean(path: string): boolean | undefined {
     const value = this.get(path);
     if (value === undefined) return undefined;
@@ -173,6 +189,9 @@ export class OptionsValidator {
     return value;
   }
 
+  /**
+   * The value at `path` when it is one of `allowed`, else `undefined` (recording an issue that lists them).
+   */
   oneOf<T extends string>(
     path: string,
     allowed: readonly T[],
@@ -184,7 +203,10 @@ export class OptionsValidator {
       return undefined;
     }
     if (!allowed.includes(value as T)) {
-      this.add(path, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${shown(value)})`);
+      this.add(
+        path,
+        `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${describeValue(value)})`,
+      );
       return undefined;
     }
     return value as T;
@@ -208,6 +230,7 @@ export class OptionsValidator {
   common(): ResolvedCommonOptions {
     const { policy, issues } = resolveRetryPolicy(this.get('retry') as Partial<RetryPolicy> | undefined);
     this.issues.push(...issues);
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null;
     const timeouts = { ...DEFAULT_TIMEOUTS };
     const given = this.get('timeouts');
     if (given !== undefined && (typeof given !== 'object' || given === null))
@@ -220,16 +243,22 @@ export class OptionsValidator {
     if (metrics !== undefined && !(metrics instanceof StorageMetrics)) {
       this.add('metrics', 'must be a StorageMetrics instance');
     }
-    const logger = this.get('logger') as Logger | undefined;
+    let logger = this.get('logger') as Logger | undefined;
     if (
       logger !== undefined &&
-      ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as never)[m] !== 'function')
+      (!isObject(logger) ||
+        ['debug', 'info', 'warn', 'error'].some((m) => typeof (logger as never)[m] !== 'function'))
     ) {
       this.add('logger', 'must have debug, info, warn and error methods (a pino logger fits)');
+      logger = undefined;
     }
-    const clock = this.get('clock') as Clock | undefined;
-    if (clock !== undefined && (typeof clock.now !== 'function' || typeof clock.sleep !== 'function')) {
+    let clock = this.get('clock') as Clock | undefined;
+    if (
+      clock !== undefined &&
+      (!isObject(clock) || typeof clock.now !== 'function' || typeof clock.sleep !== 'function')
+    ) {
       this.add('clock', 'must have now() and sleep() methods');
+      clock = undefined;
     }
     return {
       retry: policy,
@@ -254,16 +283,22 @@ export class OptionsValidator {
   }
 }
 
-/** A bad option value as a message shows it: numbers as written (NaN, Infinity), strings quoted, else the type. */
-function shown(value: unknown): string {
-  if (typeof value === 'number') return String(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  return typeOf(value);
-}
-
 function typeOf(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** The name in `known` that `name` is most likely a typo of (case ignored, at most 2 edits away). */
+export function nearestName(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = editDistance(candidate.toLowerCase(), name.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
 }
 
 function editDistance(a: string, b: string): number {

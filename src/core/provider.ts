@@ -90,19 +90,90 @@ export interface ConnectOptions {
  * ```
  */
 export interface StorageProvider {
+  /** The provider's name as in errors, logs and metrics (`'local'`, `'hashicorp-vault'`, ...). */
   readonly name: string;
+  /**
+   * What this backend can do and refuses (sizes, id length, versions, soft delete), fixed at construction.
+   */
   readonly capabilities: ProviderCapabilities;
+  /**
+   * Connects and checks the configuration and credentials, so a wrong setup fails here rather than on
+   * the first operation. Idempotent; the other methods connect on first use when it was not called.
+   *
+   * @example
+   * ```ts
+   * const provider = new LocalStorageProvider({ directory: './.credentials' });
+   * await provider.connect(); // InvalidConfig, PermissionDenied, ... surface here
+   * ```
+   */
   connect(options?: ConnectOptions): Promise<void>;
+  /**
+   * Stores `data` (ciphertext) and `metadata` under `id`, replacing what was there: an atomic upsert. The
+   * id, the metadata and the size are checked before any I/O (`InvalidId`, `InvalidMetadata`,
+   * `SizeLimitExceeded`).
+   *
+   * @example
+   * ```ts
+   * const data = EncryptionManager.generate().encrypt(Buffer.from('value'));
+   * await provider.store('api_key', data, createMetadata({ tags: { env: 'prod' } }));
+   * ```
+   */
   store(
     id: CredentialIdLike,
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
     options?: StoreOptions,
+    // biome-ignore lint/suspicious/noConfusingVoidType: providers written before the overwrite rule return Promise<void>
   ): Promise<CredentialMetadata | void>;
+  /**
+   * Returns the ciphertext and metadata exactly as stored (and the backend's version, where it has
+   * versions); a missing id throws `NotFound`. Never decrypts: {@link CredentialStore.get} does.
+   *
+   * @example
+   * ```ts
+   * const { data, metadata, version } = await provider.retrieve('api_key');
+   * ```
+   */
   retrieve(id: CredentialIdLike, context?: CredentialContext): Promise<StoredCredential>;
+  /**
+   * Deletes the credential. Idempotent: deleting a missing id succeeds. On backends with soft delete
+   * it stays recoverable for their retention period (`capabilities.softDelete`).
+   *
+   * @example
+   * ```ts
+   * await provider.delete('api_key');
+   * console.log(await provider.exists('api_key')); // false
+   * ```
+   */
   delete(id: CredentialIdLike, context?: CredentialContext): Promise<void>;
+  /**
+   * The ids matching `filter` (every tag must match; creation dates inclusive), sorted and without
+   * duplicates; ids only, never values.
+   *
+   * @example
+   * ```ts
+   * const ids = await provider.list({ tags: { env: 'prod' }, createdAfter: new Date('2026-01-01') });
+   * ```
+   */
   list(filter?: CredentialFilter, context?: CredentialContext): Promise<string[]>;
+  /**
+   * Whether a credential exists under `id`, without reading or decrypting its value.
+   *
+   * @example
+   * ```ts
+   * if (!(await provider.exists('api_key'))) console.log('not stored yet');
+   * ```
+   */
   exists(id: CredentialIdLike, context?: CredentialContext): Promise<boolean>;
+  /**
+   * Releases connections, agents and timers. Idempotent; operations afterwards fail with
+   * `Unsupported`.
+   *
+   * @example
+   * ```ts
+   * await provider.close();
+   * ```
+   */
   close(): Promise<void>;
 }

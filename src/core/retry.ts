@@ -1,3 +1,4 @@
+import { describeType, describeValue } from './arguments.js';
 import type { ConfigIssue } from './errors.js';
 
 /**
@@ -6,7 +7,7 @@ import type { ConfigIssue } from './errors.js';
  *     delay(n) = min(maxDelayMs, baseDelayMs × multiplier^n) × (1 + jitter × (2r − 1)),  r uniform in [0, 1)
  *
  * so with the defaults the nominal schedule is 100, 200, 400, 800, 1600 ms, each spread ±20% so that
- * clients failing together do not retry together (SEC-010). A `Retry-After` from the server raises the
+ * clients failing together do not retry together. A `Retry-After` from the server raises the
  * delay to at least what it asks. Retries stop at `maxRetries`, or earlier when the next delay would pass
  * the operation's deadline.
  *
@@ -32,7 +33,7 @@ export interface RetryPolicy {
 }
 
 /**
- * The defaults of FR-005: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
+ * The defaults: 5 retries, 100 ms, ×2, capped at 20 s, ±20% jitter.
  *
  * @example
  * ```ts
@@ -80,12 +81,19 @@ export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined): {
   policy: RetryPolicy;
   issues: ConfigIssue[];
 } {
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
   const issues: ConfigIssue[] = [];
+  if (partial !== undefined && (typeof partial !== 'object' || partial === null || Array.isArray(partial))) {
+    issues.push({
+      path: 'retry',
+      message: `must be an object of retry settings (got ${describeType(partial)})`,
+    });
+    return { policy: { ...DEFAULT_RETRY_POLICY }, issues };
+  }
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
   const check = (key: keyof RetryPolicy, ok: (v: number) => boolean, rule: string) => {
     const v = policy[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${JSON.stringify(v)})` });
+      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${describeValue(v)})` });
     }
   };
   check('maxRetries', (v) => Number.isInteger(v) && v >= 0 && v <= 20, 'a whole number from 0 to 20');

@@ -1,4 +1,6 @@
 import { inspect } from 'node:util';
+import { describeType, invalidArgument } from './arguments.js';
+import { disposeSymbol } from './dispose.js';
 import { StorageError } from './errors.js';
 
 /**
@@ -35,6 +37,9 @@ export class SecretString {
 
   /** Copies `value` (a string is encoded as UTF-8) into a buffer that is not shared with Node's pool. */
   constructor(value: string | Uint8Array) {
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw invalidArgument(`a SecretString holds a string or a Uint8Array (got ${describeType(value)})`);
+    }
     const length = typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
     this.#bytes = Buffer.alloc(length);
     if (typeof value === 'string') this.#bytes.write(value, 'utf8');
@@ -46,6 +51,9 @@ export class SecretString {
    * should exist only once in memory.
    */
   static fromOwnedBuffer(buffer: Buffer): SecretString {
+    if (!Buffer.isBuffer(buffer)) {
+      throw invalidArgument(`SecretString.fromOwnedBuffer takes a Buffer (got ${describeType(buffer)})`);
+    }
     const secret = new SecretString(new Uint8Array(0));
     secret.#bytes = buffer;
     return secret;
@@ -56,6 +64,7 @@ export class SecretString {
     return this.#current().length;
   }
 
+  /** True once {@link SecretString.dispose} has wiped the bytes. */
   get disposed(): boolean {
     return this.#disposed;
   }
@@ -72,11 +81,13 @@ export class SecretString {
 
   /** Calls `fn` with the secret as a string. */
   use<T>(fn: (value: string) => T): T {
+    assertFunction(fn, 'use');
     return fn(this.expose());
   }
 
   /** Calls `fn` with a temporary copy of the bytes, wiped when `fn` (or its promise) settles. */
   useBytes<T>(fn: (bytes: Buffer) => T): T {
+    assertFunction(fn, 'useBytes');
     const copy = this.exposeBytes();
     let result: T;
     try {
@@ -93,6 +104,7 @@ export class SecretString {
   /** Constant-time comparison with another secret or a string. */
   equals(other: SecretString | string): boolean {
     const mine = this.#current();
+    if (typeof other !== 'string' && !(other instanceof SecretString)) return false;
     const theirs = typeof other === 'string' ? Buffer.from(other, 'utf8') : other.#current();
     if (mine.length !== theirs.length) return false;
     let diff = 0;
@@ -106,22 +118,27 @@ export class SecretString {
     this.#disposed = true;
   }
 
-  [Symbol.dispose](): void {
+  /** The same as {@link SecretString.dispose}, so `using secret = ...` wipes it at the end of the block. */
+  [disposeSymbol](): void {
     this.dispose();
   }
 
+  /** Always `[REDACTED]`: string conversion never reveals the value (use `expose()`). */
   toString(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: `JSON.stringify` never reveals the value. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** Always `[REDACTED]`: template literals and `+` never reveal the value. */
   [Symbol.toPrimitive](): string {
     return REDACTED;
   }
 
+  /** What `util.inspect` and `console.log` show: `SecretString([REDACTED])`. */
   [inspect.custom](): string {
     return `SecretString(${REDACTED})`;
   }
@@ -134,5 +151,11 @@ export class SecretString {
       });
     }
     return this.#bytes;
+  }
+}
+
+function assertFunction(fn: unknown, method: string): void {
+  if (typeof fn !== 'function') {
+    throw invalidArgument(`SecretString.${method} takes a function (got ${describeType(fn)})`);
   }
 }

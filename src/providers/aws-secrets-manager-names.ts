@@ -53,8 +53,10 @@ export const AWS_FILTER_VALUE = /^[a-zA-Z0-9 :_@/+=.-]{1,512}$/;
  * ```
  */
 export class AwsSecretNames {
+  /** Put before every secret name (`nebula/credentials/` by default). */
   readonly prefix: string;
 
+  /** Names under `prefix`. */
   constructor(prefix: string) {
     this.prefix = prefix;
   }

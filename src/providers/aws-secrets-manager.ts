@@ -14,7 +14,7 @@ import { assertWithinSizeLimit } from '../core/limits.js';
 import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
@@ -77,7 +77,12 @@ interface CallContext {
  * ```
  */
 export class AwsSecretsManagerProvider extends BaseStorageProvider {
+  /** The provider's name: `'aws-secrets-manager'`. */
   readonly name = PROVIDER;
+  /**
+   * What this backend allows: ciphertext whose document fits AWS's 64 KiB secret, AWS's tag limit, versions
+   * and soft delete (the figures are in docs/providers/aws-secrets-manager.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #names: AwsSecretNames;
   /** Validated options; explicit credentials stay in this private field, out of inspection. */
@@ -91,6 +96,10 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDK loads and the
+   * credentials are checked at `connect()`.
+   */
   constructor(options: AwsSecretsManagerOptions = {}) {
     const resolved = resolveAwsOptions(options);
     super(PROVIDER, resolved.common, (error, operation, credentialId) =>
@@ -388,7 +397,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#known.clear();
   }
 
-  /** Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later). */
+  /**
+   * Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later).
+   */
   #document(data: EncryptedData, metadata: CredentialMetadata, keep = false): string {
     const cached = this.#documents.get(data);
     this.#documents.delete(data);

@@ -65,7 +65,7 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
 
 /**
  * Holds the access tokens the Key Vault client uses and replaces them BEFORE an operation when they are
- * near expiry (FR-009, SEC-003), instead of letting the SDK discover an expired token during a request.
+ * near expiry, instead of letting the SDK discover an expired token during a request.
  *
  * The SDK's own token cycler would keep a token until its (wall-clock) expiry and refresh it in the middle
  * of a request; this cache hands the SDK tokens marked as already due, so the SDK asks the cache on every

@@ -11,7 +11,12 @@ import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping
 import type { AttemptContext } from '../core/operation.js';
 import { OptionsValidator } from '../core/options.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type {
+  ConnectOptions,
+  ProviderCapabilities,
+  StoredCredential,
+  StoreOptions,
+} from '../core/provider.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
@@ -80,7 +85,12 @@ type IdentitySdk = typeof import('@azure/identity');
  * ```
  */
 export class AzureKeyVaultProvider extends BaseStorageProvider {
+  /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits Key Vault's 25 KiB secret, its tag limit, names
+   * of 127 characters with the prefix, versions and soft delete (docs/providers/azure-key-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
   readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
@@ -90,6 +100,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the SDKs load and the
+   * credential is checked at `connect()`.
+   */
   constructor(options: AzureKeyVaultOptions) {
     const v = new OptionsValidator(NAME, options);
     const { settings, credential } = resolveAzureOptions(v, options);

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { StorageError } from '../core/errors.js';
 import type { SecretString } from '../core/secret-string.js';
 
 /** A parsed Vault HTTP response. */
@@ -36,6 +37,12 @@ export interface VaultClientSettings {
   namespace?: string | undefined;
   ca?: string | undefined;
   rejectUnauthorized: boolean;
+  /**
+   * Largest response body read, in bytes. A larger one (announced by Content-Length, or found while
+   * reading) is refused with `SizeLimitExceeded` and its connection dropped: a proxy or a hostile server
+   * must not make the client buffer without end.
+   */
+  maxResponseBytes: number;
 }
 
 /**
@@ -100,8 +107,24 @@ export class VaultHttpClient {
           agent: this.#agent,
         },
         (res) => {
+          const limit = this.#settings.maxResponseBytes;
+          const tooLarge = (size: number, announced: boolean) => {
+            reject(responseTooLarge(size, announced, limit, request.path));
+            // Destroying the response drops its socket: the unread rest never reaches the pool.
+            res.destroy();
+          };
+          const announced = Number(res.headers['content-length']);
+          if (Number.isFinite(announced) && announced > limit) {
+            tooLarge(announced, true);
+            return;
+          }
           const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          let length = 0;
+          res.on('data', (chunk: Buffer) => {
+            length += chunk.length;
+            if (length > limit) tooLarge(length, false);
+            else chunks.push(chunk);
+          });
           res.on('error', reject);
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
@@ -137,4 +160,14 @@ export class VaultHttpClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+function responseTooLarge(size: number, announced: boolean, limit: number, path: string): StorageError {
+  return new StorageError({
+    code: 'SizeLimitExceeded',
+    message: `Vault answered with a body of ${announced ? size : `more than ${limit}`} bytes; this client reads at most ${limit} (a bound that follows maxCredentialSize) and dropped the connection`,
+    provider: 'hashicorp-vault',
+    retryable: false,
+    details: { size, limit, path: path.split('?')[0] },
+  });
 }

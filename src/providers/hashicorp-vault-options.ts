@@ -42,7 +42,7 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   };
   /** Allow a plain `http:` address to a host that is not loopback (the token crosses the network in clear). @default false */
   dangerouslyAllowInsecureHttp?: boolean;
-  /** Renew the token when its remaining TTL falls below this many seconds (FR-011). @default 3600 */
+  /** Renew the token when its remaining TTL falls below this many seconds. @default 3600 */
   renewThresholdSeconds?: number;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
   maxCredentialSize?: number;

@@ -15,10 +15,11 @@ import {
   matchesFilter,
   metadataForOverwrite,
   metadataFromJson,
+  validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
@@ -79,13 +80,22 @@ interface CallContext {
  * ```
  */
 export class HashiCorpVaultProvider extends BaseStorageProvider {
+  /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, the tags `custom_metadata` can hold, versions (KV v2);
+   * soft delete only with `deleteMode: 'soft'` (docs/providers/hashicorp-vault.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
   readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the token is looked up (or
+   * the AppRole login made) at `connect()`.
+   */
   constructor(options: HashiCorpVaultOptions) {
     const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
     super(PROVIDER_NAME, common, mapVaultNetworkError);
@@ -193,6 +203,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     filter?: CredentialFilter,
     context?: CredentialContext,
   ): Promise<VaultCredentialSummary[]> {
+    validateFilter(filter, PROVIDER_NAME);
     const out = await this.runProviderOperation('list', undefined, (_none, a) => this.#summaries(filter, a), {
       context,
     });
@@ -216,6 +227,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.rejectUnauthorized,
+        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
@@ -302,7 +314,13 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     if (previous && options.keepRotationPolicy && custom[META_ROTATION] === undefined) {
       // Written by a release that kept the rotation policy only in the document: read it there, once.
       const version = Number(written?.version ?? 0) - 1;
-      previous = version > 0 ? await this.#read(id, a, version).then((r) => r.metadata, () => previous) : previous;
+      previous =
+        version > 0
+          ? await this.#read(id, a, version).then(
+              (r) => r.metadata,
+              () => previous,
+            )
+          : previous;
     }
     const result = metadataForOverwrite(previous, metadata, options);
     const desired = toCustomMetadata(result);
@@ -388,11 +406,12 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     const kept = fromCustomMetadata((info.custom_metadata ?? {}) as Record<string, string>, decoded.metadata);
     // createdAt, tags and rotation policy live in custom_metadata (kept across data writes); the document
     // carries what changes with each value. Keys written before that layout read from the document.
-    const metadata = kept && (info.custom_metadata as Record<string, string>)[META_ROTATION] !== undefined
-      ? kept
-      : kept
-        ? { ...kept, ...pickRotation(decoded.metadata) }
-        : decoded.metadata;
+    const metadata =
+      kept && (info.custom_metadata as Record<string, string>)[META_ROTATION] !== undefined
+        ? kept
+        : kept
+          ? { ...kept, ...pickRotation(decoded.metadata) }
+          : decoded.metadata;
     const v = info.version;
     return { data: decoded.data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
   }
@@ -592,4 +611,12 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/**
+ * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
+ * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
+ */
+function maxVaultResponseBytes(maxCredentialSize: number): number {
+  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

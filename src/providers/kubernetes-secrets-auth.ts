@@ -2,8 +2,7 @@
 // plus KUBERNETES_SERVICE_HOST/PORT) or a kubeconfig (explicit path, KUBECONFIG, ~/.kube/config), and the
 // keep-alive agent that carries its TLS settings.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
@@ -11,7 +10,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
-import { FILE_SIZE_LIMITS, readBoundedFile } from '../core/files.js';
+import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
 
@@ -19,6 +18,8 @@ import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../cor
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 const PROVIDER = 'kubernetes';
+/** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
+const NAMESPACE_FILE_BYTES = 4096;
 
 function invalid(message: string, cause?: unknown): StorageError {
   return new StorageError({
@@ -47,24 +48,32 @@ export class ServiceAccountToken {
   }
 
   /** The token, re-read when older than the refresh interval. */
-  async current(now: number): Promise<SecretString> {
-    if (!this.#value || now - this.#readAt >= this.#refreshMs) await this.reload(now);
+  async current(now: number, signal?: AbortSignal): Promise<SecretString> {
+    if (!this.#value || now - this.#readAt >= this.#refreshMs) await this.reload(now, signal);
     return this.#value!;
   }
 
-  /** Re-reads the file; true when the token changed (a 401 is then worth one more try). */
-  async reload(now: number): Promise<boolean> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-      this.#mtimeMs = (await stat(this.path)).mtimeMs;
-    } catch (error) {
-      throw invalid(
-        `cannot read the service account token at ${this.path} (${(error as NodeJS.ErrnoException).code ?? 'error'}): ` +
-          'is automountServiceAccountToken disabled for this pod?',
-        error,
-      );
-    }
+  /**
+   * Re-reads the file (a bounded read of a regular file, under the operation's `signal`); true when the
+   * token changed (a 401 is then worth one more try).
+   */
+  async reload(now: number, signal?: AbortSignal): Promise<boolean> {
+    let mtimeMs = this.#mtimeMs;
+    const bytes = await readBoundedFile(this.path, {
+      maxBytes: FILE_SIZE_LIMITS.token,
+      what: 'the service account token file',
+      provider: PROVIDER,
+      operation: 'connect',
+      signal,
+      missingHint: 'is automountServiceAccountToken disabled for this pod?',
+      checkFile: (info) => {
+        mtimeMs = info.mtimeMs;
+        return undefined;
+      },
+    });
+    const text = bytes.toString('utf8');
+    bytes.fill(0);
+    this.#mtimeMs = mtimeMs;
     // The kubelet's file has no newline, but hand-made ones often do; an untrimmed token is an illegal header.
     const token = text.trim();
     if (token === '') throw invalid(`the service account token file ${this.path} is empty`);
@@ -149,11 +158,16 @@ export async function resolveKubeAccess(
       throw invalid(`the cluster CA file ${caFile} does not exist (service account not mounted?)`);
     let namespace = options.namespace;
     if (namespace === undefined) {
-      try {
-        namespace = readFileSync(join(dir, 'namespace'), 'utf8').trim();
-      } catch {
-        throw invalid(`cannot read ${join(dir, 'namespace')}: pass the namespace option`);
-      }
+      namespace = (
+        await readBoundedTextFile(join(dir, 'namespace'), {
+          maxBytes: NAMESPACE_FILE_BYTES,
+          what: 'the service account namespace file',
+          provider: PROVIDER,
+          operation: 'connect',
+          signal,
+          missingHint: 'pass the namespace option',
+        })
+      ).trim();
     }
     const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
     assertSecureEndpoint(server, {

@@ -93,7 +93,7 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
   common: ResolvedCommonOptions;
   resolved: ResolvedKubernetesOptions;
 } {
-  // US5-5: three retries with exponential backoff, then Unavailable (still overridable).
+  // Three retries with exponential backoff, then Unavailable (still overridable).
   const given = options as unknown;
   const retry = (given as { retry?: unknown } | null)?.retry;
   const withDefaults =

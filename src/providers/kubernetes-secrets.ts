@@ -15,7 +15,12 @@ import {
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import { importOptionalPeer } from '../core/peer.js';
-import type { ConnectOptions, ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type {
+  ConnectOptions,
+  ProviderCapabilities,
+  StoredCredential,
+  StoreOptions,
+} from '../core/provider.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
 import {
@@ -79,7 +84,12 @@ interface Connection {
  * ```
  */
 export class KubernetesSecretsProvider extends BaseStorageProvider {
+  /** The provider's name: `'kubernetes'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: ciphertext whose document fits a 1 MiB Secret, names of 253 characters with the
+   * prefix; no versions, no soft delete (docs/providers/kubernetes-secrets.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
@@ -89,6 +99,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     { id: string; metadata: CredentialMetadata; body: V1Secret }
   >();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
+   * account is read at `connect()`.
+   */
   constructor(options: KubernetesSecretsOptions = {}) {
     const { common, resolved: o } = resolveKubernetesOptions(options);
     super(PROVIDER_NAME, common, (e, operation, credentialId) =>
@@ -169,7 +183,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
-    if (access.token) await access.token.reload(this.common.clock.now());
+    if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
     // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
     // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
     try {
@@ -438,13 +452,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   ): Promise<T> {
     const { api, access } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
-      const token = access.token ? (await access.token.current(this.common.clock.now())).expose() : undefined;
+      const token = access.token
+        ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
+        : undefined;
       const middleware = perCallMiddleware(attempt.signal, access.agent, token);
       try {
         return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
-          if (await access.token.reload(this.common.clock.now())) continue;
+          if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;
         }
         throw mapKubeError(error, {
           provider: PROVIDER_NAME,

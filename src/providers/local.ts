@@ -17,7 +17,7 @@ import {
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
-import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
 import {
   commitTempFile,
   KeyedMutex,
@@ -70,13 +70,22 @@ const mutex = new KeyedMutex();
  * ```
  */
 export interface LocalStorageOptions extends CommonProviderOptions {
-  /** Where the credential files live; `~` is the home directory; relative paths resolve against the cwd. @default '~/.nebula/credentials' */
+  /**
+   * Where the credential files live; `~` is the home directory; relative paths resolve against the cwd.
+   * @default '~/.nebula/credentials'
+   */
   directory?: string | undefined;
-  /** Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default true */
+  /**
+   * Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default
+   * true
+   */
   createDirectory?: boolean | undefined;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
   maxCredentialSize?: number | undefined;
-  /** Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size read. @default 65536 */
+  /**
+   * Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size
+   * read. @default 65536
+   */
   maxMetadataBytes?: number | undefined;
   /**
    * A cross-process lock whose holder has not renewed it for this long is broken, even if the holder may be
@@ -112,7 +121,12 @@ export interface LocalStorageOptions extends CommonProviderOptions {
  * ```
  */
 export class LocalStorageProvider extends BaseStorageProvider {
+  /** The provider's name: `'local'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, data that survives restarts; no
+   * versions, no soft delete (docs/providers/local.md, Limits).
+   */
   readonly capabilities: ProviderCapabilities;
   /** Absolute path of the credential directory. */
   readonly directory: string;
@@ -126,6 +140,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
   /** Ids whose file this provider last found unreadable (`Corrupted`), so replacing one is logged. */
   readonly #unreadable = new Set<string>();
 
+  /**
+   * Validates `options` (every problem at once, `InvalidConfig`) without touching the disk; the directory is
+   * created or checked at `connect()`.
+   */
   constructor(options: LocalStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
     v.noUnknownKeys([
@@ -195,7 +213,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
         );
       }
       await makeDirectories(dir);
-      // mkdir's mode passes through the umask; 0700 exactly is what FR-003 asks.
+      // mkdir's mode passes through the umask; the directory must be exactly 0700.
       if (!IS_WINDOWS) await fsp.chmod(dir, 0o700);
       await syncDirectory(dirname(dir)).catch(() => {});
       stat = await fsp.lstat(dir);
@@ -267,7 +285,8 @@ export class LocalStorageProvider extends BaseStorageProvider {
             if (temp !== undefined && code === 'ENOENT' && tries < 5) continue;
             // A long id's piece directory is created on first use (or re-created after a concurrent delete
             // removed it when it was empty).
-            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
+            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5)
+              throw error;
             await makeDirectories(dir);
             continue;
           }

@@ -10,7 +10,7 @@ import {
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
-import type { ProviderCapabilities, StoreOptions, StoredCredential } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
 
 const PROVIDER_NAME = 'memory';
 
@@ -59,7 +59,12 @@ interface Entry {
  * ```
  */
 export class MemoryStorageProvider extends BaseStorageProvider {
+  /** The provider's name: `'memory'`. */
   readonly name = PROVIDER_NAME;
+  /**
+   * What this backend allows: `maxCredentialSize`, ids of up to 255 bytes, tag filtering in the Map; nothing
+   * survives the process.
+   */
   readonly capabilities: ProviderCapabilities;
   /** Backend calls made, retries included, by operation. */
   readonly calls: Record<string, number> = {};
@@ -67,6 +72,7 @@ export class MemoryStorageProvider extends BaseStorageProvider {
   #faults: (MemoryFault & { times: number })[] = [];
   #latencyMs = 0;
 
+  /** Validates `options` (`InvalidConfig`); the Map starts empty. */
   constructor(options: MemoryStorageOptions = {}) {
     const v = new OptionsValidator(PROVIDER_NAME, options);
     v.noUnknownKeys(['maxCredentialSize']);

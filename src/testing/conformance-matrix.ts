@@ -314,6 +314,7 @@ export interface BehaviourMatrixAdapter {
   ): BehaviourMatrixSubject | Promise<BehaviourMatrixSubject>;
   /** Every later read of a credential meets `fault`, until {@link clearFaults}. */
   injectReadFault(fault: BehaviourMatrixReadFault): void;
+  /** Removes the faults {@link injectReadFault} added: reads succeed again. */
   clearFaults(): void;
   /** Requests received so far that read a credential (what `retrieve` sends). */
   readRequests(): number;

@@ -8,9 +8,13 @@ import { type CredentialMetadata, createMetadata } from '../core/metadata.js';
 import type { StorageProvider } from '../core/provider.js';
 import { CredentialStore } from '../core/store.js';
 
-/** The parts of a test runner the suite uses: `node:test`'s `describe`/`it` fit, as do vitest's and mocha's. */
+/**
+ * The parts of a test runner the suite uses: `node:test`'s `describe`/`it` fit, as do vitest's and mocha's.
+ */
 export interface ConformanceTestApi {
+  /** Declares a group of tests (`node:test`'s `describe`, or vitest's, jest's, mocha's). */
   describe(name: string, fn: () => void): unknown;
+  /** Declares one test; `fn` may return a promise. */
   it(name: string, fn: () => Promise<void> | void): unknown;
 }
 
@@ -462,7 +466,11 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         assert.deepEqual(got.metadata.tags, { team: 'a' });
         assert.deepEqual(got.metadata.rotationPolicy, { intervalDays: 7 });
         if (options.facadeRequests) {
-          assert.deepEqual({ putNew, putOverwrite, get }, options.facadeRequests, 'backend requests per call');
+          assert.deepEqual(
+            { putNew, putOverwrite, get },
+            options.facadeRequests,
+            'backend requests per call',
+          );
         }
         await store.put('facade_rule', 'v3', { tags: { team: 'b' } });
         const third = await store.get('facade_rule');

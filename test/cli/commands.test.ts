@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { COMMAND_OPTIONS } from '../../src/cli/args.js';
 import { EXIT_CODES } from '../../src/cli/exit-codes.js';
 import { nebula, ROOT, tempHome } from './helpers.js';
 
@@ -87,7 +88,11 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
     assert.equal((await run(['put', 'rule', '--tag', 'team=b'], 'three')).status, 0);
     const replaced = await describe();
     assert.deepEqual(replaced.tags, { team: 'b' }, '--tag replaces the tags');
-    assert.deepEqual(replaced.rotationPolicy, { intervalDays: 30 }, 'the interval is kept without --rotation-days');
+    assert.deepEqual(
+      replaced.rotationPolicy,
+      { intervalDays: 30 },
+      'the interval is kept without --rotation-days',
+    );
     assert.equal((await run(['get', 'rule'])).stdout, 'three');
   });
 
@@ -255,11 +260,23 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
       'init',
       'copy',
       'emulator',
-    ]) {
+    ] as const) {
       const h = await run([command, '--help']);
       assert.equal(h.status, 0, command);
       assert.match(h.stdout, new RegExp(`^Usage: nebula-credential ${command}`), command);
       assert.deepEqual((await run(['help', command])).stdout, h.stdout);
+      // Short: usage, options, an example, and a pointer to what every command shares.
+      assert.match(h.stdout, /\nExample:\n {2}.*nebula-credential /, command);
+      assert.match(h.stdout, /exit\nstatuses: nebula-credential --help\.\n$/, command);
+      assert.ok(!/Exit status:/.test(h.stdout), `${command}: the exit table is only in the main help`);
+      assert.ok(
+        h.stdout.split('\n').length <= 25,
+        `${command} --help is ${h.stdout.split('\n').length} lines`,
+      );
+      for (const [option, spec] of Object.entries(COMMAND_OPTIONS[command])) {
+        const short = 'short' in spec ? `-${spec.short}, ` : '';
+        assert.match(h.stdout, new RegExp(`^  ${short}--${option}\\b`, 'm'), `${command} --${option}`);
+      }
     }
     assert.equal((await run(['frobnicate'])).status, 2);
     assert.equal((await run(['get', 'x', '--tag', 'a=b'])).status, 2, 'an option of another command');

@@ -172,3 +172,84 @@ describe('nebula-credential copy (two local backends)', () => {
     );
   });
 });
+
+describe('nebula-credential copy --dry-run (the plan)', () => {
+  let home: string;
+  let cleanup: () => Promise<void>;
+  const run = (args: string[], input?: string) =>
+    nebula(args, { home, ...(input === undefined ? {} : { input }) });
+  const source = ['--from', '~/.nebula/config.json'];
+  const ids = Array.from({ length: 8 }, (_, i) => `p${i}`);
+
+  before(async () => {
+    ({ home, cleanup } = await tempHome());
+    assert.equal((await run(['init'])).status, 0);
+    for (const id of ids) assert.equal((await run(['put', id], `value-of-${id}`)).status, 0);
+    await writeFile(
+      join(home, 'plan-dest.json'),
+      JSON.stringify({
+        provider: 'local',
+        directory: './plan-dest',
+        encryption: { keyFile: '~/.nebula/key' },
+      }),
+    );
+  });
+  after(() => cleanup());
+
+  const planFor = async () => {
+    const r = await run(['copy', ...source, '--to', join(home, 'plan-dest.json'), '--dry-run', '--json']);
+    return { r, plan: JSON.parse(r.stdout) };
+  };
+
+  it('--json lists what would be copied, what is unchanged, with ids, and writes nothing', async () => {
+    const first = await planFor();
+    assert.deepEqual(
+      first.plan.wouldCopy,
+      ids.map((id) => ({ id, status: 'new' })),
+    );
+    const copy = await run(['copy', ...source, '--to', join(home, 'plan-dest.json'), '--json']);
+    assert.deepEqual(JSON.parse(copy.stdout).copied, ids, copy.stderr);
+    // Then at the source p3 gets a new value and p8 is added.
+    assert.equal((await run(['put', 'p3'], 'changed')).status, 0);
+    assert.equal((await run(['put', 'p8'], 'value-of-p8')).status, 0);
+    const { r, plan } = await planFor();
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(plan.dryRun, true);
+    assert.equal(plan.total, ids.length + 1);
+    assert.deepEqual(plan.wouldCopy, [
+      { id: 'p3', status: 'differs' },
+      { id: 'p8', status: 'new' },
+    ]);
+    assert.deepEqual(
+      plan.unchanged,
+      ids.filter((id) => id !== 'p3'),
+    );
+    assert.deepEqual(plan.unchecked, []);
+    assert.equal((await run(['exists', 'p8', '--config', join(home, 'plan-dest.json')])).status, 1);
+  });
+
+  it('goes on past a credential it cannot read, and counts every credential', async () => {
+    await writeFile(join(home, '.nebula', 'credentials', 'p5.enc'), 'not a credential document');
+    const { r, plan } = await planFor();
+    assert.equal(plan.total, ids.length + 1);
+    assert.equal(plan.wouldCopy.length + plan.unchanged.length + plan.unchecked.length, plan.total);
+    assert.deepEqual(
+      plan.unchecked.map((u: { id: string; code: string }) => u.id),
+      ['p5'],
+    );
+    const code = plan.unchecked[0].code as keyof typeof EXIT_CODES;
+    assert.equal(r.status, EXIT_CODES[code], 'the exit status is the first unchecked one');
+    assert.ok(plan.unchanged.includes('p6') && plan.unchanged.includes('p7'), 'those after p5 were checked');
+
+    const text = await run(['copy', ...source, '--to', join(home, 'plan-dest.json'), '--dry-run']);
+    assert.match(
+      text.stdout,
+      new RegExp(
+        `^dry run: would copy 2 of ${plan.total} credentials .*; ${plan.total - 3} unchanged, 1 could not be checked$`,
+        'm',
+      ),
+    );
+    assert.match(text.stdout, new RegExp(`^  p5  could not be checked: ${code}$`, 'm'));
+    assert.match(text.stdout, /^ {2}p7 {2}identical at the destination: would be skipped$/m);
+  });
+});

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -71,4 +71,68 @@ export function nebula(args: string[], options: CliRunOptions): Promise<CliResul
 export async function tempHome(): Promise<{ home: string; cleanup: () => Promise<void> }> {
   const home = await mkdtemp(join(tmpdir(), 'nebula-cli-'));
   return { home, cleanup: () => rm(home, { recursive: true, force: true }) };
+}
+
+/** True where `script` from util-linux can give the command a pseudo-terminal. */
+export const HAS_SCRIPT_PTY =
+  process.platform === 'linux' &&
+  spawnSync('script', ['--version'], { encoding: 'utf8' }).stdout?.includes('util-linux') === true;
+
+/** One step of a terminal session: wait until the output matches `after`, then type `keys`. */
+export interface TerminalStep {
+  after: RegExp;
+  keys: string;
+}
+
+/**
+ * What a command run on a pseudo-terminal printed (standard output and error together, as a terminal shows
+ * them).
+ */
+export interface TerminalResult {
+  status: number | null;
+  output: string;
+}
+
+const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs the built command on a pseudo-terminal (`script -qfec`), so standard input, output and error are
+ * all a terminal, and types each step's keys once the output shows its prompt (never earlier: before the
+ * command turns raw mode on, the terminal's own line editing would take them).
+ */
+export function nebulaOnTerminal(
+  args: string[],
+  options: { home: string; env?: Record<string, string>; steps?: TerminalStep[] },
+): Promise<TerminalResult> {
+  const command = [process.execPath, CLI, ...args].map(shellQuote).join(' ');
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...cliEnv(options.home, options.env), TERM: 'xterm', COLUMNS: '100' },
+      cwd: options.home,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const steps = [...(options.steps ?? [])];
+    let output = '';
+    let seen = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const step = steps[0];
+      if (step?.after.test(output.slice(seen))) {
+        steps.shift();
+        seen = output.length;
+        child.stdin.write(step.keys);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stdin.on('error', () => {});
+    // A command that waits for keys no step sends would hang the suite: end it and let the test fail.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(guard);
+      resolvePromise({ status, output });
+    });
+  });
 }

@@ -81,9 +81,23 @@ describe('CLI argument parsing', () => {
     assert.throws(() => parsePairs(['novalue'], '--tag'), UsageError);
     assert.equal(parseDate('2026-01-31', '--d')?.toISOString(), '2026-01-31T00:00:00.000Z');
     assert.throws(() => parseDate('soon', '--d'), UsageError);
-    assert.equal(parseInteger('90', '--n', 1, 36500), 90);
-    for (const bad of ['0', '1.5', '-3', 'x', '99999999'])
-      assert.throws(() => parseInteger(bad, '--n', 1, 36500));
+    assert.equal(parseInteger('90', 'rotation-days'), 90);
+    const problems: Record<string, RegExp> = {
+      '0': /0 is less than 1/,
+      '1.5': /1\.5 is not a whole number/,
+      '-3': /-3 is negative/,
+      x: /not a number\)$/,
+      '99999999': /99999999 is more than 36500/,
+    };
+    for (const [bad, why] of Object.entries(problems)) {
+      assert.throws(
+        () => parseInteger(bad, 'rotation-days'),
+        (e: Error) =>
+          e instanceof UsageError &&
+          /^--rotation-days takes a whole number of days from 1 to 36500 \(/.test(e.message) &&
+          why.test(e.message),
+      );
+    }
   });
 });
 
@@ -208,7 +222,7 @@ describe('CLI config resolution', () => {
     );
     await assert.rejects(
       resolveCliConfig({ config: join(dir, 'none.json') }, io()),
-      /cannot read the config file/,
+      /the config file .* does not exist/,
     );
   });
 });
@@ -264,16 +278,44 @@ describe('runCli in process (shared memory provider)', () => {
     assert.equal(await runCli(['exists', 'unit_a'], io(pipeInput('')).value), 1);
   });
 
-  it('on a terminal, put asks without echo (Backspace works) and the value never reaches stderr', async () => {
-    const stdin = ttyInput(`${SENTINEL}x\u007f\r`);
+  it('on a terminal, put asks twice without echo (Backspace works) and the value never reaches stderr', async () => {
+    const stdin = ttyInput(`${SENTINEL}x\u007f\r`, `${SENTINEL}\r`);
     const r = io(stdin);
     assert.equal(await runCli(['put', 'typed'], r.value), 0, r.stderr.text());
-    assert.deepEqual(stdin.rawModes, [true, false]);
-    assert.match(r.stderr.text(), /^Value for typed: \n/);
+    assert.deepEqual(stdin.rawModes, [true, false, true, false]);
+    assert.match(r.stderr.text(), /^Value for typed: \nRepeat the value for typed: \n/);
     assert.ok(!r.stderr.text().includes(SENTINEL));
     const g = io(pipeInput(''));
     await runCli(['get', 'typed'], g.value);
     assert.equal(g.stdout.text(), SENTINEL);
+  });
+
+  it('put refuses two different answers and stores nothing; --no-confirm asks once', async () => {
+    const r = io(ttyInput('first-answer\r', 'second-answer\r'));
+    assert.equal(await runCli(['put', 'mistyped'], r.value), 2);
+    assert.match(r.stderr.text(), /the two values differ \(nothing was changed\)/);
+    assert.equal(await provider.exists('mistyped'), false);
+    const once = ttyInput('only-once\r');
+    const o = io(once);
+    assert.equal(await runCli(['put', 'mistyped', '--no-confirm'], o.value), 0, o.stderr.text());
+    assert.deepEqual(once.rawModes, [true, false]);
+    assert.match(o.stderr.text(), /^Value for mistyped: \nstored/);
+  });
+
+  it('put checks the id, the options and the config before it asks for the value', async () => {
+    const cases: [string[], number][] = [
+      [['put', '../escape'], EXIT_CODES.InvalidId],
+      [['put', 'ok_id', '--rotation-days', '0'], 2],
+      [['put', 'ok_id', '--config', '{"provider": "nope"}'], EXIT_CODES.InvalidConfig],
+    ];
+    for (const [args, status] of cases) {
+      const stdin = ttyInput('never-typed\r');
+      const r = io(stdin);
+      r.value.openStorage = undefined;
+      assert.equal(await runCli(args, r.value), status, `${args.join(' ')}: ${r.stderr.text()}`);
+      assert.deepEqual(stdin.rawModes, [], `${args.join(' ')} asked for the value`);
+      assert.ok(!r.stderr.text().includes('Value for'), args.join(' '));
+    }
   });
 
   it('init --dir records that directory in ~/.nebula/config.json, which later commands use', async () => {

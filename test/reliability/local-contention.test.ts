@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,10 @@ describe('LocalStorageProvider contention and persistence', () => {
       const deleter = churn('delete');
       let opened: { stdout: string };
       try {
+        // Under load the churners can start late: the opener begins only once both have done some work.
+        for (let i = 0; i < 600 && !['store', 'delete'].every((a) => existsSync(`${stop}.${a}.ready`)); i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         opened = await run(process.execPath, [CHILD, 'open', dir, '400']);
       } finally {
         writeFileSync(stop, '');

@@ -103,7 +103,11 @@ describe('AwsSecretsManagerProvider: retries, deadlines and errors', () => {
     ctx.emulator.fail('unavailable', 5, 'GetSecretValue');
     const back = await ctx.provider.retrieve('backoff');
     assert.equal(Buffer.from(back.data.ciphertext).toString(), 'v');
-    assert.equal(ctx.emulator.count('GetSecretValue'), 7, 'SDK retries must be off: 6 attempts, 6 requests (+1 by the store)');
+    assert.equal(
+      ctx.emulator.count('GetSecretValue'),
+      7,
+      'SDK retries must be off: 6 attempts, 6 requests (+1 by the store)',
+    );
     assert.equal(clock.sleeps.length, 5);
     [100, 200, 400, 800, 1600].forEach((nominal, i) => {
       const slept = clock.sleeps[i]!;

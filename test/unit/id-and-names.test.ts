@@ -1,24 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { CredentialId } from '../../src/core/id.js';
 import { decodeCredentialName, encodeCredentialName, type NameProfile } from '../../src/core/name-mapping.js';
+import { CredentialStore } from '../../src/core/store.js';
+import { LocalStorageProvider } from '../../src/providers/local.js';
+import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { tempRoot } from './local-helpers.js';
 
 describe('CredentialId.parse', () => {
   it('accepts letters of any script, digits, - and _', () => {
-    for (const id of [
-      'github_token',
-      'Token',
-      'a',
-      'пароль',
-      '東京-2',
-      'é',
-      'e\u0301',
-      '_',
-      '-',
-      'x'.repeat(255),
-    ]) {
+    for (const id of ['github_token', 'Token', 'a', 'пароль', '東京-2', 'é', '_', '-', 'x'.repeat(255)]) {
       assert.equal(CredentialId.parse(id).value, id);
     }
   });
@@ -107,12 +101,13 @@ describe('credential name mapping', () => {
         assert.equal(
           decodeCredentialName(name, profile, { prefix: 'p-', alphanumericEnd: profile === 'lowercase-dns' })
             ?.value,
-          id,
+          id.normalize('NFC'),
         );
         const folded = name.toLowerCase();
         const other = seen.get(folded);
-        assert.ok(other === undefined || other === id, `${id} and ${other} collide as ${folded}`);
-        seen.set(folded, id);
+        const canonical = id.normalize('NFC');
+        assert.ok(other === undefined || other === canonical, `${id} and ${other} collide as ${folded}`);
+        seen.set(folded, canonical);
       }
     }
   });
@@ -167,5 +162,111 @@ describe('credential name mapping', () => {
         e.details.limit === 127 &&
         /127/.test(e.message),
     );
+  });
+});
+
+describe('id normalization (NFC) and invisible characters', () => {
+  const COMPOSED = 'caf\u00e9';
+  const DECOMPOSED = 'cafe\u0301';
+
+  it('parses composed and decomposed forms to one NFC id', () => {
+    assert.equal(CredentialId.parse(DECOMPOSED).value, COMPOSED);
+    assert.equal(CredentialId.from(DECOMPOSED).value, COMPOSED);
+    assert.ok(CredentialId.parse(DECOMPOSED).equals(COMPOSED));
+    assert.ok(CredentialId.parse(COMPOSED).equals(DECOMPOSED));
+    // Hangul jamo compose into the syllable, as a Korean keyboard on another system would type it.
+    assert.equal(CredentialId.parse('\u1100\u1161').value, '\uac00');
+    assert.equal(CredentialId.parse('\u212b').value, '\u00c5'); // U+212B ANGSTROM SIGN is U+00C5 under NFC
+  });
+
+  it('counts the byte limit after normalization', () => {
+    // U+0958 is excluded from composition: NFC turns its 3 bytes into 6.
+    assert.throws(
+      () => CredentialId.parse('\u0958'.repeat(50)),
+      (e: unknown) => e instanceof StorageError && e.code === 'InvalidId' && /300/.test(e.message),
+    );
+  });
+
+  it('maps both forms to one backend name, which decodes to the NFC form', () => {
+    for (const profile of PROFILES) {
+      const name = encodeCredentialName(DECOMPOSED, profile);
+      assert.equal(name, encodeCredentialName(COMPOSED, profile));
+      assert.equal(decodeCredentialName(name, profile)?.value, COMPOSED);
+    }
+  });
+
+  it('refuses invisible, formatting and control characters, naming the position and code point only', () => {
+    const invisible = [
+      '\u3164', // HANGUL FILLER (a letter that renders as nothing)
+      '\u115f', // HANGUL CHOSEONG FILLER
+      '\u1160', // HANGUL JUNGSEONG FILLER
+      '\uffa0', // HALFWIDTH HANGUL FILLER
+      '\u200b', // ZERO WIDTH SPACE
+      '\u200c', // ZERO WIDTH NON-JOINER
+      '\u200d', // ZERO WIDTH JOINER
+      '\u200e', // LEFT-TO-RIGHT MARK
+      '\u200f', // RIGHT-TO-LEFT MARK
+      '\u202a', // LEFT-TO-RIGHT EMBEDDING
+      '\u202e', // RIGHT-TO-LEFT OVERRIDE
+      '\u2066', // LEFT-TO-RIGHT ISOLATE
+      '\u2069', // POP DIRECTIONAL ISOLATE
+      '\ufeff', // BYTE ORDER MARK
+      '\u00ad', // SOFT HYPHEN
+      '\u2060', // WORD JOINER
+      '\u034f', // COMBINING GRAPHEME JOINER (a mark, default-ignorable)
+      '\ufe0f', // VARIATION SELECTOR-16
+      '\u{e0041}', // TAG LATIN CAPITAL LETTER A
+      '\u0007', // BEL
+      '\u007f', // DEL
+      '\u009b', // C1 CONTROL SEQUENCE INTRODUCER (terminal escapes)
+    ];
+    for (const ch of invisible) {
+      const id = `ab${ch}cd`;
+      const hex = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+      assert.throws(
+        () => CredentialId.parse(id),
+        (e: unknown) => {
+          assert.ok(e instanceof StorageError && e.code === 'InvalidId', String(e));
+          assert.match(e.message, /character 3\b/, e.message);
+          assert.ok(e.message.includes(`U+${hex}`), e.message);
+          assert.ok(!e.message.includes(ch), `echoes the character: ${JSON.stringify(e.message)}`);
+          assert.ok(!e.message.includes('abcd'), e.message);
+          assert.equal(e.details.position, 3);
+          return true;
+        },
+        `accepted U+${hex}`,
+      );
+      assert.equal(CredentialId.isValid(id), false);
+    }
+  });
+
+  it('names the first offending character of any refused id', () => {
+    assert.throws(() => CredentialId.parse('key.name'), /character 4 \(U\+002E\)/);
+    assert.throws(() => CredentialId.parse('\u0301abc'), /combining mark/);
+  });
+});
+
+describe('composed and decomposed ids name one credential on every provider', () => {
+  it('local and memory: put under one form, read, overwrite and delete under the other', async () => {
+    const { root, cleanup } = tempRoot('nfc');
+    try {
+      for (const provider of [new MemoryStorageProvider(), new LocalStorageProvider({ directory: root })]) {
+        const store = new CredentialStore(provider, EncryptionManager.generate(), {
+          disposeEncryptionOnClose: true,
+        });
+        await store.put('caf\u00e9', 'first');
+        await store.put('cafe\u0301', 'second');
+        assert.deepEqual(await store.list(), ['caf\u00e9'], provider.name);
+        assert.equal(await store.exists('cafe\u0301'), true);
+        const { secret } = await store.get('cafe\u0301');
+        assert.equal(secret.expose(), 'second');
+        secret.dispose();
+        await store.delete('cafe\u0301');
+        assert.equal(await store.exists('caf\u00e9'), false);
+        await store.close();
+      }
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -5,22 +5,48 @@ import type { StorageProvider, StoredCredential } from '../../core/provider.js';
 import { credentialAssociatedData } from '../../core/store.js';
 import { parsePairs } from '../args.js';
 import { type CliConfig, loadConfigSpec } from '../config.js';
-import { type CommandContext, openStorage } from '../context.js';
+import { type CommandContext, openStorage, showActivity } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
-import { discoverEncryption, openEncryption } from '../keys.js';
+import { discoverEncryption, explainKeyFailure, type OpenedKey, openKeySource } from '../keys.js';
 import { ProgressBar } from '../output.js';
 
 /** What `copy` did, printed as the summary (`--json` prints this object). */
 export interface CopySummary {
   from: string;
   to: string;
-  /** `ciphertext`: copied as stored (same key); `re-encrypted`: decrypted and encrypted with the destination key. */
+  /**
+   * `ciphertext`: copied as stored (same key); `re-encrypted`: decrypted and encrypted with the destination
+   * key.
+   */
   mode: 'ciphertext' | 're-encrypted';
-  dryRun: boolean;
+  dryRun: false;
   copied: string[];
   unchanged: string[];
-  failed: { id: string; code: string; message: string } | null;
+  failed: CopyFailure | null;
   notAttempted: string[];
+}
+
+/** What `copy --dry-run` would do, printed as the plan (`--json` prints this object). */
+export interface CopyPlan {
+  from: string;
+  to: string;
+  mode: 'ciphertext' | 're-encrypted';
+  dryRun: true;
+  /** How many credentials the source holds (that match `--tag`). */
+  total: number;
+  /** Would be written: `new` at the destination, or `differs` there and would be replaced. */
+  wouldCopy: { id: string; status: 'new' | 'differs' }[];
+  /** Identical at the destination already: would be skipped. */
+  unchanged: string[];
+  /** Could not be read or compared: a real copy would stop at the first of them. */
+  unchecked: CopyFailure[];
+}
+
+/** One credential that could not be copied or checked, with its error code. */
+export interface CopyFailure {
+  id: string;
+  code: string;
+  message: string;
 }
 
 type Status = 'new' | 'differs' | 'identical';
@@ -55,90 +81,162 @@ export async function copy(ctx: CommandContext): Promise<number> {
   try {
     source = await openStorage(ctx, fromConfig);
     target = await openStorage(ctx, toConfig);
-    return await run(ctx, source, target, keys, filter);
+    return await run(ctx, { source, target, keys }, filter);
   } finally {
     await source?.close().catch(() => {});
     await target?.close().catch(() => {});
-    keys?.source.dispose();
-    keys?.target.dispose();
+    keys?.source.manager.dispose();
+    keys?.target.manager.dispose();
   }
 }
 
+/** The two keys of a copy that re-encrypts. */
+interface CopyKeys {
+  source: OpenedKey;
+  target: OpenedKey;
+}
+
 /** The keys when the two sides encrypt differently; `undefined` when the ciphertext can move as it is. */
-async function copyKeys(ctx: CommandContext, from: CliConfig, to: CliConfig) {
+async function copyKeys(ctx: CommandContext, from: CliConfig, to: CliConfig): Promise<CopyKeys | undefined> {
   if (JSON.stringify(from.encryption) === JSON.stringify(to.encryption)) return undefined;
   const a = await discoverEncryption(from.encryption, ctx.io);
   const b = await discoverEncryption(to.encryption, ctx.io);
   if (JSON.stringify(a) === JSON.stringify(b)) return undefined;
-  const source = await openEncryption(a, ctx.io);
-  const target = await openEncryption(b, ctx.io);
-  if (source.keyId === target.keyId) {
-    source.dispose();
-    target.dispose();
+  const source = await openKeySource(a, ctx.io);
+  const target = await openKeySource(b, ctx.io);
+  if (source.manager.keyId === target.manager.keyId) {
+    source.manager.dispose();
+    target.manager.dispose();
     return undefined;
   }
   return { source, target };
 }
 
-async function run(
-  ctx: CommandContext,
-  source: StorageProvider,
-  target: StorageProvider,
-  keys: { source: EncryptionManager; target: EncryptionManager } | undefined,
-  filter: CredentialFilter | undefined,
-): Promise<number> {
+interface CopySides {
+  source: StorageProvider;
+  target: StorageProvider;
+  keys: CopyKeys | undefined;
+}
+
+async function run(ctx: CommandContext, sides: CopySides, filter: CredentialFilter | undefined) {
   const { io, options } = ctx;
-  const ids = (await source.list(filter)).sort();
-  const summary: CopySummary = {
-    from: source.name,
-    to: target.name,
-    mode: keys ? 're-encrypted' : 'ciphertext',
-    dryRun: options['dry-run'] === true,
+  const listing = `listing the credentials in ${sides.source.name}`;
+  const ids = (await showActivity(ctx, listing, () => sides.source.list(filter))).sort();
+  const progress = io.stderr.isTTY ? new ProgressBar(io.stderr, ids.length) : undefined;
+  const result = options['dry-run'] ? await plan(sides, ids, progress) : await copyAll(sides, ids, progress);
+  progress?.clear();
+  io.stdout.write(options.json ? `${JSON.stringify(result.report)}\n` : render(result.report));
+  if (result.failure) throw result.failure;
+  return EXIT_OK;
+}
+
+/** Reads one source credential and compares it with the destination (decrypting when the keys differ). */
+async function inspect(sides: CopySides, id: string) {
+  const stored = await sides.source.retrieve(id);
+  let plaintext: Buffer | undefined;
+  try {
+    plaintext = sides.keys ? sides.keys.source.manager.decrypt(stored.data, aad(id)) : undefined;
+  } catch (error) {
+    throw sides.keys ? explainKeyFailure(error, id, sides.keys.source) : error;
+  }
+  try {
+    const status = await compare(sides.target, id, stored, plaintext, sides.keys?.target.manager);
+    return { stored, plaintext, status };
+  } catch (error) {
+    plaintext?.fill(0);
+    throw error;
+  }
+}
+
+function failureOf(error: unknown, id: string): { error: StorageError; entry: CopyFailure } {
+  const failure = toStorageError(error, { operation: 'copy', credentialId: id });
+  return { error: failure, entry: { id, code: failure.code, message: failure.message } };
+}
+
+/** The dry run: checks every credential, going on past those that cannot be read, and writes nothing. */
+async function plan(sides: CopySides, ids: string[], progress: ProgressBar | undefined) {
+  const report: CopyPlan = {
+    ...header(sides),
+    dryRun: true,
+    total: ids.length,
+    wouldCopy: [],
+    unchanged: [],
+    unchecked: [],
+  };
+  let failure: StorageError | undefined;
+  for (const [index, id] of ids.entries()) {
+    progress?.update(index, id);
+    try {
+      const { plaintext, status } = await inspect(sides, id);
+      plaintext?.fill(0);
+      if (status === 'identical') report.unchanged.push(id);
+      else report.wouldCopy.push({ id, status });
+    } catch (error) {
+      const { error: storageError, entry } = failureOf(error, id);
+      failure ??= storageError;
+      report.unchecked.push(entry);
+    }
+  }
+  progress?.update(ids.length, 'done');
+  return { report, failure };
+}
+
+/** The copy: stops at the first failure, naming what was copied and what was not attempted. */
+async function copyAll(sides: CopySides, ids: string[], progress: ProgressBar | undefined) {
+  const { target, keys } = sides;
+  const report: CopySummary = {
+    ...header(sides),
+    dryRun: false,
     copied: [],
     unchanged: [],
     failed: null,
     notAttempted: [],
   };
-  const planned: { id: string; status: Status }[] = [];
   let failure: StorageError | undefined;
-  const progress = io.stderr.isTTY && !summary.dryRun ? new ProgressBar(io.stderr, ids.length) : undefined;
   for (const [index, id] of ids.entries()) {
     progress?.update(index, id);
     let plaintext: Buffer | undefined;
     try {
-      const stored = await source.retrieve(id);
-      plaintext = keys ? keys.source.decrypt(stored.data, aad(id)) : undefined;
-      const status = await compare(target, id, stored, plaintext, keys?.target);
-      if (summary.dryRun) planned.push({ id, status });
-      else if (status === 'identical') summary.unchanged.push(id);
-      else {
-        const data = plaintext && keys ? keys.target.encrypt(plaintext, aad(id)) : stored.data;
-        await target.store(id, data, stored.metadata);
-        if ((await compare(target, id, { ...stored, data }, plaintext, keys?.target)) !== 'identical') {
-          throw new StorageError({
-            code: 'Corrupted',
-            message: `verification failed: "${id}" read back from ${target.name} differs from what was written`,
-            provider: target.name,
-            operation: 'copy',
-            credentialId: id,
-          });
-        }
-        summary.copied.push(id);
+      const inspected = await inspect(sides, id);
+      plaintext = inspected.plaintext;
+      const { stored } = inspected;
+      if (inspected.status === 'identical') {
+        report.unchanged.push(id);
+        continue;
       }
+      const data = plaintext && keys ? keys.target.manager.encrypt(plaintext, aad(id)) : stored.data;
+      await target.store(id, data, stored.metadata);
+      const check = await compare(target, id, { ...stored, data }, plaintext, keys?.target.manager);
+      if (check !== 'identical') {
+        throw new StorageError({
+          code: 'Corrupted',
+          message: `verification failed: "${id}" read back from ${target.name} differs from what was written`,
+          provider: target.name,
+          operation: 'copy',
+          credentialId: id,
+        });
+      }
+      report.copied.push(id);
     } catch (error) {
-      failure = toStorageError(error, { operation: 'copy', credentialId: id });
-      summary.failed = { id, code: failure.code, message: failure.message };
-      summary.notAttempted = ids.slice(index + 1);
+      const failed = failureOf(error, id);
+      failure = failed.error;
+      report.failed = failed.entry;
+      report.notAttempted = ids.slice(index + 1);
       break;
     } finally {
       plaintext?.fill(0);
     }
   }
-  progress?.update(ids.length - summary.notAttempted.length - (failure ? 1 : 0), 'done');
-  progress?.clear();
-  io.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : render(summary, planned));
-  if (failure) throw failure;
-  return EXIT_OK;
+  progress?.update(report.copied.length + report.unchanged.length, 'done');
+  return { report, failure };
+}
+
+function header(sides: CopySides) {
+  return {
+    from: sides.source.name,
+    to: sides.target.name,
+    mode: sides.keys ? ('re-encrypted' as const) : ('ciphertext' as const),
+  };
 }
 
 /** Whether the destination already holds this credential, byte for byte (or value for value). */
@@ -192,30 +290,34 @@ function sameMetadata(a: CredentialMetadata, b: CredentialMetadata): boolean {
   return key(a) === key(b);
 }
 
-function render(summary: CopySummary, planned: { id: string; status: Status }[]): string {
+function render(report: CopySummary | CopyPlan): string {
   const how =
-    summary.mode === 'ciphertext' ? 'ciphertext copied as stored' : 're-encrypted for the destination';
-  if (summary.dryRun) {
-    const todo = planned.filter((p) => p.status !== 'identical').length;
+    report.mode === 'ciphertext' ? 'ciphertext copied as stored' : 're-encrypted for the destination';
+  const plural = (n: number) => `${n} credential${n === 1 ? '' : 's'}`;
+  if (report.dryRun) {
     const lines = [
-      `dry run: would copy ${todo} of ${planned.length} credential${planned.length === 1 ? '' : 's'} from ${summary.from} to ${summary.to} (${how})`,
-      ...planned.map(
+      `dry run: would copy ${report.wouldCopy.length} of ${plural(report.total)} from ${report.from} to ${report.to} (${how}); ${report.unchanged.length} unchanged, ${report.unchecked.length} could not be checked`,
+      ...report.wouldCopy.map(
         ({ id, status }) =>
-          `  ${id}  ${status === 'new' ? 'new' : status === 'differs' ? 'differs at the destination: would be replaced' : 'identical at the destination: would be skipped'}`,
+          `  ${id}  ${status === 'new' ? 'new' : 'differs at the destination: would be replaced'}`,
       ),
+      ...report.unchanged.map((id) => `  ${id}  identical at the destination: would be skipped`),
+      ...report.unchecked.map(({ id, code }) => `  ${id}  could not be checked: ${code}`),
     ];
-    if (summary.failed) lines.push(`  ${summary.failed.id}  could not be checked: ${summary.failed.code}`);
+    if (report.unchecked.length > 0) {
+      lines.push('A copy would stop at the first credential that could not be checked: fix those first.');
+    }
     return `${lines.join('\n')}\n`;
   }
   const list = (ids: string[]) => (ids.length === 0 ? '-' : ids.join(', '));
   const lines = [
-    `copied ${summary.copied.length}, unchanged ${summary.unchanged.length}, failed ${summary.failed ? 1 : 0}, not attempted ${summary.notAttempted.length} (${summary.from} -> ${summary.to}, ${how}, each verified by reading it back)`,
-    `  copied:        ${list(summary.copied)}`,
-    `  unchanged:     ${list(summary.unchanged)}`,
+    `copied ${report.copied.length}, unchanged ${report.unchanged.length}, failed ${report.failed ? 1 : 0}, not attempted ${report.notAttempted.length} (${report.from} -> ${report.to}, ${how}, each verified by reading it back)`,
+    `  copied:        ${list(report.copied)}`,
+    `  unchanged:     ${list(report.unchanged)}`,
   ];
-  if (summary.failed) {
-    lines.push(`  failed:        ${summary.failed.id} (${summary.failed.code})`);
-    lines.push(`  not attempted: ${list(summary.notAttempted)}`);
+  if (report.failed) {
+    lines.push(`  failed:        ${report.failed.id} (${report.failed.code})`);
+    lines.push(`  not attempted: ${list(report.notAttempted)}`);
     lines.push('Fix the cause and run the same command again: what was already copied is skipped.');
   }
   return `${lines.join('\n')}\n`;

@@ -1,65 +1,119 @@
-import { readFile } from 'node:fs/promises';
-import { StorageError } from '../../core/errors.js';
-import type { CredentialFilter } from '../../core/metadata.js';
+import { isStorageError, StorageError } from '../../core/errors.js';
+import { readBoundedFile, readDeadline } from '../../core/files.js';
+import { CredentialId } from '../../core/id.js';
+import { type CredentialFilter, createMetadata } from '../../core/metadata.js';
+import { DEFAULT_TIMEOUTS } from '../../core/options.js';
 import type { StorageProvider } from '../../core/provider.js';
 import { CredentialStore } from '../../core/store.js';
 import { parseDate, parseInteger, parsePairs, requireId } from '../args.js';
 import { resolveCliConfig } from '../config.js';
-import { type CommandContext, openKey, withStorage } from '../context.js';
+import { type CommandContext, openKey, showActivity, withStorage } from '../context.js';
 import { EXIT_NO, EXIT_OK, UsageError } from '../exit-codes.js';
+import { explainKeyFailure } from '../keys.js';
 import { formatMetadata, metadataJson } from '../output.js';
-import { promptHidden, readAll } from '../prompt.js';
+import { canPrompt, promptNewSecret, readAll } from '../prompt.js';
 
-/** `put <id>`: value from --from-file, standard input, or a hidden prompt. */
+/**
+ * `put <id>`: value from --from-file, standard input, or a hidden prompt (asked twice on a terminal). The
+ * value is read after the backend and key are open, so a wrong config fails before anyone types a secret,
+ * and only up to the largest credential the backend accepts (a FIFO, a device or an endless pipe is
+ * refused, never waited on).
+ */
 export async function put(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'put');
+  // Everything that can be wrong is checked before the value is asked for: nobody should type a secret
+  // blind only to learn that the id, a tag, the config or the key was wrong.
+  CredentialId.from(id);
   const tags = parsePairs(ctx.options.tag, '--tag');
-  const days = parseInteger(ctx.options['rotation-days'], '--rotation-days', 1, 36500);
+  const days = parseInteger(ctx.options['rotation-days'], 'rotation-days', 'put');
+  const rotation = days === undefined ? {} : { rotationPolicy: { intervalDays: days } };
+  createMetadata({ tags, ...rotation });
   const config = await resolveCliConfig(ctx.options, ctx.io);
-  const key = await openKey(ctx, config);
-  const value = await readValue(ctx, id);
-  try {
-    await withStorage(ctx, config, async (provider) => {
-      const store = new CredentialStore(provider, key);
-      // The overwrite rule: without --tag / --rotation-days the credential keeps its tags / rotation policy.
-      await store.put(id, value, {
-        ...(ctx.options.tag === undefined ? {} : { tags }),
-        ...(days === undefined ? {} : { rotationPolicy: { intervalDays: days } }),
-      });
+  await withStorage(ctx, config, async (provider) => {
+    const key = await openKey(ctx, config);
+    try {
+      const value = await readValue(ctx, id, provider);
+      try {
+        // The overwrite rule: without --tag / --rotation-days the credential keeps its tags / rotation.
+        await new CredentialStore(provider, key.manager).put(id, value, {
+          ...(ctx.options.tag === undefined ? {} : { tags }),
+          ...rotation,
+        });
+      } finally {
+        value.fill(0);
+      }
       ctx.io.stderr.write(`stored "${id}" (${provider.name})\n`);
-    });
-  } finally {
-    value.fill(0);
-    key.dispose();
-  }
+    } finally {
+      key.manager.dispose();
+    }
+  });
   return EXIT_OK;
 }
 
-async function readValue(ctx: CommandContext, id: string): Promise<Buffer> {
+async function readValue(ctx: CommandContext, id: string, provider: StorageProvider): Promise<Buffer> {
   const file = ctx.options['from-file'];
+  const limit = provider.capabilities.maxCredentialSize;
+  const tooLarge = (source: string) =>
+    new StorageError({
+      code: 'SizeLimitExceeded',
+      message: `${source} holds more than ${limit} bytes, the largest credential ${provider.name} accepts; store a smaller value or choose a backend with a larger limit`,
+      provider: provider.name,
+      operation: 'store',
+      credentialId: id,
+      details: { limit },
+    });
   let value: Buffer;
   if (file !== undefined) {
+    // Reading the value is part of the write: it gets the write deadline.
+    const deadline = readDeadline(DEFAULT_TIMEOUTS.writeMs, 'reading --from-file');
     try {
-      value = await readFile(file);
+      value = await readBoundedFile(file, {
+        maxBytes: limit,
+        what: 'the value file',
+        option: '--from-file',
+        signal: deadline.signal,
+      });
     } catch (error) {
-      throw new UsageError(
-        `cannot read --from-file ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        'put',
-      );
+      // Over the size bound is the credential's size limit, not a configuration problem.
+      if (isStorageError(error) && error.details.limit === limit) throw tooLarge(`--from-file ${file}`);
+      throw error;
+    } finally {
+      deadline.clear();
     }
-  } else if (ctx.io.stdin.isTTY && ctx.io.stdin.setRawMode) {
-    value = Buffer.from(await promptHidden(ctx.io, `Value for ${id}: `));
+  } else if (canPrompt(ctx.io)) {
+    const typed = await promptNewSecret(ctx.io, {
+      question: `Value for ${id}: `,
+      repeat: `Repeat the value for ${id}: `,
+      what: 'values',
+      command: 'put',
+      confirm: ctx.options['no-confirm'] !== true,
+      check: (answer) => {
+        if (answer === '') throw emptyValue();
+      },
+    });
+    value = Buffer.from(typed);
   } else {
-    const all = await readAll(ctx.io.stdin);
+    // Room for the value, a trailing CR LF, and one byte more: an over-long input is refused once known.
+    const all = await readAll(ctx.io.stdin, limit + 3);
+    if (all.length > limit + 2) {
+      all.fill(0);
+      throw tooLarge('standard input');
+    }
     // `echo "$TOKEN" | put` appends a newline nobody means to store.
     const trim = all.at(-1) === 0x0a ? (all.at(-2) === 0x0d ? 2 : 1) : 0;
     value = Buffer.from(all.subarray(0, all.length - trim));
     all.fill(0);
+    if (value.length > limit) {
+      value.fill(0);
+      throw tooLarge('standard input');
+    }
   }
-  if (value.length === 0) {
-    throw new UsageError('the value is empty (pipe it to standard input, or use --from-file)', 'put');
-  }
+  if (value.length === 0) throw emptyValue();
   return value;
+}
+
+function emptyValue(): UsageError {
+  return new UsageError('the value is empty (pipe it to standard input, or use --from-file)', 'put');
 }
 
 /** `get <id>`: the value alone on standard output. */
@@ -69,7 +123,11 @@ export async function get(ctx: CommandContext): Promise<number> {
   const key = await openKey(ctx, config);
   try {
     await withStorage(ctx, config, async (provider) => {
-      const { secret, metadata, version } = await new CredentialStore(provider, key).get(id);
+      const { secret, metadata, version } = await new CredentialStore(provider, key.manager)
+        .get(id)
+        .catch((error: unknown) => {
+          throw explainKeyFailure(error, id, key);
+        });
       try {
         if (ctx.options.json) {
           const json = { ...metadataJson(id, provider.name, metadata, version), value: secret.expose() };
@@ -83,7 +141,7 @@ export async function get(ctx: CommandContext): Promise<number> {
       }
     });
   } finally {
-    key.dispose();
+    key.manager.dispose();
   }
   return EXIT_OK;
 }
@@ -99,7 +157,9 @@ export async function list(ctx: CommandContext): Promise<number> {
   if (after) filter.createdAfter = after;
   if (before) filter.createdBefore = before;
   const config = await resolveCliConfig(ctx.options, ctx.io);
-  const ids = await withStorage(ctx, config, (provider) => provider.list(filter));
+  const ids = await showActivity(ctx, `listing the credentials in ${config.storage.provider}`, () =>
+    withStorage(ctx, config, (provider) => provider.list(filter)),
+  );
   ids.sort();
   if (ctx.options.json) ctx.io.stdout.write(`${JSON.stringify(ids)}\n`);
   else if (ids.length > 0) ctx.io.stdout.write(`${ids.join('\n')}\n`);
@@ -128,27 +188,33 @@ async function versionHistory(provider: StorageProvider, id: string): Promise<Ve
 export async function describe(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'describe');
   const config = await resolveCliConfig(ctx.options, ctx.io);
-  await withStorage(ctx, config, async (provider) => {
-    const { metadata, version } = await provider.retrieve(id);
-    const versions = await versionHistory(provider, id);
-    if (ctx.options.json) {
-      const json = {
-        ...metadataJson(id, provider.name, metadata, version),
-        ...(versions ? { versions: versions.map(versionJson) } : {}),
-      };
-      ctx.io.stdout.write(`${JSON.stringify(json)}\n`);
-      return;
+  const { name, metadata, version, versions } = await showActivity(
+    ctx,
+    `reading "${id}" in ${config.storage.provider}`,
+    () =>
+      withStorage(ctx, config, async (provider) => ({
+        name: provider.name,
+        ...(await provider.retrieve(id)),
+        versions: await versionHistory(provider, id),
+      })),
+  );
+  if (ctx.options.json) {
+    const json = {
+      ...metadataJson(id, name, metadata, version),
+      ...(versions ? { versions: versions.map(versionJson) } : {}),
+    };
+    ctx.io.stdout.write(`${JSON.stringify(json)}\n`);
+    return EXIT_OK;
+  }
+  let text = formatMetadata(id, name, metadata, version);
+  if (versions) {
+    text += 'versions:\n';
+    for (const v of [...versions].reverse()) {
+      const state = v.destroyed ? ' destroyed' : v.deletedAt ? ` deleted ${v.deletedAt.toISOString()}` : '';
+      text += `  ${String(v.version).padStart(4)}  ${v.createdAt?.toISOString() ?? ''}${state}\n`;
     }
-    let text = formatMetadata(id, provider.name, metadata, version);
-    if (versions) {
-      text += 'versions:\n';
-      for (const v of [...versions].reverse()) {
-        const state = v.destroyed ? ' destroyed' : v.deletedAt ? ` deleted ${v.deletedAt.toISOString()}` : '';
-        text += `  ${String(v.version).padStart(4)}  ${v.createdAt?.toISOString() ?? ''}${state}\n`;
-      }
-    }
-    ctx.io.stdout.write(text);
-  });
+  }
+  ctx.io.stdout.write(text);
   return EXIT_OK;
 }
 
@@ -161,15 +227,19 @@ function versionJson(v: VersionEntry) {
   };
 }
 
-/** `delete <id>`: NotFound when missing, unless --force. */
+/** `delete <id>`: NotFound when missing, unless --force; says when there was nothing to delete. */
 export async function remove(ctx: CommandContext): Promise<number> {
   const id = requireId(ctx.args, 'delete');
   const config = await resolveCliConfig(ctx.options, ctx.io);
   await withStorage(ctx, config, async (provider) => {
-    if (!ctx.options.force && !(await provider.exists(id))) {
+    if (!(await provider.exists(id))) {
+      if (ctx.options.force) {
+        ctx.io.stderr.write(`nothing to delete: "${id}" does not exist (${provider.name})\n`);
+        return;
+      }
       throw new StorageError({
         code: 'NotFound',
-        message: `credential "${id}" does not exist (use --force to ignore)`,
+        message: `nothing to delete: credential "${id}" does not exist in ${provider.name} (--force makes that a success)`,
         provider: provider.name,
         operation: 'delete',
         credentialId: id,

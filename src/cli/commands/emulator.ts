@@ -28,7 +28,7 @@ export async function emulator(ctx: CommandContext): Promise<number> {
       'emulator',
     );
   }
-  const port = parseInteger(ctx.options.port, '--port', 0, 65535);
+  const port = parseInteger(ctx.options.port, 'port', 'emulator');
   const module = await loadEmulator(service);
   // Listening for SIGINT/SIGTERM before starting: a signal that arrives during start-up still stops the
   // emulator (and removes its temporary files) once it is up.

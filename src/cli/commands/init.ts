@@ -5,7 +5,7 @@ import { expandPath, nebulaPaths, PASSPHRASE_ENV } from '../config.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
 import { createKeyFile, createPassphraseFile } from '../keys.js';
-import { promptHidden } from '../prompt.js';
+import { canPrompt, promptNewSecret } from '../prompt.js';
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -100,11 +100,15 @@ async function choosePassphrase(ctx: CommandContext): Promise<string> {
   };
   const fromEnv = ctx.io.env[PASSPHRASE_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return short(fromEnv);
-  if (!ctx.io.stdin.isTTY || !ctx.io.stdin.setRawMode) {
+  if (!canPrompt(ctx.io)) {
     throw new UsageError(`--passphrase needs a terminal to ask, or ${PASSPHRASE_ENV}`, 'init');
   }
-  const first = short(await promptHidden(ctx.io, 'New passphrase: '));
-  const second = await promptHidden(ctx.io, 'Repeat it: ');
-  if (first !== second) throw new UsageError('the two passphrases differ', 'init');
-  return first;
+  return promptNewSecret(ctx.io, {
+    question: 'New passphrase: ',
+    repeat: 'Repeat it: ',
+    what: 'passphrases',
+    command: 'init',
+    confirm: true,
+    check: short,
+  });
 }

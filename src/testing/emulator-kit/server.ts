@@ -33,7 +33,12 @@ export type FaultAction =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'reset' }
   | { kind: 'hang' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * A body of exactly `bytes` bytes (JSON padded with `a`), streamed as the client reads it, with or without
+   * a Content-Length: for the bounds clients must put on response sizes. Default status 200.
+   */
+  | { kind: 'body'; bytes: number; status?: number; contentLength?: boolean };
 
 /** A fault for upcoming requests. */
 export interface Fault {
@@ -57,14 +62,20 @@ export interface Fault {
 export class FaultInjector {
   #faults: (Fault & { remaining: number })[] = [];
 
+  /**
+   * Queues `fault`: the next `times` (default 1) requests it matches get its action instead of a normal
+   * answer.
+   */
   add(fault: Fault): void {
     this.#faults.push({ ...fault, remaining: fault.times ?? 1 });
   }
 
+  /** Drops every queued fault. */
   clear(): void {
     this.#faults = [];
   }
 
+  /** How many faults are still queued. */
   get pending(): number {
     return this.#faults.length;
   }
@@ -106,12 +117,18 @@ export type EmulatorHandler = (request: RecordedRequest, response: ServerRespons
  * ```
  */
 export class EmulatorHttpServer {
+  /** Every request received, in order (method, path, headers, body), for tests to inspect. */
   readonly requests: RecordedRequest[] = [];
+  /** The faults applied before normal handling: statuses, resets, hangs, delays. */
   readonly faults = new FaultInjector();
+  /** The clock the emulator stamps times with (a ManualClock in tests). */
   readonly clock: Clock;
+  /** The test certificate authority when it serves https (clients trust `ca.certPem`), else `undefined`. */
   readonly ca: TestCertificateAuthority | undefined;
   /** TCP (or TLS) connections accepted so far. */
   connections = 0;
+  /** Bytes of `body` faults handed to the network so far (what a client that stops early never read). */
+  streamedBodyBytes = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #options: EmulatorServerOptions;
@@ -119,6 +136,10 @@ export class EmulatorHttpServer {
   readonly #ownsCa: boolean;
   #url: string | undefined;
 
+  /**
+   * A server that records each request, applies queued faults, then passes it to `handler`; nothing listens
+   * until `start()`.
+   */
   constructor(options: EmulatorServerOptions, handler: EmulatorHandler) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -150,6 +171,7 @@ export class EmulatorHttpServer {
     return this.#url;
   }
 
+  /** Listens (on a free loopback port unless `port` is given) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     const host = this.#options.host ?? '127.0.0.1';
     const { port } = await listenOn(this.#server, this.#options.port ?? 0, host);
@@ -168,6 +190,34 @@ export class EmulatorHttpServer {
   /** Number of recorded requests matching `predicate` (all when omitted). */
   count(predicate?: (request: RecordedRequest) => boolean): number {
     return predicate ? this.requests.filter(predicate).length : this.requests.length;
+  }
+
+  async #streamBody(res: ServerResponse, action: Extract<FaultAction, { kind: 'body' }>): Promise<void> {
+    const head = Buffer.from('{"data":{"data":{"pad":"');
+    const tail = Buffer.from('"}}}');
+    const pad = Buffer.alloc(64 * 1024, 0x61);
+    res.statusCode = action.status ?? 200;
+    res.setHeader('content-type', 'application/json');
+    if (action.contentLength) res.setHeader('content-length', action.bytes);
+    let left = action.bytes;
+    const send = async (chunk: Buffer) => {
+      if (res.destroyed) return;
+      this.streamedBodyBytes += chunk.length;
+      left -= chunk.length;
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      }
+    };
+    await send(head.subarray(0, Math.min(head.length, left)));
+    while (left > tail.length && !res.destroyed)
+      await send(pad.subarray(0, Math.min(pad.length, left - tail.length)));
+    if (!res.destroyed) {
+      await send(tail.subarray(0, left));
+      res.end();
+    }
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse, handler: EmulatorHandler): Promise<void> {
@@ -191,6 +241,10 @@ export class EmulatorHttpServer {
     }
     if (action?.kind === 'hang') return; // never answered; the socket is destroyed on stop()
     if (action?.kind === 'delay') await new Promise((r) => setTimeout(r, action.ms));
+    if (action?.kind === 'body') {
+      await this.#streamBody(res, action);
+      return;
+    }
     if (action?.kind === 'status') {
       res.statusCode = action.status;
       for (const [k, v] of Object.entries(action.headers ?? {})) res.setHeader(k, v);

@@ -31,12 +31,16 @@ interface Secret {
  * ```
  */
 export class AwsError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
+  /** The AWS error code (`ResourceNotFoundException`, `AccessDeniedException`, ...), sent as `__type`. */
+  readonly code: string;
+  /** The HTTP status of the answer. */
+  readonly status: number;
+
+  /** An error answer with AWS's `code`, `message` and HTTP `status` (400 by default). */
+  constructor(code: string, message: string, status = 400) {
     super(message);
+    this.code = code;
+    this.status = status;
   }
 }
 
@@ -103,11 +107,15 @@ const seconds = (ms: number) => ms / 1000;
  * ```
  */
 export class SecretsManagerService {
+  /** The region in ARNs and signatures. */
   readonly region: string;
+  /** The account id in ARNs. */
   readonly accountId: string;
+  /** Stamps creation, change and deletion times, and decides when a recovery window has passed. */
   readonly clock: Clock;
   readonly #secrets = new Map<string, Secret>();
 
+  /** An empty service for one region and account. */
   constructor(options: { region: string; accountId: string; clock: Clock }) {
     this.region = options.region;
     this.accountId = options.accountId;
@@ -266,7 +274,9 @@ export class SecretsManagerService {
     secret.tags = [...merged].map(([Key, Value]) => ({ Key, Value }));
   }
 
-  /** Adds a version carrying AWSCURRENT (or the given stages), moving AWSCURRENT's old holder to AWSPREVIOUS. */
+  /**
+   * Adds a version carrying AWSCURRENT (or the given stages), moving AWSCURRENT's old holder to AWSPREVIOUS.
+   */
   #addVersion(
     secret: Secret,
     id: string,
@@ -292,7 +302,9 @@ export class SecretsManagerService {
     return version;
   }
 
-  /** Same token and same value: the earlier version (the retry is a no-op); same token, other value: error. */
+  /**
+   * Same token and same value: the earlier version (the retry is a no-op); same token, other value: error.
+   */
   #existingVersion(
     secret: Secret,
     token: string,

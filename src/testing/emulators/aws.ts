@@ -75,15 +75,20 @@ export interface AwsEmulatorOptions {
  * ```
  */
 export class AwsSecretsManagerEmulator {
+  /** The HTTP(S) server: its recorded requests and fault queue. */
   readonly server: EmulatorHttpServer;
+  /** The region the SDK must sign for (`us-east-1` by default). */
   readonly region: string;
+  /** The account id in the ARNs it returns. */
   readonly accountId: string;
+  /** Stamps times and decides when a deletion's recovery window has passed (a ManualClock in tests). */
   readonly clock: Clock;
   readonly #keys = new Map<string, AwsEmulatorAccessKey>();
   readonly #service: SecretsManagerService;
   readonly #primaryKey: AwsEmulatorAccessKey;
   #lostResponses: { remaining: number; operation: Operation | undefined }[] = [];
 
+  /** An emulator with one access key (more with `options.keys`); nothing listens until `start()`. */
   constructor(options: AwsEmulatorOptions = {}) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -107,15 +112,18 @@ export class AwsSecretsManagerEmulator {
     );
   }
 
+  /** Listens on a loopback port and returns the endpoint to give the SDK. */
   async start(): Promise<{ endpoint: string }> {
     const { url } = await this.server.start();
     return { endpoint: url };
   }
 
+  /** Closes every connection and stops listening. */
   stop(): Promise<void> {
     return this.server.stop();
   }
 
+  /** The endpoint URL, for the SDK's `endpoint` option. */
   get endpoint(): string {
     return this.server.url;
   }
@@ -133,10 +141,12 @@ export class AwsSecretsManagerEmulator {
       : { accessKeyId, secretAccessKey, sessionToken };
   }
 
+  /** The fault queue: statuses (503, 429 with Retry-After), resets, hangs, delays. */
   get faults(): FaultInjector {
     return this.server.faults;
   }
 
+  /** Every request received, in order. */
   get requests(): readonly RecordedRequest[] {
     return this.server.requests;
   }

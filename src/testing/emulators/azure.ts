@@ -141,17 +141,24 @@ export class AzureKeyVaultEmulator {
   readonly vault: EmulatorHttpServer;
   /** The plain http server of the managed identity endpoints. */
   readonly identity: EmulatorHttpServer;
+  /** Stamps times and token lifetimes, and decides when a deleted secret's retention has passed. */
   readonly clock: Clock;
+  /** The generated certificate authority of the https server (trust `caCertPath`). */
   readonly ca: TestCertificateAuthority;
+  /** The identities that may get tokens: service principals, managed and workload identities, users. */
   readonly directory = new AzureIdentityDirectory();
+  /** Issues and verifies the access tokens the vault accepts. */
   readonly tokens: AzureTokenAuthority;
+  /** Days a deleted secret stays recoverable (soft delete); 90 by default. */
   retentionDays: number;
+  /** When true, deleted secrets cannot be purged before their retention ends. */
   purgeProtection: boolean;
   readonly #pageSize: number;
   readonly #secrets = new Map<string, SecretRecord>();
   readonly #deleted = new Map<string, DeletedRecord>();
   readonly #roles = new Map<string, string[]>();
 
+  /** An empty vault with one service principal; nothing listens until `start()`. */
   constructor(options: AzureKeyVaultEmulatorOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.ca = createTestCertificateAuthority({ dnsNames: options.dnsNames ?? [] });
@@ -175,6 +182,7 @@ export class AzureKeyVaultEmulator {
     }
   }
 
+  /** Starts the vault (https) and identity (http) servers on loopback ports. */
   async start(): Promise<this> {
     await this.vault.start();
     await this.identity.start();
@@ -187,6 +195,7 @@ export class AzureKeyVaultEmulator {
     this.ca.dispose();
   }
 
+  /** The vault URL, for `vaultUrl`. */
   get vaultUrl(): string {
     return this.vault.url;
   }
@@ -194,6 +203,7 @@ export class AzureKeyVaultEmulator {
   get authorityHost(): string {
     return this.vault.url;
   }
+  /** The tenant id of the directory. */
   get tenantId(): string {
     return this.tokens.tenantId;
   }
@@ -201,6 +211,7 @@ export class AzureKeyVaultEmulator {
   get clientId(): string {
     return this.directory.app.clientId;
   }
+  /** Client secret of the service principal. */
   get clientSecret(): string {
     return this.directory.clientSecret;
   }
@@ -216,6 +227,7 @@ export class AzureKeyVaultEmulator {
   get imdsHost(): string {
     return this.identity.url;
   }
+  /** PEM file of the generated CA, for `tls.caFile` or `NODE_EXTRA_CA_CERTS`. */
   get caCertPath(): string {
     return this.ca.caCertPath;
   }

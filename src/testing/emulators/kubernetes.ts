@@ -106,6 +106,7 @@ const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
  * ```
  */
 export class KubernetesEmulator {
+  /** The https server: recorded requests, fault queue, connections. */
   readonly server: EmulatorHttpServer;
   /** A token of `kubernetes-admin` (group `system:masters`): allowed everything. */
   readonly adminToken = `admin-${randomBytes(16).toString('hex')}`;
@@ -119,6 +120,10 @@ export class KubernetesEmulator {
   readonly #tempDirs: string[] = [];
   #resourceVersion = 1000;
 
+  /**
+   * An API server with the `default` and `kube-system` namespaces (and `options.namespaces`) and an admin
+   * token; nothing listens until `start()`.
+   */
   constructor(options: KubernetesEmulatorOptions = {}) {
     this.server = new EmulatorHttpServer(
       { port: options.port, tls: true, clock: options.clock },
@@ -142,6 +147,10 @@ export class KubernetesEmulator {
     return this.server.ca!.caCertPath;
   }
 
+  /**
+   * The CA certificate (PEM) that signs the server certificate, for a kubeconfig's
+   * `certificate-authority-data`.
+   */
   get caCertPem(): string {
     return this.server.ca!.caCertPem;
   }
@@ -156,6 +165,7 @@ export class KubernetesEmulator {
     return this.server.requests;
   }
 
+  /** Listens on a loopback port (https) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     return this.server.start();
   }
@@ -190,6 +200,7 @@ export class KubernetesEmulator {
     });
   }
 
+  /** Creates `namespace` (a no-op when it exists). */
   addNamespace(namespace: string): void {
     this.#namespaces.add(namespace);
   }
@@ -222,12 +233,14 @@ export class KubernetesEmulator {
     this.#tokens.delete(token);
   }
 
+  /** Creates (or replaces) a Role in `namespace` with RBAC `rules`. */
   addRole(namespace: string, name: string, rules: KubePolicyRule[]): void {
     this.addNamespace(namespace);
     if (!this.#roles.has(namespace)) this.#roles.set(namespace, new Map());
     this.#roles.get(namespace)!.set(name, rules);
   }
 
+  /** Binds Role `role` to `subjects` (users, groups, service accounts) in `namespace`. */
   addRoleBinding(namespace: string, name: string, role: string, subjects: KubeSubject[]): void {
     this.addNamespace(namespace);
     const list = this.#bindings.get(namespace) ?? [];

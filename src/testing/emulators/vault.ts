@@ -44,7 +44,10 @@ const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 export interface VaultEmulatorOptions {
   /** Port for clients; 0 (default) picks a free one. */
   port?: number | undefined;
-  /** Serve https with a generated CA (`true`) or the given one. Default false (plain http, like `vault server -dev`). */
+  /**
+   * Serve https with a generated CA (`true`) or the given one. Default false (plain http, like `vault server
+   * -dev`).
+   */
   tls?: boolean | TestCertificateAuthority | undefined;
   /** Time for TTLs and timestamps. Default: the system clock. Pass a ManualClock to drive token expiry. */
   clock?: Clock | undefined;
@@ -160,8 +163,11 @@ const multi = (...errors: string[]) =>
  * ```
  */
 export class VaultEmulator {
+  /** Stamps version times and token lifetimes (a ManualClock in tests). */
   readonly clock: Clock;
+  /** A root token: allowed everything, never expires. */
   readonly rootToken: string;
+  /** The generated certificate authority when it serves https, else `undefined` (http mode). */
   readonly ca: TestCertificateAuthority | undefined;
   /** True: every request but sys/health and sys/seal-status gets 503 "Vault is sealed". */
   sealed = false;
@@ -175,6 +181,10 @@ export class VaultEmulator {
   #url: string | undefined;
   #caDir: string | undefined;
 
+  /**
+   * A Vault with the KV v2 mounts of `options.kvMounts` (`secret` by default) and a root token; nothing
+   * listens until `start()`.
+   */
   constructor(options: VaultEmulatorOptions = {}) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -209,6 +219,11 @@ export class VaultEmulator {
     return this.#inner.faults;
   }
 
+  /** Bytes of `body` faults sent so far: what a client that stops reading early never took. */
+  get streamedBodyBytes(): number {
+    return this.#inner.streamedBodyBytes;
+  }
+
   /** TCP (or TLS) connections clients opened. */
   get connections(): number {
     return this.#front?.connections ?? 0;
@@ -235,6 +250,7 @@ export class VaultEmulator {
     return request.headers[ORIGINAL_VERB_HEADER] === 'LIST' ? 'LIST' : request.method;
   }
 
+  /** Listens on a loopback port and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     const inner = await this.#inner.start();
     const front = new ListRewritingFront(
@@ -550,7 +566,9 @@ export class VaultEmulator {
     return token;
   }
 
-  /** Throws Vault's 403 unless the token's policies grant `capability` on `path` (relative to `namespace`). */
+  /**
+   * Throws Vault's 403 unless the token's policies grant `capability` on `path` (relative to `namespace`).
+   */
   #authorize(token: TokenEntry, namespace: string, path: string, capability: VaultCapability): void {
     if (token.policies.includes('root')) return;
     const relative =

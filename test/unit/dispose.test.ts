@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { EncryptionManager } from '../../src/core/crypto.js';
+import { asyncDisposeSymbol, disposeSymbol } from '../../src/core/dispose.js';
+import { isStorageError } from '../../src/core/errors.js';
+import { createStorageProvider } from '../../src/core/factory.js';
+import { SecretString } from '../../src/core/secret-string.js';
+import { openCredentialStore } from '../../src/core/store.js';
+import { MemoryStorageProvider } from '../../src/providers/memory.js';
+
+const closed = (e: unknown) => isStorageError(e, 'Unsupported') && /was closed/.test((e as Error).message);
+
+describe('await using: stores and providers release themselves', () => {
+  it('the keys are the runtime well-known symbols', () => {
+    assert.equal(asyncDisposeSymbol, Symbol.asyncDispose);
+    assert.equal(disposeSymbol, Symbol.dispose);
+    assert.equal(typeof MemoryStorageProvider.prototype[Symbol.asyncDispose], 'function');
+  });
+
+  it('await using a CredentialStore closes its provider and wipes its key at the end of the block', async () => {
+    const provider = new MemoryStorageProvider();
+    const key = randomBytes(32);
+    const manager = EncryptionManager.fromKey(key);
+    {
+      await using store = await openCredentialStore({ storage: provider, encryption: { manager } });
+      await store.put('api_key', 'value');
+      assert.equal((await store.get('api_key')).secret.expose(), 'value');
+    }
+    await assert.rejects(provider.list(), closed);
+    const data = manager.encrypt(Buffer.from('after'));
+    assert.throws(
+      () => EncryptionManager.fromKey(key).decrypt(data),
+      (e: unknown) => isStorageError(e, 'DecryptionFailed'),
+      'a wiped manager no longer holds the key it was opened with',
+    );
+  });
+
+  it('the block closes the store even when it throws', async () => {
+    const provider = new MemoryStorageProvider();
+    await assert.rejects(async () => {
+      await using store = await openCredentialStore({
+        storage: provider,
+        encryption: { key: randomBytes(32) },
+      });
+      await store.put('x', 'y');
+      throw new Error('application failure');
+    }, /application failure/);
+    await assert.rejects(provider.exists('x'), closed);
+  });
+
+  it('await using a provider from createStorageProvider, or a memory provider, closes it', async () => {
+    let escaped: MemoryStorageProvider | undefined;
+    {
+      await using memory = new MemoryStorageProvider();
+      escaped = memory;
+      assert.deepEqual(await memory.list(), []);
+    }
+    await assert.rejects(escaped.list(), closed);
+
+    const dir = await mkdtemp(join(tmpdir(), 'nebula-dispose-'));
+    try {
+      let local: { list(): Promise<string[]> } | undefined;
+      {
+        await using provider = await createStorageProvider({ provider: 'local', directory: dir });
+        local = provider;
+        assert.deepEqual(await provider.list(), []);
+      }
+      await assert.rejects(local.list(), closed);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('using a SecretString wipes it at the end of the block', () => {
+    let escaped: SecretString | undefined;
+    {
+      using secret = new SecretString('s3cret');
+      escaped = secret;
+      assert.equal(secret.expose(), 's3cret');
+    }
+    assert.equal(escaped.disposed, true);
+  });
+});

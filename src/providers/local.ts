@@ -262,58 +262,87 @@ export class LocalStorageProvider extends BaseStorageProvider {
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
           await this.#assertPieceDirs(id, parts);
-          const held = await this.#acquire(id, lock, a);
-          let temp: string | undefined;
-          let written: CredentialMetadata;
-          try {
-            // The overwrite rule needs the current document: read under the lock, so no writer slips between
-            // the read and the rename (a page-cached read of one small file, no extra round trip).
-            written = metadataForOverwrite(await this.#currentMetadata(id, file), metadata, options);
-            const bytes = Buffer.from(encodeCredentialDocument(data, written), 'utf8');
-            assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
-              provider: PROVIDER_NAME,
-              credentialId: id.value,
-              what: 'encoded credential document',
-            });
-            temp = await writeTempFile(dir, bytes);
-            await commitTempFile(temp, file);
-          } catch (error) {
-            await held.release();
-            if (temp !== undefined) await fsp.unlink(temp).catch(() => {});
-            const code = errnoOf(error);
-            // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
-            if (temp !== undefined && code === 'ENOENT' && tries < 5) continue;
-            // A long id's piece directory is created on first use (or re-created after a concurrent delete
-            // removed it when it was empty).
-            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5)
+          // The overwrite rule needs the current document. It is read before the lock and confirmed under it
+          // (every commit renames a new file in, so the same inode means the same document); only when
+          // another writer got in between is it read again, under the lock. The temp file needs no lock (its
+          // name is unique), so it is written and fsynced while the lock is being taken: the lock costs no
+          // time on the critical path. Only the commit (rename) is under it.
+          let seen = await this.#currentFile(id, file);
+          let written = metadataForOverwrite(seen.metadata, metadata, options);
+          const [temp, held] = await Promise.allSettled([
+            writeTempFile(dir, this.#encode(id, data, written)),
+            this.#acquire(id, lock, a),
+          ]);
+          if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
+            let tempPath: string | undefined = temp.value;
+            try {
+              if ((await inodeOf(file)) !== seen.ino) {
+                seen = await this.#currentFile(id, file);
+                written = metadataForOverwrite(seen.metadata, metadata, options);
+                await fsp.unlink(tempPath).catch(() => {});
+                tempPath = undefined;
+                tempPath = await writeTempFile(dir, this.#encode(id, data, written));
+              }
+              await commitTempFile(tempPath, file);
+            } catch (error) {
+              await held.value.release();
+              if (tempPath !== undefined) await fsp.unlink(tempPath).catch(() => {});
+              // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
+              if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
-            await makeDirectories(dir);
-            continue;
+            }
+            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
+            if (this.#unreadable.delete(id.value)) {
+              this.common.logger.warn(
+                { provider: PROVIDER_NAME, credentialId: id.value },
+                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+              );
+            }
+            return written;
           }
-          await Promise.all([held.release(), syncCommittedDirectory(dir)]);
-          if (this.#unreadable.delete(id.value)) {
-            this.common.logger.warn(
-              { provider: PROVIDER_NAME, credentialId: id.value },
-              'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
-            );
-          }
-          return written;
+          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
+          if (held.status === 'fulfilled') await held.value.release();
+          const error: unknown =
+            temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
+          const code = (error as NodeJS.ErrnoException | undefined)?.code;
+          // A long id's piece directory is created on first use (or re-created after a concurrent delete
+          // removed it when it was empty).
+          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
+          await makeDirectories(dir);
         }
       }),
     );
   }
 
-  /** The metadata of the file being overwritten (undefined: none, or unreadable and so replaced). */
-  async #currentMetadata(id: CredentialId, file: string): Promise<CredentialMetadata | undefined> {
+  #encode(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): Buffer {
+    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
+    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'encoded credential document',
+    });
+    return bytes;
+  }
+
+  /**
+   * The file a store would replace: its metadata (absent when there is no file, or it is unreadable and so
+   * replaced) and its inode, by which the store confirms under the lock that it is still the same file.
+   */
+  async #currentFile(
+    id: CredentialId,
+    file: string,
+  ): Promise<{ metadata?: CredentialMetadata | undefined; ino?: number | undefined }> {
     try {
       const read = await this.#read(id, file);
-      return read === undefined ? undefined : decodeCredentialDocument(read.bytes, id.value).metadata;
+      if (read === undefined) return {};
+      return { metadata: decodeCredentialDocument(read.bytes, id.value).metadata, ino: read.ino };
     } catch (error) {
       // A symbolic link planted as the file is never followed: the rename replaces the link itself.
-      if (errnoOf(error) === 'ELOOP') return undefined;
-      if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
-      this.#unreadable.add(id.value);
-      return undefined;
+      if (errnoOf(error) !== 'ELOOP') {
+        if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
+        this.#unreadable.add(id.value);
+      }
+      return { ino: await inodeOf(file) };
     }
   }
 
@@ -547,4 +576,15 @@ function resolveDirectory(directory: string): string {
     return resolve(homedir(), directory.slice(2));
   }
   return resolve(directory);
+}
+
+/** The inode at `path` (not following a link), or undefined when nothing is there. */
+async function inodeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await fsp.lstat(path)).ino;
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }

@@ -7,6 +7,7 @@
  */
 export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
+export { DEFAULT_MAX_SOCKETS, MAX_SOCKETS_OPTION, readMaxSockets } from './core/connection-pool.js';
 export {
   ARGON2ID_PARAMETERS,
   ENCRYPTION_FORMAT_VERSION,
@@ -63,6 +64,7 @@ export {
   createContext,
   createMetadata,
   matchesFilter,
+  metadataForOverwrite,
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
@@ -98,6 +100,7 @@ export type {
   ProviderName,
   StorageProvider,
   StoredCredential,
+  StoreOptions,
 } from './core/provider.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';

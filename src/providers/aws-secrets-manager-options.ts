@@ -1,3 +1,4 @@
+import { readMaxSockets } from '../core/connection-pool.js';
 import type { StorageError } from '../core/errors.js';
 import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOptions } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
@@ -63,6 +64,8 @@ export interface AwsSecretsManagerOptions extends CommonProviderOptions {
   tls?: TlsTrustOptions | undefined;
   /** Allow a plain `http://` endpoint to a host that is not loopback (the request signature and session token cross the network in clear). @default false */
   dangerouslyAllowInsecureHttp?: boolean | undefined;
+  /** Most sockets the HTTP agent keeps open to the backend at once (1-1024); calls beyond it queue. @default 50 */
+  maxSockets?: number | undefined;
   /** Days a deleted credential stays recoverable (7 to 30). @default 30 (AWS's default) */
   recoveryWindowInDays?: number | undefined;
   /** Delete immediately, without a recovery window. @default false */
@@ -93,6 +96,7 @@ export interface AwsResolvedOptions {
   tls: TlsTrustOptions | undefined;
   allowInsecureHttp: boolean;
   recoveryWindowInDays: number;
+  maxSockets: number;
   forceDelete: boolean;
   restoreOnStore: boolean;
   credentials: AwsExplicitCredentials | undefined;
@@ -120,6 +124,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     'profile',
     'tls',
     'dangerouslyAllowInsecureHttp',
+    'maxSockets',
     'recoveryWindowInDays',
     'forceDelete',
     'restoreOnStore',
@@ -160,6 +165,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     );
   }
   const restoreOnStore = v.boolean('restoreOnStore') ?? false;
+  const maxSockets = readMaxSockets(v);
   const common = v.common();
   v.throwIfInvalid();
   return {
@@ -173,6 +179,7 @@ export function resolveAwsOptions(options: AwsSecretsManagerOptions): AwsResolve
     tls,
     allowInsecureHttp,
     recoveryWindowInDays: window ?? 30,
+    maxSockets,
     forceDelete,
     restoreOnStore,
     credentials,

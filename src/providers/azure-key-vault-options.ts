@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import { readMaxSockets } from '../core/connection-pool.js';
 import type { CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
 import {
@@ -58,6 +59,8 @@ export interface AzureKeyVaultOptions extends CommonProviderOptions {
   tls?: TlsTrustOptions | undefined;
   /** Allow an `http://` vaultUrl to a host that is not loopback (the access token crosses the network in clear). @default false */
   dangerouslyAllowInsecureHttp?: boolean | undefined;
+  /** Most sockets the HTTP agent keeps open to the backend at once (1-1024); calls beyond it queue. @default 50 */
+  maxSockets?: number | undefined;
   /** Skip the check that the challenge resource matches the vault's domain. @default true for loopback hosts, else false */
   disableChallengeResourceVerification?: boolean | undefined;
   /** Text put before every secret name (`[0-9a-z-]`); ids get 127 minus its length. @default '' */
@@ -79,6 +82,7 @@ export const AZURE_OPTION_KEYS = [
   'additionallyAllowedTenants',
   'tls',
   'dangerouslyAllowInsecureHttp',
+  'maxSockets',
   'disableChallengeResourceVerification',
   'namePrefix',
   'softDeletePolicy',
@@ -96,6 +100,8 @@ export interface AzureKeyVaultSettings {
   tls: TlsTrustOptions | undefined;
   /** The vault URL is plain http (allowed by the https-only rule): the SDK needs `allowInsecureConnection`. */
   insecureConnection: boolean;
+  /** The pool size (`maxSockets`). */
+  maxSockets: number;
   disableChallengeResourceVerification: boolean;
   prefix: string;
   policy: AzureSoftDeletePolicy;
@@ -149,6 +155,7 @@ export function resolveAzureOptions(
     additionallyAllowedTenants: Array.isArray(tenants) ? [...(tenants as string[])] : [],
     tls: readTlsOptions(v),
     insecureConnection: url?.protocol === 'http:',
+    maxSockets: readMaxSockets(v),
     disableChallengeResourceVerification:
       v.boolean('disableChallengeResourceVerification') ??
       // Key Vault's resource check cannot pass on this machine's names (lowkey-vault serves <name>.localhost).

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { BaseStorageProvider } from '../core/base-provider.js';
@@ -222,6 +224,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
+      // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
+      agent: s.insecureConnection
+        ? new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets })
+        : new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) }),
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
       additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),

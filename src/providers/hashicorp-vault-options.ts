@@ -1,3 +1,4 @@
+import { readMaxSockets } from '../core/connection-pool.js';
 import type { ResolvedCommonOptions } from '../core/options.js';
 import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import { SecretString } from '../core/secret-string.js';
@@ -42,6 +43,8 @@ export interface HashiCorpVaultOptions extends CommonProviderOptions {
   };
   /** Allow a plain `http:` address to a host that is not loopback (the token crosses the network in clear). @default false */
   dangerouslyAllowInsecureHttp?: boolean;
+  /** Most sockets the HTTP agent keeps open to the backend at once (1-1024); calls beyond it queue. @default 50 */
+  maxSockets?: number;
   /** Renew the token when its remaining TTL falls below this many seconds. @default 3600 */
   renewThresholdSeconds?: number;
   /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
@@ -116,6 +119,7 @@ export interface VaultCredentialSummary {
 /** Options after validation, with defaults applied. */
 export interface VaultSettings {
   address: URL;
+  maxSockets: number;
   mount: string;
   prefix: string;
   namespace: string | undefined;
@@ -143,6 +147,7 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
     'namespace',
     'tls',
     'dangerouslyAllowInsecureHttp',
+    'maxSockets',
     'renewThresholdSeconds',
     'maxCredentialSize',
     'maxRequestBytes',
@@ -172,11 +177,13 @@ export function resolveVaultOptions(options: HashiCorpVaultOptions): {
     v.number('maxRequestBytes', { min: 1024, max: 2 ** 31, integer: true }) ?? 32 * 1024 * 1024;
   const deleteMode = v.oneOf('deleteMode', ['destroy', 'soft'] as const) ?? 'destroy';
   const checkAndSet = v.boolean('checkAndSet') ?? false;
+  const maxSockets = readMaxSockets(v);
   const common = v.common();
   v.throwIfInvalid();
   return {
     settings: {
       address: address!,
+      maxSockets,
       mount,
       prefix,
       namespace: namespace ? trimSlashes(namespace) : undefined,

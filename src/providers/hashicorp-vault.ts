@@ -224,6 +224,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       }
       this.#client = new VaultHttpClient({
         address: s.address,
+        maxSockets: s.maxSockets,
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.rejectUnauthorized,

@@ -1,4 +1,5 @@
 // The options of the Kubernetes provider: their documentation, defaults and validation.
+import { readMaxSockets } from '../core/connection-pool.js';
 import { type CommonProviderOptions, OptionsValidator, type ResolvedCommonOptions } from '../core/options.js';
 import { readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
 import { type KubeAuthOptions, SERVICE_ACCOUNT_DIR } from './kubernetes-secrets-auth.js';
@@ -78,6 +79,8 @@ export interface KubernetesSecretsOptions extends CommonProviderOptions {
    * @default false
    */
   dangerouslyAllowInsecureHttp?: boolean | undefined;
+  /** Most sockets the HTTP agent keeps open to the backend at once (1-1024); calls beyond it queue. @default 50 */
+  maxSockets?: number | undefined;
 }
 
 /** The provider's own options with defaults applied. */
@@ -116,6 +119,7 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
     'listPageSize',
     'tls',
     'dangerouslyAllowInsecureHttp',
+    'maxSockets',
   ]);
   const namespace = v.string('namespace', {
     nonEmpty: true,
@@ -144,6 +148,7 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
   const listPageSize = v.number('listPageSize', { min: 1, max: 10_000, integer: true }) ?? 250;
   const tls = readTlsOptions(v);
   const allowInsecureHttp = v.boolean('dangerouslyAllowInsecureHttp') ?? false;
+  const maxSockets = readMaxSockets(v);
   if (inCluster === true && kubeconfigPath !== undefined) {
     v.add('inCluster', 'cannot be true together with kubeconfigPath: choose one way to authenticate');
   }
@@ -164,6 +169,7 @@ export function resolveKubernetesOptions(options: KubernetesSecretsOptions): {
         tokenRefreshMs,
         tls,
         allowInsecureHttp,
+        maxSockets,
       },
     },
   };

@@ -21,22 +21,32 @@ describe('await using: stores and providers release themselves', () => {
     assert.equal(typeof MemoryStorageProvider.prototype[Symbol.asyncDispose], 'function');
   });
 
-  it('await using a CredentialStore closes its provider and wipes its key at the end of the block', async () => {
+  it('await using a CredentialStore closes its provider and wipes only the key it created', async () => {
     const provider = new MemoryStorageProvider();
-    const key = randomBytes(32);
-    const manager = EncryptionManager.fromKey(key);
+    let escaped: { get(id: string): Promise<unknown> } | undefined;
     {
-      await using store = await openCredentialStore({ storage: provider, encryption: { manager } });
+      await using store = await openCredentialStore({
+        storage: provider,
+        encryption: { key: randomBytes(32) },
+      });
+      escaped = store;
       await store.put('api_key', 'value');
       assert.equal((await store.get('api_key')).secret.expose(), 'value');
     }
     await assert.rejects(provider.list(), closed);
-    const data = manager.encrypt(Buffer.from('after'));
-    assert.throws(
-      () => EncryptionManager.fromKey(key).decrypt(data),
-      (e: unknown) => isStorageError(e, 'DecryptionFailed'),
-      'a wiped manager no longer holds the key it was opened with',
-    );
+    await assert.rejects(escaped.get('api_key'), (e: unknown) => isStorageError(e));
+
+    // A manager the caller passed in stays the caller's: the block must not wipe it.
+    const manager = EncryptionManager.fromKey(randomBytes(32));
+    {
+      await using store = await openCredentialStore({
+        storage: new MemoryStorageProvider(),
+        encryption: { manager },
+      });
+      await store.put('api_key', 'value');
+    }
+    assert.equal(manager.disposed, false);
+    assert.equal(manager.decrypt(manager.encrypt(Buffer.from('after'))).toString(), 'after');
   });
 
   it('the block closes the store even when it throws', async () => {

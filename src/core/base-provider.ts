@@ -286,7 +286,10 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
   protected async previousMetadata(
     id: CredentialId,
     attempt: AttemptContext,
+    options: StoreOptions,
   ): Promise<CredentialMetadata | undefined> {
+    // Exact metadata needs nothing from the old credential: no read.
+    if (options.exactMetadata) return undefined;
     try {
       return (await this.retrieveBackend(id, attempt)).metadata;
     } catch (error) {

@@ -320,9 +320,13 @@ export function matchesFilter(metadata: CredentialMetadata, filter: CredentialFi
 export function metadataForOverwrite(
   previous: CredentialMetadata | undefined,
   next: CredentialMetadata,
-  options: { keepTags?: boolean | undefined; keepRotationPolicy?: boolean | undefined } = {},
+  options: {
+    keepTags?: boolean | undefined;
+    keepRotationPolicy?: boolean | undefined;
+    exactMetadata?: boolean | undefined;
+  } = {},
 ): CredentialMetadata {
-  if (!previous) return next;
+  if (!previous || options.exactMetadata) return next;
   const merged: CredentialMetadata = {
     ...next,
     createdAt: previous.createdAt,

@@ -62,6 +62,11 @@ export interface StoreOptions {
   keepTags?: boolean | undefined;
   /** On overwrite, keep the existing rotation policy (or its absence). */
   keepRotationPolicy?: boolean | undefined;
+  /**
+   * Write `metadata` exactly as given, `createdAt` included, even over an existing credential (a copy or a
+   * migration that carries the source's metadata). The keep flags are then ignored.
+   */
+  exactMetadata?: boolean | undefined;
 }
 
 /** Options for `connect()`. */

@@ -195,7 +195,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     const name = this.#names.encode(id, PROVIDER);
     // The value (SecretString) carries the metadata, and PutSecretValue cannot merge into it: the overwrite
     // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
-    const previous = await this.previousMetadata(id, attempt);
+    const previous = await this.previousMetadata(id, attempt, options);
     const written = metadataForOverwrite(previous, metadata, options);
     const secretString = this.#document(data, written);
     const tags = this.#desiredTags(written);

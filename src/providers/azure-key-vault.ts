@@ -258,7 +258,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     const name = this.#name(id);
     // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
     // rule needs the latest version's metadata, one getSecret before the setSecret.
-    const written = metadataForOverwrite(await this.previousMetadata(id, a), metadata, options);
+    const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
     const value = encodeCredentialDocument(data, written);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>

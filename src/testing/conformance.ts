@@ -441,6 +441,10 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         back = (await p.retrieve('rule_id')).metadata;
         assert.deepEqual(back.tags, {}, 'tags not kept are replaced by the (empty) given ones');
         assert.equal(back.createdAt.toISOString(), first.createdAt.toISOString());
+        // A copy or migration writes its metadata exactly, creation time included.
+        const exact = createMetadata({ tags: { copied: 'yes' }, now: new Date('2025-05-05T05:05:05.505Z') });
+        await p.store('rule_id', encrypted(Buffer.from('five')), exact, undefined, { exactMetadata: true });
+        assertSameMetadata((await p.retrieve('rule_id')).metadata, exact);
       }),
     );
 

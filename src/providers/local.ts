@@ -267,14 +267,16 @@ export class LocalStorageProvider extends BaseStorageProvider {
           // another writer got in between is it read again, under the lock. The temp file needs no lock (its
           // name is unique), so it is written and fsynced while the lock is being taken: the lock costs no
           // time on the critical path. Only the commit (rename) is under it.
-          let seen = await this.#currentFile(id, file);
-          let written = metadataForOverwrite(seen.metadata, metadata, options);
-          const [temp, held] = await Promise.allSettled([
-            writeTempFile(dir, this.#encode(id, data, written)),
-            this.#acquire(id, lock, a),
-          ]);
+          const prepare = async () => {
+            const current = await this.#currentFile(id, file);
+            const next = metadataForOverwrite(current.metadata, metadata, options);
+            return { current, next, path: await writeTempFile(dir, this.#encode(id, data, next)) };
+          };
+          const [temp, held] = await Promise.allSettled([prepare(), this.#acquire(id, lock, a)]);
           if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
-            let tempPath: string | undefined = temp.value;
+            let seen = temp.value.current;
+            let written = temp.value.next;
+            let tempPath: string | undefined = temp.value.path;
             try {
               if ((await inodeOf(file)) !== seen.ino) {
                 seen = await this.#currentFile(id, file);
@@ -300,7 +302,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
             }
             return written;
           }
-          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
+          if (temp.status === 'fulfilled') await fsp.unlink(temp.value.path).catch(() => {});
           if (held.status === 'fulfilled') await held.value.release();
           const error: unknown =
             temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;

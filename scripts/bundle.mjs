@@ -10,14 +10,11 @@ import { join, relative } from 'node:path';
 import { rollup } from 'rollup';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
+// Each provider's module is an entry (its package subpath), as the provider registry lists them.
+const { PROVIDER_REGISTRY } = await import(new URL('../dist/providers/registry.js', import.meta.url).href);
 const entries = {
   index: 'index.js',
-  'providers/local': 'providers/local.js',
-  'providers/memory': 'providers/memory.js',
-  'providers/aws-secrets-manager': 'providers/aws-secrets-manager.js',
-  'providers/azure-key-vault': 'providers/azure-key-vault.js',
-  'providers/hashicorp-vault': 'providers/hashicorp-vault.js',
-  'providers/kubernetes-secrets': 'providers/kubernetes-secrets.js',
+  ...Object.fromEntries(PROVIDER_REGISTRY.map((p) => [p.module, `${p.module}.js`])),
   'testing/index': 'testing/index.js',
   'cli/main': 'cli/main.js',
 };

@@ -5,9 +5,13 @@
  *
  * @packageDocumentation
  */
-export { BaseStorageProvider, type ProviderOperationOptions } from './core/base-provider.js';
+export {
+  BaseStorageProvider,
+  type ProviderInit,
+  type ProviderOperationOptions,
+} from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
-export { DEFAULT_MAX_SOCKETS, MAX_SOCKETS_OPTION, readMaxSockets } from './core/connection-pool.js';
+export { DEFAULT_MAX_SOCKETS, MAX_SOCKETS_OPTION, maxSocketsOption } from './core/connection-pool.js';
 export {
   ARGON2ID_PARAMETERS,
   ENCRYPTION_FORMAT_VERSION,
@@ -24,6 +28,7 @@ export {
   type CredentialDocument,
   decodeCredentialDocument,
   encodeCredentialDocument,
+  encodeCredentialDocumentWithin,
 } from './core/document.js';
 export {
   type ConfigIssue,
@@ -36,12 +41,6 @@ export {
   type StorageOperation,
   toStorageError,
 } from './core/errors.js';
-export {
-  type CreateStorageProviderOptions,
-  createStorageProvider,
-  PROVIDER_NAMES,
-  type StorageConfig,
-} from './core/factory.js';
 export {
   type BoundedFileReadOptions,
   FILE_SIZE_LIMITS,
@@ -63,6 +62,8 @@ export {
   type CredentialMetadataJson,
   createContext,
   createMetadata,
+  type FilterFacts,
+  filterBoundsCreation,
   matchesFilter,
   metadataForOverwrite,
   metadataFromJson,
@@ -87,30 +88,59 @@ export {
 } from './core/name-mapping.js';
 export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
 export {
+  COMMON_OPTION_NAMES,
   type CommonProviderOptions,
   DEFAULT_TIMEOUTS,
+  defineProviderOptions,
   type OperationTimeouts,
-  OptionsValidator,
+  type OptionsOf,
+  type ProviderOptionsSchema,
   type ResolvedCommonOptions,
+  resolveCommonOptions,
+  type SettingsOf,
 } from './core/options.js';
-export { importOptionalPeer } from './core/peer.js';
+export { OPTIONS_TABLE_MARKERS, renderOptionsTable, replaceOptionsTable } from './core/options-docs.js';
+export {
+  expandHome,
+  type Field,
+  type InputOf,
+  nearestName,
+  OptionsSchema,
+  type OutputOf,
+  option,
+  type ResolvedOptionSet,
+  type SettingOrigin,
+  type SettingSource,
+  type Shape,
+  settingLabel,
+  suggest,
+} from './core/options-schema.js';
+export { loadPeerPackages, type PeerPackage } from './core/peer.js';
 export type {
   ConnectOptions,
   ProviderCapabilities,
-  ProviderName,
   StorageProvider,
   StoredCredential,
   StoreOptions,
 } from './core/provider.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, resolveRetryPolicy, retryDelayMs } from './core/retry.js';
+export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
+export {
+  isResponseTooLarge,
+  limitResponseStream,
+  RESPONSE_TOO_LARGE_CODE,
+  type ResponseBodyStream,
+  ResponseTooLargeError,
+  readBoundedBody,
+  responseBodyLimit,
+  responseTooLargeError,
+} from './core/response-limit.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from './core/retry.js';
 export { REDACTED, SecretString } from './core/secret-string.js';
 export {
   CredentialStore,
   type CredentialStoreConstructorOptions,
-  type CredentialStoreOptions,
   credentialAssociatedData,
   type EncryptionConfig,
-  openCredentialStore,
   type PutOptions,
   type RetrievedSecret,
   readKeyFile,
@@ -133,11 +163,27 @@ export {
   type CaBundleContext,
   checkEndpoint,
   type EndpointSource,
+  endpointSyntaxProblem,
   INSECURE_HTTP_OPTION,
+  insecureHttpOption,
   isLoopbackHost,
   loadCaBundle,
   pemCertificatesProblem,
-  readEndpointOption,
-  readTlsOptions,
+  secureEndpointCheck,
   type TlsTrustOptions,
+  tlsOptions,
 } from './core/transport-security.js';
+export {
+  type CreateStorageProviderOptions,
+  type CredentialStoreOptions,
+  createStorageProvider,
+  openCredentialStore,
+} from './providers/factory.js';
+export {
+  EMULATORS,
+  findProvider,
+  PROVIDER_NAMES,
+  PROVIDER_REGISTRY,
+  type ProviderName,
+  type StorageConfig,
+} from './providers/registry.js';

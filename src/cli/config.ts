@@ -1,9 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from '../core/errors.js';
-import type { StorageConfig } from '../core/factory.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile, readDeadline } from '../core/files.js';
-import { DEFAULT_TIMEOUTS, nearestName } from '../core/options.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
+import { nearestName, type SettingOrigin, type SettingSource } from '../core/options-schema.js';
+import { findProvider, PROVIDER_NAMES, type StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
 import { parsePairs } from './args.js';
 import { UsageError } from './exit-codes.js';
@@ -44,6 +45,13 @@ export function nebulaPaths(home: string): NebulaPaths {
 /** Where the encryption key comes from, as the config file states it. */
 export type EncryptionSetting = { keyFile: string } | { passphraseFile: string };
 
+/** Where the options of a CLI config were written, for `--debug`. */
+export interface CliSettingOrigin {
+  source: SettingSource;
+  /** The file, flag or variable. */
+  from: string;
+}
+
 /** A backend and its encryption, ready for use. */
 export interface CliConfig {
   /** The `createStorageProvider` config (without the CLI's `encryption` member). */
@@ -52,6 +60,10 @@ export interface CliConfig {
   encryption: EncryptionSetting | undefined;
   /** Where the config came from, for messages. */
   source: string;
+  /** Where the options in `storage` were written (a file, inline JSON, the CLI's default)... */
+  origin: CliSettingOrigin;
+  /** ...except these top-level options, set by flags (`--dir`, `--option`). */
+  flags: Record<string, string>;
 }
 
 const invalid = (message: string, details?: Record<string, unknown>) =>
@@ -70,7 +82,9 @@ export function expandPath(path: string, baseDir: string, home: string): string 
  */
 export async function loadConfigSpec(spec: string, io: CliIo, label: string): Promise<CliConfig> {
   const trimmed = spec.trim();
-  if (trimmed.startsWith('{')) return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label);
+  if (trimmed.startsWith('{')) {
+    return normalizeConfig(parseJson(trimmed, label), io.cwd, io, label, { source: 'option', from: label });
+  }
   const path = expandPath(trimmed, io.cwd, io.home);
   const deadline = readDeadline(DEFAULT_TIMEOUTS.connectMs, 'reading the config file');
   let text: string;
@@ -84,7 +98,10 @@ export async function loadConfigSpec(spec: string, io: CliIo, label: string): Pr
   } finally {
     deadline.clear();
   }
-  return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`);
+  return normalizeConfig(parseJson(text, `${label} (${path})`), dirname(path), io, `${label} (${path})`, {
+    source: 'file',
+    from: path,
+  });
 }
 
 function parseJson(text: string, label: string): unknown {
@@ -117,27 +134,45 @@ export function jsonErrorLocation(
 }
 
 /**
- * Splits the CLI's `encryption` member off a config object and resolves its paths (`directory`,
- * `encryption.keyFile`, `encryption.passphraseFile`) against `baseDir`, with `~` expanded.
+ * Resolves the path options of a provider's config (those its options schema marks as paths, nested ones
+ * included: `directory`, `tls.caFile`, `kubeconfigPath`, ...) against `baseDir`, with `~` expanded.
  */
-export function normalizeConfig(raw: unknown, baseDir: string, io: CliIo, source: string): CliConfig {
+export function resolveConfigPaths(
+  storage: Record<string, unknown>,
+  baseDir: string,
+  home: string,
+): Record<string, unknown> {
+  const schema = findProvider(storage['provider'])?.options;
+  return schema ? schema.mapPaths(storage, (path) => expandPath(path, baseDir, home)) : storage;
+}
+
+/**
+ * Splits the CLI's `encryption` member off a config object and resolves its paths (every path option of
+ * the provider, `encryption.keyFile`, `encryption.passphraseFile`) against `baseDir`, with `~` expanded.
+ */
+export function normalizeConfig(
+  raw: unknown,
+  baseDir: string,
+  io: CliIo,
+  source: string,
+  origin: CliSettingOrigin = { source: 'file', from: source },
+): CliConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalid(`the config from ${source} must be a JSON object with a "provider" member`);
   }
   const { encryption, ...storage } = raw as Record<string, unknown>;
   if (typeof storage['provider'] !== 'string') {
     throw invalid(
-      `the config from ${source} needs "provider": one of "local", "aws-secrets-manager", "azure-key-vault", "hashicorp-vault", "kubernetes", "memory"`,
+      `the config from ${source} needs "provider": one of ${PROVIDER_NAMES.map((p) => `"${p}"`).join(', ')}`,
       { issues: [{ path: 'provider', message: 'required' }] },
     );
   }
-  if (typeof storage['directory'] === 'string') {
-    storage['directory'] = expandPath(storage['directory'], baseDir, io.home);
-  }
   return {
-    storage: storage as unknown as StorageConfig,
+    storage: resolveConfigPaths(storage, baseDir, io.home) as unknown as StorageConfig,
     encryption: encryption === undefined ? undefined : parseEncryption(encryption, baseDir, io, source),
     source,
+    origin,
+    flags: {},
   };
 }
 
@@ -186,6 +221,8 @@ export function defaultConfig(io: CliIo): CliConfig {
     storage: { provider: 'local', directory: nebulaPaths(io.home).credentials } as StorageConfig,
     encryption: undefined,
     source: 'the default (local provider in ~/.nebula/credentials)',
+    origin: { source: 'default', from: 'the command' },
+    flags: {},
   };
 }
 
@@ -220,10 +257,14 @@ export async function resolveCliConfig(options: ParsedOptions, io: CliIo): Promi
 export function applyFlags(config: CliConfig, options: ParsedOptions, io: CliIo): CliConfig {
   let storage = { ...(config.storage as unknown as Record<string, unknown>) };
   let source = config.source;
+  let origin = config.origin;
+  const flags = { ...config.flags };
   if (options.provider !== undefined && options.provider !== storage['provider']) {
-    // Another provider's options would be invalid for this one: start from its name alone.
+    // Another provider's options would be invalid for this one: start from its name alone (its
+    // environment variables and defaults supply the rest).
     storage = { provider: options.provider };
     source = '--provider';
+    origin = { source: 'option', from: '--provider' };
   }
   if (options.dir !== undefined) {
     if (storage['provider'] !== 'local') {
@@ -232,17 +273,23 @@ export function applyFlags(config: CliConfig, options: ParsedOptions, io: CliIo)
       );
     }
     storage['directory'] = expandPath(options.dir, io.cwd, io.home);
+    flags['directory'] = '--dir';
   }
+  const given: Record<string, unknown> = { provider: storage['provider'] };
   for (const [key, value] of Object.entries(parsePairs(options.option, '--option'))) {
     if (key === 'provider' || key === 'encryption') {
       throw new UsageError(`--option cannot set "${key}": use --provider or a config file`);
     }
-    storage[key] = parseOptionValue(value);
+    given[key] = parseOptionValue(value);
+    flags[key] = '--option';
   }
+  // Paths on the command line are relative to the current directory.
+  const { provider: _provider, ...resolved } = resolveConfigPaths(given, io.cwd, io.home);
+  Object.assign(storage, resolved);
   let encryption = config.encryption;
   const keyFile = options['key-file'] ?? io.env[KEY_FILE_ENV];
   if (keyFile !== undefined && keyFile !== '') encryption = { keyFile: expandPath(keyFile, io.cwd, io.home) };
-  return { storage: storage as unknown as StorageConfig, encryption, source };
+  return { storage: storage as unknown as StorageConfig, encryption, source, origin, flags };
 }
 
 /** `--option timeouts={"readMs":2000}` and `--option port=8200` become JSON; anything else stays a string. */
@@ -255,4 +302,32 @@ function parseOptionValue(value: string): unknown {
     }
   }
   return value;
+}
+
+const QUIET_DEFAULTS = new Set(['metrics', 'logger', 'clock']);
+
+/**
+ * Where each setting of `config` comes from, for `--debug`: a flag, the config file (or inline JSON, or the
+ * command's default), an environment variable, a conventional file (`~/.vault-token`), or the provider's
+ * default. Secrets carry no value. Empty when the options are invalid (creating the provider says why).
+ */
+export function settingOrigins(
+  config: CliConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): SettingOrigin[] {
+  const schema = findProvider(config.storage.provider)?.options;
+  if (!schema) return [];
+  let origins: SettingOrigin[];
+  try {
+    origins = schema.explain(config.storage, { env });
+  } catch {
+    return [];
+  }
+  return origins
+    .filter((o) => !(o.source === 'default' && QUIET_DEFAULTS.has(o.path)))
+    .map((o) => {
+      if (o.source !== 'option') return o;
+      const flag = config.flags[o.path.split('.')[0]!];
+      return flag ? { ...o, from: flag } : { ...o, source: config.origin.source, from: config.origin.from };
+    });
 }

@@ -1,7 +1,8 @@
-import { createStorageProvider, type StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
+import { createStorageProvider } from '../providers/factory.js';
+import type { StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
-import type { CliConfig } from './config.js';
+import { type CliConfig, settingOrigins } from './config.js';
 import type { CliIo } from './io.js';
 import { type OpenedKey, openKeySource } from './keys.js';
 import { debugLogger, warningLogger, withActivity } from './output.js';
@@ -18,10 +19,14 @@ export interface CommandContext {
 export async function openStorage(ctx: CommandContext, config: CliConfig): Promise<StorageProvider> {
   const logger = ctx.debug ? debugLogger(ctx.io.stderr) : warningLogger(ctx.io.stderr);
   const storage = { ...config.storage, logger } as StorageConfig;
-  if (ctx.debug)
-    ctx.io.stderr.write(
-      `${JSON.stringify({ level: 'debug', message: 'config', source: config.source, provider: config.storage.provider })}\n`,
-    );
+  if (ctx.debug) {
+    const line = (fields: Record<string, unknown>) =>
+      ctx.io.stderr.write(`${JSON.stringify({ level: 'debug', ...fields })}\n`);
+    line({ message: 'config', source: config.source, provider: config.storage.provider });
+    for (const { path, ...origin } of settingOrigins(config, ctx.io.env)) {
+      line({ message: 'setting', option: path, ...origin });
+    }
+  }
   return ctx.io.openStorage ? ctx.io.openStorage(storage) : createStorageProvider(storage);
 }
 

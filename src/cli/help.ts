@@ -1,5 +1,23 @@
+import { EMULATORS, PROVIDER_NAMES } from '../providers/registry.js';
 import type { CommandName } from './args.js';
 import { exitCodeTable } from './exit-codes.js';
+
+const EMULATOR_NAMES = EMULATORS.map((e) => e.name);
+const PROVIDER_LIST = wrap(PROVIDER_NAMES.join(', '), 28, 110);
+
+/** Wraps a comma-separated list at `width`, continuing lines at column `indent`. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${' '.repeat(indent)}`);
+}
 
 const BACKEND = `Backend selection (first found wins; flags apply on top):
   -c, --config <file|json>  a createStorageProvider config as a JSON file, or inline JSON
@@ -7,12 +25,15 @@ const BACKEND = `Backend selection (first found wins; flags apply on top):
   NEBULA_CREDENTIAL_CONFIG  the same, from the environment
   ~/.nebula/config.json     written by "init"
   (default)                 {"provider": "local", "directory": "~/.nebula/credentials"}
-  --provider <name>         local, aws-secrets-manager, azure-key-vault, hashicorp-vault, kubernetes, memory
+  --provider <name>         ${PROVIDER_LIST}
+                            (starts from that provider alone: its environment variables supply the rest,
+                            e.g. VAULT_ADDR and VAULT_TOKEN)
   --dir <path>              the local provider's directory
   -o, --option <key=value>  any other provider option (JSON values allowed); keep secrets in files/env
   --key-file <path>         the key file (also NEBULA_CREDENTIAL_KEY_FILE); default ~/.nebula/key, else
                             ~/.nebula/passphrase.json with NEBULA_CREDENTIAL_PASSPHRASE or a prompt
-  --debug                   stack traces and the provider's log (redacted) on standard error`;
+  --debug                   where each setting came from (option, environment, file, default; never a
+                            secret's value), stack traces and the provider's log (redacted), on standard error`;
 
 const MAIN = `Usage: nebula-credential <command> [options]
 
@@ -27,7 +48,7 @@ Commands:
   delete <id>          delete a credential (nothing to delete: NotFound, or success with --force)
   exists <id>          exit status 0 if it exists, 1 if not
   copy                 copy credentials between two backends: --from <config> --to <config>
-  emulator <service>   run a local emulator of aws, azure, vault or kubernetes
+  emulator <service>   run a local emulator of ${EMULATOR_NAMES.slice(0, -1).join(', ')} or ${EMULATOR_NAMES.at(-1)}
   help [command]       this text, or a command's
 
 Options:
@@ -137,7 +158,7 @@ Options:
 
 Example:
   nebula-credential copy --from ~/.nebula/config.json --to vault.json --dry-run`,
-  emulator: `Usage: nebula-credential emulator <aws|azure|vault|kubernetes> [--port N] [--http]
+  emulator: `Usage: nebula-credential emulator <${EMULATOR_NAMES.join('|')}> [--port N] [--http]
 
 Runs a local, in-memory emulator of the service until Ctrl-C, and prints one JSON line with its
 endpoint and "config", a config that connects to it (usable as --config).

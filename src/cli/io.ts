@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
-import type { StorageConfig } from '../core/factory.js';
 import type { StorageProvider } from '../core/provider.js';
+import type { StorageConfig } from '../providers/registry.js';
 
 /** A writable stream as the command sees it. */
 export interface CliOutput {

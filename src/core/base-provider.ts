@@ -1,6 +1,6 @@
 import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
-import { StorageError, type StorageOperation } from './errors.js';
+import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { assertCredentialSize } from './limits.js';
 import {
@@ -12,7 +12,8 @@ import {
   validateMetadata,
 } from './metadata.js';
 import { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './operation.js';
-import type { ResolvedCommonOptions } from './options.js';
+import { commonSettings, type ResolvedCommonOptions } from './options.js';
+import { loadPeerPackages, type PeerPackage } from './peer.js';
 import type {
   ConnectOptions,
   ProviderCapabilities,
@@ -20,6 +21,45 @@ import type {
   StoredCredential,
   StoreOptions,
 } from './provider.js';
+import type { SecretString } from './secret-string.js';
+
+/**
+ * What a provider hands {@link BaseStorageProvider}'s constructor.
+ *
+ * @example
+ * ```ts
+ * const { values, secrets } = KV_OPTIONS.resolve(options);
+ * super({ name: 'kv', common: values, secrets, mapError: mapKvError, peers: [KV_SDK] });
+ * ```
+ */
+export interface ProviderInit {
+  /** The provider's name, as errors, logs and metrics show it. */
+  name: string;
+  /** The resolved common settings (a provider's whole resolved settings may be passed; only these are kept). */
+  common: ResolvedCommonOptions;
+  /** The provider's own copies of secrets given in options; disposed on `close()`, and only they. */
+  secrets?: readonly SecretString[] | undefined;
+  /** Turns what the backend threw into a `StorageError`. Default: `toStorageError` (`Internal` for the unknown). */
+  mapError?: ErrorMapper | undefined;
+  /** Optional SDKs, loaded by `connect()` before its deadline starts; read them with `peer(name)`. */
+  peers?: readonly PeerPackage[] | undefined;
+}
+
+/**
+ * The {@link StoreOptions} a `storeBackend` attempt gets, with the preparation of other metadata than the
+ * caller's (the overwrite rule's): `prepare(metadata)` is `prepareStore` over the same data, or the
+ * prepared value itself when `metadata` is the caller's.
+ *
+ * @example
+ * ```ts
+ * const written = metadataForOverwrite(previous, metadata, options);
+ * await this.write(id, options.prepare(written));
+ * ```
+ */
+export interface StoreAttemptOptions<Prepared> extends StoreOptions {
+  /** What `storeBackend` writes for `metadata` (checked again by `prepareStore` when it is not the caller's). */
+  prepare(metadata: CredentialMetadata): Prepared;
+}
 
 /**
  * Options of {@link BaseStorageProvider.runProviderOperation}.
@@ -40,6 +80,13 @@ export interface ProviderOperationOptions {
  * the closed state, and running each backend call through the {@link OperationRunner} (deadline, retries,
  * metrics, logs). A provider implements only the `*Backend` methods, which talk to its backend.
  *
+ * Two hooks keep every provider on one path: the optional SDKs named in `peers` are loaded before the
+ * connect deadline starts (all missing ones named in one `MissingDependency`), and {@link prepareStore}
+ * checks and encodes a store's payload before any I/O, handing the result (`Prepared`) to `storeBackend`,
+ * so nothing is encoded twice and no provider keeps a cache between the two. Secrets given in options are
+ * copied by the options schema; the provider owns the copies and `close()` disposes them, never the
+ * caller's objects.
+ *
  * @example
  * ```ts
  * import { BaseStorageProvider } from 'nebula-credential';
@@ -48,28 +95,46 @@ export interface ProviderOperationOptions {
  * }
  * ```
  */
-export abstract class BaseStorageProvider implements StorageProvider, AsyncDisposable {
+export abstract class BaseStorageProvider<Prepared = EncryptedData>
+  implements StorageProvider, AsyncDisposable
+{
   /** The provider's name as in errors, logs and metrics; each provider sets it. */
   abstract readonly name: string;
   /** What this backend can do and refuses; each provider declares it. */
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
+  readonly #secrets: readonly SecretString[];
+  readonly #peers: readonly PeerPackage[];
+  #peerModules: Map<string, unknown> | undefined;
   #connecting: Promise<void> | undefined;
   #connected = false;
   #closed = false;
 
-  protected constructor(name: string, common: ResolvedCommonOptions, mapError: ErrorMapper) {
-    this.common = common;
-    this.runner = new OperationRunner(name, common, mapError);
+  protected constructor(init: ProviderInit) {
+    this.common = commonSettings(init.common);
+    const mapError: ErrorMapper =
+      init.mapError ??
+      ((error, operation, credentialId) =>
+        toStorageError(error, { provider: init.name, operation, credentialId }));
+    this.runner = new OperationRunner(init.name, this.common, mapError);
+    this.#secrets = [...(init.secrets ?? [])];
+    this.#peers = init.peers ?? [];
   }
 
   /** Connects to the backend (disk, network, credentials). Idempotent; operations connect lazily too. */
   connect(options: ConnectOptions = {}): Promise<void> {
     this.#assertOpen('connect');
     if (this.#connected) return Promise.resolve();
-    this.#connecting ??= this.runner
-      .run('connect', (attempt) => this.connectBackend(attempt), { signal: options.signal, kind: 'connect' })
+    // The SDKs load first, outside the deadline: a cold module load can take seconds on a busy machine,
+    // and the deadline is for reaching the backend.
+    this.#connecting ??= this.#loadPeers()
+      .then(() =>
+        this.runner.run('connect', (attempt) => this.connectBackend(attempt), {
+          signal: options.signal,
+          kind: 'connect',
+        }),
+      )
       .then(
         () => {
           this.#connected = true;
@@ -94,20 +159,28 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     options: StoreOptions = {},
   ): Promise<CredentialMetadata> {
     const id = this.#parse(idLike, 'store', context);
-    this.#precheck('store', id, () => {
+    const prepared = this.#precheck('store', id, () => {
       assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,
         credentialId: id.value,
       });
-      this.validateStore(id, data, metadata);
+      return this.prepareStore(id, data, metadata);
     });
     await this.#ready();
-    const written = await this.runner.run('store', (a) => this.storeBackend(id, data, metadata, a, options), {
-      credentialId: id.value,
-      context,
-    });
+    const attemptOptions: StoreAttemptOptions<Prepared> = {
+      ...options,
+      prepare: (written) => (written === metadata ? prepared : this.prepareStore(id, data, written)),
+    };
+    const written = await this.runner.run(
+      'store',
+      (a) => this.storeBackend(id, prepared, metadata, a, attemptOptions),
+      {
+        credentialId: id.value,
+        context,
+      },
+    );
     return written ?? metadata;
   }
 
@@ -222,7 +295,11 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     if (this.#closed) return;
     this.#closed = true;
     await this.#connecting?.catch(() => {});
-    await this.closeBackend();
+    try {
+      await this.closeBackend();
+    } finally {
+      for (const secret of this.#secrets) secret.dispose();
+    }
   }
 
   /**
@@ -246,24 +323,46 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
   protected validateId(_id: CredentialId): void {}
 
   /**
-   * Provider-specific checks before a store (tag limits, encoded payload size). Default: {@link validateId}.
+   * Checks a store before any I/O (tag limits, the encoded payload's size) and returns what
+   * `storeBackend` writes: the encoded document, a request body. Runs once per `store`, whatever the
+   * retries. Default: {@link validateId}, and the data as it is.
    */
-  protected validateStore(id: CredentialId, _data: EncryptedData, _metadata: CredentialMetadata): void {
+  protected prepareStore(id: CredentialId, data: EncryptedData, _metadata: CredentialMetadata): Prepared {
     this.validateId(id);
+    return data as Prepared;
+  }
+
+  /** The optional SDK `name` (one of `peers`), loaded by `connect()`. */
+  protected peer<T>(name: string): T {
+    if (!this.#peerModules?.has(name)) {
+      throw new StorageError({
+        code: 'Internal',
+        message: `the ${this.name} provider used ${name} before connect() loaded it`,
+        provider: this.name,
+      });
+    }
+    return this.#peerModules.get(name) as T;
+  }
+
+  /** The peers this configuration needs. Default: every one declared (a ready credential may need fewer). */
+  protected requiredPeers(): readonly PeerPackage[] {
+    return this.#peers;
   }
 
   protected abstract connectBackend(attempt: AttemptContext): Promise<void>;
   /**
-   * Writes the credential following the overwrite rule of {@link StoreOptions}: on overwrite, `createdAt`
-   * (and, when kept, tags and rotation policy) come from the backend's own record, learnt in the write's own
-   * round trip where the backend allows it, else through {@link previousMetadata}.
+   * Writes `prepared` (from {@link prepareStore}; retried attempts get the same value) following the
+   * overwrite rule of {@link StoreOptions}: on overwrite, `createdAt` (and, when kept, tags and rotation
+   * policy) come from the backend's own record, learnt in the write's own round trip where the backend
+   * allows it, else through {@link previousMetadata}. A backend writing other metadata than the caller's
+   * writes `options.prepare(written)`.
    */
   protected abstract storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    prepared: Prepared,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-    options: StoreOptions,
+    options: StoreAttemptOptions<Prepared>,
     // biome-ignore lint/suspicious/noConfusingVoidType: a backend that writes `metadata` as given returns nothing
   ): Promise<CredentialMetadata | void>;
   protected abstract retrieveBackend(id: CredentialId, attempt: AttemptContext): Promise<StoredCredential>;
@@ -335,15 +434,21 @@ export abstract class BaseStorageProvider implements StorageProvider, AsyncDispo
     }
   }
 
-  #precheck(operation: StorageOperation, id: CredentialId, check: () => void): void {
+  #precheck<T>(operation: StorageOperation, id: CredentialId, check: () => T): T {
     try {
-      check();
+      return check();
     } catch (error) {
       if (error instanceof StorageError) {
         throw error.withContext({ provider: this.name, operation, credentialId: id.value });
       }
       throw error;
     }
+  }
+
+  async #loadPeers(): Promise<void> {
+    const peers = this.requiredPeers();
+    if (this.#peerModules || peers.length === 0) return;
+    this.#peerModules = await loadPeerPackages(this.name, peers);
   }
 
   async #ready(): Promise<void> {

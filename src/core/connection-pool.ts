@@ -1,4 +1,4 @@
-import type { OptionsValidator } from './options.js';
+import { option } from './options-schema.js';
 
 /**
  * The name of the connection pool option, the same on every network provider: the most sockets its HTTP
@@ -25,14 +25,21 @@ export const MAX_SOCKETS_OPTION = 'maxSockets';
 export const DEFAULT_MAX_SOCKETS = 50;
 
 /**
- * Reads and checks `maxSockets` (a whole number from 1 to 1024) from a provider's options.
+ * The `maxSockets` declaration every network provider's options schema uses: a whole number from 1 to
+ * 1024, default {@link DEFAULT_MAX_SOCKETS}.
  *
  * @example
  * ```ts
- * import { OptionsValidator, readMaxSockets } from 'nebula-credential';
- * console.log(readMaxSockets(new OptionsValidator('example', { maxSockets: 8 }))); // 8
+ * const KV_OPTIONS = defineProviderOptions('kv', { maxSockets: maxSocketsOption() });
+ * console.log(KV_OPTIONS.resolve({ maxSockets: 8 }).values.maxSockets); // 8
  * ```
  */
-export function readMaxSockets(v: OptionsValidator): number {
-  return v.number(MAX_SOCKETS_OPTION, { min: 1, max: 1024, integer: true }) ?? DEFAULT_MAX_SOCKETS;
+export function maxSocketsOption() {
+  return option.number({
+    doc: 'most sockets (1-1024) the HTTP agent keeps open to the backend at once; calls beyond it queue',
+    integer: true,
+    min: 1,
+    max: 1024,
+    default: DEFAULT_MAX_SOCKETS,
+  });
 }

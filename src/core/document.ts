@@ -5,6 +5,7 @@ import {
   encryptedDataToJson,
 } from './crypto.js';
 import { StorageError } from './errors.js';
+import { assertWithinSizeLimit } from './limits.js';
 import {
   type CredentialMetadata,
   type CredentialMetadataJson,
@@ -87,4 +88,27 @@ export function decodeCredentialDocument(
 
 function corrupted(why: string, cause?: unknown): StorageError {
   return new StorageError({ code: 'Corrupted', message: `stored credential is unreadable: ${why}`, cause });
+}
+
+/**
+ * Encodes the document and checks its UTF-8 size against a backend's limit, before any I/O: what a
+ * provider's `prepareStore` typically hands its `storeBackend`. Too large is `SizeLimitExceeded`.
+ *
+ * @example
+ * ```ts
+ * import { encodeCredentialDocumentWithin, createMetadata, EncryptionManager } from 'nebula-credential';
+ * const data = EncryptionManager.generate().encrypt(Buffer.from('v'));
+ * const text = encodeCredentialDocumentWithin(data, createMetadata(), 65_536, {
+ *   provider: 'kv', credentialId: 'api_key', what: 'the stored document' });
+ * ```
+ */
+export function encodeCredentialDocumentWithin(
+  data: EncryptedData,
+  metadata: CredentialMetadata,
+  maxBytes: number,
+  context: { provider: string; credentialId: string; what: string },
+): string {
+  const text = encodeCredentialDocument(data, metadata);
+  assertWithinSizeLimit(Buffer.byteLength(text, 'utf8'), maxBytes, context);
+  return text;
 }

@@ -282,23 +282,45 @@ export function validateFilter(
 }
 
 /**
+ * What {@link matchesFilter} looks at: the tags and the creation time. A backend listing that knows only
+ * the tags (or cannot read a credential's creation time) leaves `createdAt` out; it then fails any
+ * creation bound, so a credential of unknown age is never listed as inside a time window.
+ *
+ * @example
+ * ```ts
+ * const facts: FilterFacts = { tags: { env: 'prod' }, createdAt: new Date('2026-03-01') };
+ * ```
+ */
+export interface FilterFacts {
+  tags: Record<string, string>;
+  createdAt?: Date | undefined;
+}
+
+/**
  * True when `metadata` satisfies every condition of `filter` (an absent filter matches everything). It
  * expects a filter {@link validateFilter} accepted: it runs once per credential and does not re-check.
+ * Every provider decides with this one matcher, after whatever narrowing its backend does server-side.
  *
  * @example
  * ```ts
  * import { matchesFilter, createMetadata } from 'nebula-credential';
  * matchesFilter(createMetadata({ tags: { env: 'prod' } }), { tags: { env: 'prod' } }); // true
+ * matchesFilter({ tags: {} }, { createdAfter: new Date(0) }); // false: the creation time is unknown
  * ```
  */
-export function matchesFilter(metadata: CredentialMetadata, filter: CredentialFilter | undefined): boolean {
+export function matchesFilter(
+  metadata: CredentialMetadata | FilterFacts,
+  filter: CredentialFilter | undefined,
+): boolean {
   if (!filter) return true;
   if (filter.tags) {
     for (const [key, value] of Object.entries(filter.tags)) {
       if (!Object.hasOwn(metadata.tags, key) || metadata.tags[key] !== value) return false;
     }
   }
-  const created = metadata.createdAt.getTime();
+  if (!filterBoundsCreation(filter)) return true;
+  const created = metadata.createdAt?.getTime();
+  if (created === undefined || Number.isNaN(created)) return false;
   if (filter.createdAfter && created < filter.createdAfter.getTime()) return false;
   if (filter.createdBefore && created > filter.createdBefore.getTime()) return false;
   return true;
@@ -336,6 +358,21 @@ export function metadataForOverwrite(
   if (rotation) merged.rotationPolicy = { intervalDays: rotation.intervalDays };
   else delete merged.rotationPolicy;
   return merged;
+}
+
+/**
+ * True when `filter` bounds the creation time, so a listing must know each credential's `createdAt`
+ * (which some backends cost an extra request to learn) before {@link matchesFilter} can decide.
+ *
+ * @example
+ * ```ts
+ * import { filterBoundsCreation } from 'nebula-credential';
+ * filterBoundsCreation({ tags: { env: 'prod' } }); // false
+ * filterBoundsCreation({ createdAfter: new Date('2026-01-01') }); // true
+ * ```
+ */
+export function filterBoundsCreation(filter: CredentialFilter | undefined): boolean {
+  return filter?.createdAfter !== undefined || filter?.createdBefore !== undefined;
 }
 
 /** The JSON shape of {@link CredentialMetadata}: ISO-8601 dates with milliseconds. */

@@ -43,8 +43,8 @@ const WRITE_OPERATIONS = new Set(['store', 'delete']);
  *
  * @example
  * ```ts
- * import { OperationRunner, OptionsValidator, StorageError } from 'nebula-credential';
- * const common = new OptionsValidator('example', {}).common();
+ * import { OperationRunner, resolveCommonOptions, StorageError } from 'nebula-credential';
+ * const common = resolveCommonOptions('example');
  * const runner = new OperationRunner('example', common, (e) =>
  *   new StorageError({ code: 'Unavailable', message: 'backend unreachable', cause: e }));
  * const value = await runner.run('retrieve', async ({ signal }) => fetch('http://127.0.0.1:8200', { signal }));

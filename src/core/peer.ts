@@ -1,37 +1,67 @@
 import { StorageError } from './errors.js';
 
 /**
- * Loads an optional peer dependency (a cloud SDK) on first use, so that importing the core or the local
- * provider never loads one. A missing package becomes `MissingDependency` with the install command.
- * `load` must be a literal `() => import('pkg')` so bundlers can see it.
+ * An optional peer dependency (a cloud SDK) of a provider: its npm name, the version range the provider
+ * supports (the one in package.json's `peerDependencies`), and a loader. `load` must be a literal
+ * `() => import('pkg')` so bundlers see it; it is typed `unknown` so no public declaration names the SDK.
  *
  * @example
  * ```ts
- * import { importOptionalPeer } from 'nebula-credential';
- * const sdk = await importOptionalPeer('aws-secrets-manager', '@aws-sdk/client-secrets-manager@^3',
- *   () => import('@aws-sdk/client-secrets-manager'));
+ * import type { PeerPackage } from 'nebula-credential';
+ * const peer: PeerPackage = {
+ *   name: '@aws-sdk/client-secrets-manager',
+ *   range: '^3.700.0',
+ *   load: () => import('@aws-sdk/client-secrets-manager'),
+ * };
  * ```
  */
-export async function importOptionalPeer<T>(
+export interface PeerPackage {
+  readonly name: string;
+  readonly range: string;
+  readonly load: () => Promise<unknown>;
+}
+
+function isMissingModule(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+}
+
+/**
+ * Loads a provider's optional peers, all at once. Every missing one is named in a single
+ * `MissingDependency` error with the one `npm install` command that adds them all; any other failure
+ * (a broken install) is rethrown as it is.
+ *
+ * @example
+ * ```ts
+ * import { loadPeerPackages } from 'nebula-credential';
+ * const modules = await loadPeerPackages('kv', [
+ *   { name: 'undici', range: '^6', load: () => import('undici') },
+ * ]);
+ * console.log(modules.has('undici'));
+ * ```
+ */
+export async function loadPeerPackages(
   provider: string,
-  packageSpec: string,
-  load: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await load();
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      const name = packageSpec.replace(/(?<=.)@[^@/]*$/, '');
-      throw new StorageError({
-        code: 'MissingDependency',
-        message: `the ${provider} provider needs the optional package ${name}: run npm install ${packageSpec}`,
-        provider,
-        operation: 'connect',
-        details: { package: name },
-        cause: error,
-      });
-    }
-    throw error;
+  peers: readonly PeerPackage[],
+): Promise<Map<string, unknown>> {
+  const settled = await Promise.allSettled(peers.map((peer) => peer.load()));
+  const missing = peers.filter((_, i) => {
+    const result = settled[i]!;
+    return result.status === 'rejected' && isMissingModule(result.reason);
+  });
+  if (missing.length > 0) {
+    const names = missing.map((p) => p.name);
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+    throw new StorageError({
+      code: 'MissingDependency',
+      message: `the ${provider} provider needs the optional package${names.length > 1 ? 's' : ''} ${list}: run npm install ${missing.map((p) => `${p.name}@${p.range}`).join(' ')}`,
+      provider,
+      operation: 'connect',
+      details: { package: names[0], packages: names },
+      cause: (settled[peers.indexOf(missing[0]!)] as PromiseRejectedResult).reason,
+    });
   }
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return new Map(peers.map((peer, i) => [peer.name, (settled[i] as PromiseFulfilledResult<unknown>).value]));
 }

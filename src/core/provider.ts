@@ -2,15 +2,6 @@ import type { EncryptedData } from './crypto.js';
 import type { CredentialIdLike } from './id.js';
 import type { CredentialContext, CredentialFilter, CredentialMetadata } from './metadata.js';
 
-/** The providers this package ships. */
-export type ProviderName =
-  | 'memory'
-  | 'local'
-  | 'aws-secrets-manager'
-  | 'azure-key-vault'
-  | 'hashicorp-vault'
-  | 'kubernetes';
-
 /**
  * What a provider can do and what it refuses, declared so callers and the conformance suite can adapt.
  *

@@ -1,6 +1,3 @@
-import { describeType, describeValue } from './arguments.js';
-import type { ConfigIssue } from './errors.js';
-
 /**
  * Exponential backoff with jitter. The delay before retry `n` (0 for the first retry) is
  *
@@ -66,44 +63,4 @@ export function retryDelayMs(
   const nominal = Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.multiplier ** retryIndex);
   const spread = 1 + policy.jitter * (2 * random() - 1);
   return Math.max(0, Math.round(nominal * spread));
-}
-
-/**
- * Fills a partial policy with the defaults and lists every invalid field (path prefix `retry`).
- *
- * @example
- * ```ts
- * import { resolveRetryPolicy } from 'nebula-credential';
- * const { policy, issues } = resolveRetryPolicy({ maxRetries: 3 });
- * ```
- */
-export function resolveRetryPolicy(partial: Partial<RetryPolicy> | undefined): {
-  policy: RetryPolicy;
-  issues: ConfigIssue[];
-} {
-  const issues: ConfigIssue[] = [];
-  if (partial !== undefined && (typeof partial !== 'object' || partial === null || Array.isArray(partial))) {
-    issues.push({
-      path: 'retry',
-      message: `must be an object of retry settings (got ${describeType(partial)})`,
-    });
-    return { policy: { ...DEFAULT_RETRY_POLICY }, issues };
-  }
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...partial };
-  const check = (key: keyof RetryPolicy, ok: (v: number) => boolean, rule: string) => {
-    const v = policy[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      issues.push({ path: `retry.${key}`, message: `must be ${rule} (got ${describeValue(v)})` });
-    }
-  };
-  check('maxRetries', (v) => Number.isInteger(v) && v >= 0 && v <= 20, 'a whole number from 0 to 20');
-  check('baseDelayMs', (v) => v >= 1 && v <= 60_000, 'from 1 to 60000 ms');
-  check('multiplier', (v) => v >= 1 && v <= 10, 'from 1 to 10');
-  check(
-    'maxDelayMs',
-    (v) => v >= policy.baseDelayMs && v <= 600_000,
-    'at least baseDelayMs and at most 600000 ms',
-  );
-  check('jitter', (v) => v >= 0 && v <= 1, 'a fraction from 0 to 1');
-  return { policy, issues };
 }

@@ -2,8 +2,7 @@ import { checkOptionsObject, describeType, invalidArgument, isPlainObject } from
 import { disposedManagerError, EncryptionManager } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
 import { isStorageError, StorageError } from './errors.js';
-import { createStorageProvider, type StorageConfig } from './factory.js';
-import { FILE_SIZE_LIMITS, readBoundedFile, readDeadline } from './files.js';
+import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import {
   type CredentialContext,
@@ -14,7 +13,6 @@ import {
   validateContext,
   validateFilter,
 } from './metadata.js';
-import { DEFAULT_TIMEOUTS } from './options.js';
 import type { StorageProvider } from './provider.js';
 import { SecretString } from './secret-string.js';
 
@@ -28,15 +26,6 @@ export type EncryptionConfig =
   | { passphrase: string | SecretString; salt: Uint8Array | string }
   | { keyFile: string }
   | { manager: EncryptionManager };
-
-/** Options of {@link openCredentialStore}. */
-export interface CredentialStoreOptions {
-  /** The backend: a `createStorageProvider` config, or a provider you built. */
-  storage: StorageConfig | StorageProvider;
-  encryption: EncryptionConfig;
-  /** Aborts opening: reading the key file and connecting the provider. */
-  signal?: AbortSignal | undefined;
-}
 
 /**
  * Options of the {@link CredentialStore} constructor.
@@ -420,7 +409,8 @@ export class CredentialStore {
 
 const PROVIDER_METHODS = ['connect', 'store', 'retrieve', 'delete', 'list', 'exists', 'close'] as const;
 
-function isStorageProvider(value: unknown): value is StorageProvider {
+/** Whether `value` has every method of {@link StorageProvider} (a provider from any copy of the package). */
+export function isStorageProvider(value: unknown): value is StorageProvider {
   if (typeof value !== 'object' || value === null) return false;
   const p = value as Record<string, unknown>;
   return PROVIDER_METHODS.every((m) => typeof p[m] === 'function');
@@ -441,73 +431,3 @@ export function credentialAssociatedData(id: CredentialIdLike): Buffer {
 }
 
 const aad = credentialAssociatedData;
-
-/**
- * Opens a {@link CredentialStore}: resolves the key, creates and connects the provider. Every option is
- * checked first; a key file is read under the connect deadline (a FIFO or a device is refused at once). The
- * store disposes the manager on `close()` only when it created it (not one passed as `{ manager }`).
- *
- * @example
- * ```ts
- * import { openCredentialStore } from 'nebula-credential';
- * import { randomBytes } from 'node:crypto';
- * const store = await openCredentialStore({ storage: { provider: 'memory' }, encryption: { key: randomBytes(32) } });
- * await store.put('api_key', 'value');
- * ```
- */
-export async function openCredentialStore(options: CredentialStoreOptions): Promise<CredentialStore> {
-  if (options === undefined) {
-    throw invalidArgument('openCredentialStore needs its options: { storage, encryption }', 'configure');
-  }
-  const given = checkOptionsObject(options, 'the options of openCredentialStore', [
-    'storage',
-    'encryption',
-    'signal',
-  ]);
-  const { storage, encryption, signal } = given;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw invalidArgument(`signal must be an AbortSignal (got ${describeType(signal)})`, 'configure', {
-      path: 'signal',
-    });
-  }
-  const provided = isStorageProvider(storage);
-  if (!provided && !isPlainObject(storage)) {
-    throw invalidArgument(
-      `storage must be a createStorageProvider config such as { provider: 'local' } or a StorageProvider (got ${describeType(storage)})`,
-      'configure',
-      { path: 'storage' },
-    );
-  }
-  const deadline = readDeadline(
-    connectMsOf(provided ? undefined : storage),
-    'reading the encryption key',
-    signal as AbortSignal | undefined,
-  );
-  let manager: EncryptionManager;
-  try {
-    manager = await resolveEncryption(encryption as EncryptionConfig, { signal: deadline.signal });
-  } finally {
-    deadline.clear();
-  }
-  const owned = !(isPlainObject(encryption) && encryption['manager'] !== undefined);
-  try {
-    const provider = provided
-      ? storage
-      : await createStorageProvider(
-          storage as unknown as StorageConfig,
-          signal ? { signal: signal as AbortSignal } : {},
-        );
-    return new CredentialStore(provider, manager, { disposeEncryptionOnClose: owned });
-  } catch (error) {
-    if (owned) manager.dispose();
-    throw error;
-  }
-}
-
-/** The connect deadline a storage config asks for (`timeouts.connectMs`), or the default. */
-function connectMsOf(storage: Record<string, unknown> | undefined): number {
-  const configured = (storage?.['timeouts'] as { connectMs?: unknown } | undefined)?.connectMs;
-  return typeof configured === 'number' && Number.isFinite(configured) && configured > 0
-    ? configured
-    : DEFAULT_TIMEOUTS.connectMs;
-}

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { StorageError, type StorageOperation } from './errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile } from './files.js';
-import type { OptionsValidator } from './options.js';
+import { option, type Shape } from './options-schema.js';
 
 /**
  * The one opt-in to plain http to a host that is not loopback, shared by every network provider.
@@ -79,29 +79,60 @@ export function checkEndpoint(
 }
 
 /**
- * Reads an endpoint option and `dangerouslyAllowInsecureHttp` into `v`, adding an issue at `path` when the
- * endpoint breaks the https-only rule. Returns the parsed URL and the text as given (both only when valid),
- * and the opt-in.
+ * What is wrong with an endpoint URL whatever the transport rule (not absolute, not http or https), for a
+ * field's `check`; the https-only rule itself needs the opt-in and is {@link secureEndpointCheck}'s.
  *
  * @example
  * ```ts
- * import { OptionsValidator, readEndpointOption } from 'nebula-credential';
- * const v = new OptionsValidator('hashicorp-vault', { address: 'http://10.0.0.5:8200' });
- * const { url } = readEndpointOption(v, 'address', { required: true });
- * v.throwIfInvalid(); // InvalidConfig: address: uses plain http to 10.0.0.5, ...
+ * import { endpointSyntaxProblem } from 'nebula-credential';
+ * endpointSyntaxProblem('vault:8200'); // 'must be an https:// URL (got vault:)'
  * ```
  */
-export function readEndpointOption(
-  v: OptionsValidator,
-  path: string,
-  rules: { required?: boolean; rule?: string } = {},
-): { url: URL | undefined; text: string | undefined; allowInsecureHttp: boolean } {
-  const text = v.string(path, { nonEmpty: true, ...rules });
-  const allowInsecureHttp = v.boolean(INSECURE_HTTP_OPTION) ?? false;
-  if (text === undefined || text === '') return { url: undefined, text: undefined, allowInsecureHttp };
-  const checked = checkEndpoint(text, allowInsecureHttp);
-  if (checked.problem) v.add(path, checked.problem);
-  return { url: checked.url, text: checked.url ? text : undefined, allowInsecureHttp };
+export function endpointSyntaxProblem(text: string): string | undefined {
+  return checkEndpoint(text, true).problem;
+}
+
+/**
+ * The `dangerouslyAllowInsecureHttp` declaration every network provider shares: plain http is otherwise
+ * accepted only to a loopback host.
+ *
+ * @example
+ * ```ts
+ * import { defineProviderOptions, insecureHttpOption } from 'nebula-credential';
+ * const KV_OPTIONS = defineProviderOptions('kv', { dangerouslyAllowInsecureHttp: insecureHttpOption('the API key') });
+ * ```
+ */
+export function insecureHttpOption(what: string) {
+  return option.boolean({
+    doc: `allow plain \`http:\` to a host that is not loopback: ${what} would cross the network in clear (trusted networks only)`,
+    default: false,
+  });
+}
+
+/**
+ * A schema check applying the https-only rule to the endpoint options at `paths` (text or URL values),
+ * with the provider's `dangerouslyAllowInsecureHttp`.
+ *
+ * @example
+ * ```ts
+ * const KV_OPTIONS = defineProviderOptions('kv', { url: option.string({ doc: 'URL' }), dangerouslyAllowInsecureHttp: insecureHttpOption('the key') },
+ *   { check: (values, report) => secureEndpointCheck(values, ['url'], report) });
+ * ```
+ */
+export function secureEndpointCheck(
+  values: object,
+  paths: readonly string[],
+  report: (path: string, message: string) => void,
+): void {
+  const given = values as Record<string, unknown>;
+  const allow = given[INSECURE_HTTP_OPTION] === true;
+  for (const path of paths) {
+    const value = given[path];
+    const text = value instanceof URL ? value.href : value;
+    if (typeof text !== 'string') continue;
+    const { problem } = checkEndpoint(text, allow);
+    if (problem) report(path, problem);
+  }
 }
 
 /**
@@ -198,39 +229,39 @@ export function pemCertificatesProblem(text: string): string | undefined {
 }
 
 /**
- * Validates the `tls` option object into `v`: `caFile` a non-empty path, `ca` PEM certificates, and no
- * other keys than those and `extraKeys` (a provider's own, such as Vault's `rejectUnauthorized`).
+ * The `tls` options every network provider declares, under one name per concept: `caFile` (a PEM file,
+ * read at `connect()`; a CLI config file resolves it against itself) and `ca` (PEM text, every certificate
+ * checked); both may be given and both are trusted. An environment variable (`VAULT_CACERT`,
+ * `AWS_CA_BUNDLE`) may stand in for `caFile`, unless `ca` is given. `more` adds provider-specific fields.
  *
  * @example
  * ```ts
- * import { OptionsValidator, readTlsOptions } from 'nebula-credential';
- * const v = new OptionsValidator('hashicorp-vault', { tls: { caFile: '/etc/ssl/vault-ca.pem' } });
- * const tls = readTlsOptions(v);
- * v.throwIfInvalid();
+ * import { defineProviderOptions, tlsOptions } from 'nebula-credential';
+ * const KV_OPTIONS = defineProviderOptions('kv', {
+ *   tls: tlsOptions({ caFile: 'PEM file of the CA that signed the server certificate', env: 'KV_CACERT' }),
+ * });
  * ```
  */
-export function readTlsOptions(
-  v: OptionsValidator,
-  extraKeys: readonly string[] = [],
-): TlsTrustOptions | undefined {
-  const tls = v.get('tls');
-  if (tls === undefined) return undefined;
-  if (typeof tls !== 'object' || tls === null || Array.isArray(tls)) {
-    v.add('tls', 'must be an object such as { caFile: "/path/ca.pem" }');
-    return undefined;
-  }
-  for (const key of Object.keys(tls)) {
-    if (key !== 'caFile' && key !== 'ca' && !extraKeys.includes(key)) {
-      v.add(`tls.${key}`, `unknown option (known: caFile, ca${extraKeys.map((k) => `, ${k}`).join('')})`);
-    }
-  }
-  const caFile = v.string('tls.caFile', { nonEmpty: true });
-  const ca = v.string('tls.ca', { nonEmpty: true });
-  if (ca !== undefined && ca.length > 0) {
-    const problem = pemCertificatesProblem(ca);
-    if (problem) v.add('tls.ca', `${problem}; give PEM text here, or a file path in tls.caFile`);
-  }
-  return { caFile, ca };
+export function tlsOptions<const M extends Shape = Record<never, never>>(
+  docs: { caFile: string; ca?: string; env?: string; caFileDefault?: string },
+  more?: M,
+) {
+  return option.object({
+    caFile: option.path({
+      doc: docs.caFile,
+      env: docs.env,
+      envUnless: ['ca'],
+      defaultDoc: docs.caFileDefault,
+    }),
+    ca: option.string({
+      doc: docs.ca ?? 'PEM text of CA certificates, trusted too',
+      check: (text) => {
+        const problem = pemCertificatesProblem(text);
+        return problem ? `${problem}; give PEM text here, or a file path in tls.caFile` : undefined;
+      },
+    }),
+    ...(more ?? ({} as M)),
+  });
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type StorageErrorDetails,
   type StorageOperation,
 } from './errors.js';
+import { type ResponseTooLargeError, responseTooLargeError } from './response-limit.js';
 
 /**
  * What broke below HTTP, in the terms the library decides on:
@@ -193,6 +194,7 @@ const DEFAULT_TRUST_HINT = 'set tls.caFile (a PEM file) or tls.ca (PEM text) to 
  * | untrusted, expired or mismatched certificate; TLS handshake failure | `InvalidConfig` | no |
  * | host name does not exist (`ENOTFOUND`) | `Unavailable` | no |
  * | resolver busy (`EAI_AGAIN`), refused, reset, socket timeout, no route, broken HTTP/2 | `Unavailable` | yes |
+ * | a response body past its bound ({@link ResponseTooLargeError}) | `SizeLimitExceeded` | no |
  *
  * @example
  * ```ts
@@ -203,6 +205,8 @@ const DEFAULT_TRUST_HINT = 'set tls.caFile (a PEM file) or tls.ca (PEM text) to 
  * ```
  */
 export function transportError(error: unknown, context: TransportErrorContext): StorageError | undefined {
+  const cut = responseTooLargeError(error, context);
+  if (cut) return cut;
   const failure = classifyTransportFailure(error);
   if (!failure) return undefined;
   const { code, kind } = failure;

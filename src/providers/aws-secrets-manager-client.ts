@@ -3,10 +3,9 @@ import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
+import { limitResponseStream, type ResponseBodyStream } from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
-import type { AwsResolvedOptions } from './aws-secrets-manager-options.js';
-
-const PROVIDER = 'aws-secrets-manager';
+import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
 /** The loaded SDK module. */
 export type AwsSdk = typeof import('@aws-sdk/client-secrets-manager');
@@ -25,36 +24,46 @@ function environmentEndpoint(env: NodeJS.ProcessEnv): { url: string; source: str
   return undefined;
 }
 
+/** Where {@link createAwsClient} runs: the connect deadline, and where the CA file setting came from. */
+export interface AwsClientContext {
+  signal?: AbortSignal | undefined;
+  /** The setting that named `tls.caFile` (`tls.caFile` or `AWS_CA_BUNDLE`), for messages. */
+  caFileSource?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Largest response body read (see `responseBodyLimit`); a larger one is cut and `SizeLimitExceeded`. */
+  maxResponseBytes: number;
+}
+
 /**
- * Creates the SDK client: one retry layer (the core's), keep-alive agents with the CA bundle
- * (`tls`, else `AWS_CA_BUNDLE`), and the https-only rule on every endpoint source.
+ * Creates the SDK client: one retry layer (the core's), keep-alive agents with the CA bundle (`tls`, whose
+ * `caFile` falls back to `AWS_CA_BUNDLE`), and the https-only rule on every endpoint source.
  *
  * @example
  * ```ts
- * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved, signal);
+ * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved,
+ *   { signal, maxResponseBytes: responseBodyLimit(46_080) });
  * ```
  */
 export async function createAwsClient(
   sdk: Sdk,
   options: AwsResolvedOptions,
-  signal?: AbortSignal,
-  env: NodeJS.ProcessEnv = process.env,
+  context: AwsClientContext,
 ): Promise<SecretsManagerClient> {
+  const { signal, env = process.env } = context;
   const fromEnvironment = options.endpoint === undefined ? environmentEndpoint(env) : undefined;
   if (fromEnvironment) {
     assertSecureEndpoint(fromEnvironment.url, {
       provider: PROVIDER,
       source: fromEnvironment.source,
-      allowInsecureHttp: options.allowInsecureHttp,
+      allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
     });
   }
-  const ca = options.tls
-    ? await loadCaBundle(options.tls, { provider: PROVIDER, signal })
-    : await loadCaBundle(
-        { caFile: env['AWS_CA_BUNDLE'] || undefined },
-        { provider: PROVIDER, signal, fileSource: 'AWS_CA_BUNDLE' },
-      );
-  const { timeouts } = options.common;
+  const ca = await loadCaBundle(options.tls, {
+    provider: PROVIDER,
+    signal,
+    fileSource: context.caFileSource,
+  });
+  const { timeouts } = options;
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
@@ -87,12 +96,35 @@ export async function createAwsClient(
       cause: error,
     });
   }
-  client.middlewareStack.add(httpsOnlyGuard(options.allowInsecureHttp) as never, {
+  client.middlewareStack.add(httpsOnlyGuard(options.dangerouslyAllowInsecureHttp) as never, {
     step: 'finalizeRequest',
     name: 'nebulaCredentialHttpsOnly',
     priority: 'low',
   });
+  // Innermost in the deserialize step, so the SDK's deserializer reads the body through the bound.
+  client.middlewareStack.add(responseBodyBound(context.maxResponseBytes) as never, {
+    step: 'deserialize',
+    name: 'nebulaCredentialResponseBound',
+    priority: 'low',
+  });
   return client;
+}
+
+/**
+ * The SDK collects every response body whole and unbounded; this hands its deserializer the body through
+ * the core bound instead, so an oversize answer fails (`SizeLimitExceeded`) and its connection is dropped.
+ */
+function responseBodyBound(limit: number) {
+  type Output = { response?: { body?: unknown; headers?: Record<string, string> } };
+  return (next: (args: unknown) => Promise<Output>) => async (args: unknown) => {
+    const output = await next(args);
+    const response = output.response;
+    const body = response?.body as ResponseBodyStream | undefined;
+    if (response && body && typeof body.pipe === 'function') {
+      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
+    }
+    return output;
+  };
 }
 
 /**

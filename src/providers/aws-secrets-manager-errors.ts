@@ -1,7 +1,8 @@
 import type { StorageError, StorageOperation } from '../core/errors.js';
+import { isResponseTooLarge } from '../core/response-limit.js';
 import { backendError, retryAfterMs, transportError } from '../core/transport.js';
+import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
-const PROVIDER = 'aws-secrets-manager';
 const SERVICE = 'Secrets Manager';
 
 /**
@@ -89,7 +90,8 @@ export function mapAwsError(
     ...(call ? { action: call.action, resource: call.resource } : {}),
   };
   const base = { provider: PROVIDER, operation, credentialId, service: SERVICE, cause: raw };
-  if (status === undefined) {
+  // The deserializer stamps even a body it could not finish reading with the response's status.
+  if (status === undefined || isResponseTooLarge(raw)) {
     const network = transportError(raw, {
       ...base,
       endpointSource: 'the endpoint option or AWS_ENDPOINT_URL_SECRETS_MANAGER',

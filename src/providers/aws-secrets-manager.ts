@@ -5,16 +5,22 @@ import type {
   SecretsManagerClient,
   Tag,
 } from '@aws-sdk/client-secrets-manager';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  filterBoundsCreation,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
+import { settingLabel } from '../core/options-schema.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
@@ -25,16 +31,24 @@ import {
   assertAwsTags,
 } from './aws-secrets-manager-names.js';
 import {
+  AWS_SECRETS_MANAGER,
+  AWS_SECRETS_MANAGER_OPTIONS,
+  AWS_SECRETS_MANAGER_SDK,
   type AwsResolvedOptions,
   type AwsSecretsManagerOptions,
-  resolveAwsOptions,
 } from './aws-secrets-manager-options.js';
 
 export { type AwsCallContext, mapAwsError } from './aws-secrets-manager-errors.js';
 export { AWS_TAG_LIMITS, AwsSecretNames } from './aws-secrets-manager-names.js';
-export { AWS_DEFAULT_PREFIX, type AwsSecretsManagerOptions } from './aws-secrets-manager-options.js';
+export {
+  AWS_DEFAULT_PREFIX,
+  AWS_SECRETS_MANAGER,
+  AWS_SECRETS_MANAGER_OPTIONS,
+  AWS_SECRETS_MANAGER_SDK,
+  type AwsSecretsManagerOptions,
+} from './aws-secrets-manager-options.js';
 
-const PROVIDER = 'aws-secrets-manager';
+const PROVIDER = AWS_SECRETS_MANAGER;
 /**
  * Largest ciphertext: its base64 (61,440 bytes) plus the envelope and up to ~3.8 KB of metadata JSON stays
  * within AWS's 65,536-byte SecretString limit. Larger metadata is refused before the request.
@@ -76,7 +90,7 @@ interface CallContext {
  * await provider.close();
  * ```
  */
-export class AwsSecretsManagerProvider extends BaseStorageProvider {
+export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   /** The provider's name: `'aws-secrets-manager'`. */
   readonly name = PROVIDER;
   /**
@@ -87,12 +101,12 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
   readonly #names: AwsSecretNames;
   /** Validated options; explicit credentials stay in this private field, out of inspection. */
   readonly #settings: AwsResolvedOptions;
+  /** `tls.caFile`, or `AWS_CA_BUNDLE` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
   #sdk: AwsSdk | undefined;
   #client: SecretsManagerClient | undefined;
   /** Names this provider saw existing, with the tags and description last written or read. */
   readonly #known = new Map<string, KnownSecret>();
-  /** The document encoded by the pre-check, reused by the store that follows it. */
-  readonly #documents = new WeakMap<EncryptedData, { metadata: CredentialMetadata; text: string }>();
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
   readonly #tokens = new WeakMap<AbortSignal, string>();
 
@@ -101,10 +115,16 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
    * credentials are checked at `connect()`.
    */
   constructor(options: AwsSecretsManagerOptions = {}) {
-    const resolved = resolveAwsOptions(options);
-    super(PROVIDER, resolved.common, (error, operation, credentialId) =>
-      mapAwsError(error, operation, credentialId, undefined, resolved.common.clock.now()),
-    );
+    const { values: resolved, secrets, origins } = AWS_SECRETS_MANAGER_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER,
+      common: resolved,
+      secrets,
+      mapError: (error, operation, credentialId) =>
+        mapAwsError(error, operation, credentialId, undefined, resolved.clock.now()),
+      peers: [AWS_SECRETS_MANAGER_SDK],
+    });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#names = new AwsSecretNames(resolved.prefix);
     this.#settings = resolved;
     this.capabilities = {
@@ -128,32 +148,29 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#names.encode(id, PROVIDER);
   }
 
-  protected override validateStore(
+  /** Checks the tags and the stored size, and encodes the SecretString `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.validateId(id);
     assertAwsTags(this.#desiredTags(metadata), { provider: PROVIDER, credentialId: id.value });
-    assertWithinSizeLimit(
-      Buffer.byteLength(this.#document(data, metadata, true), 'utf8'),
-      AWS_MAX_SECRET_BYTES,
-      {
-        provider: PROVIDER,
-        credentialId: id.value,
-        what: 'the secret (base64 ciphertext plus metadata, as stored in SecretString)',
-      },
-    );
+    return encodeCredentialDocumentWithin(data, metadata, AWS_MAX_SECRET_BYTES, {
+      provider: PROVIDER,
+      credentialId: id.value,
+      what: 'the secret (base64 ciphertext plus metadata, as stored in SecretString)',
+    });
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
-    this.#sdk ??= await importOptionalPeer(
-      PROVIDER,
-      '@aws-sdk/client-secrets-manager@^3.700.0',
-      () => import('@aws-sdk/client-secrets-manager'),
-    );
+    this.#sdk ??= this.peer<AwsSdk>(AWS_SECRETS_MANAGER_SDK.name);
     const sdk = this.#sdk;
-    this.#client ??= await createAwsClient(sdk, this.#settings, attempt.signal);
+    this.#client ??= await createAwsClient(sdk, this.#settings, {
+      signal: attempt.signal,
+      caFileSource: this.#caFileSource,
+      maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
+    });
     const client = this.#client;
     let region: string;
     try {
@@ -186,10 +203,10 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    _prepared: string,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-    options: StoreOptions,
+    options: StoreAttemptOptions<string>,
   ): Promise<CredentialMetadata> {
     const sdk = this.#sdk!;
     const name = this.#names.encode(id, PROVIDER);
@@ -197,7 +214,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
     const previous = await this.previousMetadata(id, attempt, options);
     const written = metadataForOverwrite(previous, metadata, options);
-    const secretString = this.#document(data, written);
+    const secretString = options.prepare(written);
     const tags = this.#desiredTags(written);
     const description = `${DESCRIPTION_PREFIX}${written.createdAt.toISOString()}`;
     let token = this.#tokens.get(attempt.signal);
@@ -314,7 +331,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         new this.#sdk!.DeleteSecretCommand(
           this.#settings.forceDelete
             ? { SecretId: name, ForceDeleteWithoutRecovery: true }
-            : { SecretId: name, RecoveryWindowInDays: this.#settings.recoveryWindowInDays },
+            : { SecretId: name, RecoveryWindowInDays: this.#settings.recoveryWindowInDays ?? 30 },
         ),
         'DeleteSecret',
         name,
@@ -365,13 +382,11 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
         if (!id) continue;
         const tags = fromTagList(entry.Tags);
         this.#known.set(entry.Name, { description: entry.Description, tags });
-        if (!Object.entries(filter?.tags ?? {}).every(([k, v]) => Object.hasOwn(tags, k) && tags[k] === v)) {
-          continue;
-        }
-        if (filter?.createdAfter || filter?.createdBefore) {
-          const created = await this.#createdAt(id, entry.Name, entry.Description, call);
-          if (filter.createdAfter && created < filter.createdAfter.getTime()) continue;
-          if (filter.createdBefore && created > filter.createdBefore.getTime()) continue;
+        // The creation time can cost a GetSecretValue: learn it only for a credential whose tags match.
+        if (!matchesFilter({ tags }, { tags: filter?.tags })) continue;
+        if (filterBoundsCreation(filter)) {
+          const createdAt = new Date(await this.#createdAt(id, entry.Name, entry.Description, call));
+          if (!matchesFilter({ tags, createdAt }, filter)) continue;
         }
         ids.push(id.value);
       }
@@ -395,18 +410,6 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider {
     this.#client?.destroy();
     this.#client = undefined;
     this.#known.clear();
-  }
-
-  /**
-   * Encodes the document; `keep` leaves it for the store of the same call (taken once, never reused later).
-   */
-  #document(data: EncryptedData, metadata: CredentialMetadata, keep = false): string {
-    const cached = this.#documents.get(data);
-    this.#documents.delete(data);
-    if (cached?.metadata === metadata && !keep) return cached.text;
-    const text = encodeCredentialDocument(data, metadata);
-    if (keep) this.#documents.set(data, { metadata, text });
-    return text;
   }
 
   #desiredTags(metadata: CredentialMetadata): Record<string, string> {

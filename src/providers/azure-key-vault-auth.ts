@@ -1,57 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Clock } from '../core/clock.js';
-import type { SecretString } from '../core/secret-string.js';
-import type { AzureKeyVaultSettings } from './azure-key-vault-options.js';
-
-/**
- * How the provider authenticates to Key Vault. Every form is plain JSON (so a config file or the CLI's
- * `--config` can carry it) except a ready {@link TokenCredential} object, which is used as it is.
- *
- * - `managed-identity`: the Azure host's identity (App Service, Functions, VMs, AKS with IMDS); no secret
- *   in the configuration. Give `clientId` (or `resourceId`/`objectId`) for a user-assigned identity.
- * - `client-secret` / `client-certificate`: a service principal (app registration).
- * - `workload-identity`: AKS workload identity (federated token file); fields default to the
- *   `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_FEDERATED_TOKEN_FILE` variables the webhook injects.
- * - `developer`: `DefaultAzureCredential`'s chain (environment, workload identity, managed identity, Azure
- *   CLI, Azure Developer CLI, Azure PowerShell) for local work.
- *
- * @example
- * ```ts
- * const credential: AzureCredentialConfig = { type: 'managed-identity', clientId: '00000000-0000-0000-0000-000000000001' };
- * ```
- */
-export type AzureCredentialConfig =
-  | { type: 'managed-identity'; clientId?: string; resourceId?: string; objectId?: string }
-  | { type: 'client-secret'; tenantId?: string; clientId: string; clientSecret: string | SecretString }
-  | {
-      type: 'client-certificate';
-      tenantId?: string;
-      clientId: string;
-      /** Path of a PEM file with the private key and certificate. */
-      certificatePath?: string;
-      /** The PEM text itself (private key and certificate). */
-      certificate?: string | SecretString;
-      /** Send the x5c chain (subject name/issuer authentication). Default false. */
-      sendCertificateChain?: boolean;
-    }
-  | { type: 'workload-identity'; tenantId?: string; clientId?: string; tokenFilePath?: string }
-  | { type: 'developer'; tenantId?: string };
-
-/** The credential kinds, as named in `credential.type`.
- *
- * @example
- * ```ts
- * import { AZURE_CREDENTIAL_TYPES } from 'nebula-credential/azure';
- * console.log(AZURE_CREDENTIAL_TYPES.includes('managed-identity')); // true
- * ```
- */
-export const AZURE_CREDENTIAL_TYPES = [
-  'managed-identity',
-  'client-secret',
-  'client-certificate',
-  'workload-identity',
-  'developer',
-] as const;
+import type { AzureCredentialSettings, AzureKeyVaultSettings } from './azure-key-vault-options.js';
 
 interface CacheEntry {
   token: AccessToken;
@@ -173,13 +122,12 @@ function cacheKey(scopes: string[], options: GetTokenOptions): string {
  *
  * @example
  * ```ts
- * const credential = buildCredential(await import('@azure/identity'), { type: 'managed-identity' }, [], settings, {});
+ * const credential = buildCredential(await import('@azure/identity'), { type: 'managed-identity' }, settings, {});
  * ```
  */
 export function buildCredential(
   identity: typeof import('@azure/identity'),
-  config: AzureCredentialConfig,
-  secrets: readonly SecretString[],
+  config: AzureCredentialSettings,
   s: AzureKeyVaultSettings,
   transport: Record<string, unknown>,
 ): TokenCredential {
@@ -206,7 +154,7 @@ export function buildCredential(
       return new identity.ClientSecretCredential(
         tenant(config.tenantId),
         config.clientId,
-        secrets[0]!.expose(),
+        config.clientSecret.expose(),
         authority,
       );
     case 'client-certificate':
@@ -215,7 +163,7 @@ export function buildCredential(
         config.clientId,
         (config.certificatePath
           ? { certificatePath: config.certificatePath }
-          : { certificate: secrets[0]!.expose() }) as { certificatePath: string },
+          : { certificate: config.certificate!.expose() }) as { certificatePath: string },
         { ...authority, sendCertificateChain: config.sendCertificateChain ?? false },
       );
     case 'workload-identity':

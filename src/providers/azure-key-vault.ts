@@ -2,38 +2,48 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
-import { assertTagLimits, assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, metadataForOverwrite } from '../core/metadata.js';
+import { assertTagLimits } from '../core/limits.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { OptionsValidator } from '../core/options.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type {
-  ConnectOptions,
-  ProviderCapabilities,
-  StoredCredential,
-  StoreOptions,
-} from '../core/provider.js';
+import type { PeerPackage } from '../core/peer.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { type ResponseBodyStream, readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
-import { type AzureCredentialConfig, AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
   type AzureKeyVaultOptions,
   type AzureKeyVaultSettings,
-  resolveAzureOptions,
 } from './azure-key-vault-options.js';
 
-export { AZURE_CREDENTIAL_TYPES, type AzureCredentialConfig } from './azure-key-vault-auth.js';
 export { requiredRoleFor } from './azure-key-vault-errors.js';
-export type { AzureKeyVaultOptions, AzureSoftDeletePolicy } from './azure-key-vault-options.js';
+export {
+  AZURE_CREDENTIAL_TYPES,
+  AZURE_KEY_VAULT,
+  AZURE_KEY_VAULT_OPTIONS,
+  AZURE_KEY_VAULT_SDKS,
+  type AzureCredentialConfig,
+  type AzureKeyVaultOptions,
+  type AzureSoftDeletePolicy,
+  type AzureTokenCredential,
+} from './azure-key-vault-options.js';
 
-const NAME = 'azure-key-vault';
+const NAME = AZURE_KEY_VAULT;
 /** Key Vault's limit on a secret value, in bytes.
  *
  * @example
@@ -54,6 +64,43 @@ const TAG_LIMITS = { maxTags: 15, maxKeyLength: 512, maxValueLength: 256 } as co
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
  * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
  */
+/**
+ * The SDK's HTTP client reads every body whole and unbounded; asking it to stream every status and reading
+ * the stream here through the core bound makes an oversize answer `SizeLimitExceeded` with its connection
+ * dropped. The caller's own streaming wish is restored before the deserializer looks at the response.
+ */
+function responseBodyBoundPolicy(limit: number) {
+  type Headers = { get(name: string): string | undefined };
+  type Response = {
+    status: number;
+    headers: Headers;
+    bodyAsText?: string | null;
+    readableStreamBody?: unknown;
+  };
+  type Request = { streamResponseStatusCodes?: Set<number> | undefined };
+  return {
+    name: 'nebulaCredentialResponseBound',
+    async sendRequest(request: Request, next: (request: Request) => Promise<Response>) {
+      const wanted = request.streamResponseStatusCodes;
+      request.streamResponseStatusCodes = STREAM_EVERY_STATUS;
+      let response: Response;
+      try {
+        response = await next(request);
+      } finally {
+        request.streamResponseStatusCodes = wanted;
+      }
+      const body = response.readableStreamBody as ResponseBodyStream | undefined;
+      if (!body || wanted?.has(Number.POSITIVE_INFINITY) || wanted?.has(response.status)) return response;
+      const bytes = await readBoundedBody(body, limit, response.headers.get('content-length'));
+      response.readableStreamBody = undefined;
+      response.bodyAsText = bytes.toString('utf8');
+      return response;
+    },
+  } as never;
+}
+/** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
+const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
+
 const EMPTY_ERROR_BODY_POLICY = {
   name: 'nebulaCredentialEmptyErrorBody',
   async sendRequest(
@@ -86,7 +133,7 @@ type IdentitySdk = typeof import('@azure/identity');
  * await provider.store('api_key', EncryptionManager.generate().encrypt(Buffer.from('v')), createMetadata());
  * ```
  */
-export class AzureKeyVaultProvider extends BaseStorageProvider {
+export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   /** The provider's name: `'azure-key-vault'`. */
   readonly name = NAME;
   /**
@@ -95,11 +142,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
    */
   readonly capabilities: ProviderCapabilities;
   readonly #settings: AzureKeyVaultSettings;
-  readonly #credentialConfig: AzureCredentialConfig | TokenCredential;
   readonly #credentialKind: string;
-  readonly #secrets: SecretString[] = [];
+  /** This provider's copies of the configured secrets, redacted from every mapped error. */
+  readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
-  #sdks: Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> | undefined;
   #tokens: AzureTokenCache | undefined;
 
   /**
@@ -107,30 +153,27 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
    * credential is checked at `connect()`.
    */
   constructor(options: AzureKeyVaultOptions) {
-    const v = new OptionsValidator(NAME, options);
-    const { settings, credential } = resolveAzureOptions(v, options);
-    const common = v.common();
-    v.throwIfInvalid();
-    let kind = 'token';
-    // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
-    let held: SecretString[] = [];
-    super(NAME, common, (error, operation, credentialId) =>
-      mapAzureError(error, {
-        provider: NAME,
-        operation,
-        credentialId,
-        credentialKind: kind,
-        redact: held.filter((x) => !x.disposed).map((x) => x.expose()),
-        now: common.clock.now(),
-      }),
-    );
+    const { values: settings, secrets } = AZURE_KEY_VAULT_OPTIONS.resolve(options);
+    const kind = 'getToken' in settings.credential ? 'custom TokenCredential' : settings.credential.type;
+    super({
+      name: NAME,
+      common: settings,
+      secrets,
+      // Read at error time only: no plain copy of a configured secret outlives the error being mapped.
+      mapError: (error, operation, credentialId) =>
+        mapAzureError(error, {
+          provider: NAME,
+          operation,
+          credentialId,
+          credentialKind: kind,
+          redact: secrets.filter((x) => !x.disposed).map((x) => x.expose()),
+          now: settings.clock.now(),
+        }),
+      peers: [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity],
+    });
     this.#settings = settings;
-    const { config, secrets } = credential!;
-    this.#credentialConfig = config;
     this.#secrets = secrets;
-    kind = 'getToken' in config ? 'custom TokenCredential' : config.type;
     this.#credentialKind = kind;
-    held = secrets;
     const maxCredentialSize = Math.floor((AZURE_SECRET_VALUE_LIMIT - ENVELOPE_RESERVE) / 4) * 3;
     this.capabilities = {
       maxCredentialSize,
@@ -141,21 +184,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       persistent: true,
       maxTags: TAG_LIMITS.maxTags,
     };
-  }
-
-  /**
-   * Loads the SDKs (about a second, cold) before the connect deadline starts, so the deadline measures the
-   * vault and the identity endpoint, not module loading.
-   */
-  override async connect(options: ConnectOptions = {}): Promise<void> {
-    this.#sdks ??= this.#loadSdks();
-    try {
-      await this.#sdks;
-    } catch (error) {
-      this.#sdks = undefined;
-      throw error;
-    }
-    return super.connect(options);
   }
 
   /** Recovers a soft-deleted credential (within the vault's retention period). */
@@ -192,44 +220,64 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     this.#name(id);
   }
 
-  protected override validateStore(
+  /** Checks the name, the tags and the stored size, and encodes the secret value `storeBackend` writes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): string {
     this.#name(id);
     assertTagLimits(metadata.tags, TAG_LIMITS, { provider: NAME, credentialId: id.value });
-    const size = Buffer.byteLength(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(size, AZURE_SECRET_VALUE_LIMIT, {
+    return encodeCredentialDocumentWithin(data, metadata, AZURE_SECRET_VALUE_LIMIT, {
       provider: NAME,
       credentialId: id.value,
       what: 'stored secret value (ciphertext, envelope and metadata)',
     });
   }
 
+  /** A ready `TokenCredential` needs no `@azure/identity`. */
+  protected override requiredPeers(): readonly PeerPackage[] {
+    return 'getToken' in this.#settings.credential
+      ? [AZURE_KEY_VAULT_SDKS.secrets]
+      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity];
+  }
+
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
-    this.#sdks ??= this.#loadSdks();
-    const { kv, identity } = await this.#sdks;
+    const kv = this.peer<SecretsSdk>(AZURE_KEY_VAULT_SDKS.secrets.name);
     const ca = await loadCaBundle(s.tls, { provider: NAME, signal: a.signal });
     const transport = {
       retryOptions: { maxRetries: 0 },
       ...(ca ? { tlsOptions: { ca } } : {}),
       // The https-only rule already decided (loopback, or dangerouslyAllowInsecureHttp); the SDK asks again.
-      ...(s.insecureConnection ? { allowInsecureConnection: true } : {}),
+      ...(s.vaultUrl.startsWith('http:') ? { allowInsecureConnection: true } : {}),
     };
-    let inner: TokenCredential;
-    if ('getToken' in this.#credentialConfig) inner = this.#credentialConfig;
-    else inner = buildCredential(identity!, this.#credentialConfig, this.#secrets, this.#settings, transport);
+    const credential = s.credential;
+    const inner: TokenCredential =
+      'getToken' in credential
+        ? (credential as TokenCredential)
+        : buildCredential(
+            this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name),
+            credential,
+            s,
+            transport,
+          );
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
-      agent: s.insecureConnection
+      agent: s.vaultUrl.startsWith('http:')
         ? new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets })
         : new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) }),
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
-      additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
+      additionalPolicies: [
+        { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
+        // After (so nearer the wire than) the empty-body policy: it sees the text this one read.
+        {
+          policy: responseBodyBoundPolicy(responseBodyLimit(this.capabilities.maxCredentialSize)),
+          position: 'perRetry',
+        },
+      ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
     });
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
@@ -249,17 +297,17 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    _prepared: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
-    options: StoreOptions,
+    options: StoreAttemptOptions<string>,
   ): Promise<CredentialMetadata> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
     // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
     // rule needs the latest version's metadata, one getSecret before the setSecret.
     const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
-    const value = encodeCredentialDocument(data, written);
+    const value = options.prepare(written);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
@@ -273,9 +321,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
       return written;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
-      if (this.#settings.policy === 'fail') throw error;
+      if (this.#settings.softDeletePolicy === 'fail') throw error;
     }
-    if (this.#settings.policy === 'recover') await this.#recoverName(id, name, a);
+    if (this.#settings.softDeletePolicy === 'recover') await this.#recoverName(id, name, a);
     else await this.#purgeName(id, name, a);
     // Right after a recover or purge the name can still be busy (409) for a moment.
     for (;;) {
@@ -337,7 +385,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
       for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
-        if (!id || !matchesItem(item.tags ?? {}, createdOf(item.contentType), filter)) continue;
+        if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
+          continue;
         ids.push(id.value);
       }
     });
@@ -347,7 +396,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
   protected override async closeBackend(): Promise<void> {
     this.#client = undefined;
     this.#tokens?.clear();
-    for (const s of this.#secrets) s.dispose();
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
@@ -415,16 +463,6 @@ export class AzureKeyVaultProvider extends BaseStorageProvider {
     if (!name || !contentType?.startsWith(CONTENT_TYPE)) return undefined;
     return decodeCredentialName(name.toLowerCase(), 'lowercase-dns', { prefix: this.#settings.prefix });
   }
-
-  async #loadSdks(): Promise<{ kv: SecretsSdk; identity: IdentitySdk | undefined }> {
-    const [kv, identity] = await Promise.all([
-      importOptionalPeer(NAME, '@azure/keyvault-secrets@^4.11.2', () => import('@azure/keyvault-secrets')),
-      'getToken' in this.#credentialConfig
-        ? undefined
-        : importOptionalPeer(NAME, '@azure/identity@^4.13.1', () => import('@azure/identity')),
-    ]);
-    return { kv, identity };
-  }
 }
 
 function isDeletedConflict(error: unknown): boolean {
@@ -435,22 +473,8 @@ function isDeletedConflict(error: unknown): boolean {
   );
 }
 
-function createdOf(contentType: string | undefined): number | undefined {
+function createdOf(contentType: string | undefined): Date | undefined {
   const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
   const t = match ? Date.parse(match[1]!) : Number.NaN;
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function matchesItem(
-  tags: Record<string, string>,
-  created: number | undefined,
-  filter: CredentialFilter | undefined,
-) {
-  if (!filter) return true;
-  for (const [k, v] of Object.entries(filter.tags ?? {}))
-    if (!Object.hasOwn(tags, k) || tags[k] !== v) return false;
-  if (filter.createdAfter && (created === undefined || created < filter.createdAfter.getTime())) return false;
-  if (filter.createdBefore && (created === undefined || created > filter.createdBefore.getTime()))
-    return false;
-  return true;
+  return Number.isNaN(t) ? undefined : new Date(t);
 }

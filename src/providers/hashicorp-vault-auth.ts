@@ -1,9 +1,12 @@
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
+import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
 import { SecretString } from '../core/secret-string.js';
 import { backendError, retryAfterMs } from '../core/transport.js';
 import type { VaultHttpClient, VaultResponse } from './hashicorp-vault-client.js';
+import { vaultStatusError } from './hashicorp-vault-errors.js';
+import { HASHICORP_VAULT as PROVIDER } from './hashicorp-vault-options.js';
 
 /** How the provider authenticates (secrets already wrapped). */
 export type VaultAuth =
@@ -18,7 +21,46 @@ export interface VaultTokenState {
   policies: string[];
 }
 
-const PROVIDER = 'hashicorp-vault';
+/**
+ * Reads a token file (`auth.tokenFile`, or `~/.vault-token` where `vault login` leaves the token) into a
+ * SecretString the caller owns. A missing or empty file is `InvalidConfig` saying every way to give a token.
+ */
+export async function readVaultTokenFile(path: string, signal: AbortSignal): Promise<SecretString> {
+  const ways =
+    'give auth ({ token }, { tokenFile } or { appRole }), set VAULT_TOKEN, or run "vault login" (which writes ~/.vault-token)';
+  let text: string;
+  try {
+    text = await readBoundedTextFile(path, {
+      maxBytes: FILE_SIZE_LIMITS.token,
+      what: 'the Vault token file',
+      option: 'auth.tokenFile',
+      provider: PROVIDER,
+      operation: 'connect',
+      signal,
+    });
+  } catch (error) {
+    if (!(error instanceof StorageError) || error.code !== 'InvalidConfig') throw error;
+    throw new StorageError({
+      code: 'InvalidConfig',
+      message: `no Vault token: ${error.message}; ${ways}`,
+      provider: PROVIDER,
+      operation: 'connect',
+      details: error.details,
+      cause: error,
+    });
+  }
+  const token = text.trim();
+  if (token === '') {
+    throw new StorageError({
+      code: 'InvalidConfig',
+      message: `no Vault token: the token file ${JSON.stringify(path)} is empty; ${ways}`,
+      provider: PROVIDER,
+      operation: 'connect',
+      details: { issues: [{ path: 'auth.tokenFile', message: 'the file is empty' }] },
+    });
+  }
+  return new SecretString(token);
+}
 
 /**
  * Keeps a usable Vault token without timers: at connect it looks the token up (or logs in with AppRole);
@@ -90,6 +132,16 @@ export class VaultTokenManager {
       };
     } else if (res.status === 403) {
       throw this.#invalidToken();
+    } else {
+      // A sealed or unavailable Vault at connect is the same outage as on any other call: mapped the same
+      // way and retried by the same policy, never taken for a valid token.
+      throw vaultStatusError(res, {
+        operation: 'connect',
+        credentialId: undefined,
+        path: 'auth/token/lookup-self',
+        capabilities: ['read'],
+        now: this.#clock.now(),
+      });
     }
     return res;
   }

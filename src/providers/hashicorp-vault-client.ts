@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { StorageError } from '../core/errors.js';
+import { readBoundedBody, responseTooLargeError } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 
 /** A parsed Vault HTTP response. */
@@ -109,38 +109,29 @@ export class VaultHttpClient {
           agent: this.#agent,
         },
         (res) => {
-          const limit = this.#settings.maxResponseBytes;
-          const tooLarge = (size: number, announced: boolean) => {
-            reject(responseTooLarge(size, announced, limit, request.path));
-            // Destroying the response drops its socket: the unread rest never reaches the pool.
-            res.destroy();
-          };
-          const announced = Number(res.headers['content-length']);
-          if (Number.isFinite(announced) && announced > limit) {
-            tooLarge(announced, true);
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let length = 0;
-          res.on('data', (chunk: Buffer) => {
-            length += chunk.length;
-            if (length > limit) tooLarge(length, false);
-            else chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let body: VaultBody | undefined;
-            if (text.trim().length > 0) {
-              try {
-                body = JSON.parse(text) as VaultBody;
-              } catch {
-                // Proxies and load balancers answer with HTML; keep the status, drop the body.
-                body = { errors: [] };
+          readBoundedBody(res, this.#settings.maxResponseBytes, res.headers['content-length']).then(
+            (bytes) => {
+              const text = bytes.toString('utf8');
+              let body: VaultBody | undefined;
+              if (text.trim().length > 0) {
+                try {
+                  body = JSON.parse(text) as VaultBody;
+                } catch {
+                  // Proxies and load balancers answer with HTML; keep the status, drop the body.
+                  body = { errors: [] };
+                }
               }
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-          });
+              resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+            },
+            (error: unknown) =>
+              reject(
+                responseTooLargeError(error, {
+                  provider: 'hashicorp-vault',
+                  service: 'Vault',
+                  details: { path: request.path.split('?')[0] },
+                }) ?? error,
+              ),
+          );
         },
       );
       // One abort listener per request instead of `request({ signal })`, whose stream plumbing costs more
@@ -162,14 +153,4 @@ export class VaultHttpClient {
   close(): void {
     this.#agent.destroy();
   }
-}
-
-function responseTooLarge(size: number, announced: boolean, limit: number, path: string): StorageError {
-  return new StorageError({
-    code: 'SizeLimitExceeded',
-    message: `Vault answered with a body of ${announced ? size : `more than ${limit}`} bytes; this client reads at most ${limit} (a bound that follows maxCredentialSize) and dropped the connection`,
-    provider: 'hashicorp-vault',
-    retryable: false,
-    details: { size, limit, path: path.split('?')[0] },
-  });
 }

@@ -1,8 +1,7 @@
 import { StorageError, type StorageErrorCode, type StorageOperation } from '../core/errors.js';
 import { backendError, retryAfterMs, transportError } from '../core/transport.js';
 import type { VaultResponse } from './hashicorp-vault-client.js';
-
-const PROVIDER = 'hashicorp-vault';
+import { HASHICORP_VAULT as PROVIDER } from './hashicorp-vault-options.js';
 
 const SERVICE = 'Vault';
 
@@ -25,7 +24,7 @@ export function mapVaultNetworkError(
   const network = transportError(error, {
     ...context,
     service: SERVICE,
-    endpointSource: 'the address option',
+    endpointSource: 'the address option (or VAULT_ADDR)',
   });
   if (network) return network;
   const kind = error instanceof Error ? error.name : typeof error;

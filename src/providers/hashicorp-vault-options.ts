@@ -1,14 +1,170 @@
-import { readMaxSockets } from '../core/connection-pool.js';
-import type { ResolvedCommonOptions } from '../core/options.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
-import { SecretString } from '../core/secret-string.js';
-import { readEndpointOption, readTlsOptions, type TlsTrustOptions } from '../core/transport-security.js';
-import type { VaultAuth } from './hashicorp-vault-auth.js';
-
-const PROVIDER_NAME = 'hashicorp-vault';
+import { maxSocketsOption } from '../core/connection-pool.js';
+import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
+import { option } from '../core/options-schema.js';
+import {
+  endpointSyntaxProblem,
+  insecureHttpOption,
+  secureEndpointCheck,
+  tlsOptions,
+} from '../core/transport-security.js';
 
 /**
- * Options of `HashiCorpVaultProvider`.
+ * The HashiCorp Vault provider's name, as `createStorageProvider` takes it.
+ *
+ * @example
+ * ```ts
+ * import { HASHICORP_VAULT } from 'nebula-credential/vault';
+ * const config = { provider: HASHICORP_VAULT, address: 'https://vault.internal:8200' };
+ * ```
+ */
+export const HASHICORP_VAULT = 'hashicorp-vault';
+
+/**
+ * Where the vault CLI keeps the token of `vault login` (its default token helper); the provider reads it
+ * when neither `auth` nor `VAULT_TOKEN` gives a token.
+ *
+ * @example
+ * ```ts
+ * import { VAULT_TOKEN_FILE } from 'nebula-credential/vault';
+ * console.log(VAULT_TOKEN_FILE); // ~/.vault-token
+ * ```
+ */
+export const VAULT_TOKEN_FILE = '~/.vault-token';
+
+const SEGMENTS = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
+
+function checkSegments(what: string, allowEmpty: boolean) {
+  return (text: string): string | undefined => {
+    const trimmed = trimSlashes(text);
+    if (allowEmpty && trimmed === '') return undefined;
+    const parts = trimmed.split('/');
+    return SEGMENTS.test(trimmed) && !parts.includes('..') && !parts.includes('.')
+      ? undefined
+      : `must be ${what}`;
+  };
+}
+
+/**
+ * The Vault provider's options, declared once: type, validation, defaults, the `VAULT_*` environment
+ * fallbacks (as the vault CLI reads them), and the docs table.
+ *
+ * @example
+ * ```ts
+ * import { HASHICORP_VAULT_OPTIONS } from 'nebula-credential/vault';
+ * const { values } = HASHICORP_VAULT_OPTIONS.resolve({}, { env: { VAULT_ADDR: 'https://vault:8200', VAULT_TOKEN: 'hvs.x' } });
+ * console.log(values.address.href); // https://vault:8200/
+ * ```
+ */
+export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
+  HASHICORP_VAULT,
+  {
+    address: option.text({
+      doc: "Vault's URL; `http:` only to a loopback host, unless `dangerouslyAllowInsecureHttp`",
+      env: 'VAULT_ADDR',
+      required: 'the Vault URL, e.g. https://vault.internal:8200',
+      check: endpointSyntaxProblem,
+      map: (text) => new URL(text),
+    }),
+    auth: option.exclusive(
+      {
+        token: option.secret({ doc: 'a Vault token (string or `SecretString`)' }),
+        tokenFile: option.path({
+          doc: 'a file holding the token, read at `connect()` (a Vault Agent sink, `~/.vault-token`)',
+        }),
+        appRole: option.object({
+          roleId: option.secret({ doc: 'AppRole role_id', required: true }),
+          secretId: option.secret({ doc: 'AppRole secret_id', required: true }),
+          mount: option.text({
+            doc: 'path of the AppRole auth method',
+            default: 'approle',
+            check: checkSegments('a mount path such as "approle"', false),
+            map: trimSlashes,
+          }),
+        }),
+      },
+      {
+        doc: 'how to authenticate: exactly one of `token`, `tokenFile` or `appRole`',
+        env: 'VAULT_TOKEN',
+        fromEnv: (text) => ({ token: text }),
+        file: { path: VAULT_TOKEN_FILE, value: (path) => ({ tokenFile: path }) },
+        defaultDoc: '`VAULT_TOKEN`, else the token file `~/.vault-token` (written by `vault login`)',
+      },
+    ),
+    mount: option.text({
+      doc: 'path of the KV v2 secrets engine',
+      default: 'secret',
+      check: checkSegments('a mount path such as "secret" or "kv/apps"', false),
+      map: trimSlashes,
+    }),
+    prefix: option.text({
+      doc: 'folder under the mount that holds the credentials: `db_password` lives at `secret/nebula/credentials/db_password`',
+      default: 'nebula/credentials',
+      allowEmpty: true,
+      check: checkSegments('a path such as "nebula/credentials" (no "..", "?", "#", "%" or spaces)', true),
+      map: trimSlashes,
+    }),
+    namespace: option.text({
+      doc: 'Vault Enterprise namespace, sent as `X-Vault-Namespace` (e.g. `team-a/`)',
+      env: 'VAULT_NAMESPACE',
+      map: trimSlashes,
+      defaultDoc: '`VAULT_NAMESPACE`, else none (root)',
+    }),
+    tls: tlsOptions(
+      {
+        caFile:
+          "PEM file of the CA that signed Vault's certificate (it replaces the system CAs), read at `connect()`",
+        ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
+        env: 'VAULT_CACERT',
+      },
+      {
+        rejectUnauthorized: option.boolean({
+          doc: 'verify the server certificate (`false` is for throw-away test servers only)',
+          default: true,
+        }),
+      },
+    ),
+    dangerouslyAllowInsecureHttp: insecureHttpOption('the token'),
+    maxSockets: maxSocketsOption(),
+    renewThresholdSeconds: option.number({
+      doc: 'renew the token when its remaining TTL falls below this many seconds',
+      integer: true,
+      min: 0,
+      max: 31 * 86400,
+      default: 3600,
+    }),
+    maxCredentialSize: option.number({
+      doc: 'largest ciphertext accepted, in bytes',
+      integer: true,
+      min: 1,
+      max: 2 ** 30,
+      default: 1024 * 1024,
+      defaultDoc: '1048576 (1 MiB)',
+    }),
+    maxRequestBytes: option.number({
+      doc: "largest request body, in bytes (Vault's listener `max_request_size`)",
+      integer: true,
+      min: 1024,
+      max: 2 ** 31,
+      default: 32 * 1024 * 1024,
+      defaultDoc: '33554432 (32 MiB)',
+    }),
+    deleteMode: option.enum(['destroy', 'soft'], {
+      doc: '`destroy` removes every version and the metadata (like `vault kv metadata delete`); `soft` soft-deletes the latest version, recoverable with `vault kv undelete`',
+      default: 'destroy',
+    }),
+    checkAndSet: option.boolean({
+      doc: 'each store reads the current version and writes with `cas`, so a concurrent writer fails with `Conflict` instead of being overwritten (needed when the mount sets `cas_required`); one extra request per store',
+      default: false,
+    }),
+  },
+  {
+    check: (values, report) => secureEndpointCheck(values, ['address'], report),
+  },
+);
+
+/**
+ * Options of `HashiCorpVaultProvider`. Unset options fall back to the vault CLI's environment:
+ * `VAULT_ADDR`, `VAULT_TOKEN` (then `~/.vault-token`), `VAULT_NAMESPACE`, `VAULT_CACERT`.
  *
  * @example
  * ```ts
@@ -19,51 +175,10 @@ const PROVIDER_NAME = 'hashicorp-vault';
  * };
  * ```
  */
-export interface HashiCorpVaultOptions extends CommonProviderOptions {
-  /** Vault's address, e.g. `https://vault.internal:8200`. `http:` only to a loopback host, unless {@link dangerouslyAllowInsecureHttp}. */
-  address: string;
-  /** How to authenticate: a token, or an AppRole login (role_id / secret_id). Held as SecretString. */
-  auth:
-    | { token: string | SecretString }
-    | { appRole: { roleId: string | SecretString; secretId: string | SecretString; mount?: string } };
-  /** Path of the KV v2 secrets engine. @default 'secret' */
-  mount?: string;
-  /** Folder under the mount that holds the credentials. @default 'nebula/credentials' */
-  pathPrefix?: string;
-  /** Vault Enterprise namespace, sent as `X-Vault-Namespace` (e.g. `team-a/`). @default undefined (root) */
-  namespace?: string;
-  /** TLS settings. Verification is on unless `rejectUnauthorized: false`. */
-  tls?: {
-    /** PEM text of the CA that signed Vault's certificate (it replaces the system CAs). */
-    ca?: string;
-    /** Path of a PEM CA file, read at `connect()`. */
-    caFile?: string;
-    /** Verify the server certificate. @default true */
-    rejectUnauthorized?: boolean;
-  };
-  /** Allow a plain `http:` address to a host that is not loopback (the token crosses the network in clear). @default false */
-  dangerouslyAllowInsecureHttp?: boolean;
-  /** Most sockets the HTTP agent keeps open to the backend at once (1-1024); calls beyond it queue. @default 50 */
-  maxSockets?: number;
-  /** Renew the token when its remaining TTL falls below this many seconds. @default 3600 */
-  renewThresholdSeconds?: number;
-  /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
-  maxCredentialSize?: number;
-  /** Largest request body, in bytes (Vault's listener `max_request_size`). @default 33554432 (32 MiB) */
-  maxRequestBytes?: number;
-  /**
-   * `destroy`: delete removes every version and the metadata (`DELETE metadata/...`), like `vault kv metadata
-   * delete`. `soft`: delete soft-deletes the latest version (`DELETE data/...`), recoverable with `undelete`.
-   * @default 'destroy'
-   */
-  deleteMode?: 'destroy' | 'soft';
-  /**
-   * Check-and-set: each store reads the current version and writes with `options.cas`, so a concurrent
-   * writer's store fails with `Conflict` instead of being overwritten (needed when the mount sets
-   * `cas_required`). Costs one extra request per store. @default false
-   */
-  checkAndSet?: boolean;
-}
+export type HashiCorpVaultOptions = OptionsOf<typeof HASHICORP_VAULT_OPTIONS>;
+
+/** The Vault provider's settings after validation, with defaults applied. */
+export type VaultSettings = SettingsOf<typeof HASHICORP_VAULT_OPTIONS>;
 
 /**
  * One version of a credential, as Vault's metadata lists it.
@@ -116,126 +231,7 @@ export interface VaultCredentialSummary {
   tags: Record<string, string>;
 }
 
-/** Options after validation, with defaults applied. */
-export interface VaultSettings {
-  address: URL;
-  maxSockets: number;
-  mount: string;
-  prefix: string;
-  namespace: string | undefined;
-  auth: VaultAuth;
-  tls: TlsTrustOptions | undefined;
-  rejectUnauthorized: boolean;
-  thresholdMs: number;
-  maxRequestBytes: number;
-  deleteMode: 'destroy' | 'soft';
-  checkAndSet: boolean;
-}
-
-/** Validates `options` (every problem in one InvalidConfig) and applies the defaults. No I/O. */
-export function resolveVaultOptions(options: HashiCorpVaultOptions): {
-  settings: VaultSettings;
-  common: ResolvedCommonOptions;
-  maxCredentialSize: number;
-} {
-  const v = new OptionsValidator(PROVIDER_NAME, options);
-  v.noUnknownKeys([
-    'address',
-    'auth',
-    'mount',
-    'pathPrefix',
-    'namespace',
-    'tls',
-    'dangerouslyAllowInsecureHttp',
-    'maxSockets',
-    'renewThresholdSeconds',
-    'maxCredentialSize',
-    'maxRequestBytes',
-    'deleteMode',
-    'checkAndSet',
-  ]);
-  const { url: address } = readEndpointOption(v, 'address', {
-    required: true,
-    rule: 'the Vault URL, e.g. https://vault:8200',
-  });
-  const segments = /^[^/?#%\s]+(\/[^/?#%\s]+)*$/;
-  const mount = trimSlashes(v.string('mount', { nonEmpty: true }) ?? 'secret');
-  if (!segments.test(mount) || mount.split('/').includes('..'))
-    v.add('mount', 'must be a mount path such as "secret" or "kv/apps"');
-  const prefix = trimSlashes(v.string('pathPrefix') ?? 'nebula/credentials');
-  if (prefix !== '' && (!segments.test(prefix) || prefix.split('/').some((s) => s === '..' || s === '.'))) {
-    v.add('pathPrefix', 'must be a path such as "nebula/credentials" (no "..", "?", "#", "%" or spaces)');
-  }
-  const namespace = v.string('namespace', { nonEmpty: true });
-  const auth = parseAuth(v);
-  const tls = readTlsOptions(v, ['rejectUnauthorized']);
-  const rejectUnauthorized = v.boolean('tls.rejectUnauthorized') ?? true;
-  const threshold = v.number('renewThresholdSeconds', { min: 0, max: 31 * 86400, integer: true }) ?? 3600;
-  const maxCredentialSize =
-    v.number('maxCredentialSize', { min: 1, max: 2 ** 30, integer: true }) ?? 1024 * 1024;
-  const maxRequestBytes =
-    v.number('maxRequestBytes', { min: 1024, max: 2 ** 31, integer: true }) ?? 32 * 1024 * 1024;
-  const deleteMode = v.oneOf('deleteMode', ['destroy', 'soft'] as const) ?? 'destroy';
-  const checkAndSet = v.boolean('checkAndSet') ?? false;
-  const maxSockets = readMaxSockets(v);
-  const common = v.common();
-  v.throwIfInvalid();
-  return {
-    settings: {
-      address: address!,
-      maxSockets,
-      mount,
-      prefix,
-      namespace: namespace ? trimSlashes(namespace) : undefined,
-      auth: auth!,
-      tls,
-      rejectUnauthorized,
-      thresholdMs: threshold * 1000,
-      maxRequestBytes,
-      deleteMode,
-      checkAndSet,
-    },
-    common,
-    maxCredentialSize,
-  };
-}
-
-function parseAuth(v: OptionsValidator): VaultAuth | undefined {
-  const auth = v.get('auth');
-  if (typeof auth !== 'object' || auth === null) {
-    v.add('auth', 'is required: { token } or { appRole: { roleId, secretId } }');
-    return undefined;
-  }
-  const a = auth as Record<string, unknown>;
-  const keys = Object.keys(a);
-  if (keys.length !== 1 || !['token', 'appRole'].includes(keys[0]!)) {
-    v.add('auth', 'must have exactly one of "token" or "appRole"');
-    return undefined;
-  }
-  const secret = (path: string, value: unknown): SecretString | undefined => {
-    if (value instanceof SecretString) return value.useBytes((b) => new SecretString(b));
-    if (typeof value === 'string' && value.length > 0) return new SecretString(value);
-    v.add(path, 'must be a non-empty string or SecretString');
-    return undefined;
-  };
-  if ('token' in a) {
-    const token = secret('auth.token', a.token);
-    return token ? { kind: 'token', token } : undefined;
-  }
-  const role = a.appRole as Record<string, unknown> | undefined;
-  if (typeof role !== 'object' || role === null) {
-    v.add('auth.appRole', 'must be { roleId, secretId, mount? }');
-    return undefined;
-  }
-  for (const key of Object.keys(role)) {
-    if (!['roleId', 'secretId', 'mount'].includes(key)) v.add(`auth.appRole.${key}`, 'unknown option');
-  }
-  const roleId = secret('auth.appRole.roleId', role.roleId);
-  const secretId = secret('auth.appRole.secretId', role.secretId);
-  const mount = trimSlashes(v.string('auth.appRole.mount', { nonEmpty: true }) ?? 'approle');
-  return roleId && secretId ? { kind: 'appRole', roleId, secretId, mount } : undefined;
-}
-
+/** Removes leading and trailing slashes (`/secret/` is the mount `secret`). */
 export function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
 }

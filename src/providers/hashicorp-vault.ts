@@ -19,9 +19,12 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
+import { settingLabel } from '../core/options-schema.js';
 import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
+import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
-import { VaultTokenManager } from './hashicorp-vault-auth.js';
+import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
   type VaultBody,
   VaultHttpClient,
@@ -30,21 +33,25 @@ import {
 } from './hashicorp-vault-client.js';
 import { mapVaultNetworkError, vaultErrors, vaultStatusError } from './hashicorp-vault-errors.js';
 import {
+  HASHICORP_VAULT,
+  HASHICORP_VAULT_OPTIONS,
   type HashiCorpVaultOptions,
-  resolveVaultOptions,
   type VaultCredentialSummary,
   type VaultSettings,
   type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
-export type {
-  HashiCorpVaultOptions,
-  VaultCredentialSummary,
-  VaultCredentialVersion,
-  VaultVersionHistory,
+export {
+  HASHICORP_VAULT,
+  HASHICORP_VAULT_OPTIONS,
+  type HashiCorpVaultOptions,
+  VAULT_TOKEN_FILE,
+  type VaultCredentialSummary,
+  type VaultCredentialVersion,
+  type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
-const PROVIDER_NAME = 'hashicorp-vault';
+const PROVIDER_NAME = HASHICORP_VAULT;
 /** custom_metadata keys this provider writes besides the tags. */
 const META_CREATED = 'nebula:created';
 const META_MODIFIED = 'nebula:modified';
@@ -62,9 +69,11 @@ interface CallContext {
 
 /**
  * Stores credentials in HashiCorp Vault's KV v2 engine: one key per credential under
- * `<mount>/<pathPrefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
+ * `<mount>/<prefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
  * version's data; tags and dates are mirrored into `custom_metadata` for listing and filtering. Tokens are
  * looked up at connect and renewed before use; AppRole logins are repeated when a token cannot be renewed.
+ * Unset options fall back to `VAULT_ADDR`, `VAULT_TOKEN` (then `~/.vault-token`), `VAULT_NAMESPACE` and
+ * `VAULT_CACERT`, as the vault CLI reads them.
  *
  * @example
  * ```ts
@@ -79,7 +88,7 @@ interface CallContext {
  * await provider.close();
  * ```
  */
-export class HashiCorpVaultProvider extends BaseStorageProvider {
+export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, unknown>> {
   /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
   /**
@@ -90,18 +99,23 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   readonly #settings: VaultSettings;
   #client: VaultHttpClient | undefined;
   #tokens: VaultTokenManager | undefined;
-  readonly #encoded = new WeakMap<EncryptedData, { body: Record<string, unknown>; size: number }>();
+  /** `tls.caFile`, or `VAULT_CACERT` when the file came from there: how messages name it. */
+  readonly #caFileSource: string;
+  /** A token read from `auth.tokenFile` (or `~/.vault-token`) at connect: this provider's own copy. */
+  #fileToken: SecretString | undefined;
 
   /**
-   * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the token is looked up (or
-   * the AppRole login made) at `connect()`.
+   * Validates `options` (every problem at once, `InvalidConfig`; unset ones from `VAULT_ADDR`,
+   * `VAULT_TOKEN` or `~/.vault-token`, `VAULT_NAMESPACE`, `VAULT_CACERT`) without any I/O; the token is
+   * looked up (or the AppRole login made) at `connect()`.
    */
-  constructor(options: HashiCorpVaultOptions) {
-    const { settings, common, maxCredentialSize } = resolveVaultOptions(options);
-    super(PROVIDER_NAME, common, mapVaultNetworkError);
+  constructor(options: HashiCorpVaultOptions = {}) {
+    const { values: settings, secrets, origins } = HASHICORP_VAULT_OPTIONS.resolve(options);
+    super({ name: PROVIDER_NAME, common: settings, secrets, mapError: mapVaultNetworkError });
+    this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#settings = settings;
     this.capabilities = {
-      maxCredentialSize,
+      maxCredentialSize: settings.maxCredentialSize,
       maxIdBytes: 255,
       versioning: true,
       softDelete: settings.deleteMode === 'soft',
@@ -215,26 +229,31 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
   protected async connectBackend(a: AttemptContext): Promise<void> {
     const s = this.#settings;
     if (!this.#client) {
-      const ca = await loadCaBundle(s.tls, { provider: PROVIDER_NAME, signal: a.signal });
-      if (!s.rejectUnauthorized) {
+      const ca = await loadCaBundle(s.tls, {
+        provider: PROVIDER_NAME,
+        signal: a.signal,
+        fileSource: this.#caFileSource,
+      });
+      if (!s.tls.rejectUnauthorized) {
         this.common.logger.warn(
           { provider: PROVIDER_NAME },
           'TLS verification of Vault is OFF (tls.rejectUnauthorized: false)',
         );
       }
+      const auth = await this.#auth(a.signal);
       this.#client = new VaultHttpClient({
         address: s.address,
         maxSockets: s.maxSockets,
         namespace: s.namespace,
         ca,
-        rejectUnauthorized: s.rejectUnauthorized,
-        maxResponseBytes: maxVaultResponseBytes(this.capabilities.maxCredentialSize),
+        rejectUnauthorized: s.tls.rejectUnauthorized,
+        maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       });
       this.#tokens = new VaultTokenManager(
         this.#client,
-        s.auth,
+        auth,
         this.common.clock,
-        s.thresholdMs,
+        s.renewThresholdSeconds * 1000,
         this.common.logger,
       );
     }
@@ -248,11 +267,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
     await this.#tokens!.ensureFresh(a.signal);
   }
 
-  protected override validateStore(
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): Record<string, unknown> {
     assertTagLimits(
       metadata.tags,
       {
@@ -275,18 +294,17 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
       credentialId: id.value,
       what: 'the encoded Vault request (ciphertext as base64 plus metadata)',
     });
-    this.#encoded.set(data, { body: document, size });
+    return document;
   }
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    document: Record<string, unknown>,
     metadata: CredentialMetadata,
     a: AttemptContext,
     options: StoreOptions,
   ): Promise<CredentialMetadata> {
     await this.#fresh(a);
-    const document = this.#encoded.get(data)?.body ?? JSON.parse(encodeCredentialDocument(data, metadata));
     let cas: number | undefined;
     if (this.#settings.checkAndSet) {
       const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
@@ -381,14 +399,19 @@ export class HashiCorpVaultProvider extends BaseStorageProvider {
 
   protected override async closeBackend(): Promise<void> {
     this.#client?.close();
-    if (this.#settings.auth.kind === 'token') this.#settings.auth.token.dispose();
-    else {
-      this.#settings.auth.roleId.dispose();
-      this.#settings.auth.secretId.dispose();
-    }
+    this.#fileToken?.dispose();
   }
 
   // ---- helpers --------------------------------------------------------------------------------------
+
+  /** The auth to use: the configured token or AppRole, or the token in `auth.tokenFile` (read now). */
+  async #auth(signal: AbortSignal): Promise<VaultAuth> {
+    const auth = this.#settings.auth;
+    if ('token' in auth) return { kind: 'token', token: auth.token };
+    if ('appRole' in auth) return { kind: 'appRole', ...auth.appRole };
+    this.#fileToken ??= await readVaultTokenFile(auth.tokenFile, signal);
+    return { kind: 'token', token: this.#fileToken };
+  }
 
   async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
     await this.#fresh(a);
@@ -612,12 +635,4 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(text);
   return Number.isNaN(d.getTime()) ? undefined : d;
-}
-
-/**
- * The largest Vault response read: the biggest credential document (its base64 ciphertext) plus 8 MiB for
- * the metadata, Vault's envelope and the key lists of `list` (tens of thousands of names).
- */
-function maxVaultResponseBytes(maxCredentialSize: number): number {
-  return Math.ceil((maxCredentialSize * 4) / 3) + 8 * 1024 * 1024;
 }

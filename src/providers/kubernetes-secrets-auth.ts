@@ -7,17 +7,14 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
+import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
-/** Where a pod's service account files live (the kubelet mounts them here). */
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-const PROVIDER = 'kubernetes';
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
 const NAMESPACE_FILE_BYTES = 4096;
 
@@ -119,7 +116,7 @@ export interface KubeAuthOptions {
   /** Extra CA certificates to trust besides the cluster's. */
   tls: TlsTrustOptions | undefined;
   /** `dangerouslyAllowInsecureHttp`: a plain-http server on a host that is not loopback. */
-  allowInsecureHttp: boolean;
+  dangerouslyAllowInsecureHttp: boolean;
   /** The pool size (`maxSockets`). */
   maxSockets: number;
 }
@@ -175,7 +172,7 @@ export async function resolveKubeAccess(
     assertSecureEndpoint(server, {
       provider: PROVIDER,
       source: 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT',
-      allowInsecureHttp: options.allowInsecureHttp,
+      allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
     });
     kc.loadFromOptions({
       clusters: [{ name: 'in-cluster', server, caFile, skipTLSVerify: false }],
@@ -195,17 +192,18 @@ export async function resolveKubeAccess(
 
   const files = options.kubeconfigPath !== undefined ? [options.kubeconfigPath] : envKubeconfig;
   let source: string;
+  const setting = options.kubeconfigPath !== undefined ? 'kubeconfigPath' : 'KUBECONFIG';
   try {
     if (files.length > 0) {
-      kc.loadFromFile(files[0]!);
+      await loadKubeconfig(kc, files[0]!, setting, signal);
       for (const file of files.slice(1)) {
         const more = new sdk.KubeConfig();
-        more.loadFromFile(file);
+        await loadKubeconfig(more, file, setting, signal);
         kc.mergeConfig(more);
       }
       source = `kubeconfig ${files.join(delimiter)}`;
     } else if (defaultKubeconfig && existsSync(defaultKubeconfig)) {
-      kc.loadFromFile(defaultKubeconfig);
+      await loadKubeconfig(kc, defaultKubeconfig, '~/.kube/config', signal);
       source = `kubeconfig ${defaultKubeconfig}`;
     } else {
       throw invalid(
@@ -239,7 +237,7 @@ export async function resolveKubeAccess(
   const server = assertSecureEndpoint(cluster.server, {
     provider: PROVIDER,
     source: `the server of cluster "${cluster.name}" in ${source}`,
-    allowInsecureHttp: options.allowInsecureHttp,
+    allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
   });
   if (server.protocol === 'http:' && !cluster.skipTLSVerify) {
     throw invalid(
@@ -247,6 +245,7 @@ export async function resolveKubeAccess(
     );
   }
   await trustExtraCa(kc, options.tls, signal);
+  await inlineNamedFiles(kc, signal);
   // A token-file is read untrimmed by the client; a trailing newline would make an illegal header.
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
   return {
@@ -256,6 +255,24 @@ export async function resolveKubeAccess(
     token: undefined,
     agent: await createAgent(kc, options.maxSockets, signal),
   };
+}
+
+/**
+ * What `KubeConfig.loadFromFile` does (parse, then resolve the files it names against the kubeconfig's
+ * directory), with the file read bounded and FIFO-safe under the connect deadline: the client's own read is
+ * synchronous and unbounded, so a FIFO would block the thread forever and a huge file exhaust memory.
+ */
+async function loadKubeconfig(kc: KubeConfig, file: string, option: string, signal?: AbortSignal) {
+  const text = await readBoundedTextFile(file, {
+    maxBytes: FILE_SIZE_LIMITS.kubeconfig,
+    what: 'the kubeconfig',
+    option,
+    provider: PROVIDER,
+    operation: 'connect',
+    signal,
+  });
+  kc.loadFromString(text);
+  kc.makePathsAbsolute(dirname(file));
 }
 
 /**
@@ -274,6 +291,35 @@ async function trustExtraCa(kc: KubeConfig, tls: TlsTrustOptions | undefined, si
     const { caFile: _replaced, ...rest } = c;
     return { ...rest, caData };
   });
+}
+
+/**
+ * Replaces the CA, client certificate and key files the current context names with their content, read
+ * once here (bounded, FIFO-safe, under the deadline): client-node would otherwise re-read them with a
+ * synchronous, unbounded read on every request.
+ */
+async function inlineNamedFiles(kc: KubeConfig, signal?: AbortSignal): Promise<void> {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  const inline = async (file: string, what: string) =>
+    (await readNamed(file, undefined, what, signal))!.toString('base64');
+  if (cluster?.caFile) {
+    const caData = await inline(cluster.caFile, 'the cluster CA');
+    kc.clusters = kc.clusters.map((c) => {
+      if (c !== cluster) return c;
+      const { caFile: _inlined, ...rest } = c;
+      return { ...rest, caData };
+    });
+  }
+  if (user?.certFile || user?.keyFile) {
+    const cert = user.certFile ? { certData: await inline(user.certFile, 'the client certificate') } : {};
+    const key = user.keyFile ? { keyData: await inline(user.keyFile, 'the client key') } : {};
+    kc.users = kc.users.map((u) => {
+      if (u !== user) return u;
+      const { certFile: _cert, keyFile: _key, ...rest } = u;
+      return { ...rest, ...cert, ...key };
+    });
+  }
 }
 
 /** A file named in the cluster settings (bounded, FIFO-safe), else the inline base64 data. */

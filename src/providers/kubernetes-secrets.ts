@@ -1,9 +1,9 @@
 import type { Agent } from 'node:http';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
-import { StorageError, type StorageOperation, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
@@ -14,15 +14,11 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { importOptionalPeer } from '../core/peer.js';
-import type {
-  ConnectOptions,
-  ProviderCapabilities,
-  StoredCredential,
-  StoreOptions,
-} from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
+import { boundedKubeHttpLibrary } from './kubernetes-secrets-http.js';
 import {
   annotationBytes,
   KUBE_LIMITS,
@@ -34,9 +30,11 @@ import {
   tagSelector,
 } from './kubernetes-secrets-objects.js';
 import {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
   type KubernetesSecretsOptions,
   type ResolvedKubernetesOptions,
-  resolveKubernetesOptions,
 } from './kubernetes-secrets-options.js';
 
 export {
@@ -45,9 +43,14 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
-export type { KubernetesSecretsOptions } from './kubernetes-secrets-options.js';
+export {
+  KUBERNETES,
+  KUBERNETES_OPTIONS,
+  KUBERNETES_SDK,
+  type KubernetesSecretsOptions,
+} from './kubernetes-secrets-options.js';
 
-const PROVIDER_NAME = 'kubernetes';
+const PROVIDER_NAME = KUBERNETES;
 /**
  * Room kept in the 1 MiB data limit for the document's envelope and ordinary metadata; the ciphertext is
  * base64 inside the JSON document, so 4/3 of its size counts.
@@ -59,6 +62,23 @@ const CONFLICT_ROUNDS = 8;
 
 type Sdk = typeof import('@kubernetes/client-node');
 type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
+
+/**
+ * The Secret a store writes, in the fields this provider sets (a structural subset of the client's
+ * `V1Secret`, so the public declarations do not need the client installed).
+ */
+export interface SecretBody {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type: 'Opaque';
+  metadata: {
+    name: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+    resourceVersion?: string;
+  };
+  data: Record<string, string>;
+}
 
 interface Connection {
   sdk: Sdk;
@@ -83,7 +103,7 @@ interface Connection {
  * await provider.close();
  * ```
  */
-export class KubernetesSecretsProvider extends BaseStorageProvider {
+export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   /** The provider's name: `'kubernetes'`. */
   readonly name = PROVIDER_NAME;
   /**
@@ -93,21 +113,19 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
-  #sdk: Promise<Sdk> | undefined;
-  readonly #built = new WeakMap<
-    EncryptedData,
-    { id: string; metadata: CredentialMetadata; body: V1Secret }
-  >();
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
    * account is read at `connect()`.
    */
   constructor(options: KubernetesSecretsOptions = {}) {
-    const { common, resolved: o } = resolveKubernetesOptions(options);
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
-    );
+    const { values: o, secrets } = KUBERNETES_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: o,
+      secrets,
+      peers: [KUBERNETES_SDK],
+    });
     this.#options = o;
     this.capabilities = {
       maxCredentialSize: MAX_CIPHERTEXT,
@@ -121,7 +139,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   /** The namespace in use (known after `connect()`). */
   get namespace(): string | undefined {
-    return this.#connection?.access.namespace ?? this.#options.auth.namespace;
+    return this.#connection?.access.namespace ?? this.#options.namespace;
   }
 
   /** The Secret name a credential id maps to. */
@@ -138,48 +156,30 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     this.secretName(id);
   }
 
-  protected override validateStore(
+  /** Builds the Secret `storeBackend` writes and checks its data and annotation sizes. */
+  protected override prepareStore(
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): SecretBody {
     const body = this.#secretBody(id, data, metadata);
     const context = { provider: PROVIDER_NAME, credentialId: id.value };
-    const dataBytes = Buffer.from(body.data![this.#options.dataKey]!, 'base64').length;
+    const dataBytes = Buffer.from(body.data[this.#options.dataKey]!, 'base64').length;
     assertWithinSizeLimit(dataBytes, KUBE_LIMITS.dataBytes, {
       ...context,
       what: 'encoded credential document',
     });
-    assertWithinSizeLimit(annotationBytes(body.metadata!.annotations!), KUBE_LIMITS.annotationBytes, {
+    assertWithinSizeLimit(annotationBytes(body.metadata.annotations), KUBE_LIMITS.annotationBytes, {
       ...context,
       what: 'metadata annotations',
     });
-  }
-
-  /**
-   * Loads `@kubernetes/client-node` first, outside the 2 s connect deadline: the module alone can take
-   * seconds to load on a busy machine, and the deadline is for reaching the cluster.
-   */
-  override async connect(options?: ConnectOptions): Promise<void> {
-    if (!this.#sdk) {
-      const loading = importOptionalPeer(
-        PROVIDER_NAME,
-        '@kubernetes/client-node@^1.4.0',
-        () => import('@kubernetes/client-node'),
-      );
-      this.#sdk = loading;
-      loading.catch(() => {
-        if (this.#sdk === loading) this.#sdk = undefined;
-      });
-    }
-    await this.#sdk;
-    return super.connect(options);
+    return body;
   }
 
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     if (!this.#connection) {
-      const sdk = await this.#sdk!;
-      const access = await resolveKubeAccess(sdk, this.#options.auth, attempt.signal);
+      const sdk = this.peer<Sdk>(KUBERNETES_SDK.name);
+      const access = await resolveKubeAccess(sdk, this.#options, attempt.signal);
       this.#connection = { sdk, api: access.kubeConfig.makeApiClient(sdk.CoreV1Api), access };
     }
     const { access } = this.#connection;
@@ -204,10 +204,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    _prepared: SecretBody,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-    options: StoreOptions,
+    options: StoreAttemptOptions<SecretBody>,
   ): Promise<CredentialMetadata> {
     const namespace = this.#namespace();
     let name = '';
@@ -225,8 +225,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       }
       if (current) this.#assertManaged(current, id, 'store');
       const written = metadataForOverwrite(current && this.#currentMetadata(current, id), metadata, options);
-      const body = this.#secretBody(id, data, written);
-      name = body.metadata!.name!;
+      const body = options.prepare(written);
+      name = body.metadata.name;
       try {
         if (!current) {
           await this.#call('store', 'create', id, attempt, (api, o) =>
@@ -378,11 +378,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     return this.#connection!.access.namespace;
   }
 
-  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): V1Secret {
-    const cached = this.#built.get(data);
-    if (cached && cached.id === id.value && cached.metadata === metadata) return cached.body;
+  #secretBody(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): SecretBody {
     const document = encodeCredentialDocument(data, metadata);
-    const body: V1Secret = {
+    const body: SecretBody = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
@@ -393,7 +391,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
       },
       data: { [this.#options.dataKey]: Buffer.from(document, 'utf8').toString('base64') },
     };
-    this.#built.set(data, { id: id.value, metadata, body });
     return body;
   }
 
@@ -450,14 +447,23 @@ export class KubernetesSecretsProvider extends BaseStorageProvider {
     attempt: AttemptContext,
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
   ): Promise<T> {
-    const { api, access } = this.#connection!;
+    const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : undefined;
       const middleware = perCallMiddleware(attempt.signal, access.agent, token);
+      // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
+      const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
+      // Without our agent (a proxy, a credential plugin) the client's own transport carries the call.
+      const httpApi = access.agent
+        ? boundedKubeHttpLibrary(sdk, responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer))
+        : undefined;
       try {
-        return await fn(api, { middleware: [middleware] } as unknown as CallOptions);
+        return await fn(api, {
+          middleware: [middleware],
+          ...(httpApi ? { httpApi } : {}),
+        } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
           if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;

@@ -136,15 +136,6 @@ export async function commitTempFile(temp: string, target: string): Promise<void
   }
 }
 
-/**
- * Writes `bytes` to `target` atomically and durably: temp file, write, fsync, rename over the target,
- * fsync the directory. The temp file is removed on any failure.
- */
-export async function writeFileAtomic(dir: string, target: string, bytes: Uint8Array): Promise<void> {
-  await commitTempFile(await writeTempFile(dir, bytes), target);
-  await syncDirectory(dir);
-}
-
 /** What {@link readBounded} returns. */
 export interface BoundedRead {
   bytes: Buffer;

@@ -10,8 +10,6 @@ export const SEGMENT_DIR_SUFFIX = '.d';
  * 255-byte NAME_MAX of ext4, XFS, APFS and NTFS, and under eCryptfs' 143-character limit for encrypted names.
  */
 export const SEGMENT_CHARS = 128;
-/** Prefix of everything the provider writes besides credentials (temp files, locks). */
-export const INTERNAL_PREFIX = '.nebula-';
 /** Prefix of an in-flight write; the pid after it lets `connect()` tell a dead writer's leftovers. */
 export const TEMP_PREFIX = '.nebula-tmp-';
 /** Prefix of a credential renamed away by `delete` while it is being overwritten. */

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
+import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
@@ -16,8 +15,7 @@ import {
   metadataToJson,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
-import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
+import type { ProviderCapabilities, StoredCredential } from '../core/provider.js';
 import {
   commitTempFile,
   KeyedMutex,
@@ -34,6 +32,7 @@ import {
 } from './local-fs.js';
 import { credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
 import { acquireLock, type HeldLock, recoverLocks, removeIfNotDirectory } from './local-lock.js';
+import { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 import { checkDirectoryMode, checkFileMode, restrictWindowsAcl } from './local-permissions.js';
 import {
   type FoundCredential,
@@ -44,64 +43,18 @@ import {
 } from './local-tree.js';
 
 export { credentialPathParts, idFromPathParts } from './local-layout.js';
+export { LOCAL, LOCAL_OPTIONS, type LocalStorageOptions } from './local-options.js';
 export { icaclsRestrictCommand, windowsAccount } from './local-permissions.js';
 
-const PROVIDER_NAME = 'local';
+const PROVIDER_NAME = LOCAL;
 const IS_WINDOWS = process.platform === 'win32';
-const DEFAULT_MAX_CREDENTIAL_SIZE = 1024 * 1024;
-const DEFAULT_MAX_METADATA_BYTES = 64 * 1024;
 // The document's fixed JSON (format, field names, version, key id, nonce and tag) is far below this.
 const DOCUMENT_OVERHEAD = 1024;
 const MAX_PARALLEL_IO = 64;
-// Half the default write deadline: a holder that stops renewing its lock is broken while writers still wait.
-const DEFAULT_LOCK_STALE_MS = 5_000;
 // A temp file lives as long as one write attempt, lock wait included; younger than this, one whose pid looks
 // alive may be a live writer's in another pid namespace.
 const LEFTOVER_MIN_AGE_MS = 30_000;
 const mutex = new KeyedMutex();
-
-/**
- * Options of the local encrypted file store.
- *
- * @example
- * ```ts
- * import { LocalStorageProvider } from 'nebula-credential/local';
- * const provider = new LocalStorageProvider({ directory: './.credentials', insecurePermissions: 'refuse' });
- * ```
- */
-export interface LocalStorageOptions extends CommonProviderOptions {
-  /**
-   * Where the credential files live; `~` is the home directory; relative paths resolve against the cwd.
-   * @default '~/.nebula/credentials'
-   */
-  directory?: string | undefined;
-  /**
-   * Create the directory (and missing parents) with mode 0700 at `connect()` when it is missing. @default
-   * true
-   */
-  createDirectory?: boolean | undefined;
-  /** Largest ciphertext accepted, in bytes. @default 1048576 (1 MiB) */
-  maxCredentialSize?: number | undefined;
-  /**
-   * Largest metadata (its JSON) accepted, in bytes; together with `maxCredentialSize` it bounds the file size
-   * read. @default 65536
-   */
-  maxMetadataBytes?: number | undefined;
-  /**
-   * A cross-process lock whose holder has not renewed it for this long is broken, even if the holder may be
-   * alive (hung, or on another host); holders renew every quarter of it, and a holder known dead on this host
-   * is broken at once. Keep it below `timeouts.writeMs`, so waiting writers break a silent holder before they
-   * give up. @default 5000
-   */
-  lockStaleMs?: number | undefined;
-  /**
-   * What to do with a credential file or the directory readable by group or others (say 0644 or 0755):
-   * `'fix'` tightens it (0600 / 0700) and logs a warning, `'refuse'` fails with `PermissionDenied`
-   * (`InvalidConfig` for the directory). Anything writable by group or others, or owned by another user, is
-   * always refused. @default 'fix'
-   */
-  insecurePermissions?: 'fix' | 'refuse' | undefined;
-}
 
 /**
  * The default backend: one AES-GCM-encrypted document per credential in a directory only its owner can
@@ -120,7 +73,7 @@ export interface LocalStorageOptions extends CommonProviderOptions {
  * await store.close();
  * ```
  */
-export class LocalStorageProvider extends BaseStorageProvider {
+export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   /** The provider's name: `'local'`. */
   readonly name = PROVIDER_NAME;
   /**
@@ -145,38 +98,20 @@ export class LocalStorageProvider extends BaseStorageProvider {
    * created or checked at `connect()`.
    */
   constructor(options: LocalStorageOptions = {}) {
-    const v = new OptionsValidator(PROVIDER_NAME, options);
-    v.noUnknownKeys([
-      'directory',
-      'createDirectory',
-      'maxCredentialSize',
-      'maxMetadataBytes',
-      'lockStaleMs',
-      'insecurePermissions',
-    ]);
-    const directory = v.string('directory', { nonEmpty: true });
-    if (directory?.includes('\0')) v.add('directory', 'must not contain a NUL character');
-    const createDirectory = v.boolean('createDirectory') ?? true;
-    const maxCredentialSize =
-      v.number('maxCredentialSize', { min: 1, max: 64 * 1024 * 1024, integer: true }) ??
-      DEFAULT_MAX_CREDENTIAL_SIZE;
-    const maxMetadataBytes =
-      v.number('maxMetadataBytes', { min: 1024, max: 16 * 1024 * 1024, integer: true }) ??
-      DEFAULT_MAX_METADATA_BYTES;
-    const lockStaleMs =
-      v.number('lockStaleMs', { min: 100, max: 3_600_000, integer: true }) ?? DEFAULT_LOCK_STALE_MS;
-    const policy = v.oneOf('insecurePermissions', ['fix', 'refuse'] as const) ?? 'fix';
-    const common = v.common();
-    v.throwIfInvalid();
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      mapFsError(PROVIDER_NAME, e, operation, credentialId),
-    );
-    this.directory = resolveDirectory(directory ?? '~/.nebula/credentials');
-    this.#createDirectory = createDirectory;
+    const { values, secrets } = LOCAL_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: values,
+      secrets,
+      mapError: (e, operation, credentialId) => mapFsError(PROVIDER_NAME, e, operation, credentialId),
+    });
+    const { maxCredentialSize, maxMetadataBytes } = values;
+    this.directory = resolve(values.directory);
+    this.#createDirectory = values.createDirectory;
     this.#maxMetadataBytes = maxMetadataBytes;
     this.#maxFileBytes = 4 * Math.ceil(maxCredentialSize / 3) + maxMetadataBytes + DOCUMENT_OVERHEAD;
-    this.#lockStaleMs = lockStaleMs;
-    this.#policy = policy;
+    this.#lockStaleMs = values.lockStaleMs;
+    this.#policy = values.insecurePermissions;
     this.capabilities = {
       maxCredentialSize,
       maxIdBytes: 255,
@@ -187,17 +122,23 @@ export class LocalStorageProvider extends BaseStorageProvider {
     };
   }
 
-  protected override validateStore(
+  protected override prepareStore(
     id: CredentialId,
-    _data: EncryptedData,
+    data: EncryptedData,
     metadata: CredentialMetadata,
-  ): void {
+  ): Buffer {
     const size = Buffer.byteLength(JSON.stringify(metadataToJson(metadata)), 'utf8');
     assertWithinSizeLimit(size, this.#maxMetadataBytes, {
       provider: PROVIDER_NAME,
       credentialId: id.value,
       what: 'credential metadata',
     });
+    const document = encodeCredentialDocumentWithin(data, metadata, this.#maxFileBytes, {
+      provider: PROVIDER_NAME,
+      credentialId: id.value,
+      what: 'encoded credential document',
+    });
+    return Buffer.from(document, 'utf8');
   }
 
   protected async connectBackend(_a: AttemptContext): Promise<void> {
@@ -252,10 +193,10 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
   protected async storeBackend(
     id: CredentialId,
-    data: EncryptedData,
+    _bytes: Buffer,
     metadata: CredentialMetadata,
     a: AttemptContext,
-    options: StoreOptions,
+    options: StoreAttemptOptions<Buffer>,
   ): Promise<CredentialMetadata> {
     const { dir, file, lock, parts } = this.#locate(id);
     return mutex.run(lock, () =>
@@ -270,7 +211,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
           const prepare = async () => {
             const current = await this.#currentFile(id, file);
             const next = metadataForOverwrite(current.metadata, metadata, options);
-            return { current, next, path: await writeTempFile(dir, this.#encode(id, data, next)) };
+            return { current, next, path: await writeTempFile(dir, options.prepare(next)) };
           };
           const [temp, held] = await Promise.allSettled([prepare(), this.#acquire(id, lock, a)]);
           if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
@@ -283,7 +224,7 @@ export class LocalStorageProvider extends BaseStorageProvider {
                 written = metadataForOverwrite(seen.metadata, metadata, options);
                 await fsp.unlink(tempPath).catch(() => {});
                 tempPath = undefined;
-                tempPath = await writeTempFile(dir, this.#encode(id, data, written));
+                tempPath = await writeTempFile(dir, options.prepare(written));
               }
               await commitTempFile(tempPath, file);
             } catch (error) {
@@ -314,16 +255,6 @@ export class LocalStorageProvider extends BaseStorageProvider {
         }
       }),
     );
-  }
-
-  #encode(id: CredentialId, data: EncryptedData, metadata: CredentialMetadata): Buffer {
-    const bytes = Buffer.from(encodeCredentialDocument(data, metadata), 'utf8');
-    assertWithinSizeLimit(bytes.length, this.#maxFileBytes, {
-      provider: PROVIDER_NAME,
-      credentialId: id.value,
-      what: 'encoded credential document',
-    });
-    return bytes;
   }
 
   /**
@@ -571,13 +502,6 @@ export class LocalStorageProvider extends BaseStorageProvider {
 
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function resolveDirectory(directory: string): string {
-  if (directory === '~' || directory.startsWith('~/') || directory.startsWith('~\\')) {
-    return resolve(homedir(), directory.slice(2));
-  }
-  return resolve(directory);
 }
 
 /** The inode at `path` (not following a link), or undefined when nothing is there. */

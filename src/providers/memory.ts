@@ -1,6 +1,6 @@
 import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
-import { StorageError, type StorageErrorCode, toStorageError } from '../core/errors.js';
+import { StorageError, type StorageErrorCode } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import {
   type CredentialFilter,
@@ -9,24 +9,12 @@ import {
   metadataForOverwrite,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../core/options.js';
 import type { ProviderCapabilities, StoredCredential, StoreOptions } from '../core/provider.js';
+import { MEMORY, MEMORY_OPTIONS, type MemoryStorageOptions } from './memory-options.js';
 
-const PROVIDER_NAME = 'memory';
+export { MEMORY, MEMORY_OPTIONS, type MemoryStorageOptions } from './memory-options.js';
 
-/**
- * Options of the in-memory provider.
- *
- * @example
- * ```ts
- * import { MemoryStorageProvider } from 'nebula-credential/memory';
- * const provider = new MemoryStorageProvider({ maxCredentialSize: 1024 });
- * ```
- */
-export interface MemoryStorageOptions extends CommonProviderOptions {
-  /** Largest ciphertext accepted, in bytes. Default 1 MiB. */
-  maxCredentialSize?: number | undefined;
-}
+const PROVIDER_NAME = MEMORY;
 
 /** A fault the memory provider injects into upcoming operations. */
 export interface MemoryFault {
@@ -74,17 +62,14 @@ export class MemoryStorageProvider extends BaseStorageProvider {
 
   /** Validates `options` (`InvalidConfig`); the Map starts empty. */
   constructor(options: MemoryStorageOptions = {}) {
-    const v = new OptionsValidator(PROVIDER_NAME, options);
-    v.noUnknownKeys(['maxCredentialSize']);
-    const maxCredentialSize =
-      v.number('maxCredentialSize', { min: 1, max: 2 ** 31, integer: true }) ?? 1024 * 1024;
-    const common = v.common();
-    v.throwIfInvalid();
-    super(PROVIDER_NAME, common, (e, operation, credentialId) =>
-      toStorageError(e, { provider: PROVIDER_NAME, operation, credentialId }),
-    );
+    const { values, secrets } = MEMORY_OPTIONS.resolve(options);
+    super({
+      name: PROVIDER_NAME,
+      common: values,
+      secrets,
+    });
     this.capabilities = {
-      maxCredentialSize,
+      maxCredentialSize: values.maxCredentialSize,
       maxIdBytes: 255,
       versioning: false,
       softDelete: false,

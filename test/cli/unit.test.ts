@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseCommandLine, parseDate, parseInteger, parsePairs } from '../../src/cli/args.js';
-import { resolveCliConfig } from '../../src/cli/config.js';
+import { resolveCliConfig, settingOrigins } from '../../src/cli/config.js';
 import { EXIT_CODES, exitCodeFor, UsageError } from '../../src/cli/exit-codes.js';
 import type { CliInput, CliIo } from '../../src/cli/io.js';
 import { formatError } from '../../src/cli/output.js';
@@ -209,6 +209,107 @@ describe('CLI config resolution', () => {
     });
     await assert.rejects(resolveCliConfig({ provider: 'kubernetes', dir: 'x' }, io()), UsageError);
     await assert.rejects(resolveCliConfig({ option: ['provider=x'] }, io()), UsageError);
+  });
+
+  it('every path option in a config file resolves against the file, nested ones and variants included', async () => {
+    const configs: Record<string, Record<string, unknown>> = {
+      vault: {
+        provider: 'hashicorp-vault',
+        address: 'https://v:8200',
+        auth: { tokenFile: 'tok' },
+        tls: { caFile: 'ca.pem' },
+      },
+      aws: { provider: 'aws-secrets-manager', tls: { caFile: 'ca.pem' }, prefix: 'app/' },
+      azure: {
+        provider: 'azure-key-vault',
+        vaultUrl: 'https://v.vault.azure.net',
+        credential: { type: 'client-certificate', clientId: 'c', certificatePath: 'cert.pem' },
+        tls: { caFile: '~/ca.pem' },
+      },
+      kubernetes: {
+        provider: 'kubernetes',
+        kubeconfigPath: 'kube/config',
+        serviceAccountDir: 'sa',
+        namespace: 'apps',
+      },
+    };
+    const conf = join(dir, 'conf');
+    const at = (p: string) => join(conf, p);
+    const expected: Record<string, Record<string, unknown>> = {
+      vault: { ...configs['vault'], auth: { tokenFile: at('tok') }, tls: { caFile: at('ca.pem') } },
+      aws: { ...configs['aws'], tls: { caFile: at('ca.pem') } },
+      azure: {
+        ...configs['azure'],
+        credential: { type: 'client-certificate', clientId: 'c', certificatePath: at('cert.pem') },
+        tls: { caFile: join(dir, 'home', 'ca.pem') },
+      },
+      kubernetes: {
+        ...configs['kubernetes'],
+        kubeconfigPath: at('kube/config'),
+        serviceAccountDir: at('sa'),
+      },
+    };
+    for (const [name, config] of Object.entries(configs)) {
+      await writeFile(join(conf, `${name}.json`), JSON.stringify(config));
+      const c = await resolveCliConfig({ config: join(conf, `${name}.json`) }, io());
+      assert.deepEqual(c.storage, expected[name], name);
+    }
+    const flags = await resolveCliConfig(
+      { config: join(conf, 'vault.json'), option: ['tls={"caFile":"here.pem"}', 'auth={"tokenFile":"t"}'] },
+      io(),
+    );
+    assert.deepEqual(flags.storage, {
+      provider: 'hashicorp-vault',
+      address: 'https://v:8200',
+      auth: { tokenFile: join(dir, 'cwd', 't') },
+      tls: { caFile: join(dir, 'cwd', 'here.pem') },
+    });
+  });
+
+  it('setting origins name the config file, the flag, the environment or the default, never a secret value', async () => {
+    await writeFile(
+      join(dir, 'conf', 'origins.json'),
+      JSON.stringify({ provider: 'hashicorp-vault', address: 'https://v:8200', auth: { token: SENTINEL } }),
+    );
+    const c = await resolveCliConfig(
+      { config: join(dir, 'conf', 'origins.json'), option: ['mount=kv'] },
+      io(),
+    );
+    const origins = Object.fromEntries(
+      settingOrigins(c, { VAULT_NAMESPACE: 'team' }).map((o) => [o.path, o]),
+    );
+    assert.deepEqual(origins['address'], {
+      path: 'address',
+      source: 'file',
+      from: join(dir, 'conf', 'origins.json'),
+      secret: false,
+      value: 'https://v:8200/',
+    });
+    assert.deepEqual(origins['auth.token'], {
+      path: 'auth.token',
+      source: 'file',
+      from: join(dir, 'conf', 'origins.json'),
+      secret: true,
+    });
+    assert.deepEqual([origins['mount']?.source, origins['mount']?.from], ['option', '--option']);
+    assert.deepEqual(
+      [origins['namespace']?.source, origins['namespace']?.from],
+      ['environment', 'VAULT_NAMESPACE'],
+    );
+    assert.equal(origins['prefix']?.source, 'default');
+    assert.equal(origins['logger'], undefined, 'instance defaults are left out');
+    assert.ok(!JSON.stringify(origins).includes(SENTINEL));
+    const defaults = settingOrigins(await resolveCliConfig({}, io()), {});
+    assert.deepEqual(
+      defaults.find((o) => o.path === 'directory'),
+      {
+        path: 'directory',
+        source: 'default',
+        from: 'the command',
+        secret: false,
+        value: join(dir, 'home', '.nebula', 'credentials'),
+      },
+    );
   });
 
   it('a key or passphrase in the config is refused', async () => {

@@ -29,7 +29,7 @@ runStorageProviderConformance(
         address: vault.url,
         auth: { token: vault.rootToken },
         tls: { ca: vault.caCertPem! },
-        pathPrefix: `conformance/run-${++run}`,
+        prefix: `conformance/run-${++run}`,
         logger,
       });
       await provider.connect();
@@ -68,7 +68,7 @@ runBehaviourMatrix(
         ...common,
         address: target.kind === 'elsewhere' ? target.url : matrixVault.url,
         auth: { token },
-        pathPrefix: `matrix/${policy}`,
+        prefix: `matrix/${policy}`,
         ...(target.kind === 'untrusted' ? {} : { tls: { ca: matrixVault.caCertPem! } }),
       });
       return {

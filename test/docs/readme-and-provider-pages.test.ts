@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PROVIDER_NAMES } from '../../src/core/factory.js';
 import type { ProviderCapabilities, StorageProvider } from '../../src/core/provider.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AZURE_CREDENTIAL_TYPES, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
@@ -10,6 +9,7 @@ import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { LocalStorageProvider } from '../../src/providers/local.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { PROVIDER_NAMES } from '../../src/providers/registry.js';
 import { ROOT } from '../cli/helpers.js';
 
 /** Builds each provider with the options given (constructors do no I/O), to read its capabilities. */
@@ -157,7 +157,7 @@ describe('each provider page states the limits the code enforces', () => {
   // The prefix takes room from the id in backends with short names: the page states the name limit, the
   // id limit plus the prefix.
   const prefixed: Record<string, { options: Record<string, unknown>; length: number }> = {
-    'azure-key-vault': { options: { namePrefix: 'p' }, length: 1 },
+    'azure-key-vault': { options: { prefix: 'p' }, length: 1 },
     kubernetes: { options: { prefix: 'p' }, length: 1 },
   };
 

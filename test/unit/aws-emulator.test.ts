@@ -17,8 +17,8 @@ import {
   SecretsManagerClient,
   type SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { AwsSecretsManagerEmulator, cliEmulator } from '../../src/testing/emulators/aws.js';
 import { computeSigV4Signature } from '../../src/testing/emulators/aws-sigv4.js';
 

@@ -8,10 +8,10 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EncryptedData } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { encodeCredentialName } from '../../src/core/name-mapping.js';
 import { type AzureKeyVaultOptions, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { AzureKeyVaultEmulator, cliEmulator } from '../../src/testing/emulators/azure.js';
 
 const data = (text = 'value'): EncryptedData => ({
@@ -503,7 +503,7 @@ describe('azure-key-vault: RBAC, soft delete, limits, paging', () => {
   });
 
   it('refuses an id too long after mapping with InvalidId naming the limit, and applies the prefix', async () => {
-    const prefixed = new AzureKeyVaultProvider(secretOptions(emulator, { namePrefix: 'app1-' }));
+    const prefixed = new AzureKeyVaultProvider(secretOptions(emulator, { prefix: 'app1-' }));
     assert.equal(prefixed.capabilities.maxIdBytes, 122);
     const before = emulator.vault.requests.length;
     const error = await rejectsWith(prefixed.retrieve('A'.repeat(70)), 'InvalidId');
@@ -654,7 +654,7 @@ describe('azure-key-vault: options', () => {
         vaultUrl: 'http://my-vault.vault.azure.net',
         credential: { type: 'client-secret', clientId: 'x' } as never,
         softDeletePolicy: 'keep' as never,
-        namePrefix: 'Bad_Prefix',
+        prefix: 'Bad_Prefix',
         authorityHost: 'http://login.example',
         vualtUrl: 'typo',
       } as AzureKeyVaultOptions);
@@ -667,7 +667,7 @@ describe('azure-key-vault: options', () => {
         'vaultUrl',
         'credential.clientSecret',
         'softDeletePolicy',
-        'namePrefix',
+        'prefix',
         'authorityHost',
         'vualtUrl',
       ]) {

@@ -8,14 +8,16 @@ import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import type { CliInput, CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/run.js';
+import { DEFAULT_MAX_SOCKETS } from '../../src/core/connection-pool.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { FILE_SIZE_LIMITS } from '../../src/core/files.js';
 import { createMetadata } from '../../src/core/metadata.js';
-import { openCredentialStore } from '../../src/core/store.js';
+import { openCredentialStore } from '../../src/providers/factory.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
-import { ServiceAccountToken } from '../../src/providers/kubernetes-secrets-auth.js';
+import { resolveKubeAccess, ServiceAccountToken } from '../../src/providers/kubernetes-secrets-auth.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 import { VaultEmulator } from '../../src/testing/emulators/vault.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nebula-bounded-'));
@@ -134,7 +136,7 @@ describe('FIFOs never block: the process finishes and can exit', () => {
   it('a FIFO as the key file of openCredentialStore', async () => {
     const keyFile = fifo('key');
     const { out, hung } = await runInChild(`
-      const { openCredentialStore } = await import(SRC + 'core/store.js');
+      const { openCredentialStore } = await import(SRC + 'providers/factory.js');
       try {
         await openCredentialStore({ storage: { provider: 'memory' }, encryption: { keyFile: ${JSON.stringify(keyFile)} } });
         console.log('opened');
@@ -200,6 +202,61 @@ describe('FIFOs never block: the process finishes and can exit', () => {
     const lines = out.trim().split('\n');
     assert.match(lines[0] ?? '', /^InvalidConfig .*FIFO/, out);
     assert.match(lines[1] ?? '', /^InvalidConfig .*FIFO/, out);
+  });
+
+  it('reads the files a kubeconfig names once, relative to it, and hands them to the client inline', async () => {
+    const dir = directory('kube');
+    const pem = createTestCertificateAuthority().caCertPem;
+    writeFileSync(join(dir, 'ca.pem'), pem);
+    writeFileSync(
+      join(dir, 'config'),
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:6443", certificate-authority: ca.pem } }]',
+        'users: [{ name: u, user: { token: t } }]',
+        'contexts: [{ name: x, context: { cluster: c, user: u, namespace: apps } }]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const sdk = await import('@kubernetes/client-node');
+    const access = await resolveKubeAccess(sdk, {
+      inCluster: false,
+      kubeconfigPath: join(dir, 'config'),
+      context: undefined,
+      namespace: undefined,
+      serviceAccountDir: '/nonexistent',
+      tokenRefreshMs: 1000,
+      tls: undefined,
+      dangerouslyAllowInsecureHttp: false,
+      maxSockets: DEFAULT_MAX_SOCKETS,
+    });
+    const cluster = access.kubeConfig.getCurrentCluster()!;
+    // client-node would re-read a named file synchronously on every request; inline data it never reads.
+    assert.equal(cluster.caFile, undefined);
+    assert.equal(Buffer.from(cluster.caData!, 'base64').toString('utf8'), pem);
+    assert.equal(access.namespace, 'apps');
+    access.agent?.destroy();
+  });
+
+  it('a FIFO as kubeconfigPath or in KUBECONFIG, and an oversize kubeconfig', async () => {
+    const config = fifo('kubeconfig');
+    const big = oversize('kubeconfig-big', FILE_SIZE_LIMITS.kubeconfig + 1);
+    const { out, hung } = await runInChild(`
+      const auth = await import(SRC + 'providers/kubernetes-secrets-auth.js');
+      const sdk = await import('@kubernetes/client-node');
+      const options = (kubeconfigPath) => ({ inCluster: false, kubeconfigPath, context: undefined, namespace: undefined,
+        serviceAccountDir: '/nonexistent', tokenRefreshMs: 1000, tls: undefined, allowInsecureHttp: false });
+      for (const [path, env] of [[${JSON.stringify(config)}, {}], [undefined, { KUBECONFIG: ${JSON.stringify(config)} }],
+        [${JSON.stringify(big)}, {}]]) {
+        try { await auth.resolveKubeAccess(sdk, options(path), undefined, env); console.log('resolved'); }
+        catch (e) { console.log(e.code, e.message); }
+      }`);
+    assert.equal(hung, false, 'a FIFO kubeconfig hung the provider');
+    const lines = out.trim().split('\n');
+    assert.match(lines[0] ?? '', /^InvalidConfig .*kubeconfigPath.*FIFO/, out);
+    assert.match(lines[1] ?? '', /^InvalidConfig .*KUBECONFIG.*FIFO/, out);
+    assert.match(lines[2] ?? '', /^InvalidConfig .*kubeconfig.*bytes/, out);
   });
 });
 

@@ -7,9 +7,8 @@ import { describe, it } from 'node:test';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { asyncDisposeSymbol, disposeSymbol } from '../../src/core/dispose.js';
 import { isStorageError } from '../../src/core/errors.js';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { SecretString } from '../../src/core/secret-string.js';
-import { openCredentialStore } from '../../src/core/store.js';
+import { createStorageProvider, openCredentialStore } from '../../src/providers/factory.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 
 const closed = (e: unknown) => isStorageError(e, 'Unsupported') && /was closed/.test((e as Error).message);

@@ -3,7 +3,8 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { CredentialStore, credentialAssociatedData, openCredentialStore } from '../../src/core/store.js';
+import { CredentialStore, credentialAssociatedData } from '../../src/core/store.js';
+import { openCredentialStore } from '../../src/providers/factory.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof StorageError && e.code === code;

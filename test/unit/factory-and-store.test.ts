@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { createStorageProvider, PROVIDER_NAMES } from '../../src/core/factory.js';
-import { CredentialStore, openCredentialStore, readKeyFile } from '../../src/core/store.js';
+import { CredentialStore, readKeyFile } from '../../src/core/store.js';
+import { createStorageProvider, openCredentialStore } from '../../src/providers/factory.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { PROVIDER_NAMES } from '../../src/providers/registry.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof StorageError && e.code === code;
 

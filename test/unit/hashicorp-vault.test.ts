@@ -9,9 +9,9 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import type { EncryptedData } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
-import { createStorageProvider } from '../../src/core/factory.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { SecretString } from '../../src/core/secret-string.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { type HashiCorpVaultOptions, HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 import { cliEmulator, VaultEmulator, type VaultEmulatorOptions } from '../../src/testing/emulators/vault.js';
@@ -512,6 +512,29 @@ describe('HashiCorpVaultProvider errors', () => {
     });
     const t = await traced(vault, () => p.retrieve('k'));
     assert.equal(t.length, 3);
+    await p.close();
+  });
+
+  it('a sealed Vault at connect is Unavailable, retried per policy; connect succeeds once unsealed', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1), { autoAdvance: true });
+    const vault = await emulator();
+    vault.sealed = true;
+    const p = provider(vault, { clock, retry: { maxRetries: 2, baseDelayMs: 10 } });
+    const before = vault.count();
+    const sealed = await rejectsWith(p.connect(), 'Unavailable');
+    assert.equal(sealed.retryable, true);
+    assert.equal(sealed.operation, 'connect');
+    assert.equal(sealed.details.backendCode, 'sealed');
+    assert.equal(sealed.details.attempts, 3);
+    assert.equal(vault.count() - before, 3, 'one lookup-self per attempt');
+    vault.sealed = false;
+    vault.faults.add({
+      action: { kind: 'status', status: 503, body: { errors: ['Vault is sealed'] } },
+      times: 2,
+    });
+    const t = await traced(vault, () => p.connect());
+    assert.deepEqual(t, Array(3).fill('GET /v1/auth/token/lookup-self'));
+    await p.store('k', data(), createMetadata());
     await p.close();
   });
 

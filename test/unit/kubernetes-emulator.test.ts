@@ -5,7 +5,7 @@ import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
-import { createStorageProvider } from '../../src/core/factory.js';
+import { createStorageProvider } from '../../src/providers/factory.js';
 import { cliEmulator, KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 
 const run = promisify(execFile);

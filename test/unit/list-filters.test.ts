@@ -119,3 +119,30 @@ describe('list filters are validated like metadata, the same on every provider',
     assert.equal(listed, 0);
   });
 });
+
+describe('matchesFilter is the one matcher every provider uses', () => {
+  const created = new Date('2026-03-01T00:00:00.000Z');
+  it('decides tags exactly (no prefix match, no inherited keys) and the creation bounds inclusively', () => {
+    const facts = { tags: { env: 'prod', team: 'pay' }, createdAt: created };
+    assert.equal(metadataModule.matchesFilter(facts, { tags: { env: 'prod' } }), true);
+    assert.equal(metadataModule.matchesFilter(facts, { tags: { env: 'pro' } }), false);
+    assert.equal(metadataModule.matchesFilter(facts, { tags: { toString: 'x' } }), false);
+    assert.equal(
+      metadataModule.matchesFilter(facts, { createdAfter: created, createdBefore: created }),
+      true,
+    );
+    assert.equal(
+      metadataModule.matchesFilter(facts, { createdAfter: new Date(created.getTime() + 1) }),
+      false,
+    );
+  });
+  it('a listing that does not know the creation time fails every creation bound, and only those', () => {
+    const facts = { tags: { env: 'prod' } };
+    assert.equal(metadataModule.matchesFilter(facts, { tags: { env: 'prod' } }), true);
+    assert.equal(metadataModule.matchesFilter(facts, { createdAfter: new Date(0) }), false);
+    assert.equal(metadataModule.matchesFilter(facts, { createdBefore: created }), false);
+    assert.equal(metadataModule.filterBoundsCreation({ tags: { env: 'prod' } }), false);
+    assert.equal(metadataModule.filterBoundsCreation({ createdBefore: created }), true);
+    assert.equal(metadataModule.filterBoundsCreation(undefined), false);
+  });
+});

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StorageError } from '../../src/core/errors.js';
 import { bridgeMetricsToOpenTelemetry, StorageMetrics } from '../../src/core/metrics.js';
-import { OptionsValidator } from '../../src/core/options.js';
 
 describe('StorageMetrics', () => {
   it('keeps counts, errors by code, retries and latency quantiles per provider and operation', () => {
@@ -63,31 +61,5 @@ describe('StorageMetrics', () => {
         attributes: { provider: 'vault', operation: 'retrieve' },
       },
     ]);
-  });
-});
-
-describe('OptionsValidator', () => {
-  it('reports every problem at once, with paths and suggestions', () => {
-    const v = new OptionsValidator('example', {
-      regin: 'eu-west-1',
-      timeouts: { readMs: -5 },
-      retry: { maxRetries: 100 },
-      port: 'x',
-      logger: {},
-    });
-    v.noUnknownKeys(['region', 'port']);
-    v.string('region', { required: true });
-    v.number('port', { min: 1, max: 65535, integer: true });
-    v.common();
-    let error: unknown;
-    try {
-      v.throwIfInvalid();
-    } catch (e) {
-      error = e;
-    }
-    assert.ok(error instanceof StorageError && error.code === 'InvalidConfig');
-    const paths = (error.details.issues ?? []).map((i) => i.path).sort();
-    assert.deepEqual(paths, ['logger', 'port', 'regin', 'region', 'retry.maxRetries', 'timeouts.readMs']);
-    assert.match(error.message, /did you mean "region"/);
   });
 });

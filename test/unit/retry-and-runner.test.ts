@@ -4,8 +4,8 @@ import { ManualClock } from '../../src/core/clock.js';
 import { StorageError } from '../../src/core/errors.js';
 import type { StorageMetrics } from '../../src/core/metrics.js';
 import { OperationRunner } from '../../src/core/operation.js';
-import { type CommonProviderOptions, OptionsValidator } from '../../src/core/options.js';
-import { DEFAULT_RETRY_POLICY, resolveRetryPolicy, retryDelayMs } from '../../src/core/retry.js';
+import { type CommonProviderOptions, resolveCommonOptions } from '../../src/core/options.js';
+import { DEFAULT_RETRY_POLICY, retryDelayMs } from '../../src/core/retry.js';
 
 function runner(options: CommonProviderOptions = {}): {
   run: OperationRunner;
@@ -13,7 +13,7 @@ function runner(options: CommonProviderOptions = {}): {
   metrics: StorageMetrics;
 } {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock(0, { autoAdvance: true });
-  const common = new OptionsValidator('test', { ...options, clock }).common();
+  const common = resolveCommonOptions('test', { ...options, clock });
   const run = new OperationRunner(
     'test',
     common,
@@ -52,9 +52,15 @@ describe('retryDelayMs', () => {
   });
 
   it('validates every field and reports them all', () => {
-    const { issues } = resolveRetryPolicy({ maxRetries: -1, baseDelayMs: 0, multiplier: 50, jitter: 2 });
+    let error: unknown;
+    try {
+      resolveCommonOptions('test', { retry: { maxRetries: -1, baseDelayMs: 0, multiplier: 50, jitter: 2 } });
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof StorageError && error.code === 'InvalidConfig');
     assert.deepEqual(
-      issues.map((i) => i.path),
+      (error.details.issues ?? []).map((i) => i.path),
       ['retry.maxRetries', 'retry.baseDelayMs', 'retry.multiplier', 'retry.jitter'],
     );
   });

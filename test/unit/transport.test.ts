@@ -8,7 +8,8 @@ import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import { StorageError } from '../../src/core/errors.js';
 import { StorageMetrics } from '../../src/core/metrics.js';
-import { OptionsValidator } from '../../src/core/options.js';
+import { defineProviderOptions } from '../../src/core/options.js';
+import { option } from '../../src/core/options-schema.js';
 import {
   backendError,
   classifyHttpStatus,
@@ -22,7 +23,7 @@ import {
   isLoopbackHost,
   loadCaBundle,
   pemCertificatesProblem,
-  readTlsOptions,
+  tlsOptions,
 } from '../../src/core/transport-security.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 import { closedLoopbackPort } from '../../src/testing/emulator-kit/server.js';
@@ -316,20 +317,25 @@ describe('CA bundles', () => {
   });
 
   it('validates the tls option object with every problem at once', () => {
-    const v = new OptionsValidator('example', {
-      tls: { ca: 'nope', caFil: '/x', rejectUnauthorized: false },
+    const schema = defineProviderOptions('example', {
+      tls: tlsOptions(
+        { caFile: 'CA file' },
+        { rejectUnauthorized: option.boolean({ doc: 'verify', default: true }) },
+      ),
     });
-    readTlsOptions(v, ['rejectUnauthorized']);
-    assert.deepEqual(
-      v.issues.map((i) => i.path),
-      ['tls.caFil', 'tls.ca'],
-    );
-    const notObject = new OptionsValidator('example', { tls: '/etc/ca.pem' });
-    assert.equal(readTlsOptions(notObject), undefined);
-    assert.deepEqual(
-      notObject.issues.map((i) => i.path),
-      ['tls'],
-    );
+    const paths = (options: unknown) => {
+      try {
+        schema.resolve(options, { env: {} });
+      } catch (error) {
+        return ((error as StorageError).details.issues ?? []).map((i) => i.path);
+      }
+      return [];
+    };
+    assert.deepEqual(paths({ tls: { ca: 'nope', caFil: '/x', rejectUnauthorized: false } }), [
+      'tls.caFil',
+      'tls.ca',
+    ]);
+    assert.deepEqual(paths({ tls: '/etc/ca.pem' }), ['tls']);
   });
 
   it('loads tls.ca and tls.caFile together, and refuses a file that is not PEM, naming the option', async () => {

@@ -1,20 +1,12 @@
 import { StorageError } from '../../core/errors.js';
-import type { CliEmulator, RunningCliEmulator } from '../../testing/emulator-kit/cli-contract.js';
+import { EMULATORS } from '../../providers/registry.js';
+import type { RunningCliEmulator } from '../../testing/emulator-kit/cli-contract.js';
 import { parseInteger } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { EXIT_OK, UsageError } from '../exit-codes.js';
 
-// One loader per service, each imported only when asked for, so no emulator (and nothing the emulators
-// need) is on the start-up path of the other commands.
-const EMULATOR_LOADERS = {
-  aws: async () => (await import('../../testing/emulators/aws.js')).cliEmulator,
-  azure: async () => (await import('../../testing/emulators/azure.js')).cliEmulator,
-  vault: async () => (await import('../../testing/emulators/vault.js')).cliEmulator,
-  kubernetes: async () => (await import('../../testing/emulators/kubernetes.js')).cliEmulator,
-} satisfies Record<string, () => Promise<CliEmulator>>;
-
-/** The services `emulator` knows. */
-export const EMULATED_SERVICES = Object.keys(EMULATOR_LOADERS) as (keyof typeof EMULATOR_LOADERS)[];
+/** The services `emulator` knows: the provider registry's emulators, each loaded only when asked for. */
+export const EMULATED_SERVICES: readonly string[] = EMULATORS.map((e) => e.name);
 
 /** `emulator <service>`: start it, print its JSON line, run until SIGINT/SIGTERM, stop it. */
 export async function emulator(ctx: CommandContext): Promise<number> {
@@ -22,14 +14,15 @@ export async function emulator(ctx: CommandContext): Promise<number> {
   if (service === undefined || rest.length > 0) {
     throw new UsageError(`"emulator" takes one service: ${EMULATED_SERVICES.join(', ')}`, 'emulator');
   }
-  if (!(EMULATED_SERVICES as readonly string[]).includes(service)) {
+  const registered = EMULATORS.find((e) => e.name === service);
+  if (!registered) {
     throw new UsageError(
       `unknown service "${service}": the emulators are ${EMULATED_SERVICES.join(', ')}`,
       'emulator',
     );
   }
   const port = parseInteger(ctx.options.port, 'port', 'emulator');
-  const module = await loadEmulator(service);
+  const module = await registered.load();
   // Listening for SIGINT/SIGTERM before starting: a signal that arrives during start-up still stops the
   // emulator (and removes its temporary files) once it is up.
   const stopping = ctx.io.waitForStop ? ctx.io.waitForStop() : Promise.resolve('end');
@@ -44,10 +37,6 @@ export async function emulator(ctx: CommandContext): Promise<number> {
   await running.stop();
   if (ctx.debug) ctx.io.stderr.write(`emulator stopped (${stop})\n`);
   return EXIT_OK;
-}
-
-function loadEmulator(service: string): Promise<CliEmulator> {
-  return EMULATOR_LOADERS[service as keyof typeof EMULATOR_LOADERS]();
 }
 
 /** A listen error (by its `code`, `port` and `address` fields) as the option mistake it is. */

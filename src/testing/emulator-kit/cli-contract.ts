@@ -21,7 +21,8 @@ export interface RunningCliEmulator {
  * start any of them the same way.
  */
 export interface CliEmulator {
-  service: 'aws' | 'azure' | 'vault' | 'kubernetes';
+  /** The name `nebula-credential emulator <name>` takes (the provider registry's emulator name). */
+  service: string;
   start(args: CliEmulatorArgs): Promise<RunningCliEmulator>;
 }
 

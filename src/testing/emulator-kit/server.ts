@@ -206,8 +206,14 @@ export class EmulatorHttpServer {
       left -= chunk.length;
       if (!res.write(chunk)) {
         await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // One pair of listeners per wait, removed after it: a long body waits thousands of times.
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       }
     };

@@ -9,6 +9,7 @@ export {
   BaseStorageProvider,
   type ProviderInit,
   type ProviderOperationOptions,
+  type StoreAttemptOptions,
 } from './core/base-provider.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
 export { DEFAULT_MAX_SOCKETS, MAX_SOCKETS_OPTION, maxSocketsOption } from './core/connection-pool.js';

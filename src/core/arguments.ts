@@ -81,3 +81,21 @@ export function checkOptionsObject(
 
 // Option names are identifiers; anything else is echoed only as "a key with unusual characters".
 const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+
+/**
+ * Checks the version number of a provider-only read (`retrieveVersion(id, 3)`): a whole number from 1,
+ * refused with `InvalidConfig` before any request.
+ *
+ * @example
+ * ```ts
+ * import { assertVersionNumber } from './arguments.js';
+ * assertVersionNumber(3, 'hashicorp-vault'); // passes
+ * assertVersionNumber(0, 'hashicorp-vault'); // throws InvalidConfig
+ * ```
+ */
+export function assertVersionNumber(version: unknown, provider: string): asserts version is number {
+  if (typeof version === 'number' && Number.isInteger(version) && version >= 1) return;
+  throw invalidArgument(`version must be a whole number from 1 (got ${describeValue(version)})`, 'retrieve', {
+    path: 'version',
+  }).withContext({ provider });
+}

@@ -1,3 +1,4 @@
+import { assertVersionNumber } from '../core/arguments.js';
 import { BaseStorageProvider } from '../core/base-provider.js';
 import { type EncryptedData, encryptedDataFromJson } from '../core/crypto.js';
 import {
@@ -193,14 +194,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     version: number,
     context?: CredentialContext,
   ): Promise<StoredCredential> {
-    if (!Number.isInteger(version) || version < 1) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message: 'version must be a whole number from 1',
-        provider: PROVIDER_NAME,
-        operation: 'retrieve',
-      });
-    }
+    assertVersionNumber(version, PROVIDER_NAME);
     return this.runProviderOperation('retrieve', idLike, (id, a) => this.#read(id, a, version), { context });
   }
 

@@ -8,6 +8,11 @@ import {
   AWS_SECRETS_MANAGER_SDK,
 } from './aws-secrets-manager-options.js';
 import { AZURE_KEY_VAULT, AZURE_KEY_VAULT_OPTIONS, AZURE_KEY_VAULT_SDKS } from './azure-key-vault-options.js';
+import {
+  GCP_SECRET_MANAGER,
+  GCP_SECRET_MANAGER_OPTIONS,
+  GCP_SECRET_MANAGER_SDK,
+} from './gcp-secret-manager-options.js';
 import { HASHICORP_VAULT, HASHICORP_VAULT_OPTIONS } from './hashicorp-vault-options.js';
 import { KUBERNETES, KUBERNETES_OPTIONS, KUBERNETES_SDK } from './kubernetes-secrets-options.js';
 import { LOCAL, LOCAL_OPTIONS } from './local-options.js';
@@ -98,6 +103,16 @@ export const PROVIDER_REGISTRY = [
       load: async () => (await import('../testing/emulators/kubernetes.js')).cliEmulator,
     },
     docs: 'docs/providers/kubernetes-secrets.md',
+  }),
+  defineProvider({
+    name: GCP_SECRET_MANAGER,
+    module: 'providers/gcp-secret-manager',
+    subpath: './gcp',
+    load: async () => (await import('./gcp-secret-manager.js')).GcpSecretManagerProvider,
+    options: GCP_SECRET_MANAGER_OPTIONS,
+    peers: [GCP_SECRET_MANAGER_SDK],
+    emulator: { name: 'gcp', load: async () => (await import('../testing/emulators/gcp.js')).cliEmulator },
+    docs: 'docs/providers/gcp-secret-manager.md',
   }),
 ] as const;
 

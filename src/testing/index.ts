@@ -64,6 +64,18 @@ export {
   cliEmulator as azureCliEmulator,
 } from './emulators/azure.js';
 export {
+  cliEmulator as gcpCliEmulator,
+  GCP_RPC_PERMISSIONS,
+  GCP_SECRET_MANAGER_ROLES,
+  type GcpFaultOptions,
+  type GcpRecordedRequest,
+  type GcpRpc,
+  GcpSecretManagerEmulator,
+  type GcpSecretManagerEmulatorOptions,
+  type GcpServiceAccount,
+} from './emulators/gcp.js';
+export { GcpError, type GoogleErrorDetail, type GrpcStatusName } from './emulators/gcp-status.js';
+export {
   cliEmulator as kubernetesCliEmulator,
   type KubePolicyRule,
   KubernetesEmulator,

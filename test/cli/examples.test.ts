@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { EMULATORS } from '../../src/providers/registry.js';
 import { cliEnv, ROOT, tempHome } from './helpers.js';
 
 // The examples import 'nebula-credential' (the package's own name), which resolves to dist/: they run
@@ -36,7 +37,8 @@ describe('examples and the quick start (against dist/)', () => {
     }
   });
 
-  for (const service of ['aws', 'azure', 'vault', 'kubernetes']) {
+  // Every provider with an emulator has an example named after it.
+  for (const service of EMULATORS.map((e) => e.name)) {
     const skip = built ? false : 'dist/ not built';
     it(`examples/${service}.mjs runs against its emulator`, { skip }, async () => {
       const { home, cleanup } = await tempHome();

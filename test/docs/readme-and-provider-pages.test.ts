@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { ProviderCapabilities, StorageProvider } from '../../src/core/provider.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AZURE_CREDENTIAL_TYPES, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
+import { GcpSecretManagerProvider } from '../../src/providers/gcp-secret-manager.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { LocalStorageProvider } from '../../src/providers/local.js';
@@ -26,6 +27,7 @@ const BUILD: Record<string, (options?: Record<string, unknown>) => StorageProvid
       ...o,
     } as never),
   kubernetes: (o) => new KubernetesSecretsProvider({ namespace: 'docs', ...o }),
+  'gcp-secret-manager': (o) => new GcpSecretManagerProvider({ projectId: 'docs-test', ...o } as never),
 };
 
 const capabilities = (name: string, options?: Record<string, unknown>): ProviderCapabilities => {
@@ -102,6 +104,11 @@ const AUTH: Record<string, { options: Record<string, unknown>; words: RegExp }[]
     { options: { inCluster: true }, words: /in-cluster service account/ },
     { options: { inCluster: false, kubeconfigPath: '/k' }, words: /kubeconfig/ },
   ],
+  'gcp-secret-manager': [
+    { options: {}, words: /Application Default Credentials/ },
+    { options: { credentialsFile: '/k.json' }, words: /key file/ },
+    { options: { credentials: { type: 'service_account' } }, words: /explicit key/ },
+  ],
   local: [],
   memory: [],
 };
@@ -153,12 +160,14 @@ describe('each provider page states the limits the code enforces', () => {
     'azure-key-vault': 'azure-key-vault.md',
     'hashicorp-vault': 'hashicorp-vault.md',
     kubernetes: 'kubernetes-secrets.md',
+    'gcp-secret-manager': 'gcp-secret-manager.md',
   };
   // The prefix takes room from the id in backends with short names: the page states the name limit, the
   // id limit plus the prefix.
   const prefixed: Record<string, { options: Record<string, unknown>; length: number }> = {
     'azure-key-vault': { options: { prefix: 'p' }, length: 1 },
     kubernetes: { options: { prefix: 'p' }, length: 1 },
+    'gcp-secret-manager': { options: { prefix: 'p' }, length: 1 },
   };
 
   for (const [name, file] of Object.entries(pages)) {

@@ -180,6 +180,22 @@ export class EmulatorHttpServer {
     return { url: this.#url, port };
   }
 
+  /**
+   * Serves a connection another listener accepted (and, for TLS, already decrypted) instead of listening
+   * itself: a front door that speaks several protocols on one port, as Google's endpoints serve gRPC and
+   * REST on :443, hands the HTTP/1.1 ones here. `url` is the front door's base URL.
+   *
+   * @example
+   * ```ts
+   * const rest = new EmulatorHttpServer({}, handler);
+   * tlsServer.on('secureConnection', (socket) => rest.serveConnection(socket, 'https://127.0.0.1:8443'));
+   * ```
+   */
+  serveConnection(socket: Socket, url: string): void {
+    this.#url ??= url;
+    this.#server.emit(this.ca ? 'secureConnection' : 'connection', socket);
+  }
+
   /** Closes every connection and the server, and removes the files of a CA it generated. Idempotent. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();

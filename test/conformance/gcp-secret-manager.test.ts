@@ -35,6 +35,7 @@ for (const transport of ['grpc', 'rest'] as const) {
         return provider;
       },
       requestCount: () => emulator.count(),
+      facadeRequests: { putNew: 4, putOverwrite: 2, get: 1 },
     },
   );
 }

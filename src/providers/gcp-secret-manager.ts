@@ -303,6 +303,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         this.#tokens,
         ca,
         responseBodyLimit(this.capabilities.maxCredentialSize),
+        s.maxSockets,
       );
       await this.#client.initialize();
     }

@@ -6,10 +6,12 @@ import { createMetadata } from '../../src/core/metadata.js';
 import type { StorageProvider } from '../../src/core/provider.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
+import { GcpSecretManagerProvider } from '../../src/providers/gcp-secret-manager.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
+import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { VaultEmulator } from '../../src/testing/emulators/vault.js';
 
@@ -51,6 +53,17 @@ const cases: Case[] = [
     },
     build: (maxSockets) =>
       new AzureKeyVaultProvider({ vaultUrl: 'https://v.vault.azure.net', maxSockets } as never),
+  },
+  {
+    // REST: its calls share the pool; gRPC multiplexes every call over one HTTP/2 connection.
+    name: 'gcp-secret-manager (rest)',
+    async start(maxSockets) {
+      const emulator = new GcpSecretManagerEmulator();
+      await emulator.start();
+      const provider = new GcpSecretManagerProvider({ ...emulator.providerOptions('rest'), maxSockets });
+      return { provider, connections: () => emulator.connections.rest, stop: () => emulator.stop() };
+    },
+    build: (maxSockets) => new GcpSecretManagerProvider({ projectId: 'p', maxSockets } as never),
   },
   {
     name: 'hashicorp-vault',

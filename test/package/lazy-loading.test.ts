@@ -77,6 +77,15 @@ describe('optional cloud SDKs load lazily', () => {
     );
   });
 
+  it('importing nebula-credential/testing loads no gRPC or Google package (the GCP emulator loads them when it starts)', () => {
+    const urls = loadedModules(`await import('nebula-credential/testing');`);
+    assert.ok(urls.some((u) => u.endsWith('/dist/testing/index.js')));
+    assert.deepEqual(
+      urls.filter((u) => /node_modules\/(@grpc|@google-cloud|google-gax|google-auth-library)\//.test(u)),
+      [],
+    );
+  });
+
   it('detects a cloud SDK when one is imported (the probe works)', () => {
     const urls = loadedModules(`await import('@aws-sdk/client-secrets-manager');`);
     assert.ok(urls.some((u) => CLOUD_SDK.test(u)));

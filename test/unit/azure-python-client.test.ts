@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
+import { runPythonJson } from './child-client.js';
 
 // A second, independent client (Python's azure-keyvault-secrets and azure-identity, Debian's python3-azure)
 // against the emulator: the emulator must serve Azure's clients, not only the one the provider uses.
@@ -68,34 +66,12 @@ describe('Azure Key Vault emulator: Python azure-keyvault-secrets client', { ski
   });
   after(() => emulator?.stop());
 
-  async function runPython(
-    source: string,
-    extraEnv: Record<string, string>,
-  ): Promise<Record<string, unknown>> {
-    const dir = mkdtempSync(join(tmpdir(), 'nebula-py-'));
-    const script = join(dir, 'client.py');
-    writeFileSync(script, source);
-    const env = {
-      PATH: process.env['PATH'] ?? '',
-      HOME: dir,
+  const runPython = (source: string, extraEnv: Record<string, string>) =>
+    runPythonJson(python!, source, {
       EMU_VAULT: emulator.vaultUrl,
       EMU_CA: emulator.caCertPath,
       ...extraEnv,
-    };
-    // Asynchronous on purpose: the emulator answers from this process's event loop.
-    const child = spawn(python!, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
     });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0, stderr.slice(-2000));
-    return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-  }
 
   it('sets, gets, versions, pages, deletes, recovers and purges through the Python SDK (managed identity)', async () => {
     const out = await runPython(SCRIPT, emulator.appServiceEnvironment());

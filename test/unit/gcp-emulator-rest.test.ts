@@ -335,7 +335,7 @@ describe('GCP Secret Manager emulator: the REST API and OAuth as documented', ()
       deniedBody.error.message,
       "Permission 'secretmanager.secrets.list' denied for resource 'projects/docs-project' (or it may not exist).",
     );
-    assert.deepEqual(((deniedBody.error.details ?? [])[0] as { metadata: unknown }).metadata, {
+    assert.deepEqual((deniedBody.error.details![0] as { metadata: unknown }).metadata, {
       permission: 'secretmanager.secrets.list',
       resource: 'projects/docs-project',
     });
@@ -447,7 +447,7 @@ describe('GCP Secret Manager emulator: the REST API and OAuth as documented', ()
     const expired = await api('projects/docs-project/secrets');
     assert.equal(expired.status, 401);
     assert.equal(
-      (((expired.json as ErrorBody).error.details ?? [])[0] as { reason: string }).reason,
+      ((expired.json as ErrorBody).error.details![0] as { reason: string }).reason,
       'ACCESS_TOKEN_EXPIRED',
     );
     const renewed = await grant(signJwt(key['private_key']!, claims()));

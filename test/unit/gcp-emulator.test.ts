@@ -125,6 +125,10 @@ for (const transport of ['grpc', 'rest'] as const) {
         assert.equal(error['code'], 3, `${bad.secretId}: ${error.message}`);
       }
       assert.deepEqual(e.secretIds().includes('bad-label'), false);
+      const regional = await rejection(client.getSecret({ name: `${parent}/locations/us-east1/secrets/x` }));
+      assert.equal(regional['code'], 12, 'regional secrets are not emulated: UNIMPLEMENTED');
+      const iam = await rejection(client.getIamPolicy({ resource: `${parent}/secrets/empty` }));
+      assert.equal(iam['code'], 12, 'nor are the IAM policy methods');
     });
 
     it('verifies the payload CRC32C and the 64 KiB limit on AddSecretVersion', async () => {

@@ -264,8 +264,12 @@ export class GcpAuthority {
       return true;
     }
     const text = request.body.toString('utf8');
-    const form = String(request.headers['content-type'] ?? '').includes('json')
-      ? new URLSearchParams(Object.entries((parseJsonObject(text) ?? {}) as Record<string, string>))
+    // A form is what clients send; a JSON body is accepted too.
+    const json = String(request.headers['content-type'] ?? '').includes('json')
+      ? parseJsonObject(text)
+      : undefined;
+    const form = json
+      ? new URLSearchParams(Object.entries(json).map(([k, v]): [string, string] => [k, String(v)]))
       : new URLSearchParams(text);
     const grant = form.get('grant_type');
     if (grant !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { RecordedRequest } from '../emulator-kit/server.js';
+import { type RecordedRequest, sendJson } from '../emulator-kit/server.js';
 import type { ApiRequest } from './gcp-api.js';
 import type { GcpRpc } from './gcp-iam.js';
 import { GcpError, restErrorBody } from './gcp-status.js';
@@ -237,9 +237,7 @@ export function sendRestJson(
   message: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const text = JSON.stringify(message);
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+  sendJson(res, status, message, { 'content-type': JSON_TYPE, ...headers });
 }
 
 /** Writes Google's JSON error body for an error. */

@@ -64,11 +64,14 @@ export type GoogleErrorDetail =
  * ```
  */
 export class GcpError extends Error {
+  /** The google.rpc.Code name, e.g. `NOT_FOUND`. */
   readonly status: GrpcStatusName;
+  /** The typed details (google.rpc.Status.details) both transports carry. */
   readonly details: readonly GoogleErrorDetail[];
   /** Extra HTTP response headers for REST (e.g. `retry-after`, `www-authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
 
+  /** An error with its status name, message, details and extra REST headers. */
   constructor(
     status: GrpcStatusName,
     message: string,
@@ -81,10 +84,12 @@ export class GcpError extends Error {
     this.headers = headers;
   }
 
+  /** The numeric gRPC status code. */
   get code(): number {
     return GRPC_CODES[this.status].code;
   }
 
+  /** The HTTP status Google's REST front end answers with. */
   get httpStatus(): number {
     return GRPC_CODES[this.status].http;
   }

@@ -3,7 +3,12 @@ import type { ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import { type Clock, systemClock } from '../../core/clock.js';
-import type { CliEmulator, CliEmulatorArgs, RunningCliEmulator } from '../emulator-kit/cli-contract.js';
+import {
+  type CliEmulator,
+  type CliEmulatorArgs,
+  type RunningCliEmulator,
+  startOrStop,
+} from '../emulator-kit/cli-contract.js';
 import {
   EmulatorHttpServer,
   type FaultAction,
@@ -70,7 +75,14 @@ export interface GcpRecordedRequest extends RecordedRequest {
   rpc: GcpRpc;
 }
 
-/** Which API calls a fault helper affects. */
+/** Which API calls a fault helper affects.
+ *
+ * @example
+ * ```ts
+ * const options: GcpFaultOptions = { rpc: 'AccessSecretVersion', transport: 'grpc', times: 2 };
+ * emulator.fail('unavailable', options);
+ * ```
+ */
 export interface GcpFaultOptions {
   /** How many matching calls. Default 1; `Infinity` for all. */
   times?: number | undefined;
@@ -112,13 +124,19 @@ const AUTH_HELP =
  * ```
  */
 export class GcpSecretManagerEmulator {
+  /** The emulator's time source (token expiry, timestamps, TTLs, delayed destruction). */
   readonly clock: Clock;
+  /** The generated CA and the API port's certificate. */
   readonly ca: TestCertificateAuthority;
+  /** The project id names may use. */
   readonly projectId: string;
+  /** The project number names are answered with. */
   readonly projectNumber: string;
   /** The secrets, shared by both transports. */
   readonly state: SecretManagerState;
+  /** Service accounts, key files and tokens. */
   readonly auth: GcpAuthority;
+  /** Permissions per principal. */
   readonly iam = new GcpIam();
   /** The HTTP/1.1 side of the API port: REST API and token endpoint. Its `faults` see raw HTTP requests. */
   readonly rest: EmulatorHttpServer;
@@ -142,6 +160,7 @@ export class GcpSecretManagerEmulator {
   #grpc: GcpGrpcTransport | undefined;
   #port = 0;
 
+  /** Creates the CA, the service accounts and the servers; {@link start} listens. */
   constructor(options: GcpSecretManagerEmulatorOptions = {}) {
     this.#options = options;
     this.clock = options.clock ?? systemClock;
@@ -171,8 +190,10 @@ export class GcpSecretManagerEmulator {
         authority: this.auth,
       }),
     );
+    // ALPN picks the protocol: HTTP/1.1 (REST) when the client offers it, as curl offers both; gRPC
+    // clients offer only h2. REST over HTTP/2 is not served.
     this.#front = createTlsServer(
-      { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem, ALPNProtocols: ['h2', 'http/1.1'] },
+      { cert: this.ca.serverCertPem, key: this.ca.serverKeyPem, ALPNProtocols: ['http/1.1', 'h2'] },
       (socket) => this.#accept(socket),
     );
     this.#front.on('connection', (socket: Socket) => {
@@ -199,6 +220,7 @@ export class GcpSecretManagerEmulator {
     return this;
   }
 
+  /** Closes every connection and server. */
   async stop(): Promise<void> {
     this.#grpc?.stop();
     for (const socket of this.#sockets) socket.destroy();
@@ -227,6 +249,7 @@ export class GcpSecretManagerEmulator {
   get credentialsFile(): string {
     return this.serviceAccount.keyFile;
   }
+  /** The CA certificate file (PEM) clients trust. */
   get caCertPath(): string {
     return this.ca.caCertPath;
   }
@@ -313,12 +336,9 @@ export class GcpSecretManagerEmulator {
    */
   throttle(times = 1, options: Omit<GcpFaultOptions, 'times'> & { retryAfterSeconds?: number } = {}): void {
     const retryAfter = options.retryAfterSeconds ?? 1;
-    const metric =
-      options.rpc === 'AccessSecretVersion'
-        ? 'Access'
-        : options.rpc?.startsWith('Get') || options.rpc?.startsWith('List')
-          ? 'Read'
-          : 'Write';
+    // Secret Manager has three request quotas: access (AccessSecretVersion), read (Get*, List*) and write.
+    const rpc = options.rpc ?? 'AccessSecretVersion';
+    const metric = rpc === 'AccessSecretVersion' ? 'Access' : /^(Get|List)/.test(rpc) ? 'Read' : 'Write';
     const error = new GcpError(
       'RESOURCE_EXHAUSTED',
       `Quota exceeded for quota metric '${metric} requests' and limit '${metric} requests per minute per project' of service '${API_SERVICE}' for consumer 'project_number:${this.projectNumber}'.`,
@@ -499,7 +519,24 @@ export class GcpSecretManagerEmulator {
   async #handleRest(request: RecordedRequest, res: ServerResponse): Promise<void> {
     if (this.auth.handleTokenRequest(request, res, this.tokenUri)) return;
     const call = restCallOf(request);
-    if (!call) return sendNotFoundPage(res, request.path);
+    if (!call) {
+      if (/^\/v1\/projects\/[^/]+\/locations\//.test(request.path)) {
+        return sendRestError(
+          res,
+          new GcpError('UNIMPLEMENTED', 'Regional secrets (projects/*/locations/*) are not emulated.'),
+        );
+      }
+      const unserved =
+        /:(getIamPolicy|setIamPolicy|testIamPermissions|enableManagedRotation|rotateSecret)$/.exec(
+          request.path,
+        );
+      if (unserved)
+        return sendRestError(
+          res,
+          new GcpError('UNIMPLEMENTED', `The emulator does not implement ${unserved[1]}.`),
+        );
+      return sendNotFoundPage(res, request.path);
+    }
     const token = request.query.get('access_token');
     const authorization = request.headers.authorization ?? (token ? `Bearer ${token}` : undefined);
     const outcome = await this.#serve(
@@ -600,7 +637,8 @@ function faultError(action: Extract<FaultAction, { kind: 'status' }>): GcpError 
 export const cliEmulator: CliEmulator = {
   service: 'gcp',
   async start(args: CliEmulatorArgs): Promise<RunningCliEmulator> {
-    const emulator = await new GcpSecretManagerEmulator({ port: args.port }).start();
+    // A start that fails (a busy port) stops what it set up, so the CLI can exit.
+    const emulator = await startOrStop(new GcpSecretManagerEmulator({ port: args.port }));
     return {
       info: {
         service: 'gcp',

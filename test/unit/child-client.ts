@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Independent clients (Python SDKs, cloud CLIs) run as child processes against an emulator in this process.
+
+/**
+ * Runs a command and collects its output. Asynchronous on purpose: the emulator answers from this
+ * process's event loop, which a synchronous spawn would block.
+ */
+export function runClient(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  input?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, {
+    env,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  child.stdin?.end(input);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/**
+ * Runs a Python script with a clean environment (PATH, an empty HOME, then `env`) and returns the JSON
+ * object its last output line holds; a non-zero exit fails the test with the script's stderr.
+ */
+export async function runPythonJson(
+  python: string,
+  source: string,
+  env: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'nebula-py-'));
+  const script = join(dir, 'client.py');
+  writeFileSync(script, source);
+  const { code, stdout, stderr } = await runClient(python, [script], {
+    PATH: process.env['PATH'] ?? '',
+    HOME: dir,
+    ...env,
+  });
+  assert.equal(code, 0, stderr.slice(-2000));
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+}

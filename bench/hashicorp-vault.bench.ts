@@ -74,8 +74,9 @@ const document = {
 const custom = {
   env: 'bench',
   'nebula:created': metadata.createdAt.toISOString(),
-  'nebula:modified': metadata.lastModified.toISOString(),
+  'nebula:rotation': 'none',
 };
+await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
 
 /** Alternates the two cases sample by sample, so background load hits both alike. */
 async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
@@ -93,10 +94,9 @@ async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Pro
 }
 
 const [rawStoreSamples, ourStoreSamples] = await paired(
-  async () => {
-    await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
-    await raw('POST', 'secret/data/raw/bench', { data: document });
-  },
+  // An overwrite whose tags do not change: the data write alone (the provider writes the metadata only
+  // when it must change), after one metadata write that sets it up.
+  () => raw('POST', 'secret/data/raw/bench', { data: document }),
   () => provider.store('bench', data, metadata),
 );
 const [rawGetSamples, ourGetSamples] = await paired(
@@ -109,7 +109,7 @@ const rawGet = summarize(rawGetSamples);
 const ourGet = summarize(ourGetSamples);
 
 printTable(`hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext, ${ITERATIONS} each)`, [
-  { label: 'raw store (2 requests)', summary: rawStore },
+  { label: 'raw store (overwrite, 1 request)', summary: rawStore },
   { label: 'provider store', summary: ourStore, note: `p50 ${ratio(ourStore.p50, rawStore.p50)} of raw` },
   { label: 'raw retrieve', summary: rawGet },
   { label: 'provider retrieve', summary: ourGet, note: `p50 ${ratio(ourGet.p50, rawGet.p50)} of raw` },

@@ -9,6 +9,7 @@ export {
   BaseStorageProvider,
   type ProviderInit,
   type ProviderOperationOptions,
+  type StoreAttemptOptions,
 } from './core/base-provider.js';
 export {
   asStorageError,
@@ -36,6 +37,7 @@ export {
   type ResolvedCircuitBreakerOptions,
 } from './core/circuit-breaker.js';
 export { type Clock, ManualClock, monotonicMs, systemClock } from './core/clock.js';
+export { DEFAULT_MAX_SOCKETS, MAX_SOCKETS_OPTION, maxSocketsOption } from './core/connection-pool.js';
 export {
   ARGON2ID_PARAMETERS,
   ENCRYPTION_FORMAT_VERSION,
@@ -90,6 +92,7 @@ export {
   type FilterFacts,
   filterBoundsCreation,
   matchesFilter,
+  metadataForOverwrite,
   metadataFromJson,
   metadataToJson,
   type RotationPolicy,
@@ -160,6 +163,7 @@ export type {
   RetrieveManyOptions,
   StorageProvider,
   StoredCredential,
+  StoreOptions,
   VersionProbe,
 } from './core/provider.js';
 export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';

@@ -81,6 +81,8 @@ Options:
   --rotation-days N     record a rotation interval of N days (1-36500)
   --from-file <path>    read the value from this file, byte for byte
   --no-confirm          at the prompt, ask for the value once
+Replacing a credential keeps its creation time, and keeps its tags (rotation interval) unless --tag
+(--rotation-days) gives new ones, which then replace them all.
 
 Example:
   printf %s "$TOKEN" | nebula-credential put github_token --tag team=platform`,

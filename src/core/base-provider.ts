@@ -27,6 +27,7 @@ import type {
   RetrieveManyOptions,
   StorageProvider,
   StoredCredential,
+  StoreOptions,
   VersionProbe,
 } from './provider.js';
 import type { SecretString } from './secret-string.js';
@@ -52,6 +53,22 @@ export interface ProviderInit {
   mapError?: ErrorMapper | undefined;
   /** Optional SDKs, loaded by `connect()` before its deadline starts; read them with `peer(name)`. */
   peers?: readonly PeerPackage[] | undefined;
+}
+
+/**
+ * The {@link StoreOptions} a `storeBackend` attempt gets, with the preparation of other metadata than the
+ * caller's (the overwrite rule's): `prepare(metadata)` is `prepareStore` over the same data, or the
+ * prepared value itself when `metadata` is the caller's.
+ *
+ * @example
+ * ```ts
+ * const written = metadataForOverwrite(previous, metadata, options);
+ * await this.write(id, options.prepare(written));
+ * ```
+ */
+export interface StoreAttemptOptions<Prepared> extends StoreOptions {
+  /** What `storeBackend` writes for `metadata` (checked again by `prepareStore` when it is not the caller's). */
+  prepare(metadata: CredentialMetadata): Prepared;
 }
 
 /**
@@ -149,7 +166,8 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
-  ): Promise<void> {
+    options: StoreOptions = {},
+  ): Promise<CredentialMetadata> {
     const id = this.#parse(idLike, 'store', context);
     const prepared = this.#precheck('store', id, () => {
       assertEncryptedData(data, 'store');
@@ -161,10 +179,19 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       return this.prepareStore(id, data, metadata);
     });
     await this.#ready();
-    await this.runner.run('store', (a) => this.storeBackend(id, prepared, metadata, a), {
-      credentialId: id.value,
-      context,
-    });
+    const attemptOptions: StoreAttemptOptions<Prepared> = {
+      ...options,
+      prepare: (written) => (written === metadata ? prepared : this.prepareStore(id, data, written)),
+    };
+    const written = await this.runner.run(
+      'store',
+      (a) => this.storeBackend(id, prepared, metadata, a, attemptOptions),
+      {
+        credentialId: id.value,
+        context,
+      },
+    );
+    return written ?? metadata;
   }
 
   /**
@@ -333,13 +360,21 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
   }
 
   protected abstract connectBackend(attempt: AttemptContext): Promise<void>;
-  /** Writes `prepared` (from {@link prepareStore}); retried attempts get the same value. */
+  /**
+   * Writes `prepared` (from {@link prepareStore}; retried attempts get the same value) following the
+   * overwrite rule of {@link StoreOptions}: on overwrite, `createdAt` (and, when kept, tags and rotation
+   * policy) come from the backend's own record, learnt in the write's own round trip where the backend
+   * allows it, else through {@link previousMetadata}. A backend writing other metadata than the caller's
+   * writes `options.prepare(written)`.
+   */
   protected abstract storeBackend(
     id: CredentialId,
     prepared: Prepared,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void>;
+    options: StoreAttemptOptions<Prepared>,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a backend that writes `metadata` as given returns nothing
+  ): Promise<CredentialMetadata | void>;
   protected abstract retrieveBackend(id: CredentialId, attempt: AttemptContext): Promise<StoredCredential>;
   /** Removes the credential; throwing `NotFound` is fine (the base treats it as success). */
   protected abstract deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void>;
@@ -350,6 +385,35 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
   ): Promise<string[]>;
   protected abstract existsBackend(id: CredentialId, attempt: AttemptContext): Promise<boolean>;
   protected async closeBackend(): Promise<void> {}
+
+  /**
+   * The metadata a store must write for `id` under the overwrite rule, read from the backend: for a backend
+   * whose write cannot keep `createdAt` by itself, this read is the store's extra round trip. An unreadable
+   * old credential (truncated, damaged) counts as absent: the write replaces it. So does one this principal
+   * may not read (a write-only role still stores, as before the rule; the old metadata is then not kept).
+   */
+  protected async previousMetadata(
+    id: CredentialId,
+    attempt: AttemptContext,
+    options: StoreOptions,
+  ): Promise<CredentialMetadata | undefined> {
+    // Exact metadata needs nothing from the old credential: no read.
+    if (options.exactMetadata) return undefined;
+    try {
+      return (await this.retrieveBackend(id, attempt)).metadata;
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.code === 'NotFound' || error.code === 'Corrupted') return undefined;
+      if (error.code === 'PermissionDenied') {
+        this.common.logger.debug(
+          { provider: this.name, operation: 'store', credentialId: id.value },
+          'may not read the current credential: writing without the overwrite rule',
+        );
+        return undefined;
+      }
+      throw error;
+    }
+  }
 
   /** A `NotFound` error for `id`, worded the same by every provider. */
   protected notFound(id: CredentialId, operation: StorageOperation = 'retrieve'): StorageError {

@@ -327,6 +327,40 @@ export function matchesFilter(
 }
 
 /**
+ * Applies the overwrite rule (see `StoreOptions`): the metadata a provider writes when it overwrites a
+ * credential whose current metadata is `previous` (undefined: a new credential, `next` as given).
+ * `createdAt` always comes from `previous`; tags and rotation policy from `previous` when kept.
+ *
+ * @example
+ * ```ts
+ * import { createMetadata, metadataForOverwrite } from 'nebula-credential';
+ * const old = createMetadata({ tags: { team: 'a' }, now: new Date('2026-01-01') });
+ * const written = metadataForOverwrite(old, createMetadata(), { keepTags: true });
+ * console.log(written.tags.team, written.createdAt.toISOString()); // a 2026-01-01T00:00:00.000Z
+ * ```
+ */
+export function metadataForOverwrite(
+  previous: CredentialMetadata | undefined,
+  next: CredentialMetadata,
+  options: {
+    keepTags?: boolean | undefined;
+    keepRotationPolicy?: boolean | undefined;
+    exactMetadata?: boolean | undefined;
+  } = {},
+): CredentialMetadata {
+  if (!previous || options.exactMetadata) return next;
+  const merged: CredentialMetadata = {
+    ...next,
+    createdAt: previous.createdAt,
+    tags: options.keepTags ? { ...previous.tags } : next.tags,
+  };
+  const rotation = options.keepRotationPolicy ? previous.rotationPolicy : next.rotationPolicy;
+  if (rotation) merged.rotationPolicy = { intervalDays: rotation.intervalDays };
+  else delete merged.rotationPolicy;
+  return merged;
+}
+
+/**
  * True when `filter` bounds the creation time, so a listing must know each credential's `createdAt`
  * (which some backends cost an extra request to learn) before {@link matchesFilter} can decide.
  *

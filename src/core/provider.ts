@@ -39,6 +39,31 @@ export interface StoredCredential {
   version?: string | undefined;
 }
 
+/**
+ * The overwrite rule of `store`, the same on every provider: an overwrite always keeps the existing
+ * `createdAt` (taken from the backend's own record, never from a read the caller makes first); tags and the
+ * rotation policy are replaced by those in `metadata` unless the flag below keeps the existing ones. A new
+ * credential takes everything from `metadata`. `CredentialStore.put` sets both flags when its caller gives no
+ * tags / no rotation policy, as `aws secretsmanager put-secret-value` keeps a secret's tags.
+ *
+ * @example
+ * ```ts
+ * // Rotate the value, keep whatever tags and rotation policy the credential already has.
+ * await provider.store('api_key', data, createMetadata(), undefined, { keepTags: true, keepRotationPolicy: true });
+ * ```
+ */
+export interface StoreOptions {
+  /** On overwrite, keep the existing tags (`metadata.tags` is used only for a new credential). */
+  keepTags?: boolean | undefined;
+  /** On overwrite, keep the existing rotation policy (or its absence). */
+  keepRotationPolicy?: boolean | undefined;
+  /**
+   * Write `metadata` exactly as given, `createdAt` included, even over an existing credential (a copy or a
+   * migration that carries the source's metadata). The keep flags are then ignored.
+   */
+  exactMetadata?: boolean | undefined;
+}
+
 /** Options for `connect()`. */
 export interface ConnectOptions {
   signal?: AbortSignal | undefined;
@@ -49,7 +74,8 @@ export interface ConnectOptions {
  * them (see `openCredentialStore`). Constructors do no I/O; `connect()` does, and fails fast when the
  * configuration or the credentials are wrong.
  *
- * - `store` is an atomic upsert; `retrieve` throws `NotFound` for a missing id; `delete` is idempotent;
+ * - `store` is an atomic upsert following the overwrite rule of {@link StoreOptions}; it resolves to the
+ *   metadata it wrote (after the rule) when the backend told it; `retrieve` throws `NotFound` for a missing id; `delete` is idempotent;
  *   `list` returns ids only; `exists` is cheap and never decrypts.
  * - Ids are validated (`InvalidId`) and sizes checked (`SizeLimitExceeded`) before any I/O.
  *
@@ -97,7 +123,9 @@ export interface StorageProvider extends ReadPathProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     context?: CredentialContext,
-  ): Promise<void>;
+    options?: StoreOptions,
+    // biome-ignore lint/suspicious/noConfusingVoidType: providers written before the overwrite rule return Promise<void>
+  ): Promise<CredentialMetadata | void>;
   /**
    * Returns the ciphertext and metadata exactly as stored (and the backend's version, where it has
    * versions); a missing id throws `NotFound`. Never decrypts: {@link CredentialStore.get} does.

@@ -343,7 +343,11 @@ export class CredentialStore {
     });
   }
 
-  /** Encrypts and stores `secret` under `id` (overwriting); keeps the original creation time on overwrite. */
+  /**
+   * Encrypts and stores `secret` under `id`. On overwrite the credential keeps its creation time, and keeps
+   * its tags / rotation policy unless `options` gives new ones (which then replace them). No read before
+   * the write: the provider applies the rule in its own write (one round trip where the backend allows).
+   */
   async put(
     idLike: CredentialIdLike,
     secret: string | Uint8Array | SecretString,
@@ -367,8 +371,6 @@ export class CredentialStore {
     const context = given['context'] as CredentialContext | undefined;
     validateContext(context);
     this.#assertUsable('encrypt');
-    const previous = await this.#previousMetadata(id, context);
-    if (previous) metadata.createdAt = previous.createdAt;
     const plaintext =
       secret instanceof SecretString
         ? secret.exposeBytes()
@@ -378,17 +380,26 @@ export class CredentialStore {
     try {
       const data = this.#encryption.encrypt(plaintext, aad(id));
       this.#readPath.beginWrite(id);
+      let written: CredentialMetadata | undefined;
       try {
-        await this.#readPath.guard(() => this.provider.store(id, data, metadata, context), 'store');
+        written = await this.#readPath.guard(
+          async () =>
+            (await this.provider.store(id, data, metadata, context, {
+              keepTags: given['tags'] === undefined,
+              keepRotationPolicy: given['rotationPolicy'] === undefined,
+            })) ?? undefined,
+          'store',
+        );
       } catch (error) {
         this.#readPath.writeFailed(id);
         throw error;
       }
-      this.#readPath.written(id, { data, metadata: copyMetadata(metadata) });
+      const result = written ?? metadata;
+      this.#readPath.written(id, { data, metadata: copyMetadata(result) });
+      return result;
     } finally {
       plaintext.fill(0);
     }
-    return metadata;
   }
 
   /** Retrieves and decrypts. Missing: `NotFound`; wrong key or tampered data: `DecryptionFailed`. */
@@ -682,20 +693,6 @@ export class CredentialStore {
   /** Fails before any I/O when the key is gone (a shared manager its owner disposed). */
   #assertUsable(operation: 'encrypt' | 'decrypt'): void {
     if (this.#encryption.disposed) throw disposedManagerError(operation);
-  }
-
-  async #previousMetadata(
-    id: CredentialId,
-    context?: CredentialContext,
-  ): Promise<CredentialMetadata | undefined> {
-    try {
-      return (await this.provider.retrieve(id, context)).metadata;
-    } catch (error) {
-      // An unreadable old credential (truncated, a FIFO in its place) is replaced, not a reason to refuse the
-      // write that repairs it; its creation time is lost with it (the provider logs the replacement).
-      if (isStorageError(error, 'NotFound') || isStorageError(error, 'Corrupted')) return undefined;
-      throw error;
-    }
   }
 }
 

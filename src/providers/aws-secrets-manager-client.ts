@@ -70,8 +70,8 @@ export async function createAwsClient(
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
     requestHandler: {
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 50, ...(ca ? { ca } : {}) }),
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: 50 }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets, ...(ca ? { ca } : {}) }),
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
       connectionTimeout: timeouts.connectMs,
     },
     ...(options.region ? { region: options.region } : {}),

@@ -1,3 +1,4 @@
+import { maxSocketsOption } from '../core/connection-pool.js';
 import type { StorageError } from '../core/errors.js';
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
@@ -117,6 +118,7 @@ export const AWS_SECRETS_MANAGER_OPTIONS = defineProviderOptions(
       caFileDefault: "`AWS_CA_BUNDLE`, else Node's roots",
     }),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the request signature and session token'),
+    maxSockets: maxSocketsOption(),
     recoveryWindowInDays: option.number({
       doc: 'days a deleted credential stays recoverable (7 to 30)',
       integer: true,

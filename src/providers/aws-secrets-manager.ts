@@ -8,7 +8,7 @@ import type {
   SecretValueEntry,
   Tag,
 } from '@aws-sdk/client-secrets-manager';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import { chunk, mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
@@ -19,6 +19,7 @@ import {
   type CredentialMetadata,
   filterBoundsCreation,
   matchesFilter,
+  metadataForOverwrite,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import { settingLabel } from '../core/options-schema.js';
@@ -220,14 +221,20 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
 
   protected async storeBackend(
     id: CredentialId,
-    secretString: string,
+    _prepared: string,
     metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void> {
+    options: StoreAttemptOptions<string>,
+  ): Promise<CredentialMetadata> {
     const sdk = this.#sdk!;
     const name = this.#names.encode(id, PROVIDER);
-    const tags = this.#desiredTags(metadata);
-    const description = `${DESCRIPTION_PREFIX}${metadata.createdAt.toISOString()}`;
+    // The value (SecretString) carries the metadata, and PutSecretValue cannot merge into it: the overwrite
+    // rule needs the current document, one GetSecretValue (which also tells a new secret from an old one).
+    const previous = await this.previousMetadata(id, attempt, options);
+    const written = metadataForOverwrite(previous, metadata, options);
+    const secretString = options.prepare(written);
+    const tags = this.#desiredTags(written);
+    const description = `${DESCRIPTION_PREFIX}${written.createdAt.toISOString()}`;
     let token = this.#tokens.get(attempt.signal);
     if (token === undefined) {
       token = randomUUID();
@@ -235,7 +242,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
     }
     const call: CallContext = { attempt, operation: 'store', credentialId: id.value };
     for (let pass = 0; ; pass++) {
-      if (!this.#known.has(name)) {
+      if (previous === undefined && !this.#known.has(name)) {
         try {
           await this.#send(
             new sdk.CreateSecretCommand({
@@ -251,13 +258,19 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
             call,
           );
           this.#known.set(name, { description, tags });
-          return;
+          return written;
         } catch (error) {
           // ResourceExists: write a new version below. InvalidRequest: scheduled for deletion (checked below).
           if (!isConflict(error)) throw error;
         }
       }
-      const state = this.#known.get(name) ?? (await this.#existingState(id, name, call));
+      // Kept tags need no tagging call (PutSecretValue keeps the secret's tags); given tags are synced
+      // against the secret's actual tags, which DescribeSecret tells when this process does not know them.
+      const state =
+        this.#known.get(name) ??
+        (previous && pass === 0 && options.keepTags
+          ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags }
+          : await this.#existingState(id, name, call));
       try {
         if (state.description !== description) {
           await this.#send(
@@ -294,7 +307,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       }
       await this.#syncTags(name, state.tags, tags, call);
       this.#known.set(name, { description, tags });
-      return;
+      return written;
     }
   }
 

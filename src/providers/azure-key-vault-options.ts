@@ -1,3 +1,4 @@
+import { maxSocketsOption } from '../core/connection-pool.js';
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
@@ -187,6 +188,7 @@ export const AZURE_KEY_VAULT_OPTIONS = defineProviderOptions(
       ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
     }),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the access token'),
+    maxSockets: maxSocketsOption(),
     disableChallengeResourceVerification: option.boolean({
       doc: "skip the SDK's check that the challenge's resource matches the vault's domain",
       // Key Vault's resource check cannot pass on this machine's names (lowkey-vault serves <name>.localhost).

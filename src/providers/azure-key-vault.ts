@@ -1,13 +1,20 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import { mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertTagLimits } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type { PeerPackage } from '../core/peer.js';
@@ -271,6 +278,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     this.#tokens = new AzureTokenCache(inner, this.common.clock);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
+      // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
+      agent: s.vaultUrl.startsWith('http:')
+        ? new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets })
+        : new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) }),
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
       additionalPolicies: [
         { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
@@ -299,23 +310,28 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
 
   protected async storeBackend(
     id: CredentialId,
-    value: string,
+    _prepared: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreAttemptOptions<string>,
+  ): Promise<CredentialMetadata> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
+    // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
+    // rule needs the latest version's metadata, one getSecret before the setSecret.
+    const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
+    const value = options.prepare(written);
     const set = () =>
       this.#kv('store', 'setSecret/action', id, () =>
         this.#sdk().setSecret(name, value, {
-          contentType: `${CONTENT_TYPE}; created=${metadata.createdAt.toISOString()}`,
-          tags: { ...metadata.tags },
+          contentType: `${CONTENT_TYPE}; created=${written.createdAt.toISOString()}`,
+          tags: { ...written.tags },
           abortSignal: a.signal,
         }),
       );
     try {
       await set();
-      return;
+      return written;
     } catch (error) {
       if (!isDeletedConflict(error)) throw error;
       if (this.#settings.softDeletePolicy === 'fail') throw error;
@@ -326,7 +342,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     for (;;) {
       try {
         await set();
-        return;
+        return written;
       } catch (error) {
         if (
           !(error instanceof StorageError && error.code === 'Conflict') ||

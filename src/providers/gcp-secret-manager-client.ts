@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import { DEFAULT_MAX_SOCKETS } from '../core/connection-pool.js';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
 import { readBoundedBody } from '../core/response-limit.js';
@@ -49,11 +50,12 @@ export function createGcpClient(
   tokens: GcpTokenManager,
   ca: string | undefined,
   maxResponseBytes: number,
+  maxSockets: number = DEFAULT_MAX_SOCKETS,
 ): GcpClient {
   const authClient = {
     universeDomain: 'googleapis.com',
     getRequestHeaders: async () => new Headers({ authorization: `Bearer ${tokens.bearer}` }),
-    fetch: restFetch(tokens, ca, maxResponseBytes),
+    fetch: restFetch(tokens, ca, maxResponseBytes, maxSockets),
   };
   const common = { apiEndpoint: endpoint.host, port: endpoint.port, authClient: authClient as never };
   if (transport === 'rest') {
@@ -96,9 +98,15 @@ export function createGcpClient(
 }
 
 /** gax's REST transport calls `authClient.fetch`: this one adds the bearer token and trusts the CA bundle. */
-function restFetch(tokens: GcpTokenManager, ca: string | undefined, maxResponseBytes: number) {
-  const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
-  const plain = new http.Agent({ keepAlive: true });
+function restFetch(
+  tokens: GcpTokenManager,
+  ca: string | undefined,
+  maxResponseBytes: number,
+  maxSockets: number,
+) {
+  // The REST pool is bounded by `maxSockets`; gRPC multiplexes every call over one HTTP/2 connection.
+  const agent = new https.Agent({ keepAlive: true, maxSockets, ...(ca ? { ca } : {}) });
+  const plain = new http.Agent({ keepAlive: true, maxSockets });
   return (
     url: string | URL,
     init: { method?: string; headers?: Headers; body?: string | Buffer; signal?: AbortSignal },

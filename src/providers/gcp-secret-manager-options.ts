@@ -1,3 +1,4 @@
+import { maxSocketsOption } from '../core/connection-pool.js';
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import type { PeerPackage } from '../core/peer.js';
@@ -137,6 +138,7 @@ export const GCP_SECRET_MANAGER_OPTIONS = defineProviderOptions(
       ca: 'PEM text of CA certificates, trusted too (with or instead of `tls.caFile`)',
     }),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the access token'),
+    maxSockets: maxSocketsOption(),
     replication: option.stringList({
       doc: 'locations of user-managed replication for new secrets (e.g. `["europe-west1", "europe-west4"]`); empty for automatic replication',
       default: [],

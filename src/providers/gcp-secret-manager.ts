@@ -1,5 +1,5 @@
 import { assertVersionNumber } from '../core/arguments.js';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import { crc32c } from '../core/crc32c.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
@@ -11,6 +11,7 @@ import {
   type CredentialFilter,
   type CredentialMetadata,
   matchesFilter,
+  metadataForOverwrite,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -307,6 +308,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         this.#tokens,
         ca,
         responseBodyLimit(this.capabilities.maxCredentialSize),
+        s.maxSockets,
       );
       await this.#client.initialize();
     }
@@ -315,11 +317,16 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
 
   protected async storeBackend(
     id: CredentialId,
-    prepared: PreparedStore,
-    _metadata: CredentialMetadata,
+    _prepared: PreparedStore,
+    metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreAttemptOptions<PreparedStore>,
+  ): Promise<CredentialMetadata> {
     const name = this.#secretName(id);
+    // The version's payload carries the metadata, and a new version keeps nothing of the last one: the
+    // overwrite rule needs the current document, one read before the write.
+    const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
+    const prepared = options.prepare(written);
     const payload = { data: prepared.payload, dataCrc32c: prepared.crc };
     const addVersion = async () =>
       (
@@ -351,6 +358,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         'stored a new version',
       );
     }
+    return written;
   }
 
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {

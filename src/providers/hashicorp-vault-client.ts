@@ -34,6 +34,8 @@ export interface VaultRequest {
 /** Connection settings of {@link VaultHttpClient}. */
 export interface VaultClientSettings {
   address: URL;
+  /** The pool size (`maxSockets`). */
+  maxSockets: number;
   namespace?: string | undefined;
   ca?: string | undefined;
   rejectUnauthorized: boolean;
@@ -62,8 +64,8 @@ export class VaultHttpClient {
     const common = {
       keepAlive: true,
       keepAliveMsecs: 15_000,
-      maxSockets: 16,
-      maxFreeSockets: 16,
+      maxSockets: settings.maxSockets,
+      maxFreeSockets: settings.maxSockets,
       scheduling: 'lifo' as const,
     };
     this.#agent = this.#https

@@ -1,3 +1,4 @@
+import { maxSocketsOption } from '../core/connection-pool.js';
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
 import {
@@ -123,6 +124,7 @@ export const HASHICORP_VAULT_OPTIONS = defineProviderOptions(
       },
     ),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the token'),
+    maxSockets: maxSocketsOption(),
     renewThresholdSeconds: option.number({
       doc: 'renew the token when its remaining TTL falls below this many seconds',
       integer: true,

@@ -14,6 +14,7 @@ import {
   type CredentialFilter,
   type CredentialMetadata,
   matchesFilter,
+  metadataForOverwrite,
   metadataFromJson,
   validateFilter,
 } from '../core/metadata.js';
@@ -24,6 +25,7 @@ import type {
   ProviderCapabilities,
   ProviderHealthFacts,
   StoredCredential,
+  StoreOptions,
   VersionProbe,
 } from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
@@ -60,6 +62,7 @@ const PROVIDER_NAME = HASHICORP_VAULT;
 /** custom_metadata keys this provider writes besides the tags. */
 const META_CREATED = 'nebula:created';
 const META_MODIFIED = 'nebula:modified';
+const META_ROTATION = 'nebula:rotation';
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
 
 interface CallContext {
@@ -240,6 +243,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       const auth = await this.#auth(a.signal);
       this.#client = new VaultHttpClient({
         address: s.address,
+        maxSockets: s.maxSockets,
         namespace: s.namespace,
         ca,
         rejectUnauthorized: s.tls.rejectUnauthorized,
@@ -298,7 +302,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     document: Record<string, unknown>,
     metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     await this.#fresh(a);
     let cas: number | undefined;
     if (this.#settings.checkAndSet) {
@@ -310,22 +315,9 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       });
       cas = res.status === 404 ? 0 : Number(res.body?.data?.current_version ?? 0);
     }
-    const custom: Record<string, string> = {
-      ...metadata.tags,
-      [META_CREATED]: metadata.createdAt.toISOString(),
-      [META_MODIFIED]: metadata.lastModified.toISOString(),
-    };
-    await this.#call(
-      {
-        method: 'POST',
-        path: this.#path('metadata', id),
-        body: { custom_metadata: custom },
-        signal: a.signal,
-      },
-      a,
-      { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
-    );
-    await this.#call(
+    // The data write answers with the key's custom_metadata, which holds createdAt, the tags and the
+    // rotation policy (a data write never changes it): the metadata is written only when it must change.
+    const res = await this.#call(
       {
         method: 'POST',
         path: this.#path('data', id),
@@ -335,6 +327,38 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       a,
       { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
     );
+    const written = res.body?.data as Record<string, unknown> | undefined;
+    const custom = (written?.custom_metadata ?? {}) as Record<string, string>;
+    let previous = fromCustomMetadata(custom, metadata);
+    if (previous && options.keepRotationPolicy && custom[META_ROTATION] === undefined) {
+      // Written by a release that kept the rotation policy only in the document: read it there, once.
+      const version = Number(written?.version ?? 0) - 1;
+      previous =
+        version > 0
+          ? await this.#read(id, a, version).then(
+              (r) => r.metadata,
+              () => previous,
+            )
+          : previous;
+    }
+    const result = metadataForOverwrite(previous, metadata, options);
+    const desired = toCustomMetadata(result);
+    const same =
+      Object.keys(desired).length === Object.keys(custom).length &&
+      Object.entries(desired).every(([k, v]) => custom[k] === v);
+    if (!same) {
+      await this.#call(
+        {
+          method: 'POST',
+          path: this.#path('metadata', id),
+          body: { custom_metadata: desired },
+          signal: a.signal,
+        },
+        a,
+        { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
+      );
+    }
+    return result;
   }
 
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
@@ -458,9 +482,19 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     // 404 covers a missing key and a deleted or destroyed version (which comes with its metadata).
     if (res.status === 404) throw this.notFound(id);
     const d = (res.body?.data ?? {}) as Record<string, unknown>;
-    const { data, metadata } = decodeDocument(d.data, id.value);
-    const v = (d.metadata as Record<string, unknown> | undefined)?.version;
-    return { data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
+    const decoded = decodeDocument(d.data, id.value);
+    const info = (d.metadata ?? {}) as Record<string, unknown>;
+    const kept = fromCustomMetadata((info.custom_metadata ?? {}) as Record<string, string>, decoded.metadata);
+    // createdAt, tags and rotation policy live in custom_metadata (kept across data writes); the document
+    // carries what changes with each value. Keys written before that layout read from the document.
+    const metadata =
+      kept && (info.custom_metadata as Record<string, string>)[META_ROTATION] !== undefined
+        ? kept
+        : kept
+          ? { ...kept, ...pickRotation(decoded.metadata) }
+          : decoded.metadata;
+    const v = info.version;
+    return { data: decoded.data, metadata, ...(v === undefined ? {} : { version: String(v) }) };
   }
 
   async #listIds(a: AttemptContext): Promise<CredentialId[]> {
@@ -515,6 +549,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
           id: id.value,
           version: Number(d.current_version ?? 0),
           createdAt: validDate(custom[META_CREATED]) ?? new Date(String(d.created_time)),
+          // Written by earlier releases; the metadata is no longer rewritten with every value.
           lastModified: validDate(custom[META_MODIFIED]) ?? new Date(String(d.updated_time)),
           tags,
         };
@@ -619,6 +654,38 @@ function decodeDocument(
     }
   }
   return decodeCredentialDocument(JSON.stringify(value ?? null), credentialId);
+}
+
+/**
+ * The metadata custom_metadata records, over the document's `base` (lastModified, lastAccessed); undefined
+ * when the key carries no creation time of ours (a new key, or one written by another tool).
+ */
+function fromCustomMetadata(
+  custom: Record<string, string>,
+  base: CredentialMetadata,
+): CredentialMetadata | undefined {
+  const created = validDate(custom[META_CREATED]);
+  if (!created) return undefined;
+  const tags: Record<string, string> = {};
+  for (const [k, value] of Object.entries(custom)) if (!k.startsWith('nebula:')) tags[k] = value;
+  const metadata: CredentialMetadata = { ...base, createdAt: created, tags };
+  delete metadata.rotationPolicy;
+  const days = Number(custom[META_ROTATION]);
+  if (Number.isInteger(days) && days > 0) metadata.rotationPolicy = { intervalDays: days };
+  return metadata;
+}
+
+function pickRotation(metadata: CredentialMetadata): Pick<CredentialMetadata, 'rotationPolicy'> {
+  return metadata.rotationPolicy ? { rotationPolicy: metadata.rotationPolicy } : {};
+}
+
+function toCustomMetadata(metadata: CredentialMetadata): Record<string, string> {
+  return {
+    ...metadata.tags,
+    [META_CREATED]: metadata.createdAt.toISOString(),
+    // Always present (values may not be empty): marks the layout that keeps the policy here.
+    [META_ROTATION]: metadata.rotationPolicy ? String(metadata.rotationPolicy.intervalDays) : 'none',
+  };
 }
 
 function validDate(text: string | undefined): Date | undefined {

@@ -117,6 +117,8 @@ export interface KubeAuthOptions {
   tls: TlsTrustOptions | undefined;
   /** `dangerouslyAllowInsecureHttp`: a plain-http server on a host that is not loopback. */
   dangerouslyAllowInsecureHttp: boolean;
+  /** The pool size (`maxSockets`). */
+  maxSockets: number;
 }
 
 /**
@@ -185,7 +187,7 @@ export async function resolveKubeAccess(
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      agent: await createAgent(kc, signal),
+      agent: await createAgent(kc, options.maxSockets, signal),
     };
   }
 
@@ -252,7 +254,7 @@ export async function resolveKubeAccess(
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token: undefined,
-    agent: await createAgent(kc, signal),
+    agent: await createAgent(kc, options.maxSockets, signal),
   };
 }
 
@@ -342,17 +344,22 @@ async function readNamed(
 
 // client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
 // same TLS material makes each call a single round trip.
-async function createAgent(kc: KubeConfig, signal?: AbortSignal): Promise<HttpAgent | undefined> {
+async function createAgent(
+  kc: KubeConfig,
+  maxSockets: number,
+  signal?: AbortSignal,
+): Promise<HttpAgent | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
   if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
-  if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true });
+  if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true, maxSockets });
   const ca = await readNamed(cluster.caFile, cluster.caData, 'the cluster CA', signal);
   const cert = await readNamed(user?.certFile, user?.certData, 'the client certificate', signal);
   const key = await readNamed(user?.keyFile, user?.keyData, 'the client key', signal);
   return new HttpsAgent({
     keepAlive: true,
+    maxSockets,
     ...(ca ? { ca } : {}),
     ...(cert ? { cert } : {}),
     ...(key ? { key } : {}),

@@ -1,3 +1,4 @@
+import { maxSocketsOption } from '../core/connection-pool.js';
 // The options of the Kubernetes provider: their documentation, defaults and validation.
 import { defineProviderOptions, type OptionsOf, type SettingsOf } from '../core/options.js';
 import { option } from '../core/options-schema.js';
@@ -110,6 +111,7 @@ export const KUBERNETES_OPTIONS = defineProviderOptions(
       caFileDefault: "none: only the kubeconfig's or the service account's CA",
     }),
     dangerouslyAllowInsecureHttp: insecureHttpOption('the bearer token'),
+    maxSockets: maxSocketsOption(),
   },
   {
     // Three retries with exponential backoff, then Unavailable (still overridable).

@@ -1,13 +1,18 @@
 import { type Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
 import type {
@@ -210,44 +215,46 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 
   protected async storeBackend(
     id: CredentialId,
-    body: SecretBody,
-    _metadata: CredentialMetadata,
+    _prepared: SecretBody,
+    metadata: CredentialMetadata,
     attempt: AttemptContext,
-  ): Promise<void> {
-    const name = body.metadata.name;
+    options: StoreAttemptOptions<SecretBody>,
+  ): Promise<CredentialMetadata> {
     const namespace = this.#namespace();
-    try {
-      await this.#call('store', 'create', id, attempt, (api, o) =>
-        api.createNamespacedSecret({ namespace, body }, o),
-      );
-      return;
-    } catch (error) {
-      if (!(error instanceof StorageError && error.code === 'Conflict')) throw error;
-    }
+    let name = '';
+    // One read tells create from replace and gives the current document (the overwrite rule needs its
+    // metadata) and resourceVersion, so the write is a create or an update carrying its own concurrency check.
     for (let round = 0; round < CONFLICT_ROUNDS; round++) {
-      const current = await this.#read(id, 'store', attempt);
-      if (!current) {
-        try {
+      let current: V1Secret | undefined;
+      let readDenied: StorageError | undefined;
+      try {
+        current = await this.#read(id, 'store', attempt);
+      } catch (error) {
+        // A create-only role (no get) still stores new credentials, as before the read was needed.
+        if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+        readDenied = error;
+      }
+      if (current) this.#assertManaged(current, id, 'store');
+      const written = metadataForOverwrite(current && this.#currentMetadata(current, id), metadata, options);
+      const body = options.prepare(written);
+      name = body.metadata.name;
+      try {
+        if (!current) {
           await this.#call('store', 'create', id, attempt, (api, o) =>
             api.createNamespacedSecret({ namespace, body }, o),
           );
-          return;
-        } catch (error) {
-          if (error instanceof StorageError && error.code === 'Conflict') continue;
-          throw error;
+        } else {
+          const replacement: V1Secret = {
+            ...body,
+            metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
+          };
+          await this.#call('store', 'update', id, attempt, (api, o) =>
+            api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
+          );
         }
-      }
-      this.#assertManaged(current, id, 'store');
-      const replacement: V1Secret = {
-        ...body,
-        metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
-      };
-      try {
-        await this.#call('store', 'update', id, attempt, (api, o) =>
-          api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
-        );
-        return;
+        return written;
       } catch (error) {
+        if (readDenied && error instanceof StorageError && error.code === 'Conflict') throw readDenied;
         if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
           throw error;
       }
@@ -271,6 +278,21 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 
   /** The stored document of one of our Secrets, with its resourceVersion as the version. */
   #stored(secret: V1Secret, id: CredentialId): StoredCredential {
+    const { data, metadata } = this.#decode(secret, id);
+    return { data, metadata, version: secret.metadata?.resourceVersion };
+  }
+
+  /** The metadata of a Secret being replaced (undefined when unreadable: the write repairs it). */
+  #currentMetadata(secret: V1Secret, id: CredentialId): CredentialMetadata | undefined {
+    try {
+      return this.#decode(secret, id).metadata;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'Corrupted') return undefined;
+      throw error;
+    }
+  }
+
+  #decode(secret: V1Secret, id: CredentialId): { data: EncryptedData; metadata: CredentialMetadata } {
     const encoded = secret.data?.[this.#options.dataKey];
     if (encoded === undefined) {
       throw new StorageError({
@@ -281,8 +303,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
         credentialId: id.value,
       });
     }
-    const { data, metadata } = decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
-    return { data, metadata, version: secret.metadata?.resourceVersion };
+    return decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
   }
 
   protected async deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type FSWatcher, promises as fsp, watch as watchDirectory } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { BaseStorageProvider } from '../core/base-provider.js';
+import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import {
   type CredentialFilter,
   type CredentialMetadata,
   matchesFilter,
+  metadataForOverwrite,
   metadataToJson,
 } from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -200,26 +201,43 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
 
   protected async storeBackend(
     id: CredentialId,
-    bytes: Buffer,
-    _metadata: CredentialMetadata,
+    _bytes: Buffer,
+    metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreAttemptOptions<Buffer>,
+  ): Promise<CredentialMetadata> {
     const { dir, file, lock, parts } = this.#locate(id);
-    await mutex.run(lock, () =>
+    return mutex.run(lock, () =>
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
           await this.#assertPieceDirs(id, parts);
-          // The temp file needs no lock (its name is unique), so it is written and fsynced while the lock is
-          // being taken: the lock costs no time on the critical path. Only the commit (rename) is under it.
-          const [temp, held] = await Promise.allSettled([
-            writeTempFile(dir, bytes),
-            this.#acquire(id, lock, a),
-          ]);
+          // The overwrite rule needs the current document. It is read before the lock and confirmed under it
+          // (every commit renames a new file in, so the same inode means the same document); only when
+          // another writer got in between is it read again, under the lock. The temp file needs no lock (its
+          // name is unique), so it is written and fsynced while the lock is being taken: the lock costs no
+          // time on the critical path. Only the commit (rename) is under it.
+          const prepare = async () => {
+            const current = await this.#currentFile(id, file);
+            const next = metadataForOverwrite(current.metadata, metadata, options);
+            return { current, next, path: await writeTempFile(dir, options.prepare(next)) };
+          };
+          const [temp, held] = await Promise.allSettled([prepare(), this.#acquire(id, lock, a)]);
           if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
+            let seen = temp.value.current;
+            let written = temp.value.next;
+            let tempPath: string | undefined = temp.value.path;
             try {
-              await commitTempFile(temp.value, file);
+              if ((await inodeOf(file)) !== seen.ino) {
+                seen = await this.#currentFile(id, file);
+                written = metadataForOverwrite(seen.metadata, metadata, options);
+                await fsp.unlink(tempPath).catch(() => {});
+                tempPath = undefined;
+                tempPath = await writeTempFile(dir, options.prepare(written));
+              }
+              await commitTempFile(tempPath, file);
             } catch (error) {
               await held.value.release();
+              if (tempPath !== undefined) await fsp.unlink(tempPath).catch(() => {});
               // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
               if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
               throw error;
@@ -231,9 +249,9 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
                 'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
               );
             }
-            return;
+            return written;
           }
-          if (temp.status === 'fulfilled') await fsp.unlink(temp.value).catch(() => {});
+          if (temp.status === 'fulfilled') await fsp.unlink(temp.value.path).catch(() => {});
           if (held.status === 'fulfilled') await held.value.release();
           const error: unknown =
             temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
@@ -245,6 +263,28 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         }
       }),
     );
+  }
+
+  /**
+   * The file a store would replace: its metadata (absent when there is no file, or it is unreadable and so
+   * replaced) and its inode, by which the store confirms under the lock that it is still the same file.
+   */
+  async #currentFile(
+    id: CredentialId,
+    file: string,
+  ): Promise<{ metadata?: CredentialMetadata | undefined; ino?: number | undefined }> {
+    try {
+      const read = await this.#read(id, file);
+      if (read === undefined) return {};
+      return { metadata: decodeCredentialDocument(read.bytes, id.value).metadata, ino: read.ino };
+    } catch (error) {
+      // A symbolic link planted as the file is never followed: the rename replaces the link itself.
+      if (errnoOf(error) !== 'ELOOP') {
+        if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
+        this.#unreadable.add(id.value);
+      }
+      return { ino: await inodeOf(file) };
+    }
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
@@ -536,4 +576,15 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
 
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** The inode at `path` (not following a link), or undefined when nothing is there. */
+async function inodeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await fsp.lstat(path)).ino;
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
 }

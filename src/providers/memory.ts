@@ -2,12 +2,18 @@ import { BaseStorageProvider } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { StorageError, type StorageErrorCode } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import { type CredentialFilter, type CredentialMetadata, matchesFilter } from '../core/metadata.js';
+import {
+  type CredentialFilter,
+  type CredentialMetadata,
+  matchesFilter,
+  metadataForOverwrite,
+} from '../core/metadata.js';
 import type { AttemptContext } from '../core/operation.js';
 import type {
   ProviderCapabilities,
   ProviderHealthFacts,
   StoredCredential,
+  StoreOptions,
   VersionProbe,
 } from '../core/provider.js';
 import { MEMORY, MEMORY_OPTIONS, type MemoryStorageOptions } from './memory-options.js';
@@ -111,14 +117,17 @@ export class MemoryStorageProvider extends BaseStorageProvider {
     data: EncryptedData,
     metadata: CredentialMetadata,
     a: AttemptContext,
-  ): Promise<void> {
+    options: StoreOptions,
+  ): Promise<CredentialMetadata> {
     await this.#simulate('store', a);
     const previous = this.#entries.get(id.value);
+    const written = metadataForOverwrite(previous?.metadata, metadata, options);
     this.#entries.set(id.value, {
       data: cloneData(data),
-      metadata: cloneMetadata(metadata),
+      metadata: cloneMetadata(written),
       version: (previous?.version ?? 0) + 1,
     });
+    return cloneMetadata(written);
   }
 
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {

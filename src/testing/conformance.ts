@@ -45,6 +45,11 @@ export interface ConformanceOptions {
   manyIds?: number;
   /** Concurrent writers in the same-id race. Default 8. */
   concurrentWriters?: number;
+  /**
+   * The exact backend requests (by {@link requestCount}) each facade call makes, asserted when given: a `put`
+   * of a new id, a `put` over an existing one (no tags given: the overwrite rule keeps them), and a `get`.
+   */
+  facadeRequests?: { putNew: number; putOverwrite: number; get: number };
 }
 
 function uniqueTag(): string {
@@ -382,6 +387,81 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
             assert.ok(!text.includes(f), `a secret leaked into: ${text.slice(0, 200)}`);
         }
         secret.dispose();
+      }),
+    );
+
+    it(
+      'follows the overwrite rule: createdAt kept; tags and rotation policy replaced, or kept when asked',
+      withProvider(async (p) => {
+        const first = createMetadata({
+          tags: { team: 'a', env: 'prod' },
+          rotationPolicy: { intervalDays: 30 },
+          now: new Date('2026-01-02T03:04:05.678Z'),
+        });
+        await p.store('rule_id', encrypted(Buffer.from('one')), first);
+        const kept = createMetadata({ now: new Date('2026-02-01T00:00:00.001Z') });
+        await p.store('rule_id', encrypted(Buffer.from('two')), kept, undefined, {
+          keepTags: true,
+          keepRotationPolicy: true,
+        });
+        let back = (await p.retrieve('rule_id')).metadata;
+        assert.equal(back.createdAt.toISOString(), first.createdAt.toISOString());
+        assert.equal(back.lastModified.toISOString(), kept.lastModified.toISOString());
+        assert.deepEqual(back.tags, first.tags);
+        assert.deepEqual(back.rotationPolicy, { intervalDays: 30 });
+        const replaced = createMetadata({ tags: { team: 'b' }, now: new Date('2026-03-01T00:00:00.002Z') });
+        await p.store('rule_id', encrypted(Buffer.from('three')), replaced, undefined, { keepTags: false });
+        back = (await p.retrieve('rule_id')).metadata;
+        assert.equal(back.createdAt.toISOString(), first.createdAt.toISOString());
+        assert.deepEqual(back.tags, { team: 'b' }, 'given tags replace the old ones');
+        assert.equal(back.rotationPolicy, undefined, 'a rotation policy not kept is replaced by none');
+        await p.store('rule_id', encrypted(Buffer.from('four')), createMetadata(), undefined, {
+          keepRotationPolicy: true,
+        });
+        back = (await p.retrieve('rule_id')).metadata;
+        assert.deepEqual(back.tags, {}, 'tags not kept are replaced by the (empty) given ones');
+        assert.equal(back.createdAt.toISOString(), first.createdAt.toISOString());
+        // A copy or migration writes its metadata exactly, creation time included.
+        const exact = createMetadata({ tags: { copied: 'yes' }, now: new Date('2025-05-05T05:05:05.505Z') });
+        await p.store('rule_id', encrypted(Buffer.from('five')), exact, undefined, { exactMetadata: true });
+        assertSameMetadata((await p.retrieve('rule_id')).metadata, exact);
+      }),
+    );
+
+    it(
+      'put through the facade keeps tags and rotation policy unless given, in the stated number of requests',
+      withProvider(async (p) => {
+        const store = new CredentialStore(p, EncryptionManager.generate());
+        const counted = async <T>(call: () => Promise<T>): Promise<[T, number]> => {
+          const before = requests();
+          const result = await call();
+          return [result, requests() - before];
+        };
+        const [created, putNew] = await counted(() =>
+          store.put('facade_rule', 'v1', { tags: { team: 'a' }, rotationPolicy: { intervalDays: 7 } }),
+        );
+        const [returned, putOverwrite] = await counted(() => store.put('facade_rule', 'v2'));
+        assert.equal(returned.createdAt.toISOString(), created.createdAt.toISOString());
+        assert.deepEqual(returned.tags, { team: 'a' }, 'put resolves to the metadata written');
+        const [got, get] = await counted(() => store.get('facade_rule'));
+        assert.equal(got.secret.expose(), 'v2');
+        got.secret.dispose();
+        assert.equal(got.metadata.createdAt.toISOString(), created.createdAt.toISOString());
+        assert.deepEqual(got.metadata.tags, { team: 'a' });
+        assert.deepEqual(got.metadata.rotationPolicy, { intervalDays: 7 });
+        if (options.facadeRequests) {
+          assert.deepEqual(
+            { putNew, putOverwrite, get },
+            options.facadeRequests,
+            'backend requests per call',
+          );
+        }
+        await store.put('facade_rule', 'v3', { tags: { team: 'b' } });
+        const third = await store.get('facade_rule');
+        third.secret.dispose();
+        assert.deepEqual(third.metadata.tags, { team: 'b' });
+        assert.deepEqual(third.metadata.rotationPolicy, { intervalDays: 7 });
+        assert.equal(third.metadata.createdAt.toISOString(), created.createdAt.toISOString());
       }),
     );
 

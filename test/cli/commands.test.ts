@@ -76,6 +76,26 @@ describe('nebula-credential end to end (local provider, temporary HOME)', () => 
     assert.match(json.metadata.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
+  it('put of a new value keeps the tags, rotation interval and creation time unless given (the overwrite rule)', async () => {
+    const describe = async () => JSON.parse((await run(['describe', 'rule', '--json'])).stdout).metadata;
+    assert.equal((await run(['put', 'rule', '--tag', 'team=a', '--rotation-days', '30'], 'one')).status, 0);
+    const first = await describe();
+    assert.equal((await run(['put', 'rule'], 'two')).status, 0);
+    const kept = await describe();
+    assert.deepEqual(kept.tags, { team: 'a' });
+    assert.deepEqual(kept.rotationPolicy, { intervalDays: 30 });
+    assert.equal(kept.createdAt, first.createdAt);
+    assert.equal((await run(['put', 'rule', '--tag', 'team=b'], 'three')).status, 0);
+    const replaced = await describe();
+    assert.deepEqual(replaced.tags, { team: 'b' }, '--tag replaces the tags');
+    assert.deepEqual(
+      replaced.rotationPolicy,
+      { intervalDays: 30 },
+      'the interval is kept without --rotation-days',
+    );
+    assert.equal((await run(['get', 'rule'])).stdout, 'three');
+  });
+
   it('a secret is never accepted on the command line', async () => {
     const r = await run(['put', 'x', SENTINEL]);
     assert.equal(r.status, 2);

@@ -44,7 +44,13 @@ describe('kubernetes emulator (conformance)', () => {
 
   runStorageProviderConformance(
     { describe, it },
-    { name: 'kubernetes', createProvider, requestCount, configSecrets: tokens },
+    {
+      name: 'kubernetes',
+      createProvider,
+      requestCount,
+      facadeRequests: { putNew: 2, putOverwrite: 2, get: 1 },
+      configSecrets: tokens,
+    },
   );
 
   runReadPathConformance(

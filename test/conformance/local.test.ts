@@ -30,7 +30,10 @@ const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<Re
 };
 const requestCount = () => backendCalls;
 
-runStorageProviderConformance({ describe, it }, { name: 'local', createProvider, requestCount });
+runStorageProviderConformance(
+  { describe, it },
+  { name: 'local', createProvider, requestCount, facadeRequests: { putNew: 1, putOverwrite: 1, get: 1 } },
+);
 
 // No fault injection on a local disk: the stale-if-error, breaker and backoff cases run on the others.
 runReadPathConformance(

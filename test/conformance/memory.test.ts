@@ -14,7 +14,10 @@ const createProvider = async ({ logger }: { logger: Logger }, retry?: Partial<Re
 // Every backend call the provider makes, retries included.
 const requestCount = () => Object.values(current?.calls ?? {}).reduce((a, b) => a + b, 0);
 
-runStorageProviderConformance({ describe, it }, { name: 'memory', createProvider, requestCount });
+runStorageProviderConformance(
+  { describe, it },
+  { name: 'memory', createProvider, requestCount, facadeRequests: { putNew: 1, putOverwrite: 1, get: 1 } },
+);
 
 runReadPathConformance(
   { describe, it },

@@ -248,6 +248,8 @@ describe('fuzz: tags and rotation policies', () => {
           : new LocalStorageProvider({ directory: temp('tags') });
       const store = await storeOver(provider);
       const tally = new Tally(`${backend} tags and rotation`);
+      // The overwrite rule: a put without tags (rotation policy) keeps those of the last successful put.
+      let kept: { tags: Record<string, string>; intervalDays?: number | undefined } = { tags: {} };
       await holds(
         `${backend} tags and rotation`,
         fc.asyncProperty(tagsArb, rotationArb, async (tags, rotationPolicy) => {
@@ -262,7 +264,13 @@ describe('fuzz: tags and rotation policies', () => {
             assert.equal(secret.expose(), `${MARK}-value`);
             secret.dispose();
             sameMetadata(metadata, put.value);
-            assert.deepEqual(metadata.tags, tags ?? {});
+            assert.deepEqual(metadata.tags, tags ?? kept.tags);
+            const given = (rotationPolicy as { intervalDays?: number } | undefined)?.intervalDays;
+            assert.equal(
+              metadata.rotationPolicy?.intervalDays,
+              rotationPolicy === undefined ? kept.intervalDays : given,
+            );
+            kept = { tags: metadata.tags, intervalDays: metadata.rotationPolicy?.intervalDays };
           } else {
             assertTyped(put.error, ['InvalidMetadata', 'InvalidConfig', 'SizeLimitExceeded']);
           }

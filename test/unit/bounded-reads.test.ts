@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import type { CliInput, CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/run.js';
+import { DEFAULT_MAX_SOCKETS } from '../../src/core/connection-pool.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import { StorageError } from '../../src/core/errors.js';
 import { FILE_SIZE_LIMITS } from '../../src/core/files.js';
@@ -228,6 +229,7 @@ describe('FIFOs never block: the process finishes and can exit', () => {
       tokenRefreshMs: 1000,
       tls: undefined,
       dangerouslyAllowInsecureHttp: false,
+      maxSockets: DEFAULT_MAX_SOCKETS,
     });
     const cluster = access.kubeConfig.getCurrentCluster()!;
     // client-node would re-read a named file synchronously on every request; inline data it never reads.

@@ -205,7 +205,8 @@ async function copyAll(sides: CopySides, ids: string[], progress: ProgressBar | 
         continue;
       }
       const data = plaintext && keys ? keys.target.manager.encrypt(plaintext, aad(id)) : stored.data;
-      await target.store(id, data, stored.metadata);
+      // The copy carries the source's metadata exactly, creation time included, over whatever was there.
+      await target.store(id, data, stored.metadata, undefined, { exactMetadata: true });
       const check = await compare(target, id, { ...stored, data }, plaintext, keys?.target.manager);
       if (check !== 'identical') {
         throw new StorageError({

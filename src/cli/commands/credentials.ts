@@ -34,7 +34,11 @@ export async function put(ctx: CommandContext): Promise<number> {
     try {
       const value = await readValue(ctx, id, provider);
       try {
-        await new CredentialStore(provider, key.manager).put(id, value, { tags, ...rotation });
+        // The overwrite rule: without --tag / --rotation-days the credential keeps its tags / rotation.
+        await new CredentialStore(provider, key.manager).put(id, value, {
+          ...(ctx.options.tag === undefined ? {} : { tags }),
+          ...rotation,
+        });
       } finally {
         value.fill(0);
       }

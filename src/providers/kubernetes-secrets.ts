@@ -1,4 +1,4 @@
-import { type Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';

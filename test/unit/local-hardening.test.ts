@@ -44,8 +44,13 @@ const CHILD = fileURLToPath(new URL('../reliability/fixtures/local-child.js', im
 /** Moves the `free` token of `lock` to `name`, as a holder in another process does. */
 const plantToken = (lock: string, name: string) => renameSync(join(lock, 'free'), join(lock, name));
 /** Lets pending I/O callbacks and promise continuations run, up to `rounds` turns of the event loop. */
-async function until(condition: () => boolean, what: string, rounds = 5_000): Promise<void> {
-  for (let i = 0; i < rounds && !condition(); i++) await new Promise((r) => setImmediate(r));
+// Waits for the provider's real file-system work between virtual clock steps. Under a loaded machine that
+// work can take many event-loop turns, so the guard is generous real time (a hang bound, not a timing check).
+async function until(condition: () => boolean, what: string, guardMs = 30_000): Promise<void> {
+  const giveUp = Date.now() + guardMs;
+  for (let i = 0; !condition() && Date.now() < giveUp; i++) {
+    await new Promise((r) => (i < 1_000 ? setImmediate(r) : setTimeout(r, 1)));
+  }
   assert.ok(condition(), `timed out waiting until ${what}`);
 }
 

@@ -107,7 +107,7 @@ describe('GCP errors from structured fields', () => {
 
 for (const transport of ['grpc', 'rest'] as const) {
   describe(`GCP provider against the emulator (${transport})`, () => {
-    it('store is one request when the secret exists, three when it is new; retrieve is one', async () => {
+    it('store is two requests when the secret exists (one with exactMetadata), four when it is new; retrieve is one', async () => {
       const p = provider(transport);
       await p.connect();
       const data = keys.encrypt(Buffer.from('v1'));
@@ -116,18 +116,25 @@ for (const transport of ['grpc', 'rest'] as const) {
       await p.store('api_key', data, metadata);
       assert.equal(
         emulator.count() - before,
-        3,
-        'AddSecretVersion (NOT_FOUND), CreateSecret, AddSecretVersion',
+        4,
+        'AccessSecretVersion (NOT_FOUND: the overwrite rule), AddSecretVersion (NOT_FOUND), CreateSecret, AddSecretVersion',
       );
       assert.equal(p.writtenVersion('api_key'), '1');
       before = emulator.count();
-      await p.store('api_key', keys.encrypt(Buffer.from('v2')), metadata);
-      assert.equal(emulator.count() - before, 1);
-      assert.equal(p.writtenVersion('api_key'), '2');
+      await p.store('api_key', keys.encrypt(Buffer.from('v1b')), metadata);
+      assert.equal(
+        emulator.count() - before,
+        2,
+        'AccessSecretVersion (the overwrite rule), AddSecretVersion',
+      );
+      before = emulator.count();
+      await p.store('api_key', keys.encrypt(Buffer.from('v2')), metadata, undefined, { exactMetadata: true });
+      assert.equal(emulator.count() - before, 1, 'exact metadata: AddSecretVersion only');
+      assert.equal(p.writtenVersion('api_key'), '3');
       before = emulator.count();
       const got = await p.retrieve('api_key');
       assert.equal(emulator.count() - before, 1);
-      assert.equal(got.version, '2');
+      assert.equal(got.version, '3');
       assert.equal(keys.decrypt(got.data).toString(), 'v2');
       const secret = emulator.state.find(p.secretId('api_key'))!;
       assert.deepEqual({ ...secret.labels }, { env: 'prod' });

@@ -60,7 +60,12 @@ const cases: Case[] = [
     async start(maxSockets) {
       const emulator = new GcpSecretManagerEmulator();
       await emulator.start();
-      const provider = new GcpSecretManagerProvider({ ...emulator.providerOptions('rest'), maxSockets });
+      // The first connect signs a token request with RSA: give it room on a loaded machine.
+      const provider = new GcpSecretManagerProvider({
+        ...emulator.providerOptions('rest'),
+        maxSockets,
+        timeouts: { connectMs: 20_000 },
+      });
       return { provider, connections: () => emulator.connections.rest, stop: () => emulator.stop() };
     },
     build: (maxSockets) => new GcpSecretManagerProvider({ projectId: 'p', maxSockets } as never),

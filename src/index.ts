@@ -76,6 +76,13 @@ export {
 export { type LastErrorInfo, LastErrorTracker, providerHealth, type StoreHealth } from './core/health.js';
 export { CredentialId, type CredentialIdLike, MAX_CREDENTIAL_ID_BYTES } from './core/id.js';
 export {
+  KNOWN_ABSENT_TTL_MS,
+  KNOWN_RECORD_LIMIT,
+  KNOWN_RECORD_TTL_MS,
+  type KnownRecord,
+  KnownRecords,
+} from './core/known-records.js';
+export {
   assertCredentialSize,
   assertTagLimits,
   assertWithinSizeLimit,

@@ -3,6 +3,7 @@ import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
+import { KnownRecords } from './known-records.js';
 import { assertCredentialSize } from './limits.js';
 import {
   type CredentialContext,
@@ -114,6 +115,12 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
   abstract readonly capabilities: ProviderCapabilities;
   protected readonly common: ResolvedCommonOptions;
   protected readonly runner: OperationRunner;
+  /**
+   * What this provider last read or wrote per credential (metadata only, for a short while): what
+   * {@link previousMetadata} answers from without a request. The base keeps it current; a provider whose
+   * write learns more (a backend write response) may `remember` it too.
+   */
+  protected readonly known: KnownRecords;
   readonly #secrets: readonly SecretString[];
   readonly #peers: readonly PeerPackage[];
   #peerModules: Map<string, unknown> | undefined;
@@ -128,6 +135,7 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       ((error, operation, credentialId) =>
         toStorageError(error, { provider: init.name, operation, credentialId }));
     this.runner = new OperationRunner(init.name, this.common, mapError);
+    this.known = new KnownRecords(this.common.clock);
     this.#secrets = [...(init.secrets ?? [])];
     this.#peers = init.peers ?? [];
   }
@@ -183,15 +191,24 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       ...options,
       prepare: (written) => (written === metadata ? prepared : this.prepareStore(id, data, written)),
     };
-    const written = await this.runner.run(
-      'store',
-      (a) => this.storeBackend(id, prepared, metadata, a, attemptOptions),
-      {
+    const write = () =>
+      this.runner.run('store', (a) => this.storeBackend(id, prepared, metadata, a, attemptOptions), {
         credentialId: id.value,
         context,
-      },
-    );
-    return written ?? metadata;
+      });
+    const knownBefore = options.exactMetadata ? undefined : this.known.get(id.value);
+    let written: CredentialMetadata | undefined;
+    try {
+      written = (await write()) ?? undefined;
+    } catch (error) {
+      this.known.forget(id.value);
+      // What was remembered proved wrong (another process deleted the credential): write again as new.
+      if (!(knownBefore?.present && error instanceof StorageError && error.code === 'NotFound')) throw error;
+      written = (await write()) ?? undefined;
+    }
+    const result = written ?? metadata;
+    this.known.remember(id.value, result);
+    return result;
   }
 
   /**
@@ -202,10 +219,18 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     const id = this.#parse(idLike, 'retrieve', context);
     this.#precheck('retrieve', id, () => this.validateId(id));
     await this.#ready();
-    return this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
-      credentialId: id.value,
-      context,
-    });
+    try {
+      const stored = await this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
+        credentialId: id.value,
+        context,
+      });
+      this.known.remember(id.value, stored.metadata);
+      return stored;
+    } catch (error) {
+      if (error instanceof StorageError && error.code === 'NotFound') this.known.rememberAbsent(id.value);
+      else this.known.forget(id.value);
+      throw error;
+    }
   }
 
   /**
@@ -228,6 +253,7 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       },
       { credentialId: id.value, context },
     );
+    this.known.rememberAbsent(id.value);
   }
 
   /**
@@ -250,7 +276,13 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     const id = this.#parse(idLike, 'exists', context);
     this.#precheck('exists', id, () => this.validateId(id));
     await this.#ready();
-    return this.runner.run('exists', (a) => this.existsBackend(id, a), { credentialId: id.value, context });
+    const found = await this.runner.run('exists', (a) => this.existsBackend(id, a), {
+      credentialId: id.value,
+      context,
+    });
+    if (!found) this.known.rememberAbsent(id.value);
+    else if (this.known.get(id.value)?.present === false) this.known.forget(id.value);
+    return found;
   }
 
   /**
@@ -387,8 +419,9 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
   protected async closeBackend(): Promise<void> {}
 
   /**
-   * The metadata a store must write for `id` under the overwrite rule, read from the backend: for a backend
-   * whose write cannot keep `createdAt` by itself, this read is the store's extra round trip. An unreadable
+   * The metadata a store must write for `id` under the overwrite rule: what this provider read or wrote of it
+   * in the last {@link KNOWN_RECORD_TTL_MS} (`known`), else read from the backend: for a backend whose
+   * write cannot keep `createdAt` by itself, that read is the store's extra round trip. An unreadable
    * old credential (truncated, damaged) counts as absent: the write replaces it. So does one this principal
    * may not read (a write-only role still stores, as before the rule; the old metadata is then not kept).
    */
@@ -399,11 +432,18 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
   ): Promise<CredentialMetadata | undefined> {
     // Exact metadata needs nothing from the old credential: no read.
     if (options.exactMetadata) return undefined;
+    const known = this.known.get(id.value);
+    if (known) return known.present ? known.metadata : undefined;
     try {
       return (await this.retrieveBackend(id, attempt)).metadata;
     } catch (error) {
       if (!(error instanceof StorageError)) throw error;
-      if (error.code === 'NotFound' || error.code === 'Corrupted') return undefined;
+      if (error.code === 'NotFound') {
+        // Remembered, so a backend with no upsert creates at once instead of failing a write first.
+        this.known.rememberAbsent(id.value);
+        return undefined;
+      }
+      if (error.code === 'Corrupted') return undefined;
       if (error.code === 'PermissionDenied') {
         this.common.logger.debug(
           { provider: this.name, operation: 'store', credentialId: id.value },

@@ -324,8 +324,9 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
   ): Promise<CredentialMetadata> {
     const name = this.#secretName(id);
     // The version's payload carries the metadata, and a new version keeps nothing of the last one: the
-    // overwrite rule needs the current document, one read before the write.
-    const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
+    // overwrite rule needs the current metadata, remembered from a recent read or write, else read first.
+    const previous = await this.previousMetadata(id, a, options);
+    const written = metadataForOverwrite(previous, metadata, options);
     const prepared = options.prepare(written);
     const payload = { data: prepared.payload, dataCrc32c: prepared.crc };
     const addVersion = async () =>
@@ -340,16 +341,26 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         )
       )[0];
     let version: { name?: string | null };
-    try {
-      // One round trip when the secret exists: add the version first, create the secret only on NOT_FOUND.
-      version = await addVersion();
-    } catch (error) {
-      if (!isCode(error, 'NotFound')) throw error;
-      this.#known.delete(name);
+    if (this.known.get(id.value)?.present === false) {
+      // Known missing (read as missing just now, or deleted here): create it without a failed add first.
       await this.#create(id, prepared, a);
       version = await addVersion();
+    } else {
+      try {
+        // One round trip when the secret exists: add the version first, create the secret only on NOT_FOUND.
+        version = await addVersion();
+      } catch (error) {
+        if (!isCode(error, 'NotFound')) throw error;
+        this.#known.delete(name);
+        await this.#create(id, prepared, a);
+        version = await addVersion();
+      }
     }
-    await this.#syncMetadata(id, name, prepared, a);
+    // Labels and annotations follow tags, creation date and rotation policy: when the write keeps all
+    // three from the version just read, they were brought in line when that version was written.
+    if (this.#known.has(name) || !previous || !sameSecretLevelMetadata(previous, written)) {
+      await this.#syncMetadata(id, name, prepared, a);
+    }
     const number = lastSegment(version?.name);
     if (number) {
       this.#written.set(id.value, number);
@@ -764,4 +775,12 @@ function externalAccountLoader() {
       return { token, expiresAt: client.credentials?.expiry_date ?? Date.now() + 3600_000 };
     };
   };
+}
+
+function sameSecretLevelMetadata(a: CredentialMetadata, b: CredentialMetadata): boolean {
+  return (
+    a.createdAt.getTime() === b.createdAt.getTime() &&
+    a.rotationPolicy?.intervalDays === b.rotationPolicy?.intervalDays &&
+    sameRecord(a.tags, b.tags)
+  );
 }

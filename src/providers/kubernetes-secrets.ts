@@ -6,6 +6,7 @@ import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
+import { KNOWN_RECORD_LIMIT } from '../core/known-records.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialFilter,
@@ -124,6 +125,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
+  /**
+   * The resourceVersion this provider last read or wrote per credential, beside the base's `known`
+   * metadata: with both, an overwrite is one update carrying its own concurrency check (a stale version is
+   * refused by the API server with 409, and the write falls back to reading).
+   */
+  readonly #versions = new Map<string, string>();
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
@@ -225,35 +232,51 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     // One read tells create from replace and gives the current document (the overwrite rule needs its
     // metadata) and resourceVersion, so the write is a create or an update carrying its own concurrency check.
     for (let round = 0; round < CONFLICT_ROUNDS; round++) {
-      let current: V1Secret | undefined;
+      // First round: what this provider just read or wrote of the Secret stands in for the read; the
+      // update's resourceVersion (or the create's "already exists") tells when that is out of date.
+      const known = round === 0 ? this.#knownState(id, options) : undefined;
+      let current: { resourceVersion: string; metadata: CredentialMetadata | undefined } | undefined;
       let readDenied: StorageError | undefined;
-      try {
-        current = await this.#read(id, 'store', attempt);
-      } catch (error) {
-        // A create-only role (no get) still stores new credentials, as before the read was needed.
-        if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
-        readDenied = error;
+      if (known) {
+        current = known.present ? known : undefined;
+      } else {
+        try {
+          const secret = await this.#read(id, 'store', attempt);
+          if (secret) {
+            this.#assertManaged(secret, id, 'store');
+            current = {
+              resourceVersion: secret.metadata?.resourceVersion ?? '',
+              metadata: this.#currentMetadata(secret, id),
+            };
+          }
+        } catch (error) {
+          // A create-only role (no get) still stores new credentials, as before the read was needed.
+          if (!(error instanceof StorageError && error.code === 'PermissionDenied')) throw error;
+          readDenied = error;
+        }
       }
-      if (current) this.#assertManaged(current, id, 'store');
-      const written = metadataForOverwrite(current && this.#currentMetadata(current, id), metadata, options);
+      const written = metadataForOverwrite(current?.metadata, metadata, options);
       const body = options.prepare(written);
       name = body.metadata.name;
       try {
-        if (!current) {
-          await this.#call('store', 'create', id, attempt, (api, o) =>
-            api.createNamespacedSecret({ namespace, body }, o),
-          );
-        } else {
-          const replacement: V1Secret = {
-            ...body,
-            metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
-          };
-          await this.#call('store', 'update', id, attempt, (api, o) =>
-            api.replaceNamespacedSecret({ name, namespace, body: replacement }, o),
-          );
-        }
+        const answer = !current
+          ? await this.#call('store', 'create', id, attempt, (api, o) =>
+              api.createNamespacedSecret({ namespace, body }, o),
+            )
+          : await this.#call('store', 'update', id, attempt, (api, o) =>
+              api.replaceNamespacedSecret(
+                {
+                  name,
+                  namespace,
+                  body: { ...body, metadata: { ...body.metadata, resourceVersion: current.resourceVersion } },
+                },
+                o,
+              ),
+            );
+        this.#rememberVersion(id, answer);
         return written;
       } catch (error) {
+        this.#versions.delete(id.value);
         if (readDenied && error instanceof StorageError && error.code === 'Conflict') throw readDenied;
         if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
           throw error;
@@ -273,7 +296,37 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     const secret = await this.#read(id, 'retrieve', attempt);
     if (!secret) throw this.notFound(id);
     this.#assertManaged(secret, id, 'retrieve');
-    return this.#stored(secret, id);
+    const stored = this.#stored(secret, id);
+    this.#rememberVersion(id, secret);
+    return stored;
+  }
+
+  /** What stands in for the store's read: the base's remembered metadata with a remembered resourceVersion. */
+  #knownState(
+    id: CredentialId,
+    options: StoreAttemptOptions<SecretBody>,
+  ):
+    | { present: true; resourceVersion: string; metadata: CredentialMetadata | undefined }
+    | { present: false }
+    | undefined {
+    const known = this.known.get(id.value);
+    if (!known) return undefined;
+    if (!known.present) return { present: false };
+    const resourceVersion = this.#versions.get(id.value);
+    if (resourceVersion === undefined) return undefined;
+    return { present: true, resourceVersion, metadata: options.exactMetadata ? undefined : known.metadata };
+  }
+
+  #rememberVersion(id: CredentialId, secret: V1Secret | undefined): void {
+    const version = secret?.metadata?.resourceVersion;
+    this.#versions.delete(id.value);
+    if (!version) return;
+    // Bounded like the base's memory: the oldest entry goes first.
+    if (this.#versions.size >= KNOWN_RECORD_LIMIT) {
+      const oldest = this.#versions.keys().next().value;
+      if (oldest !== undefined) this.#versions.delete(oldest);
+    }
+    this.#versions.set(id.value, version);
   }
 
   /** The stored document of one of our Secrets, with its resourceVersion as the version. */

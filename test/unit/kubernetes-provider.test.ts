@@ -566,9 +566,10 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       });
       const before = emulator.requests.length;
       await p.store('raced', value('2'), createMetadata());
+      // The remembered resourceVersion stands in for the first read; the 409 sends it back to reading.
       assert.deepEqual(
         emulator.requests.slice(before).map((r) => r.method),
-        ['GET', 'PUT', 'GET', 'PUT'],
+        ['PUT', 'GET', 'PUT'],
       );
       assert.equal(enc.decrypt((await p.retrieve('raced')).data).toString(), '2');
       await p.close();
@@ -583,8 +584,16 @@ describe('KubernetesSecretsProvider against the emulator', () => {
         return emulator.requests.slice(before).map((r) => r.method);
       };
       assert.deepEqual(await count(() => p.store('a', value('1'), createMetadata())), ['GET', 'POST']);
-      assert.deepEqual(await count(() => p.store('a', value('2'), createMetadata())), ['GET', 'PUT']);
+      assert.deepEqual(await count(() => p.store('a', value('2'), createMetadata())), ['PUT']);
       assert.deepEqual(await count(() => p.retrieve('a')), ['GET']);
+      // A fresh provider knows nothing of 'a' yet: it reads once, then its next write is one request.
+      const fresh = await provider({ kubeconfigPath });
+      assert.deepEqual(await count(() => fresh.store('a', value('3'), createMetadata())), ['GET', 'PUT']);
+      assert.deepEqual(await count(() => fresh.store('a', value('4'), createMetadata())), ['PUT']);
+      // The first provider's remembered resourceVersion is now stale: the API server refuses it (409).
+      assert.deepEqual(await count(() => p.store('a', value('5'), createMetadata())), ['PUT', 'GET', 'PUT']);
+      assert.equal(enc.decrypt((await fresh.retrieve('a')).data).toString(), '5');
+      await fresh.close();
       assert.deepEqual(await count(() => p.exists('a')), ['GET']);
       await p.store('b', value('1'), createMetadata());
       await p.store('c', value('1'), createMetadata());

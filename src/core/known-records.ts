@@ -2,11 +2,36 @@ import { copyMetadata } from './cache.js';
 import type { Clock } from './clock.js';
 import type { CredentialMetadata } from './metadata.js';
 
-/** How long what a provider last read or wrote of a credential stands in for a read before a write. */
+/**
+ * How long what a provider last read or wrote of a credential stands in for a read before a write, in ms.
+ *
+ * @example
+ * ```ts
+ * import { KNOWN_RECORD_TTL_MS } from 'nebula-credential';
+ * console.log(KNOWN_RECORD_TTL_MS); // 30000
+ * ```
+ */
 export const KNOWN_RECORD_TTL_MS = 30_000;
-/** How long a credential seen missing counts as missing for a write (short: another process may create it). */
+/**
+ * How long a credential seen missing counts as missing for a write, in ms (short: another process may
+ * create it).
+ *
+ * @example
+ * ```ts
+ * import { KNOWN_ABSENT_TTL_MS } from 'nebula-credential';
+ * console.log(KNOWN_ABSENT_TTL_MS); // 5000
+ * ```
+ */
 export const KNOWN_ABSENT_TTL_MS = 5_000;
-/** Most credentials remembered; the least recently used goes first. */
+/**
+ * Most credentials a provider remembers; the one written longest ago goes first.
+ *
+ * @example
+ * ```ts
+ * import { KNOWN_RECORD_LIMIT } from 'nebula-credential';
+ * console.log(KNOWN_RECORD_LIMIT); // 1000
+ * ```
+ */
 export const KNOWN_RECORD_LIMIT = 1_000;
 
 /**
@@ -49,6 +74,7 @@ export class KnownRecords {
   readonly #entries = new Map<string, Entry>();
   readonly #limit: number;
 
+  /** `clock` decides expiry (tests pass a `ManualClock`); `limit` bounds the entries kept. */
   constructor(clock: Clock, limit = KNOWN_RECORD_LIMIT) {
     this.#clock = clock;
     this.#limit = limit;

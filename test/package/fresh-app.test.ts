@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PEER_SDKS, packTarball, run, SUBPATH_SPECIFIERS, slowPackageTestsSkipped } from './packed.js';
 
@@ -52,6 +52,10 @@ describe('the packed tarball in a fresh application, next to the newest SDKs', {
   it("installs with plain npm install, loads from CommonJS, and passes each provider's conformance", async (t) => {
     const tarball = packTarball();
     const app = mkdtempSync(join(tmpdir(), 'nebula-fresh-app-'));
+    t.after(() => {
+      rmSync(app, { recursive: true, force: true });
+      rmSync(dirname(tarball), { recursive: true, force: true });
+    });
     writeFileSync(
       join(app, 'package.json'),
       JSON.stringify({ name: 'fresh-app', private: true, type: 'module' }),

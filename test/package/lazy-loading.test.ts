@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -41,6 +41,7 @@ console.log(JSON.stringify(urls));
     encoding: 'utf8',
     env: { ...process.env, HOME: dir },
   });
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(result.status, 0, result.stderr);
   const lines = result.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as string[];

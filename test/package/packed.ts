@@ -2,7 +2,7 @@
 // the switch that keeps the slow ones (registry installs, a tsc matrix) out of a developer's `npm test`.
 import assert from 'node:assert/strict';
 import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,7 @@ export function unpackInto(tarball: string, app: string): string {
   const target = join(app, 'node_modules', PACKAGE.name);
   mkdirSync(join(app, 'node_modules'), { recursive: true });
   renameSync(join(staging, 'package'), target);
+  rmSync(staging, { recursive: true, force: true });
   return target;
 }
 

@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -12,7 +13,7 @@ import {
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import ts from 'typescript';
 import {
   PACKAGE,
@@ -77,6 +78,11 @@ describe('published type declarations', () => {
 // object to a provider). Errors inside an SDK's own declarations are the SDK's and only reported.
 describe('an application type-checks against the packed tarball', { skip: slowPackageTestsSkipped }, () => {
   const tarball = slowPackageTestsSkipped ? '' : packTarball();
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+    if (tarball) rmSync(dirname(tarball), { recursive: true, force: true });
+  });
   const example = readmeExample();
   const subpathImports = SUBPATH_SPECIFIERS.map((s, i) => `import * as subpath${i} from '${s}';`);
   const subpathUse = `export const subpaths = [${SUBPATH_SPECIFIERS.map((_, i) => `subpath${i}`).join(', ')}];`;
@@ -104,6 +110,7 @@ describe('an application type-checks against the packed tarball', { skip: slowPa
 
   function app(withSdks: boolean): string {
     const dir = mkdtempSync(join(tmpdir(), `nebula-types-${withSdks ? 'sdks' : 'bare'}-`));
+    made.push(dir);
     unpackInto(tarball, dir);
     const linked = ['hash-wasm', '@types/node', ...(withSdks ? PEER_SDKS : [])];
     for (const name of linked) {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -31,9 +31,16 @@ function lockfile(packages: Record<string, LockEntry>) {
   });
 }
 
+// Every fixture project, removed when the file's tests end.
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A project whose lockfile and installed record are given, with a directory for each installed package. */
 function fixture(locked: Record<string, LockEntry>, installed?: Record<string, LockEntry>): string {
   const dir = mkdtempSync(join(tmpdir(), 'nebula-ensure-'));
+  made.push(dir);
   writeFileSync(join(dir, 'package-lock.json'), lockfile(locked));
   if (installed) {
     mkdirSync(join(dir, 'node_modules'));
@@ -98,6 +105,7 @@ describe('ensure-deps: is node_modules what the lockfile lists?', () => {
   it('installs with npm ci on a fresh project, then does nothing, then reinstalls after the lockfile changes', () => {
     // A real npm ci, offline: the one dependency is a local directory.
     const dir = mkdtempSync(join(tmpdir(), 'nebula-ensure-e2e-'));
+    made.push(dir);
     mkdirSync(join(dir, 'dep'));
     const writeProject = (version: string) => {
       writeFileSync(join(dir, 'dep', 'package.json'), JSON.stringify({ name: 'dep', version }));

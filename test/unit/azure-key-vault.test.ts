@@ -396,7 +396,11 @@ describe('azure-key-vault: RBAC, soft delete, limits, paging', () => {
       assert.equal(denied.details.backendCode, 'ForbiddenByRbac');
       assert.equal(denied.details.status, 403);
       assert.match(denied.message, /Key Vault Secrets Officer/);
-      assert.equal(vaultCalls(emulator) - before, 1, 'the 403 write alone (metadata remembered from the last write), not retried');
+      assert.equal(
+        vaultCalls(emulator) - before,
+        1,
+        'the 403 write alone (metadata remembered from the last write), not retried',
+      );
       // Reading still works with the User role.
       await provider.retrieve('rbac_secret');
       emulator.setRoles(emulator.clientId, ['Key Vault Reader']);

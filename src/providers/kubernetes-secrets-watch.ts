@@ -5,7 +5,6 @@
 // and report what changed in between.
 
 import type { IncomingMessage } from 'node:http';
-import { createInterface } from 'node:readline';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import type { ChangeFeed, ChangeObservation, ChangeSink } from '../core/provider.js';
@@ -26,6 +25,8 @@ export interface KubeFeedSource {
   observe(secret: WatchedSecret): ChangeObservation | undefined;
   /** The credential id of a Secret name (for DELETED events, whose object may no longer decode). */
   idOf(name: string): string | undefined;
+  /** Largest watch event line accepted, in bytes (an event carries one Secret). */
+  maxEventBytes: number;
 }
 
 /** Longest wait between reconnections while the API server keeps failing. */
@@ -33,6 +34,38 @@ const MAX_BACKOFF_MS = 30_000;
 
 /** Raised inside the stream reader when the server says the resourceVersion is too old. */
 class ExpiredVersion extends Error {}
+
+class EventTooLarge extends Error {}
+
+/**
+ * The lines of `input`, refusing one longer than `maxBytes` before buffering it whole (readline would
+ * buffer a line of any length: a broken or hostile server could exhaust memory with one endless event).
+ */
+async function* boundedLines(
+  input: AsyncIterable<Buffer | string>,
+  maxBytes: number,
+): AsyncGenerator<string> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let end = buffer.indexOf(10, start); end !== -1; end = buffer.indexOf(10, start)) {
+      const piece = buffer.subarray(start, end);
+      if (size + piece.length > maxBytes) throw new EventTooLarge();
+      pending.push(piece);
+      yield Buffer.concat(pending).toString('utf8');
+      pending = [];
+      size = 0;
+      start = end + 1;
+    }
+    const rest = buffer.subarray(start);
+    size += rest.length;
+    if (size > maxBytes) throw new EventTooLarge();
+    if (rest.length > 0) pending.push(rest);
+  }
+  if (size > 0) yield Buffer.concat(pending).toString('utf8');
+}
 
 /**
  * The running feed. It reports every change itself (`complete`), so the watcher stops polling; a
@@ -108,7 +141,7 @@ export class KubernetesChangeFeed implements ChangeFeed {
   async #stream(from: string, signal: AbortSignal): Promise<string> {
     const response = await this.#source.open(from, signal);
     let resourceVersion = from;
-    const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+    const lines = boundedLines(response, this.#source.maxEventBytes);
     const onAbort = () => response.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -143,6 +176,15 @@ export class KubernetesChangeFeed implements ChangeFeed {
     } catch (error) {
       if (signal.aborted) return resourceVersion;
       if (error instanceof ExpiredVersion || error instanceof StorageError) throw error;
+      if (error instanceof EventTooLarge) {
+        throw new StorageError({
+          code: 'Unavailable',
+          message: `the Kubernetes watch stream sent an event over ${this.#source.maxEventBytes} bytes (the bound for one Secret); reconnecting`,
+          provider: 'kubernetes',
+          operation: 'watch',
+          details: { limitBytes: this.#source.maxEventBytes },
+        });
+      }
       throw new StorageError({
         code: 'Unavailable',
         message: 'the Kubernetes watch stream broke; reconnecting from the last resourceVersion',

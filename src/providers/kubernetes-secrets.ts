@@ -549,6 +549,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
           this.#openWatch({ labelSelector, fieldSelector, resourceVersion }, signal),
         observe: (secret) => this.#observation(secret as V1Secret, filter),
         idOf: (name) => this.#idOfName(name)?.value,
+        maxEventBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
       },
       sink,
       this.common.clock,

@@ -399,3 +399,49 @@ describe('kubernetes provider: the watch feed', () => {
     }
   });
 });
+
+describe('KubernetesChangeFeed: a bounded watch stream', () => {
+  it('refuses an event line over its bound before buffering it whole, and reconnects', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { KubernetesChangeFeed } = await import('../../src/providers/kubernetes-secrets-watch.js');
+    const { StorageError } = await import('../../src/core/errors.js');
+    const errors: unknown[] = [];
+    let opened = 0;
+    let written = 0;
+    const limit = 64 * 1024;
+    const feed = new KubernetesChangeFeed(
+      {
+        list: async () => ({ items: [], resourceVersion: '1' }),
+        open: async () => {
+          opened++;
+          const stream = new PassThrough();
+          // One endless event: 1 MiB sent in 16 KiB chunks with no newline, far over the 64 KiB bound.
+          const chunk = Buffer.alloc(16 * 1024, 'a');
+          const pump = () => {
+            while (written < 1024 * 1024 && !stream.destroyed) {
+              written += chunk.length;
+              if (!stream.write(chunk)) return void stream.once('drain', pump);
+            }
+          };
+          pump();
+          return stream as unknown as IncomingMessage;
+        },
+        observe: () => undefined,
+        idOf: () => undefined,
+        maxEventBytes: limit,
+      },
+      { observe: () => {}, wake: () => {}, error: (error) => void errors.push(error) },
+      new ManualClock(),
+    );
+    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    feed.close();
+    assert.equal(opened, 1);
+    assert.equal(errors.length, 1, 'one error reported, then a backoff before reconnecting');
+    const error = errors[0] as InstanceType<typeof StorageError>;
+    assert.ok(error instanceof StorageError);
+    assert.equal(error.code, 'Unavailable');
+    assert.equal(error.retryable, true);
+    assert.equal(error.details.limitBytes, limit);
+    assert.ok(written < 1024 * 1024, `the stream was dropped early (${written} bytes read)`);
+  });
+});

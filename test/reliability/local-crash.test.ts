@@ -163,7 +163,10 @@ describe('LocalStorageProvider crash safety (SC-009)', () => {
         timeouts: { writeMs: 2_000 },
         retry: { maxRetries: 0 },
       });
-      for (const id of ids) await quick.store(id, manager.encrypt(Buffer.from('after')), createMetadata());
+      // Every id a writer may have been writing when it was killed, not only those whose file landed: a
+      // writer killed inside its lock before the rename leaves a lock on an id with no file yet.
+      for (const id of new Set([...ids, ...attempted.keys()]))
+        await quick.store(id, manager.encrypt(Buffer.from('after')), createMetadata());
       assert.deepEqual(
         walk(join(dir, '.nebula-locks')).filter((f) => f.parts.at(-1) !== 'free'),
         [],

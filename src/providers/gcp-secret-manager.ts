@@ -340,11 +340,14 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
           id,
         )
       )[0];
+    const createThenAdd = async () => {
+      await this.#create(id, prepared, a);
+      return addVersion();
+    };
     let version: { name?: string | null };
     if (this.known.get(id.value)?.present === false) {
       // Known missing (read as missing just now, or deleted here): create it without a failed add first.
-      await this.#create(id, prepared, a);
-      version = await addVersion();
+      version = await createThenAdd();
     } else {
       try {
         // One round trip when the secret exists: add the version first, create the secret only on NOT_FOUND.
@@ -352,8 +355,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       } catch (error) {
         if (!isCode(error, 'NotFound')) throw error;
         this.#known.delete(name);
-        await this.#create(id, prepared, a);
-        version = await addVersion();
+        version = await createThenAdd();
       }
     }
     // Labels and annotations follow tags, creation date and rotation policy: when the write keeps all

@@ -49,7 +49,13 @@ export interface ConformanceOptions {
    * The exact backend requests (by {@link requestCount}) each facade call makes, asserted when given: a `put`
    * of a new id, a `put` over an existing one (no tags given: the overwrite rule keeps them), and a `get`.
    */
-  facadeRequests?: { putNew: number; putOverwrite: number; get: number };
+  facadeRequests?: {
+    putNew: number;
+    putOverwrite: number;
+    get: number;
+    /** A `put` of an id a `get` just found missing (the provider remembers the miss): asserted when given. */
+    putAfterMiss?: number | undefined;
+  };
 }
 
 function uniqueTag(): string {
@@ -450,11 +456,20 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         assert.deepEqual(got.metadata.tags, { team: 'a' });
         assert.deepEqual(got.metadata.rotationPolicy, { intervalDays: 7 });
         if (options.facadeRequests) {
+          const { putAfterMiss: _checkedBelow, ...perCall } = options.facadeRequests;
           assert.deepEqual(
             { putNew, putOverwrite, get },
-            options.facadeRequests,
+            perCall,
             'backend requests per call',
           );
+        }
+        if (options.facadeRequests?.putAfterMiss !== undefined) {
+          await rejectsWith(store.get('facade_missing'), 'NotFound');
+          const [, putAfterMiss] = await counted(() => store.put('facade_missing', 'v1'));
+          assert.equal(putAfterMiss, options.facadeRequests.putAfterMiss, 'requests of a put after a miss');
+          const back = await store.get('facade_missing');
+          assert.equal(back.secret.expose(), 'v1');
+          back.secret.dispose();
         }
         await store.put('facade_rule', 'v3', { tags: { team: 'b' } });
         const third = await store.get('facade_rule');

@@ -457,11 +457,7 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         assert.deepEqual(got.metadata.rotationPolicy, { intervalDays: 7 });
         if (options.facadeRequests) {
           const { putAfterMiss: _checkedBelow, ...perCall } = options.facadeRequests;
-          assert.deepEqual(
-            { putNew, putOverwrite, get },
-            perCall,
-            'backend requests per call',
-          );
+          assert.deepEqual({ putNew, putOverwrite, get }, perCall, 'backend requests per call');
         }
         if (options.facadeRequests?.putAfterMiss !== undefined) {
           await rejectsWith(store.get('facade_missing'), 'NotFound');

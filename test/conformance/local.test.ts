@@ -32,7 +32,12 @@ const requestCount = () => backendCalls;
 
 runStorageProviderConformance(
   { describe, it },
-  { name: 'local', createProvider, requestCount, facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 } },
+  {
+    name: 'local',
+    createProvider,
+    requestCount,
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+  },
 );
 
 // No fault injection on a local disk: the stale-if-error, breaker and backoff cases run on the others.

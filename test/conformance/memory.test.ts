@@ -16,7 +16,12 @@ const requestCount = () => Object.values(current?.calls ?? {}).reduce((a, b) => 
 
 runStorageProviderConformance(
   { describe, it },
-  { name: 'memory', createProvider, requestCount, facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 } },
+  {
+    name: 'memory',
+    createProvider,
+    requestCount,
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+  },
 );
 
 runReadPathConformance(

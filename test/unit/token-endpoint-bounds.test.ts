@@ -147,3 +147,74 @@ describe('Azure: the credential reads token responses through the response bound
     );
   });
 });
+
+describe('AWS: the default chain’s STS client reads through the response bound', () => {
+  it('web identity: an endless AssumeRoleWithWebIdentity answer is cut, not buffered', async () => {
+    const { createServer } = await import('node:http');
+    const { AwsSecretsManagerProvider } = await import('../../src/providers/aws-secrets-manager.js');
+    const { AwsSecretsManagerEmulator } = await import('../../src/testing/emulators/aws.js');
+    const emulator = new AwsSecretsManagerEmulator();
+    await emulator.start();
+    cleanups.push(() => emulator.stop());
+    let sent = 0;
+    let stsCalls = 0;
+    const sts = createServer((req, res) => {
+      stsCalls++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        let more = true;
+        while (sent < HUGE && more) {
+          sent += chunk.length;
+          more = res.write(chunk);
+        }
+        if (sent >= HUGE) res.end();
+      };
+      res.on('drain', pump);
+      res.on('close', () => res.off('drain', pump));
+      pump();
+    });
+    await new Promise<void>((r) => sts.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => sts.close(r)));
+    sts.on('connection', (s) => cleanups.push(() => s.destroy()));
+    const dir = mkdtempSync(join(tmpdir(), 'nebula-aws-wi-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'token'), 'header.payload.signature');
+    const { port } = sts.address() as { port: number };
+    await withEnv(
+      {
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_SESSION_TOKEN: undefined,
+        AWS_PROFILE: undefined,
+        AWS_CONFIG_FILE: join(dir, 'none'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
+        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'token'),
+        AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/app',
+        AWS_ROLE_SESSION_NAME: 'nebula',
+        AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}`,
+      },
+      async () => {
+        const provider = new AwsSecretsManagerProvider({
+          region: emulator.region,
+          endpoint: emulator.endpoint,
+          retry: { maxRetries: 0 },
+        });
+        cleanups.push(() => provider.close());
+        await assert.rejects(provider.connect(), (e: unknown) => {
+          assert.ok(e instanceof StorageError, inspect(e));
+          assert.equal(e.code, 'Unavailable', e.message);
+          assert.equal(e.retryable, false, e.message);
+          assert.equal(e.details['limitBytes'], responseBodyLimit(provider.capabilities.maxCredentialSize));
+          return true;
+        });
+      },
+    );
+    assert.ok(stsCalls >= 1, 'the chain asked STS');
+    assert.ok(sent < HUGE / 2, `the STS client read on: ${sent} of ${HUGE} bytes sent`);
+  });
+});

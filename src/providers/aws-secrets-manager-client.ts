@@ -75,8 +75,8 @@ export async function createAwsClient(
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
-    // A handler instance, not options: the default chain's STS and SSO clients inherit it (parentClientConfig),
-    // so their answers are read through the same bound as Secrets Manager's.
+    // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), so its
+    // answers are read through the same bound as Secrets Manager's (the SSO client does not inherit it).
     requestHandler: boundedRequestHandler(
       {
         httpsAgent: new https.Agent({
@@ -142,9 +142,8 @@ interface SmithyHttpHandler {
 /**
  * The SDK's NodeHttpHandler (the copy the Secrets Manager client itself depends on, found from where it is
  * installed), with every answer body passed through the core bound. The bound in the middleware below only
- * covers the Secrets Manager client; this one also covers the clients the default credential chain creates
- * (STS for web identity and assume role, SSO), which inherit the parent's request handler but not its
- * middleware.
+ * covers the Secrets Manager client; this one also covers the STS client the default credential chain
+ * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
  */
 function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: number): SmithyHttpHandler {
   const { NodeHttpHandler } = createRequire(import.meta.resolve('@aws-sdk/client-secrets-manager'))(
@@ -243,7 +242,7 @@ export async function resolveAwsCredentials(
       // again would fetch the same; Secrets Manager itself was never reached.
       throw new StorageError({
         code: 'Unavailable',
-        message: `an AWS credential endpoint of the default chain (STS, SSO) answered with a body over ${cut.details['limit']} bytes; the client stopped reading it and dropped the connection (check AWS_ENDPOINT_URL_STS, the SSO settings and any proxy)`,
+        message: `an AWS credential endpoint of the default chain (STS) answered with a body over ${cut.details['limit']} bytes; the client stopped reading it and dropped the connection (check AWS_ENDPOINT_URL_STS, the STS region and any proxy)`,
         provider: PROVIDER,
         operation: 'connect',
         retryable: false,

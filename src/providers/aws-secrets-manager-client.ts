@@ -1,9 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
-import { limitResponseStream, type ResponseBodyStream } from '../core/response-limit.js';
+import {
+  limitResponseStream,
+  type ResponseBodyStream,
+  ResponseTooLargeError,
+  responseTooLargeError,
+} from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
@@ -69,11 +75,20 @@ export async function createAwsClient(
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
-    requestHandler: {
-      httpsAgent: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets, ...(ca ? { ca } : {}) }),
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
-      connectionTimeout: timeouts.connectMs,
-    },
+    // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), so its
+    // answers are read through the same bound as Secrets Manager's (the SSO client does not inherit it).
+    requestHandler: boundedRequestHandler(
+      {
+        httpsAgent: new https.Agent({
+          keepAlive: true,
+          maxSockets: options.maxSockets,
+          ...(ca ? { ca } : {}),
+        }),
+        httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+        connectionTimeout: timeouts.connectMs,
+      },
+      context.maxResponseBytes,
+    ) as never,
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
@@ -110,6 +125,51 @@ export async function createAwsClient(
     priority: 'low',
   });
   return client;
+}
+
+/** What this library uses of a smithy HTTP handler. */
+interface SmithyHttpHandler {
+  metadata?: unknown;
+  handle(
+    request: unknown,
+    options?: unknown,
+  ): Promise<{ response: { body?: unknown; headers?: Record<string, string> } }>;
+  updateHttpClientConfig(key: never, value: never): void;
+  httpHandlerConfigs(): unknown;
+  destroy?(): void;
+}
+
+/**
+ * The SDK's NodeHttpHandler (the copy the Secrets Manager client itself depends on, found from where it is
+ * installed), with every answer body passed through the core bound. The bound in the middleware below only
+ * covers the Secrets Manager client; this one also covers the STS client the default credential chain
+ * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
+ */
+function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: number): SmithyHttpHandler {
+  const { NodeHttpHandler } = createRequire(import.meta.resolve('@aws-sdk/client-secrets-manager'))(
+    '@smithy/node-http-handler',
+  ) as { NodeHttpHandler: new (options: Record<string, unknown>) => SmithyHttpHandler };
+  const inner = new NodeHttpHandler(handlerOptions);
+  return {
+    metadata: inner.metadata,
+    async handle(request, options) {
+      const output = await inner.handle(request, options);
+      const response = output.response;
+      const body = response?.body as ResponseBodyStream | undefined;
+      if (!response || !body || typeof body.pipe !== 'function') return output;
+      // An announced oversize body fails the request itself, before any reader is attached to the stream.
+      const announced = Number(response.headers?.['content-length']);
+      if (Number.isFinite(announced) && announced > limit) {
+        body.destroy?.();
+        throw new ResponseTooLargeError(announced, true, limit);
+      }
+      response.body = limitResponseStream(body, limit);
+      return output;
+    },
+    updateHttpClientConfig: (key, value) => inner.updateHttpClientConfig(key, value),
+    httpHandlerConfigs: () => inner.httpHandlerConfigs(),
+    destroy: () => inner.destroy?.(),
+  };
 }
 
 /**
@@ -176,6 +236,20 @@ export async function resolveAwsCredentials(
     await Promise.race([provider(), timeout]);
   } catch (error) {
     if (error instanceof StorageError) throw error;
+    const cut = responseTooLargeError(error, { provider: PROVIDER, service: 'an AWS credential endpoint' });
+    if (cut) {
+      // A credentials answer is a few KiB: one past the bound is an endpoint or proxy gone wrong, and asking
+      // again would fetch the same; Secrets Manager itself was never reached.
+      throw new StorageError({
+        code: 'Unavailable',
+        message: `an AWS credential endpoint of the default chain (STS) answered with a body over ${cut.details['limit']} bytes; the client stopped reading it and dropped the connection (check AWS_ENDPOINT_URL_STS, the STS region and any proxy)`,
+        provider: PROVIDER,
+        operation: 'connect',
+        retryable: false,
+        details: { ...cut.details, limitBytes: cut.details['limit'] as number },
+        cause: error,
+      });
+    }
     throw new StorageError({
       code: 'AuthenticationFailed',
       message:

@@ -1,6 +1,143 @@
+import { createRequire } from 'node:module';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Clock } from '../core/clock.js';
+import { type ResponseBodyStream, ResponseTooLargeError, readBoundedBody } from '../core/response-limit.js';
 import type { AzureCredentialSettings, AzureKeyVaultSettings } from './azure-key-vault-options.js';
+
+/** What this library uses of a core-rest-pipeline response. */
+interface PipelineResponse {
+  status: number;
+  headers: { get(name: string): string | undefined };
+  bodyAsText?: string | null;
+  readableStreamBody?: unknown;
+}
+/** What this library uses of a core-rest-pipeline request. */
+interface PipelineRequest {
+  streamResponseStatusCodes?: Set<number> | undefined;
+}
+
+/** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
+const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
+
+/**
+ * Sends `request` through `next` asking for the body as a stream whatever the status, then reads the stream
+ * through the core bound into `bodyAsText` (what the SDK would have read whole and unbounded). The caller's
+ * own streaming wish is restored before anything else looks at the response; a caller that asked for a
+ * stream gets it untouched.
+ */
+async function sendBounded(
+  request: PipelineRequest,
+  next: (request: PipelineRequest) => Promise<PipelineResponse>,
+  limit: number,
+): Promise<PipelineResponse> {
+  const wanted = request.streamResponseStatusCodes;
+  request.streamResponseStatusCodes = STREAM_EVERY_STATUS;
+  let response: PipelineResponse;
+  try {
+    response = await next(request);
+  } finally {
+    request.streamResponseStatusCodes = wanted;
+  }
+  const body = response.readableStreamBody as ResponseBodyStream | undefined;
+  if (!body || wanted?.has(Number.POSITIVE_INFINITY) || wanted?.has(response.status)) return response;
+  const bytes = await readBoundedBody(body, limit, response.headers.get('content-length'));
+  response.readableStreamBody = undefined;
+  response.bodyAsText = bytes.toString('utf8');
+  return response;
+}
+
+/**
+ * The SDK's HTTP client reads every body whole and unbounded; this pipeline policy reads it through the
+ * core bound instead (see {@link sendBounded}), so an oversize answer is `SizeLimitExceeded` with its
+ * connection dropped. For the Key Vault client.
+ *
+ * @example
+ * ```ts
+ * const policy = responseBodyBoundPolicy(responseBodyLimit(64 * 1024));
+ * new SecretClient(url, credential, { additionalPolicies: [{ policy, position: 'perRetry' }] });
+ * ```
+ *
+ * @internal
+ */
+export function responseBodyBoundPolicy(limit: number) {
+  return {
+    name: 'nebulaCredentialResponseBound',
+    sendRequest: (request: PipelineRequest, next: (request: PipelineRequest) => Promise<PipelineResponse>) =>
+      sendBounded(request, next, limit),
+  } as never;
+}
+
+/**
+ * The HTTP client of the `@azure/identity` credentials this library builds: the pipeline's default client,
+ * reading every token response through the core bound. An `httpClient` rather than a policy because
+ * ManagedIdentityCredential replaces `additionalPolicies` with its own. MSAL turns any failure of its network
+ * client into a bare `network_error` (the cause is dropped), so the last cut is kept here for
+ * {@link AzureTokenCache} to report.
+ *
+ * @example
+ * ```ts
+ * const http = BoundedIdentityHttpClient.create(responseBodyLimit(64 * 1024));
+ * new ManagedIdentityCredential({ httpClient: http });
+ * ```
+ *
+ * @internal
+ */
+export class BoundedIdentityHttpClient {
+  /** The bound, in bytes. */
+  readonly limit: number;
+  readonly #inner: { sendRequest(request: PipelineRequest): Promise<PipelineResponse> };
+  #cut: ResponseTooLargeError | undefined;
+
+  constructor(inner: { sendRequest(request: PipelineRequest): Promise<PipelineResponse> }, limit: number) {
+    this.#inner = inner;
+    this.limit = limit;
+  }
+
+  /**
+   * Wraps core-rest-pipeline's default client: the copy `@azure/identity` itself depends on, found from where
+   * it is installed (it is not a dependency of this library).
+   */
+  static create(limit: number): BoundedIdentityHttpClient {
+    const pipeline = createRequire(import.meta.resolve('@azure/identity'))('@azure/core-rest-pipeline') as {
+      createDefaultHttpClient(): { sendRequest(request: PipelineRequest): Promise<PipelineResponse> };
+    };
+    return new BoundedIdentityHttpClient(pipeline.createDefaultHttpClient(), limit);
+  }
+
+  async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+    try {
+      return await sendBounded(request, (r) => this.#inner.sendRequest(r), this.limit);
+    } catch (error) {
+      if (error instanceof ResponseTooLargeError) this.#cut = error;
+      throw error;
+    }
+  }
+
+  /** The cut since the last call, if any, forgotten once taken. */
+  takeCut(): ResponseTooLargeError | undefined {
+    const cut = this.#cut;
+    this.#cut = undefined;
+    return cut;
+  }
+}
+
+/**
+ * A token request whose answer passed the response bound; {@link mapAzureError} makes it `Unavailable`.
+ * @internal
+ */
+export class TokenResponseTooLargeError extends Error {
+  override readonly name = 'TokenResponseTooLargeError';
+  /** The bound, in bytes. */
+  readonly limitBytes: number;
+  /** Bytes announced (Content-Length) or read when the answer was cut. */
+  readonly size: number;
+
+  constructor(cut: ResponseTooLargeError) {
+    super(`the token endpoint answered with ${cut.message}`, { cause: cut });
+    this.limitBytes = cut.limit;
+    this.size = cut.size;
+  }
+}
 
 interface CacheEntry {
   token: AccessToken;
@@ -37,10 +174,13 @@ export class AzureTokenCache implements TokenCredential {
   readonly #clock: Clock;
   readonly #entries = new Map<string, CacheEntry>();
   readonly #pending = new Map<string, Promise<AccessToken>>();
+  readonly #http: BoundedIdentityHttpClient | undefined;
 
-  constructor(inner: TokenCredential, clock: Clock) {
+  /** `http`: the bounded client the credential sends its token requests with, whose cuts are reported. */
+  constructor(inner: TokenCredential, clock: Clock, http?: BoundedIdentityHttpClient) {
     this.#inner = inner;
     this.#clock = clock;
+    this.#http = http;
   }
 
   async getToken(scopes: string | string[], options: GetTokenOptions = {}): Promise<AccessToken> {
@@ -92,8 +232,13 @@ export class AzureTokenCache implements TokenCredential {
     const running = this.#pending.get(key);
     if (running) return running;
     const obtainedAt = this.#clock.now();
+    this.#http?.takeCut();
     const promise = this.#inner
       .getToken(scopes, options)
+      .catch((error: unknown) => {
+        const cut = this.#http?.takeCut();
+        throw cut ? new TokenResponseTooLargeError(cut) : error;
+      })
       .then((token) => {
         if (!token)
           throw Object.assign(new Error('the credential returned no token'), {

@@ -105,6 +105,19 @@ export function mapAzureError(error: unknown, ctx: AzureErrorContext): StorageEr
     retryable?: boolean,
   ) => backendError({ ...base, code, message, details, retryable });
 
+  if (e.name === 'TokenResponseTooLargeError') {
+    const cut = error as { limitBytes: number; size: number };
+    // A token answer is a few KiB: one past the bound is a proxy or endpoint gone wrong, and asking again
+    // would fetch the same; the vault itself was never reached.
+    return make(
+      'Unavailable',
+      `${TOKEN_SERVICE} answered with a body over ${cut.limitBytes} bytes; the ${ctx.credentialKind} credential ` +
+        'stopped reading it and dropped the connection (check the authority host, the managed identity ' +
+        'endpoint and any proxy between them)',
+      { limitBytes: cut.limitBytes, size: cut.size },
+      false,
+    );
+  }
   if (typeof e.name === 'string' && IDENTITY_ERRORS.has(e.name)) {
     const aadCode = typeof e.errorResponse?.error === 'string' ? e.errorResponse.error : undefined;
     if (status !== undefined && (status === 429 || status >= 500)) {

@@ -24,10 +24,15 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
-import { type ResponseBodyStream, readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
+import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
-import { AzureTokenCache, buildCredential } from './azure-key-vault-auth.js';
+import {
+  AzureTokenCache,
+  BoundedIdentityHttpClient,
+  buildCredential,
+  responseBodyBoundPolicy,
+} from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
 import {
   AZURE_KEY_VAULT,
@@ -75,43 +80,6 @@ const UPDATED_AMBIGUITY_MS = 2000;
  * keyvault-secrets 4.11 throws a bare TypeError, losing the status, for an error response without a body
  * (a 503 from a gateway, an injected fault): an empty JSON object keeps the RestError and its status.
  */
-/**
- * The SDK's HTTP client reads every body whole and unbounded; asking it to stream every status and reading
- * the stream here through the core bound makes an oversize answer `SizeLimitExceeded` with its connection
- * dropped. The caller's own streaming wish is restored before the deserializer looks at the response.
- */
-function responseBodyBoundPolicy(limit: number) {
-  type Headers = { get(name: string): string | undefined };
-  type Response = {
-    status: number;
-    headers: Headers;
-    bodyAsText?: string | null;
-    readableStreamBody?: unknown;
-  };
-  type Request = { streamResponseStatusCodes?: Set<number> | undefined };
-  return {
-    name: 'nebulaCredentialResponseBound',
-    async sendRequest(request: Request, next: (request: Request) => Promise<Response>) {
-      const wanted = request.streamResponseStatusCodes;
-      request.streamResponseStatusCodes = STREAM_EVERY_STATUS;
-      let response: Response;
-      try {
-        response = await next(request);
-      } finally {
-        request.streamResponseStatusCodes = wanted;
-      }
-      const body = response.readableStreamBody as ResponseBodyStream | undefined;
-      if (!body || wanted?.has(Number.POSITIVE_INFINITY) || wanted?.has(response.status)) return response;
-      const bytes = await readBoundedBody(body, limit, response.headers.get('content-length'));
-      response.readableStreamBody = undefined;
-      response.bodyAsText = bytes.toString('utf8');
-      return response;
-    },
-  } as never;
-}
-/** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
-const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
-
 const EMPTY_ERROR_BODY_POLICY = {
   name: 'nebulaCredentialEmptyErrorBody',
   async sendRequest(
@@ -266,16 +234,18 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
       ...(s.vaultUrl.startsWith('http:') ? { allowInsecureConnection: true } : {}),
     };
     const credential = s.credential;
+    // One bound for the vault's answers and the token endpoints' (Entra ID, managed identity).
+    const limit = responseBodyLimit(this.capabilities.maxCredentialSize);
+    const bodyBound = responseBodyBoundPolicy(limit);
+    const identityHttp = 'getToken' in credential ? undefined : BoundedIdentityHttpClient.create(limit);
     const inner: TokenCredential =
       'getToken' in credential
         ? (credential as TokenCredential)
-        : buildCredential(
-            this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name),
-            credential,
-            s,
-            transport,
-          );
-    this.#tokens = new AzureTokenCache(inner, this.common.clock);
+        : buildCredential(this.peer<IdentitySdk>(AZURE_KEY_VAULT_SDKS.identity.name), credential, s, {
+            ...transport,
+            httpClient: identityHttp,
+          });
+    this.#tokens = new AzureTokenCache(inner, this.common.clock, identityHttp);
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
@@ -286,10 +256,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
       additionalPolicies: [
         { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
         // After (so nearer the wire than) the empty-body policy: it sees the text this one read.
-        {
-          policy: responseBodyBoundPolicy(responseBodyLimit(this.capabilities.maxCredentialSize)),
-          position: 'perRetry',
-        },
+        { policy: bodyBound, position: 'perRetry' },
       ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
     });

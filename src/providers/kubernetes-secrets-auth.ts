@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
@@ -28,20 +29,43 @@ function invalid(message: string, cause?: unknown): StorageError {
   });
 }
 
+/** What a token file is, for messages and health: the pod's service account, or one a kubeconfig names. */
+interface TokenFileSource {
+  /** `service-account-token` or `kubeconfig-token-file`, the health report's auth kind. */
+  kind: 'service-account-token' | 'kubeconfig-token-file';
+  /** The file in the user's words, for messages. */
+  what: string;
+  /** Appended to the message when the file does not exist. */
+  missingHint?: string | undefined;
+}
+
+const SERVICE_ACCOUNT_TOKEN_SOURCE: TokenFileSource = {
+  kind: 'service-account-token',
+  what: 'the service account token file',
+  missingHint: 'is automountServiceAccountToken disabled for this pod?',
+};
+
 /**
- * The pod's projected service account token. The kubelet rewrites the file before the token expires, so
- * it is re-read every `refreshMs` and at once after a 401 (see {@link ServiceAccountToken.reload}).
+ * A bearer token kept in a file that is rewritten before the token expires: the pod's projected service
+ * account token (the kubelet rotates it), or a kubeconfig user's `token-file` (client-go re-reads it every
+ * minute too). It is re-read every `refreshMs` and at once after a 401 (see {@link ServiceAccountToken.reload}),
+ * always with a bounded, FIFO-safe read under the caller's signal.
  */
 export class ServiceAccountToken {
   readonly path: string;
+  /** What the file is: the health report's auth kind. */
+  readonly kind: TokenFileSource['kind'];
   readonly #refreshMs: number;
+  readonly #source: TokenFileSource;
   #value: SecretString | undefined;
   #readAt = 0;
   #mtimeMs = -1;
 
-  constructor(path: string, refreshMs: number) {
+  constructor(path: string, refreshMs: number, source: TokenFileSource = SERVICE_ACCOUNT_TOKEN_SOURCE) {
     this.path = path;
     this.#refreshMs = refreshMs;
+    this.#source = source;
+    this.kind = source.kind;
   }
 
   /** The token, re-read when older than the refresh interval. */
@@ -58,11 +82,11 @@ export class ServiceAccountToken {
     let mtimeMs = this.#mtimeMs;
     const bytes = await readBoundedFile(this.path, {
       maxBytes: FILE_SIZE_LIMITS.token,
-      what: 'the service account token file',
+      what: this.#source.what,
       provider: PROVIDER,
       operation: 'connect',
       signal,
-      missingHint: 'is automountServiceAccountToken disabled for this pod?',
+      missingHint: this.#source.missingHint,
       checkFile: (info) => {
         mtimeMs = info.mtimeMs;
         return undefined;
@@ -73,7 +97,7 @@ export class ServiceAccountToken {
     this.#mtimeMs = mtimeMs;
     // The kubelet's file has no newline, but hand-made ones often do; an untrimmed token is an illegal header.
     const token = text.trim();
-    if (token === '') throw invalid(`the service account token file ${this.path} is empty`);
+    if (token === '') throw invalid(`${this.#source.what} ${this.path} is empty`);
     const changed = this.#value === undefined || this.#value.expose() !== token;
     if (changed) {
       this.#value?.dispose();
@@ -99,7 +123,10 @@ export interface KubeAccess {
   namespace: string;
   /** `in-cluster` or `kubeconfig <path> (context <name>)`, for messages. */
   source: string;
-  /** Set for in-cluster auth: the provider adds the bearer header itself so rotation takes effect at once. */
+  /**
+   * Set for in-cluster auth and for a kubeconfig user's `token-file`: the provider adds the bearer header
+   * itself, so rotation takes effect at once and client-node never reads the file.
+   */
   token: ServiceAccountToken | undefined;
   /** Keep-alive agent with the cluster's TLS settings; undefined when a proxy is configured. */
   agent: HttpAgent | undefined;
@@ -194,17 +221,22 @@ export async function resolveKubeAccess(
   const files = options.kubeconfigPath !== undefined ? [options.kubeconfigPath] : envKubeconfig;
   let source: string;
   const setting = options.kubeconfigPath !== undefined ? 'kubeconfigPath' : 'KUBECONFIG';
+  // Each user's token-file, by user name; the first file naming a user wins, as in the merge.
+  const tokenFiles = new Map<string, string>();
+  const keepFirst = (more: Map<string, string>) => {
+    for (const [user, file] of more) if (!tokenFiles.has(user)) tokenFiles.set(user, file);
+  };
   try {
     if (files.length > 0) {
-      await loadKubeconfig(kc, files[0]!, setting, signal);
+      keepFirst(await loadKubeconfig(kc, files[0]!, setting, signal));
       for (const file of files.slice(1)) {
         const more = new sdk.KubeConfig();
-        await loadKubeconfig(more, file, setting, signal);
+        keepFirst(await loadKubeconfig(more, file, setting, signal));
         kc.mergeConfig(more);
       }
       source = `kubeconfig ${files.join(delimiter)}`;
     } else if (defaultKubeconfig && existsSync(defaultKubeconfig)) {
-      await loadKubeconfig(kc, defaultKubeconfig, '~/.kube/config', signal);
+      keepFirst(await loadKubeconfig(kc, defaultKubeconfig, '~/.kube/config', signal));
       source = `kubeconfig ${defaultKubeconfig}`;
     } else {
       throw invalid(
@@ -247,23 +279,82 @@ export async function resolveKubeAccess(
   }
   await trustExtraCa(kc, options.tls, signal);
   await inlineNamedFiles(kc, signal);
-  // A token-file is read untrimmed by the client; a trailing newline would make an illegal header.
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
+  // Read by connect() under its deadline (as the in-cluster token is): a missing, oversize or FIFO file fails it.
+  const token = tokenFileOfCurrentUser(kc, tokenFiles, options.tokenRefreshMs);
   return {
     kubeConfig: kc,
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
-    token: undefined,
+    token,
     agent: await createAgent(kc, options.maxSockets, signal),
   };
+}
+
+/**
+ * The token file the current user authenticates with, if any, taken away from client-node: a kubeconfig
+ * `token-file` (unless an inline `token` wins, as in client-node) or a `tokenFile` auth provider (client-node's
+ * FileAuth, which re-reads it synchronously and unbounded every minute, on the request path). The provider
+ * then reads it bounded and sends the header itself, re-reading it every `tokenRefreshMs` and after a 401.
+ */
+function tokenFileOfCurrentUser(
+  kc: KubeConfig,
+  tokenFiles: ReadonlyMap<string, string>,
+  refreshMs: number,
+): ServiceAccountToken | undefined {
+  const user = kc.getCurrentUser();
+  if (!user) return undefined;
+  const fromKubeconfig = user.token === undefined ? tokenFiles.get(user.name) : undefined;
+  const config = user.authProvider?.config as Record<string, unknown> | undefined;
+  // client-node tries its Azure, GCP and exec authenticators before FileAuth.
+  const fileAuth =
+    user.authProvider &&
+    user.authProvider.name !== 'azure' &&
+    user.authProvider.name !== 'gcp' &&
+    user.authProvider.name !== 'exec' &&
+    !config?.['exec'] &&
+    typeof config?.['tokenFile'] === 'string'
+      ? (config['tokenFile'] as string)
+      : undefined;
+  const path = fromKubeconfig ?? fileAuth;
+  if (path === undefined) return undefined;
+  if (fileAuth !== undefined && fromKubeconfig === undefined) {
+    kc.users = kc.users.map((u) => {
+      if (u !== user) return u;
+      const { authProvider: _readHere, ...rest } = u;
+      return rest;
+    });
+  }
+  return new ServiceAccountToken(path, refreshMs, {
+    kind: 'kubeconfig-token-file',
+    what: `the token file of user "${user.name}" in the kubeconfig`,
+  });
+}
+
+/** client-node's own YAML parser (js-yaml), resolved from where client-node is installed. */
+type YamlParser = { load(text: string): unknown };
+
+// Not a dependency of this library: the parser client-node itself parses kubeconfigs with (so the same YAML
+// rules apply), found from where client-node is installed.
+function clientNodeYamlParser(): YamlParser {
+  return createRequire(import.meta.resolve('@kubernetes/client-node'))('js-yaml') as YamlParser;
 }
 
 /**
  * What `KubeConfig.loadFromFile` does (parse, then resolve the files it names against the kubeconfig's
  * directory), with the file read bounded and FIFO-safe under the connect deadline: the client's own read is
  * synchronous and unbounded, so a FIFO would block the thread forever and a huge file exhaust memory.
+ *
+ * Every user's `token-file` is taken out before client-node sees the configuration (its parser reads each
+ * one at once, synchronously and unbounded, and never again) and returned by user name, as an absolute path
+ * against the kubeconfig's directory, as kubectl resolves it.
  */
-async function loadKubeconfig(kc: KubeConfig, file: string, option: string, signal?: AbortSignal) {
+async function loadKubeconfig(
+  kc: KubeConfig,
+  file: string,
+  option: string,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
   const text = await readBoundedTextFile(file, {
     maxBytes: FILE_SIZE_LIMITS.kubeconfig,
     what: 'the kubeconfig',
@@ -272,8 +363,25 @@ async function loadKubeconfig(kc: KubeConfig, file: string, option: string, sign
     operation: 'connect',
     signal,
   });
-  kc.loadFromString(text);
+  const tokenFiles = new Map<string, string>();
+  const parsed = text.includes('token-file') ? clientNodeYamlParser().load(text) : undefined;
+  const users = (parsed as { users?: unknown } | undefined)?.users;
+  if (Array.isArray(users)) {
+    for (const entry of users as { name?: unknown; user?: Record<string, unknown> }[]) {
+      const tokenFile = entry?.user?.['token-file'];
+      if (typeof tokenFile !== 'string' || tokenFile === '') continue;
+      delete entry.user!['token-file'];
+      if (typeof entry.name === 'string') {
+        tokenFiles.set(entry.name, isAbsolute(tokenFile) ? tokenFile : join(dirname(file), tokenFile));
+      }
+    }
+    // JSON is YAML: the client parses the configuration without the token-file keys.
+    kc.loadFromString(JSON.stringify(parsed));
+  } else {
+    kc.loadFromString(text);
+  }
   kc.makePathsAbsolute(dirname(file));
+  return tokenFiles;
 }
 
 /**

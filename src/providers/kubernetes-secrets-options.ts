@@ -78,7 +78,7 @@ export const KUBERNETES_OPTIONS = defineProviderOptions(
       default: SERVICE_ACCOUNT_DIR,
     }),
     tokenRefreshMs: option.number({
-      doc: 'how often the in-cluster token file is re-read (projected tokens rotate); a 401 also re-reads it at once',
+      doc: 'how often the in-cluster or kubeconfig `token-file` token is re-read; a 401 also re-reads it at once',
       integer: true,
       min: 1000,
       max: 3_600_000,

@@ -564,7 +564,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       credentialSource:
         access?.source ?? (this.#options.inCluster ? 'in-cluster service account' : 'kubeconfig'),
       auth: {
-        kind: token ? 'service-account-token' : 'kubeconfig',
+        kind: token?.kind ?? 'kubeconfig',
         ...(token && token.mtimeMs >= 0 ? { tokenFileAgeMs: Math.max(0, Date.now() - token.mtimeMs) } : {}),
         ...(token ? { tokenFile: token.path } : {}),
       },

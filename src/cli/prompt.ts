@@ -11,14 +11,15 @@ type EscapeState = 'none' | 'esc' | 'csi' | 'ss3' | 'string' | 'string-esc';
 /** What a chunk of keystrokes did: more is expected, the line was submitted, or Ctrl-C was pressed. */
 export type LineEditResult = 'more' | 'done' | 'interrupt';
 
-const graphemes =
-  typeof Intl.Segmenter === 'function'
-    ? new Intl.Segmenter(undefined, { granularity: 'grapheme' })
-    : undefined;
+// Made on the first Backspace, not at load: a Segmenter loads ICU's break data (~8 ms), which every
+// command that never prompts (`get` included) would otherwise pay at start-up.
+let graphemes: Intl.Segmenter | null | undefined;
 
 /** `text` without its last user-perceived character (a whole emoji or accented letter, not half of one). */
 function dropLastCharacter(text: string): string {
   if (text === '') return text;
+  graphemes ??=
+    typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
   if (graphemes) {
     let last = 0;
     for (const { index } of graphemes.segment(text)) last = index;

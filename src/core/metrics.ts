@@ -14,6 +14,7 @@ function notify(call: () => void): void {
 // quantile is known to within one bucket's width.
 const BUCKET_GROWTH = 1.1;
 const FIRST_BOUND_MS = 0.01;
+const INVERSE_LOG_GROWTH = 1 / Math.log(BUCKET_GROWTH);
 const BUCKET_BOUNDS: readonly number[] = (() => {
   const bounds: number[] = [];
   for (let b = FIRST_BOUND_MS; b < 600_000; b *= BUCKET_GROWTH) bounds.push(b);
@@ -27,8 +28,7 @@ class LatencyHistogram {
   max = 0;
 
   record(ms: number): void {
-    const index =
-      ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) / Math.log(BUCKET_GROWTH));
+    const index = ms <= FIRST_BOUND_MS ? 0 : Math.ceil(Math.log(ms / FIRST_BOUND_MS) * INVERSE_LOG_GROWTH);
     this.counts[Math.min(index, BUCKET_BOUNDS.length)]!++;
     this.total++;
     this.sum += ms;
@@ -138,6 +138,7 @@ export interface ReadPathMetricsSnapshot extends Record<ReadPathEvent, number> {
  */
 export class StorageMetrics {
   readonly #series = new Map<string, Series>();
+  readonly #byProvider = new Map<string, Map<string, Series>>();
   readonly #listeners = new Set<MetricsListener>();
   readonly #readPath = new Map<string, Record<ReadPathEvent, number>>();
 
@@ -152,6 +153,8 @@ export class StorageMetrics {
     s.count++;
     s.latency.record(durationMs);
     if (errorCode) s.errors[errorCode] = (s.errors[errorCode] ?? 0) + 1;
+    // Recorded on every operation: with no listener (the usual case) nothing more is allocated.
+    if (this.#listeners.size === 0) return;
     const event = { provider, operation, durationMs, ...(errorCode ? { errorCode } : {}) };
     for (const l of this.#listeners) notify(() => l.operation?.(event));
   }
@@ -159,6 +162,7 @@ export class StorageMetrics {
   /** Records one retry of an operation. */
   recordRetry(provider: string, operation: string): void {
     this.#get(provider, operation).retries++;
+    if (this.#listeners.size === 0) return;
     for (const l of this.#listeners) notify(() => l.retry?.({ provider, operation }));
   }
 
@@ -222,6 +226,7 @@ export class StorageMetrics {
   /** Forgets everything recorded. */
   reset(): void {
     this.#series.clear();
+    this.#byProvider.clear();
     this.#readPath.clear();
   }
 
@@ -246,11 +251,17 @@ export class StorageMetrics {
   }
 
   #get(provider: string, operation: string): Series {
-    const key = `${provider}\u0000${operation}`;
-    let s = this.#series.get(key);
+    // One map per provider, so the hot path builds no key string.
+    let byOperation = this.#byProvider.get(provider);
+    if (!byOperation) {
+      byOperation = new Map();
+      this.#byProvider.set(provider, byOperation);
+    }
+    let s = byOperation.get(operation);
     if (!s) {
       s = { count: 0, errors: {}, retries: 0, latency: new LatencyHistogram() };
-      this.#series.set(key, s);
+      byOperation.set(operation, s);
+      this.#series.set(`${provider}\u0000${operation}`, s);
     }
     return s;
   }

@@ -13,6 +13,12 @@ export interface AttemptContext {
   attempt: number;
   /** Milliseconds left before the deadline. */
   remainingMs: () => number;
+  /**
+   * Calls `listener` once when the deadline passes or the caller aborts (at once if that already
+   * happened), without creating the AbortSignal: the cheaper hook for a client that cancels its request
+   * itself. Returns the function that removes the listener (call it when the request settles).
+   */
+  onStop: (listener: (reason: StorageError) => void) => () => void;
 }
 
 /** Options of one {@link OperationRunner.run} call. */
@@ -87,40 +93,16 @@ export class OperationRunner {
     const started = monotonicMs();
     const startedAt = clock.now();
     const log = logger === silentLogger ? undefined : logger;
-    const logFields = () => ({
-      provider: this.provider,
-      operation,
-      ...(options.credentialId === undefined ? {} : { credentialId: options.credentialId }),
-      ...(options.context ? { traceId: options.context.traceId, ownerId: options.context.ownerId } : {}),
-    });
 
     // The stop machinery is built for speed: operations on a fast backend take well under a millisecond,
-    // so the AbortController (costly in Node) is created only when an attempt asks for its signal, and the
-    // Timeout error (a stack capture) only when the deadline actually passes.
-    let stopReason: StorageError | undefined;
-    let controller: AbortController | undefined;
-    let rejectStopped: (reason: StorageError) => void = () => {};
-    const stopped = new Promise<never>((_, reject) => {
-      rejectStopped = reject;
-    });
-    stopped.catch(() => {});
-    const stop = (reason: StorageError) => {
-      if (stopReason) return;
-      stopReason = reason;
-      controller?.abort(reason);
-      rejectStopped(reason);
-    };
-    const signalFor = (): AbortSignal => {
-      if (!controller) {
-        controller = new AbortController();
-        if (stopReason) controller.abort(stopReason);
-      }
-      return controller.signal;
-    };
+    // so no AbortController (costly in Node) exists unless an attempt asks for its signal, the Timeout
+    // error (a stack capture) is made only when the deadline actually passes, and each attempt is one
+    // promise the stop rejects rather than a race against a shared one.
+    const stop = new RunStop();
     // Not unref'd: an operation someone awaits must settle, even when nothing else keeps the loop alive.
     const timer = setTimeout(
       () =>
-        stop(
+        stop.stop(
           new StorageError({
             code: 'Timeout',
             message: `${operation} did not finish within ${timeoutMs} ms (the ${kind} deadline); the backend may be slow or unreachable`,
@@ -134,32 +116,29 @@ export class OperationRunner {
       timeoutMs,
     );
     const userSignal = options.signal;
-    const onUserAbort = () => stop(this.#abortReason(userSignal!, operation, options.credentialId));
-    if (userSignal?.aborted) onUserAbort();
-    else userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    let onUserAbort: (() => void) | undefined;
+    if (userSignal) {
+      onUserAbort = () => stop.stop(this.#abortReason(userSignal, operation, options.credentialId));
+      if (userSignal.aborted) onUserAbort();
+      else userSignal.addEventListener('abort', onUserAbort, { once: true });
+    }
 
     let attempt = 0;
     try {
       for (;;) {
         attempt++;
         try {
-          const context: AttemptContext = {
-            get signal() {
-              return signalFor();
-            },
-            attempt,
-            remainingMs: () => timeoutMs - (monotonicMs() - started),
-          };
           // Racing the stop guarantees the deadline even when a client ignores its signal.
-          const result = stopReason ? await stopped : await Promise.race([call(context), stopped]);
-          metrics.recordOperation(this.provider, operation, monotonicMs() - started);
+          const result = await stop.race(call(new Attempt(stop, attempt, timeoutMs, started)));
+          const durationMs = monotonicMs() - started;
+          metrics.recordOperation(this.provider, operation, durationMs);
           log?.debug(
-            { ...logFields(), attempts: attempt, durationMs: monotonicMs() - started },
+            { ...this.#logFields(operation, options), attempts: attempt, durationMs },
             `${operation} ok`,
           );
           return result;
         } catch (raw) {
-          if (stopReason) throw stopReason.withContext({ details: { attempts: attempt } });
+          if (stop.reason) throw stop.reason.withContext({ details: { attempts: attempt } });
           const error = this.#normalize(raw, operation, options.credentialId);
           const canRetry = options.retry !== false && error.retryable && attempt <= retry.maxRetries;
           const delay = canRetry
@@ -170,28 +149,39 @@ export class OperationRunner {
           }
           metrics.recordRetry(this.provider, operation);
           log?.debug(
-            { ...logFields(), attempt, code: error.code, delayMs: delay },
+            { ...this.#logFields(operation, options), attempt, code: error.code, delayMs: delay },
             `${operation} failed, retrying`,
           );
           try {
-            await Promise.race([clock.sleep(delay, signalFor()), stopped]);
+            await stop.race(clock.sleep(delay, stop.signal));
           } catch {
-            throw (stopReason ?? error).withContext({ details: { attempts: attempt } });
+            throw (stop.reason ?? error).withContext({ details: { attempts: attempt } });
           }
         }
       }
     } catch (error) {
       const failure = error as StorageError;
-      metrics.recordOperation(this.provider, operation, monotonicMs() - started, failure.code);
+      const durationMs = monotonicMs() - started;
+      metrics.recordOperation(this.provider, operation, durationMs, failure.code);
       log?.debug(
-        { ...logFields(), attempts: attempt, code: failure.code, durationMs: monotonicMs() - started },
+        { ...this.#logFields(operation, options), attempts: attempt, code: failure.code, durationMs },
         `${operation} failed`,
       );
       throw failure;
     } finally {
       clearTimeout(timer);
-      userSignal?.removeEventListener('abort', onUserAbort);
+      if (onUserAbort) userSignal?.removeEventListener('abort', onUserAbort);
     }
+  }
+
+  /** The fields every log line of an operation carries (ids and trace ids, never a value). */
+  #logFields(operation: StorageOperation, options: RunOptions): Record<string, unknown> {
+    return {
+      provider: this.provider,
+      operation,
+      ...(options.credentialId === undefined ? {} : { credentialId: options.credentialId }),
+      ...(options.context ? { traceId: options.context.traceId, ownerId: options.context.ownerId } : {}),
+    };
   }
 
   #normalize(raw: unknown, operation: StorageOperation, credentialId: string | undefined): StorageError {
@@ -221,5 +211,86 @@ export class OperationRunner {
       credentialId,
       cause: reason,
     });
+  }
+}
+
+const NOTHING_TO_REMOVE = () => {};
+
+/**
+ * The stop of one {@link OperationRunner.run}: its reason once the deadline passed or the caller aborted,
+ * the lazily made AbortSignal, the listeners of {@link AttemptContext.onStop}, and the one pending
+ * {@link RunStop.race} it rejects.
+ */
+class RunStop {
+  reason: StorageError | undefined;
+  #controller: AbortController | undefined;
+  #rejectPending: ((reason: StorageError) => void) | undefined;
+  #listeners: Set<(reason: StorageError) => void> | undefined;
+
+  stop(reason: StorageError): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    this.#rejectPending?.(reason);
+    this.#rejectPending = undefined;
+    if (this.#listeners) for (const listener of this.#listeners) listener(reason);
+    this.#listeners = undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.reason) this.#controller.abort(this.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  onStop(listener: (reason: StorageError) => void): () => void {
+    if (this.reason) {
+      listener(this.reason);
+      return NOTHING_TO_REMOVE;
+    }
+    this.#listeners ??= new Set();
+    this.#listeners.add(listener);
+    return () => this.#listeners?.delete(listener);
+  }
+
+  /** `promise`'s outcome, or a rejection with the reason as soon as the run stops (whichever comes first). */
+  race<T>(promise: Promise<T>): Promise<T> {
+    if (this.reason) {
+      promise.catch(() => {});
+      return Promise.reject(this.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectPending = reject;
+      promise.then(resolve, reject);
+    });
+  }
+}
+
+/** The {@link AttemptContext} of one attempt: a class, so the lazy `signal` getter lives on the prototype. */
+class Attempt implements AttemptContext {
+  readonly #stop: RunStop;
+  readonly attempt: number;
+  readonly #timeoutMs: number;
+  readonly #started: number;
+
+  constructor(stop: RunStop, attempt: number, timeoutMs: number, started: number) {
+    this.#stop = stop;
+    this.attempt = attempt;
+    this.#timeoutMs = timeoutMs;
+    this.#started = started;
+  }
+
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  remainingMs(): number {
+    return this.#timeoutMs - (monotonicMs() - this.#started);
+  }
+
+  onStop(listener: (reason: StorageError) => void): () => void {
+    return this.#stop.onStop(listener);
   }
 }

@@ -28,7 +28,13 @@ export interface VaultRequest {
   body?: unknown;
   /** Send the token (default true); login requests send none. */
   token?: SecretString | undefined;
-  signal: AbortSignal;
+  /** Destroys the request when it aborts. */
+  signal?: AbortSignal | undefined;
+  /**
+   * The attempt of the operation this request belongs to: the cheaper alternative to `signal` (its
+   * `onStop` destroys the request at the deadline without an AbortSignal being made).
+   */
+  attempt?: { onStop(listener: (reason: Error) => void): () => void } | undefined;
 }
 
 /** Connection settings of {@link VaultHttpClient}. */
@@ -47,6 +53,8 @@ export interface VaultClientSettings {
   maxResponseBytes: number;
 }
 
+const NOT_BLANK = /\S/;
+
 /**
  * A small typed client over `node:http(s)` with one keep-alive agent: TLS settings (custom CA, verification)
  * live on the agent, so they apply to this client only (no global dispatcher), every request takes the
@@ -57,10 +65,17 @@ export class VaultHttpClient {
   readonly #settings: VaultClientSettings;
   readonly #agent: HttpAgent;
   readonly #https: boolean;
+  /** What every request shares, worked out once: the path before `v1/`, the host and the port. */
+  readonly #base: string;
+  readonly #hostname: string;
+  readonly #port: string | number;
 
   constructor(settings: VaultClientSettings) {
     this.#settings = settings;
     this.#https = settings.address.protocol === 'https:';
+    this.#base = `${settings.address.pathname.replace(/\/+$/, '')}/v1/`;
+    this.#hostname = settings.address.hostname.replace(/^\[|\]$/g, '');
+    this.#port = settings.address.port || (this.#https ? 443 : 80);
     const common = {
       keepAlive: true,
       keepAliveMsecs: 15_000,
@@ -79,8 +94,7 @@ export class VaultHttpClient {
 
   send(request: VaultRequest): Promise<VaultResponse> {
     const { address, namespace } = this.#settings;
-    const base = address.pathname.replace(/\/+$/, '');
-    let path = `${base}/v1/${request.path}`;
+    let path = `${this.#base}${request.path}`;
     let method: string = request.method;
     if (method === 'LIST') {
       method = 'GET';
@@ -101,8 +115,8 @@ export class VaultHttpClient {
       const req = send(
         {
           protocol: address.protocol,
-          hostname: address.hostname.replace(/^\[|\]$/g, ''),
-          port: address.port || (this.#https ? 443 : 80),
+          hostname: this.#hostname,
+          port: this.#port,
           path,
           method,
           headers,
@@ -113,7 +127,7 @@ export class VaultHttpClient {
             (bytes) => {
               const text = bytes.toString('utf8');
               let body: VaultBody | undefined;
-              if (text.trim().length > 0) {
+              if (NOT_BLANK.test(text)) {
                 try {
                   body = JSON.parse(text) as VaultBody;
                 } catch {
@@ -134,15 +148,21 @@ export class VaultHttpClient {
           );
         },
       );
-      // One abort listener per request instead of `request({ signal })`, whose stream plumbing costs more
-      // than the loopback round trip itself; aborting destroys the socket either way.
-      const signal = request.signal;
-      const onAbort = () =>
-        req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        req.once('close', () => signal.removeEventListener('abort', onAbort));
+      // One stop listener per request instead of `request({ signal })`, whose stream plumbing costs more
+      // than the loopback round trip itself; stopping destroys the socket either way. Inside an operation
+      // the attempt's own hook is used, which needs no AbortSignal at all.
+      const { signal, attempt } = request;
+      if (attempt) {
+        const remove = attempt.onStop((reason) => req.destroy(reason));
+        req.once('close', remove);
+      } else if (signal) {
+        const onAbort = () =>
+          req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        if (signal.aborted) onAbort();
+        else {
+          signal.addEventListener('abort', onAbort, { once: true });
+          req.once('close', () => signal.removeEventListener('abort', onAbort));
+        }
       }
       req.on('error', reject);
       req.end(payload);

@@ -65,6 +65,10 @@ const META_MODIFIED = 'nebula:modified';
 const META_ROTATION = 'nebula:rotation';
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
 
+/** The statuses and capabilities of a read, shared rather than allocated per request. */
+const OK_OR_MISSING: readonly number[] = [200, 404];
+const READ: readonly string[] = ['read'];
+
 interface CallContext {
   operation: StorageOperation;
   credentialId?: string | undefined;
@@ -110,6 +114,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   readonly #caFileSource: string;
   /** A token read from `auth.tokenFile` (or `~/.vault-token`) at connect: this provider's own copy. */
   #fileToken: SecretString | undefined;
+  #pathPrefixes: { data: string; metadata: string } | undefined;
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`; unset ones from `VAULT_ADDR`,
@@ -156,16 +161,12 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       'versionHistory',
       idLike,
       async (id, a) => {
-        const res = await this.#call(
-          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
-          a,
-          {
-            operation: 'versionHistory',
-            credentialId: id.value,
-            ok: [200, 404],
-            capabilities: ['read'],
-          },
-        );
+        const res = await this.#call({ method: 'GET', path: this.#path('metadata', id) }, a, {
+          operation: 'versionHistory',
+          credentialId: id.value,
+          ok: [200, 404],
+          capabilities: ['read'],
+        });
         if (res.status === 404) throw this.notFound(id, 'versionHistory');
         const d = (res.body?.data ?? {}) as Record<string, unknown>;
         const versions = Object.entries((d.versions ?? {}) as Record<string, Record<string, unknown>>)
@@ -307,7 +308,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     await this.#fresh(a);
     let cas: number | undefined;
     if (this.#settings.checkAndSet) {
-      const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+      const res = await this.#call({ method: 'GET', path: this.#path('metadata', id) }, a, {
         operation: 'store',
         credentialId: id.value,
         ok: [200, 404],
@@ -322,7 +323,6 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
         method: 'POST',
         path: this.#path('data', id),
         body: { data: document, ...(cas === undefined ? {} : { options: { cas } }) },
-        signal: a.signal,
       },
       a,
       { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
@@ -352,7 +352,6 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
           method: 'POST',
           path: this.#path('metadata', id),
           body: { custom_metadata: desired },
-          signal: a.signal,
         },
         a,
         { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
@@ -368,16 +367,12 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   protected async deleteBackend(id: CredentialId, a: AttemptContext): Promise<void> {
     await this.#fresh(a);
     const soft = this.#settings.deleteMode === 'soft';
-    await this.#call(
-      { method: 'DELETE', path: this.#path(soft ? 'data' : 'metadata', id), signal: a.signal },
-      a,
-      {
-        operation: 'delete',
-        credentialId: id.value,
-        ok: [200, 204, 404],
-        capabilities: ['delete'],
-      },
-    );
+    await this.#call({ method: 'DELETE', path: this.#path(soft ? 'data' : 'metadata', id) }, a, {
+      operation: 'delete',
+      credentialId: id.value,
+      ok: [200, 204, 404],
+      capabilities: ['delete'],
+    });
   }
 
   protected async listBackend(filter: CredentialFilter | undefined, a: AttemptContext): Promise<string[]> {
@@ -406,7 +401,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     operation: StorageOperation,
   ): Promise<Record<string, unknown> | undefined> {
     await this.#fresh(a);
-    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id), signal: a.signal }, a, {
+    const res = await this.#call({ method: 'GET', path: this.#path('metadata', id) }, a, {
       operation,
       credentialId: id.value,
       ok: [200, 404],
@@ -473,11 +468,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
     await this.#fresh(a);
     const path = `${this.#path('data', id)}${version === undefined ? '' : `?version=${version}`}`;
-    const res = await this.#call({ method: 'GET', path, signal: a.signal }, a, {
+    const res = await this.#call({ method: 'GET', path }, a, {
       operation: 'retrieve',
       credentialId: id.value,
-      ok: [200, 404],
-      capabilities: ['read'],
+      ok: OK_OR_MISSING,
+      capabilities: READ,
     });
     // 404 covers a missing key and a deleted or destroyed version (which comes with its metadata).
     if (res.status === 404) throw this.notFound(id);
@@ -504,11 +499,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       'metadata',
       ...(this.#settings.prefix ? this.#settings.prefix.split('/') : []),
     ];
-    const res = await this.#call(
-      { method: 'LIST', path: `${base.map(encodeSegment).join('/')}/`, signal: a.signal },
-      a,
-      { operation: 'list', ok: [200, 404], capabilities: ['list'] },
-    );
+    const res = await this.#call({ method: 'LIST', path: `${base.map(encodeSegment).join('/')}/` }, a, {
+      operation: 'list',
+      ok: [200, 404],
+      capabilities: ['list'],
+    });
     if (res.status === 404) return [];
     const keys = (res.body?.data?.keys ?? []) as unknown[];
     const ids: CredentialId[] = [];
@@ -530,16 +525,12 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     const worker = async () => {
       while (next < ids.length) {
         const id = ids[next++]!;
-        const res = await this.#call(
-          { method: 'GET', path: this.#path('metadata', id), signal: a.signal },
-          a,
-          {
-            operation: 'list',
-            credentialId: id.value,
-            ok: [200, 404],
-            capabilities: ['read'],
-          },
-        );
+        const res = await this.#call({ method: 'GET', path: this.#path('metadata', id) }, a, {
+          operation: 'list',
+          credentialId: id.value,
+          ok: [200, 404],
+          capabilities: ['read'],
+        });
         if (res.status !== 200 || !this.#latestIsLive(res.body)) continue;
         const d = (res.body?.data ?? {}) as Record<string, unknown>;
         const custom = (d.custom_metadata ?? {}) as Record<string, string>;
@@ -584,14 +575,18 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
   }
 
   #path(kind: 'data' | 'metadata', id: CredentialId): string {
+    this.#pathPrefixes ??= {
+      data: this.#pathPrefix('data'),
+      metadata: this.#pathPrefix('metadata'),
+    };
+    return this.#pathPrefixes[kind] + encodeSegment(encodeCredentialName(id, 'filesystem'));
+  }
+
+  /** `<mount>/<kind>/<prefix>/`, each segment encoded: the same for every id, so made once. */
+  #pathPrefix(kind: 'data' | 'metadata'): string {
     const s = this.#settings;
-    const parts = [
-      s.mount,
-      kind,
-      ...(s.prefix ? s.prefix.split('/') : []),
-      encodeCredentialName(id, 'filesystem'),
-    ];
-    return parts.map(encodeSegment).join('/');
+    const parts = [s.mount, kind, ...(s.prefix ? s.prefix.split('/') : [])];
+    return `${parts.map(encodeSegment).join('/')}/`;
   }
 
   async #call(
@@ -600,7 +595,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     ctx: CallContext,
   ): Promise<VaultResponse> {
     const tokens = this.#tokens!;
-    const res = await this.#client!.send({ ...request, token: tokens.token, signal: a.signal });
+    const res = await this.#client!.send({ ...request, token: tokens.token });
     // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
     // on a 404 is the router's "no handler for route": wrong mount or namespace.
     const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
@@ -667,9 +662,11 @@ function fromCustomMetadata(
   const created = validDate(custom[META_CREATED]);
   if (!created) return undefined;
   const tags: Record<string, string> = {};
-  for (const [k, value] of Object.entries(custom)) if (!k.startsWith('nebula:')) tags[k] = value;
-  const metadata: CredentialMetadata = { ...base, createdAt: created, tags };
-  delete metadata.rotationPolicy;
+  for (const k in custom) if (!k.startsWith('nebula:')) tags[k] = custom[k]!;
+  // Built without the base's rotation policy rather than `delete`d from a copy (which would turn the
+  // object into a slow dictionary on every read).
+  const { rotationPolicy: _fromDocument, ...rest } = base;
+  const metadata: CredentialMetadata = { ...rest, createdAt: created, tags };
   const days = Number(custom[META_ROTATION]);
   if (Number.isInteger(days) && days > 0) metadata.rotationPolicy = { intervalDays: days };
   return metadata;

@@ -185,12 +185,19 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       });
     } else await restrictWindowsAcl(dir);
     const locksRoot = join(dir, LOCKS_DIR);
-    if (await removeIfNotDirectory(locksRoot)) this.#warnReplacedLockDir(locksRoot);
-    await fsp.mkdir(locksRoot, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EEXIST') throw error;
-    });
-    const removed = await removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS));
-    const locks = await recoverLocks(locksRoot);
+    // The lock root and the leftover sweep touch different entries (the sweep skips the lock root, which
+    // is not a piece directory), so they run side by side: connect() waits for the longer, not the sum.
+    const prepareLocks = async () => {
+      if (await removeIfNotDirectory(locksRoot)) this.#warnReplacedLockDir(locksRoot);
+      await fsp.mkdir(locksRoot, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      return recoverLocks(locksRoot);
+    };
+    const [removed, locks] = await Promise.all([
+      removeLeftovers(dir, Math.max(this.#lockStaleMs, LEFTOVER_MIN_AGE_MS)),
+      prepareLocks(),
+    ]);
     if (removed + locks > 0) {
       this.common.logger.info(
         { provider: PROVIDER_NAME, tempFiles: removed, staleLocks: locks },

@@ -305,9 +305,88 @@ describe('Kubernetes API-server emulator', () => {
     );
     assert.equal(stale.status, 409);
     const unsupported = await call('PATCH', `${SECRETS}/patched`, 'a: b', {
-      contentType: 'application/apply-patch+yaml',
+      contentType: 'application/yaml',
     });
     assert.equal(unsupported.status, 415);
+  });
+
+  it('server-side apply: creates (201) then updates (200), records managers, removes only solely owned fields, conflicts unless forced', async () => {
+    const applied = (manager: string | undefined, body: unknown, force = false) =>
+      call(
+        'PATCH',
+        `${SECRETS}/ssa${manager === undefined ? '' : `?fieldManager=${manager}${force ? '&force=true' : ''}`}`,
+        typeof body === 'string' ? body : JSON.stringify(body),
+        { contentType: 'application/apply-patch+yaml' },
+      );
+    const secret = (labels: Record<string, string>, data: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'ssa', labels },
+      data,
+    });
+    const missingManager = await applied(undefined, secret({}, {}));
+    assert.equal(missingManager.status, 400, 'an apply needs a fieldManager');
+    const created = await applied('alpha', secret({ a: '1', b: '2' }, { k: 'dg==' }));
+    assert.equal(created.status, 201);
+    const managed = created.json.metadata!['managedFields'] as {
+      manager: string;
+      operation: string;
+      fieldsType: string;
+      fieldsV1: Record<string, Record<string, unknown>>;
+    }[];
+    assert.deepEqual(
+      managed.map((m) => [m.manager, m.operation, m.fieldsType]),
+      [['alpha', 'Apply', 'FieldsV1']],
+    );
+    assert.deepEqual(managed[0]!.fieldsV1['f:metadata'], { 'f:labels': { 'f:a': {}, 'f:b': {} } });
+    assert.deepEqual(managed[0]!.fieldsV1['f:data'], { 'f:k': {} });
+    // A YAML body; another manager shares label a (same value) and adds c.
+    const yaml = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssa\n  labels:\n    a: "1"\n    c: "3"\n';
+    const shared = await applied('beta', yaml);
+    assert.equal(shared.status, 200);
+    // alpha drops a and b: b (alpha's alone) goes, a (shared with beta) stays.
+    const dropped = await applied('alpha', secret({}, { k: 'dg==' }));
+    assert.equal(dropped.status, 200);
+    assert.deepEqual(dropped.json.metadata!.labels, { a: '1', c: '3' });
+    assert.ok(
+      Number(dropped.json.metadata!.resourceVersion) > Number(created.json.metadata!.resourceVersion),
+    );
+    // alpha sets c to another value: beta owns it, so 409 with FieldManagerConflict, unless forced.
+    const conflict = await applied('alpha', secret({ c: 'x' }, { k: 'dg==' }));
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.json['reason'], 'Conflict');
+    assert.deepEqual(conflict.json['details'], {
+      name: 'ssa',
+      kind: 'secrets',
+      causes: [
+        { reason: 'FieldManagerConflict', message: 'conflict with "beta"', field: '.metadata.labels.c' },
+      ],
+    });
+    const forced = await applied('alpha', secret({ c: 'x' }, { k: 'dg==' }), true);
+    assert.equal(forced.status, 200);
+    assert.equal((forced.json.metadata!.labels as Record<string, string>)['c'], 'x');
+    // A merge patch is an Update by its fieldManager (or user agent); removing a field removes it for all owners.
+    const merged = await call(
+      'PATCH',
+      `${SECRETS}/ssa?fieldManager=editor`,
+      { metadata: { labels: { a: null, d: '4' } } },
+      { contentType: 'application/merge-patch+json' },
+    );
+    assert.equal(merged.status, 200);
+    assert.deepEqual(merged.json.metadata!.labels, { c: 'x', d: '4' });
+    const entries = (merged.json.metadata!['managedFields'] as { manager: string; operation: string }[]).map(
+      (m) => `${m.manager}/${m.operation}`,
+    );
+    assert.deepEqual(entries, ['alpha/Apply', 'editor/Update']);
+    const forceOnMerge = await call(
+      'PATCH',
+      `${SECRETS}/ssa?force=true`,
+      {},
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    assert.equal(forceOnMerge.status, 400, 'force is for apply only');
   });
 
   it('decides each verb by Roles and RoleBindings per namespace', async () => {

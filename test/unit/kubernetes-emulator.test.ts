@@ -502,4 +502,90 @@ describe('Kubernetes API-server emulator', () => {
       /^$|No resources found/,
     );
   });
+
+  it('works with real kubectl apply --server-side: create, update, managers, conflicts, and the provider reading it back', {
+    skip: kubectl ? false : 'kubectl is not installed (looked for /usr/bin/kubectl)',
+  }, async () => {
+    const fs = await import('node:fs');
+    const home = fs.mkdtempSync(`${(await import('node:os')).tmpdir()}/nebula-kubectl-ssa-`);
+    const token = k8s.createServiceAccount('ssa', 'kubectl');
+    k8s.grant('ssa', 'kubectl');
+    const kubeconfig = k8s.writeKubeconfig({ token, namespace: 'ssa' });
+    const kc = async (...args: string[]) =>
+      (await run(kubectl!, ['--kubeconfig', kubeconfig, ...args], { env: { ...process.env, HOME: home } }))
+        .stdout;
+    const manifest = (name: string, value: string, labels: Record<string, string>) => {
+      const path = `${home}/${name}-${value}.yaml`;
+      fs.writeFileSync(
+        path,
+        [
+          'apiVersion: v1',
+          'kind: Secret',
+          'metadata:',
+          `  name: ${name}`,
+          '  labels:',
+          ...Object.entries(labels).map(([k, v]) => `    ${k}: ${v}`),
+          'data:',
+          `  k: ${Buffer.from(value).toString('base64')}`,
+          '',
+        ].join('\n'),
+      );
+      return path;
+    };
+    try {
+      assert.match(
+        await kc('apply', '--server-side', '-f', manifest('applied', 'one', { team: 'a' })),
+        /secret\/applied serverside-applied/,
+      );
+      await kc('apply', '--server-side', '-f', manifest('applied', 'two', { team: 'a' }));
+      assert.equal(k8s.getSecret('ssa', 'applied')?.data?.['k'], Buffer.from('two').toString('base64'));
+      const shown = await kc('get', 'secret', 'applied', '-o', 'yaml', '--show-managed-fields');
+      assert.match(shown, /manager: kubectl\n\s+operation: Apply/);
+      assert.match(shown, /f:team: \{\}/);
+      const conflict = await kc(
+        'apply',
+        '--server-side',
+        '--field-manager',
+        'other',
+        '-f',
+        manifest('applied', 'three', { team: 'a' }),
+      ).catch((e: { stderr: string }) => e.stderr);
+      assert.match(conflict, /Apply failed with 1 conflict: conflict with "kubectl": \.data\.k/);
+      await kc(
+        'apply',
+        '--server-side',
+        '--field-manager',
+        'other',
+        '--force-conflicts',
+        '-f',
+        manifest('applied', 'three', { team: 'a' }),
+      );
+      assert.equal(k8s.getSecret('ssa', 'applied')?.data?.['k'], Buffer.from('three').toString('base64'));
+      // A Secret the provider wrote: kubectl applies a label of its own, the provider still reads it.
+      const provider = await createStorageProvider({ provider: 'kubernetes', kubeconfigPath: kubeconfig });
+      const data = {
+        version: 1 as const,
+        keyId: 'k',
+        nonce: Buffer.alloc(12, 1),
+        ciphertext: Buffer.from('c'),
+        tag: Buffer.alloc(16, 2),
+      };
+      const { createMetadata } = await import('../../src/core/metadata.js');
+      await provider.store('from_provider', data, createMetadata({ tags: { env: 'prod' } }));
+      const name = (provider as unknown as { secretName(id: string): string }).secretName('from_provider');
+      const labelled = `${home}/label.yaml`;
+      fs.writeFileSync(
+        labelled,
+        `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\n  labels:\n    owner: ops\n`,
+      );
+      await kc('apply', '--server-side', '--field-manager', 'ops', '-f', labelled);
+      assert.equal(k8s.getSecret('ssa', name)?.metadata.labels?.['owner'], 'ops');
+      const back = await provider.retrieve('from_provider');
+      assert.deepEqual(back.metadata.tags, { env: 'prod' });
+      assert.ok(Buffer.from(back.data.ciphertext).equals(Buffer.from('c')));
+      await provider.close();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
 });

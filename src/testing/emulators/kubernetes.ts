@@ -427,6 +427,12 @@ export class KubernetesEmulator {
           sendJson(res, 200, this.#list(req, undefined, /as=Table/.test(String(req.headers.accept ?? ''))));
       } else if (req.path === '/api/v1') {
         sendJson(res, 200, API_RESOURCES);
+      } else if (req.path === '/openapi/v3') {
+        sendJson(res, 200, {
+          paths: { 'api/v1': { serverRelativeURL: `/openapi/v3/api/v1?hash=${OPENAPI_V3_HASH}` } },
+        });
+      } else if (req.path === '/openapi/v3/api/v1') {
+        sendJson(res, 200, OPENAPI_V3_CORE);
       } else if (req.path === '/api/v1/namespaces' || req.path.startsWith('/api/v1/namespaces/')) {
         const name = req.path.split('/')[4];
         if (name === undefined) {
@@ -526,7 +532,7 @@ export class KubernetesEmulator {
     }
     const dryRun = req.query.getAll('dryRun').includes('All');
     const fieldManager = req.query.get('fieldManager');
-    if (req.query.has('force') && !(verb === 'patch' && contentType === APPLY_PATCH)) {
+    if (req.query.get('force') === 'true' && !(verb === 'patch' && contentType === APPLY_PATCH)) {
       throw kubeErrors.badRequest('force: Invalid value: true: may not be specified for non-apply patch');
     }
     const manager = updateManager(fieldManager, req.headers['user-agent'] as string | undefined);
@@ -1090,6 +1096,34 @@ const VERSION = {
   compiler: 'gc',
   platform: 'linux/amd64',
 };
+
+/**
+ * The part of the core group's OpenAPI v3 document kubectl reads: the Secret PATCH operation, tagged with its
+ * group-version-kind and listing `fieldValidation`, so kubectl leaves validation to the server
+ * (`?fieldValidation=Strict`) instead of downloading schemas to validate on the client.
+ */
+const OPENAPI_V3_CORE = {
+  openapi: '3.0.0',
+  info: { title: 'Kubernetes', version: 'v1.32.0' },
+  paths: {
+    '/api/v1/namespaces/{namespace}/secrets/{name}': {
+      patch: {
+        description: 'partially update the specified Secret',
+        operationId: 'patchCoreV1NamespacedSecret',
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': { group: '', version: 'v1', kind: 'Secret' },
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({
+          name,
+          in: 'query',
+          schema: { type: name === 'force' ? 'boolean' : 'string', uniqueItems: true },
+        })),
+        responses: { '200': { description: 'OK' }, '201': { description: 'Created' } },
+      },
+    },
+  },
+  components: { schemas: {} },
+};
+const OPENAPI_V3_HASH = '4E8E1D0B3A6C5F2E9D7B1A0C3E5F7A9B';
 
 const API_RESOURCES = {
   kind: 'APIResourceList',

@@ -305,9 +305,88 @@ describe('Kubernetes API-server emulator', () => {
     );
     assert.equal(stale.status, 409);
     const unsupported = await call('PATCH', `${SECRETS}/patched`, 'a: b', {
-      contentType: 'application/apply-patch+yaml',
+      contentType: 'application/yaml',
     });
     assert.equal(unsupported.status, 415);
+  });
+
+  it('server-side apply: creates (201) then updates (200), records managers, removes only solely owned fields, conflicts unless forced', async () => {
+    const applied = (manager: string | undefined, body: unknown, force = false) =>
+      call(
+        'PATCH',
+        `${SECRETS}/ssa${manager === undefined ? '' : `?fieldManager=${manager}${force ? '&force=true' : ''}`}`,
+        typeof body === 'string' ? body : JSON.stringify(body),
+        { contentType: 'application/apply-patch+yaml' },
+      );
+    const secret = (labels: Record<string, string>, data: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'ssa', labels },
+      data,
+    });
+    const missingManager = await applied(undefined, secret({}, {}));
+    assert.equal(missingManager.status, 400, 'an apply needs a fieldManager');
+    const created = await applied('alpha', secret({ a: '1', b: '2' }, { k: 'dg==' }));
+    assert.equal(created.status, 201);
+    const managed = created.json.metadata!['managedFields'] as {
+      manager: string;
+      operation: string;
+      fieldsType: string;
+      fieldsV1: Record<string, Record<string, unknown>>;
+    }[];
+    assert.deepEqual(
+      managed.map((m) => [m.manager, m.operation, m.fieldsType]),
+      [['alpha', 'Apply', 'FieldsV1']],
+    );
+    assert.deepEqual(managed[0]!.fieldsV1['f:metadata'], { 'f:labels': { 'f:a': {}, 'f:b': {} } });
+    assert.deepEqual(managed[0]!.fieldsV1['f:data'], { 'f:k': {} });
+    // A YAML body; another manager shares label a (same value) and adds c.
+    const yaml = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssa\n  labels:\n    a: "1"\n    c: "3"\n';
+    const shared = await applied('beta', yaml);
+    assert.equal(shared.status, 200);
+    // alpha drops a and b: b (alpha's alone) goes, a (shared with beta) stays.
+    const dropped = await applied('alpha', secret({}, { k: 'dg==' }));
+    assert.equal(dropped.status, 200);
+    assert.deepEqual(dropped.json.metadata!.labels, { a: '1', c: '3' });
+    assert.ok(
+      Number(dropped.json.metadata!.resourceVersion) > Number(created.json.metadata!.resourceVersion),
+    );
+    // alpha sets c to another value: beta owns it, so 409 with FieldManagerConflict, unless forced.
+    const conflict = await applied('alpha', secret({ c: 'x' }, { k: 'dg==' }));
+    assert.equal(conflict.status, 409);
+    assert.equal(conflict.json['reason'], 'Conflict');
+    assert.deepEqual(conflict.json['details'], {
+      name: 'ssa',
+      kind: 'secrets',
+      causes: [
+        { reason: 'FieldManagerConflict', message: 'conflict with "beta"', field: '.metadata.labels.c' },
+      ],
+    });
+    const forced = await applied('alpha', secret({ c: 'x' }, { k: 'dg==' }), true);
+    assert.equal(forced.status, 200);
+    assert.equal((forced.json.metadata!.labels as Record<string, string>)['c'], 'x');
+    // A merge patch is an Update by its fieldManager (or user agent); removing a field removes it for all owners.
+    const merged = await call(
+      'PATCH',
+      `${SECRETS}/ssa?fieldManager=editor`,
+      { metadata: { labels: { a: null, d: '4' } } },
+      { contentType: 'application/merge-patch+json' },
+    );
+    assert.equal(merged.status, 200);
+    assert.deepEqual(merged.json.metadata!.labels, { c: 'x', d: '4' });
+    const entries = (merged.json.metadata!['managedFields'] as { manager: string; operation: string }[]).map(
+      (m) => `${m.manager}/${m.operation}`,
+    );
+    assert.deepEqual(entries, ['alpha/Apply', 'editor/Update']);
+    const forceOnMerge = await call(
+      'PATCH',
+      `${SECRETS}/ssa?force=true`,
+      {},
+      {
+        contentType: 'application/merge-patch+json',
+      },
+    );
+    assert.equal(forceOnMerge.status, 400, 'force is for apply only');
   });
 
   it('decides each verb by Roles and RoleBindings per namespace', async () => {
@@ -422,5 +501,91 @@ describe('Kubernetes API-server emulator', () => {
       await kc('get', 'secrets').catch((e: { stderr: string }) => e.stderr),
       /^$|No resources found/,
     );
+  });
+
+  it('works with real kubectl apply --server-side: create, update, managers, conflicts, and the provider reading it back', {
+    skip: kubectl ? false : 'kubectl is not installed (looked for /usr/bin/kubectl)',
+  }, async () => {
+    const fs = await import('node:fs');
+    const home = fs.mkdtempSync(`${(await import('node:os')).tmpdir()}/nebula-kubectl-ssa-`);
+    const token = k8s.createServiceAccount('ssa', 'kubectl');
+    k8s.grant('ssa', 'kubectl');
+    const kubeconfig = k8s.writeKubeconfig({ token, namespace: 'ssa' });
+    const kc = async (...args: string[]) =>
+      (await run(kubectl!, ['--kubeconfig', kubeconfig, ...args], { env: { ...process.env, HOME: home } }))
+        .stdout;
+    const manifest = (name: string, value: string, labels: Record<string, string>) => {
+      const path = `${home}/${name}-${value}.yaml`;
+      fs.writeFileSync(
+        path,
+        [
+          'apiVersion: v1',
+          'kind: Secret',
+          'metadata:',
+          `  name: ${name}`,
+          '  labels:',
+          ...Object.entries(labels).map(([k, v]) => `    ${k}: ${v}`),
+          'data:',
+          `  k: ${Buffer.from(value).toString('base64')}`,
+          '',
+        ].join('\n'),
+      );
+      return path;
+    };
+    try {
+      assert.match(
+        await kc('apply', '--server-side', '-f', manifest('applied', 'one', { team: 'a' })),
+        /secret\/applied serverside-applied/,
+      );
+      await kc('apply', '--server-side', '-f', manifest('applied', 'two', { team: 'a' }));
+      assert.equal(k8s.getSecret('ssa', 'applied')?.data?.['k'], Buffer.from('two').toString('base64'));
+      const shown = await kc('get', 'secret', 'applied', '-o', 'yaml', '--show-managed-fields');
+      assert.match(shown, /manager: kubectl\n\s+operation: Apply/);
+      assert.match(shown, /f:team: \{\}/);
+      const conflict = await kc(
+        'apply',
+        '--server-side',
+        '--field-manager',
+        'other',
+        '-f',
+        manifest('applied', 'three', { team: 'a' }),
+      ).catch((e: { stderr: string }) => e.stderr);
+      assert.match(conflict, /Apply failed with 1 conflict: conflict with "kubectl": \.data\.k/);
+      await kc(
+        'apply',
+        '--server-side',
+        '--field-manager',
+        'other',
+        '--force-conflicts',
+        '-f',
+        manifest('applied', 'three', { team: 'a' }),
+      );
+      assert.equal(k8s.getSecret('ssa', 'applied')?.data?.['k'], Buffer.from('three').toString('base64'));
+      // A Secret the provider wrote: kubectl applies a label of its own, the provider still reads it.
+      const provider = await createStorageProvider({ provider: 'kubernetes', kubeconfigPath: kubeconfig });
+      const data = {
+        version: 1 as const,
+        keyId: 'k',
+        nonce: Buffer.alloc(12, 1),
+        ciphertext: Buffer.from('c'),
+        tag: Buffer.alloc(16, 2),
+      };
+      const { createMetadata } = await import('../../src/core/metadata.js');
+      await provider.store('from_provider', data, createMetadata({ tags: { env: 'prod' } }));
+      const name = (provider as unknown as { secretName(id: string): string }).secretName('from_provider');
+      const labelled = `${home}/label.yaml`;
+      fs.writeFileSync(
+        labelled,
+        `apiVersion: v1\nkind: Secret\nmetadata:\n  name: ${name}\n  labels:\n    owner: ops\n`,
+      );
+      await kc('apply', '--server-side', '--field-manager', 'ops', '-f', labelled);
+      assert.equal(k8s.getSecret('ssa', name)?.metadata.labels?.['owner'], 'ops');
+      const back = await provider.retrieve('from_provider');
+      assert.deepEqual(back.metadata.tags, { env: 'prod' });
+      assert.ok(Buffer.from(back.data.ciphertext).equals(Buffer.from('c')));
+      await provider.close();
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });

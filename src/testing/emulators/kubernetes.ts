@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../core/clock.js';
@@ -18,6 +19,7 @@ import {
   statusForCode,
   validateSecret,
 } from './kubernetes-api.js';
+import { type ManagedFieldsEntry, recordUpdate, serverSideApply, updateManager } from './kubernetes-apply.js';
 import { decodeKubeProtobuf, isKubeProtobuf } from './kubernetes-protobuf.js';
 
 export type { KubeStatus, SecretObject } from './kubernetes-api.js';
@@ -319,7 +321,10 @@ export class KubernetesEmulator {
   /** Stores a Secret directly, bypassing RBAC (for tests: foreign Secrets). */
   putSecret(namespace: string, secret: Partial<SecretObject> & { metadata: { name: string } }): SecretObject {
     this.addNamespace(namespace);
-    return this.#write(namespace, { type: 'Opaque', ...secret } as Record<string, unknown>, undefined);
+    const previous = this.#secrets.get(namespace)?.get(secret.metadata.name);
+    return this.#write(namespace, { type: 'Opaque', ...secret } as Record<string, unknown>, previous, {
+      manager: 'emulator',
+    });
   }
 
   /**
@@ -422,6 +427,12 @@ export class KubernetesEmulator {
           sendJson(res, 200, this.#list(req, undefined, /as=Table/.test(String(req.headers.accept ?? ''))));
       } else if (req.path === '/api/v1') {
         sendJson(res, 200, API_RESOURCES);
+      } else if (req.path === '/openapi/v3') {
+        sendJson(res, 200, {
+          paths: { 'api/v1': { serverRelativeURL: `/openapi/v3/api/v1?hash=${OPENAPI_V3_HASH}` } },
+        });
+      } else if (req.path === '/openapi/v3/api/v1') {
+        sendJson(res, 200, OPENAPI_V3_CORE);
       } else if (req.path === '/api/v1/namespaces' || req.path.startsWith('/api/v1/namespaces/')) {
         const name = req.path.split('/')[4];
         if (name === undefined) {
@@ -509,12 +520,22 @@ export class KubernetesEmulator {
     const contentType = String(req.headers['content-type'] ?? '')
       .split(';')[0]!
       .trim();
-    if (req.body.length > 0 && contentType !== '' && !contentType.includes('json')) {
+    if (
+      req.body.length > 0 &&
+      contentType !== '' &&
+      !contentType.includes('json') &&
+      !(verb === 'patch' && contentType === APPLY_PATCH)
+    ) {
       if (contentType !== 'application/vnd.kubernetes.protobuf' || verb === 'patch') {
         throw kubeErrors.unsupportedMediaType(contentType);
       }
     }
     const dryRun = req.query.getAll('dryRun').includes('All');
+    const fieldManager = req.query.get('fieldManager');
+    if (req.query.get('force') === 'true' && !(verb === 'patch' && contentType === APPLY_PATCH)) {
+      throw kubeErrors.badRequest('force: Invalid value: true: may not be specified for non-apply patch');
+    }
+    const manager = updateManager(fieldManager, req.headers['user-agent'] as string | undefined);
     const store = this.#secrets.get(namespace);
     const current = name ? store?.get(name) : undefined;
     const table = /as=Table/.test(String(req.headers.accept ?? ''));
@@ -540,7 +561,7 @@ export class KubernetesEmulator {
         if (typeof meta['name'] === 'string' && store?.has(meta['name'])) {
           throw kubeErrors.alreadyExists('secrets', meta['name']);
         }
-        sendJson(res, 201, this.#write(namespace, body, undefined, dryRun));
+        sendJson(res, 201, this.#write(namespace, body, undefined, { manager, dryRun }));
         return;
       }
       case 'update': {
@@ -564,14 +585,20 @@ export class KubernetesEmulator {
             'the object has been modified; please apply your changes to the latest version and try again',
           );
         }
-        sendJson(res, 200, this.#write(namespace, { ...body, metadata: { ...meta, name } }, current, dryRun));
+        sendJson(
+          res,
+          200,
+          this.#write(namespace, { ...body, metadata: { ...meta, name } }, current, { manager, dryRun }),
+        );
         return;
       }
       case 'patch': {
+        if (contentType === APPLY_PATCH) {
+          this.#apply(req, res, namespace, name!, current, fieldManager, dryRun);
+          return;
+        }
         if (!current) throw kubeErrors.notFound('secrets', name!);
-        const type = String(req.headers['content-type'] ?? '')
-          .split(';')[0]!
-          .trim();
+        const type = contentType;
         const patch = parseBody(req);
         let patched: Record<string, unknown>;
         if (type === 'application/json-patch+json')
@@ -594,7 +621,7 @@ export class KubernetesEmulator {
           );
         }
         if (meta['name'] !== name) throw kubeErrors.badRequest('metadata.name may not be changed by a patch');
-        sendJson(res, 200, this.#write(namespace, patched, current, dryRun));
+        sendJson(res, 200, this.#write(namespace, patched, current, { manager, dryRun }));
         return;
       }
       case 'delete': {
@@ -647,12 +674,78 @@ export class KubernetesEmulator {
     }
   }
 
+  /**
+   * A server-side apply (`PATCH` with `application/apply-patch+yaml`): creates the Secret when it is
+   * missing (201) or applies over it (200), with the field ownership of {@link serverSideApply}.
+   */
+  #apply(
+    req: RecordedRequest,
+    res: ServerResponse,
+    namespace: string,
+    name: string,
+    current: SecretObject | undefined,
+    fieldManager: string | null,
+    dryRun: boolean,
+  ): void {
+    if (!fieldManager) {
+      throw kubeErrors.badRequest(
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
+    }
+    const force = req.query.get('force') === 'true';
+    const body = parseApplyBody(req);
+    if (body['apiVersion'] !== 'v1' || body['kind'] !== 'Secret') {
+      throw kubeErrors.badRequest(
+        `Incorrect version specified in apply patch. Specified patch version: ${String(body['apiVersion'] ?? '')}, expected: v1`,
+      );
+    }
+    const meta = (body['metadata'] ?? {}) as Record<string, unknown>;
+    if (meta['name'] !== undefined && meta['name'] !== name) {
+      throw kubeErrors.badRequest(
+        `the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`,
+      );
+    }
+    if (meta['managedFields'] !== undefined) {
+      throw kubeErrors.badRequest('metadata.managedFields must be nil');
+    }
+    if (!current && !this.#namespaces.has(namespace)) throw kubeErrors.notFound('namespaces', namespace);
+    const rv = meta['resourceVersion'];
+    if (current && rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) {
+      throw kubeErrors.conflict(
+        'secrets',
+        name,
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
+    }
+    const merged = serverSideApply(
+      current as Record<string, unknown> | undefined,
+      body,
+      fieldManager,
+      force,
+      this.#timestamp(),
+      name,
+    );
+    const mergedMeta = merged['metadata'] as Record<string, unknown>;
+    const managedFields = mergedMeta['managedFields'] as ManagedFieldsEntry[];
+    const written = this.#write(namespace, { ...merged, metadata: { ...mergedMeta, name } }, current, {
+      managedFields,
+      dryRun,
+    });
+    sendJson(res, current ? 200 : 201, written);
+  }
+
+  /** The API server's timestamp format: RFC 3339 in whole seconds. */
+  #timestamp(): string {
+    return new Date(this.server.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
   #write(
     namespace: string,
     body: Record<string, unknown>,
     previous: SecretObject | undefined,
-    dryRun = false,
+    options: { manager?: string; managedFields?: ManagedFieldsEntry[]; dryRun?: boolean },
   ): SecretObject {
+    const dryRun = options.dryRun ?? false;
     const meta = { ...((body['metadata'] ?? {}) as Record<string, unknown>) };
     if (meta['namespace'] !== undefined && meta['namespace'] !== '' && meta['namespace'] !== namespace) {
       throw kubeErrors.badRequest(
@@ -685,9 +778,7 @@ export class KubernetesEmulator {
         namespace,
         uid: previous?.metadata.uid ?? randomUUID(),
         resourceVersion: String(dryRun ? this.#resourceVersion : ++this.#resourceVersion),
-        creationTimestamp:
-          previous?.metadata.creationTimestamp ??
-          new Date(this.server.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        creationTimestamp: previous?.metadata.creationTimestamp ?? this.#timestamp(),
         ...(meta['labels'] && Object.keys(meta['labels']).length
           ? { labels: meta['labels'] as Record<string, string> }
           : {}),
@@ -699,6 +790,15 @@ export class KubernetesEmulator {
       ...(Object.keys(data).length ? { data } : {}),
       ...(candidate['immutable'] === true ? { immutable: true } : {}),
     };
+    const managedFields =
+      options.managedFields ??
+      recordUpdate(
+        previous as Record<string, unknown> | undefined,
+        secret as unknown as Record<string, unknown>,
+        options.manager ?? 'unknown',
+        this.#timestamp(),
+      );
+    if (managedFields.length > 0) secret.metadata['managedFields'] = managedFields;
     if (!dryRun) {
       if (!this.#secrets.has(namespace)) this.#secrets.set(namespace, new Map());
       const store = this.#secrets.get(namespace)!;
@@ -940,6 +1040,28 @@ function parseBody(req: RecordedRequest): Record<string, unknown> {
   }
 }
 
+const APPLY_PATCH = 'application/apply-patch+yaml';
+const requireYaml = createRequire(import.meta.url);
+
+/** An apply body: JSON (valid YAML, what client libraries send) or YAML (read with js-yaml, client-node's own). */
+function parseApplyBody(req: RecordedRequest): Record<string, unknown> {
+  const text = req.body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    try {
+      parsed = (requireYaml('js-yaml') as { load(text: string): unknown }).load(text);
+    } catch {
+      throw kubeErrors.badRequest('error decoding YAML: the apply patch is neither JSON nor YAML');
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw kubeErrors.badRequest('the apply patch must be an object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
 function namespaceObject(name: string) {
   return {
     kind: 'Namespace',
@@ -974,6 +1096,34 @@ const VERSION = {
   compiler: 'gc',
   platform: 'linux/amd64',
 };
+
+/**
+ * The part of the core group's OpenAPI v3 document kubectl reads: the Secret PATCH operation, tagged with its
+ * group-version-kind and listing `fieldValidation`, so kubectl leaves validation to the server
+ * (`?fieldValidation=Strict`) instead of downloading schemas to validate on the client.
+ */
+const OPENAPI_V3_CORE = {
+  openapi: '3.0.0',
+  info: { title: 'Kubernetes', version: 'v1.32.0' },
+  paths: {
+    '/api/v1/namespaces/{namespace}/secrets/{name}': {
+      patch: {
+        description: 'partially update the specified Secret',
+        operationId: 'patchCoreV1NamespacedSecret',
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': { group: '', version: 'v1', kind: 'Secret' },
+        parameters: ['dryRun', 'fieldManager', 'fieldValidation', 'force'].map((name) => ({
+          name,
+          in: 'query',
+          schema: { type: name === 'force' ? 'boolean' : 'string', uniqueItems: true },
+        })),
+        responses: { '200': { description: 'OK' }, '201': { description: 'Created' } },
+      },
+    },
+  },
+  components: { schemas: {} },
+};
+const OPENAPI_V3_HASH = '4E8E1D0B3A6C5F2E9D7B1A0C3E5F7A9B';
 
 const API_RESOURCES = {
   kind: 'APIResourceList',

@@ -8,11 +8,13 @@ import type { StorageProvider } from '../src/core/provider.js';
 import { CredentialStore } from '../src/core/store.js';
 import { AwsSecretsManagerProvider } from '../src/providers/aws-secrets-manager.js';
 import { AzureKeyVaultProvider } from '../src/providers/azure-key-vault.js';
+import { GcpSecretManagerProvider } from '../src/providers/gcp-secret-manager.js';
 import { HashiCorpVaultProvider } from '../src/providers/hashicorp-vault.js';
 import { KubernetesSecretsProvider } from '../src/providers/kubernetes-secrets.js';
 import { LocalStorageProvider } from '../src/providers/local.js';
 import { AwsSecretsManagerEmulator } from '../src/testing/emulators/aws.js';
 import { AzureKeyVaultEmulator } from '../src/testing/emulators/azure.js';
+import { GcpSecretManagerEmulator } from '../src/testing/emulators/gcp.js';
 import { KubernetesEmulator } from '../src/testing/emulators/kubernetes.js';
 import { VaultEmulator } from '../src/testing/emulators/vault.js';
 import { measure, printTable, summarize } from './util.js';
@@ -25,10 +27,11 @@ const VALUE = 'x'.repeat(256);
 
 interface Backend {
   name: string;
-  provider: StorageProvider;
+  /** A provider on the backend; called again for a fresh process's provider (nothing remembered). */
+  make: () => StorageProvider;
   requests: () => number;
-  /** Raw minimum: put new, put overwrite, get. */
-  raw: [number, number, number];
+  /** Raw minimum: put new, put overwrite, get, put overwrite from a fresh process. */
+  raw: [number, number, number, number];
   stop: () => Promise<void>;
 }
 
@@ -40,59 +43,70 @@ async function backends(): Promise<Backend[]> {
   metrics.subscribe({ operation: () => localCalls++ });
   out.push({
     name: 'local',
-    provider: new LocalStorageProvider({ directory: join(root, 'credentials'), metrics }),
+    make: () => new LocalStorageProvider({ directory: join(root, 'credentials'), metrics }),
     requests: () => localCalls,
-    raw: [1, 1, 1],
+    raw: [1, 1, 1, 1],
     stop: async () => rmSync(root, { recursive: true, force: true }),
   });
   const aws = new AwsSecretsManagerEmulator();
   await aws.start();
   out.push({
     name: 'aws-secrets-manager',
-    provider: new AwsSecretsManagerProvider({
-      region: aws.region,
-      endpoint: aws.endpoint,
-      credentials: aws.credentials,
-    }),
+    make: () =>
+      new AwsSecretsManagerProvider({
+        region: aws.region,
+        endpoint: aws.endpoint,
+        credentials: aws.credentials,
+      }),
     requests: () => aws.count(),
-    raw: [1, 1, 1],
+    raw: [1, 1, 1, 1],
     stop: () => aws.stop(),
   });
   const azure = await new AzureKeyVaultEmulator().start();
   out.push({
     name: 'azure-key-vault',
-    provider: new AzureKeyVaultProvider(azure.providerOptions()),
+    make: () => new AzureKeyVaultProvider(azure.providerOptions()),
     requests: () => azure.vault.requests.length,
-    raw: [1, 1, 1],
+    // Tags live on each version: an overwrite keeping them must read them first.
+    raw: [1, 1, 1, 2],
     stop: () => azure.stop(),
   });
   const vault = new VaultEmulator();
   await vault.start();
   out.push({
     name: 'hashicorp-vault',
-    provider: new HashiCorpVaultProvider({ address: vault.url, auth: { token: vault.rootToken } }),
+    make: () => new HashiCorpVaultProvider({ address: vault.url, auth: { token: vault.rootToken } }),
     requests: () => vault.count(),
-    raw: [2, 1, 1],
+    raw: [2, 1, 1, 1],
     stop: () => vault.stop(),
   });
   const kube = new KubernetesEmulator();
   await kube.start();
   const token = kube.createServiceAccount('bench', 'app');
   kube.grant('bench', 'app');
+  const kubeconfigPath = kube.writeKubeconfig({ token, namespace: 'bench' });
   out.push({
     name: 'kubernetes',
-    provider: new KubernetesSecretsProvider({
-      kubeconfigPath: kube.writeKubeconfig({ token, namespace: 'bench' }),
-    }),
+    make: () => new KubernetesSecretsProvider({ kubeconfigPath }),
     requests: () => kube.secretRequests(),
-    raw: [1, 1, 1],
+    raw: [1, 1, 1, 1],
     stop: () => kube.stop(),
+  });
+  const gcp = new GcpSecretManagerEmulator();
+  await gcp.start();
+  out.push({
+    name: 'gcp-secret-manager (gRPC)',
+    make: () => new GcpSecretManagerProvider(gcp.providerOptions('grpc')),
+    requests: () => gcp.count(),
+    // CreateSecret then AddSecretVersion: a secret and its first version are two calls.
+    raw: [2, 1, 1, 1],
+    stop: () => gcp.stop(),
   });
   return out;
 }
 
 for (const backend of await backends()) {
-  const { provider } = backend;
+  const provider = backend.make();
   await provider.connect();
   const store = new CredentialStore(provider, EncryptionManager.generate());
   const encryption = EncryptionManager.generate();
@@ -107,6 +121,12 @@ for (const backend of await backends()) {
     await perCall(() => store.put('counted', VALUE)),
     await perCall(() => store.get('counted').then((r) => r.secret.dispose())),
   ];
+  const fresh = backend.make();
+  await fresh.connect();
+  counts.push(
+    await perCall(() => new CredentialStore(fresh, EncryptionManager.generate()).put('counted', VALUE)),
+  );
+  await fresh.close();
   let n = 0;
   const putNew = summarize(await measure(ITERATIONS, () => store.put(`new_${n++}`, VALUE), 10));
   const putOver = summarize(await measure(ITERATIONS, () => store.put('counted', VALUE), 10));
@@ -125,6 +145,7 @@ for (const backend of await backends()) {
     { label: 'facade get', summary: get, note: req(2) },
     { label: 'provider retrieve', summary: providerRetrieve },
   ]);
+  console.log(`facade put (overwrite) from a fresh process: ${req(3)}`);
   await provider.close();
   await backend.stop();
 }

@@ -3,6 +3,7 @@
 // then the metadata server at GCE_METADATA_HOST) or an explicit credentials object. A token is refreshed
 // before an operation when less than REFRESH_MARGIN_MS of it is left, so no call ever runs with a token
 // that expires under it, and no refresh happens during a call.
+
 import { createSign } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
+import type { AttemptContext } from '../core/operation.js';
 import { readBoundedBody } from '../core/response-limit.js';
 import { SecretString } from '../core/secret-string.js';
 import { transportError } from '../core/transport.js';
@@ -65,7 +67,7 @@ export interface GcpAuthSettings {
  * @example
  * ```ts
  * const tokens = new GcpTokenManager({ credentialsFile: '/etc/gcp/key.json' }, systemClock, ca);
- * const bearer = await tokens.ensureFresh(signal);
+ * const bearer = await tokens.ensureFresh(attempt);
  * ```
  */
 export class GcpTokenManager {
@@ -108,9 +110,11 @@ export class GcpTokenManager {
   }
 
   /** Gets a token when there is none or it expires within the margin; returns the bearer token. */
-  async ensureFresh(signal: AbortSignal): Promise<string> {
+  async ensureFresh(attempt: Pick<AttemptContext, 'signal'>): Promise<string> {
     const now = this.#clock.now();
     if (this.#token && this.#token.expiresAt - now > REFRESH_MARGIN_MS) return this.#token.value.expose();
+    // Read only now: `signal` makes an AbortSignal, which only a token request needs.
+    const signal = attempt.signal;
     this.#source ??= await this.#discover(signal);
     this.counts.token++;
     const { token, expiresIn } = await this.#source.fetch(signal);

@@ -312,7 +312,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       );
       await this.#client.initialize();
     }
-    await this.#tokens!.ensureFresh(a.signal);
+    await this.#tokens!.ensureFresh(a);
   }
 
   protected async storeBackend(
@@ -687,7 +687,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     id: CredentialId | undefined,
     extra: Record<string, unknown> = {},
   ): Promise<T> {
-    await this.#tokens!.ensureFresh(a.signal);
+    await this.#tokens!.ensureFresh(a);
     try {
       return await callGcp<T>(this.#client!, method, request, a, extra);
     } catch (error) {

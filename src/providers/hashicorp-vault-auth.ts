@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
+import type { AttemptContext } from '../core/operation.js';
 import { SecretString } from '../core/secret-string.js';
 import { backendError, retryAfterMs } from '../core/transport.js';
 import type { VaultHttpClient, VaultResponse } from './hashicorp-vault-client.js';
@@ -164,9 +165,10 @@ export class VaultTokenManager {
   }
 
   /** Before each operation: renew or re-login when the TTL is below the threshold. */
-  async ensureFresh(signal: AbortSignal): Promise<void> {
+  async ensureFresh(attempt: Pick<AttemptContext, 'signal'>): Promise<void> {
+    // The attempt, not its signal: reading `signal` makes an AbortSignal, needed only when a request is made.
     if (!this.#token && this.#auth.kind === 'appRole') {
-      this.#refreshing ??= this.#login(signal).finally(() => {
+      this.#refreshing ??= this.#login(attempt.signal).finally(() => {
         this.#refreshing = undefined;
       });
       return this.#refreshing;
@@ -174,7 +176,7 @@ export class VaultTokenManager {
     const expiresAt = this.#state?.expiresAt;
     if (expiresAt === undefined) return;
     if (expiresAt - this.#clock.now() >= this.#thresholdMs) return;
-    this.#refreshing ??= this.#refresh(signal).finally(() => {
+    this.#refreshing ??= this.#refresh(attempt.signal).finally(() => {
       this.#refreshing = undefined;
     });
     return this.#refreshing;

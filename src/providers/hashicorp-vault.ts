@@ -265,7 +265,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       throw mapVaultNetworkError(error, 'connect', undefined);
     }
     // A token that is already close to expiry is renewed now rather than on the first operation.
-    await this.#tokens!.ensureFresh(a.signal);
+    await this.#tokens!.ensureFresh(a);
   }
 
   protected override prepareStore(
@@ -567,7 +567,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
 
   async #fresh(a: AttemptContext): Promise<void> {
     try {
-      await this.#tokens!.ensureFresh(a.signal);
+      await this.#tokens!.ensureFresh(a);
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw mapVaultNetworkError(error, 'connect', undefined);

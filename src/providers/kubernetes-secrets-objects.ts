@@ -136,6 +136,57 @@ export function readAnnotations(
   }
 }
 
+/**
+ * The whole metadata from the annotations, or undefined when one is missing or malformed. Reads take the
+ * metadata from here first: a value-only patch (a fresh process keeping tags and rotation policy) replaces
+ * the document in the data without knowing the metadata, while the annotations it leaves alone stay exact.
+ *
+ * @example
+ * ```ts
+ * const metadata = annotatedMetadata(secret.metadata?.annotations) ?? decodedDocument.metadata;
+ * ```
+ */
+export function annotatedMetadata(
+  annotations: Record<string, string> | undefined,
+): CredentialMetadata | undefined {
+  const facts = readAnnotations(annotations);
+  const lastModified = parseTime(annotations?.[ANNOTATIONS.lastModified]);
+  if (!facts || !lastModified) return undefined;
+  const metadata: CredentialMetadata = { createdAt: facts.createdAt, lastModified, tags: facts.tags };
+  const accessedText = annotations?.[ANNOTATIONS.lastAccessed];
+  if (accessedText !== undefined) {
+    const lastAccessed = parseTime(accessedText);
+    if (!lastAccessed) return undefined;
+    metadata.lastAccessed = lastAccessed;
+  }
+  const daysText = annotations?.[ANNOTATIONS.rotationDays];
+  if (daysText !== undefined) {
+    const intervalDays = Number(daysText);
+    if (!/^[0-9]+$/.test(daysText) || !Number.isSafeInteger(intervalDays)) return undefined;
+    metadata.rotationPolicy = { intervalDays };
+  }
+  return metadata;
+}
+
+function parseTime(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const time = new Date(text);
+  return Number.isNaN(time.getTime()) ? undefined : time;
+}
+
+/**
+ * One reference token of an RFC 6901 JSON pointer (`~` and `/` escaped), for JSON patch paths into label,
+ * annotation and data maps, whose keys hold `/`.
+ *
+ * @example
+ * ```ts
+ * jsonPointerToken('nebula-credential.io/id'); // 'nebula-credential.io~1id'
+ * ```
+ */
+export function jsonPointerToken(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 /** Bytes the API server counts for annotations: len(key) + len(value) in UTF-8. */
 export function annotationBytes(annotations: Record<string, string>): number {
   let total = 0;

@@ -13,6 +13,7 @@ import {
   type CredentialMetadata,
   matchesFilter,
   metadataForOverwrite,
+  validateMetadata,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
@@ -31,7 +32,10 @@ import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
 import { boundedKubeHttpLibrary } from './kubernetes-secrets-http.js';
 import {
+  ANNOTATIONS,
+  annotatedMetadata,
   annotationBytes,
+  jsonPointerToken,
   KUBE_LIMITS,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -71,6 +75,8 @@ const ENVELOPE_RESERVE = 16 * 1024;
 const MAX_CIPHERTEXT = Math.floor((KUBE_LIMITS.dataBytes - ENVELOPE_RESERVE) / 4) * 3;
 /** Optimistic-concurrency rounds within one attempt before giving up with Conflict. */
 const CONFLICT_ROUNDS = 8;
+/** RFC 6902 JSON patch: unlike a merge patch it carries `test` guards the API server checks. */
+const JSON_PATCH = 'application/json-patch+json';
 
 type Sdk = typeof import('@kubernetes/client-node');
 type CallOptions = Parameters<CoreV1Api['readNamespacedSecret']>[1];
@@ -131,6 +137,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
    * refused by the API server with 409, and the write falls back to reading).
    */
   readonly #versions = new Map<string, string>();
+  /** The role may not `patch` Secrets: a fresh process's overwrite reads and replaces instead. */
+  #patchDenied = false;
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without any I/O; the kubeconfig or service
@@ -237,8 +245,17 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       const known = round === 0 ? this.#knownState(id, options) : undefined;
       let current: { resourceVersion: string; metadata: CredentialMetadata | undefined } | undefined;
       let readDenied: StorageError | undefined;
-      if (known) {
-        current = known.present ? known : undefined;
+      let missing = false;
+      if (!known && round === 0 && options.keepTags && options.keepRotationPolicy && !options.exactMetadata) {
+        const patched = await this.#patchValue(id, options.prepare(metadata), metadata, attempt);
+        if (patched === 'missing') missing = true;
+        else if (patched) {
+          this.#rememberVersion(id, patched);
+          return this.#decode(patched, id).metadata;
+        }
+      }
+      if (known || missing) {
+        current = known?.present ? known : undefined;
       } else {
         try {
           const secret = await this.#read(id, 'store', attempt);
@@ -356,7 +373,79 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
         credentialId: id.value,
       });
     }
-    return decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
+    const decoded = decodeCredentialDocument(Buffer.from(encoded, 'base64'), id.value);
+    const annotated = annotatedMetadata(secret.metadata?.annotations);
+    if (!annotated) return decoded;
+    try {
+      validateMetadata(annotated, PROVIDER_NAME);
+    } catch {
+      // Annotations edited by hand into something invalid: the document's own copy stands.
+      return decoded;
+    }
+    return { data: decoded.data, metadata: annotated };
+  }
+
+  /**
+   * A fresh process's overwrite that keeps tags and rotation policy, in one request: a JSON patch of the
+   * value and `last-modified` only, so the annotations keep the metadata this process has not read. Its
+   * guards make the API server refuse (422) a Secret that is not this credential's or lacks the metadata
+   * annotations (`move` of an absent key fails), and the write then takes the read-and-replace path.
+   * Undefined when the patch cannot serve; the patched Secret otherwise.
+   */
+  async #patchValue(
+    id: CredentialId,
+    body: SecretBody,
+    metadata: CredentialMetadata,
+    attempt: AttemptContext,
+  ): Promise<V1Secret | 'missing' | undefined> {
+    if (this.#patchDenied) return undefined;
+    const annotation = (key: string) => `/metadata/annotations/${jsonPointerToken(key)}`;
+    const guard = (key: string) => ({ op: 'move', from: annotation(key), path: annotation(key) });
+    const ops: object[] = [
+      {
+        op: 'test',
+        path: `/metadata/labels/${jsonPointerToken(MANAGED_BY_LABEL)}`,
+        value: MANAGED_BY_VALUE,
+      },
+      { op: 'test', path: annotation(ANNOTATIONS.id), value: id.value },
+      guard(ANNOTATIONS.tags),
+      guard(ANNOTATIONS.createdAt),
+      guard(ANNOTATIONS.lastModified),
+      {
+        op: 'add',
+        path: `/data/${jsonPointerToken(this.#options.dataKey)}`,
+        value: body.data[this.#options.dataKey],
+      },
+      { op: 'add', path: annotation(ANNOTATIONS.lastModified), value: metadata.lastModified.toISOString() },
+    ];
+    if (metadata.lastAccessed) {
+      ops.push({
+        op: 'add',
+        path: annotation(ANNOTATIONS.lastAccessed),
+        value: metadata.lastAccessed.toISOString(),
+      });
+    }
+    try {
+      return await this.#call(
+        'store',
+        'patch',
+        id,
+        attempt,
+        (api, o) =>
+          api.patchNamespacedSecret({ name: body.metadata.name, namespace: this.#namespace(), body: ops }, o),
+        JSON_PATCH,
+      );
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.code === 'NotFound') return 'missing';
+      // Refused guards (422) or a role without `patch`: the read-and-replace path decides.
+      if (error.code === 'PermissionDenied') {
+        this.#patchDenied = true;
+        return undefined;
+      }
+      if (error.code === 'InvalidMetadata') return undefined;
+      throw error;
+    }
   }
 
   protected async deleteBackend(id: CredentialId, attempt: AttemptContext): Promise<void> {
@@ -727,13 +816,14 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     id: CredentialId | undefined,
     attempt: AttemptContext,
     fn: (api: CoreV1Api, options: CallOptions) => Promise<T>,
+    contentType?: string,
   ): Promise<T> {
     const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : undefined;
-      const middleware = perCallMiddleware(attempt.signal, token);
+      const middleware = perCallMiddleware(attempt.signal, token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
       // Without our agent (a proxy, a credential plugin) the client's own transport carries the call.
@@ -771,12 +861,14 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 // ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
 // The agent is not set here: client-node 1.x takes one (setAgent) but 2.x an undici dispatcher instead, and
 // our HTTP library, which carries every call that has our agent, is given it directly.
-function perCallMiddleware(signal: AbortSignal, token: string | undefined) {
+function perCallMiddleware(signal: AbortSignal, token: string | undefined, contentType?: string) {
   const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
   return {
     pre: (context: { setSignal(s: AbortSignal): void; setHeaderParam(k: string, v: string): void }) => {
       context.setSignal(signal);
       if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
+      // Set here, after the generated code picked its default, so each SDK major sends the same patch type.
+      if (contentType !== undefined) context.setHeaderParam('Content-Type', contentType);
       return observable(context);
     },
     post: <R>(context: R) => observable(context),

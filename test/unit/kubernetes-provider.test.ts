@@ -603,6 +603,92 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       await p.close();
     });
 
+    it("a fresh process's overwrite keeping tags and rotation is one guarded JSON patch", async () => {
+      const { namespace, kubeconfigPath } = account();
+      const sent = async (fn: () => Promise<unknown>) => {
+        const before = emulator.requests.length;
+        await fn();
+        return emulator.requests
+          .slice(before)
+          .map((r) => `${r.method}${r.method === 'PATCH' ? ` ${r.headers['content-type']}` : ''}`);
+      };
+      const keep = { keepTags: true, keepRotationPolicy: true };
+      const first = await provider({ kubeconfigPath });
+      const created = createMetadata({
+        tags: { team: 'a' },
+        rotationPolicy: { intervalDays: 9 },
+        now: new Date('2025-01-02T03:04:05.678Z'),
+      });
+      await first.store('kept', value('1'), created);
+      await first.close();
+      const fresh = await provider({ kubeconfigPath });
+      let written: unknown;
+      assert.deepEqual(
+        await sent(async () => {
+          written = await fresh.store('kept', value('2'), createMetadata(), undefined, keep);
+        }),
+        ['PATCH application/json-patch+json'],
+      );
+      const other = await provider({ kubeconfigPath });
+      const back = await other.retrieve('kept');
+      assert.equal(enc.decrypt(back.data).toString(), '2');
+      assert.deepEqual(written, back.metadata, 'store resolves to the metadata the Secret now holds');
+      assert.equal(back.metadata.createdAt.toISOString(), created.createdAt.toISOString());
+      assert.deepEqual(back.metadata.tags, { team: 'a' });
+      assert.deepEqual(back.metadata.rotationPolicy, { intervalDays: 9 });
+      assert.ok(back.metadata.lastModified > created.lastModified);
+      await other.close();
+      // A missing Secret: the patch answers 404 and the write creates it.
+      assert.deepEqual(
+        await sent(() => fresh.store('brand_new', value('1'), createMetadata(), undefined, keep)),
+        ['PATCH application/json-patch+json', 'POST'],
+      );
+      // A foreign Secret fails the patch's guard (422) and is refused after the read, unchanged.
+      const foreign = emulator.putSecret(namespace, {
+        metadata: { name: 'nebula-theirs' },
+        data: { password: Buffer.from('theirs').toString('base64') },
+      } as never);
+      await rejectsCode(fresh.store('theirs', value('mine'), createMetadata(), undefined, keep), 'Conflict');
+      assert.deepEqual(emulator.getSecret(namespace, 'nebula-theirs')!.data, foreign.data);
+      // A Secret without the metadata annotations (edited by hand) is read and replaced, keeping createdAt.
+      await fresh.store('bare', value('1'), created, undefined, { exactMetadata: true });
+      const bare = emulator.getSecret(namespace, 'nebula-bare')!;
+      delete bare.metadata.annotations!['nebula-credential.io/tags'];
+      emulator.putSecret(namespace, bare as never);
+      const cold = await provider({ kubeconfigPath });
+      assert.deepEqual(await sent(() => cold.store('bare', value('2'), createMetadata(), undefined, keep)), [
+        'PATCH application/json-patch+json',
+        'GET',
+        'PUT',
+      ]);
+      const repaired = (await cold.retrieve('bare')).metadata;
+      assert.equal(repaired.createdAt.toISOString(), created.createdAt.toISOString());
+      assert.deepEqual(repaired.tags, { team: 'a' });
+      await cold.close();
+      await fresh.close();
+    });
+
+    it('falls back to read and replace when the role may not patch Secrets', async () => {
+      const { kubeconfigPath } = account(['get', 'list', 'create', 'update', 'delete']);
+      const p = await provider({ kubeconfigPath });
+      await p.store('no_patch', value('1'), createMetadata({ tags: { team: 'a' } }));
+      await p.close();
+      const keep = { keepTags: true, keepRotationPolicy: true };
+      const fresh = await provider({ kubeconfigPath });
+      const before = emulator.requests.length;
+      await fresh.store('no_patch', value('2'), createMetadata(), undefined, keep);
+      assert.deepEqual(
+        emulator.requests.slice(before).map((r) => r.method),
+        ['PATCH', 'GET', 'PUT'],
+      );
+      const again = await provider({ kubeconfigPath });
+      const back = await again.retrieve('no_patch');
+      assert.equal(enc.decrypt(back.data).toString(), '2');
+      assert.deepEqual(back.metadata.tags, { team: 'a' });
+      await again.close();
+      await fresh.close();
+    });
+
     it('sends successive calls over one kept-alive TLS connection (client-node 1.x agent, 2.x dispatcher)', async () => {
       const { kubeconfigPath } = account();
       const p = await provider({ kubeconfigPath });

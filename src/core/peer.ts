@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { StorageError } from './errors.js';
 
 /**
@@ -70,4 +71,21 @@ export async function loadPeerPackages(
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return new Map(peers.map((peer, i) => [peer.name, (settled[i] as PromiseFulfilledResult<unknown>).value]));
+}
+
+/**
+ * Loads `dependency` the way the installed `peer` SDK loads it, from where that SDK is installed: for a
+ * package the SDK depends on but this library does not (its HTTP handler, its YAML parser, its gRPC), so
+ * objects handed back to the SDK are of the very copy it uses.
+ *
+ * @example
+ * ```ts
+ * const { NodeHttpHandler } = requireBesidePeer<{ NodeHttpHandler: new () => unknown }>(
+ *   '@aws-sdk/client-secrets-manager',
+ *   '@smithy/node-http-handler',
+ * );
+ * ```
+ */
+export function requireBesidePeer<T>(peer: string, dependency: string): T {
+  return createRequire(import.meta.resolve(peer))(dependency) as T;
 }

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
+import { requireBesidePeer } from '../core/peer.js';
 import {
   limitResponseStream,
   type ResponseBodyStream,
@@ -146,9 +146,9 @@ interface SmithyHttpHandler {
  * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
  */
 function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: number): SmithyHttpHandler {
-  const { NodeHttpHandler } = createRequire(import.meta.resolve('@aws-sdk/client-secrets-manager'))(
-    '@smithy/node-http-handler',
-  ) as { NodeHttpHandler: new (options: Record<string, unknown>) => SmithyHttpHandler };
+  const { NodeHttpHandler } = requireBesidePeer<{
+    NodeHttpHandler: new (options: Record<string, unknown>) => SmithyHttpHandler;
+  }>('@aws-sdk/client-secrets-manager', '@smithy/node-http-handler');
   const inner = new NodeHttpHandler(handlerOptions);
   return {
     metadata: inner.metadata,

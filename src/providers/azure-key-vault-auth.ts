@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Clock } from '../core/clock.js';
+import { requireBesidePeer } from '../core/peer.js';
 import { type ResponseBodyStream, ResponseTooLargeError, readBoundedBody } from '../core/response-limit.js';
 import type { AzureCredentialSettings, AzureKeyVaultSettings } from './azure-key-vault-options.js';
 
@@ -98,9 +98,9 @@ export class BoundedIdentityHttpClient {
    * it is installed (it is not a dependency of this library).
    */
   static create(limit: number): BoundedIdentityHttpClient {
-    const pipeline = createRequire(import.meta.resolve('@azure/identity'))('@azure/core-rest-pipeline') as {
+    const pipeline = requireBesidePeer<{
       createDefaultHttpClient(): { sendRequest(request: PipelineRequest): Promise<PipelineResponse> };
-    };
+    }>('@azure/identity', '@azure/core-rest-pipeline');
     return new BoundedIdentityHttpClient(pipeline.createDefaultHttpClient(), limit);
   }
 

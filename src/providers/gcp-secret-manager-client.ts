@@ -3,13 +3,13 @@
 // credentials (gRPC) or in this module's own https fetch (REST), and the bearer token of GcpTokenManager.
 import http from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { DEFAULT_MAX_SOCKETS } from '../core/connection-pool.js';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext } from '../core/operation.js';
+import { requireBesidePeer } from '../core/peer.js';
 import { readBoundedBody } from '../core/response-limit.js';
 import type { GcpTokenManager } from './gcp-secret-manager-auth.js';
 
@@ -75,9 +75,10 @@ export function createGcpClient(
     });
   }
   // The SDK's own grpc-js (through its google-gax), so the credentials objects are of the instance it uses.
-  const grpc = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'))(
+  const { grpc } = requireBesidePeer<{ grpc: typeof import('@grpc/grpc-js') }>(
+    '@google-cloud/secret-manager',
     'google-gax',
-  ).grpc as typeof import('@grpc/grpc-js');
+  );
   const calls = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
     const metadata = new grpc.Metadata();
     metadata.add('authorization', `Bearer ${tokens.bearer}`);

@@ -15,6 +15,7 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
+import { requireBesidePeer } from '../core/peer.js';
 import type {
   ProviderCapabilities,
   ProviderHealthFacts,
@@ -758,11 +759,9 @@ function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
 /** Workload identity federation files go through google-auth-library (the SDK's own copy). */
 function externalAccountLoader() {
   return async (json: Record<string, unknown>) => {
-    const { createRequire } = await import('node:module');
-    const sdkRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/secret-manager'));
-    const gax = sdkRequire('google-gax') as {
+    const gax = requireBesidePeer<{
       GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> };
-    };
+    }>('@google-cloud/secret-manager', 'google-gax');
     const auth = new gax.GoogleAuth({
       credentials: json,
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],

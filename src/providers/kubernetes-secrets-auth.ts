@@ -5,13 +5,13 @@
 import { existsSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
+import { requireBesidePeer } from '../core/peer.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
@@ -337,7 +337,7 @@ type YamlParser = { load(text: string): unknown };
 // Not a dependency of this library: the parser client-node itself parses kubeconfigs with (so the same YAML
 // rules apply), found from where client-node is installed.
 function clientNodeYamlParser(): YamlParser {
-  return createRequire(import.meta.resolve('@kubernetes/client-node'))('js-yaml') as YamlParser;
+  return requireBesidePeer<YamlParser>('@kubernetes/client-node', 'js-yaml');
 }
 
 /**

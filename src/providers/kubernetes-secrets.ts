@@ -390,7 +390,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
    * value and `last-modified` only, so the annotations keep the metadata this process has not read. Its
    * guards make the API server refuse (422) a Secret that is not this credential's or lacks the metadata
    * annotations (`move` of an absent key fails), and the write then takes the read-and-replace path.
-   * Undefined when the patch cannot serve; the patched Secret otherwise.
+   * Resolves to the patched Secret, `'missing'` on a 404 (a new id), or undefined when the read path must
+   * decide.
    */
   async #patchValue(
     id: CredentialId,

@@ -13,6 +13,7 @@ import { encodeCredentialName } from '../../src/core/name-mapping.js';
 import { type AzureKeyVaultOptions, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { createStorageProvider } from '../../src/providers/factory.js';
 import { AzureKeyVaultEmulator, cliEmulator } from '../../src/testing/emulators/azure.js';
+import { withEnv } from './env-helpers.js';
 
 const data = (text = 'value'): EncryptedData => ({
   version: 1,
@@ -46,23 +47,6 @@ function secretOptions(emulator: AzureKeyVaultEmulator, extra: Partial<AzureKeyV
     tls: { caFile: emulator.caCertPath },
     ...extra,
   } satisfies AzureKeyVaultOptions;
-}
-
-/** Sets environment variables for the duration of `fn`, then restores the previous values. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
 }
 
 /** A raw https GET to the emulator, trusting its CA. */

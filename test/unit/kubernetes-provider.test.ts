@@ -15,6 +15,7 @@ import {
   MANAGED_BY_LABEL,
 } from '../../src/providers/kubernetes-secrets.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
+import { withEnv } from './env-helpers.js';
 
 const emulator = new KubernetesEmulator();
 const enc = EncryptionManager.generate();
@@ -44,23 +45,6 @@ async function rejectsCode(promise: Promise<unknown>, code: string): Promise<Sto
     return error;
   }
   return assert.fail(`expected ${code}`);
-}
-
-/** Sets environment variables for the duration of `fn`, restoring every one afterwards. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
 }
 
 /** A fake pod's service account folder: token and namespace with trailing newlines, like hand-made files. */

@@ -13,6 +13,7 @@ import { responseBodyLimit } from '../../src/core/response-limit.js';
 import { type AzureKeyVaultOptions, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import type { EmulatorHttpServer, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
+import { withEnv } from './env-helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
@@ -21,23 +22,6 @@ after(async () => {
 
 /** Far above every bound: a client without one would buffer all of it. */
 const HUGE = 96 * 1024 * 1024;
-
-/** Sets environment variables for the duration of `fn`, restoring every one afterwards. */
-async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 /** Asserts `promise` rejects with the token-endpoint cut and that the client stopped reading early. */
 async function assertCut(

@@ -122,7 +122,13 @@ export {
   type NameEncodingOptions,
   type NameProfile,
 } from './core/name-mapping.js';
-export { type AttemptContext, type ErrorMapper, OperationRunner, type RunOptions } from './core/operation.js';
+export {
+  type AttemptContext,
+  type ErrorMapper,
+  OperationRunner,
+  type RunOptions,
+  StopSignal,
+} from './core/operation.js';
 export {
   CLOCK_CHECK,
   COMMON_OPTION_NAMES,

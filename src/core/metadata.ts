@@ -408,6 +408,46 @@ export function metadataToJson(metadata: CredentialMetadata): CredentialMetadata
 }
 
 /**
+ * Milliseconds since the epoch of a timestamp: `toISOString()`'s own form (`2026-01-02T03:04:05.678Z`, what
+ * this library writes) read digit by digit, which is several times faster than V8's general date parser
+ * on every read; any other form goes to `Date.parse`. NaN when it is no date.
+ */
+function parseIsoTimestamp(text: string): number {
+  if (text.length !== 24 || text.charCodeAt(23) !== 90 /* Z */) return Date.parse(text);
+  const digits = (from: number, count: number): number => {
+    let value = 0;
+    for (let i = from; i < from + count; i++) {
+      const code = text.charCodeAt(i) - 48;
+      if (code < 0 || code > 9) return Number.NaN;
+      value = value * 10 + code;
+    }
+    return value;
+  };
+  const separators = '--T::.';
+  const at = [4, 7, 10, 13, 16, 19];
+  for (let i = 0; i < at.length; i++) {
+    if (text.charCodeAt(at[i]!) !== separators.charCodeAt(i)) return Date.parse(text);
+  }
+  const month = digits(5, 2);
+  const day = digits(8, 2);
+  const hours = digits(11, 2);
+  const minutes = digits(14, 2);
+  const seconds = digits(17, 2);
+  // Out-of-range fields would roll over in Date.UTC; the general parser refuses them, so it decides.
+  if (
+    !(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hours <= 23 && minutes <= 59 && seconds <= 59)
+  ) {
+    return Date.parse(text);
+  }
+  const year = digits(0, 4);
+  // Date.UTC reads years 0-99 as 1900-1999.
+  if (!(year >= 100)) return Date.parse(text);
+  const ms = Date.UTC(year, month - 1, day, hours, minutes, seconds, digits(20, 3));
+  // A day past the month's end (Feb 30) rolls over too: the general parser decides those.
+  return new Date(ms).getUTCDate() === day ? ms : Date.parse(text);
+}
+
+/**
  * Parses stored metadata; throws `Corrupted` when the shape is wrong.
  *
  * @example
@@ -426,7 +466,7 @@ export function metadataFromJson(json: unknown): CredentialMetadata {
     const v = j[key];
     if (v === undefined && optional) return undefined;
     if (typeof v !== 'string') return fail(`${key} is not a string`);
-    const d = new Date(v);
+    const d = new Date(parseIsoTimestamp(v));
     if (Number.isNaN(d.getTime())) return fail(`${key} is not a date`);
     return d;
   };

@@ -19,6 +19,12 @@ export interface AttemptContext {
    * itself. Returns the function that removes the listener (call it when the request settles).
    */
   onStop: (listener: (reason: StorageError) => void) => () => void;
+  /**
+   * The same stop as `signal`, as a {@link StopSignal}: an `AbortSignalLike` for SDKs typed on one (the AWS
+   * SDK's `abortSignal`, Azure's `abortSignal`) that costs a fraction of an AbortController. One per
+   * operation, shared by its attempts, so it also serves as a per-operation key.
+   */
+  readonly stopSignal: StopSignal;
 }
 
 /** Options of one {@link OperationRunner.run} call. */
@@ -216,6 +222,65 @@ export class OperationRunner {
 
 const NOTHING_TO_REMOVE = () => {};
 
+type AbortListener =
+  | ((this: StopSignal, event: { type: 'abort' }) => unknown)
+  | { handleEvent(event: unknown): unknown };
+
+/**
+ * The abort side of an operation's stop for SDKs that accept an `AbortSignalLike` (`aborted`, `reason`,
+ * `onabort`, `addEventListener('abort')`): a plain object instead of an AbortController, whose EventTarget
+ * machinery costs several microseconds per operation in Node. Not an `AbortSignal`: `fetch` and Node's own
+ * APIs need the real one (`attempt.signal`).
+ *
+ * @example
+ * ```ts
+ * import { OperationRunner, resolveCommonOptions } from 'nebula-credential';
+ * const runner = new OperationRunner('example', resolveCommonOptions('example'), (e) => { throw e; });
+ * await runner.run('retrieve', async (attempt) => {
+ *   attempt.stopSignal.addEventListener('abort', () => console.log('stopped:', attempt.stopSignal.reason));
+ *   return 'done';
+ * });
+ * ```
+ */
+export class StopSignal {
+  /** True once the operation's deadline passed or its caller aborted. */
+  aborted = false;
+  /** The StorageError that stopped the operation (`Timeout` or `Aborted`). */
+  reason: StorageError | undefined;
+  /** Called once on abort, as an AbortSignal's `onabort` is (the AWS SDK sets it on signals without listeners). */
+  onabort: ((this: StopSignal, event: { type: 'abort' }) => unknown) | null = null;
+  #listeners: Set<AbortListener> | undefined;
+
+  /** Adds an `abort` listener (other event types never fire). */
+  addEventListener(type: string, listener: AbortListener | null, _options?: unknown): void {
+    if (type !== 'abort' || !listener) return;
+    this.#listeners ??= new Set();
+    this.#listeners.add(listener);
+  }
+
+  /** Removes an `abort` listener. */
+  removeEventListener(type: string, listener: AbortListener | null, _options?: unknown): void {
+    if (type === 'abort' && listener) this.#listeners?.delete(listener);
+  }
+
+  /** Fires the listeners once; called by the operation's stop. @internal */
+  abort(reason: StorageError): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const event = { type: 'abort' as const, target: this };
+    this.onabort?.call(this, event);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) {
+      for (const listener of listeners) {
+        if (typeof listener === 'function') listener.call(this, event);
+        else listener.handleEvent(event);
+      }
+    }
+  }
+}
+
 /**
  * The stop of one {@link OperationRunner.run}: its reason once the deadline passed or the caller aborted,
  * the lazily made AbortSignal, the listeners of {@link AttemptContext.onStop}, and the one pending
@@ -224,6 +289,7 @@ const NOTHING_TO_REMOVE = () => {};
 class RunStop {
   reason: StorageError | undefined;
   #controller: AbortController | undefined;
+  #stopSignal: StopSignal | undefined;
   #rejectPending: ((reason: StorageError) => void) | undefined;
   #listeners: Set<(reason: StorageError) => void> | undefined;
 
@@ -231,6 +297,7 @@ class RunStop {
     if (this.reason) return;
     this.reason = reason;
     this.#controller?.abort(reason);
+    this.#stopSignal?.abort(reason);
     this.#rejectPending?.(reason);
     this.#rejectPending = undefined;
     if (this.#listeners) for (const listener of this.#listeners) listener(reason);
@@ -243,6 +310,14 @@ class RunStop {
       if (this.reason) this.#controller.abort(this.reason);
     }
     return this.#controller.signal;
+  }
+
+  get stopSignal(): StopSignal {
+    if (!this.#stopSignal) {
+      this.#stopSignal = new StopSignal();
+      if (this.reason) this.#stopSignal.abort(this.reason);
+    }
+    return this.#stopSignal;
   }
 
   onStop(listener: (reason: StorageError) => void): () => void {
@@ -284,6 +359,10 @@ class Attempt implements AttemptContext {
 
   get signal(): AbortSignal {
     return this.#stop.signal;
+  }
+
+  get stopSignal(): StopSignal {
+    return this.#stop.stopSignal;
   }
 
   remainingMs(): number {

@@ -68,6 +68,14 @@ function announcedTooLarge(contentLength: unknown, limit: number): ResponseTooLa
     : undefined;
 }
 
+/** True for a Content-Length header that is a plain byte count no larger than `limit`. */
+function announcedWithin(contentLength: unknown, limit: number): boolean {
+  const value = Array.isArray(contentLength) ? contentLength[0] : contentLength;
+  if (typeof value !== 'string' && typeof value !== 'number') return false;
+  const announced = typeof value === 'number' ? value : /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(announced) && announced >= 0 && announced <= limit;
+}
+
 /** What {@link limitResponseStream} and {@link readBoundedBody} need of a response body stream. */
 export interface ResponseBodyStream extends NodeJS.ReadableStream {
   /** Drops the stream and its connection (an IncomingMessage has it). */
@@ -78,6 +86,8 @@ export interface ResponseBodyStream extends NodeJS.ReadableStream {
  * Passes `body` through unchanged up to `limit` bytes; past it (or when `contentLength` announces more) the
  * returned stream fails with a {@link ResponseTooLargeError} and `body` is destroyed, which drops its
  * connection instead of returning a half-read socket to the pool. For SDKs that read the body themselves.
+ * A `contentLength` within the limit returns `body` itself: pass it only for a body whose transport stops at
+ * the announced length (Node's HTTP parser does), which then bounds it at no cost.
  *
  * @example
  * ```ts
@@ -89,7 +99,8 @@ export function limitResponseStream(
   body: ResponseBodyStream,
   limit: number,
   contentLength?: unknown,
-): Transform {
+): ResponseBodyStream {
+  if (announcedWithin(contentLength, limit)) return body;
   let length = 0;
   const cut = (error: ResponseTooLargeError) => {
     body.destroy?.();

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StorageError } from '../core/errors.js';
-import type { AttemptContext } from '../core/operation.js';
+import type { AttemptContext, StopSignal } from '../core/operation.js';
 import { requireBesidePeer } from '../core/peer.js';
 import {
   limitResponseStream,
@@ -75,6 +75,10 @@ export async function createAwsClient(
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
+    // The SDK's own throughput switch (3.649+): each command class resolves its middleware stack once
+    // instead of on every call. It needs calls without per-call options, so the stop reaches the handler
+    // through the request (sendUntilStopped), not through `abortSignal`.
+    cacheMiddleware: true,
     // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), so its
     // answers are read through the same bound as Secrets Manager's (the SSO client does not inherit it).
     requestHandler: boundedRequestHandler(
@@ -113,18 +117,52 @@ export async function createAwsClient(
       cause: error,
     });
   }
+  // Innermost in the deserialize step, so the request it marks is the signed one the handler receives.
+  client.middlewareStack.add(markStopSignal as never, {
+    step: 'deserialize',
+    name: 'nebulaCredentialStopSignal',
+    priority: 'low',
+  });
   client.middlewareStack.add(httpsOnlyGuard(options.dangerouslyAllowInsecureHttp) as never, {
     step: 'finalizeRequest',
     name: 'nebulaCredentialHttpsOnly',
     priority: 'low',
   });
-  // Innermost in the deserialize step, so the SDK's deserializer reads the body through the bound.
-  client.middlewareStack.add(responseBodyBound(context.maxResponseBytes) as never, {
-    step: 'deserialize',
-    name: 'nebulaCredentialResponseBound',
-    priority: 'low',
-  });
   return client;
+}
+
+/** The stop of each call in flight, by its command's input (what every middleware sees as `args.input`). */
+const stopSignals = new WeakMap<object, StopSignal>();
+/** Where {@link markStopSignal} leaves a call's stop on its HTTP request for the bounded handler. */
+const STOP_SIGNAL = Symbol('nebula-credential.stopSignal');
+
+/**
+ * Sends `command` so that the operation's stop (deadline or caller abort) destroys its HTTP request, without
+ * the SDK's per-call `abortSignal` option: that option turns off the client's middleware cache and makes the
+ * SDK race every call against the signal, which together cost more than the rest of the provider's work.
+ *
+ * @example
+ * ```ts
+ * const output = await sendUntilStopped(client, new sdk.GetSecretValueCommand({ SecretId: name }), attempt.stopSignal);
+ * ```
+ *
+ * @internal
+ */
+export function sendUntilStopped<T>(
+  client: SecretsManagerClient,
+  command: { input: object },
+  stop: StopSignal,
+): Promise<T> {
+  stopSignals.set(command.input, stop);
+  return client.send(command as never) as Promise<T>;
+}
+
+function markStopSignal(next: (args: { input?: object; request?: object }) => Promise<unknown>) {
+  return (args: { input?: object; request?: object }) => {
+    const stop = args.input && stopSignals.get(args.input);
+    if (stop && args.request) (args.request as Record<symbol, unknown>)[STOP_SIGNAL] = stop;
+    return next(args);
+  };
 }
 
 /** What this library uses of a smithy HTTP handler. */
@@ -141,8 +179,8 @@ interface SmithyHttpHandler {
 
 /**
  * The SDK's NodeHttpHandler (the copy the Secrets Manager client itself depends on, found from where it is
- * installed), with every answer body passed through the core bound. The bound in the middleware below only
- * covers the Secrets Manager client; this one also covers the STS client the default credential chain
+ * installed), with every answer body passed through the core bound: the SDK collects bodies whole and
+ * unbounded. A handler, not a middleware, so it also covers the STS client the default credential chain
  * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
  */
 function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: number): SmithyHttpHandler {
@@ -153,7 +191,11 @@ function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: n
   return {
     metadata: inner.metadata,
     async handle(request, options) {
-      const output = await inner.handle(request, options);
+      const stop = (request as Record<symbol, StopSignal | undefined>)[STOP_SIGNAL];
+      const output = await inner.handle(
+        request,
+        stop ? { ...(options as object), abortSignal: stop } : options,
+      );
       const response = output.response;
       const body = response?.body as ResponseBodyStream | undefined;
       if (!response || !body || typeof body.pipe !== 'function') return output;
@@ -163,29 +205,12 @@ function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: n
         body.destroy?.();
         throw new ResponseTooLargeError(announced, true, limit);
       }
-      response.body = limitResponseStream(body, limit);
+      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
       return output;
     },
     updateHttpClientConfig: (key, value) => inner.updateHttpClientConfig(key, value),
     httpHandlerConfigs: () => inner.httpHandlerConfigs(),
     destroy: () => inner.destroy?.(),
-  };
-}
-
-/**
- * The SDK collects every response body whole and unbounded; this hands its deserializer the body through
- * the core bound instead, so an oversize answer fails (`SizeLimitExceeded`) and its connection is dropped.
- */
-function responseBodyBound(limit: number) {
-  type Output = { response?: { body?: unknown; headers?: Record<string, string> } };
-  return (next: (args: unknown) => Promise<Output>) => async (args: unknown) => {
-    const output = await next(args);
-    const response = output.response;
-    const body = response?.body as ResponseBodyStream | undefined;
-    if (response && body && typeof body.pipe === 'function') {
-      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
-    }
-    return output;
   };
 }
 

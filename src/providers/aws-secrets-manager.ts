@@ -30,7 +30,12 @@ import type {
   VersionProbe,
 } from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
-import { type AwsSdk, createAwsClient, resolveAwsCredentials } from './aws-secrets-manager-client.js';
+import {
+  type AwsSdk,
+  createAwsClient,
+  resolveAwsCredentials,
+  sendUntilStopped,
+} from './aws-secrets-manager-client.js';
 import { mapAwsError } from './aws-secrets-manager-errors.js';
 import {
   AWS_FILTER_VALUE,
@@ -121,7 +126,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   /** Names this provider saw existing, with the tags and description last written or read. */
   readonly #known = new Map<string, KnownSecret>();
   /** One idempotency token per operation, shared by its retries (the signal is per operation). */
-  readonly #tokens = new WeakMap<AbortSignal, string>();
+  readonly #tokens = new WeakMap<object, string>();
   /** The caller may not call BatchGetSecretValue: bulk reads use GetSecretValue per secret. */
   #batchDenied = false;
   /** When the resolved AWS credentials expire (temporary credentials only). */
@@ -235,10 +240,10 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
     const secretString = options.prepare(written);
     const tags = this.#desiredTags(written);
     const description = `${DESCRIPTION_PREFIX}${written.createdAt.toISOString()}`;
-    let token = this.#tokens.get(attempt.signal);
+    let token = this.#tokens.get(attempt.stopSignal);
     if (token === undefined) {
       token = randomUUID();
-      this.#tokens.set(attempt.signal, token);
+      this.#tokens.set(attempt.stopSignal, token);
     }
     const call: CallContext = { attempt, operation: 'store', credentialId: id.value };
     for (let pass = 0; ; pass++) {
@@ -594,7 +599,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
 
   async #send<T>(command: object, action: string, resource: string, call: CallContext): Promise<T> {
     try {
-      return (await this.#client!.send(command as never, { abortSignal: call.attempt.signal })) as T;
+      return await sendUntilStopped<T>(this.#client!, command as { input: object }, call.attempt.stopSignal);
     } catch (error) {
       if (error instanceof StorageError) throw error;
       throw mapAwsError(

@@ -151,14 +151,21 @@ describe('AwsSecretsManagerProvider: retries, deadlines and errors', () => {
   });
 
   it('turns a hung request into Timeout with the duration and operation, and aborts the request', async () => {
-    await using ctx = await setup({ timeouts: { readMs: 300 } });
+    // One socket: the next call can only go out if the hung request was destroyed, not left to the pool.
+    await using ctx = await setup({ timeouts: { readMs: 300 }, maxSockets: 1 });
     await ctx.provider.connect();
+    await ctx.provider.store('slow', encrypted(Buffer.from('v')), createMetadata());
     ctx.emulator.fail('hang', 1, 'GetSecretValue');
+    const connections = ctx.emulator.connections;
+    const reads = ctx.emulator.count('GetSecretValue');
     const error = await rejection(ctx.provider.retrieve('slow'), 'Timeout');
     assert.equal(error.operation, 'retrieve');
     assert.equal(error.details.durationMs, 300);
     assert.equal(error.credentialId, 'slow');
-    assert.equal(ctx.emulator.count('GetSecretValue'), 1);
+    assert.equal(ctx.emulator.count('GetSecretValue'), reads + 1);
+    const { data } = await ctx.provider.retrieve('slow');
+    assert.ok(data.ciphertext.length > 0);
+    assert.equal(ctx.emulator.connections, connections + 1, 'a new connection replaces the aborted one');
   });
 
   it('maps AccessDeniedException to PermissionDenied naming the action and resource, without retrying', async () => {

@@ -104,6 +104,11 @@ describe('EncryptionManager', () => {
       null,
       'x',
       { ...json, nonce: 'not base64!' },
+      // What Node's decoder would silently skip or accept: whitespace, URL-safe letters, inner padding.
+      { ...json, ciphertext: `${json.ciphertext.slice(0, 8)} ${json.ciphertext.slice(9)}` },
+      { ...json, ciphertext: json.ciphertext.replace(/[+/]/g, '-').replace(/^[^-]*$/, '-AAA') },
+      { ...json, nonce: `AAAA=${json.nonce.slice(5)}` },
+      { ...json, tag: `${json.tag}AAAA`.slice(1) },
       { ...json, version: '1' },
       { ...json, tag: undefined },
     ]) {

@@ -1,14 +1,32 @@
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum Google Cloud Secret Manager keeps for
 // every payload (`data_crc32c`). node:zlib only has the IEEE CRC-32, so both the provider (verifying what it
 // reads) and the emulator (verifying what it is sent) use this one table-driven implementation.
-const TABLE = (() => {
-  const table = new Uint32Array(256);
+// Slicing-by-8: eight tables let one step fold in eight bytes, several times faster than a byte at a time
+// (every payload is checksummed on write and verified on read). TABLES[k][n] is the CRC of byte n followed
+// by k zero bytes.
+const TABLES = (() => {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const [first] = tables as [Uint32Array];
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
+    first[n] = c >>> 0;
   }
-  return table;
+  for (let k = 1; k < 8; k++) {
+    const previous = tables[k - 1]!;
+    const table = tables[k]!;
+    for (let n = 0; n < 256; n++) table[n] = (previous[n]! >>> 8) ^ first[previous[n]! & 0xff]!;
+  }
+  return tables as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
 })();
 
 /**
@@ -21,7 +39,23 @@ const TABLE = (() => {
  * ```
  */
 export function crc32c(data: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
   let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  let i = 0;
+  const end8 = data.length - (data.length % 8);
+  for (; i < end8; i += 8) {
+    const low = (crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
+    const high = data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24);
+    crc =
+      t7[low & 0xff]! ^
+      t6[(low >>> 8) & 0xff]! ^
+      t5[(low >>> 16) & 0xff]! ^
+      t4[low >>> 24]! ^
+      t3[high & 0xff]! ^
+      t2[(high >>> 8) & 0xff]! ^
+      t1[(high >>> 16) & 0xff]! ^
+      t0[(high >>> 24) & 0xff]!;
+  }
+  for (; i < data.length; i++) crc = t0[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

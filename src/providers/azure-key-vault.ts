@@ -187,7 +187,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
       await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
-        for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.signal })) {
+        for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.stopSignal })) {
           const id = this.#decode(item.name, (item.properties as { contentType?: string }).contentType);
           if (id) out.push(id.value);
         }
@@ -263,7 +263,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
     try {
       await this.#kv('connect', 'readMetadata/action', undefined, () =>
-        this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal }).byPage({ maxPageSize: 1 }).next(),
+        this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal }).byPage({ maxPageSize: 1 }).next(),
       );
     } catch (error) {
       // A 403 proves the token is good; RBAC is then reported per operation, naming the missing role.
@@ -293,7 +293,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
         this.#sdk().setSecret(name, value, {
           contentType: `${CONTENT_TYPE}; created=${written.createdAt.toISOString()}`,
           tags: { ...written.tags },
-          abortSignal: a.signal,
+          abortSignal: a.stopSignal,
         }),
       );
     try {
@@ -325,7 +325,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
     await this.#prepare(a, 'retrieve');
     const secret = await this.#kv('retrieve', 'getSecret/action', id, () =>
-      this.#sdk().getSecret(this.#name(id), { abortSignal: a.signal }),
+      this.#sdk().getSecret(this.#name(id), { abortSignal: a.stopSignal }),
     );
     const { data, metadata } = decodeCredentialDocument(secret.value ?? '', id.value);
     return { data, metadata, version: secret.properties.version };
@@ -337,7 +337,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     try {
       const page = await this.#kv('exists', 'readMetadata/action', id, () =>
         this.#sdk()
-          .listPropertiesOfSecretVersions(this.#name(id), { abortSignal: a.signal })
+          .listPropertiesOfSecretVersions(this.#name(id), { abortSignal: a.stopSignal })
           .byPage({ maxPageSize: 1 })
           .next(),
       );
@@ -352,10 +352,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'delete');
     await this.#kv('delete', 'delete', id, async () => {
       const poller = await this.#sdk().beginDeleteSecret(this.#name(id), {
-        abortSignal: a.signal,
+        abortSignal: a.stopSignal,
         intervalInMs: this.#settings.pollIntervalMs,
       });
-      await poller.pollUntilDone({ abortSignal: a.signal });
+      await poller.pollUntilDone({ abortSignal: a.stopSignal });
     });
   }
 
@@ -363,7 +363,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'list');
     const ids: string[] = [];
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
-      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal })) {
         const id = this.#decode(item.name, item.contentType);
         if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
           continue;
@@ -384,7 +384,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'describeVersion');
     try {
       const secret = await this.#kv('describeVersion', 'getSecret/action', id, () =>
-        this.#sdk().getSecret(this.#name(id), { abortSignal: a.signal }),
+        this.#sdk().getSecret(this.#name(id), { abortSignal: a.stopSignal }),
       );
       const version = secret.properties.version ?? '';
       this.#rememberVersion(secret.name, secret.properties.updatedOn, version);
@@ -407,7 +407,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'listVersions');
     const listed: { id: CredentialId; name: string; updated: number }[] = [];
     await this.#kv('listVersions', 'readMetadata/action', undefined, async () => {
-      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal })) {
         const id = this.#decode(item.name, item.contentType);
         if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
           continue;
@@ -456,17 +456,17 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'recover');
     await this.#kv('recover', 'recover/action', id, async () => {
       const poller = await this.#sdk().beginRecoverDeletedSecret(name, {
-        abortSignal: a.signal,
+        abortSignal: a.stopSignal,
         intervalInMs: this.#settings.pollIntervalMs,
       });
-      await poller.pollUntilDone({ abortSignal: a.signal });
+      await poller.pollUntilDone({ abortSignal: a.stopSignal });
     });
   }
 
   async #purgeName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
     await this.#prepare(a, 'purge');
     await this.#kv('purge', 'purge/action', id, () =>
-      this.#sdk().purgeDeletedSecret(name, { abortSignal: a.signal }),
+      this.#sdk().purgeDeletedSecret(name, { abortSignal: a.stopSignal }),
     );
   }
 

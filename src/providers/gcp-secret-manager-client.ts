@@ -151,7 +151,7 @@ function restFetch(
 
 /**
  * Runs one RPC as one attempt: SDK retries off (`retry.retryCodes: []`; gax's `maxRetries: 0` would turn
- * the error into DEADLINE_EXCEEDED), gax's timeout just after the core deadline, and the attempt's signal
+ * the error into DEADLINE_EXCEEDED), gax's timeout just after the core deadline, and the attempt's stop
  * cancelling the call (gax's cancellable promise).
  *
  * @example
@@ -168,8 +168,6 @@ export async function callGcp<T = unknown>(
   attempt: AttemptContext,
   extra: Record<string, unknown> = {},
 ): Promise<T> {
-  const signal = attempt.signal;
-  if (signal.aborted) throw signal.reason;
   const inner = (
     client as unknown as { innerApiCalls: Record<string, (r: unknown, o: unknown) => GaxCall<T>> }
   ).innerApiCalls[method]!;
@@ -190,12 +188,13 @@ export async function callGcp<T = unknown>(
     timeout: Math.max(1, Math.floor(attempt.remainingMs())) + DEADLINE_MARGIN_MS,
     ...extra,
   });
-  const cancel = () => call.cancel?.();
-  signal.addEventListener('abort', cancel, { once: true });
+  // onStop, not the attempt's AbortSignal: no AbortController per call (a stop that already happened
+  // cancels at once, and the runner reports its reason).
+  const removeCancel = attempt.onStop(() => call.cancel?.());
   try {
     return await call;
   } finally {
-    signal.removeEventListener('abort', cancel);
+    removeCancel();
   }
 }
 

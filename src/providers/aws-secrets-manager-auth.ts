@@ -64,6 +64,8 @@ interface SmithyConfig {
   CredentialsProviderError: ProviderErrorClass;
   ProviderError: ProviderErrorClass;
   ENV_PROFILE: string;
+  parseKnownFiles(init: ChainInit): Promise<Record<string, Profile | undefined>>;
+  getProfileName(init: { profile?: string | undefined }): string;
   chain(...providers: (() => Promise<Credentials>)[]): () => Promise<Credentials>;
   loadConfig<T>(
     selectors: {
@@ -74,6 +76,9 @@ interface SmithyConfig {
     configuration?: { profile?: string | undefined },
   ): () => Promise<T>;
 }
+
+/** A profile of the shared config and credentials files, as the SDK parses it. */
+type Profile = Record<string, string | undefined>;
 
 const PEER = '@aws-sdk/client-secrets-manager';
 const NODE_CHAIN = '@aws-sdk/credential-provider-node';
@@ -156,7 +161,10 @@ interface EndpointRequest {
   readBody(status: number): boolean;
 }
 
-/** The shape of the SDK's own connection errors, so its fallback rules (statusCode, message) still apply. */
+/**
+ * One request, its answer body read through the bound. Failures take the shape of the SDK's own (a
+ * ProviderError with `statusCode`, its messages), so its fallback rules (IMDSv1 on 403, 404, 405) still apply.
+ */
 function requestEndpoint(request: EndpointRequest): Promise<{ status: number; body: Buffer }> {
   const { ProviderError } = smithyConfig();
   return new Promise((resolve, reject) => {
@@ -592,15 +600,21 @@ function fromInstanceMetadata(init: ChainInit, limit: number): () => Promise<Cre
   };
 }
 
+/** The SDK's container step: fromHttp, then the legacy provider when fromHttp passes. */
+function remoteContainer(init: ChainInit, limit: number): Promise<Credentials> {
+  const { chain } = smithyConfig();
+  return chain(fromContainerHttp(init, limit), fromContainerMetadata(init, limit))().catch(
+    cutAs(CONTAINER_SOURCE),
+  );
+}
+
 /** The SDK's remoteProvider, with the bounded providers. */
 async function remoteCredentials(init: ChainInit, limit: number): Promise<Credentials> {
-  const { chain, CredentialsProviderError } = smithyConfig();
+  const { CredentialsProviderError } = smithyConfig();
   const env = process.env;
   if (env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] || env['AWS_CONTAINER_CREDENTIALS_FULL_URI']) {
     init.logger?.debug?.('nebula-credential - remoteProvider::fromHttp/fromContainerMetadata (bounded)');
-    return chain(fromContainerHttp(init, limit), fromContainerMetadata(init, limit))().catch(
-      cutAs(CONTAINER_SOURCE),
-    );
+    return remoteContainer(init, limit);
   }
   const disabled = env['AWS_EC2_METADATA_DISABLED'];
   if (disabled && disabled !== 'false') {
@@ -610,6 +624,110 @@ async function remoteCredentials(init: ChainInit, limit: number): Promise<Creden
   }
   init.logger?.debug?.('nebula-credential - remoteProvider::fromInstanceMetadata (bounded)');
   return fromInstanceMetadata(init, limit)().catch(cutAs(IMDS_SOURCE));
+}
+
+// --- Profiles whose role chain ends in `credential_source = EcsContainer | Ec2InstanceMetadata`. The SDK's
+// fromIni resolves those by calling its own unbounded providers, with no hook; such a chain is resolved here
+// instead, as fromIni's resolveAssumeRoleCredentials does (its STS role assumer, its parameters, the region of
+// the profile named), with the bounded providers as the source. Every other profile goes to fromIni itself.
+
+const BOUNDED_SOURCES = new Set(['EcsContainer', 'Ec2InstanceMetadata']);
+
+const isStaticProfile = (p: Profile | undefined) =>
+  typeof p?.['aws_access_key_id'] === 'string' && typeof p['aws_secret_access_key'] === 'string';
+const isAssumeRoleProfile = (p: Profile | undefined) =>
+  typeof p?.['role_arn'] === 'string' &&
+  (typeof p['source_profile'] === 'string') !== (typeof p['credential_source'] === 'string');
+const isSourceWithoutRole = (p: Profile | undefined) => !p?.['role_arn'] && !!p?.['credential_source'];
+
+/**
+ * The profiles from the one named down to the one holding a container or instance-metadata
+ * `credential_source`, when the named profile resolves through such a chain; undefined otherwise (fromIni
+ * then resolves it, and reports cycles and bad profiles in its words).
+ */
+function boundedSourceChain(
+  profiles: Record<string, Profile | undefined>,
+  name: string,
+): Profile[] | undefined {
+  const chain: Profile[] = [];
+  const visited = new Set<string>([name]);
+  let profile = profiles[name];
+  if (!isAssumeRoleProfile(profile)) return undefined;
+  for (;;) {
+    chain.push(profile!);
+    const source = profile!['credential_source'];
+    if (source !== undefined) return BOUNDED_SOURCES.has(source) ? chain : undefined;
+    const next = profile!['source_profile']!;
+    if (visited.has(next)) return undefined;
+    visited.add(next);
+    profile = profiles[next];
+    // fromIni takes static keys of a source profile first, even with a role_arn beside them.
+    if (isStaticProfile(profile) || !(isAssumeRoleProfile(profile) || isSourceWithoutRole(profile))) {
+      return undefined;
+    }
+  }
+}
+
+type RoleAssumer = (source: Credentials, params: Record<string, unknown>) => Promise<Credentials>;
+
+async function fromBoundedCredentialSource(
+  init: ChainInit,
+  limit: number,
+  properties: Record<string, unknown> | undefined,
+): Promise<(() => Promise<Credentials>) | undefined> {
+  const { parseKnownFiles, getProfileName, CredentialsProviderError } = smithyConfig();
+  const caller = properties?.['callerClientConfig'] as ChainInit | undefined;
+  const name = getProfileName({ profile: init.profile ?? caller?.profile });
+  const chain = boundedSourceChain(await parseKnownFiles(init), name);
+  if (!chain) return undefined;
+  return async () => {
+    const named = (c: Credentials) => setCredentialFeature(c, 'CREDENTIALS_PROFILE_NAMED_PROVIDER', 'p');
+    let credentials =
+      chain.at(-1)!['credential_source'] === 'EcsContainer'
+        ? named(await remoteContainer(init, limit))
+        : named(await fromInstanceMetadata(init, limit)().catch(cutAs(IMDS_SOURCE)));
+    const parent = init['parentClientConfig'] as ChainInit | undefined;
+    const { getDefaultRoleAssumer } = sdkPart<{
+      getDefaultRoleAssumer(options: Record<string, unknown>, plugins: unknown): RoleAssumer;
+    }>('@aws-sdk/nested-clients/sts', [NODE_CHAIN, '@aws-sdk/credential-provider-ini']);
+    const assume =
+      (init['roleAssumer'] as RoleAssumer | undefined) ??
+      getDefaultRoleAssumer(
+        {
+          ...init.clientConfig,
+          credentialProviderLogger: init.logger,
+          parentClientConfig: {
+            ...caller,
+            ...parent,
+            region: chain[0]!['region'] ?? parent?.['region'] ?? caller?.['region'],
+          },
+        },
+        init['clientPlugins'],
+      );
+    for (const profile of [...chain].reverse()) {
+      if (isSourceWithoutRole(profile)) continue;
+      const params: Record<string, unknown> = {
+        RoleArn: profile['role_arn'],
+        RoleSessionName: profile['role_session_name'] || `aws-sdk-js-${Date.now()}`,
+        ExternalId: profile['external_id'],
+        DurationSeconds: Number.parseInt(profile['duration_seconds'] || '3600', 10),
+      };
+      const mfa = profile['mfa_serial'];
+      if (mfa) {
+        const codes = init['mfaCodeProvider'] as ((serial: string) => Promise<string>) | undefined;
+        if (!codes) {
+          throw new CredentialsProviderError(
+            `Profile ${name} requires multi-factor authentication, but no MFA code callback was provided.`,
+            { logger: init.logger, tryNextLink: false },
+          );
+        }
+        params['SerialNumber'] = mfa;
+        params['TokenCode'] = await codes(mfa);
+      }
+      credentials = await assume(credentials, params);
+    }
+    return setCredentialFeature(credentials, 'CREDENTIALS_PROFILE_SOURCE_PROFILE', 'o');
+  };
 }
 
 let multipleSourcesWarned = false;
@@ -694,6 +812,8 @@ export function boundedDefaultProvider(
       // Shared files: static keys, assume role (STS), web identity, process, SSO profiles (sso_session or
       // legacy), whose SSO client gets the bounded handler through init.clientConfig.
       throughHandler(async (properties) => {
+        const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
+        if (bounded) return bounded();
         const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
           '@aws-sdk/credential-provider-ini',
         );

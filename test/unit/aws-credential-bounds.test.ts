@@ -400,3 +400,87 @@ describe('AWS SSO (sso_session and legacy profiles) reads through the response b
     });
   }
 });
+
+describe('AWS profiles with credential_source read the container and IMDS answers through the bound', () => {
+  const ROLE_PATH = '/latest/meta-data/iam/security-credentials/';
+  const baseDocument = JSON.stringify({
+    AccessKeyId: 'ASIABASEINSTANCE0001',
+    SecretAccessKey: 'base-secret',
+    Token: 'base-token',
+    Expiration: expiry(),
+  });
+  const instance = (endless: boolean) => (req: IncomingMessage) => {
+    if (req.url === '/latest/api/token') return { body: SENTINEL.imdsToken };
+    if (req.url === ROLE_PATH) return { body: 'base-role' };
+    if (req.url === `${ROLE_PATH}base-role`) return endless ? ('endless' as const) : { body: baseDocument };
+    return { status: 404, body: '' };
+  };
+  /** STS AssumeRole, answering with the emulator's credentials. */
+  const sts = () =>
+    endpoint(() => ({
+      body: `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIANEBULATEST00001</AccessKeyId><SecretAccessKey>${SENTINEL.secretAccessKey}</SecretAccessKey><SessionToken>${SENTINEL.sessionToken}</SessionToken><Expiration>${expiry()}</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/app/nebula</Arn><AssumedRoleId>AROANEBULA:nebula</AssumedRoleId></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>`,
+    }));
+  function profiles(
+    source: 'Ec2InstanceMetadata' | 'EcsContainer',
+    vars: Record<string, string | undefined>,
+  ) {
+    const dir = scratch();
+    const config = join(dir, 'config');
+    writeFileSync(
+      config,
+      [
+        '[profile app]',
+        'role_arn = arn:aws:iam::123456789012:role/app',
+        'role_session_name = nebula',
+        'source_profile = base',
+        'region = us-east-1',
+        '',
+        '[profile base]',
+        `credential_source = ${source}`,
+        '',
+      ].join('\n'),
+    );
+    return isolated(dir, { AWS_CONFIG_FILE: config, AWS_PROFILE: 'app', ...vars });
+  }
+
+  it('Ec2InstanceMetadata through a source_profile: IMDS credentials assume the role, end to end', async () => {
+    const [imds, stsServer] = [await endpoint(instance(false)), await sts()];
+    await withEnv(
+      profiles('Ec2InstanceMetadata', {
+        AWS_EC2_METADATA_DISABLED: undefined,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+        AWS_ENDPOINT_URL_STS: stsServer.url,
+      }),
+      worksEndToEnd,
+    );
+    assert.equal(imds.requests.length, 3);
+    assert.equal(stsServer.requests.length, 1);
+    assert.match(String(stsServer.requests[0]?.headers.authorization), /Credential=ASIABASEINSTANCE0001\//);
+  });
+
+  it('Ec2InstanceMetadata: an endless credentials answer fails connect() with Unavailable before STS', async () => {
+    const [imds, stsServer] = [await endpoint(instance(true), credentialsPrefix), await sts()];
+    await withEnv(
+      profiles('Ec2InstanceMetadata', {
+        AWS_EC2_METADATA_DISABLED: undefined,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url,
+        AWS_ENDPOINT_URL_STS: stsServer.url,
+      }),
+      () => assertCut(imds, /instance metadata/),
+    );
+    assert.equal(stsServer.requests.length, 0);
+  });
+
+  it('EcsContainer: an endless container answer fails connect() with Unavailable before STS', async () => {
+    const [container, stsServer] = [await endpoint(() => 'endless', credentialsPrefix), await sts()];
+    await withEnv(
+      profiles('EcsContainer', {
+        AWS_CONTAINER_CREDENTIALS_FULL_URI: `${container.url}/creds`,
+        AWS_CONTAINER_AUTHORIZATION_TOKEN: SENTINEL.authToken,
+        AWS_ENDPOINT_URL_STS: stsServer.url,
+      }),
+      () => assertCut(container, /container credentials endpoint/),
+    );
+    assert.equal(stsServer.requests.length, 0);
+  });
+});

@@ -15,7 +15,7 @@ import { StorageError } from '../../src/core/errors.js';
 import { responseBodyLimit } from '../../src/core/response-limit.js';
 import { AwsSecretsManagerProvider } from '../../src/providers/aws-secrets-manager.js';
 import { AwsSecretsManagerEmulator } from '../../src/testing/emulators/aws.js';
-import { withEnv } from './env-helpers.js';
+import { awsChainEnv, withEnv } from './env-helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
@@ -114,31 +114,12 @@ function scratch(): string {
   return dir;
 }
 
-/** Every source of the chain off (no keys, no files, no web identity, no metadata), then `vars`. */
-function isolated(dir: string, vars: Record<string, string | undefined>): Record<string, string | undefined> {
-  return {
-    HOME: dir,
-    AWS_ACCESS_KEY_ID: undefined,
-    AWS_SECRET_ACCESS_KEY: undefined,
-    AWS_SESSION_TOKEN: undefined,
-    AWS_PROFILE: undefined,
-    AWS_CONFIG_FILE: join(dir, 'none'),
-    AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-    AWS_WEB_IDENTITY_TOKEN_FILE: undefined,
-    AWS_ROLE_ARN: undefined,
-    AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-    AWS_CONTAINER_AUTHORIZATION_TOKEN: undefined,
-    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: undefined,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_EC2_METADATA_SERVICE_ENDPOINT: undefined,
-    AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: undefined,
-    AWS_EC2_METADATA_V1_DISABLED: undefined,
-    AWS_ENDPOINT_URL: undefined,
-    AWS_ENDPOINT_URL_SSO: undefined,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: undefined,
-    ...vars,
-  };
+/** A scratch folder holding a shared config file of `lines`. */
+function withConfig(lines: string[]): { dir: string; config: string } {
+  const dir = scratch();
+  const config = join(dir, 'config');
+  writeFileSync(config, [...lines, ''].join('\n'));
+  return { dir, config };
 }
 
 async function connected(): Promise<AwsSecretsManagerProvider> {
@@ -197,7 +178,7 @@ describe('AWS container credentials read through the response bound', () => {
         : { status: 401, body: '{"Code":"Unauthorized"}' },
     );
     await withEnv(
-      isolated(scratch(), {
+      awsChainEnv(scratch(), {
         AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/v2/credentials/abc`,
         AWS_CONTAINER_AUTHORIZATION_TOKEN: SENTINEL.authToken,
       }),
@@ -218,7 +199,7 @@ describe('AWS container credentials read through the response bound', () => {
     console.warn = () => {};
     try {
       await withEnv(
-        isolated(dir, {
+        awsChainEnv(dir, {
           AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/creds`,
           AWS_CONTAINER_AUTHORIZATION_TOKEN: 'wrong-token',
           AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: join(dir, 'token'),
@@ -233,7 +214,7 @@ describe('AWS container credentials read through the response bound', () => {
   it('an endless answer fails connect() with Unavailable at the bound, once, leaking nothing', async () => {
     const server = await endpoint(() => 'endless', credentialsPrefix);
     await withEnv(
-      isolated(scratch(), {
+      awsChainEnv(scratch(), {
         AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/creds`,
         AWS_CONTAINER_AUTHORIZATION_TOKEN: SENTINEL.authToken,
       }),
@@ -246,7 +227,7 @@ describe('AWS container credentials read through the response bound', () => {
   it('an answer that is not JSON does not quote its body (credentials) in the error', async () => {
     const server = await endpoint(() => ({ body: `${credentialsPrefix} not json` }));
     await withEnv(
-      isolated(scratch(), {
+      awsChainEnv(scratch(), {
         AWS_CONTAINER_CREDENTIALS_FULL_URI: `${server.url}/creds`,
         AWS_CONTAINER_AUTHORIZATION_TOKEN: SENTINEL.authToken,
         AWS_EC2_METADATA_DISABLED: 'true',
@@ -281,7 +262,7 @@ describe('AWS EC2 instance metadata reads through the response bound', () => {
       return { status: 404, body: '' };
     };
   const env = (server: Endpoint, vars: Record<string, string | undefined> = {}) =>
-    isolated(scratch(), {
+    awsChainEnv(scratch(), {
       AWS_EC2_METADATA_DISABLED: undefined,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url,
       ...vars,
@@ -333,28 +314,22 @@ describe('AWS SSO (sso_session and legacy profiles) reads through the response b
   const START_URL = 'https://nebula.awsapps.com/start';
   /** A config file with both profile styles and the cached tokens `aws sso login` would leave. */
   function ssoHome(portal: Endpoint, profile: 'modern' | 'legacy'): Record<string, string | undefined> {
-    const dir = scratch();
-    const config = join(dir, 'config');
-    writeFileSync(
-      config,
-      [
-        '[profile modern]',
-        'sso_session = nebula',
-        'sso_account_id = 123456789012',
-        'sso_role_name = Reader',
-        '',
-        '[sso-session nebula]',
-        'sso_region = us-east-1',
-        `sso_start_url = ${START_URL}`,
-        '',
-        '[profile legacy]',
-        `sso_start_url = ${START_URL}`,
-        'sso_region = us-east-1',
-        'sso_account_id = 123456789012',
-        'sso_role_name = Reader',
-        '',
-      ].join('\n'),
-    );
+    const { dir, config } = withConfig([
+      '[profile modern]',
+      'sso_session = nebula',
+      'sso_account_id = 123456789012',
+      'sso_role_name = Reader',
+      '',
+      '[sso-session nebula]',
+      'sso_region = us-east-1',
+      `sso_start_url = ${START_URL}`,
+      '',
+      '[profile legacy]',
+      `sso_start_url = ${START_URL}`,
+      'sso_region = us-east-1',
+      'sso_account_id = 123456789012',
+      'sso_role_name = Reader',
+    ]);
     const cache = join(dir, '.aws', 'sso', 'cache');
     mkdirSync(cache, { recursive: true });
     const token = JSON.stringify({
@@ -366,7 +341,7 @@ describe('AWS SSO (sso_session and legacy profiles) reads through the response b
     for (const id of ['nebula', START_URL]) {
       writeFileSync(join(cache, `${createHash('sha1').update(id).digest('hex')}.json`), token);
     }
-    return isolated(dir, {
+    return awsChainEnv(dir, {
       AWS_CONFIG_FILE: config,
       AWS_PROFILE: profile,
       AWS_ENDPOINT_URL_SSO: portal.url,
@@ -424,23 +399,17 @@ describe('AWS profiles with credential_source read the container and IMDS answer
     source: 'Ec2InstanceMetadata' | 'EcsContainer',
     vars: Record<string, string | undefined>,
   ) {
-    const dir = scratch();
-    const config = join(dir, 'config');
-    writeFileSync(
-      config,
-      [
-        '[profile app]',
-        'role_arn = arn:aws:iam::123456789012:role/app',
-        'role_session_name = nebula',
-        'source_profile = base',
-        'region = us-east-1',
-        '',
-        '[profile base]',
-        `credential_source = ${source}`,
-        '',
-      ].join('\n'),
-    );
-    return isolated(dir, { AWS_CONFIG_FILE: config, AWS_PROFILE: 'app', ...vars });
+    const { dir, config } = withConfig([
+      '[profile app]',
+      'role_arn = arn:aws:iam::123456789012:role/app',
+      'role_session_name = nebula',
+      'source_profile = base',
+      'region = us-east-1',
+      '',
+      '[profile base]',
+      `credential_source = ${source}`,
+    ]);
+    return awsChainEnv(dir, { AWS_CONFIG_FILE: config, AWS_PROFILE: 'app', ...vars });
   }
 
   it('Ec2InstanceMetadata through a source_profile: IMDS credentials assume the role, end to end', async () => {

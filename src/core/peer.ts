@@ -76,7 +76,8 @@ export async function loadPeerPackages(
 /**
  * Loads `dependency` the way the installed `peer` SDK loads it, from where that SDK is installed: for a
  * package the SDK depends on but this library does not (its HTTP handler, its YAML parser, its gRPC), so
- * objects handed back to the SDK are of the very copy it uses.
+ * objects handed back to the SDK are of the very copy it uses. `via` names packages in between, each
+ * resolved from the one before: a dependency of the SDK's dependency (npm may nest either).
  *
  * @example
  * ```ts
@@ -84,8 +85,15 @@ export async function loadPeerPackages(
  *   '@aws-sdk/client-secrets-manager',
  *   '@smithy/node-http-handler',
  * );
+ * const { fromIni } = requireBesidePeer<{ fromIni: unknown }>(
+ *   '@aws-sdk/client-secrets-manager',
+ *   '@aws-sdk/credential-provider-ini',
+ *   ['@aws-sdk/credential-provider-node'],
+ * );
  * ```
  */
-export function requireBesidePeer<T>(peer: string, dependency: string): T {
-  return createRequire(import.meta.resolve(peer))(dependency) as T;
+export function requireBesidePeer<T>(peer: string, dependency: string, via: readonly string[] = []): T {
+  let from = import.meta.resolve(peer);
+  for (const step of via) from = createRequire(from).resolve(step);
+  return createRequire(from)(dependency) as T;
 }

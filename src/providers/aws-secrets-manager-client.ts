@@ -8,9 +8,13 @@ import {
   limitResponseStream,
   type ResponseBodyStream,
   ResponseTooLargeError,
-  responseTooLargeError,
 } from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
+import {
+  type BoundedCredentialTransport,
+  boundedDefaultProvider,
+  credentialEndpointCut,
+} from './aws-secrets-manager-auth.js';
 import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
 /** The loaded SDK module. @internal */
@@ -72,6 +76,23 @@ export async function createAwsClient(
     fileSource: context.caFileSource,
   });
   const { timeouts } = options;
+  const cuts: BoundedCredentialTransport['cuts'] = { count: 0 };
+  // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), and the
+  // chain below gives it to the SSO client, so their answers are read through the same bound as Secrets
+  // Manager's.
+  const requestHandler = boundedRequestHandler(
+    {
+      httpsAgent: new https.Agent({
+        keepAlive: true,
+        maxSockets: options.maxSockets,
+        ...(ca ? { ca } : {}),
+      }),
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+      connectionTimeout: timeouts.connectMs,
+    },
+    context.maxResponseBytes,
+    cuts,
+  );
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
@@ -79,25 +100,20 @@ export async function createAwsClient(
     // instead of on every call. It needs calls without per-call options, so the stop reaches the handler
     // through the request (sendUntilStopped), not through `abortSignal`.
     cacheMiddleware: true,
-    // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), so its
-    // answers are read through the same bound as Secrets Manager's (the SSO client does not inherit it).
-    requestHandler: boundedRequestHandler(
-      {
-        httpsAgent: new https.Agent({
-          keepAlive: true,
-          maxSockets: options.maxSockets,
-          ...(ca ? { ca } : {}),
-        }),
-        httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
-        connectionTimeout: timeouts.connectMs,
-      },
-      context.maxResponseBytes,
-    ) as never,
+    requestHandler: requestHandler as never,
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
   };
   const explicit = options.credentials;
+  if (!explicit) {
+    // The SDK's chain reads container and instance-metadata answers unbounded: the same chain, bounded.
+    (config as { credentialDefaultProvider?: unknown }).credentialDefaultProvider = boundedDefaultProvider({
+      requestHandler,
+      limit: context.maxResponseBytes,
+      cuts,
+    });
+  }
   if (explicit) {
     config.credentials = async () => ({
       accessKeyId: explicit.accessKeyId,
@@ -183,11 +199,19 @@ interface SmithyHttpHandler {
  * unbounded. A handler, not a middleware, so it also covers the STS client the default credential chain
  * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
  */
-function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: number): SmithyHttpHandler {
+function boundedRequestHandler(
+  handlerOptions: Record<string, unknown>,
+  limit: number,
+  cuts: BoundedCredentialTransport['cuts'],
+): SmithyHttpHandler {
   const { NodeHttpHandler } = requireBesidePeer<{
     NodeHttpHandler: new (options: Record<string, unknown>) => SmithyHttpHandler;
   }>('@aws-sdk/client-secrets-manager', '@smithy/node-http-handler');
   const inner = new NodeHttpHandler(handlerOptions);
+  const remember = (cut: ResponseTooLargeError) => {
+    cuts.count++;
+    cuts.last = cut;
+  };
   return {
     metadata: inner.metadata,
     async handle(request, options) {
@@ -203,9 +227,19 @@ function boundedRequestHandler(handlerOptions: Record<string, unknown>, limit: n
       const announced = Number(response.headers?.['content-length']);
       if (Number.isFinite(announced) && announced > limit) {
         body.destroy?.();
-        throw new ResponseTooLargeError(announced, true, limit);
+        const cut = new ResponseTooLargeError(announced, true, limit);
+        remember(cut);
+        throw cut;
       }
-      response.body = limitResponseStream(body, limit, response.headers?.['content-length']);
+      // A Content-Length within the bound returns the body itself (Node's parser stops at it): nothing to cut.
+      const bounded = limitResponseStream(body, limit, response.headers?.['content-length']);
+      // Some clients (SSO) re-wrap the cut into a message: the handler keeps it for the chain to report.
+      if (bounded !== body) {
+        bounded.on('error', (error: unknown) => {
+          if (error instanceof ResponseTooLargeError) remember(error);
+        });
+      }
+      response.body = bounded;
       return output;
     },
     updateHttpClientConfig: (key, value) => inner.updateHttpClientConfig(key, value),
@@ -261,20 +295,8 @@ export async function resolveAwsCredentials(
     await Promise.race([provider(), timeout]);
   } catch (error) {
     if (error instanceof StorageError) throw error;
-    const cut = responseTooLargeError(error, { provider: PROVIDER, service: 'an AWS credential endpoint' });
-    if (cut) {
-      // A credentials answer is a few KiB: one past the bound is an endpoint or proxy gone wrong, and asking
-      // again would fetch the same; Secrets Manager itself was never reached.
-      throw new StorageError({
-        code: 'Unavailable',
-        message: `an AWS credential endpoint of the default chain (STS) answered with a body over ${cut.details['limit']} bytes; the client stopped reading it and dropped the connection (check AWS_ENDPOINT_URL_STS, the STS region and any proxy)`,
-        provider: PROVIDER,
-        operation: 'connect',
-        retryable: false,
-        details: { ...cut.details, limitBytes: cut.details['limit'] as number },
-        cause: error,
-      });
-    }
+    const cut = credentialEndpointCut(error, 'STS (AWS_ENDPOINT_URL_STS)');
+    if (cut) throw cut;
     throw new StorageError({
       code: 'AuthenticationFailed',
       message:

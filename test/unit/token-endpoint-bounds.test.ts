@@ -13,7 +13,7 @@ import { responseBodyLimit } from '../../src/core/response-limit.js';
 import { type AzureKeyVaultOptions, AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import type { EmulatorHttpServer, RecordedRequest } from '../../src/testing/emulator-kit/server.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
-import { withEnv } from './env-helpers.js';
+import { awsChainEnv, withEnv } from './env-helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 after(async () => {
@@ -167,21 +167,12 @@ describe('AWS: the default chain’s STS client reads through the response bound
     writeFileSync(join(dir, 'token'), 'header.payload.signature');
     const { port } = sts.address() as { port: number };
     await withEnv(
-      {
-        AWS_ACCESS_KEY_ID: undefined,
-        AWS_SECRET_ACCESS_KEY: undefined,
-        AWS_SESSION_TOKEN: undefined,
-        AWS_PROFILE: undefined,
-        AWS_CONFIG_FILE: join(dir, 'none'),
-        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
-        AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined,
-        AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined,
-        AWS_EC2_METADATA_DISABLED: 'true',
+      awsChainEnv(dir, {
         AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'token'),
         AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/app',
         AWS_ROLE_SESSION_NAME: 'nebula',
         AWS_ENDPOINT_URL_STS: `http://127.0.0.1:${port}`,
-      },
+      }),
       async () => {
         const provider = new AwsSecretsManagerProvider({
           region: emulator.region,

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { encryptedDataToJson } from '../../src/core/crypto.js';
+import {
+  CREDENTIAL_DOCUMENT_FORMAT,
+  decodeCredentialDocument,
+  encodeCredentialDocument,
+} from '../../src/core/document.js';
 import { StorageError } from '../../src/core/errors.js';
-import { metadataFromJson } from '../../src/core/metadata.js';
+import { createMetadata, metadataFromJson, metadataToJson } from '../../src/core/metadata.js';
 import { OperationRunner, type StopSignal } from '../../src/core/operation.js';
 import { resolveCommonOptions } from '../../src/core/options.js';
 
@@ -115,5 +121,44 @@ describe('AttemptContext.stopSignal', () => {
     });
     assert.equal(value, 'ok');
     assert.equal(fired, false);
+  });
+});
+
+describe('encodeCredentialDocument', () => {
+  it('writes exactly what JSON.stringify of the document object gives, and reads back', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.string(),
+        fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_.-]{0,15}$/), fc.string({ maxLength: 30 }), {
+          maxKeys: 4,
+        }),
+        fc.option(fc.integer({ min: 1, max: 3650 }), { nil: undefined }),
+        (ciphertext, keyId, tags, intervalDays) => {
+          const data = {
+            version: 1,
+            keyId,
+            nonce: ciphertext.subarray(0, 12),
+            ciphertext,
+            tag: ciphertext.subarray(0, 16),
+          };
+          const metadata = createMetadata({
+            tags,
+            ...(intervalDays ? { rotationPolicy: { intervalDays } } : {}),
+          });
+          const text = encodeCredentialDocument(data, metadata);
+          const expected = JSON.stringify({
+            format: CREDENTIAL_DOCUMENT_FORMAT,
+            data: encryptedDataToJson(data),
+            metadata: metadataToJson(metadata),
+          });
+          assert.equal(text, expected);
+          const back = decodeCredentialDocument(text);
+          assert.equal(back.data.keyId, keyId);
+          assert.deepEqual(back.metadata.tags, { ...tags });
+        },
+      ),
+      { seed: 77_001, numRuns: 300 },
+    );
   });
 });

@@ -64,12 +64,27 @@ export function runPlugin(run: PluginRun, signal: AbortSignal): Promise<Buffer> 
       return;
     }
     const group = process.platform !== 'win32';
-    const child = spawn(run.command, [...run.args], {
-      env: run.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: group,
-      windowsHide: true,
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(run.command, [...run.args], {
+        env: run.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so a kill reaches what a wrapper script started too.
+        detached: group,
+        windowsHide: true,
+      });
+    } catch (error) {
+      // Node refuses some arguments at once (a NUL byte in an argument or in the env).
+      reject(
+        failure(
+          'InvalidConfig',
+          `${run.what} cannot be started (${(error as NodeJS.ErrnoException).code ?? 'invalid arguments'})`,
+        ),
+      );
+      return;
+    }
+    const stdoutStream = child.stdout!;
+    const stderrStream = child.stderr!;
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderrBytes = 0;
@@ -82,8 +97,8 @@ export function runPlugin(run: PluginRun, signal: AbortSignal): Promise<Buffer> 
       } catch {
         child.kill('SIGKILL');
       }
-      child.stdout.destroy();
-      child.stderr.destroy();
+      stdoutStream.destroy();
+      stderrStream.destroy();
     };
     const settle = (error: unknown, value?: Buffer) => {
       if (settled) return;
@@ -110,13 +125,13 @@ export function runPlugin(run: PluginRun, signal: AbortSignal): Promise<Buffer> 
       settle(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
+    stdoutStream.on('data', (chunk: Buffer) => {
       if (settled) return;
       stdoutBytes += chunk.length;
       if (stdoutBytes > EXEC_OUTPUT_LIMITS.stdoutBytes) tooMuch('stdout', EXEC_OUTPUT_LIMITS.stdoutBytes);
       else stdout.push(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    stderrStream.on('data', (chunk: Buffer) => {
       if (settled) return;
       stderrBytes += chunk.length;
       if (stderrBytes > EXEC_OUTPUT_LIMITS.stderrBytes) {

@@ -115,7 +115,8 @@ const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
  * field selectors, `limit`/`continue`)/replace (resourceVersion conflicts)/patch (JSON, merge,
  * strategic)/delete (returns a Status, honours preconditions), watch (`?watch=true` streams with
  * resourceVersion resume, bookmarks, selector transitions and `410 Expired` past the history window), the
- * API server's validation (422) and Status errors, bearer tokens mapped to service accounts, Roles and
+ * API server's validation (422) and Status errors, bearer tokens mapped to service accounts, TLS client
+ * certificates signed by its CA (CN the user, O the groups; {@link KubernetesEmulator.issueClientCertificate}), Roles and
  * RoleBindings deciding each verb, fault injection and a controllable clock.
  *
  * @example

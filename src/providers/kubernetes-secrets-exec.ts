@@ -5,11 +5,12 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { isAbsolute, join } from 'node:path';
+import { inspect } from 'node:util';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { readDeadline } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
-import { SecretString } from '../core/secret-string.js';
+import { REDACTED, SecretString } from '../core/secret-string.js';
 import { SingleFlight } from '../core/single-flight.js';
 import { runPlugin } from './kubernetes-secrets-exec-run.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
@@ -132,8 +133,8 @@ export function resolveExecCommand(command: unknown, dir: string): unknown {
 /** One credential a plugin run produced: a bearer token, a client certificate, or both. */
 export class ExecCredential {
   readonly #token: SecretString | undefined;
-  /** A keep-alive agent presenting the plugin's client certificate; undefined for a token-only credential. */
-  readonly agent: HttpsAgent | undefined;
+  // Private: the agent's options hold the private key, which util.inspect would otherwise print.
+  readonly #agent: HttpsAgent | undefined;
   /** When the plugin said it expires (ms since the epoch); undefined: valid for the life of the process. */
   readonly expiresAt: number | undefined;
   readonly #certificate: string | undefined;
@@ -146,9 +147,14 @@ export class ExecCredential {
     certificate?: string,
   ) {
     this.#token = token ? new SecretString(token) : undefined;
-    this.agent = agent;
+    this.#agent = agent;
     this.expiresAt = expiresAt;
     this.#certificate = certificate;
+  }
+
+  /** A keep-alive agent presenting the plugin's client certificate; undefined for a token-only credential. */
+  get agent(): HttpsAgent | undefined {
+    return this.#agent;
   }
 
   /** The bearer token, if the plugin gave one. */
@@ -165,16 +171,21 @@ export class ExecCredential {
   /** Wipes the token and, unless a newer credential still presents the same certificate, closes its connections. */
   dispose(keepAgent = false): void {
     this.#token?.dispose();
-    if (!keepAgent) this.agent?.destroy();
+    if (!keepAgent) this.#agent?.destroy();
   }
 
   /** A summary without the token or key. */
   toJSON(): Record<string, unknown> {
     return {
-      token: this.#token ? '[REDACTED]' : undefined,
-      clientCertificate: this.agent !== undefined,
+      token: this.#token ? REDACTED : undefined,
+      clientCertificate: this.#certificate !== undefined,
       expiresAt: this.expiresAt,
     };
+  }
+
+  /** The same summary for `util.inspect` and `console.log`. */
+  [inspect.custom](): Record<string, unknown> {
+    return this.toJSON();
   }
 }
 

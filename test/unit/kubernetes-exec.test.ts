@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +15,7 @@ import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { EXEC_OUTPUT_LIMITS, KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
+import { ExecCredential } from '../../src/providers/kubernetes-secrets-exec.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 
 const emulator = new KubernetesEmulator();
@@ -383,6 +385,10 @@ describe('kubeconfig exec credential plugin', () => {
       JSON.stringify(missing),
     );
     await p.close();
+    // What the provider keeps of a run renders without the token or the key (its agent holds the key).
+    const kept = new ExecCredential(sentinel, new Agent({ cert: certPem, key: keyPem }), undefined, certPem);
+    seen.push(inspect(kept, { depth: 8, showHidden: true }), JSON.stringify(kept), String(kept));
+    kept.dispose();
     const all = [...seen, ...logged].join('\n');
     assert.ok(
       logged.some((l) => l.includes('exec credential plugin ran')),
@@ -406,6 +412,13 @@ describe('kubeconfig exec credential plugin', () => {
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => p.exists(`c${i}`)));
     assert.deepEqual(answers, Array(8).fill(false));
     assert.equal(s.runs(), 2);
+    // Concurrent 401s with the same stale token cost one run too (client-go's maybeRefreshCreds).
+    const next = emulator.createServiceAccount(s.namespace, 'app');
+    s.answer(credential({ token: next }), { delayMs: 300 });
+    emulator.revokeToken(s.token);
+    const again = await Promise.all(Array.from({ length: 8 }, (_, i) => p.exists(`d${i}`)));
+    assert.deepEqual(again, Array(8).fill(false));
+    assert.equal(s.runs(), 3);
     await p.close();
   });
 });

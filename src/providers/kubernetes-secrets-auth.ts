@@ -4,16 +4,25 @@
 
 import { existsSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, User } from '@kubernetes/client-node';
+import { type Clock, systemClock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/files.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { requireBesidePeer } from '../core/peer.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
+import {
+  type ExecClusterInfo,
+  ExecCredentialSource,
+  parseExecConfig,
+  resolveExecCommand,
+} from './kubernetes-secrets-exec.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
@@ -128,6 +137,11 @@ export interface KubeAccess {
    * itself, so rotation takes effect at once and client-node never reads the file.
    */
   token: ServiceAccountToken | undefined;
+  /**
+   * Set for a kubeconfig user's `exec` plugin: the provider runs it (bounded, under the connect deadline) and
+   * sends its token and client certificate itself; client-node never sees the plugin.
+   */
+  exec: ExecCredentialSource | undefined;
   /** Keep-alive agent with the cluster's TLS settings; undefined when a proxy is configured. */
   agent: HttpAgent | undefined;
 }
@@ -146,6 +160,11 @@ export interface KubeAuthOptions {
   dangerouslyAllowInsecureHttp: boolean;
   /** The pool size (`maxSockets`). */
   maxSockets: number;
+  /** `connectMs` bounds one exec plugin run. Default: the core's connect deadline. */
+  timeouts?: { connectMs: number } | undefined;
+  /** When an exec credential expires. Default: the system clock. */
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
 }
 
 /**
@@ -214,7 +233,8 @@ export async function resolveKubeAccess(
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      agent: await createAgent(kc, options.maxSockets, signal),
+      exec: undefined,
+      agent: (await createAgent(kc, options.maxSockets, signal))?.agent,
     };
   }
 
@@ -282,12 +302,24 @@ export async function resolveKubeAccess(
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
   // Read by connect() under its deadline (as the in-cluster token is): a missing, oversize or FIFO file fails it.
   const token = tokenFileOfCurrentUser(kc, tokenFiles, options.tokenRefreshMs);
+  const exec = execOfCurrentUser(kc, token !== undefined);
+  const transport = await createAgent(kc, options.maxSockets, signal);
   return {
     kubeConfig: kc,
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token,
-    agent: await createAgent(kc, options.maxSockets, signal),
+    exec:
+      exec &&
+      new ExecCredentialSource(exec, {
+        cluster: execClusterInfo(kc),
+        tls: transport?.tls,
+        timeoutMs: options.timeouts?.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
+        clock: options.clock ?? systemClock,
+        logger: options.logger ?? silentLogger,
+        env,
+      }),
+    agent: transport?.agent,
   };
 }
 
@@ -329,6 +361,41 @@ function tokenFileOfCurrentUser(
     kind: 'kubeconfig-token-file',
     what: `the token file of user "${user.name}" in the kubeconfig`,
   });
+}
+
+/**
+ * The current user's `exec` plugin, validated, and taken away from client-node (whose runner has no bound
+ * and no timeout) so the provider runs it. As in client-go, a token, token file, client certificate or
+ * basic auth of the same user wins and the plugin never runs; with a cluster `proxy-url` the calls go
+ * through client-node's transport, so the plugin stays with it.
+ */
+function execOfCurrentUser(kc: KubeConfig, hasTokenFile: boolean) {
+  const user = kc.getCurrentUser();
+  if (!user?.exec || kc.getCurrentCluster()?.proxyUrl) return undefined;
+  if (user.authProvider) {
+    throw invalid(
+      `user "${user.name}" in the kubeconfig has both an auth-provider and an exec plugin; keep one (client-go refuses the pair)`,
+    );
+  }
+  const other = hasTokenFile || user.token || user.certData || user.keyData || user.username;
+  const config = other ? undefined : parseExecConfig(user.exec, user.name);
+  kc.users = kc.users.map((u): User => {
+    if (u !== user) return u;
+    const { exec: _runHere, ...rest } = u;
+    return rest;
+  });
+  return config;
+}
+
+/** `spec.cluster` of KUBERNETES_EXEC_INFO for `provideClusterInfo` (the CA is inline by now). */
+function execClusterInfo(kc: KubeConfig): ExecClusterInfo {
+  const cluster = kc.getCurrentCluster()!;
+  return {
+    server: cluster.server,
+    ...(cluster.tlsServerName ? { 'tls-server-name': cluster.tlsServerName } : {}),
+    ...(cluster.skipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
+    ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
+  };
 }
 
 /** client-node's own YAML parser (js-yaml), resolved from where client-node is installed. */
@@ -381,6 +448,9 @@ async function loadKubeconfig(
     kc.loadFromString(text);
   }
   kc.makePathsAbsolute(dirname(file));
+  kc.users = kc.users.map((u) =>
+    u.exec ? { ...u, exec: { ...u.exec, command: resolveExecCommand(u.exec.command, dirname(file)) } } : u,
+  );
   return tokenFiles;
 }
 
@@ -451,27 +521,29 @@ async function readNamed(
 }
 
 // client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
-// same TLS material makes each call a single round trip.
+// same TLS material makes each call a single round trip. `tls` is that material without a client
+// certificate, for the agent of an exec plugin's certificate.
 async function createAgent(
   kc: KubeConfig,
   maxSockets: number,
   signal?: AbortSignal,
-): Promise<HttpAgent | undefined> {
+): Promise<{ agent: HttpAgent; tls: HttpsAgentOptions | undefined } | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
-  // Proxies and credential plugins (which may hand out client certificates per call) keep the client's agent.
+  // Proxies, client-node's exec form of auth-provider and other auth providers keep the client's agent.
   if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
-  if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true, maxSockets });
+  if (cluster.server.startsWith('http:')) {
+    return { agent: new HttpAgent({ keepAlive: true, maxSockets }), tls: undefined };
+  }
   const ca = await readNamed(cluster.caFile, cluster.caData, 'the cluster CA', signal);
   const cert = await readNamed(user?.certFile, user?.certData, 'the client certificate', signal);
   const key = await readNamed(user?.keyFile, user?.keyData, 'the client key', signal);
-  return new HttpsAgent({
+  const tls: HttpsAgentOptions = {
     keepAlive: true,
     maxSockets,
     ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key } : {}),
     ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
     ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
-  });
+  };
+  return { agent: new HttpsAgent({ ...tls, ...(cert ? { cert } : {}), ...(key ? { key } : {}) }), tls };
 }

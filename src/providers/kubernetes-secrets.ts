@@ -53,6 +53,7 @@ import {
 } from './kubernetes-secrets-options.js';
 import { KubernetesChangeFeed, type WatchedSecret } from './kubernetes-secrets-watch.js';
 
+export { EXEC_OUTPUT_LIMITS } from './kubernetes-secrets-exec-run.js';
 export {
   ANNOTATIONS,
   MANAGED_BY_LABEL,
@@ -210,6 +211,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     }
     const { access } = this.#connection;
     if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
+    // The plugin runs at connect, under its deadline, as the token file is read.
+    if (access.exec) await access.exec.current(attempt.signal);
     // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
     // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
     try {
@@ -650,11 +653,14 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     const access = this.#connection?.access;
     const token = access?.token;
     const now = this.common.clock.now();
+    const execExpiresAt = access?.exec?.expiresAt;
     return {
       credentialSource:
         access?.source ?? (this.#options.inCluster ? 'in-cluster service account' : 'kubeconfig'),
       auth: {
-        kind: token?.kind ?? 'kubeconfig',
+        kind: token?.kind ?? (access?.exec ? 'kubeconfig-exec' : 'kubeconfig'),
+        ...(access?.exec ? { execCommand: access.exec.command } : {}),
+        ...(execExpiresAt !== undefined ? { expiresAt: execExpiresAt, ttlMs: execExpiresAt - now } : {}),
         ...(token && token.mtimeMs >= 0 ? { tokenFileAgeMs: Math.max(0, Date.now() - token.mtimeMs) } : {}),
         ...(token ? { tokenFile: token.path } : {}),
       },
@@ -703,6 +709,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       options.headers['Authorization'] =
         `Bearer ${(await access.token.current(this.common.clock.now())).expose()}`;
     }
+    if (access.exec) {
+      const credential = await access.exec.current(signal);
+      if (credential.token) options.headers['Authorization'] = `Bearer ${credential.token}`;
+      // The plugin's client certificate is presented by its own agent; client-node's knows nothing of it.
+      if (credential.agent) options.agent = credential.agent;
+    }
     const context = {
       provider: PROVIDER_NAME,
       operation: 'watch' as const,
@@ -742,6 +754,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   protected override async closeBackend(): Promise<void> {
     this.#connection?.access.agent?.destroy();
     this.#connection?.access.token?.dispose();
+    this.#connection?.access.exec?.dispose();
     this.#connection = undefined;
   }
 
@@ -821,18 +834,20 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   ): Promise<T> {
     const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
+      const credential = access.exec ? await access.exec.current(attempt.signal) : undefined;
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
-        : undefined;
+        : credential?.token;
+      const agent = credential?.agent ?? access.agent;
       const middleware = perCallMiddleware(attempt.signal, token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
-      // Without our agent (a proxy, a credential plugin) the client's own transport carries the call.
-      const httpApi = access.agent
+      // Without our agent (a proxy, an auth provider) the client's own transport carries the call.
+      const httpApi = agent
         ? boundedKubeHttpLibrary(
             sdk,
             responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer),
-            access.agent,
+            agent,
           )
         : undefined;
       try {
@@ -841,8 +856,13 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
           ...(httpApi ? { httpApi } : {}),
         } as unknown as CallOptions);
       } catch (error) {
-        if (tryAgain && access.token && kubeFailure(error)?.status === 401) {
-          if (await access.token.reload(this.common.clock.now(), attempt.signal)) continue;
+        if (tryAgain && kubeFailure(error)?.status === 401) {
+          if (access.token && (await access.token.reload(this.common.clock.now(), attempt.signal))) continue;
+          // client-go runs the plugin again after a 401; a new credential is worth this call's one more try.
+          if (credential) {
+            const fresh = await access.exec!.refresh(credential, attempt.signal);
+            if (fresh.token !== token || fresh.certificate !== credential.certificate) continue;
+          }
         }
         throw mapKubeError(error, {
           provider: PROVIDER_NAME,

@@ -11,6 +11,7 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { createTestCertificateAuthority, type TestCertificateAuthority } from './tls.js';
 
@@ -26,6 +27,11 @@ export interface RecordedRequest {
   body: Buffer;
   /** Emulator clock time of arrival. */
   time: number;
+  /**
+   * The TLS client certificate the connection presented, when the server asks for one
+   * (`clientCertificates`): its subject CN and O values, and whether it chains to the emulator's CA.
+   */
+  clientCertificate?: { commonName: string; organizations: string[]; authorized: boolean } | undefined;
 }
 
 /** What an injected fault does to a matching request. */
@@ -100,6 +106,11 @@ export interface EmulatorServerOptions {
   tls?: boolean | TestCertificateAuthority | undefined;
   /** The emulator's clock (TTLs, expiry, timestamps). Default: the system clock. */
   clock?: Clock | undefined;
+  /**
+   * Ask https clients for a certificate (not require one, as a Kubernetes API server does) and record it on
+   * each request, verified against the emulator's CA. Default false.
+   */
+  clientCertificates?: boolean | undefined;
 }
 
 /** Handles one request (after faults); the body is already read. */
@@ -155,7 +166,16 @@ export class EmulatorHttpServer {
       });
     };
     this.#server = this.ca
-      ? createHttpsServer({ cert: this.ca.serverCertPem, key: this.ca.serverKeyPem }, listener)
+      ? createHttpsServer(
+          {
+            cert: this.ca.serverCertPem,
+            key: this.ca.serverKeyPem,
+            ...(options.clientCertificates
+              ? { requestCert: true, rejectUnauthorized: false, ca: this.ca.caCertPem }
+              : {}),
+          },
+          listener,
+        )
       : createHttpServer(listener);
     this.#server.keepAliveTimeout = 30_000;
     this.#server.on(this.ca ? 'secureConnection' : 'connection', (socket: Socket) => {
@@ -254,6 +274,9 @@ export class EmulatorHttpServer {
       headers: req.headers,
       body: Buffer.concat(chunks),
       time: this.clock.now(),
+      clientCertificate: this.#options.clientCertificates
+        ? peerCertificate(req.socket as TLSSocket)
+        : undefined,
     };
     this.requests.push(request);
     const action = this.faults.take(request);
@@ -279,6 +302,18 @@ export class EmulatorHttpServer {
     }
     await handler(request, res);
   }
+}
+
+/** The client certificate of a TLS connection, if it presented one. */
+function peerCertificate(socket: TLSSocket): RecordedRequest['clientCertificate'] {
+  const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+  if (!peer?.subject) return undefined;
+  const values = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  return {
+    commonName: values(peer.subject.CN)[0] ?? '',
+    organizations: values(peer.subject.O),
+    authorized: socket.authorized,
+  };
 }
 
 /**

@@ -53,7 +53,12 @@ function time(date: Date): Buffer {
   return der(0x17, Buffer.from(text, 'ascii'));
 }
 
-const name = (commonName: string) => seq(set(seq(oid('2.5.4.3'), utf8(commonName))));
+// O (organization) before CN, as openssl and kubeadm order the subject of a Kubernetes client certificate.
+const name = (commonName: string, organizations: readonly string[] = []) =>
+  seq(
+    ...organizations.map((o) => set(seq(oid('2.5.4.10'), utf8(o)))),
+    set(seq(oid('2.5.4.3'), utf8(commonName))),
+  );
 const extension = (id: string, critical: boolean, value: Buffer) =>
   seq(oid(id), ...(critical ? [bool(true)] : []), octets(value));
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
@@ -84,6 +89,10 @@ interface IssueOptions {
   ca: boolean;
   dnsNames?: string[];
   ipAddresses?: string[];
+  /** Subject O values (Kubernetes reads them as the user's groups). */
+  organizations?: readonly string[];
+  /** A TLS client certificate (extendedKeyUsage clientAuth) instead of a server one. */
+  client?: boolean;
 }
 
 function issue(o: IssueOptions): string {
@@ -99,7 +108,9 @@ function issue(o: IssueOptions): string {
     extension('2.5.29.14', false, octets(keyIdentifier(o.publicKey))),
     extension('2.5.29.35', false, seq(der(0x80, keyIdentifier(o.issuerPublicKey)))),
   ];
-  if (!o.ca) {
+  if (o.client) {
+    extensions.push(extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.2'))));
+  } else if (!o.ca) {
     extensions.push(extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))));
     const alt = [
       ...(o.dnsNames ?? []).map((d) => der(0x82, Buffer.from(d, 'ascii'))),
@@ -113,7 +124,7 @@ function issue(o: IssueOptions): string {
     ECDSA_SHA256,
     name(o.issuer),
     seq(time(new Date(now - 86_400_000)), time(new Date(now + 2 * 365 * 86_400_000))),
-    name(o.subject),
+    name(o.subject, o.organizations),
     o.publicKey.export({ type: 'spki', format: 'der' }),
     explicit(3, seq(...extensions)),
   );
@@ -132,6 +143,14 @@ export interface TestCertificateAuthority {
   /** Server certificate for `localhost`, `127.0.0.1` and `::1`, signed by the CA. */
   serverCertPem: string;
   serverKeyPem: string;
+  /**
+   * Issues a TLS client certificate signed by the CA, subject CN `commonName` and one O per entry of
+   * `organizations` (a Kubernetes API server's user and groups). `notAfter` defaults to two years ahead.
+   */
+  issueClientCertificate(
+    commonName: string,
+    organizations?: readonly string[],
+  ): { certPem: string; keyPem: string };
   /** Removes the temporary directory holding `caCertPath` (idempotent). The emulator that made the CA calls it on stop. */
   dispose(): void;
 }
@@ -186,6 +205,20 @@ export function createTestCertificateAuthority(
     caCertPath,
     serverCertPem,
     serverKeyPem: serverKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    issueClientCertificate: (commonName, organizations = []) => {
+      const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const certPem = issue({
+        subject: commonName,
+        organizations,
+        publicKey: keys.publicKey,
+        issuer: caName,
+        issuerKey: caKeys.privateKey,
+        issuerPublicKey: caKeys.publicKey,
+        ca: false,
+        client: true,
+      });
+      return { certPem, keyPem: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+    },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

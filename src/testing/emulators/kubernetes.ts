@@ -115,7 +115,8 @@ const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
  * field selectors, `limit`/`continue`)/replace (resourceVersion conflicts)/patch (JSON, merge,
  * strategic)/delete (returns a Status, honours preconditions), watch (`?watch=true` streams with
  * resourceVersion resume, bookmarks, selector transitions and `410 Expired` past the history window), the
- * API server's validation (422) and Status errors, bearer tokens mapped to service accounts, Roles and
+ * API server's validation (422) and Status errors, bearer tokens mapped to service accounts, TLS client
+ * certificates signed by its CA (CN the user, O the groups; {@link KubernetesEmulator.issueClientCertificate}), Roles and
  * RoleBindings deciding each verb, fault injection and a controllable clock.
  *
  * @example
@@ -156,7 +157,7 @@ export class KubernetesEmulator {
    */
   constructor(options: KubernetesEmulatorOptions = {}) {
     this.server = new EmulatorHttpServer(
-      { port: options.port, tls: true, clock: options.clock },
+      { port: options.port, tls: true, clock: options.clock, clientCertificates: true },
       (req, res) => this.#route(req, res),
     );
     this.#continueTtlMs = options.continueTtlMs ?? 5 * 60_000;
@@ -284,6 +285,15 @@ export class KubernetesEmulator {
         options.expiresInMs === undefined ? undefined : this.server.clock.now() + options.expiresInMs,
     });
     return token;
+  }
+
+  /**
+   * Issues a TLS client certificate signed by the emulator's CA (its client CA, as kubeadm's CA is both):
+   * the API server takes the subject CN as the user name and each O as a group, as kube-apiserver's x509
+   * authenticator does. Bind RBAC to it with a `User` subject (or `grant` for a service account name).
+   */
+  issueClientCertificate(user: string, groups: readonly string[] = []): { certPem: string; keyPem: string } {
+    return this.server.ca!.issueClientCertificate(user, groups);
   }
 
   /** Makes a token invalid from now on (401), as when a projected token expires. */
@@ -453,7 +463,14 @@ export class KubernetesEmulator {
   }
 
   #authenticate(req: RecordedRequest): Identity | undefined {
+    // kube-apiserver tries the x509 authenticator before bearer tokens; the first that succeeds wins. A
+    // certificate that does not chain to the client CA fails that authenticator only.
+    const cert = req.clientCertificate;
+    if (cert?.authorized && cert.commonName !== '') {
+      return { user: cert.commonName, groups: [...cert.organizations, 'system:authenticated'] };
+    }
     const header = req.headers.authorization;
+    if (header === undefined && cert && !cert.authorized) throw kubeErrors.unauthorized();
     if (header === undefined) return undefined;
     const m = /^Bearer (.+)$/.exec(header);
     const identity = m ? this.#tokens.get(m[1]!) : undefined;

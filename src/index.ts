@@ -124,6 +124,8 @@ export {
 } from './core/name-mapping.js';
 export {
   type AttemptContext,
+  backstopTimeoutMs,
+  DEADLINE_BACKSTOP_MARGIN_MS,
   type ErrorMapper,
   OperationRunner,
   type RunOptions,

@@ -25,6 +25,33 @@ export interface AttemptContext {
    * operation, shared by its attempts, so it also serves as a per-operation key.
    */
   readonly stopSignal: StopSignal;
+  /**
+   * True when only the deadline can stop this operation (its caller passed no AbortSignal): a client may
+   * then cancel with its own request timeout set by {@link backstopTimeoutMs} instead of a signal.
+   */
+  readonly deadlineOnly: boolean;
+}
+
+/**
+ * How long after the core deadline a client's own request timeout fires. Node runs due timers in the order
+ * they expire, so any margin lets the core's fire first (the error is `Timeout`, not the client's abort);
+ * a short one frees a hung request's socket soon after.
+ */
+export const DEADLINE_BACKSTOP_MARGIN_MS = 50;
+
+/**
+ * A request timeout for a client's own timer, just after the attempt's deadline: the core deadline fires
+ * first (so the error is `Timeout`), and the client's timer then frees the request and its socket.
+ *
+ * @example
+ * ```ts
+ * import { backstopTimeoutMs, OperationRunner, resolveCommonOptions } from 'nebula-credential';
+ * const runner = new OperationRunner('example', resolveCommonOptions('example'), (e) => { throw e; });
+ * await runner.run('retrieve', async (attempt) => console.log(backstopTimeoutMs(attempt))); // about 5050
+ * ```
+ */
+export function backstopTimeoutMs(attempt: Pick<AttemptContext, 'remainingMs'>): number {
+  return Math.max(1, Math.floor(attempt.remainingMs())) + DEADLINE_BACKSTOP_MARGIN_MS;
 }
 
 /** Options of one {@link OperationRunner.run} call. */
@@ -104,7 +131,7 @@ export class OperationRunner {
     // so no AbortController (costly in Node) exists unless an attempt asks for its signal, the Timeout
     // error (a stack capture) is made only when the deadline actually passes, and each attempt is one
     // promise the stop rejects rather than a race against a shared one.
-    const stop = new RunStop();
+    const stop = new RunStop(options.signal === undefined);
     // Not unref'd: an operation someone awaits must settle, even when nothing else keeps the loop alive.
     const timer = setTimeout(
       () =>
@@ -288,10 +315,16 @@ export class StopSignal {
  */
 class RunStop {
   reason: StorageError | undefined;
+  /** No caller signal: only the deadline stops the run. */
+  readonly deadlineOnly: boolean;
   #controller: AbortController | undefined;
   #stopSignal: StopSignal | undefined;
   #rejectPending: ((reason: StorageError) => void) | undefined;
   #listeners: Set<(reason: StorageError) => void> | undefined;
+
+  constructor(deadlineOnly: boolean) {
+    this.deadlineOnly = deadlineOnly;
+  }
 
   stop(reason: StorageError): void {
     if (this.reason) return;
@@ -363,6 +396,10 @@ class Attempt implements AttemptContext {
 
   get stopSignal(): StopSignal {
     return this.#stop.stopSignal;
+  }
+
+  get deadlineOnly(): boolean {
+    return this.#stop.deadlineOnly;
   }
 
   remainingMs(): number {

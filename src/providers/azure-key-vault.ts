@@ -16,7 +16,7 @@ import {
   metadataForOverwrite,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
-import type { AttemptContext } from '../core/operation.js';
+import { type AttemptContext, backstopTimeoutMs } from '../core/operation.js';
 import type { PeerPackage } from '../core/peer.js';
 import type {
   ProviderCapabilities,
@@ -187,7 +187,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
       await this.#prepare(a, 'list');
       const out: string[] = [];
       await this.#kv('list', 'readMetadata/action', undefined, async () => {
-        for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.stopSignal })) {
+        for await (const item of this.#sdk().listDeletedSecrets({ abortSignal: a.signal })) {
           const id = this.#decode(item.name, (item.properties as { contentType?: string }).contentType);
           if (id) out.push(id.value);
         }
@@ -263,7 +263,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
     try {
       await this.#kv('connect', 'readMetadata/action', undefined, () =>
-        this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal }).byPage({ maxPageSize: 1 }).next(),
+        this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal }).byPage({ maxPageSize: 1 }).next(),
       );
     } catch (error) {
       // A 403 proves the token is good; RBAC is then reported per operation, naming the missing role.
@@ -293,7 +293,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
         this.#sdk().setSecret(name, value, {
           contentType: `${CONTENT_TYPE}; created=${written.createdAt.toISOString()}`,
           tags: { ...written.tags },
-          abortSignal: a.stopSignal,
+          ...cancellation(a),
         }),
       );
     try {
@@ -325,7 +325,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
     await this.#prepare(a, 'retrieve');
     const secret = await this.#kv('retrieve', 'getSecret/action', id, () =>
-      this.#sdk().getSecret(this.#name(id), { abortSignal: a.stopSignal }),
+      this.#sdk().getSecret(this.#name(id), cancellation(a)),
     );
     const { data, metadata } = decodeCredentialDocument(secret.value ?? '', id.value);
     return { data, metadata, version: secret.properties.version };
@@ -337,7 +337,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     try {
       const page = await this.#kv('exists', 'readMetadata/action', id, () =>
         this.#sdk()
-          .listPropertiesOfSecretVersions(this.#name(id), { abortSignal: a.stopSignal })
+          .listPropertiesOfSecretVersions(this.#name(id), { abortSignal: a.signal })
           .byPage({ maxPageSize: 1 })
           .next(),
       );
@@ -352,10 +352,10 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'delete');
     await this.#kv('delete', 'delete', id, async () => {
       const poller = await this.#sdk().beginDeleteSecret(this.#name(id), {
-        abortSignal: a.stopSignal,
+        abortSignal: a.signal,
         intervalInMs: this.#settings.pollIntervalMs,
       });
-      await poller.pollUntilDone({ abortSignal: a.stopSignal });
+      await poller.pollUntilDone({ abortSignal: a.signal });
     });
   }
 
@@ -363,7 +363,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'list');
     const ids: string[] = [];
     await this.#kv('list', 'readMetadata/action', undefined, async () => {
-      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal })) {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
         if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
           continue;
@@ -384,7 +384,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'describeVersion');
     try {
       const secret = await this.#kv('describeVersion', 'getSecret/action', id, () =>
-        this.#sdk().getSecret(this.#name(id), { abortSignal: a.stopSignal }),
+        this.#sdk().getSecret(this.#name(id), cancellation(a)),
       );
       const version = secret.properties.version ?? '';
       this.#rememberVersion(secret.name, secret.properties.updatedOn, version);
@@ -407,7 +407,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'listVersions');
     const listed: { id: CredentialId; name: string; updated: number }[] = [];
     await this.#kv('listVersions', 'readMetadata/action', undefined, async () => {
-      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.stopSignal })) {
+      for await (const item of this.#sdk().listPropertiesOfSecrets({ abortSignal: a.signal })) {
         const id = this.#decode(item.name, item.contentType);
         if (!id || !matchesFilter({ tags: item.tags ?? {}, createdAt: createdOf(item.contentType) }, filter))
           continue;
@@ -456,17 +456,17 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     await this.#prepare(a, 'recover');
     await this.#kv('recover', 'recover/action', id, async () => {
       const poller = await this.#sdk().beginRecoverDeletedSecret(name, {
-        abortSignal: a.stopSignal,
+        abortSignal: a.signal,
         intervalInMs: this.#settings.pollIntervalMs,
       });
-      await poller.pollUntilDone({ abortSignal: a.stopSignal });
+      await poller.pollUntilDone({ abortSignal: a.signal });
     });
   }
 
   async #purgeName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {
     await this.#prepare(a, 'purge');
     await this.#kv('purge', 'purge/action', id, () =>
-      this.#sdk().purgeDeletedSecret(name, { abortSignal: a.stopSignal }),
+      this.#sdk().purgeDeletedSecret(name, { abortSignal: a.signal }),
     );
   }
 
@@ -531,4 +531,17 @@ function createdOf(contentType: string | undefined): Date | undefined {
   const match = /;\s*created=([0-9TZ:.-]+)/.exec(contentType ?? '');
   const t = match ? Date.parse(match[1]!) : Number.NaN;
   return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/**
+ * How one Key Vault request is cancelled. An operation only its deadline can stop gets the pipeline's own
+ * request timeout just after that deadline instead of an AbortSignal: the signal costs an AbortController
+ * per call, a wrapping one in the pipeline, and listeners the HTTP client keeps until the body is read,
+ * which together were a larger share of a loopback call than the rest of the provider.
+ */
+function cancellation(a: AttemptContext): {
+  abortSignal?: AbortSignal;
+  requestOptions?: { timeout: number };
+} {
+  return a.deadlineOnly ? { requestOptions: { timeout: backstopTimeoutMs(a) } } : { abortSignal: a.signal };
 }

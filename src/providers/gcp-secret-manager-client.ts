@@ -8,14 +8,13 @@ import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { DEFAULT_MAX_SOCKETS } from '../core/connection-pool.js';
 import { StorageError } from '../core/errors.js';
-import type { AttemptContext } from '../core/operation.js';
+import { type AttemptContext, backstopTimeoutMs } from '../core/operation.js';
 import { requireBesidePeer } from '../core/peer.js';
 import { readBoundedBody } from '../core/response-limit.js';
 import type { GcpTokenManager } from './gcp-secret-manager-auth.js';
 
 const PROVIDER = 'gcp-secret-manager';
 /** How much later than the core deadline gax's own deadline is set. */
-const DEADLINE_MARGIN_MS = 1000;
 
 /** The loaded `@google-cloud/secret-manager` module. @internal */
 export type GcpSdk = typeof import('@google-cloud/secret-manager');
@@ -185,7 +184,7 @@ export async function callGcp<T = unknown>(
         }
       : {}),
     // A backstop only: the core deadline (which cancels the call) must fire first, so the error is Timeout.
-    timeout: Math.max(1, Math.floor(attempt.remainingMs())) + DEADLINE_MARGIN_MS,
+    timeout: backstopTimeoutMs(attempt),
     ...extra,
   });
   // onStop, not the attempt's AbortSignal: no AbortController per call (a stop that already happened

@@ -624,13 +624,21 @@ describe('azure-key-vault: retries and timeouts under fault injection', () => {
   });
 
   it('gives Timeout at the deadline when the vault hangs, after exactly one request', async () => {
-    const p = new AzureKeyVaultProvider(secretOptions(emulator, { ...fast, timeouts: { readMs: 300 } }));
+    // One socket: the next call can only go out if the hung request was destroyed, not left to the pool.
+    const p = new AzureKeyVaultProvider(
+      secretOptions(emulator, { ...fast, timeouts: { readMs: 300 }, maxSockets: 1 }),
+    );
     await p.connect();
+    await p.store('slow', data(), createMetadata());
     const before = vaultCalls(emulator, 'GET');
-    emulator.vault.faults.add({ action: { kind: 'hang' }, match: (r) => r.method === 'GET' });
+    const connections = emulator.vault.connections;
+    emulator.vault.faults.add({ action: { kind: 'hang' }, match: (r) => r.method === 'GET', times: 1 });
     const error = await rejectsWith(p.retrieve('slow'), 'Timeout');
     assert.equal(error.details.durationMs, 300);
     assert.equal(vaultCalls(emulator, 'GET') - before, 1);
+    const { data: stored } = await p.retrieve('slow');
+    assert.ok(stored.ciphertext.length > 0);
+    assert.equal(emulator.vault.connections, connections + 1, 'a new connection replaces the aborted one');
     await p.close();
   });
 });

@@ -247,10 +247,26 @@ export async function resolveCliConfig(options: ParsedOptions, io: CliIo): Promi
   if (options.config !== undefined) config = await loadConfigSpec(options.config, io, '--config');
   else if (fromEnv !== undefined && fromEnv.trim() !== '')
     config = await loadConfigSpec(fromEnv, io, CONFIG_ENV);
-  else if (await fileExists(homeConfig))
-    config = await loadConfigSpec(homeConfig, io, '~/.nebula/config.json');
-  else config = defaultConfig(io);
+  else config = (await loadHomeConfig(homeConfig, io)) ?? defaultConfig(io);
   return applyFlags(config, options, io);
+}
+
+/**
+ * `~/.nebula/config.json`, or `undefined` when nothing is there. Read first and asked about only when the
+ * read fails (a stat before every read was one more thread-pool round trip for each command); the
+ * answer is the one a stat first gave: a missing path means the default, anything else there is read
+ * and its faults reported.
+ */
+async function loadHomeConfig(path: string, io: CliIo): Promise<CliConfig | undefined> {
+  try {
+    return await loadConfigSpec(path, io, '~/.nebula/config.json');
+  } catch (error) {
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    // An fs error code means the open or a read failed: nothing there (ENOENT, or a stat that fails too,
+    // as for a symlink loop or an unsearchable directory) is the default, as before.
+    if (code !== undefined && (code === 'ENOENT' || !(await fileExists(path)))) return undefined;
+    throw error;
+  }
 }
 
 /** Applies `--provider`, `--dir`, `--option` and `--key-file` to a config. */

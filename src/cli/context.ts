@@ -3,7 +3,7 @@ import { createStorageProvider } from '../providers/factory.js';
 import type { StorageConfig } from '../providers/registry.js';
 import type { ParsedOptions } from './args.js';
 import { type CliConfig, settingOrigins } from './config.js';
-import type { CliIo } from './io.js';
+import type { CliIo, CliOutput } from './io.js';
 import { type OpenedKey, openKeySource } from './keys.js';
 import { debugLogger, warningLogger, withActivity } from './output.js';
 
@@ -17,7 +17,19 @@ export interface CommandContext {
 
 /** Connects to the backend of `config`, with the debug logger when asked. */
 export async function openStorage(ctx: CommandContext, config: CliConfig): Promise<StorageProvider> {
-  const logger = ctx.debug ? debugLogger(ctx.io.stderr) : warningLogger(ctx.io.stderr);
+  // Standard error is reached through the getter only when a warning is written: in the binary, touching
+  // process.stderr builds a stream (a pipe's loads node:net) that a quiet `get` never uses.
+  const { io } = ctx;
+  const stderr: CliOutput = {
+    write: (chunk) => io.stderr.write(chunk),
+    get isTTY() {
+      return io.stderr.isTTY;
+    },
+    get columns() {
+      return io.stderr.columns;
+    },
+  };
+  const logger = ctx.debug ? debugLogger(io.stderr) : warningLogger(stderr);
   const storage = { ...config.storage, logger } as StorageConfig;
   if (ctx.debug) {
     const line = (fields: Record<string, unknown>) =>

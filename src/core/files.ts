@@ -77,16 +77,30 @@ export async function readBoundedFile(path: string, options: BoundedFileReadOpti
   }
   let abandoned = false;
   try {
-    read.check(await read.race(handle.stat()));
-    // Room for one byte past the bound: a file that grows after fstat is still refused.
-    const buffer = Buffer.alloc(options.maxBytes + 1);
+    const info = await read.race(handle.stat());
+    read.check(info);
+    // Sized from fstat, not from the bound: a 1 MiB zeroed buffer for a 120-byte config file costs more
+    // than reading it. One byte of room past the size shows whether the file grew; a file that grows is
+    // read on into a larger buffer, never past the bound plus one byte, so it is still refused.
+    // (Files that report no size, as in /proc, start at 8 KiB.)
+    let buffer = Buffer.alloc(Math.min(Math.max(info.size, 8191), options.maxBytes) + 1);
     let length = 0;
     for (;;) {
       read.throwIfAborted();
-      const { bytesRead } = await read.race(handle.read(buffer, length, buffer.length - length, null));
+      if (length === buffer.length) {
+        const larger = Buffer.alloc(Math.min(buffer.length * 2, options.maxBytes + 1));
+        buffer.copy(larger, 0, 0, length);
+        buffer.fill(0);
+        buffer = larger;
+      }
+      const room = buffer.length - length;
+      const { bytesRead } = await read.race(handle.read(buffer, length, room, null));
       if (bytesRead === 0) break;
       length += bytesRead;
       read.checkLength(length);
+      // A regular file's short read is its end (the size fstat gave, the byte of room unfilled): no
+      // second read, one thread-pool round trip fewer, to learn what is already known.
+      if (bytesRead < room && length === info.size) break;
     }
     return buffer.subarray(0, length);
   } catch (error) {

@@ -26,6 +26,8 @@ export interface VaultRequest {
   /** API path after `/v1/`, already URL-encoded per segment. */
   path: string;
   body?: unknown;
+  /** The body as JSON text already (instead of `body`), for a caller that has it encoded. */
+  json?: string | undefined;
   /** Send the token (default true); login requests send none. */
   token?: SecretString | undefined;
   /** Destroys the request when it aborts. */
@@ -100,8 +102,8 @@ export class VaultHttpClient {
       method = 'GET';
       path += `${path.includes('?') ? '&' : '?'}list=true`;
     }
-    const payload =
-      request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+    const json = request.json ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
+    const payload = json === undefined ? undefined : Buffer.from(json, 'utf8');
     const headers: Record<string, string | number> = { accept: 'application/json' };
     if (payload) {
       headers['content-type'] =

@@ -78,6 +78,9 @@ interface CallContext {
   capabilities: readonly string[];
 }
 
+/** The bytes of a data write around its document: `{"data":` and `,"options":{"cas":<up to 16 digits>}}`. */
+const DATA_WRITE_ENVELOPE_BYTES = '{"data":,"options":{"cas":}}'.length + 16;
+
 /**
  * Stores credentials in HashiCorp Vault's KV v2 engine: one key per credential under
  * `<mount>/<prefix>/`, every store a new version. The exact document (ciphertext and metadata) is the
@@ -99,7 +102,7 @@ interface CallContext {
  * await provider.close();
  * ```
  */
-export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, unknown>> {
+export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
   /** The provider's name: `'hashicorp-vault'`. */
   readonly name = PROVIDER_NAME;
   /**
@@ -272,7 +275,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
     id: CredentialId,
     data: EncryptedData,
     metadata: CredentialMetadata,
-  ): Record<string, unknown> {
+  ): string {
     assertTagLimits(
       metadata.tags,
       {
@@ -287,9 +290,9 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       },
       { provider: PROVIDER_NAME, credentialId: id.value },
     );
-    const document = JSON.parse(encodeCredentialDocument(data, metadata)) as Record<string, unknown>;
-    const body = { data: document, options: {} };
-    const size = Buffer.byteLength(JSON.stringify(body)) + 32;
+    // The document's JSON text goes into the request body as is (see storeBackend): encoded once.
+    const document = encodeCredentialDocument(data, metadata);
+    const size = Buffer.byteLength(document) + DATA_WRITE_ENVELOPE_BYTES + 32;
     assertWithinSizeLimit(size, this.#settings.maxRequestBytes, {
       provider: PROVIDER_NAME,
       credentialId: id.value,
@@ -300,7 +303,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
 
   protected async storeBackend(
     id: CredentialId,
-    document: Record<string, unknown>,
+    document: string,
     metadata: CredentialMetadata,
     a: AttemptContext,
     options: StoreOptions,
@@ -322,7 +325,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<Record<string, u
       {
         method: 'POST',
         path: this.#path('data', id),
-        body: { data: document, ...(cas === undefined ? {} : { options: { cas } }) },
+        json: `{"data":${document},"options":{${cas === undefined ? '' : `"cas":${cas}`}}}`,
       },
       a,
       { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },

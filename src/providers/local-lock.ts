@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { processAlive, uniqueSuffix } from './local-fs.js';
+import { StorageError } from '../core/errors.js';
+import { processAlive, uniqueHex, uniqueSuffix } from './local-fs.js';
 
 /**
  * Cross-process locks made of one token file per id, moved by rename.
@@ -66,7 +67,7 @@ function staleness(
 }
 
 function heldName(now: number): string {
-  return `held-${process.pid}-${HOST_TAG}-${Math.floor(now)}-${randomBytes(8).toString('hex')}`;
+  return `held-${process.pid}-${HOST_TAG}-${Math.floor(now)}-${uniqueHex()}`;
 }
 
 const errno = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
@@ -168,6 +169,10 @@ export async function acquireLock(lockDir: string, options: LockOptions): Promis
   }
 }
 
+// The reason a renewal sleep is stopped with at release. Made once: abort() without a reason builds a
+// DOMException, and the clock would wrap it in a new StorageError, two stack traces per write for nothing.
+const RELEASED = new StorageError({ code: 'Aborted', message: 'the lock was released' });
+
 /** The lock held under token `name`, renewed every `staleMs / 4` until released. */
 function holdLock(lockDir: string, name: string, options: LockOptions): HeldLock {
   let token = name;
@@ -193,7 +198,7 @@ function holdLock(lockDir: string, name: string, options: LockOptions): HeldLock
     }
   })();
   const stopRenewing = async () => {
-    stop.abort();
+    stop.abort(RELEASED);
     await renewing;
   };
   return {

@@ -29,13 +29,17 @@ import {
   KeyedMutex,
   makeDirectories,
   mapFsError,
+  openDirectoryForSync,
+  openTempFile,
   overwriteAndUnlink,
   ReadRefusal,
   readBounded,
   Semaphore,
   syncCommittedDirectory,
   syncDirectory,
+  type TempFile,
   uniqueSuffix,
+  writeDurably,
   writeTempFile,
 } from './local-fs.js';
 import { CREDENTIAL_SUFFIX, credentialPathParts, LOCKS_DIR, TOMB_PREFIX } from './local-layout.js';
@@ -218,70 +222,146 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       this.#io.run(async () => {
         for (let tries = 0; ; tries++) {
           await this.#assertPieceDirs(id, parts);
-          // The overwrite rule needs the current document. It is read before the lock and confirmed under it
-          // (every commit renames a new file in, so the same inode means the same document); only when
-          // another writer got in between is it read again, under the lock. The temp file needs no lock (its
-          // name is unique), so it is written and fsynced while the lock is being taken: the lock costs no
-          // time on the critical path. Only the commit (rename) is under it.
-          const prepare = async () => {
-            const current = await this.#currentFile(id, file);
-            const next = metadataForOverwrite(current.metadata, metadata, options);
-            return { current, next, path: await writeTempFile(dir, options.prepare(next)) };
-          };
-          const [temp, held] = await Promise.allSettled([prepare(), this.#acquire(id, lock, a)]);
-          if (temp.status === 'fulfilled' && held.status === 'fulfilled') {
-            let seen = temp.value.current;
-            let written = temp.value.next;
-            let tempPath: string | undefined = temp.value.path;
-            try {
-              if ((await inodeOf(file)) !== seen.ino) {
-                seen = await this.#currentFile(id, file);
-                written = metadataForOverwrite(seen.metadata, metadata, options);
-                await fsp.unlink(tempPath).catch(() => {});
-                tempPath = undefined;
-                tempPath = await writeTempFile(dir, options.prepare(written));
-              }
-              await commitTempFile(tempPath, file);
-            } catch (error) {
-              await held.value.release();
-              if (tempPath !== undefined) await fsp.unlink(tempPath).catch(() => {});
-              // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
-              if (errnoOf(error) === 'ENOENT' && tries < 5) continue;
+          let outcome: StoreOutcome;
+          try {
+            outcome = await this.#storeOnce(id, dir, file, lock, metadata, a, options);
+          } catch (error) {
+            const code = errnoOf(error);
+            // A long id's piece directory is created on first use (or re-created after a concurrent delete
+            // removed it when it was empty).
+            if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5)
               throw error;
-            }
-            await Promise.all([held.value.release(), syncCommittedDirectory(dir)]);
-            if (this.#unreadable.delete(id.value)) {
-              this.common.logger.warn(
-                { provider: PROVIDER_NAME, credentialId: id.value },
-                'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
-              );
-            }
-            return written;
+            await makeDirectories(dir);
+            continue;
           }
-          if (temp.status === 'fulfilled') await fsp.unlink(temp.value.path).catch(() => {});
-          if (held.status === 'fulfilled') await held.value.release();
-          const error: unknown =
-            temp.status === 'rejected' ? temp.reason : (held as PromiseRejectedResult).reason;
-          const code = (error as NodeJS.ErrnoException | undefined)?.code;
-          // A long id's piece directory is created on first use (or re-created after a concurrent delete
-          // removed it when it was empty).
-          if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dir === this.directory || tries >= 5) throw error;
-          await makeDirectories(dir);
+          // Our temp file vanished: a connect() in another pid namespace took it for a dead writer's.
+          if ('vanished' in outcome) {
+            if (tries < 5) continue;
+            throw outcome.vanished;
+          }
+          if (this.#unreadable.delete(id.value)) {
+            this.common.logger.warn(
+              { provider: PROVIDER_NAME, credentialId: id.value },
+              'replaced an unreadable credential file (truncated, damaged or not a regular file) with the new value',
+            );
+          }
+          return outcome.written;
         }
       }),
     );
   }
 
   /**
+   * One attempt of a store. The overwrite rule needs the current document, read before the lock and confirmed
+   * under it (every commit renames a new file in, so the same inode means the same document); only when
+   * another writer got in between is it read again, under the lock. Everything that does not wait for that
+   * document starts at once, each on its own thread-pool thread: the temp file's open (its name is unique and
+   * it is invisible until renamed, so it needs no lock), the directory's open for the final fsync, and the lock,
+   * whose inode check runs while the temp file is written. Descriptors are closed beside the next step rather
+   * than before it. Only the commit (rename) is under the lock; the directory fsync completes before the store
+   * resolves, beside the lock's release (see syncCommittedDirectory).
+   */
+  async #storeOnce(
+    id: CredentialId,
+    dir: string,
+    file: string,
+    lock: string,
+    metadata: CredentialMetadata,
+    a: AttemptContext,
+    options: StoreAttemptOptions<Buffer>,
+  ): Promise<StoreOutcome> {
+    const closing: Promise<void>[] = [];
+    // Queued on the thread pool in the order they are needed: the read of the current document is the
+    // longest chain, the directory is needed last.
+    const currentP = this.#currentFile(id, file, closing);
+    const tempP = openTempFile(dir);
+    const heldP = this.#acquire(id, lock, a);
+    const lockedInoP = heldP.then(() => inodeOf(file));
+    // Only the credential directory itself is opened ahead: the provider never removes it, while a piece
+    // directory can be removed by a delete (of another id sharing it) and re-created between this open and the
+    // rename, leaving the descriptor on the removed one. A piece directory is opened by path after the rename.
+    const dirP = dir === this.directory ? openDirectoryForSync(dir) : Promise.resolve(undefined);
+    const preparedP = (async () => {
+      const [current, temp] = await Promise.allSettled([currentP, tempP]);
+      if (current.status === 'rejected') throw current.reason;
+      if (temp.status === 'rejected') throw temp.reason;
+      const next = metadataForOverwrite(current.value.metadata, metadata, options);
+      await writeDurably(temp.value.handle, options.prepare(next));
+      return { current: current.value, next };
+    })();
+    const [prepared, held, lockedIno, temp, dirHandle] = await Promise.allSettled([
+      preparedP,
+      heldP,
+      lockedInoP,
+      tempP,
+      dirP,
+    ]);
+    const directory = dirHandle.status === 'fulfilled' ? dirHandle.value : undefined;
+    let tempPath = temp.status === 'fulfilled' ? temp.value.path : undefined;
+    let tempClosed = temp.status === 'fulfilled' ? undefined : Promise.resolve();
+    const closeTemp = () => {
+      tempClosed ??= (temp as PromiseFulfilledResult<TempFile>).value.handle.close().catch(() => {});
+      return tempClosed;
+    };
+    const abandon = async () => {
+      await Promise.all([
+        closeTemp(),
+        directory?.close().catch(() => {}),
+        held.status === 'fulfilled' ? held.value.release() : undefined,
+        ...closing,
+      ]);
+      if (tempPath !== undefined) await fsp.unlink(tempPath).catch(() => {});
+    };
+    if (
+      prepared.status === 'rejected' ||
+      held.status === 'rejected' ||
+      lockedIno.status === 'rejected' ||
+      dirHandle.status === 'rejected'
+    ) {
+      await abandon();
+      for (const r of [prepared, held, lockedIno, dirHandle]) if (r.status === 'rejected') throw r.reason;
+    }
+    let { current, next } = (
+      prepared as PromiseFulfilledResult<{ current: CurrentFile; next: CredentialMetadata }>
+    ).value;
+    try {
+      let written = (temp as PromiseFulfilledResult<TempFile>).value.path;
+      if ((lockedIno as PromiseFulfilledResult<number | undefined>).value !== current.ino) {
+        await closeTemp();
+        await fsp.unlink(written).catch(() => {});
+        tempPath = undefined;
+        current = await this.#currentFile(id, file);
+        next = metadataForOverwrite(current.metadata, metadata, options);
+        written = await writeTempFile(dir, options.prepare(next));
+        tempPath = written;
+      } else if (IS_WINDOWS) {
+        // Windows may refuse to rename a file that is still open.
+        await closeTemp();
+      }
+      // POSIX renames an open file as well as a closed one: the close runs beside the rename.
+      await Promise.all([commitTempFile(written, file), closeTemp()]);
+      tempPath = undefined;
+    } catch (error) {
+      await abandon();
+      if (errnoOf(error) === 'ENOENT') return { vanished: error };
+      throw error;
+    }
+    const release = (held as PromiseFulfilledResult<HeldLock>).value.release();
+    const synced = directory ? directory.sync() : syncCommittedDirectory(dir);
+    // Settled, not raced: the store resolves (or fails) only once the token is back and every descriptor closed.
+    const [, sync] = await Promise.allSettled([release, synced, ...closing]);
+    await directory?.close().catch(() => {});
+    if (sync.status === 'rejected') throw sync.reason;
+    return { written: next };
+  }
+
+  /**
    * The file a store would replace: its metadata (absent when there is no file, or it is unreadable and so
    * replaced) and its inode, by which the store confirms under the lock that it is still the same file.
    */
-  async #currentFile(
-    id: CredentialId,
-    file: string,
-  ): Promise<{ metadata?: CredentialMetadata | undefined; ino?: number | undefined }> {
+  async #currentFile(id: CredentialId, file: string, closing?: Promise<void>[]): Promise<CurrentFile> {
     try {
-      const read = await this.#read(id, file);
+      const read = await this.#read(id, file, closing);
       if (read === undefined) return {};
       return { metadata: decodeCredentialDocument(read.bytes, id.value).metadata, ino: read.ino };
     } catch (error) {
@@ -530,18 +610,22 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   }
 
   /** Reads a credential file (bounded, no symlinks), enforcing the permission policy; undefined if absent. */
-  async #read(id: CredentialId, file: string) {
+  async #read(id: CredentialId, file: string, closing?: Promise<void>[]) {
     try {
-      return await readBounded(file, this.#maxFileBytes, (handle, stat) =>
-        checkFileMode(handle, stat, this.#policy, {
-          uid: this.#uid,
-          refuse: (why) => this.#permissionError(id, why),
-          warn: (mode) =>
-            this.common.logger.warn(
-              { provider: PROVIDER_NAME, credentialId: id.value, mode },
-              'credential file was readable by group or others; tightened to 0600',
-            ),
-        }),
+      return await readBounded(
+        file,
+        this.#maxFileBytes,
+        (handle, stat) =>
+          checkFileMode(handle, stat, this.#policy, {
+            uid: this.#uid,
+            refuse: (why) => this.#permissionError(id, why),
+            warn: (mode) =>
+              this.common.logger.warn(
+                { provider: PROVIDER_NAME, credentialId: id.value, mode },
+                'credential file was readable by group or others; tightened to 0600',
+              ),
+          }),
+        closing,
       );
     } catch (error) {
       if (error instanceof ReadRefusal) {
@@ -580,6 +664,15 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     });
   }
 }
+
+/** What a store replaces: see LocalStorageProvider#currentFile. */
+interface CurrentFile {
+  metadata?: CredentialMetadata | undefined;
+  ino?: number | undefined;
+}
+
+/** The metadata a store attempt wrote, or the error of a commit whose temp file was removed under it. */
+type StoreOutcome = { written: CredentialMetadata } | { vanished: unknown };
 
 function errnoOf(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;

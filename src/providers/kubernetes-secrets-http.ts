@@ -1,9 +1,23 @@
 // The HTTP library under client-node's generated API: its default (node-fetch in 1.x, undici's fetch in 2.x)
 // buffers every body whole with no bound, so each call hands the client this one instead, which reads through the core bound.
 
-import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import {
+  type Agent,
+  type AgentOptions,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+} from 'node:http';
+import {
+  Agent as HttpsAgent,
+  type AgentOptions as HttpsAgentOptions,
+  request as httpsRequest,
+} from 'node:https';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
+import { parseProxyUrl } from '../core/proxy-env.js';
+import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
 import { readBoundedBody } from '../core/response-limit.js';
+import { KUBERNETES } from './kubernetes-secrets-options.js';
 
 type Sdk = typeof import('@kubernetes/client-node');
 
@@ -80,4 +94,39 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
+}
+
+/**
+ * The CONNECT tunnel of a cluster's `proxy-url` (http or https; SOCKS is `InvalidConfig`), or undefined
+ * without one. As in client-go, the proxy applies to every request of that cluster (no NO_PROXY) and an
+ * https proxy is trusted with the cluster's CA.
+ * @internal
+ */
+export function proxyTunnelFor(
+  cluster: { name: string; proxyUrl?: string | undefined },
+  connectMs = DEFAULT_TIMEOUTS.connectMs,
+): Omit<ProxyTunnelOptions, 'ca'> | undefined {
+  if (!cluster.proxyUrl) return undefined;
+  const proxy = parseProxyUrl(cluster.proxyUrl, `the proxy-url of cluster "${cluster.name}"`, KUBERNETES);
+  return { proxy, timeoutMs: connectMs };
+}
+
+/**
+ * The provider's keep-alive agent: direct, or through the bounded CONNECT tunnel when the cluster names a
+ * proxy (client-node's own proxy transport would read every body unbounded).
+ * @internal
+ */
+export function kubeAgent(
+  secure: boolean,
+  options: AgentOptions & HttpsAgentOptions,
+  tunnel: Omit<ProxyTunnelOptions, 'ca'> | undefined,
+): Agent {
+  if (!tunnel) return secure ? new HttpsAgent(options) : new HttpAgent(options);
+  const trust = {
+    ...(options.ca === undefined ? {} : { ca: options.ca as string | Buffer }),
+    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  };
+  return secure
+    ? new ProxyTunnelAgent({ ...tunnel, ...trust }, options)
+    : new HttpProxyTunnelAgent({ ...tunnel, ...trust }, options);
 }

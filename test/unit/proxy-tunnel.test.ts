@@ -12,6 +12,7 @@ import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { bypassesProxy, parseProxyUrl, proxyFromEnvironment } from '../../src/core/proxy-env.js';
 import { openProxyTunnel, PROXY_HEAD_LIMIT, proxyTunnelError } from '../../src/core/proxy-tunnel.js';
+import { CredentialStore } from '../../src/core/store.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
@@ -27,7 +28,7 @@ class TestProxy {
   tunnels = 0;
   targets: string[] = [];
   authorizations: (string | undefined)[] = [];
-  /** CONNECTs that carried Proxy-Connection, which https-proxy-agent sends and the core tunnel does not. */
+  /** CONNECTs with a (Proxy-)Connection header: https-proxy-agent and hpagent send one, the core tunnel none. */
   foreignClients = 0;
   headBytesSent = 0;
   readonly server: Server;
@@ -67,7 +68,7 @@ class TestProxy {
       const [method, target] = lines[0]!.split(' ');
       const auth = lines.find((l) => /^proxy-authorization:/i.test(l))?.replace(/^[^:]+:\s*/, '');
       this.authorizations.push(auth);
-      if (lines.some((l) => /^proxy-connection:/i.test(l))) this.foreignClients++;
+      if (lines.some((l) => /^(proxy-)?connection:/i.test(l))) this.foreignClients++;
       if (method !== 'CONNECT' || !target) return void client.end('HTTP/1.1 400 Bad Request\r\n\r\n');
       this.targets.push(target);
       if (this.mode === 'hang') return;
@@ -369,6 +370,33 @@ describe('Kubernetes through a kubeconfig proxy-url', () => {
       assert.equal(p.authorizations.at(-1), `Basic ${Buffer.from(`user:${SENTINEL}`).toString('base64')}`);
     });
   }
+
+  it('watches through the tunnel too, not through the proxy agent of client-node', async () => {
+    proxy.mode = 'tunnel';
+    const foreign = proxy.foreignClients;
+    const provider = new KubernetesSecretsProvider({ kubeconfigPath: kubeconfig(proxy.url()) });
+    await provider.connect();
+    const key = EncryptionManager.generate();
+    const store = new CredentialStore(provider, key);
+    const writer = new CredentialStore(provider, key);
+    try {
+      await writer.put('watched', 'v1');
+      let seen!: () => void;
+      const changed = new Promise<void>((resolve) => {
+        seen = resolve;
+      });
+      const watch = store.watch('watched', () => seen());
+      await watch.ready;
+      const watching = () => emulator.requests.some((r) => r.query.get('watch') === 'true');
+      while (!watching()) await new Promise((resolve) => setTimeout(resolve, 10));
+      await writer.put('watched', 'v2');
+      await changed;
+      await watch.close();
+    } finally {
+      await provider.close();
+    }
+    assert.equal(proxy.foreignClients, foreign, 'a CONNECT came from another proxy agent');
+  });
 
   it('fails connect() with Unavailable and limitBytes on an endless CONNECT head', async () => {
     proxy.mode = 'endless-head';

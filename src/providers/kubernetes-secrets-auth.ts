@@ -3,7 +3,8 @@
 // keep-alive agent that carries its TLS settings.
 
 import { existsSync } from 'node:fs';
-import type { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
@@ -13,7 +14,7 @@ import { FILE_SIZE_LIMITS, readBoundedFile, readBoundedTextFile } from '../core/
 import { requireBesidePeer } from '../core/peer.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
-import { kubeAgent, proxyTunnelFor } from './kubernetes-secrets-http.js';
+import { withProxyTunnel } from './kubernetes-secrets-http.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
@@ -216,7 +217,11 @@ export async function resolveKubeAccess(
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      agent: await createAgent(kc, options.maxSockets, signal, options.timeouts?.connectMs),
+      agent: withProxyTunnel(
+        await createAgent(kc, options.maxSockets, signal),
+        kc,
+        options.timeouts?.connectMs,
+      ),
     };
   }
 
@@ -289,7 +294,11 @@ export async function resolveKubeAccess(
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token,
-    agent: await createAgent(kc, options.maxSockets, signal, options.timeouts?.connectMs),
+    agent: withProxyTunnel(
+      await createAgent(kc, options.maxSockets, signal),
+      kc,
+      options.timeouts?.connectMs,
+    ),
   };
 }
 
@@ -458,28 +467,22 @@ async function createAgent(
   kc: KubeConfig,
   maxSockets: number,
   signal?: AbortSignal,
-  connectMs?: number,
 ): Promise<HttpAgent | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   // Credential plugins (which may hand out client certificates per call) keep the client's agent.
   if (!cluster || user?.exec || user?.authProvider) return undefined;
-  const tunnel = proxyTunnelFor(cluster, connectMs);
-  if (cluster.server.startsWith('http:')) return kubeAgent(false, { keepAlive: true, maxSockets }, tunnel);
+  if (cluster.server.startsWith('http:')) return new HttpAgent({ keepAlive: true, maxSockets });
   const ca = await readNamed(cluster.caFile, cluster.caData, 'the cluster CA', signal);
   const cert = await readNamed(user?.certFile, user?.certData, 'the client certificate', signal);
   const key = await readNamed(user?.keyFile, user?.keyData, 'the client key', signal);
-  return kubeAgent(
-    true,
-    {
-      keepAlive: true,
-      maxSockets,
-      ...(ca ? { ca } : {}),
-      ...(cert ? { cert } : {}),
-      ...(key ? { key } : {}),
-      ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
-      ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
-    },
-    tunnel,
-  );
+  return new HttpsAgent({
+    keepAlive: true,
+    maxSockets,
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
+    ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
+  });
 }

@@ -1,13 +1,7 @@
 // The HTTP library under client-node's generated API: its default (node-fetch in 1.x, undici's fetch in 2.x)
 // buffers every body whole with no bound, so each call hands the client this one instead, which reads through the core bound.
 
-import {
-  type Agent,
-  type AgentOptions,
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingHttpHeaders,
-} from 'node:http';
+import { type Agent, type AgentOptions, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import {
   Agent as HttpsAgent,
   type AgentOptions as HttpsAgentOptions,
@@ -97,36 +91,30 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
 }
 
 /**
- * The CONNECT tunnel of a cluster's `proxy-url` (http or https; SOCKS is `InvalidConfig`), or undefined
- * without one. As in client-go, the proxy applies to every request of that cluster (no NO_PROXY) and an
- * https proxy is trusted with the cluster's CA.
+ * The provider's keep-alive agent, moved into the bounded CONNECT tunnel when the current cluster names a
+ * `proxy-url` (http or https; SOCKS is `InvalidConfig`): client-node's own proxy transport would read every
+ * body unbounded. As in client-go, the proxy applies to every request of that cluster (no NO_PROXY), and an
+ * https proxy is trusted with the cluster's CA. The tunnel agent takes the direct agent's TLS options.
  * @internal
  */
-export function proxyTunnelFor(
-  cluster: { name: string; proxyUrl?: string | undefined },
+export function withProxyTunnel(
+  agent: Agent | undefined,
+  kc: { getCurrentCluster(): { name: string; proxyUrl?: string | undefined } | null },
   connectMs = DEFAULT_TIMEOUTS.connectMs,
-): Omit<ProxyTunnelOptions, 'ca'> | undefined {
-  if (!cluster.proxyUrl) return undefined;
+): Agent | undefined {
+  const cluster = kc.getCurrentCluster();
+  if (!agent || !cluster?.proxyUrl) return agent;
   const proxy = parseProxyUrl(cluster.proxyUrl, `the proxy-url of cluster "${cluster.name}"`, KUBERNETES);
-  return { proxy, timeoutMs: connectMs };
-}
-
-/**
- * The provider's keep-alive agent: direct, or through the bounded CONNECT tunnel when the cluster names a
- * proxy (client-node's own proxy transport would read every body unbounded).
- * @internal
- */
-export function kubeAgent(
-  secure: boolean,
-  options: AgentOptions & HttpsAgentOptions,
-  tunnel: Omit<ProxyTunnelOptions, 'ca'> | undefined,
-): Agent {
-  if (!tunnel) return secure ? new HttpsAgent(options) : new HttpAgent(options);
-  const trust = {
+  // Node keeps an agent's constructor options on it; this one has opened no socket yet.
+  const options = (agent as Agent & { options: HttpsAgentOptions }).options;
+  agent.destroy();
+  const tunnel: ProxyTunnelOptions = {
+    proxy,
+    timeoutMs: connectMs,
     ...(options.ca === undefined ? {} : { ca: options.ca as string | Buffer }),
     ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
   };
-  return secure
-    ? new ProxyTunnelAgent({ ...tunnel, ...trust }, options)
-    : new HttpProxyTunnelAgent({ ...tunnel, ...trust }, options);
+  return agent instanceof HttpsAgent
+    ? new ProxyTunnelAgent(tunnel, options)
+    : new HttpProxyTunnelAgent(tunnel, options as AgentOptions);
 }

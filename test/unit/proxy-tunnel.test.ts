@@ -120,6 +120,14 @@ function assertNoSentinel(error: StorageError): void {
   assert.ok(!JSON.stringify(error).includes(SENTINEL));
 }
 
+/** A logger keeping every line as text, to check that the proxy password reaches none of them. */
+function recordingLogger() {
+  const lines: string[] = [];
+  const keep = (fields: Record<string, unknown>, message?: string) =>
+    lines.push(`${message ?? ''} ${inspect(fields, { depth: 8 })}`);
+  return { lines, logger: { debug: keep, info: keep, warn: keep, error: keep } };
+}
+
 const enc = EncryptionManager.generate();
 const data = (text = 'through the proxy') => enc.encrypt(Buffer.from(text));
 
@@ -315,12 +323,15 @@ describe('Azure Key Vault through HTTPS_PROXY', () => {
 
   it('maps a 407 to AuthenticationFailed, the password in no message', async () => {
     proxy.mode = 'deny-407';
+    const { lines, logger } = recordingLogger();
     await withEnv({ HTTPS_PROXY: proxy.url(), NO_PROXY: undefined }, async () => {
-      const error = await rejection(new AzureKeyVaultProvider(viaName()).connect());
+      const error = await rejection(new AzureKeyVaultProvider({ ...viaName(), logger }).connect());
       assert.equal(error.code, 'AuthenticationFailed', error.message);
       assert.equal(error.details.status, 407);
       assertNoSentinel(error);
     });
+    assert.ok(lines.length > 0, 'nothing was logged');
+    assert.ok(lines.every((l) => !l.includes(SENTINEL)));
   });
 });
 
@@ -414,12 +425,15 @@ describe('Kubernetes through a kubeconfig proxy-url', () => {
 
   it('maps a 407 to AuthenticationFailed, the password in no message', async () => {
     proxy.mode = 'deny-407';
+    const { lines, logger } = recordingLogger();
     const error = await rejection(
-      new KubernetesSecretsProvider({ kubeconfigPath: kubeconfig(proxy.url()) }).connect(),
+      new KubernetesSecretsProvider({ kubeconfigPath: kubeconfig(proxy.url()), logger }).connect(),
     );
     assert.equal(error.code, 'AuthenticationFailed', error.message);
     assert.equal(error.details.status, 407);
     assertNoSentinel(error);
+    assert.ok(lines.length > 0, 'nothing was logged');
+    assert.ok(lines.every((l) => !l.includes(SENTINEL)));
   });
 
   it('fails a hanging proxy under the connect deadline', async () => {

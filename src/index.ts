@@ -181,6 +181,24 @@ export type {
   StoreOptions,
   VersionProbe,
 } from './core/provider.js';
+export {
+  bypassesProxy,
+  PROXY_ENV_VARIABLES,
+  parseProxyUrl,
+  proxyFromEnvironment,
+} from './core/proxy-env.js';
+export {
+  findProxyTunnelError,
+  HttpProxyTunnelAgent,
+  openProxyTunnel,
+  PROXY_HEAD_LIMIT,
+  PROXY_TUNNEL_ERROR_CODE,
+  ProxyTunnelAgent,
+  ProxyTunnelError,
+  type ProxyTunnelFailure,
+  type ProxyTunnelOptions,
+  proxyTunnelError,
+} from './core/proxy-tunnel.js';
 export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
 export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
 export {

@@ -36,6 +36,12 @@ export interface AttemptContext {
  * How long after the core deadline a client's own request timeout fires. Node runs due timers in the order
  * they expire, so any margin lets the core's fire first (the error is `Timeout`, not the client's abort);
  * a short one frees a hung request's socket soon after.
+ *
+ * @example
+ * ```ts
+ * import { DEADLINE_BACKSTOP_MARGIN_MS } from 'nebula-credential';
+ * const requestTimeoutMs = 2000 + DEADLINE_BACKSTOP_MARGIN_MS; // a 2 s deadline's backstop
+ * ```
  */
 export const DEADLINE_BACKSTOP_MARGIN_MS = 50;
 

@@ -7,6 +7,7 @@ import {
   type StorageErrorDetails,
   type StorageOperation,
 } from './errors.js';
+import { proxyTunnelError } from './proxy-tunnel.js';
 import { type ResponseTooLargeError, responseTooLargeError } from './response-limit.js';
 
 /**
@@ -195,6 +196,7 @@ const DEFAULT_TRUST_HINT = 'set tls.caFile (a PEM file) or tls.ca (PEM text) to 
  * | host name does not exist (`ENOTFOUND`) | `Unavailable` | no |
  * | resolver busy (`EAI_AGAIN`), refused, reset, socket timeout, no route, broken HTTP/2 | `Unavailable` | yes |
  * | a response body past its bound ({@link ResponseTooLargeError}) | `SizeLimitExceeded` | no |
+ * | a failed proxy CONNECT (see `proxyTunnelError`) | 407 `AuthenticationFailed`, else `Unavailable` | see there |
  *
  * @example
  * ```ts
@@ -207,6 +209,8 @@ const DEFAULT_TRUST_HINT = 'set tls.caFile (a PEM file) or tls.ca (PEM text) to 
 export function transportError(error: unknown, context: TransportErrorContext): StorageError | undefined {
   const cut = responseTooLargeError(error, context);
   if (cut) return cut;
+  const tunnel = proxyTunnelError(error, context);
+  if (tunnel) return tunnel.withContext({ details: context.details });
   const failure = classifyTransportFailure(error);
   if (!failure) return undefined;
   const { code, kind } = failure;

@@ -1,6 +1,8 @@
+import type { Agent } from 'node:http';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import type { Clock } from '../core/clock.js';
 import { requireBesidePeer } from '../core/peer.js';
+import { findProxyTunnelError, type ProxyTunnelError } from '../core/proxy-tunnel.js';
 import { type ResponseBodyStream, ResponseTooLargeError, readBoundedBody } from '../core/response-limit.js';
 import type { AzureCredentialSettings, AzureKeyVaultSettings } from './azure-key-vault-options.js';
 
@@ -13,8 +15,16 @@ interface PipelineResponse {
 }
 /** What this library uses of a core-rest-pipeline request. */
 interface PipelineRequest {
+  url?: string;
+  agent?: Agent | undefined;
   streamResponseStatusCodes?: Set<number> | undefined;
 }
+
+/**
+ * The agent a token request goes out on: an agent (our CONNECT tunnel), `null` for a direct connection (the
+ * client's own agent), or undefined to leave the pipeline's choice.
+ */
+export type IdentityAgentRoute = (url: URL) => Agent | null | undefined;
 
 /** core-rest-pipeline reads `Infinity` in streamResponseStatusCodes as every status. */
 const STREAM_EVERY_STATUS = new Set([Number.POSITIVE_INFINITY]);
@@ -86,31 +96,50 @@ export class BoundedIdentityHttpClient {
   /** The bound, in bytes. */
   readonly limit: number;
   readonly #inner: { sendRequest(request: PipelineRequest): Promise<PipelineResponse> };
+  readonly #route: IdentityAgentRoute | undefined;
   #cut: ResponseTooLargeError | undefined;
+  #tunnelFailure: ProxyTunnelError | undefined;
 
-  constructor(inner: { sendRequest(request: PipelineRequest): Promise<PipelineResponse> }, limit: number) {
+  constructor(
+    inner: { sendRequest(request: PipelineRequest): Promise<PipelineResponse> },
+    limit: number,
+    route?: IdentityAgentRoute,
+  ) {
     this.#inner = inner;
     this.limit = limit;
+    this.#route = route;
   }
 
   /**
    * Wraps core-rest-pipeline's default client: the copy `@azure/identity` itself depends on, found from where
    * it is installed (it is not a dependency of this library).
    */
-  static create(limit: number): BoundedIdentityHttpClient {
+  static create(limit: number, route?: IdentityAgentRoute): BoundedIdentityHttpClient {
     const pipeline = requireBesidePeer<{
       createDefaultHttpClient(): { sendRequest(request: PipelineRequest): Promise<PipelineResponse> };
     }>('@azure/identity', '@azure/core-rest-pipeline');
-    return new BoundedIdentityHttpClient(pipeline.createDefaultHttpClient(), limit);
+    return new BoundedIdentityHttpClient(pipeline.createDefaultHttpClient(), limit, route);
   }
 
   async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+    // The pipeline's proxyPolicy has already put https-proxy-agent (an unbounded CONNECT head) on the
+    // request; the route replaces it with the bounded tunnel, or with a direct connection.
+    const agent = request.url === undefined ? undefined : this.#route?.(new URL(request.url));
+    if (agent !== undefined) request.agent = agent ?? undefined;
     try {
       return await sendBounded(request, (r) => this.#inner.sendRequest(r), this.limit);
     } catch (error) {
       if (error instanceof ResponseTooLargeError) this.#cut = error;
+      this.#tunnelFailure = findProxyTunnelError(error) ?? this.#tunnelFailure;
       throw error;
     }
+  }
+
+  /** The proxy tunnel failure since the last call, if any (MSAL drops it), forgotten once taken. */
+  takeTunnelFailure(): ProxyTunnelError | undefined {
+    const failure = this.#tunnelFailure;
+    this.#tunnelFailure = undefined;
+    return failure;
   }
 
   /** The cut since the last call, if any, forgotten once taken. */
@@ -233,11 +262,12 @@ export class AzureTokenCache implements TokenCredential {
     if (running) return running;
     const obtainedAt = this.#clock.now();
     this.#http?.takeCut();
+    this.#http?.takeTunnelFailure();
     const promise = this.#inner
       .getToken(scopes, options)
       .catch((error: unknown) => {
         const cut = this.#http?.takeCut();
-        throw cut ? new TokenResponseTooLargeError(cut) : error;
+        throw cut ? new TokenResponseTooLargeError(cut) : (this.#http?.takeTunnelFailure() ?? error);
       })
       .then((token) => {
         if (!token)

@@ -24,6 +24,8 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
+import { proxyFromEnvironment } from '../core/proxy-env.js';
+import { ProxyTunnelAgent } from '../core/proxy-tunnel.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
@@ -237,7 +239,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     // One bound for the vault's answers and the token endpoints' (Entra ID, managed identity).
     const limit = responseBodyLimit(this.capabilities.maxCredentialSize);
     const bodyBound = responseBodyBoundPolicy(limit);
-    const identityHttp = 'getToken' in credential ? undefined : BoundedIdentityHttpClient.create(limit);
+    const tunnels = proxyTunnels(ca, s.maxSockets, this.common.timeouts.connectMs);
+    const identityHttp =
+      'getToken' in credential ? undefined : BoundedIdentityHttpClient.create(limit, tunnels.route);
     const inner: TokenCredential =
       'getToken' in credential
         ? (credential as TokenCredential)
@@ -249,9 +253,11 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
       ...transport,
       // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
+      // An agent here also keeps the pipeline's proxyPolicy (https-proxy-agent) off the vault's requests.
       agent: s.vaultUrl.startsWith('http:')
         ? new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets })
-        : new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) }),
+        : (tunnels.route(new URL(s.vaultUrl)) ??
+          new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) })),
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
       additionalPolicies: [
         { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
@@ -544,4 +550,29 @@ function cancellation(a: AttemptContext): {
   requestOptions?: { timeout: number };
 } {
   return a.deadlineOnly ? { requestOptions: { timeout: backstopTimeoutMs(a) } } : { abortSignal: a.signal };
+}
+
+/**
+ * The bounded CONNECT tunnels of one connection, one agent per proxy, chosen per https URL from the
+ * environment as the Azure SDK reads it (HTTPS_PROXY, ALL_PROXY, HTTP_PROXY; NO_PROXY). Plain-http URLs
+ * (managed identity endpoints) keep the pipeline's choice: its forward proxying goes through Node's HTTP
+ * parser, which bounds the head, and the body bound applies.
+ */
+function proxyTunnels(ca: string | undefined, maxSockets: number, timeoutMs: number) {
+  const agents = new Map<string, ProxyTunnelAgent>();
+  const route = (url: URL): ProxyTunnelAgent | null | undefined => {
+    if (url.protocol !== 'https:') return undefined;
+    const proxy = proxyFromEnvironment(url, process.env, NAME);
+    if (!proxy) return null;
+    let agent = agents.get(proxy.href);
+    if (!agent) {
+      agent = new ProxyTunnelAgent(
+        { proxy, timeoutMs },
+        { keepAlive: true, maxSockets, ...(ca ? { ca } : {}) },
+      );
+      agents.set(proxy.href, agent);
+    }
+    return agent;
+  };
+  return { route };
 }

@@ -23,6 +23,7 @@ import {
   parseExecConfig,
   resolveExecCommand,
 } from './kubernetes-secrets-exec.js';
+import { withProxyTunnel } from './kubernetes-secrets-http.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
@@ -142,7 +143,7 @@ export interface KubeAccess {
    * sends its token and client certificate itself; client-node never sees the plugin.
    */
   exec: ExecCredentialSource | undefined;
-  /** Keep-alive agent with the cluster's TLS settings; undefined when a proxy is configured. */
+  /** Keep-alive agent with the cluster's TLS settings (and proxy); undefined with client-node's credential plugins. */
   agent: HttpAgent | undefined;
 }
 
@@ -160,7 +161,7 @@ export interface KubeAuthOptions {
   dangerouslyAllowInsecureHttp: boolean;
   /** The pool size (`maxSockets`). */
   maxSockets: number;
-  /** `connectMs` bounds one exec plugin run. Default: the core's connect deadline. */
+  /** `connectMs` bounds one exec plugin run and a proxy CONNECT. Default: the core's connect deadline. */
   timeouts?: { connectMs: number } | undefined;
   /** When an exec credential expires. Default: the system clock. */
   clock?: Clock | undefined;
@@ -234,7 +235,11 @@ export async function resolveKubeAccess(
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
       exec: undefined,
-      agent: (await createAgent(kc, options.maxSockets, signal))?.agent,
+      agent: withProxyTunnel(
+        (await createAgent(kc, options.maxSockets, signal))?.agent,
+        kc,
+        options.timeouts?.connectMs,
+      ),
     };
   }
 
@@ -319,7 +324,7 @@ export async function resolveKubeAccess(
         logger: options.logger ?? silentLogger,
         env,
       }),
-    agent: transport?.agent,
+    agent: withProxyTunnel(transport?.agent, kc, options.timeouts?.connectMs),
   };
 }
 
@@ -530,8 +535,9 @@ async function createAgent(
 ): Promise<{ agent: HttpAgent; tls: HttpsAgentOptions | undefined } | undefined> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
-  // Proxies, client-node's exec form of auth-provider and other auth providers keep the client's agent.
-  if (!cluster || cluster.proxyUrl || user?.exec || user?.authProvider) return undefined;
+  // client-node's exec form of auth-provider, other auth providers and an exec plugin left to client-node
+  // (its cluster has a proxy-url) keep the client's agent.
+  if (!cluster || user?.exec || user?.authProvider) return undefined;
   if (cluster.server.startsWith('http:')) {
     return { agent: new HttpAgent({ keepAlive: true, maxSockets }), tls: undefined };
   }

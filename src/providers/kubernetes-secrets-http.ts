@@ -1,9 +1,17 @@
 // The HTTP library under client-node's generated API: its default (node-fetch in 1.x, undici's fetch in 2.x)
 // buffers every body whole with no bound, so each call hands the client this one instead, which reads through the core bound.
 
-import { type Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { type Agent, type AgentOptions, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import {
+  Agent as HttpsAgent,
+  type AgentOptions as HttpsAgentOptions,
+  request as httpsRequest,
+} from 'node:https';
+import { DEFAULT_TIMEOUTS } from '../core/options.js';
+import { parseProxyUrl } from '../core/proxy-env.js';
+import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
 import { readBoundedBody } from '../core/response-limit.js';
+import { KUBERNETES } from './kubernetes-secrets-options.js';
 
 type Sdk = typeof import('@kubernetes/client-node');
 
@@ -80,4 +88,33 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
+}
+
+/**
+ * The provider's keep-alive agent, moved into the bounded CONNECT tunnel when the current cluster names a
+ * `proxy-url` (http or https; SOCKS is `InvalidConfig`): client-node's own proxy transport would read every
+ * body unbounded. As in client-go, the proxy applies to every request of that cluster (no NO_PROXY), and an
+ * https proxy is trusted with the cluster's CA. The tunnel agent takes the direct agent's TLS options.
+ * @internal
+ */
+export function withProxyTunnel(
+  agent: Agent | undefined,
+  kc: { getCurrentCluster(): { name: string; proxyUrl?: string | undefined } | null },
+  connectMs = DEFAULT_TIMEOUTS.connectMs,
+): Agent | undefined {
+  const cluster = kc.getCurrentCluster();
+  if (!agent || !cluster?.proxyUrl) return agent;
+  const proxy = parseProxyUrl(cluster.proxyUrl, `the proxy-url of cluster "${cluster.name}"`, KUBERNETES);
+  // Node keeps an agent's constructor options on it; this one has opened no socket yet.
+  const options = (agent as Agent & { options: HttpsAgentOptions }).options;
+  agent.destroy();
+  const tunnel: ProxyTunnelOptions = {
+    proxy,
+    timeoutMs: connectMs,
+    ...(options.ca === undefined ? {} : { ca: options.ca as string | Buffer }),
+    ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  };
+  return agent instanceof HttpsAgent
+    ? new ProxyTunnelAgent(tunnel, options)
+    : new HttpProxyTunnelAgent(tunnel, options as AgentOptions);
 }

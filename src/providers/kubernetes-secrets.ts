@@ -705,6 +705,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       headers: { accept: 'application/json' },
     };
     await kc.applyToHTTPSOptions(options as never);
+    // client-node put its own proxy agent (hpagent) here; the watch shares the core tunnel like every call.
+    if (access.agent && kc.getCurrentCluster()?.proxyUrl) options.agent = access.agent;
     if (access.token) {
       options.headers['Authorization'] =
         `Bearer ${(await access.token.current(this.common.clock.now())).expose()}`;
@@ -842,7 +844,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       const middleware = perCallMiddleware(attempt.signal, token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
-      // Without our agent (a proxy, an auth provider) the client's own transport carries the call.
+      // Without our agent (client-node's auth providers) the client's own transport carries the call.
       const httpApi = agent
         ? boundedKubeHttpLibrary(
             sdk,

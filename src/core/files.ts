@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { untilAborted } from './abort.js';
 import { describeType, invalidArgument } from './arguments.js';
 import { StorageError, type StorageOperation } from './errors.js';
 
@@ -157,26 +158,13 @@ class BoundedRead {
   race<T>(promise: Promise<T>): Promise<T> {
     const signal = this.#options.signal;
     if (!signal) return promise;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        try {
-          this.throwIfAborted();
-        } catch (error) {
-          reject(error);
-        }
-      };
-      if (signal.aborted) onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
+    return untilAborted(promise, signal, () => {
+      try {
+        this.throwIfAborted();
+      } catch (error) {
+        return error;
+      }
+      return signal.reason;
     });
   }
 

@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import { isAbsolute, join } from 'node:path';
 import { inspect } from 'node:util';
+import { untilAborted } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { readDeadline } from '../core/files.js';
@@ -379,23 +380,4 @@ export class ExecCredentialSource {
     // Over plain http (a loopback test cluster) there is no TLS to present a certificate in.
     return tls ? new HttpsAgent({ ...tls, cert, key }) : undefined;
   }
-}
-
-/** `promise`, or the reason of `signal` once it aborts (the shared run goes on for the other waiters). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -38,6 +38,27 @@ export async function measure(
   return samples;
 }
 
+/**
+ * Samples of several cases, alternated call by call (a, b, a, b, ...), so drift in the machine's load, GC
+ * and JIT state hits every case alike; one array of milliseconds per case.
+ */
+export async function measureInterleaved(
+  iterations: number,
+  fns: readonly ((i: number) => Promise<unknown> | unknown)[],
+  warmup = 20,
+): Promise<number[][]> {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn(i);
+  const samples = fns.map(() => [] as number[]);
+  for (let i = 0; i < iterations; i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t = performance.now();
+      await fn(i);
+      samples[k]!.push(performance.now() - t);
+    }
+  }
+  return samples;
+}
+
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(2) : v.toFixed(4));
 
 /** Prints a table: one row per label with p50/p95/p99/mean and an optional note (ratio, target). */

@@ -182,9 +182,10 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
  * Holds the access tokens the Key Vault client uses and replaces them BEFORE an operation when they are
  * near expiry, instead of letting the SDK discover an expired token during a request.
  *
- * The SDK's own token cycler would keep a token until its (wall-clock) expiry and refresh it in the middle
- * of a request; this cache hands the SDK tokens marked as already due, so the SDK asks the cache on every
- * request and the cache, which judges freshness by the provider's clock, stays the one authority.
+ * The SDK's own token cycler keeps a token until its (wall-clock) expiry and would refresh it in the middle
+ * of a request. This cache, which judges freshness by the provider's clock, stays the one authority: it
+ * replaces tokens ahead of the cycler's window, and every replacement (or a clear after a 401) bumps
+ * `generation`, for which the provider makes a new client whose cycler asks the cache again.
  *
  * @example
  * ```ts
@@ -199,6 +200,8 @@ const MAX_REFRESH_MARGIN_MS = 5 * 60_000;
 export class AzureTokenCache implements TokenCredential {
   /** Tokens fetched from the underlying credential so far. */
   fetched = 0;
+  /** Bumped whenever a token handed out may be stale: one was replaced, or the cache was cleared. */
+  generation = 0;
   readonly #inner: TokenCredential;
   readonly #clock: Clock;
   readonly #entries = new Map<string, CacheEntry>();
@@ -218,8 +221,9 @@ export class AzureTokenCache implements TokenCredential {
     const entry = this.#entries.get(key);
     const token =
       entry && !options.claims && this.#isFresh(entry) ? entry.token : await this.#fetch(key, list, options);
-    // Marked as due now: the SDK then asks this cache again on its next request instead of trusting its copy.
-    return { token: token.token, expiresOnTimestamp: Date.now(), tokenType: token.tokenType ?? 'Bearer' };
+    // The SDK's cycler may keep this until its expiry: a replaced or dropped token bumps `generation`, and
+    // the provider then makes a new client, whose cycler asks here again.
+    return token.tokenType ? token : { ...token, tokenType: 'Bearer' };
   }
 
   /** True when a cached token is expired or near expiry (a cheap check before each operation). */
@@ -238,6 +242,7 @@ export class AzureTokenCache implements TokenCredential {
 
   /** Drops cached tokens (after a 401 the vault refused one). */
   clear(): void {
+    if (this.#entries.size > 0) this.generation++;
     this.#entries.clear();
   }
 
@@ -275,6 +280,7 @@ export class AzureTokenCache implements TokenCredential {
             name: 'CredentialUnavailableError',
           });
         this.fetched++;
+        if (this.#entries.has(key)) this.generation++;
         this.#entries.set(key, { token, scopes, options: stripPerCall(options), obtainedAt });
         return token;
       })

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { TokenCredential } from '@azure/identity';
-import type { SecretClient } from '@azure/keyvault-secrets';
+import type { SecretClient, SecretClientOptions } from '@azure/keyvault-secrets';
 import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import { mapWithConcurrency } from '../core/bulk.js';
 import type { EncryptedData } from '../core/crypto.js';
@@ -127,6 +127,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   /** This provider's copies of the configured secrets, redacted from every mapped error. */
   readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
+  #makeClient: (() => SecretClient) | undefined;
+  /** The token cache's generation #client was made in. */
+  #clientGeneration = 0;
   #tokens: AzureTokenCache | undefined;
   /** Per secret name: the `updated` time and exact version last seen, and when (wall clock) it was read. */
   readonly #versionsSeen = new Map<string, { updated: number; version: string; observedAt: number }>();
@@ -249,8 +252,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
             ...transport,
             httpClient: identityHttp,
           });
-    this.#tokens = new AzureTokenCache(inner, this.common.clock, identityHttp);
-    this.#client = new kv.SecretClient(s.vaultUrl, this.#tokens, {
+    const tokens = new AzureTokenCache(inner, this.common.clock, identityHttp);
+    this.#tokens = tokens;
+    const clientOptions: SecretClientOptions = {
       ...transport,
       // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
       // An agent here also keeps the pipeline's proxyPolicy (https-proxy-agent) off the vault's requests.
@@ -265,7 +269,11 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
         { policy: bodyBound, position: 'perRetry' },
       ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
-    });
+    };
+    // One client per token generation (see #sdk); they share the agent, so the pool and its connections.
+    this.#makeClient = () => new kv.SecretClient(s.vaultUrl, tokens, clientOptions);
+    this.#client = this.#makeClient();
+    this.#clientGeneration = tokens.generation;
     // One cheap authenticated call: a wrong tenant, secret or identity fails here, within the connect deadline.
     try {
       await this.#kv('connect', 'readMetadata/action', undefined, () =>
@@ -454,6 +462,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
 
   protected override async closeBackend(): Promise<void> {
     this.#client = undefined;
+    this.#makeClient = undefined;
     this.#versionsSeen.clear();
     this.#tokens?.clear();
   }
@@ -508,6 +517,14 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
 
   #sdk(): SecretClient {
     if (!this.#client) throw new StorageError({ code: 'Internal', message: 'not connected', provider: NAME });
+    // The SDK's token cycler keeps the token it was handed until its own expiry; once the cache replaced or
+    // dropped one (a refresh by the provider's clock, a 401), a new client asks the cache afresh. The new
+    // client starts with Key Vault's challenge (one unauthenticated round trip), once per token.
+    const generation = this.#tokens?.generation ?? 0;
+    if (generation !== this.#clientGeneration && this.#makeClient) {
+      this.#client = this.#makeClient();
+      this.#clientGeneration = generation;
+    }
     return this.#client;
   }
 

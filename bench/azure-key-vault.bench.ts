@@ -3,12 +3,12 @@
 // managed identity (App Service style endpoint).
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { encodeCredentialDocument } from '../src/core/document.js';
 import { createMetadata } from '../src/core/metadata.js';
 import { AzureKeyVaultProvider } from '../src/providers/azure-key-vault.js';
 import { AzureKeyVaultEmulator } from '../src/testing/emulators/azure.js';
+import { rawAzureCredential } from './raw-clients.js';
 import { printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 1000;
@@ -27,12 +27,7 @@ const provider = new AzureKeyVaultProvider({
 });
 await provider.connect();
 
-const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
-  authorityHost: emulator.authorityHost,
-  disableInstanceDiscovery: true,
-  tlsOptions: { ca: emulator.ca.caCertPem },
-  retryOptions: { maxRetries: 0 },
-});
+const credential = rawAzureCredential(emulator);
 const raw = new SecretClient(emulator.vaultUrl, credential, {
   tlsOptions: { ca: emulator.ca.caCertPem },
   retryOptions: { maxRetries: 0 },

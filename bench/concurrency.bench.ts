@@ -4,7 +4,7 @@
 // alternating blocks (order rotated each round) so load on the machine hits them alike, and the median
 // ops/s of the blocks is reported with the ratio to raw (target: provider and facade >= 0.9x raw).
 // Figures are printed, never asserted.
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent } from 'node:http';
 import { type Agent, Agent as HttpsAgent } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import {
@@ -12,7 +12,6 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { ClientSecretCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import * as k8s from '@kubernetes/client-node';
 import { EncryptionManager } from '../src/core/crypto.js';
@@ -31,6 +30,7 @@ import { GcpSecretManagerEmulator } from '../src/testing/emulators/gcp.js';
 import { KubernetesEmulator } from '../src/testing/emulators/kubernetes.js';
 import { VaultEmulator } from '../src/testing/emulators/vault.js';
 import { sdkClient, serviceAccountAuth } from '../test/unit/gcp-helpers.js';
+import { kubeCallsThrough, rawAzureCredential, rawVaultClient } from './raw-clients.js';
 
 const CONCURRENCY = Number(process.env['CONCURRENCY_BENCH_WORKERS'] ?? 32);
 const MAX_SOCKETS = Number(process.env['CONCURRENCY_BENCH_MAX_SOCKETS'] ?? 16);
@@ -128,12 +128,7 @@ async function aws(): Promise<Target> {
 
 async function azure(): Promise<Target> {
   const emulator = await new AzureKeyVaultEmulator().start();
-  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
-    authorityHost: emulator.authorityHost,
-    disableInstanceDiscovery: true,
-    tlsOptions: { ca: emulator.ca.caCertPem },
-    retryOptions: { maxRetries: 0 },
-  });
+  const credential = rawAzureCredential(emulator);
   const raw = new SecretClient(emulator.vaultUrl, credential, {
     retryOptions: { maxRetries: 0 },
     disableChallengeResourceVerification: true,
@@ -181,33 +176,8 @@ async function gcp(): Promise<Target> {
 async function vault(): Promise<Target> {
   const emulator = new VaultEmulator();
   await emulator.start();
-  const url = new URL(emulator.url);
   const agent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const call = (method: string, path: string, body?: unknown) =>
-    new Promise<unknown>((resolve, reject) => {
-      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = httpRequest(
-        {
-          hostname: url.hostname,
-          port: url.port,
-          path: `/v1/${path}`,
-          method,
-          agent,
-          headers: {
-            'x-vault-token': emulator.rootToken,
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString() || 'null')));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  const call = rawVaultClient(emulator.url, emulator.rootToken, agent);
   await call('POST', 'secret/data/raw/value', { data: JSON.parse(document) });
   return {
     name: 'hashicorp-vault (http)',
@@ -235,17 +205,7 @@ async function kubernetes(): Promise<Target> {
   kc.loadFromFile(kubeconfigPath);
   const raw = kc.makeApiClient(k8s.CoreV1Api);
   const agent: Agent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, ca: emulator.caCertPem });
-  const pooled = {
-    middleware: [
-      {
-        pre: (c: { setAgent(a: Agent): void }) => {
-          c.setAgent(agent);
-          return { toPromise: () => Promise.resolve(c) };
-        },
-        post: <R>(c: R) => ({ toPromise: () => Promise.resolve(c) }),
-      },
-    ],
-  } as unknown as Parameters<k8s.CoreV1Api['readNamespacedSecret']>[1];
+  const pooled = kubeCallsThrough(agent);
   await raw.createNamespacedSecret(
     {
       namespace,

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { createMetadata } from '../src/core/metadata.js';
 import { HashiCorpVaultProvider } from '../src/providers/hashicorp-vault.js';
 import { VaultEmulator } from '../src/testing/emulators/vault.js';
+import { rawVaultClient } from './raw-clients.js';
 import { measure, printTable, ratio, summarize } from './util.js';
 
 // Store and retrieve through the provider beside the same HTTP requests sent raw (same keep-alive agent
@@ -10,38 +11,9 @@ import { measure, printTable, ratio, summarize } from './util.js';
 const ITERATIONS = 1000;
 const vault = new VaultEmulator();
 await vault.start();
-const url = new URL(vault.url);
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
 
-function raw(method: string, path: string, body?: unknown): Promise<unknown> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        hostname: url.hostname,
-        port: url.port,
-        path: `/v1/${path}`,
-        method,
-        agent,
-        headers: {
-          'x-vault-token': vault.rootToken,
-          ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve(text ? JSON.parse(text) : undefined);
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const raw = rawVaultClient(vault.url, vault.rootToken, agent);
 
 const provider = new HashiCorpVaultProvider({
   address: vault.url,

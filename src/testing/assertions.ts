@@ -29,6 +29,27 @@ export function capturingLogger(): CapturedLogger {
 }
 
 /**
+ * Asserts that `promise` rejects with a {@link StorageError} (of any code), and returns the error for the
+ * test's own checks.
+ *
+ * @example
+ * ```ts
+ * import { rejectsWithStorageError } from 'nebula-credential/testing';
+ * const error = await rejectsWithStorageError(provider.connect());
+ * console.log(error.code, error.details);
+ * ```
+ */
+export async function rejectsWithStorageError(promise: Promise<unknown>): Promise<StorageError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof StorageError, `expected a StorageError, got ${inspect(error)}`);
+    return error;
+  }
+  return assert.fail('expected a StorageError, but the call succeeded');
+}
+
+/**
  * Asserts that `promise` rejects with a {@link StorageError} of `code`, and returns the error.
  *
  * @example
@@ -39,12 +60,7 @@ export function capturingLogger(): CapturedLogger {
  * ```
  */
 export async function rejectsWithCode(promise: Promise<unknown>, code: string): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, `expected a StorageError ${code}, got ${inspect(error)}`);
-    assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
-    return error;
-  }
-  assert.fail(`expected a StorageError ${code}, but the call succeeded`);
+  const error = await rejectsWithStorageError(promise);
+  assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.message}`);
+  return error;
 }

@@ -5,7 +5,12 @@
  * @packageDocumentation
  */
 export { ManualClock } from '../core/clock.js';
-export { type CapturedLogger, capturingLogger, rejectsWithCode } from './assertions.js';
+export {
+  type CapturedLogger,
+  capturingLogger,
+  rejectsWithCode,
+  rejectsWithStorageError,
+} from './assertions.js';
 export {
   type ConformanceFactoryContext,
   type ConformanceOptions,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { resolveKubeAccess, ServiceAccountToken } from '../../src/providers/kube
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
 import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 import { VaultEmulator } from '../../src/testing/emulators/vault.js';
+import { BUILT, runInChild } from './child-client.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nebula-bounded-'));
 const cleanups: (() => Promise<void> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
@@ -66,43 +67,6 @@ const isRefusal =
     assert.match(e.message, pattern);
     return true;
   };
-
-const BUILT = new URL('../../src/', import.meta.url).href;
-
-/**
- * Runs `body` (an ES module body with `SRC` bound to the compiled src/ URL) in a fresh Node process that
- * must print its result and exit on its own: anything left blocked (a FIFO open in the thread pool) keeps
- * it alive, and the guard then kills it and reports a hang.
- */
-function runInChild(body: string, env: Record<string, string> = {}): Promise<{ out: string; hung: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--input-type=module', '-e', `const SRC = ${JSON.stringify(BUILT)};\n${body}`],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-    );
-    let out = '';
-    let err = '';
-    let hung = false;
-    child.stdout.on('data', (c: Buffer) => {
-      out += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      err += c;
-    });
-    // A generous guard against a hang (the machine is shared and slow); it never measures anything.
-    const guard = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, 60_000);
-    child.on('error', reject);
-    child.on('close', () => {
-      clearTimeout(guard);
-      if (err.trim() !== '' && !hung) out += `\nstderr: ${err}`;
-      resolve({ out, hung });
-    });
-  });
-}
 
 function capture() {
   const chunks: Buffer[] = [];

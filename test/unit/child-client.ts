@@ -52,3 +52,44 @@ export async function runPythonJson(
   assert.equal(code, 0, stderr.slice(-2000));
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
+
+/** The compiled src/ folder, as a URL a child's `import()` takes. */
+export const BUILT = new URL('../../src/', import.meta.url).href;
+
+/**
+ * Runs `body` (an ES module body with `SRC` bound to the compiled src/ URL) in a fresh Node process that
+ * must print its result and exit on its own: anything left blocked (a FIFO open in the thread pool) keeps
+ * it alive, and the guard then kills it and reports a hang.
+ */
+export function runInChild(
+  body: string,
+  env: Record<string, string> = {},
+): Promise<{ out: string; hung: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', `const SRC = ${JSON.stringify(BUILT)};\n${body}`],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    );
+    let out = '';
+    let err = '';
+    let hung = false;
+    child.stdout.on('data', (c: Buffer) => {
+      out += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c;
+    });
+    // A generous guard against a hang (the machine is shared and slow); it never measures anything.
+    const guard = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, 60_000);
+    child.on('error', reject);
+    child.on('close', () => {
+      clearTimeout(guard);
+      if (err.trim() !== '' && !hung) out += `\nstderr: ${err}`;
+      resolve({ out, hung });
+    });
+  });
+}

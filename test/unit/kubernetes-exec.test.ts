@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
-import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { EXEC_OUTPUT_LIMITS, KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { ExecCredential } from '../../src/providers/kubernetes-secrets-exec.js';
+import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 
 const emulator = new KubernetesEmulator();
@@ -114,16 +114,6 @@ const credential = (status: Record<string, unknown>, apiVersion = V1) => ({
   apiVersion,
   status,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, inspect(error));
-    return error;
-  }
-  return assert.fail('expected a StorageError');
-}
 
 /** True once `pid` is gone (killed and reaped), polling for up to 5 s. */
 async function gone(pid: number): Promise<boolean> {
@@ -272,7 +262,7 @@ describe('kubeconfig exec credential plugin', () => {
     );
     const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path, timeouts: { connectMs: 20_000 } });
     const started = Date.now();
-    const error = await rejection(p.connect());
+    const error = await rejectsWithStorageError(p.connect());
     assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     assert.equal(error.code, 'Unavailable', error.message);
     assert.equal(error.details['limitBytes'], EXEC_OUTPUT_LIMITS.stdoutBytes);
@@ -291,7 +281,7 @@ describe('kubeconfig exec credential plugin', () => {
     );
     const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path, timeouts: { connectMs: 1500 } });
     const started = Date.now();
-    const error = await rejection(p.connect());
+    const error = await rejectsWithStorageError(p.connect());
     assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     assert.equal(error.code, 'Timeout', error.message);
     for (const pid of s.pids()) assert.ok(await gone(pid), `process ${pid} was not killed`);
@@ -306,7 +296,7 @@ describe('kubeconfig exec credential plugin', () => {
       'installHint: "install kubelogin: brew install int128/kubelogin/kubelogin"',
     ]);
     const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path });
-    const error = await rejection(p.connect());
+    const error = await rejectsWithStorageError(p.connect());
     assert.equal(error.code, 'InvalidConfig', error.message);
     assert.match(error.message, /executable .*kubelogin not found/);
     assert.match(error.message, /brew install int128\/kubelogin\/kubelogin/);
@@ -326,7 +316,7 @@ describe('kubeconfig exec credential plugin', () => {
     ] as const) {
       const s = setup(() => [...exec]);
       const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path });
-      const error = await rejection(p.connect());
+      const error = await rejectsWithStorageError(p.connect());
       assert.equal(error.code, 'InvalidConfig', error.message);
       assert.match(error.message, pattern);
       await p.close();
@@ -364,7 +354,7 @@ describe('kubeconfig exec credential plugin', () => {
       const s = setup(nodePlugin());
       writeFileSync(join(s.dir, 'answer.json'), JSON.stringify(answer));
       const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path, logger });
-      const error = await rejection(p.connect());
+      const error = await rejectsWithStorageError(p.connect());
       assert.equal(error.code, code, error.message);
       assert.match(error.message, pattern);
       seen.push(error.message, inspect(error, { depth: 8 }), JSON.stringify(error), String(error.stack));
@@ -377,7 +367,7 @@ describe('kubeconfig exec credential plugin', () => {
     const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path, logger });
     await p.connect();
     await p.exists('x');
-    const missing = await rejection(p.retrieve('missing'));
+    const missing = await rejectsWithStorageError(p.retrieve('missing'));
     seen.push(
       inspect(p, { depth: 8, showHidden: true }),
       JSON.stringify(p.healthDetails()),

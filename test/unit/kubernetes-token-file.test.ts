@@ -3,19 +3,19 @@
 // reads every user's token-file synchronously and unbounded, once; its FileAuth re-reads on the request path).
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { inspect } from 'node:util';
 import { ManualClock } from '../../src/core/clock.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
-import { StorageError } from '../../src/core/errors.js';
 import { FILE_SIZE_LIMITS } from '../../src/core/files.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
+import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
+import { runInChild } from './child-client.js';
 
 const emulator = new KubernetesEmulator();
 const enc = EncryptionManager.generate();
@@ -46,16 +46,6 @@ function kubeconfig(auth: (dir: string) => string[]): {
   );
   writeFileSync(path, text, { mode: 0o600 });
   return { path, dir, token, namespace };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, inspect(error));
-    return error;
-  }
-  return assert.fail('expected a StorageError');
 }
 
 describe('kubeconfig token-file', () => {
@@ -141,7 +131,7 @@ describe('kubeconfig token-file', () => {
       const { path, dir } = kubeconfig(() => ['token-file: token']);
       setup(dir);
       const p = new KubernetesSecretsProvider({ kubeconfigPath: path });
-      const error = await rejection(p.connect());
+      const error = await rejectsWithStorageError(p.connect());
       assert.equal(error.code, 'InvalidConfig', error.message);
       assert.match(error.message, /token file of user "emulator-user"/);
       assert.match(error.message, pattern);
@@ -158,42 +148,16 @@ describe('kubeconfig token-file', () => {
       '  name: tokenFile',
       `  config: { tokenFile: ${JSON.stringify(fifo)} }`,
     ]).path;
-    const src = new URL('../../src/', import.meta.url).href;
-    const out = await new Promise<{ text: string; hung: boolean }>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          `const { KubernetesSecretsProvider } = await import(${JSON.stringify(`${src}providers/kubernetes-secrets.js`)});
-          for (const kubeconfigPath of ${JSON.stringify([plain, provider])}) {
-            const p = new KubernetesSecretsProvider({ kubeconfigPath });
-            try { await p.connect(); await p.exists('x'); console.log('connected'); }
-            catch (e) { console.log(e.code, e.message); }
-            await p.close();
-          }`,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let text = '';
-      let hung = false;
-      child.stdout.on('data', (c: Buffer) => {
-        text += c;
-      });
-      child.stderr.on('data', (c: Buffer) => {
-        text += c;
-      });
-      // A generous guard against a hang on a slow shared machine; it never measures anything.
-      const guard = setTimeout(() => {
-        hung = true;
-        child.kill('SIGKILL');
-      }, 60_000);
-      child.on('error', reject);
-      child.on('close', () => {
-        clearTimeout(guard);
-        resolve({ text, hung });
-      });
-    });
+    const { out: text, hung } = await runInChild(
+      `const { KubernetesSecretsProvider } = await import(SRC + 'providers/kubernetes-secrets.js');
+      for (const kubeconfigPath of ${JSON.stringify([plain, provider])}) {
+        const p = new KubernetesSecretsProvider({ kubeconfigPath });
+        try { await p.connect(); await p.exists('x'); console.log('connected'); }
+        catch (e) { console.log(e.code, e.message); }
+        await p.close();
+      }`,
+    );
+    const out = { text, hung };
     assert.equal(out.hung, false, `a FIFO token file hung the provider: ${out.text}`);
     const lines = out.text.trim().split('\n');
     assert.match(lines[0] ?? '', /^InvalidConfig .*FIFO/, out.text);

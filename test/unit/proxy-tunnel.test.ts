@@ -15,6 +15,7 @@ import { openProxyTunnel, PROXY_HEAD_LIMIT, proxyTunnelError } from '../../src/c
 import { CredentialStore } from '../../src/core/store.js';
 import { AzureKeyVaultProvider } from '../../src/providers/azure-key-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
+import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { AzureKeyVaultEmulator } from '../../src/testing/emulators/azure.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { withEnv } from './env-helpers.js';
@@ -102,16 +103,6 @@ class TestProxy {
     };
     pump();
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, inspect(error));
-    return error;
-  }
-  return assert.fail('expected a StorageError');
 }
 
 function assertNoSentinel(error: StorageError): void {
@@ -313,7 +304,7 @@ describe('Azure Key Vault through HTTPS_PROXY', () => {
     await withEnv({ HTTPS_PROXY: proxy.url(), NO_PROXY: undefined }, async () => {
       const provider = new AzureKeyVaultProvider({ ...viaName(), timeouts: { connectMs: 10_000 } });
       const started = Date.now();
-      const error = await rejection(provider.connect());
+      const error = await rejectsWithStorageError(provider.connect());
       assert.equal(error.code, 'Unavailable', error.message);
       assert.equal(error.details['limitBytes'], PROXY_HEAD_LIMIT);
       assert.ok(Date.now() - started < 5000);
@@ -325,7 +316,9 @@ describe('Azure Key Vault through HTTPS_PROXY', () => {
     proxy.mode = 'deny-407';
     const { lines, logger } = recordingLogger();
     await withEnv({ HTTPS_PROXY: proxy.url(), NO_PROXY: undefined }, async () => {
-      const error = await rejection(new AzureKeyVaultProvider({ ...viaName(), logger }).connect());
+      const error = await rejectsWithStorageError(
+        new AzureKeyVaultProvider({ ...viaName(), logger }).connect(),
+      );
       assert.equal(error.code, 'AuthenticationFailed', error.message);
       assert.equal(error.details.status, 407);
       assertNoSentinel(error);
@@ -416,7 +409,7 @@ describe('Kubernetes through a kubeconfig proxy-url', () => {
       timeouts: { connectMs: 10_000 },
     });
     const started = Date.now();
-    const error = await rejection(provider.connect());
+    const error = await rejectsWithStorageError(provider.connect());
     assert.equal(error.code, 'Unavailable', error.message);
     assert.equal(error.details['limitBytes'], PROXY_HEAD_LIMIT);
     assert.ok(Date.now() - started < 5000);
@@ -426,7 +419,7 @@ describe('Kubernetes through a kubeconfig proxy-url', () => {
   it('maps a 407 to AuthenticationFailed, the password in no message', async () => {
     proxy.mode = 'deny-407';
     const { lines, logger } = recordingLogger();
-    const error = await rejection(
+    const error = await rejectsWithStorageError(
       new KubernetesSecretsProvider({ kubeconfigPath: kubeconfig(proxy.url()), logger }).connect(),
     );
     assert.equal(error.code, 'AuthenticationFailed', error.message);
@@ -444,14 +437,14 @@ describe('Kubernetes through a kubeconfig proxy-url', () => {
       timeouts: { connectMs: 500 },
       retry: { maxRetries: 0 },
     });
-    const error = await rejection(provider.connect());
+    const error = await rejectsWithStorageError(provider.connect());
     assert.ok(['Timeout', 'Unavailable'].includes(error.code), `${error.code}: ${error.message}`);
     assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
     assertNoSentinel(error);
   });
 
   it('refuses a socks5 proxy-url with InvalidConfig', async () => {
-    const error = await rejection(
+    const error = await rejectsWithStorageError(
       new KubernetesSecretsProvider({
         kubeconfigPath: kubeconfig(`socks5://user:${SENTINEL}@127.0.0.1:1080`),
       }).connect(),

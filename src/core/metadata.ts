@@ -411,8 +411,13 @@ export function metadataToJson(metadata: CredentialMetadata): CredentialMetadata
  * Milliseconds since the epoch of a timestamp: `toISOString()`'s own form (`2026-01-02T03:04:05.678Z`, what
  * this library writes) read digit by digit, which is several times faster than V8's general date parser
  * on every read; any other form goes to `Date.parse`. NaN when it is no date.
+ *
+ * @example
+ * ```ts
+ * parseIsoTimestamp('2026-01-02T03:04:05.678Z'); // 1767323045678, as Date.parse gives
+ * ```
  */
-function parseIsoTimestamp(text: string): number {
+export function parseIsoTimestamp(text: string): number {
   if (text.length !== 24 || text.charCodeAt(23) !== 90 /* Z */) return Date.parse(text);
   const digits = (from: number, count: number): number => {
     let value = 0;

@@ -27,12 +27,19 @@ export type NameProfile = 'filesystem' | 'lowercase-dns';
 interface ProfileRules {
   escape: string;
   passThrough: RegExp;
+  /** Matches a whole id made only of pass-through characters: its name is the id itself. */
+  allPassThrough: RegExp;
   literals: Readonly<Record<string, string>>;
 }
 
 const PROFILES: Record<NameProfile, ProfileRules> = {
-  filesystem: { escape: '@', passThrough: /^[a-z0-9_-]$/, literals: {} },
-  'lowercase-dns': { escape: '-', passThrough: /^[a-z0-9]$/, literals: { _: '-', '-': '0' } },
+  filesystem: { escape: '@', passThrough: /^[a-z0-9_-]$/, allPassThrough: /^[a-z0-9_-]*$/, literals: {} },
+  'lowercase-dns': {
+    escape: '-',
+    passThrough: /^[a-z0-9]$/,
+    allPassThrough: /^[a-z0-9]*$/,
+    literals: { _: '-', '-': '0' },
+  },
 };
 
 const PAD_CODE = '2';
@@ -79,12 +86,15 @@ export function encodeCredentialName(
   const value = CredentialId.from(id).value;
   const rules = profileRules(profile);
   let out = options.prefix ?? '';
-  for (const ch of value) {
-    if (rules.passThrough.test(ch)) out += ch;
-    else if (rules.literals[ch] !== undefined) out += rules.escape + rules.literals[ch];
-    else if (ch >= 'A' && ch <= 'Z') out += rules.escape + ch.toLowerCase();
-    else out += `${rules.escape}1${ch.codePointAt(0)!.toString(16)}${rules.escape}`;
-  }
+  // Most ids are lower-case ASCII: one test of the whole id instead of one per character on every call.
+  if (rules.allPassThrough.test(value)) out += value;
+  else
+    for (const ch of value) {
+      if (rules.passThrough.test(ch)) out += ch;
+      else if (rules.literals[ch] !== undefined) out += rules.escape + rules.literals[ch];
+      else if (ch >= 'A' && ch <= 'Z') out += rules.escape + ch.toLowerCase();
+      else out += `${rules.escape}1${ch.codePointAt(0)!.toString(16)}${rules.escape}`;
+    }
   if (options.alphanumericEnd && out.endsWith('-')) out += rules.escape + PAD_CODE;
   if (options.maxLength !== undefined && out.length > options.maxLength) {
     throw new StorageError({

@@ -116,12 +116,14 @@ export class VaultTokenManager {
   /** lookup-self: refreshes the TTL; 403 means the token is invalid, expired or revoked. */
   async lookup(signal: AbortSignal): Promise<VaultResponse> {
     this.counts.lookup++;
-    const res = await this.#client.send({
-      method: 'GET',
-      path: 'auth/token/lookup-self',
-      token: this.token,
-      signal,
-    });
+    const res = await this.#client.send(
+      {
+        method: 'GET',
+        path: 'auth/token/lookup-self',
+        signal,
+      },
+      this.token,
+    );
     if (res.status === 200) {
       const d = (res.body?.data ?? {}) as Record<string, unknown>;
       const ttl = Number(d.ttl ?? 0);
@@ -165,8 +167,9 @@ export class VaultTokenManager {
   }
 
   /** Before each operation: renew or re-login when the TTL is below the threshold. */
-  async ensureFresh(attempt: Pick<AttemptContext, 'signal'>): Promise<void> {
+  ensureFresh(attempt: Pick<AttemptContext, 'signal'>): Promise<void> | undefined {
     // The attempt, not its signal: reading `signal` makes an AbortSignal, needed only when a request is made.
+    // Not async: a token that needs nothing (every operation but a few) costs no promise.
     if (!this.#token && this.#auth.kind === 'appRole') {
       this.#refreshing ??= this.#login(attempt.signal).finally(() => {
         this.#refreshing = undefined;
@@ -174,8 +177,8 @@ export class VaultTokenManager {
       return this.#refreshing;
     }
     const expiresAt = this.#state?.expiresAt;
-    if (expiresAt === undefined) return;
-    if (expiresAt - this.#clock.now() >= this.#thresholdMs) return;
+    if (expiresAt === undefined) return undefined;
+    if (expiresAt - this.#clock.now() >= this.#thresholdMs) return undefined;
     this.#refreshing ??= this.#refresh(attempt.signal).finally(() => {
       this.#refreshing = undefined;
     });
@@ -187,13 +190,10 @@ export class VaultTokenManager {
     const expired = state.expiresAt !== undefined && state.expiresAt <= this.#clock.now();
     if (state.renewable && !expired) {
       this.counts.renew++;
-      const res = await this.#client.send({
-        method: 'POST',
-        path: 'auth/token/renew-self',
-        token: this.token,
-        body: {},
-        signal,
-      });
+      const res = await this.#client.send(
+        { method: 'POST', path: 'auth/token/renew-self', body: {}, signal },
+        this.token,
+      );
       if (res.status === 200) {
         const lease = Number(res.body?.auth?.lease_duration ?? 0);
         state.expiresAt = this.#clock.now() + lease * 1000;

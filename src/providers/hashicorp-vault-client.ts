@@ -28,8 +28,6 @@ export interface VaultRequest {
   body?: unknown;
   /** The body as JSON text already (instead of `body`), for a caller that has it encoded. */
   json?: string | undefined;
-  /** Send the token (default true); login requests send none. */
-  token?: SecretString | undefined;
   /** Destroys the request when it aborts. */
   signal?: AbortSignal | undefined;
   /**
@@ -94,7 +92,8 @@ export class VaultHttpClient {
       : new HttpAgent(common);
   }
 
-  send(request: VaultRequest): Promise<VaultResponse> {
+  /** Sends `request` with `token` in `X-Vault-Token` (none for a login). */
+  send(request: VaultRequest, token?: SecretString): Promise<VaultResponse> {
     const { address, namespace } = this.#settings;
     let path = `${this.#base}${request.path}`;
     let method: string = request.method;
@@ -111,9 +110,11 @@ export class VaultHttpClient {
       headers['content-length'] = payload.length;
     }
     if (namespace) headers['x-vault-namespace'] = namespace;
-    if (request.token) headers['x-vault-token'] = request.token.expose();
+    if (token) headers['x-vault-token'] = token.expose();
     const send = this.#https ? httpsRequest : httpRequest;
     return new Promise<VaultResponse>((resolve, reject) => {
+      // Removes the attempt's stop listener once the exchange settles (set below, when there is one).
+      let settled: (() => void) | undefined;
       const req = send(
         {
           protocol: address.protocol,
@@ -137,16 +138,19 @@ export class VaultHttpClient {
                   body = { errors: [] };
                 }
               }
+              settled?.();
               resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
             },
-            (error: unknown) =>
+            (error: unknown) => {
+              settled?.();
               reject(
                 responseTooLargeError(error, {
                   provider: 'hashicorp-vault',
                   service: 'Vault',
                   details: { path: request.path.split('?')[0] },
                 }) ?? error,
-              ),
+              );
+            },
           );
         },
       );
@@ -155,18 +159,20 @@ export class VaultHttpClient {
       // the attempt's own hook is used, which needs no AbortSignal at all.
       const { signal, attempt } = request;
       if (attempt) {
-        const remove = attempt.onStop((reason) => req.destroy(reason));
-        req.once('close', remove);
+        settled = attempt.onStop((reason) => req.destroy(reason));
       } else if (signal) {
         const onAbort = () =>
           req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
         if (signal.aborted) onAbort();
         else {
           signal.addEventListener('abort', onAbort, { once: true });
-          req.once('close', () => signal.removeEventListener('abort', onAbort));
+          settled = () => signal.removeEventListener('abort', onAbort);
         }
       }
-      req.on('error', reject);
+      req.on('error', (error) => {
+        settled?.();
+        reject(error);
+      });
       req.end(payload);
     });
   }

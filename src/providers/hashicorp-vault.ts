@@ -16,6 +16,7 @@ import {
   matchesFilter,
   metadataForOverwrite,
   metadataFromJson,
+  parseIsoTimestamp,
   validateFilter,
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
@@ -568,13 +569,12 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
     return Number.isNaN(deletion) || deletion > this.common.clock.now();
   }
 
-  async #fresh(a: AttemptContext): Promise<void> {
-    try {
-      await this.#tokens!.ensureFresh(a);
-    } catch (error) {
+  /** Renews or logs in when the token needs it; undefined (no promise to await) when it needs nothing. */
+  #fresh(a: AttemptContext): Promise<void> | undefined {
+    return this.#tokens!.ensureFresh(a)?.catch((error: unknown) => {
       if (error instanceof StorageError) throw error;
       throw mapVaultNetworkError(error, 'connect', undefined);
-    }
+    });
   }
 
   #path(kind: 'data' | 'metadata', id: CredentialId): string {
@@ -582,7 +582,9 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
       data: this.#pathPrefix('data'),
       metadata: this.#pathPrefix('metadata'),
     };
-    return this.#pathPrefixes[kind] + encodeSegment(encodeCredentialName(id, 'filesystem'));
+    // The filesystem alphabet (a-z, 0-9, `_`, `-`, `@`) is all pchar, and encodeSegment keeps `@`: the name
+    // is its own path segment, so it is not percent-encoded again on every call.
+    return this.#pathPrefixes[kind] + encodeCredentialName(id, 'filesystem');
   }
 
   /** `<mount>/<kind>/<prefix>/`, each segment encoded: the same for every id, so made once. */
@@ -598,7 +600,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
     ctx: CallContext,
   ): Promise<VaultResponse> {
     const tokens = this.#tokens!;
-    const res = await this.#client!.send({ ...request, token: tokens.token });
+    // The attempt cancels the request at the deadline: a hung request would otherwise keep its socket.
+    const res = await this.#client!.send({ ...request, attempt: a }, tokens.token);
     // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
     // on a 404 is the router's "no handler for route": wrong mount or namespace.
     const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
@@ -666,10 +669,10 @@ function fromCustomMetadata(
   if (!created) return undefined;
   const tags: Record<string, string> = {};
   for (const k in custom) if (!k.startsWith('nebula:')) tags[k] = custom[k]!;
-  // Built without the base's rotation policy rather than `delete`d from a copy (which would turn the
-  // object into a slow dictionary on every read).
-  const { rotationPolicy: _fromDocument, ...rest } = base;
-  const metadata: CredentialMetadata = { ...rest, createdAt: created, tags };
+  // Built field by field, without the base's rotation policy: neither a `delete` from a copy (a slow
+  // dictionary object) nor a rest spread (a generic property copy) on every read.
+  const metadata: CredentialMetadata = { createdAt: created, lastModified: base.lastModified, tags };
+  if (base.lastAccessed) metadata.lastAccessed = base.lastAccessed;
   const days = Number(custom[META_ROTATION]);
   if (Number.isInteger(days) && days > 0) metadata.rotationPolicy = { intervalDays: days };
   return metadata;
@@ -690,6 +693,6 @@ function toCustomMetadata(metadata: CredentialMetadata): Record<string, string> 
 
 function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
-  const d = new Date(text);
+  const d = new Date(parseIsoTimestamp(text));
   return Number.isNaN(d.getTime()) ? undefined : d;
 }

@@ -573,6 +573,19 @@ describe('HashiCorpVaultProvider errors', () => {
     assert.equal(vault.count() - before, 1);
     await hung.close();
   });
+
+  it('destroys a hung request at the deadline, so its socket does not stay taken', async () => {
+    const vault = await emulator();
+    // One socket: the next call can only go out if the hung request was destroyed, not left to the pool.
+    const p = provider(vault, { timeouts: { readMs: 200 }, maxSockets: 1 });
+    await p.store('k', data('v'), createMetadata());
+    vault.faults.add({ action: { kind: 'hang' } });
+    const connections = vault.connections;
+    await rejectsWith(p.retrieve('k'), 'Timeout');
+    assert.equal(Buffer.from((await p.retrieve('k')).data.ciphertext).toString(), 'v');
+    assert.equal(vault.connections, connections + 1, 'a new connection replaces the destroyed one');
+    await p.close();
+  });
 });
 
 describe('HashiCorpVaultProvider TLS', () => {

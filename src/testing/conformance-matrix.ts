@@ -76,6 +76,18 @@ export const BEHAVIOUR_MATRIX_RETRY: Readonly<RetryPolicy> = Object.freeze({
   jitter: 0,
 });
 /**
+ * The options the behaviour matrix merges into each subject's provider options: the common ones, and the
+ * pool size every network provider takes (`maxSockets`).
+ *
+ * @example
+ * ```ts
+ * import type { BehaviourMatrixOptions } from 'nebula-credential/testing';
+ * const options: BehaviourMatrixOptions = { timeouts: { readMs: 400 }, maxSockets: 1 };
+ * ```
+ */
+export type BehaviourMatrixOptions = CommonProviderOptions & { maxSockets?: number };
+
+/**
  * Read deadline of the `hang` fault, in ms.
  *
  * @example
@@ -307,10 +319,13 @@ export type BehaviourMatrixReadFault =
 export interface BehaviourMatrixAdapter {
   /** The provider's name, as errors carry it. */
   name: string;
-  /** A fresh provider for `target`, built with `common` (clock, retry, timeouts) merged into its options. */
+  /**
+   * A fresh provider for `target`, built with `common` (clock, retry, timeouts, and for the hang a pool of
+   * one socket) merged into its options.
+   */
   createSubject(
     target: BehaviourMatrixTarget,
-    common: CommonProviderOptions,
+    common: BehaviourMatrixOptions,
   ): BehaviourMatrixSubject | Promise<BehaviourMatrixSubject>;
   /** Every later read of a credential meets `fault`, until {@link clearFaults}. */
   injectReadFault(fault: BehaviourMatrixReadFault): void;
@@ -354,10 +369,14 @@ const READ_FAULTS: Partial<Record<BehaviourMatrixFault, BehaviourMatrixReadFault
 
 async function runRow(adapter: BehaviourMatrixAdapter, row: BehaviourMatrixRow): Promise<void> {
   const clock = new ManualClock(Date.now(), { autoAdvance: true });
-  const common: CommonProviderOptions = {
+  const common: BehaviourMatrixOptions = {
     clock,
     retry: { ...BEHAVIOUR_MATRIX_RETRY },
-    ...(row.fault === 'hang' ? { timeouts: { readMs: BEHAVIOUR_MATRIX_READ_DEADLINE_MS } } : {}),
+    // One socket for the hang: the read after it can only go out if the hung request was destroyed at the
+    // deadline, not left holding the pool's socket.
+    ...(row.fault === 'hang'
+      ? { timeouts: { readMs: BEHAVIOUR_MATRIX_READ_DEADLINE_MS }, maxSockets: 1 }
+      : {}),
   };
   const subject = await adapter.createSubject(await targetFor(row.fault), common);
   const { provider } = subject;
@@ -386,6 +405,11 @@ async function runRow(adapter: BehaviourMatrixAdapter, row: BehaviourMatrixRow):
     const details = row.fault === 'permission-denied' ? adapter.permissionDetails : (row.details ?? {});
     for (const [key, value] of Object.entries(details)) {
       assert.deepEqual(error.details[key], value, `details.${key}: ${seen}`);
+    }
+    if (row.fault === 'hang') {
+      adapter.clearFaults();
+      const next = await failure(provider.retrieve('matrix_probe'));
+      assert.equal(next.code, 'NotFound', `the read after the hang: ${next.code}: ${next.message}`);
     }
   } finally {
     adapter.clearFaults();

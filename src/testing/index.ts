@@ -25,6 +25,7 @@ export {
   BEHAVIOUR_MATRIX_UNRESOLVABLE_HOST,
   type BehaviourMatrixAdapter,
   type BehaviourMatrixFault,
+  type BehaviourMatrixOptions,
   type BehaviourMatrixReadFault,
   type BehaviourMatrixRow,
   type BehaviourMatrixSubject,

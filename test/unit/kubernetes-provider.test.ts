@@ -420,6 +420,24 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       await p.close();
     });
 
+    it('destroys a hung request at the deadline, so its socket does not stay taken', async () => {
+      const { kubeconfigPath } = account();
+      // One socket: the next call can only go out if the hung request was destroyed, not left to the pool.
+      const p = await provider({ kubeconfigPath, timeouts: { readMs: 300 }, maxSockets: 1 });
+      const stored = value('v');
+      await p.store('freed', stored, createMetadata());
+      emulator.faults.add({ action: { kind: 'hang' }, match: (r) => r.path.includes('/secrets/') });
+      const connections = emulator.server.connections;
+      await rejectsCode(p.retrieve('freed'), 'Timeout');
+      assert.deepEqual((await p.retrieve('freed')).data.ciphertext, stored.ciphertext);
+      assert.equal(
+        emulator.server.connections,
+        connections + 1,
+        'a new connection replaces the destroyed one',
+      );
+      await p.close();
+    });
+
     it('keeps the retry count overridable', async () => {
       const { kubeconfigPath } = account();
       const p = await provider({ kubeconfigPath, retry: { maxRetries: 0 } });

@@ -485,5 +485,7 @@ function alsoAsserted(row: BehaviourMatrixRow): string {
     facts.push('the IAM action, Key Vault role, Vault capability or RBAC verb');
   for (const [key, value] of Object.entries(row.details ?? {}))
     facts.push(`\`${key}\` ${JSON.stringify(value)}`);
+  if (row.fault === 'hang')
+    facts.push('with a pool of one socket, the next read still goes out (`NotFound`)');
   return facts.join('; ');
 }

@@ -202,6 +202,7 @@ export {
 export { ReadPath, type ReadPathSettings, type ReadResult } from './core/read-path.js';
 export type { EmulatorRegistration, ProviderClass, ProviderRegistration } from './core/registry.js';
 export {
+  announcedTooLarge,
   isResponseTooLarge,
   limitResponseStream,
   RESPONSE_TOO_LARGE_CODE,

@@ -60,8 +60,17 @@ export class ResponseTooLargeError extends Error {
   }
 }
 
-/** A Content-Length header above `limit`, as the error to fail with; undefined when absent or within. */
-function announcedTooLarge(contentLength: unknown, limit: number): ResponseTooLargeError | undefined {
+/**
+ * A Content-Length header above `limit`, as the error to fail with; undefined when absent or within. For a
+ * client that reads bodies chunk by chunk itself and checks the announced length first.
+ *
+ * @example
+ * ```ts
+ * import { announcedTooLarge } from 'nebula-credential';
+ * console.log(announcedTooLarge('2048', 1024)?.size); // 2048
+ * ```
+ */
+export function announcedTooLarge(contentLength: unknown, limit: number): ResponseTooLargeError | undefined {
   const announced = Number(Array.isArray(contentLength) ? contentLength[0] : contentLength);
   return Number.isFinite(announced) && announced > limit
     ? new ResponseTooLargeError(announced, true, limit)

@@ -1,7 +1,25 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { readBoundedBody, responseTooLargeError } from '../core/response-limit.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher, Pool } from 'undici';
+import type { PeerPackage } from '../core/peer.js';
+import { announcedTooLarge, ResponseTooLargeError, responseTooLargeError } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
+
+/**
+ * The HTTP client the Vault provider sends with: undici, the Node.js project's own HTTP/1.1 client (the one
+ * inside Node's `fetch`). A regular dependency, not an optional peer, loaded only when a Vault provider
+ * connects.
+ *
+ * @example
+ * ```ts
+ * import { VAULT_HTTP_CLIENT } from 'nebula-credential/vault';
+ * console.log(VAULT_HTTP_CLIENT.name); // undici
+ * ```
+ */
+export const VAULT_HTTP_CLIENT: PeerPackage = {
+  name: 'undici',
+  range: '^7.30.2',
+  load: () => import('undici'),
+};
 
 /** A parsed Vault HTTP response. */
 export interface VaultResponse {
@@ -28,11 +46,11 @@ export interface VaultRequest {
   body?: unknown;
   /** The body as JSON text already (instead of `body`), for a caller that has it encoded. */
   json?: string | undefined;
-  /** Destroys the request when it aborts. */
+  /** Cancels the request when it aborts. */
   signal?: AbortSignal | undefined;
   /**
    * The attempt of the operation this request belongs to: the cheaper alternative to `signal` (its
-   * `onStop` destroys the request at the deadline without an AbortSignal being made).
+   * `onStop` cancels the request at the deadline without an AbortSignal being made).
    */
   attempt?: { onStop(listener: (reason: Error) => void): () => void } | undefined;
 }
@@ -53,48 +71,61 @@ export interface VaultClientSettings {
   maxResponseBytes: number;
 }
 
+/** The undici module, as {@link VAULT_HTTP_CLIENT} loads it. */
+export type VaultHttpModule = typeof import('undici');
+
 const NOT_BLANK = /\S/;
 
 /**
- * A small typed client over `node:http(s)` with one keep-alive agent: TLS settings (custom CA, verification)
- * live on the agent, so they apply to this client only (no global dispatcher), every request takes the
- * operation's AbortSignal, and idle sockets are unref'd by Node so they never keep the process alive.
- * `LIST` is sent as `GET ?list=true`, which Vault treats identically and every proxy understands.
+ * A small typed client over one undici connection pool: TLS settings (custom CA, verification) live on the
+ * pool, so they apply to this client only (no global dispatcher); every request can be cancelled by the
+ * operation's stop; idle sockets are unref'd by undici, so they never keep the process alive. Requests go
+ * through undici's handler interface, with no stream per body: the body is counted and kept chunk by
+ * chunk, so the size bound costs one comparison per chunk. `LIST` is sent as `GET ?list=true`, which Vault
+ * treats identically and every proxy understands.
+ *
+ * @example
+ * ```ts
+ * import { VAULT_HTTP_CLIENT, VaultHttpClient } from 'nebula-credential/vault';
+ * const undici = (await VAULT_HTTP_CLIENT.load()) as typeof import('undici');
+ * const client = new VaultHttpClient(undici, {
+ *   address: new URL('http://127.0.0.1:8200'), maxSockets: 16, rejectUnauthorized: true, maxResponseBytes: 1 << 20,
+ * });
+ * const res = await client.send({ method: 'GET', path: 'sys/health' });
+ * console.log(res.status);
+ * await client.close();
+ * ```
  */
 export class VaultHttpClient {
   readonly #settings: VaultClientSettings;
-  readonly #agent: HttpAgent;
-  readonly #https: boolean;
-  /** What every request shares, worked out once: the path before `v1/`, the host and the port. */
+  readonly #pool: Pool;
+  /** What every request shares, worked out once: the path before `v1/`. */
   readonly #base: string;
-  readonly #hostname: string;
-  readonly #port: string | number;
 
-  constructor(settings: VaultClientSettings) {
+  constructor(undici: VaultHttpModule, settings: VaultClientSettings) {
     this.#settings = settings;
-    this.#https = settings.address.protocol === 'https:';
     this.#base = `${settings.address.pathname.replace(/\/+$/, '')}/v1/`;
-    this.#hostname = settings.address.hostname.replace(/^\[|\]$/g, '');
-    this.#port = settings.address.port || (this.#https ? 443 : 80);
-    const common = {
-      keepAlive: true,
-      keepAliveMsecs: 15_000,
-      maxSockets: settings.maxSockets,
-      maxFreeSockets: settings.maxSockets,
-      scheduling: 'lifo' as const,
-    };
-    this.#agent = this.#https
-      ? new HttpsAgent({
-          ...common,
-          ...(settings.ca ? { ca: settings.ca } : {}),
-          rejectUnauthorized: settings.rejectUnauthorized,
-        })
-      : new HttpAgent(common);
+    const https = settings.address.protocol === 'https:';
+    this.#pool = new undici.Pool(settings.address.origin, {
+      connections: settings.maxSockets,
+      // The operation's deadline is the only timeout: undici's own (300 s each) would cut a long wait
+      // with an error of its own instead.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(https
+        ? {
+            connect: {
+              ...(settings.ca ? { ca: settings.ca } : {}),
+              rejectUnauthorized: settings.rejectUnauthorized,
+            },
+          }
+        : {}),
+    });
   }
 
   /** Sends `request` with `token` in `X-Vault-Token` (none for a login). */
   send(request: VaultRequest, token?: SecretString): Promise<VaultResponse> {
-    const { address, namespace } = this.#settings;
+    const { namespace, maxResponseBytes } = this.#settings;
     let path = `${this.#base}${request.path}`;
     let method: string = request.method;
     if (method === 'LIST') {
@@ -102,83 +133,142 @@ export class VaultHttpClient {
       path += `${path.includes('?') ? '&' : '?'}list=true`;
     }
     const json = request.json ?? (request.body === undefined ? undefined : JSON.stringify(request.body));
-    const payload = json === undefined ? undefined : Buffer.from(json, 'utf8');
-    const headers: Record<string, string | number> = { accept: 'application/json' };
-    if (payload) {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (json !== undefined) {
       headers['content-type'] =
         request.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
-      headers['content-length'] = payload.length;
     }
     if (namespace) headers['x-vault-namespace'] = namespace;
     if (token) headers['x-vault-token'] = token.expose();
-    const send = this.#https ? httpsRequest : httpRequest;
     return new Promise<VaultResponse>((resolve, reject) => {
-      // Removes the attempt's stop listener once the exchange settles (set below, when there is one).
-      let settled: (() => void) | undefined;
-      const req = send(
-        {
-          protocol: address.protocol,
-          hostname: this.#hostname,
-          port: this.#port,
-          path,
-          method,
-          headers,
-          agent: this.#agent,
-        },
-        (res) => {
-          readBoundedBody(res, this.#settings.maxResponseBytes, res.headers['content-length']).then(
-            (bytes) => {
-              const text = bytes.toString('utf8');
-              let body: VaultBody | undefined;
-              if (NOT_BLANK.test(text)) {
-                try {
-                  body = JSON.parse(text) as VaultBody;
-                } catch {
-                  // Proxies and load balancers answer with HTML; keep the status, drop the body.
-                  body = { errors: [] };
-                }
-              }
-              settled?.();
-              resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-            },
-            (error: unknown) => {
-              settled?.();
-              reject(
-                responseTooLargeError(error, {
-                  provider: 'hashicorp-vault',
-                  service: 'Vault',
-                  details: { path: request.path.split('?')[0] },
-                }) ?? error,
-              );
-            },
-          );
-        },
+      const exchange = new VaultExchange(maxResponseBytes, resolve, (error) =>
+        reject(
+          responseTooLargeError(error, {
+            provider: 'hashicorp-vault',
+            service: 'Vault',
+            details: { path: request.path.split('?')[0] },
+          }) ?? error,
+        ),
       );
-      // One stop listener per request instead of `request({ signal })`, whose stream plumbing costs more
-      // than the loopback round trip itself; stopping destroys the socket either way. Inside an operation
-      // the attempt's own hook is used, which needs no AbortSignal at all.
+      // One stop listener per request instead of `signal` on the request, whose listener plumbing costs
+      // more than the loopback round trip itself; inside an operation the attempt's own hook needs no
+      // AbortSignal at all.
       const { signal, attempt } = request;
-      if (attempt) {
-        settled = attempt.onStop((reason) => req.destroy(reason));
-      } else if (signal) {
+      if (attempt) exchange.unlisten = attempt.onStop((reason) => exchange.cancel(reason));
+      else if (signal) {
         const onAbort = () =>
-          req.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          exchange.cancel(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
         if (signal.aborted) onAbort();
         else {
           signal.addEventListener('abort', onAbort, { once: true });
-          settled = () => signal.removeEventListener('abort', onAbort);
+          exchange.unlisten = () => signal.removeEventListener('abort', onAbort);
         }
       }
-      req.on('error', (error) => {
-        settled?.();
-        reject(error);
-      });
-      req.end(payload);
+      this.#pool.dispatch(
+        {
+          origin: this.#settings.address.origin,
+          method: method as Dispatcher.HttpMethod,
+          path,
+          headers,
+          body: json ?? null,
+        },
+        exchange,
+      );
     });
   }
 
   /** Closes idle and active sockets. */
-  close(): void {
-    this.#agent.destroy();
+  close(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/**
+ * One request's handler: keeps the body's chunks within the bound, parses the JSON at the end, and cancels
+ * the exchange (dropping its socket) on a stop or a body over the bound.
+ */
+class VaultExchange implements Dispatcher.DispatchHandler {
+  unlisten: (() => void) | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** A stop that came before undici started the request: applied as soon as it starts. */
+  #stopped: Error | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: IncomingHttpHeaders = {};
+  #chunks: Buffer[] = [];
+  #length = 0;
+  readonly #limit: number;
+  readonly #resolve: (response: VaultResponse) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(limit: number, resolve: (response: VaultResponse) => void, reject: (error: unknown) => void) {
+    this.#limit = limit;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  cancel(reason: Error): void {
+    if (this.#settled) return;
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#stopped = reason;
+    this.#fail(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#stopped) controller.abort(this.#stopped);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    this.#status = statusCode;
+    this.#headers = headers;
+    const announced = announcedTooLarge(headers['content-length'], this.#limit);
+    if (announced) this.#cut(controller, announced);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#length += chunk.length;
+    if (this.#length > this.#limit)
+      this.#cut(controller, new ResponseTooLargeError(this.#length, false, this.#limit));
+    else this.#chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.unlisten?.();
+    const chunks = this.#chunks;
+    const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+    let body: VaultBody | undefined;
+    if (NOT_BLANK.test(text)) {
+      try {
+        body = JSON.parse(text) as VaultBody;
+      } catch {
+        // Proxies and load balancers answer with HTML; keep the status, drop the body.
+        body = { errors: [] };
+      }
+    }
+    this.#resolve({ status: this.#status, headers: this.#headers, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#fail(error);
+  }
+
+  #cut(controller: Dispatcher.DispatchController, error: ResponseTooLargeError): void {
+    this.#chunks = [];
+    controller.abort(error);
+    this.#fail(error);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.unlisten?.();
+    this.#reject(error);
   }
 }

@@ -34,8 +34,10 @@ import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
 import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
+  VAULT_HTTP_CLIENT,
   type VaultBody,
   VaultHttpClient,
+  type VaultHttpModule,
   type VaultRequest,
   type VaultResponse,
 } from './hashicorp-vault-client.js';
@@ -49,6 +51,7 @@ import {
   type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
+export { VAULT_HTTP_CLIENT } from './hashicorp-vault-client.js';
 export {
   HASHICORP_VAULT,
   HASHICORP_VAULT_OPTIONS,
@@ -127,7 +130,14 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
    */
   constructor(options: HashiCorpVaultOptions = {}) {
     const { values: settings, secrets, origins } = HASHICORP_VAULT_OPTIONS.resolve(options);
-    super({ name: PROVIDER_NAME, common: settings, secrets, mapError: mapVaultNetworkError });
+    super({
+      name: PROVIDER_NAME,
+      common: settings,
+      secrets,
+      mapError: mapVaultNetworkError,
+      // Loaded with the SDKs of the other providers: before connect, outside its deadline.
+      peers: [VAULT_HTTP_CLIENT],
+    });
     this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#settings = settings;
     this.capabilities = {
@@ -246,7 +256,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
         );
       }
       const auth = await this.#auth(a.signal);
-      this.#client = new VaultHttpClient({
+      this.#client = new VaultHttpClient(this.peer<VaultHttpModule>(VAULT_HTTP_CLIENT.name), {
         address: s.address,
         maxSockets: s.maxSockets,
         namespace: s.namespace,
@@ -454,7 +464,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
   }
 
   protected override async closeBackend(): Promise<void> {
-    this.#client?.close();
+    await this.#client?.close();
     this.#fileToken?.dispose();
   }
 

@@ -256,6 +256,11 @@ export {
   tlsOptions,
 } from './core/transport-security.js';
 export {
+  type BoundedResponse,
+  dispatchBounded,
+  type ExchangeStop,
+} from './core/undici-exchange.js';
+export {
   ChangeWatcher,
   type CredentialChange,
   type CredentialChangeListener,

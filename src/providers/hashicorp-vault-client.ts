@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { PeerPackage } from '../core/peer.js';
-import { announcedTooLarge, ResponseTooLargeError, responseTooLargeError } from '../core/response-limit.js';
+import { responseTooLargeError } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
+import { dispatchBounded } from '../core/undici-exchange.js';
 
 /**
  * The HTTP client the Vault provider sends with: undici, the Node.js project's own HTTP/1.1 client (the one
@@ -99,12 +100,14 @@ const NOT_BLANK = /\S/;
 export class VaultHttpClient {
   readonly #settings: VaultClientSettings;
   readonly #pool: Pool;
-  /** What every request shares, worked out once: the path before `v1/`. */
+  /** What every request shares, worked out once: the origin and the path before `v1/`. */
   readonly #base: string;
+  readonly #origin: string;
 
   constructor(undici: VaultHttpModule, settings: VaultClientSettings) {
     this.#settings = settings;
     this.#base = `${settings.address.pathname.replace(/\/+$/, '')}/v1/`;
+    this.#origin = settings.address.origin;
     const https = settings.address.protocol === 'https:';
     this.#pool = new undici.Pool(settings.address.origin, {
       connections: settings.maxSockets,
@@ -140,135 +143,41 @@ export class VaultHttpClient {
     }
     if (namespace) headers['x-vault-namespace'] = namespace;
     if (token) headers['x-vault-token'] = token.expose();
-    return new Promise<VaultResponse>((resolve, reject) => {
-      const exchange = new VaultExchange(maxResponseBytes, resolve, (error) =>
-        reject(
+    // The attempt's stop hook rather than `signal` inside an operation: it needs no AbortSignal at all.
+    const { signal, attempt } = request;
+    return dispatchBounded(
+      this.#pool,
+      { origin: this.#origin, method: method as Dispatcher.HttpMethod, path, headers, body: json ?? null },
+      maxResponseBytes,
+      attempt ? { attempt } : { signal },
+    ).then(
+      (res) => {
+        const text = res.body.toString('utf8');
+        let body: VaultBody | undefined;
+        if (NOT_BLANK.test(text)) {
+          try {
+            body = JSON.parse(text) as VaultBody;
+          } catch {
+            // Proxies and load balancers answer with HTML; keep the status, drop the body.
+            body = { errors: [] };
+          }
+        }
+        return { status: res.status, headers: res.headers, body };
+      },
+      (error: unknown) => {
+        throw (
           responseTooLargeError(error, {
             provider: 'hashicorp-vault',
             service: 'Vault',
             details: { path: request.path.split('?')[0] },
-          }) ?? error,
-        ),
-      );
-      // One stop listener per request instead of `signal` on the request, whose listener plumbing costs
-      // more than the loopback round trip itself; inside an operation the attempt's own hook needs no
-      // AbortSignal at all.
-      const { signal, attempt } = request;
-      if (attempt) exchange.unlisten = attempt.onStop((reason) => exchange.cancel(reason));
-      else if (signal) {
-        const onAbort = () =>
-          exchange.cancel(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        if (signal.aborted) onAbort();
-        else {
-          signal.addEventListener('abort', onAbort, { once: true });
-          exchange.unlisten = () => signal.removeEventListener('abort', onAbort);
-        }
-      }
-      this.#pool.dispatch(
-        {
-          origin: this.#settings.address.origin,
-          method: method as Dispatcher.HttpMethod,
-          path,
-          headers,
-          body: json ?? null,
-        },
-        exchange,
-      );
-    });
+          }) ?? error
+        );
+      },
+    );
   }
 
   /** Closes idle and active sockets. */
   close(): Promise<void> {
     return this.#pool.destroy();
-  }
-}
-
-/**
- * One request's handler: keeps the body's chunks within the bound, parses the JSON at the end, and cancels
- * the exchange (dropping its socket) on a stop or a body over the bound.
- */
-class VaultExchange implements Dispatcher.DispatchHandler {
-  unlisten: (() => void) | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
-  /** A stop that came before undici started the request: applied as soon as it starts. */
-  #stopped: Error | undefined;
-  #settled = false;
-  #status = 0;
-  #headers: IncomingHttpHeaders = {};
-  #chunks: Buffer[] = [];
-  #length = 0;
-  readonly #limit: number;
-  readonly #resolve: (response: VaultResponse) => void;
-  readonly #reject: (error: unknown) => void;
-
-  constructor(limit: number, resolve: (response: VaultResponse) => void, reject: (error: unknown) => void) {
-    this.#limit = limit;
-    this.#resolve = resolve;
-    this.#reject = reject;
-  }
-
-  cancel(reason: Error): void {
-    if (this.#settled) return;
-    if (this.#controller) this.#controller.abort(reason);
-    else this.#stopped = reason;
-    this.#fail(reason);
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#stopped) controller.abort(this.#stopped);
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
-    this.#status = statusCode;
-    this.#headers = headers;
-    const announced = announcedTooLarge(headers['content-length'], this.#limit);
-    if (announced) this.#cut(controller, announced);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#length += chunk.length;
-    if (this.#length > this.#limit)
-      this.#cut(controller, new ResponseTooLargeError(this.#length, false, this.#limit));
-    else this.#chunks.push(chunk);
-  }
-
-  onResponseEnd(): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.unlisten?.();
-    const chunks = this.#chunks;
-    const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-    let body: VaultBody | undefined;
-    if (NOT_BLANK.test(text)) {
-      try {
-        body = JSON.parse(text) as VaultBody;
-      } catch {
-        // Proxies and load balancers answer with HTML; keep the status, drop the body.
-        body = { errors: [] };
-      }
-    }
-    this.#resolve({ status: this.#status, headers: this.#headers, body });
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#fail(error);
-  }
-
-  #cut(controller: Dispatcher.DispatchController, error: ResponseTooLargeError): void {
-    this.#chunks = [];
-    controller.abort(error);
-    this.#fail(error);
-  }
-
-  #fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.unlisten?.();
-    this.#reject(error);
   }
 }

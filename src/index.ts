@@ -259,6 +259,8 @@ export {
   type BoundedResponse,
   dispatchBounded,
   type ExchangeStop,
+  UNDICI_PACKAGE,
+  type UndiciModule,
 } from './core/undici-exchange.js';
 export {
   ChangeWatcher,

@@ -1,6 +1,27 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { PeerPackage } from './peer.js';
 import { announcedTooLarge, ResponseTooLargeError } from './response-limit.js';
+
+/**
+ * undici, the Node.js project's own HTTP/1.1 client (the one inside Node's `fetch`), which the Vault and
+ * Azure Key Vault providers send with. A regular dependency, not an optional peer; loaded with a provider's
+ * SDKs, before `connect()` and outside its deadline, and never by the core alone.
+ *
+ * @example
+ * ```ts
+ * import { UNDICI_PACKAGE } from 'nebula-credential';
+ * console.log(UNDICI_PACKAGE.name); // undici
+ * ```
+ */
+export const UNDICI_PACKAGE: PeerPackage = {
+  name: 'undici',
+  range: '^7.30.2',
+  load: () => import('undici'),
+};
+
+/** The undici module, as {@link UNDICI_PACKAGE} loads it. */
+export type UndiciModule = typeof import('undici');
 
 /** A whole response as {@link dispatchBounded} reads it. */
 export interface BoundedResponse {

@@ -1,5 +1,3 @@
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient, SecretClientOptions } from '@azure/keyvault-secrets';
 import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
@@ -17,7 +15,7 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import { type AttemptContext, backstopTimeoutMs } from '../core/operation.js';
-import type { PeerPackage } from '../core/peer.js';
+import { type PeerPackage, requireBesidePeer } from '../core/peer.js';
 import type {
   ProviderCapabilities,
   ProviderHealthFacts,
@@ -29,6 +27,7 @@ import { ProxyTunnelAgent } from '../core/proxy-tunnel.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
+import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import {
   AzureTokenCache,
   BoundedIdentityHttpClient,
@@ -36,6 +35,7 @@ import {
   responseBodyBoundPolicy,
 } from './azure-key-vault-auth.js';
 import { mapAzureError } from './azure-key-vault-errors.js';
+import { type AzurePipelineModule, AzureVaultHttpClient } from './azure-key-vault-http.js';
 import {
   AZURE_KEY_VAULT,
   AZURE_KEY_VAULT_OPTIONS,
@@ -128,6 +128,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   readonly #secrets: readonly SecretString[];
   #client: SecretClient | undefined;
   #makeClient: (() => SecretClient) | undefined;
+  /** The undici dispatcher of the vault's requests (none through a proxy); destroyed by close(). */
+  #dispatcher: import('undici').Dispatcher | undefined;
   /** The token cache's generation #client was made in. */
   #clientGeneration = 0;
   #tokens: AzureTokenCache | undefined;
@@ -224,8 +226,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   /** A ready `TokenCredential` needs no `@azure/identity`. */
   protected override requiredPeers(): readonly PeerPackage[] {
     return 'getToken' in this.#settings.credential
-      ? [AZURE_KEY_VAULT_SDKS.secrets]
-      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity];
+      ? [AZURE_KEY_VAULT_SDKS.secrets, UNDICI_PACKAGE]
+      : [AZURE_KEY_VAULT_SDKS.secrets, AZURE_KEY_VAULT_SDKS.identity, UNDICI_PACKAGE];
   }
 
   protected async connectBackend(a: AttemptContext): Promise<void> {
@@ -254,21 +256,27 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
           });
     const tokens = new AzureTokenCache(inner, this.common.clock, identityHttp);
     this.#tokens = tokens;
+    const tunnel = tunnels.route(new URL(s.vaultUrl));
     const clientOptions: SecretClientOptions = {
       ...transport,
-      // The vault's own pool (`maxSockets`); with an agent given, the SDK takes the CA from it, not tlsOptions.
-      // An agent here also keeps the pipeline's proxyPolicy (https-proxy-agent) off the vault's requests.
-      agent: s.vaultUrl.startsWith('http:')
-        ? new HttpAgent({ keepAlive: true, maxSockets: s.maxSockets })
-        : (tunnels.route(new URL(s.vaultUrl)) ??
-          new HttpsAgent({ keepAlive: true, maxSockets: s.maxSockets, ...(ca ? { ca } : {}) })),
       disableChallengeResourceVerification: s.disableChallengeResourceVerification,
-      additionalPolicies: [
-        { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
-        // After (so nearer the wire than) the empty-body policy: it sees the text this one read.
-        { policy: bodyBound, position: 'perRetry' },
-      ],
       ...(s.serviceVersion ? { serviceVersion: s.serviceVersion as never } : {}),
+      ...(tunnel
+        ? {
+            // Through a proxy: the bounded CONNECT tunnel as the pipeline's agent (which also keeps its
+            // proxyPolicy and https-proxy-agent off), the body bound as a policy nearer the wire than the
+            // empty-body one, so that one sees the text the bound read.
+            agent: tunnel,
+            additionalPolicies: [
+              { policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' },
+              { policy: bodyBound, position: 'perRetry' },
+            ],
+          }
+        : {
+            // Direct: the vault's own undici pool (`maxSockets` per origin), which bounds each body itself.
+            httpClient: this.#vaultHttpClient(ca, limit) as never,
+            additionalPolicies: [{ policy: EMPTY_ERROR_BODY_POLICY, position: 'perRetry' }],
+          }),
     };
     // One client per token generation (see #sdk); they share the agent, so the pool and its connections.
     this.#makeClient = () => new kv.SecretClient(s.vaultUrl, tokens, clientOptions);
@@ -461,10 +469,29 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   }
 
   protected override async closeBackend(): Promise<void> {
+    await this.#dispatcher?.destroy();
+    this.#dispatcher = undefined;
     this.#client = undefined;
     this.#makeClient = undefined;
     this.#versionsSeen.clear();
     this.#tokens?.clear();
+  }
+
+  /** The client the vault's requests go out on when no proxy applies: one undici dispatcher, CA on it. */
+  #vaultHttpClient(ca: string | undefined, limit: number): AzureVaultHttpClient {
+    const undici = this.peer<UndiciModule>(UNDICI_PACKAGE.name);
+    this.#dispatcher = new undici.Agent({
+      connections: this.#settings.maxSockets,
+      // The operation's deadline (and the pipeline's own request timeout) are the timeouts.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(ca ? { connect: { ca } } : {}),
+    });
+    const pipeline = requireBesidePeer<AzurePipelineModule>(
+      AZURE_KEY_VAULT_SDKS.secrets.name,
+      '@azure/core-rest-pipeline',
+    );
+    return new AzureVaultHttpClient(this.#dispatcher, limit, pipeline);
   }
 
   async #recoverName(id: CredentialId, name: string, a: AttemptContext): Promise<void> {

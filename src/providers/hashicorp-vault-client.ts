@@ -1,26 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
-import type { PeerPackage } from '../core/peer.js';
 import { responseTooLargeError } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
-import { dispatchBounded } from '../core/undici-exchange.js';
-
-/**
- * The HTTP client the Vault provider sends with: undici, the Node.js project's own HTTP/1.1 client (the one
- * inside Node's `fetch`). A regular dependency, not an optional peer, loaded only when a Vault provider
- * connects.
- *
- * @example
- * ```ts
- * import { VAULT_HTTP_CLIENT } from 'nebula-credential/vault';
- * console.log(VAULT_HTTP_CLIENT.name); // undici
- * ```
- */
-export const VAULT_HTTP_CLIENT: PeerPackage = {
-  name: 'undici',
-  range: '^7.30.2',
-  load: () => import('undici'),
-};
+import { dispatchBounded, type UndiciModule } from '../core/undici-exchange.js';
 
 /** A parsed Vault HTTP response. */
 export interface VaultResponse {
@@ -72,9 +54,6 @@ export interface VaultClientSettings {
   maxResponseBytes: number;
 }
 
-/** The undici module, as {@link VAULT_HTTP_CLIENT} loads it. */
-export type VaultHttpModule = typeof import('undici');
-
 const NOT_BLANK = /\S/;
 
 /**
@@ -87,8 +66,7 @@ const NOT_BLANK = /\S/;
  *
  * @example
  * ```ts
- * import { VAULT_HTTP_CLIENT, VaultHttpClient } from 'nebula-credential/vault';
- * const undici = (await VAULT_HTTP_CLIENT.load()) as typeof import('undici');
+ * import * as undici from 'undici';
  * const client = new VaultHttpClient(undici, {
  *   address: new URL('http://127.0.0.1:8200'), maxSockets: 16, rejectUnauthorized: true, maxResponseBytes: 1 << 20,
  * });
@@ -104,7 +82,7 @@ export class VaultHttpClient {
   readonly #base: string;
   readonly #origin: string;
 
-  constructor(undici: VaultHttpModule, settings: VaultClientSettings) {
+  constructor(undici: UndiciModule, settings: VaultClientSettings) {
     this.#settings = settings;
     this.#base = `${settings.address.pathname.replace(/\/+$/, '')}/v1/`;
     this.#origin = settings.address.origin;

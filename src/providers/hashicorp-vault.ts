@@ -32,12 +32,11 @@ import type {
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
+import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import { readVaultTokenFile, type VaultAuth, VaultTokenManager } from './hashicorp-vault-auth.js';
 import {
-  VAULT_HTTP_CLIENT,
   type VaultBody,
   VaultHttpClient,
-  type VaultHttpModule,
   type VaultRequest,
   type VaultResponse,
 } from './hashicorp-vault-client.js';
@@ -51,7 +50,6 @@ import {
   type VaultVersionHistory,
 } from './hashicorp-vault-options.js';
 
-export { VAULT_HTTP_CLIENT } from './hashicorp-vault-client.js';
 export {
   HASHICORP_VAULT,
   HASHICORP_VAULT_OPTIONS,
@@ -136,7 +134,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
       secrets,
       mapError: mapVaultNetworkError,
       // Loaded with the SDKs of the other providers: before connect, outside its deadline.
-      peers: [VAULT_HTTP_CLIENT],
+      peers: [UNDICI_PACKAGE],
     });
     this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#settings = settings;
@@ -256,7 +254,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
         );
       }
       const auth = await this.#auth(a.signal);
-      this.#client = new VaultHttpClient(this.peer<VaultHttpModule>(VAULT_HTTP_CLIENT.name), {
+      this.#client = new VaultHttpClient(this.peer<UndiciModule>(UNDICI_PACKAGE.name), {
         address: s.address,
         maxSockets: s.maxSockets,
         namespace: s.namespace,

@@ -354,11 +354,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
           : previous;
     }
     const result = metadataForOverwrite(previous, metadata, options);
-    const desired = toCustomMetadata(result);
-    const same =
-      Object.keys(desired).length === Object.keys(custom).length &&
-      Object.entries(desired).every(([k, v]) => custom[k] === v);
-    if (!same) {
+    if (!customMetadataHolds(custom, result)) {
+      const desired = toCustomMetadata(result);
       await this.#call(
         {
           method: 'POST',
@@ -688,6 +685,26 @@ function fromCustomMetadata(
 
 function pickRotation(metadata: CredentialMetadata): Pick<CredentialMetadata, 'rotationPolicy'> {
   return metadata.rotationPolicy ? { rotationPolicy: metadata.rotationPolicy } : {};
+}
+
+/**
+ * True when `custom` is exactly what {@link toCustomMetadata} makes of `metadata`: compared in place, since
+ * nearly every overwrite keeps the metadata and so needs no metadata write.
+ */
+function customMetadataHolds(custom: Record<string, string>, metadata: CredentialMetadata): boolean {
+  let count = 2;
+  for (const key in metadata.tags) {
+    if (custom[key] !== metadata.tags[key]) return false;
+    count++;
+  }
+  let present = 0;
+  for (const _ in custom) present++;
+  const rotation = metadata.rotationPolicy ? String(metadata.rotationPolicy.intervalDays) : 'none';
+  return (
+    present === count &&
+    custom[META_ROTATION] === rotation &&
+    custom[META_CREATED] === metadata.createdAt.toISOString()
+  );
 }
 
 function toCustomMetadata(metadata: CredentialMetadata): Record<string, string> {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { brotliDecompressSync, gunzipSync, inflateSync, type ZlibOptions } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import type { PeerPackage } from './peer.js';
 import { announcedTooLarge, ResponseTooLargeError } from './response-limit.js';
@@ -104,6 +105,37 @@ export function dispatchBounded(
   });
 }
 
+const DECODERS: Record<string, (body: Buffer, options: ZlibOptions) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+/**
+ * A compressed body (a server or proxy that compresses without being asked: the clients here send no
+ * Accept-Encoding) decoded within the same bound, so a small body that inflates without end is cut too.
+ */
+function decodeWithin(body: Buffer, encoding: string, limit: number): Buffer {
+  const decode = DECODERS[encoding.trim().toLowerCase()];
+  if (!decode) {
+    throw Object.assign(
+      new Error(`the response has a Content-Encoding this client does not read (${encoding})`),
+      {
+        code: 'ERR_NEBULA_CONTENT_ENCODING',
+      },
+    );
+  }
+  try {
+    return decode(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ResponseTooLargeError(limit + 1, false, limit);
+    }
+    throw error;
+  }
+}
+
 function abortError(message: string): Error {
   const error = new Error(message);
   error.name = 'AbortError';
@@ -166,7 +198,16 @@ class BoundedExchange implements Dispatcher.DispatchHandler {
     this.#settled = true;
     this.unlisten?.();
     const chunks = this.#chunks;
-    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    let body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const encoding = this.#headers['content-encoding'];
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      try {
+        body = decodeWithin(body, encoding, this.#limit);
+      } catch (error) {
+        this.#reject(error);
+        return;
+      }
+    }
     this.#resolve({ status: this.#status, headers: this.#headers, body });
   }
 

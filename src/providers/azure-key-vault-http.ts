@@ -64,7 +64,11 @@ export class AzureVaultHttpClient {
   async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
     const url = new URL(request.url);
     const headers: Record<string, string> = {};
-    for (const [name, value] of request.headers) headers[name] = value;
+    // The pipeline's decompress policy asks for gzip; secrets are small, so this client asks for none (the
+    // core exchange still decodes, within the bound, a body that comes compressed anyway).
+    for (const [name, value] of request.headers) {
+      if (name.toLowerCase() !== 'accept-encoding') headers[name] = value;
+    }
     const body = request.body;
     if (!(body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array)) {
       // Key Vault's secret operations send JSON text only; anything else is a programming error here.

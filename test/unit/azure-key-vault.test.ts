@@ -641,6 +641,17 @@ describe('azure-key-vault: retries and timeouts under fault injection', () => {
     assert.equal(emulator.vault.connections, connections + 1, 'a new connection replaces the aborted one');
     await p.close();
   });
+
+  it('asks the vault for uncompressed answers (the SDK asks for gzip; this transport reads plain bodies)', async () => {
+    const p = new AzureKeyVaultProvider(secretOptions(emulator, fast));
+    await p.store('plain', data(), createMetadata());
+    const seen = emulator.vault.requests.length;
+    await p.retrieve('plain');
+    const read = emulator.vault.requests.slice(seen).find((r) => r.method === 'GET');
+    assert.ok(read, 'the read reached the vault');
+    assert.equal(read.headers['accept-encoding'], undefined);
+    await p.close();
+  });
 });
 
 describe('azure-key-vault: options', () => {

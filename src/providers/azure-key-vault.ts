@@ -480,6 +480,8 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   /** The client the vault's requests go out on when no proxy applies: one undici dispatcher, CA on it. */
   #vaultHttpClient(ca: string | undefined, limit: number): AzureVaultHttpClient {
     const undici = this.peer<UndiciModule>(UNDICI_PACKAGE.name);
+    // A connect attempt that failed may have made one already; its connections go with it.
+    this.#dispatcher?.destroy().catch(() => {});
     this.#dispatcher = new undici.Agent({
       connections: this.#settings.maxSockets,
       // The operation's deadline (and the pipeline's own request timeout) are the timeouts.

@@ -7,6 +7,7 @@ import {
   type AgentOptions as HttpsAgentOptions,
   request as httpsRequest,
 } from 'node:https';
+import type { AttemptContext } from '../core/operation.js';
 import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { parseProxyUrl } from '../core/proxy-env.js';
 import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
@@ -34,7 +35,12 @@ interface KubeRequest {
  * to `SizeLimitExceeded`, and its connection is dropped.
  * @internal
  */
-export function boundedKubeHttpLibrary(sdk: Sdk, maxBytes: number, agent: Agent) {
+export function boundedKubeHttpLibrary(
+  sdk: Sdk,
+  maxBytes: number,
+  agent: Agent,
+  attempt?: Pick<AttemptContext, 'onStop'>,
+) {
   return {
     send(request: KubeRequest) {
       const promise = new Promise<InstanceType<Sdk['ResponseContext']>>((resolve, reject) => {
@@ -65,6 +71,12 @@ export function boundedKubeHttpLibrary(sdk: Sdk, maxBytes: number, agent: Agent)
             }, reject);
           },
         );
+        // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
+        if (attempt)
+          req.once(
+            'close',
+            attempt.onStop((reason) => req.destroy(reason)),
+          );
         req.on('error', reject);
         req.end(body);
       });

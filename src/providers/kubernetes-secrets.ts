@@ -822,9 +822,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   }
 
   /**
-   * One API call: the deadline's signal goes in through a per-call middleware
-   * (the generated client takes no signal argument), the in-cluster token is set fresh, and a 401 with a
-   * rotated token file is tried once more at once.
+   * One API call: the deadline reaches the request through the attempt's stop hook in our transport (or,
+   * on client-node's own transport, its signal through a per-call middleware: the generated client takes
+   * no signal argument), the in-cluster token is set fresh, and a 401 with a rotated token file is tried
+   * once more at once.
    */
   async #call<T>(
     operation: StorageOperation,
@@ -841,7 +842,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : credential?.token;
       const agent = credential?.agent ?? access.agent;
-      const middleware = perCallMiddleware(attempt.signal, token, contentType);
+      // Our transport stops the request through the attempt's hook; only client-node's own needs the signal
+      // (an AbortController per call, and listeners on every request).
+      const middleware = perCallMiddleware(agent ? undefined : attempt.signal, token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
       // Without our agent (client-node's auth providers) the client's own transport carries the call.
@@ -850,6 +853,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
             sdk,
             responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer),
             agent,
+            attempt,
           )
         : undefined;
       try {
@@ -884,11 +888,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 // ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
 // The agent is not set here: client-node 1.x takes one (setAgent) but 2.x an undici dispatcher instead, and
 // our HTTP library, which carries every call that has our agent, is given it directly.
-function perCallMiddleware(signal: AbortSignal, token: string | undefined, contentType?: string) {
+function perCallMiddleware(signal: AbortSignal | undefined, token: string | undefined, contentType?: string) {
   const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
   return {
     pre: (context: { setSignal(s: AbortSignal): void; setHeaderParam(k: string, v: string): void }) => {
-      context.setSignal(signal);
+      if (signal) context.setSignal(signal);
       if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
       // Set here, after the generated code picked its default, so each SDK major sends the same patch type.
       if (contentType !== undefined) context.setHeaderParam('Content-Type', contentType);

@@ -7,11 +7,13 @@ import {
   type AgentOptions as HttpsAgentOptions,
   request as httpsRequest,
 } from 'node:https';
+import type { Dispatcher, Agent as UndiciAgent } from 'undici';
 import type { AttemptContext } from '../core/operation.js';
 import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { parseProxyUrl } from '../core/proxy-env.js';
 import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
 import { readBoundedBody } from '../core/response-limit.js';
+import { dispatchBounded } from '../core/undici-exchange.js';
 import { KUBERNETES } from './kubernetes-secrets-options.js';
 
 type Sdk = typeof import('@kubernetes/client-node');
@@ -59,16 +61,10 @@ export function boundedKubeHttpLibrary(
             ...(signal ? { signal } : {}),
           },
           (res) => {
-            readBoundedBody(res, maxBytes, res.headers['content-length']).then((bytes) => {
-              // 2.x's ResponseBody also has stream(), which may be null; the Secret calls read text.
-              // (A variable, not a literal argument: 1.x's type has no stream.)
-              const answer = {
-                text: async () => bytes.toString('utf8'),
-                binary: async () => bytes,
-                stream: () => null,
-              };
-              resolve(new sdk.ResponseContext(res.statusCode ?? 0, flatHeaders(res.headers), answer));
-            }, reject);
+            readBoundedBody(res, maxBytes, res.headers['content-length']).then(
+              (bytes) => resolve(responseContext(sdk, res.statusCode ?? 0, res.headers, bytes)),
+              reject,
+            );
           },
         );
         // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
@@ -84,6 +80,70 @@ export function boundedKubeHttpLibrary(
       return { toPromise: () => promise };
     },
   };
+}
+
+/**
+ * The same `HttpLibrary` over an undici dispatcher (the core {@link dispatchBounded}: the body bounded chunk
+ * by chunk, no stream per call), for a direct connection: what most calls take.
+ * @internal
+ */
+export function undiciKubeHttpLibrary(
+  sdk: Sdk,
+  maxBytes: number,
+  dispatcher: Dispatcher,
+  attempt?: Pick<AttemptContext, 'onStop'>,
+) {
+  return {
+    send(request: KubeRequest) {
+      const url = new URL(request.getUrl());
+      const body = requestBytes(request.getBody());
+      const signal = request.getSignal();
+      const promise = dispatchBounded(
+        dispatcher,
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: request.getHttpMethod() as Dispatcher.HttpMethod,
+          headers: request.getHeaders(),
+          body: body ?? null,
+        },
+        maxBytes,
+        attempt ? { attempt } : { signal },
+      ).then((res) => responseContext(sdk, res.status, res.headers, res.body));
+      return { toPromise: () => promise };
+    },
+  };
+}
+
+/**
+ * The options of an undici dispatcher that connects as `agent` does (its CA, client certificate, server name
+ * and verification), or undefined for an agent that must stay: a CONNECT tunnel.
+ * @internal
+ */
+export function undiciOptionsLike(agent: Agent, maxSockets: number): UndiciAgent.Options | undefined {
+  if (agent instanceof ProxyTunnelAgent || agent instanceof HttpProxyTunnelAgent) return undefined;
+  const o = (agent as Agent & { options: HttpsAgentOptions }).options;
+  const connect = {
+    ...(o.ca === undefined ? {} : { ca: o.ca }),
+    ...(o.cert === undefined ? {} : { cert: o.cert }),
+    ...(o.key === undefined ? {} : { key: o.key }),
+    ...(o.servername === undefined ? {} : { servername: o.servername }),
+    ...(o.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  };
+  // The operation's deadline is the one timeout; undici's own would cut a slow answer with another error.
+  return { connections: maxSockets, headersTimeout: 0, bodyTimeout: 0, connect };
+}
+
+/** An answer as client-node's ResponseContext (1.x and 2.x). */
+function responseContext(sdk: Sdk, status: number, headers: IncomingHttpHeaders, bytes: Buffer) {
+  // 2.x's ResponseBody also has stream(), which may be null; the Secret calls read text.
+  // (A variable, not a literal argument: 1.x's type has no stream.)
+  const answer = {
+    text: async () => bytes.toString('utf8'),
+    binary: async () => bytes,
+    stream: () => null,
+  };
+  return new sdk.ResponseContext(status, flatHeaders(headers), answer);
 }
 
 /** The request body as the generated client builds it: JSON text, or protobuf / patch bytes. */

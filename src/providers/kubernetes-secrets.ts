@@ -1,6 +1,7 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
 import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
@@ -28,9 +29,14 @@ import type {
   VersionProbe,
 } from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
+import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
-import { boundedKubeHttpLibrary } from './kubernetes-secrets-http.js';
+import {
+  boundedKubeHttpLibrary,
+  undiciKubeHttpLibrary,
+  undiciOptionsLike,
+} from './kubernetes-secrets-http.js';
 import {
   ANNOTATIONS,
   annotatedMetadata,
@@ -132,6 +138,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   readonly capabilities: ProviderCapabilities;
   readonly #options: ResolvedKubernetesOptions;
   #connection: Connection | undefined;
+  /** Per agent, the undici dispatcher that connects as it does (undefined: keep the agent). */
+  readonly #dispatchers = new Map<Agent, Dispatcher | undefined>();
   /**
    * The resourceVersion this provider last read or wrote per credential, beside the base's `known`
    * metadata: with both, an overwrite is one update carrying its own concurrency check (a stale version is
@@ -151,7 +159,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       name: PROVIDER_NAME,
       common: o,
       secrets,
-      peers: [KUBERNETES_SDK],
+      peers: [KUBERNETES_SDK, UNDICI_PACKAGE],
     });
     this.#options = o;
     this.capabilities = {
@@ -754,10 +762,30 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   }
 
   protected override async closeBackend(): Promise<void> {
+    for (const dispatcher of this.#dispatchers.values()) dispatcher?.destroy().catch(() => {});
+    this.#dispatchers.clear();
     this.#connection?.access.agent?.destroy();
     this.#connection?.access.token?.dispose();
     this.#connection?.access.exec?.dispose();
     this.#connection = undefined;
+  }
+
+  /**
+   * The undici dispatcher for `agent` (made once per agent: the connection's, or an exec plugin's for its
+   * current client certificate), or undefined for a tunnel agent. A few are kept; older ones (certificates
+   * an exec plugin replaced) are closed.
+   */
+  #dispatcherLike(agent: Agent): Dispatcher | undefined {
+    if (this.#dispatchers.has(agent)) return this.#dispatchers.get(agent);
+    const options = undiciOptionsLike(agent, this.#options.maxSockets);
+    const dispatcher = options && new (this.peer<UndiciModule>(UNDICI_PACKAGE.name).Agent)(options);
+    this.#dispatchers.set(agent, dispatcher);
+    if (this.#dispatchers.size > 4) {
+      const [oldest, old] = this.#dispatchers.entries().next().value!;
+      this.#dispatchers.delete(oldest);
+      old?.destroy().catch(() => {});
+    }
+    return dispatcher;
   }
 
   #namespace(): string {
@@ -847,15 +875,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       const middleware = perCallMiddleware(agent ? undefined : attempt.signal, token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
-      // Without our agent (client-node's auth providers) the client's own transport carries the call.
-      const httpApi = agent
-        ? boundedKubeHttpLibrary(
-            sdk,
-            responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer),
-            agent,
-            attempt,
-          )
-        : undefined;
+      // Without our agent (client-node's auth providers) the client's own transport carries the call; with
+      // one, an undici dispatcher connecting as it does, or the agent itself for a CONNECT tunnel.
+      const limit = responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer);
+      const dispatcher = agent && this.#dispatcherLike(agent);
+      const httpApi = dispatcher
+        ? undiciKubeHttpLibrary(sdk, limit, dispatcher, attempt)
+        : agent
+          ? boundedKubeHttpLibrary(sdk, limit, agent, attempt)
+          : undefined;
       try {
         return await fn(api, {
           middleware: [middleware],

@@ -31,88 +31,99 @@ interface KubeRequest {
 }
 
 /**
- * A client-node `HttpLibrary` (per-call `httpApi`) that sends over `agent` (the provider's keep-alive agent
- * with the cluster's TLS settings, so one connection serves every call, with client-node 1.x and 2.x alike)
- * and reads at most `maxBytes` of the answer: a larger one fails with the core ResponseTooLargeError, mapped
- * to `SizeLimitExceeded`, and its connection is dropped.
+ * A client-node `HttpLibrary` (per-call `httpApi`) that sends over the provider's own transport (an undici
+ * dispatcher for a direct connection, the keep-alive agent for a CONNECT tunnel; both with the cluster's TLS
+ * settings, so one pool serves every call, with client-node 1.x and 2.x alike) and reads at most `maxBytes`
+ * of the answer: a larger one fails with the core ResponseTooLargeError, mapped to `SizeLimitExceeded`, and
+ * its connection is dropped. The attempt's stop hook cancels the request at the deadline.
  * @internal
  */
 export function boundedKubeHttpLibrary(
   sdk: Sdk,
   maxBytes: number,
-  agent: Agent,
+  transport: { agent: Agent } | { dispatcher: Dispatcher },
   attempt?: Pick<AttemptContext, 'onStop'>,
 ) {
   return {
     send(request: KubeRequest) {
-      const promise = new Promise<InstanceType<Sdk['ResponseContext']>>((resolve, reject) => {
-        const url = new URL(request.getUrl());
-        const body = requestBytes(request.getBody());
-        const signal = request.getSignal();
-        const headers: Record<string, string | number> = { ...request.getHeaders() };
-        // Node sends a DELETE body only with an explicit length (no chunked encoding by default for it).
-        if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
-          url,
-          {
-            method: request.getHttpMethod(),
-            headers,
-            agent,
-            ...(signal ? { signal } : {}),
-          },
-          (res) => {
-            readBoundedBody(res, maxBytes, res.headers['content-length']).then(
-              (bytes) => resolve(responseContext(sdk, res.statusCode ?? 0, res.headers, bytes)),
-              reject,
-            );
-          },
-        );
-        // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
-        if (attempt)
-          req.once(
-            'close',
-            attempt.onStop((reason) => req.destroy(reason)),
-          );
-        req.on('error', reject);
-        req.end(body);
-      });
+      const call = { sdk, maxBytes, request, attempt };
+      const promise =
+        'dispatcher' in transport
+          ? sendThroughDispatcher(transport.dispatcher, call)
+          : sendThroughAgent(transport.agent, call);
       // The generated client takes anything with toPromise() as its Observable.
       return { toPromise: () => promise };
     },
   };
 }
 
+/** One call of the generated client, with what reading its answer needs. */
+interface KubeCall {
+  sdk: Sdk;
+  maxBytes: number;
+  request: KubeRequest;
+  attempt: Pick<AttemptContext, 'onStop'> | undefined;
+}
+
+/** One call over a node:http(s) agent: the provider's, or a CONNECT tunnel. */
+function sendThroughAgent(agent: Agent, call: KubeCall): Promise<InstanceType<Sdk['ResponseContext']>> {
+  const { sdk, maxBytes, request, attempt } = call;
+  return new Promise<InstanceType<Sdk['ResponseContext']>>((resolve, reject) => {
+    const url = new URL(request.getUrl());
+    const body = requestBytes(request.getBody());
+    const signal = request.getSignal();
+    const headers: Record<string, string | number> = { ...request.getHeaders() };
+    // Node sends a DELETE body only with an explicit length (no chunked encoding by default for it).
+    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: request.getHttpMethod(),
+        headers,
+        agent,
+        ...(signal ? { signal } : {}),
+      },
+      (res) => {
+        readBoundedBody(res, maxBytes, res.headers['content-length']).then(
+          (bytes) => resolve(responseContext(sdk, res.statusCode ?? 0, res.headers, bytes)),
+          reject,
+        );
+      },
+    );
+    // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
+    if (attempt)
+      req.once(
+        'close',
+        attempt.onStop((reason) => req.destroy(reason)),
+      );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /**
- * The same `HttpLibrary` over an undici dispatcher (the core {@link dispatchBounded}: the body bounded chunk
- * by chunk, no stream per call), for a direct connection: what most calls take.
- * @internal
+ * One call over an undici dispatcher that connects as the provider's agent does (the core
+ * {@link dispatchBounded}: the body bounded chunk by chunk, no stream per call): what direct connections take.
  */
-export function undiciKubeHttpLibrary(
-  sdk: Sdk,
-  maxBytes: number,
+function sendThroughDispatcher(
   dispatcher: Dispatcher,
-  attempt?: Pick<AttemptContext, 'onStop'>,
-) {
-  return {
-    send(request: KubeRequest) {
-      const url = new URL(request.getUrl());
-      const body = requestBytes(request.getBody());
-      const signal = request.getSignal();
-      const promise = dispatchBounded(
-        dispatcher,
-        {
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method: request.getHttpMethod() as Dispatcher.HttpMethod,
-          headers: request.getHeaders(),
-          body: body ?? null,
-        },
-        maxBytes,
-        attempt ? { attempt } : { signal },
-      ).then((res) => responseContext(sdk, res.status, res.headers, res.body));
-      return { toPromise: () => promise };
+  call: KubeCall,
+): Promise<InstanceType<Sdk['ResponseContext']>> {
+  const { sdk, maxBytes, request, attempt } = call;
+  const url = new URL(request.getUrl());
+  const body = requestBytes(request.getBody());
+  return dispatchBounded(
+    dispatcher,
+    {
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: request.getHttpMethod() as Dispatcher.HttpMethod,
+      headers: request.getHeaders(),
+      body: body ?? null,
     },
-  };
+    maxBytes,
+    attempt ? { attempt } : { signal: request.getSignal() },
+  ).then((res) => responseContext(sdk, res.status, res.headers, res.body));
 }
 
 /**

@@ -32,11 +32,7 @@ import { responseBodyLimit } from '../core/response-limit.js';
 import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
-import {
-  boundedKubeHttpLibrary,
-  undiciKubeHttpLibrary,
-  undiciOptionsLike,
-} from './kubernetes-secrets-http.js';
+import { boundedKubeHttpLibrary, undiciOptionsLike } from './kubernetes-secrets-http.js';
 import {
   ANNOTATIONS,
   annotatedMetadata,
@@ -880,9 +876,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       const limit = responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer);
       const dispatcher = agent && this.#dispatcherLike(agent);
       const httpApi = dispatcher
-        ? undiciKubeHttpLibrary(sdk, limit, dispatcher, attempt)
+        ? boundedKubeHttpLibrary(sdk, limit, { dispatcher }, attempt)
         : agent
-          ? boundedKubeHttpLibrary(sdk, limit, agent, attempt)
+          ? boundedKubeHttpLibrary(sdk, limit, { agent }, attempt)
           : undefined;
       try {
         return await fn(api, {

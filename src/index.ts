@@ -259,6 +259,8 @@ export {
   type BoundedResponse,
   dispatchBounded,
   type ExchangeStop,
+  joinedHeaders,
+  simpleRequestBody,
   UNDICI_PACKAGE,
   type UndiciModule,
 } from './core/undici-exchange.js';

@@ -32,6 +32,41 @@ export interface BoundedResponse {
   body: Buffer;
 }
 
+/**
+ * Response headers with one string per name, a repeated header's values joined with `separator` (what each
+ * SDK's own HTTP client gives its deserializers: `', '` for Azure and client-node, `','` for smithy).
+ *
+ * @example
+ * ```ts
+ * import { joinedHeaders } from 'nebula-credential';
+ * joinedHeaders({ 'set-cookie': ['a=1', 'b=2'], etag: '"x"' }); // { 'set-cookie': 'a=1, b=2', etag: '"x"' }
+ * ```
+ */
+export function joinedHeaders(headers: IncomingHttpHeaders, separator = ', '): Record<string, string> {
+  const joined: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) joined[name] = Array.isArray(value) ? value.join(separator) : value;
+  }
+  return joined;
+}
+
+/**
+ * A request body an SDK hands its HTTP client, as {@link dispatchBounded} sends it: text or bytes (`null` for
+ * none). The clients here send JSON or form text only; a stream or form body is a programming error.
+ *
+ * @example
+ * ```ts
+ * import { simpleRequestBody } from 'nebula-credential';
+ * simpleRequestBody('{"a":1}', 'example'); // '{"a":1}'
+ * ```
+ */
+export function simpleRequestBody(body: unknown, client: string): string | Uint8Array | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  throw new TypeError(`the ${client} sends string or byte bodies only`);
+}
+
 /** What can cancel one exchange: the attempt's stop hook, or a signal (an `AbortSignal` or alike). */
 export interface ExchangeStop {
   /** The attempt of an operation: `onStop` cancels without an AbortSignal being made. */

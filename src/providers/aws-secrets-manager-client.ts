@@ -1,20 +1,16 @@
-import http from 'node:http';
-import https from 'node:https';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type { Dispatcher } from 'undici';
 import { StorageError } from '../core/errors.js';
 import type { AttemptContext, StopSignal } from '../core/operation.js';
-import { requireBesidePeer } from '../core/peer.js';
-import {
-  limitResponseStream,
-  type ResponseBodyStream,
-  ResponseTooLargeError,
-} from '../core/response-limit.js';
+import { ResponseTooLargeError } from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
+import type { UndiciModule } from '../core/undici-exchange.js';
 import {
   type BoundedCredentialTransport,
   boundedDefaultProvider,
   credentialEndpointCut,
 } from './aws-secrets-manager-auth.js';
+import { UndiciSmithyHandler } from './aws-secrets-manager-http.js';
 import { type AwsResolvedOptions, AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
 /** The loaded SDK module. @internal */
@@ -42,6 +38,8 @@ export interface AwsClientContext {
   env?: NodeJS.ProcessEnv | undefined;
   /** Largest response body read (see `responseBodyLimit`); a larger one is cut and `SizeLimitExceeded`. */
   maxResponseBytes: number;
+  /** undici, which the requests go out with (loaded as a peer, outside the connect deadline). */
+  undici: UndiciModule;
 }
 
 /**
@@ -51,7 +49,7 @@ export interface AwsClientContext {
  * @example
  * ```ts
  * const client = await createAwsClient(await import('@aws-sdk/client-secrets-manager'), resolved,
- *   { signal, maxResponseBytes: responseBodyLimit(46_080) });
+ *   { signal, maxResponseBytes: responseBodyLimit(46_080), undici: await import('undici') });
  * ```
  *
  * @internal
@@ -80,19 +78,14 @@ export async function createAwsClient(
   // A handler instance, not options: the default chain's STS client inherits it (parentClientConfig), and the
   // chain below gives it to the SSO client, so their answers are read through the same bound as Secrets
   // Manager's.
-  const requestHandler = boundedRequestHandler(
-    {
-      httpsAgent: new https.Agent({
-        keepAlive: true,
-        maxSockets: options.maxSockets,
-        ...(ca ? { ca } : {}),
-      }),
-      httpAgent: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
-      connectionTimeout: timeouts.connectMs,
-    },
-    context.maxResponseBytes,
-    cuts,
-  );
+  const dispatcher = new context.undici.Agent({
+    connections: options.maxSockets,
+    // The operation's deadline is the one timeout for an answer; a connection gets the connect deadline.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: { timeout: timeouts.connectMs, ...(ca ? { ca } : {}) },
+  });
+  const requestHandler = boundedRequestHandler(dispatcher, context.maxResponseBytes, cuts);
   const config: SecretsManagerClientConfig = {
     // The core RetryPolicy is the only retry layer: one SDK attempt per core attempt.
     maxAttempts: 1,
@@ -194,57 +187,38 @@ interface SmithyHttpHandler {
 }
 
 /**
- * The SDK's NodeHttpHandler (the copy the Secrets Manager client itself depends on, found from where it is
- * installed), with every answer body passed through the core bound: the SDK collects bodies whole and
- * unbounded. A handler, not a middleware, so it also covers the STS client the default credential chain
- * creates (web identity, assume role), which inherits the parent's request handler but not its middleware.
+ * The handler every client of the provider sends through (Secrets Manager, and the STS and SSO clients of
+ * the default credential chain, which inherit or are given it): {@link UndiciSmithyHandler} over the
+ * provider's one undici dispatcher, which reads each answer within the bound. It puts the operation's stop
+ * (left on the request by {@link markStopSignal}) in place of the SDK's abort signal, and remembers a cut:
+ * some clients (SSO) re-wrap it into a bare message, so the chain reports it from here.
  */
 function boundedRequestHandler(
-  handlerOptions: Record<string, unknown>,
+  dispatcher: Dispatcher,
   limit: number,
   cuts: BoundedCredentialTransport['cuts'],
 ): SmithyHttpHandler {
-  const { NodeHttpHandler } = requireBesidePeer<{
-    NodeHttpHandler: new (options: Record<string, unknown>) => SmithyHttpHandler;
-  }>('@aws-sdk/client-secrets-manager', '@smithy/node-http-handler');
-  const inner = new NodeHttpHandler(handlerOptions);
-  const remember = (cut: ResponseTooLargeError) => {
-    cuts.count++;
-    cuts.last = cut;
-  };
+  const inner = new UndiciSmithyHandler(dispatcher, limit);
   return {
     metadata: inner.metadata,
     async handle(request, options) {
       const stop = (request as Record<symbol, StopSignal | undefined>)[STOP_SIGNAL];
-      const output = await inner.handle(
-        request,
-        stop ? { ...(options as object), abortSignal: stop } : options,
-      );
-      const response = output.response;
-      const body = response?.body as ResponseBodyStream | undefined;
-      if (!response || !body || typeof body.pipe !== 'function') return output;
-      // An announced oversize body fails the request itself, before any reader is attached to the stream.
-      const announced = Number(response.headers?.['content-length']);
-      if (Number.isFinite(announced) && announced > limit) {
-        body.destroy?.();
-        const cut = new ResponseTooLargeError(announced, true, limit);
-        remember(cut);
-        throw cut;
+      try {
+        return await inner.handle(
+          request as never,
+          (stop ? { ...(options as object), abortSignal: stop } : options) as never,
+        );
+      } catch (error) {
+        if (error instanceof ResponseTooLargeError) {
+          cuts.count++;
+          cuts.last = error;
+        }
+        throw error;
       }
-      // A Content-Length within the bound returns the body itself (Node's parser stops at it): nothing to cut.
-      const bounded = limitResponseStream(body, limit, response.headers?.['content-length']);
-      // Some clients (SSO) re-wrap the cut into a message: the handler keeps it for the chain to report.
-      if (bounded !== body) {
-        bounded.on('error', (error: unknown) => {
-          if (error instanceof ResponseTooLargeError) remember(error);
-        });
-      }
-      response.body = bounded;
-      return output;
     },
     updateHttpClientConfig: (key, value) => inner.updateHttpClientConfig(key, value),
     httpHandlerConfigs: () => inner.httpHandlerConfigs(),
-    destroy: () => inner.destroy?.(),
+    destroy: () => inner.destroy(),
   };
 }
 

@@ -30,6 +30,7 @@ import type {
   VersionProbe,
 } from '../core/provider.js';
 import { responseBodyLimit } from '../core/response-limit.js';
+import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import {
   type AwsSdk,
   createAwsClient,
@@ -144,7 +145,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       secrets,
       mapError: (error, operation, credentialId) =>
         mapAwsError(error, operation, credentialId, undefined, resolved.clock.now()),
-      peers: [AWS_SECRETS_MANAGER_SDK],
+      peers: [AWS_SECRETS_MANAGER_SDK, UNDICI_PACKAGE],
     });
     this.#caFileSource = settingLabel(origins, 'tls.caFile');
     this.#names = new AwsSecretNames(resolved.prefix);
@@ -192,6 +193,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       signal: attempt.signal,
       caFileSource: this.#caFileSource,
       maxResponseBytes: responseBodyLimit(this.capabilities.maxCredentialSize),
+      undici: this.peer<UndiciModule>(UNDICI_PACKAGE.name),
     });
     const client = this.#client;
     let region: string;

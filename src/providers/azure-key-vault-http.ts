@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { dispatchBounded } from '../core/undici-exchange.js';
+import { dispatchBounded, joinedHeaders, simpleRequestBody } from '../core/undici-exchange.js';
 
 /** What this client reads of a core-rest-pipeline request. */
 interface PipelineRequest {
@@ -69,11 +69,6 @@ export class AzureVaultHttpClient {
     for (const [name, value] of request.headers) {
       if (name.toLowerCase() !== 'accept-encoding') headers[name] = value;
     }
-    const body = request.body;
-    if (!(body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array)) {
-      // Key Vault's secret operations send JSON text only; anything else is a programming error here.
-      throw new TypeError('the Key Vault HTTP client sends string or byte bodies only');
-    }
     const res = await dispatchBounded(
       this.#dispatcher,
       {
@@ -81,20 +76,16 @@ export class AzureVaultHttpClient {
         path: `${url.pathname}${url.search}`,
         method: request.method as Dispatcher.HttpMethod,
         headers,
-        body: body ?? null,
+        // Key Vault's secret operations send JSON text only.
+        body: simpleRequestBody(request.body, 'Key Vault HTTP client'),
       },
       this.#limit,
       { signal: request.abortSignal, timeoutMs: request.timeout },
     );
-    const raw: Record<string, string> = {};
-    for (const name in res.headers) {
-      const value = res.headers[name];
-      if (value !== undefined) raw[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
     const response: PipelineResponse = {
       request,
       status: res.status,
-      headers: this.#pipeline.createHttpHeaders(raw),
+      headers: this.#pipeline.createHttpHeaders(joinedHeaders(res.headers)),
     };
     const streamed = request.streamResponseStatusCodes;
     if (streamed?.has(Number.POSITIVE_INFINITY) || streamed?.has(res.status)) {

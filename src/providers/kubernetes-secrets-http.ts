@@ -13,7 +13,7 @@ import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { parseProxyUrl } from '../core/proxy-env.js';
 import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
 import { readBoundedBody } from '../core/response-limit.js';
-import { dispatchBounded } from '../core/undici-exchange.js';
+import { dispatchBounded, joinedHeaders } from '../core/undici-exchange.js';
 import { KUBERNETES } from './kubernetes-secrets-options.js';
 
 type Sdk = typeof import('@kubernetes/client-node');
@@ -154,7 +154,7 @@ function responseContext(sdk: Sdk, status: number, headers: IncomingHttpHeaders,
     binary: async () => bytes,
     stream: () => null,
   };
-  return new sdk.ResponseContext(status, flatHeaders(headers), answer);
+  return new sdk.ResponseContext(status, joinedHeaders(headers), answer);
 }
 
 /** The request body as the generated client builds it: JSON text, or protobuf / patch bytes. */
@@ -163,14 +163,6 @@ function requestBytes(body: unknown): string | Uint8Array | undefined {
   if (typeof body === 'string' || body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   return String(body);
-}
-
-function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return flat;
 }
 
 /**

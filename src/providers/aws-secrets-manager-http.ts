@@ -35,10 +35,14 @@ function escapeUri(text: string): string {
   );
 }
 
-/** The query string smithy's NodeHttpHandler would send for `query` (repeated keys for arrays). */
-function queryString(query: NonNullable<SmithyRequest['query']>): string {
+/**
+ * The query string smithy's NodeHttpHandler would send for `query` (repeated keys for arrays): the same
+ * bytes, so what the server reads is what was signed.
+ * @internal
+ */
+export function queryString(query: NonNullable<SmithyRequest['query']>): string {
   const parts: string[] = [];
-  for (const key of Object.keys(query)) {
+  for (const key of Object.keys(query).sort()) {
     const value = query[key];
     const name = escapeUri(key);
     if (Array.isArray(value)) for (const item of value) parts.push(`${name}=${escapeUri(item)}`);

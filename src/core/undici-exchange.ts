@@ -27,6 +27,8 @@ export type UndiciModule = typeof import('undici');
 /** A whole response as {@link dispatchBounded} reads it. */
 export interface BoundedResponse {
   status: number;
+  /** The reason phrase of the status line (`Not Found`), empty when the server sent none. */
+  statusText: string;
   headers: IncomingHttpHeaders;
   /** The body's bytes (empty for none). */
   body: Buffer;
@@ -185,6 +187,7 @@ class BoundedExchange implements Dispatcher.DispatchHandler {
   #stopped: Error | undefined;
   #settled = false;
   #status = 0;
+  #statusText = '';
   #headers: IncomingHttpHeaders = {};
   #chunks: Buffer[] = [];
   #length = 0;
@@ -214,8 +217,10 @@ class BoundedExchange implements Dispatcher.DispatchHandler {
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: IncomingHttpHeaders,
+    statusMessage?: string,
   ): void {
     this.#status = statusCode;
+    this.#statusText = statusMessage ?? '';
     this.#headers = headers;
     const announced = announcedTooLarge(headers['content-length'], this.#limit);
     if (announced) this.#cut(controller, announced);
@@ -243,7 +248,7 @@ class BoundedExchange implements Dispatcher.DispatchHandler {
         return;
       }
     }
-    this.#resolve({ status: this.#status, headers: this.#headers, body });
+    this.#resolve({ status: this.#status, statusText: this.#statusText, headers: this.#headers, body });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

@@ -97,7 +97,14 @@ export class UndiciSmithyHandler {
       this.#limit,
       { signal: options.abortSignal, timeoutMs: options.requestTimeout },
     );
-    return { response: { statusCode: res.status, headers: joinedHeaders(res.headers, ','), body: res.body } };
+    return {
+      response: {
+        statusCode: res.status,
+        reason: res.statusText,
+        headers: joinedHeaders(res.headers, ','),
+        body: res.body,
+      },
+    };
   }
 
   updateHttpClientConfig(key: string, value: unknown): void {

@@ -65,6 +65,7 @@ describe('dispatchBounded: one bounded undici exchange', () => {
     const pool = new Pool(origin, { connections: 1 });
     const res = await get(pool, '/json');
     assert.equal(res.status, 200);
+    assert.equal(res.statusText, 'OK');
     assert.deepEqual(JSON.parse(res.body.toString()), { ok: true });
     assert.equal(res.headers['content-length'], '11');
     await pool.destroy();

@@ -36,7 +36,7 @@ export const DEFAULT_MAX_SOCKETS = 50;
  */
 export function maxSocketsOption() {
   return option.number({
-    doc: 'most sockets (1-1024) the HTTP agent keeps open to the backend at once; calls beyond it queue',
+    doc: 'most connections (1-1024) the provider keeps open to the backend at once; calls beyond it queue',
     integer: true,
     min: 1,
     max: 1024,

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const CLOUD_SDK = /node_modules\/(@aws-sdk|@smithy|@azure|@kubernetes)\//;
+// The cloud SDKs, and undici (the transport of four providers), load only when a provider connects.
+const CLOUD_SDK = /node_modules\/(@aws-sdk|@smithy|@azure|@kubernetes|undici)\//;
 
 // Runs `body` in a child process whose module loader records every URL it resolves, through the package's
 // own export map (`nebula-credential`, `nebula-credential/local`, ...), and returns those URLs.

@@ -16,6 +16,7 @@ import {
   responseTooLargeError,
 } from '../core/response-limit.js';
 import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
+import { checkChainFiles } from './aws-shared-files.js';
 
 /** Credentials as the SDK's providers return them. */
 interface Credentials {
@@ -772,6 +773,13 @@ export function boundedDefaultProvider(
           throw (cut && credentialEndpointCut(cut, source)) ?? error;
         }
       };
+    /** The SDK reads the shared files, SSO cache and token files whole: each is checked first. */
+    const checkedFiles =
+      (step: CredentialProvider): CredentialProvider =>
+      async (properties) => {
+        await checkChainFiles(init);
+        return step(properties);
+      };
     const steps: CredentialProvider[] = [
       async () => {
         const profile = init.profile ?? process.env[ENV_PROFILE];
@@ -796,41 +804,47 @@ export function boundedDefaultProvider(
         );
         return fromEnv(init)();
       },
-      throughHandler(async (properties) => {
-        const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
-        if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
-          throw new CredentialsProviderError(
-            'Skipping SSO provider in default chain (inputs do not include SSO fields).',
-            { logger: init.logger },
+      throughHandler(
+        checkedFiles(async (properties) => {
+          const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
+          if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
+            throw new CredentialsProviderError(
+              'Skipping SSO provider in default chain (inputs do not include SSO fields).',
+              { logger: init.logger },
+            );
+          }
+          const { fromSSO } = sdkPart<{ fromSSO(i: ChainInit): CredentialProvider }>(
+            '@aws-sdk/credential-provider-sso',
           );
-        }
-        const { fromSSO } = sdkPart<{ fromSSO(i: ChainInit): CredentialProvider }>(
-          '@aws-sdk/credential-provider-sso',
-        );
-        return fromSSO(init)(properties);
-      }, 'the AWS SSO portal'),
+          return fromSSO(init)(properties);
+        }),
+        'the AWS SSO portal',
+      ),
       // Shared files: static keys, assume role (STS), web identity, process, SSO profiles (sso_session or
       // legacy), whose SSO client gets the bounded handler through init.clientConfig.
-      throughHandler(async (properties) => {
-        const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
-        if (bounded) return bounded();
-        const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
-          '@aws-sdk/credential-provider-ini',
-        );
-        return fromIni(init)(properties);
-      }, 'the AWS SSO portal or STS'),
-      async (properties) => {
+      throughHandler(
+        checkedFiles(async (properties) => {
+          const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
+          if (bounded) return bounded();
+          const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
+            '@aws-sdk/credential-provider-ini',
+          );
+          return fromIni(init)(properties);
+        }),
+        'the AWS SSO portal or STS',
+      ),
+      checkedFiles(async (properties) => {
         const { fromProcess } = sdkPart<{ fromProcess(i: ChainInit): CredentialProvider }>(
           '@aws-sdk/credential-provider-process',
         );
         return fromProcess(init)(properties);
-      },
-      async (properties) => {
+      }),
+      checkedFiles(async (properties) => {
         const { fromTokenFile } = sdkPart<{ fromTokenFile(i: ChainInit): CredentialProvider }>(
           '@aws-sdk/credential-provider-web-identity',
         );
         return fromTokenFile(init)(properties);
-      },
+      }),
       () => remoteCredentials(init, transport.limit),
       async () => {
         throw new CredentialsProviderError('Could not load credentials from any providers', {

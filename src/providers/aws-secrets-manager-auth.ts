@@ -10,10 +10,10 @@ import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile } from '../core/files.js';
 import { requireBesidePeer } from '../core/peer.js';
 import {
+  credentialEndpointCutError,
   type ResponseBodyStream,
   ResponseTooLargeError,
   readBoundedBody,
-  responseTooLargeError,
 } from '../core/response-limit.js';
 import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 import { checkChainFiles } from './aws-shared-files.js';
@@ -128,19 +128,12 @@ export interface BoundedCredentialTransport {
  * @internal
  */
 export function credentialEndpointCut(error: unknown, source: string): StorageError | undefined {
-  const cut = responseTooLargeError(error, { provider: PROVIDER, service: source });
-  if (!cut) return undefined;
-  const limit = cut.details['limit'] as number;
   // A credentials answer is a few KiB: one past the bound is an endpoint or proxy gone wrong, and asking
   // again would fetch the same; Secrets Manager itself was never reached.
-  return new StorageError({
-    code: 'Unavailable',
-    message: `${source} of the AWS default credential chain answered with a body over ${limit} bytes; the client stopped reading it and dropped the connection (check the endpoint variables, the region and any proxy)`,
+  return credentialEndpointCutError(error, {
     provider: PROVIDER,
-    operation: 'connect',
-    retryable: false,
-    details: { ...cut.details, limitBytes: limit, source },
-    cause: error,
+    source: `${source} of the AWS default credential chain`,
+    hint: 'check the endpoint variables, the region and any proxy',
   });
 }
 

@@ -116,6 +116,47 @@ export async function readBoundedFile(path: string, options: BoundedFileReadOpti
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
+/**
+ * Applies {@link readBoundedFile}'s checks (a regular file, at most `maxBytes`, `checkFile`) to a file some
+ * other code will read, without reading it: for files an SDK reads whole with `fs.readFile` (a FIFO would
+ * hold a thread-pool thread until a writer comes, a huge file would be read whole). With `skipUnopenable`, a
+ * file that cannot be opened (missing, unreadable) resolves `false`, for SDKs that ignore such a file; one
+ * that passes resolves `true`; every refusal is the same `InvalidConfig` readBoundedFile gives. The check runs on an open
+ * non-blocking handle; a file swapped in after it is the caller's accepted race.
+ *
+ * @example
+ * ```ts
+ * await checkBoundedFile(`${process.env.HOME}/.aws/config`, {
+ *   maxBytes: 1024 * 1024, what: 'the AWS shared config file', option: 'AWS_CONFIG_FILE', skipUnopenable: true });
+ * ```
+ *
+ * @internal
+ */
+export async function checkBoundedFile(
+  path: string,
+  options: BoundedFileReadOptions & { skipUnopenable?: boolean | undefined },
+): Promise<boolean> {
+  const read = new BoundedRead(path, options);
+  read.throwIfAborted();
+  const opening = open(path, OPEN_FLAGS);
+  let handle: FileHandle;
+  try {
+    handle = await read.race(opening);
+  } catch (error) {
+    opening.then((h) => h.close()).catch(() => {});
+    if (options.skipUnopenable && !(error instanceof StorageError)) return false;
+    throw read.openFailure(error);
+  }
+  try {
+    read.check(await read.race(handle.stat()));
+    return true;
+  } catch (error) {
+    throw read.readFailure(error);
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
 /** The checks and the error wording of one bounded read. */
 class BoundedRead {
   readonly #path: string | undefined;

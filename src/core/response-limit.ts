@@ -176,14 +176,17 @@ const UNDICI_MAX_SIZE_CODE = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
 
 function findResponseTooLarge(error: unknown): Partial<ResponseTooLargeError> | undefined {
   let current: unknown = error;
+  let first: Partial<ResponseTooLargeError> | undefined;
   for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    // The cut itself carries the sizes; a wrapper that copied its code (gaxios does) carries none.
+    if (current instanceof ResponseTooLargeError) return current;
     const { code } = current as { code?: unknown };
     if (code === RESPONSE_TOO_LARGE_CODE || code === UNDICI_MAX_SIZE_CODE)
-      return current as ResponseTooLargeError;
+      first ??= current as ResponseTooLargeError;
     const next = current as { cause?: unknown; erroredSysCall?: unknown };
     current = next.cause ?? next.erroredSysCall;
   }
-  return undefined;
+  return first;
 }
 
 /**
@@ -241,5 +244,37 @@ export function responseTooLargeError(
       ...(size === undefined ? {} : { size }),
       ...(limit === undefined ? {} : { limit }),
     },
+  });
+}
+
+/**
+ * A cut answer of a credential or token endpoint (not the service itself) as the error to throw:
+ * `Unavailable`, not retryable (the endpoint would send the same), `details.limitBytes` and `details.source`;
+ * undefined when `error` holds no cut. `source` names the endpoint; nothing of the request or the body
+ * (tokens, credentials) goes into the message. `hint` says what to check.
+ *
+ * @example
+ * ```ts
+ * const mapped = credentialEndpointCutError(caught, { provider: 'gcp-secret-manager', source: 'the STS endpoint' });
+ * if (mapped) throw mapped;
+ * ```
+ *
+ * @internal
+ */
+export function credentialEndpointCutError(
+  error: unknown,
+  context: { provider: string; source: string; hint?: string | undefined },
+): StorageError | undefined {
+  const cut = responseTooLargeError(error, { provider: context.provider, service: context.source });
+  if (!cut) return undefined;
+  const limit = cut.details['limit'] as number;
+  return new StorageError({
+    code: 'Unavailable',
+    message: `${context.source} answered with a body over ${limit} bytes; the client stopped reading it and dropped the connection${context.hint ? ` (${context.hint})` : ''}`,
+    provider: context.provider,
+    operation: 'connect',
+    retryable: false,
+    details: { ...cut.details, limitBytes: limit, source: context.source },
+    cause: error,
   });
 }

@@ -10,12 +10,13 @@ import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedFile } from '../core/files.js';
 import { requireBesidePeer } from '../core/peer.js';
 import {
+  credentialEndpointCutError,
   type ResponseBodyStream,
   ResponseTooLargeError,
   readBoundedBody,
-  responseTooLargeError,
 } from '../core/response-limit.js';
 import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
+import { checkChainFiles } from './aws-shared-files.js';
 
 /** Credentials as the SDK's providers return them. */
 interface Credentials {
@@ -127,19 +128,12 @@ export interface BoundedCredentialTransport {
  * @internal
  */
 export function credentialEndpointCut(error: unknown, source: string): StorageError | undefined {
-  const cut = responseTooLargeError(error, { provider: PROVIDER, service: source });
-  if (!cut) return undefined;
-  const limit = cut.details['limit'] as number;
   // A credentials answer is a few KiB: one past the bound is an endpoint or proxy gone wrong, and asking
   // again would fetch the same; Secrets Manager itself was never reached.
-  return new StorageError({
-    code: 'Unavailable',
-    message: `${source} of the AWS default credential chain answered with a body over ${limit} bytes; the client stopped reading it and dropped the connection (check the endpoint variables, the region and any proxy)`,
+  return credentialEndpointCutError(error, {
     provider: PROVIDER,
-    operation: 'connect',
-    retryable: false,
-    details: { ...cut.details, limitBytes: limit, source },
-    cause: error,
+    source: `${source} of the AWS default credential chain`,
+    hint: 'check the endpoint variables, the region and any proxy',
   });
 }
 
@@ -772,6 +766,13 @@ export function boundedDefaultProvider(
           throw (cut && credentialEndpointCut(cut, source)) ?? error;
         }
       };
+    /** The SDK reads the shared files, SSO cache and token files whole: each is checked first. */
+    const checkedFiles =
+      (step: CredentialProvider): CredentialProvider =>
+      async (properties) => {
+        await checkChainFiles(init);
+        return step(properties);
+      };
     const steps: CredentialProvider[] = [
       async () => {
         const profile = init.profile ?? process.env[ENV_PROFILE];
@@ -796,41 +797,47 @@ export function boundedDefaultProvider(
         );
         return fromEnv(init)();
       },
-      throughHandler(async (properties) => {
-        const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
-        if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
-          throw new CredentialsProviderError(
-            'Skipping SSO provider in default chain (inputs do not include SSO fields).',
-            { logger: init.logger },
+      throughHandler(
+        checkedFiles(async (properties) => {
+          const { ssoStartUrl, ssoAccountId, ssoRegion, ssoRoleName, ssoSession } = init;
+          if (!ssoStartUrl && !ssoAccountId && !ssoRegion && !ssoRoleName && !ssoSession) {
+            throw new CredentialsProviderError(
+              'Skipping SSO provider in default chain (inputs do not include SSO fields).',
+              { logger: init.logger },
+            );
+          }
+          const { fromSSO } = sdkPart<{ fromSSO(i: ChainInit): CredentialProvider }>(
+            '@aws-sdk/credential-provider-sso',
           );
-        }
-        const { fromSSO } = sdkPart<{ fromSSO(i: ChainInit): CredentialProvider }>(
-          '@aws-sdk/credential-provider-sso',
-        );
-        return fromSSO(init)(properties);
-      }, 'the AWS SSO portal'),
+          return fromSSO(init)(properties);
+        }),
+        'the AWS SSO portal',
+      ),
       // Shared files: static keys, assume role (STS), web identity, process, SSO profiles (sso_session or
       // legacy), whose SSO client gets the bounded handler through init.clientConfig.
-      throughHandler(async (properties) => {
-        const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
-        if (bounded) return bounded();
-        const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
-          '@aws-sdk/credential-provider-ini',
-        );
-        return fromIni(init)(properties);
-      }, 'the AWS SSO portal or STS'),
-      async (properties) => {
+      throughHandler(
+        checkedFiles(async (properties) => {
+          const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
+          if (bounded) return bounded();
+          const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
+            '@aws-sdk/credential-provider-ini',
+          );
+          return fromIni(init)(properties);
+        }),
+        'the AWS SSO portal or STS',
+      ),
+      checkedFiles(async (properties) => {
         const { fromProcess } = sdkPart<{ fromProcess(i: ChainInit): CredentialProvider }>(
           '@aws-sdk/credential-provider-process',
         );
         return fromProcess(init)(properties);
-      },
-      async (properties) => {
+      }),
+      checkedFiles(async (properties) => {
         const { fromTokenFile } = sdkPart<{ fromTokenFile(i: ChainInit): CredentialProvider }>(
           '@aws-sdk/credential-provider-web-identity',
         );
         return fromTokenFile(init)(properties);
-      },
+      }),
       () => remoteCredentials(init, transport.limit),
       async () => {
         throw new CredentialsProviderError('Could not load credentials from any providers', {

@@ -52,6 +52,7 @@ import {
   type AwsResolvedOptions,
   type AwsSecretsManagerOptions,
 } from './aws-secrets-manager-options.js';
+import { checkSharedConfigFiles } from './aws-shared-files.js';
 
 export { type AwsCallContext, mapAwsError } from './aws-secrets-manager-errors.js';
 export { AWS_TAG_LIMITS, AwsSecretNames } from './aws-secrets-manager-names.js';
@@ -189,6 +190,9 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   protected async connectBackend(attempt: AttemptContext): Promise<void> {
     this.#sdk ??= this.peer<AwsSdk>(AWS_SECRETS_MANAGER_SDK.name);
     const sdk = this.#sdk;
+    // The client resolves its region, FIPS, retry and defaults modes from the shared files (even with
+    // explicit credentials and region), which the SDK reads whole.
+    await checkSharedConfigFiles({}, attempt.signal);
     this.#client ??= await createAwsClient(sdk, this.#settings, {
       signal: attempt.signal,
       caFileSource: this.#caFileSource,

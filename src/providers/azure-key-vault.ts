@@ -22,8 +22,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
-import { proxyFromEnvironment } from '../core/proxy-env.js';
-import { ProxyTunnelAgent } from '../core/proxy-tunnel.js';
+import { proxyTunnelRoutes } from '../core/proxy-route.js';
 import { responseBodyLimit } from '../core/response-limit.js';
 import type { SecretString } from '../core/secret-string.js';
 import { loadCaBundle } from '../core/transport-security.js';
@@ -244,7 +243,15 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     // One bound for the vault's answers and the token endpoints' (Entra ID, managed identity).
     const limit = responseBodyLimit(this.capabilities.maxCredentialSize);
     const bodyBound = responseBodyBoundPolicy(limit);
-    const tunnels = proxyTunnels(ca, s.maxSockets, this.common.timeouts.connectMs);
+    // The environment's proxy (HTTPS_PROXY, ALL_PROXY, HTTP_PROXY; NO_PROXY), as the Azure SDK reads it, through
+    // the bounded tunnel; plain-http URLs (managed identity endpoints) keep the pipeline's choice: its forward
+    // proxying goes through Node's HTTP parser, which bounds the head, and the body bound applies.
+    const tunnels = proxyTunnelRoutes({
+      provider: NAME,
+      timeoutMs: this.common.timeouts.connectMs,
+      ca,
+      maxSockets: s.maxSockets,
+    });
     const identityHttp =
       'getToken' in credential ? undefined : BoundedIdentityHttpClient.create(limit, tunnels.route);
     const inner: TokenCredential =
@@ -596,29 +603,4 @@ function cancellation(a: AttemptContext): {
   requestOptions?: { timeout: number };
 } {
   return a.deadlineOnly ? { requestOptions: { timeout: backstopTimeoutMs(a) } } : { abortSignal: a.signal };
-}
-
-/**
- * The bounded CONNECT tunnels of one connection, one agent per proxy, chosen per https URL from the
- * environment as the Azure SDK reads it (HTTPS_PROXY, ALL_PROXY, HTTP_PROXY; NO_PROXY). Plain-http URLs
- * (managed identity endpoints) keep the pipeline's choice: its forward proxying goes through Node's HTTP
- * parser, which bounds the head, and the body bound applies.
- */
-function proxyTunnels(ca: string | undefined, maxSockets: number, timeoutMs: number) {
-  const agents = new Map<string, ProxyTunnelAgent>();
-  const route = (url: URL): ProxyTunnelAgent | null | undefined => {
-    if (url.protocol !== 'https:') return undefined;
-    const proxy = proxyFromEnvironment(url, process.env, NAME);
-    if (!proxy) return null;
-    let agent = agents.get(proxy.href);
-    if (!agent) {
-      agent = new ProxyTunnelAgent(
-        { proxy, timeoutMs },
-        { keepAlive: true, maxSockets, ...(ca ? { ca } : {}) },
-      );
-      agents.set(proxy.href, agent);
-    }
-    return agent;
-  };
-  return { route };
 }

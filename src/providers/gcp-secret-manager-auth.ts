@@ -5,17 +5,16 @@
 // that expires under it, and no refresh happens during a call.
 
 import { createSign } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { FILE_SIZE_LIMITS, readBoundedTextFile } from '../core/files.js';
 import type { AttemptContext } from '../core/operation.js';
-import { readBoundedBody } from '../core/response-limit.js';
+import { credentialEndpointCutError } from '../core/response-limit.js';
 import { SecretString } from '../core/secret-string.js';
 import { transportError } from '../core/transport.js';
+import type { GcpTokenHttp } from './gcp-secret-manager-token-http.js';
 
 const PROVIDER = 'gcp-secret-manager';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -23,7 +22,6 @@ const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 const METADATA_DEFAULT_HOST = '169.254.169.254';
 /** Refresh when less than this is left: Google's own libraries use 5 minutes. */
 export const REFRESH_MARGIN_MS = 5 * 60_000;
-const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
 
 /** Where the token comes from, for logs and `tokenState`. */
 export type GcpTokenSourceKind =
@@ -55,9 +53,12 @@ export interface GcpAuthSettings {
   /** An explicit key (parsed JSON), held as a secret. */
   credentials?: SecretString | undefined;
   credentialsFile?: string | undefined;
-  /** Loads google-auth-library for workload identity federation files (external_account). */
+  /**
+   * Loads google-auth-library for workload identity federation files (external_account); its requests go
+   * through the given transport.
+   */
   externalAccount?:
-    | ((json: KeyJson) => Promise<() => Promise<{ token: string; expiresAt: number }>>)
+    | ((json: KeyJson, http: GcpTokenHttp) => Promise<() => Promise<{ token: string; expiresAt: number }>>)
     | undefined;
 }
 
@@ -66,14 +67,14 @@ export interface GcpAuthSettings {
  *
  * @example
  * ```ts
- * const tokens = new GcpTokenManager({ credentialsFile: '/etc/gcp/key.json' }, systemClock, ca);
+ * const tokens = new GcpTokenManager({ credentialsFile: '/etc/gcp/key.json' }, systemClock, new GcpTokenHttp({ ca, timeoutMs }));
  * const bearer = await tokens.ensureFresh(attempt);
  * ```
  */
 export class GcpTokenManager {
   readonly #settings: GcpAuthSettings;
   readonly #clock: Clock;
-  readonly #agent: https.Agent;
+  readonly #http: GcpTokenHttp;
   readonly #env: NodeJS.ProcessEnv;
   #token: Token | undefined;
   #source:
@@ -88,13 +89,13 @@ export class GcpTokenManager {
   constructor(
     settings: GcpAuthSettings,
     clock: Clock,
-    ca: string | undefined,
+    http: GcpTokenHttp,
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.#settings = settings;
     this.#clock = clock;
     this.#env = env;
-    this.#agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}) });
+    this.#http = http;
   }
 
   /** What is known of the current token; undefined before the first one. */
@@ -117,7 +118,17 @@ export class GcpTokenManager {
     const signal = attempt.signal;
     this.#source ??= await this.#discover(signal);
     this.counts.token++;
-    const { token, expiresIn } = await this.#source.fetch(signal);
+    const source = this.#source;
+    const { token, expiresIn } = await source.fetch(signal).catch((error: unknown) => {
+      // A token answer is a few hundred bytes: one past the bound is an endpoint or proxy gone wrong.
+      throw (
+        credentialEndpointCutError(error, {
+          provider: PROVIDER,
+          source: `the ${source.kind} token endpoint`,
+          hint: 'check the token_uri or token_url of the credentials and any proxy',
+        }) ?? error
+      );
+    });
     this.#token?.value.dispose();
     this.#token = { value: new SecretString(token), expiresAt: this.#clock.now() + expiresIn * 1000 };
     return token;
@@ -131,7 +142,7 @@ export class GcpTokenManager {
 
   close(): void {
     this.invalidate();
-    this.#agent.destroy();
+    this.#http.close();
   }
 
   async #discover(signal: AbortSignal) {
@@ -205,7 +216,7 @@ export class GcpTokenManager {
       return {
         kind: 'external-account' as const,
         fetch: async () => {
-          get ??= await load(json);
+          get ??= await load(json, this.#http);
           const { token, expiresAt } = await get();
           return { token, expiresIn: Math.max(60, Math.floor((expiresAt - Date.now()) / 1000)) };
         },
@@ -221,40 +232,42 @@ export class GcpTokenManager {
     return {
       kind: 'metadata-server' as const,
       fetch: async (signal: AbortSignal) => {
-        const res = await send(
-          `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(SCOPE)}`,
-          {
-            method: 'GET',
-            headers: { 'Metadata-Flavor': 'Google' },
-            signal,
-          },
-        ).catch((error: unknown) => {
-          const network = transportError(error, {
-            provider: PROVIDER,
-            operation: 'connect',
-            service: 'the GCE metadata server',
-            endpointSource: 'GCE_METADATA_HOST',
+        // Plain http, never proxied (gcloud and google-auth-library reach it directly too).
+        const res = await this.#http
+          .send(
+            `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(SCOPE)}`,
+            {
+              method: 'GET',
+              headers: { 'Metadata-Flavor': 'Google' },
+              signal,
+            },
+          )
+          .catch((error: unknown) => {
+            const network = transportError(error, {
+              provider: PROVIDER,
+              operation: 'connect',
+              service: 'the GCE metadata server',
+              endpointSource: 'GCE_METADATA_HOST',
+            });
+            throw new StorageError({
+              code: 'AuthenticationFailed',
+              message: `no Google credentials: no credentials option, credentialsFile or GOOGLE_APPLICATION_CREDENTIALS, and the metadata server at ${host} did not answer (${network?.details.backendCode ?? 'error'})`,
+              provider: PROVIDER,
+              operation: 'connect',
+              retryable: network?.retryable ?? false,
+              cause: error,
+            });
           });
-          throw new StorageError({
-            code: 'AuthenticationFailed',
-            message: `no Google credentials: no credentials option, credentialsFile or GOOGLE_APPLICATION_CREDENTIALS, and the metadata server at ${host} did not answer (${network?.details.backendCode ?? 'error'})`,
-            provider: PROVIDER,
-            operation: 'connect',
-            retryable: network?.retryable ?? false,
-            cause: error,
-          });
-        });
         return tokenAnswer(res, 'the metadata server');
       },
     };
   }
 
   async #tokenRequest(uri: string, form: Record<string, string>, signal: AbortSignal) {
-    const res = await send(uri, {
+    const res = await this.#http.send(uri, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams(form).toString(),
-      agent: this.#agent,
       signal,
     });
     return tokenAnswer(res, `the token endpoint ${uri}`);
@@ -319,38 +332,4 @@ function signJwt(claims: Record<string, unknown>, key: SecretString, kid: string
   const signer = createSign('RSA-SHA256');
   signer.update(`${header}.${body}`);
   return `${header}.${body}.${base64url(signer.sign(key.expose()))}`;
-}
-
-/** One HTTP(S) request, the whole answer buffered (token answers are small). */
-export function send(
-  url: string,
-  init: {
-    method: string;
-    headers: Record<string, string>;
-    body?: string;
-    agent?: https.Agent;
-    signal: AbortSignal;
-  },
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const request = (target.protocol === 'http:' ? http : https).request(
-      target,
-      {
-        method: init.method,
-        headers: init.headers,
-        ...(init.agent && target.protocol === 'https:' ? { agent: init.agent } : {}),
-        signal: init.signal,
-      },
-      (res) => {
-        // Token answers are a few hundred bytes; the bound keeps a wrong endpoint from filling memory.
-        readBoundedBody(res, TOKEN_RESPONSE_LIMIT, res.headers['content-length']).then(
-          (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
-          reject,
-        );
-      },
-    );
-    request.on('error', reject);
-    request.end(init.body);
-  });
 }

@@ -4,6 +4,7 @@ import { crc32c } from '../core/crc32c.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
+import { checkBoundedFile, FILE_SIZE_LIMITS } from '../core/files.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
@@ -53,6 +54,7 @@ import {
   type GcpSettings,
   type GcpVersionHistory,
 } from './gcp-secret-manager-options.js';
+import { GcpTokenHttp } from './gcp-secret-manager-token-http.js';
 
 export { type GcpCallContext, mapGcpError } from './gcp-secret-manager-errors.js';
 export { GCP_LIMITS, isLabelCompatible, labelsOf, METADATA_ANNOTATION } from './gcp-secret-manager-labels.js';
@@ -300,7 +302,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
           externalAccount: externalAccountLoader(),
         },
         this.common.clock,
-        ca,
+        new GcpTokenHttp({ ca, timeoutMs: this.common.timeouts.connectMs }),
       );
       this.#client = createGcpClient(
         sdk,
@@ -756,21 +758,43 @@ function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
   return { host, port, protocol: url.protocol === 'http:' ? 'http' : 'https' };
 }
 
-/** Workload identity federation files go through google-auth-library (the SDK's own copy). */
+/**
+ * Workload identity federation files go through google-auth-library (the SDK's own copy), every request of
+ * it through the provider's bounded token transport: the client's transporter (impersonation, url and AWS
+ * subject tokens) from `transporterOptions`, and the STS exchange's own transporter, which the client makes
+ * without them, given the same defaults.
+ */
 function externalAccountLoader() {
-  return async (json: Record<string, unknown>) => {
+  return async (json: Record<string, unknown>, http: GcpTokenHttp) => {
     const gax = requireBesidePeer<{
       GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> };
     }>('@google-cloud/secret-manager', 'google-gax');
     const auth = new gax.GoogleAuth({
       credentials: json,
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
+      clientOptions: { transporterOptions: http.gaxiosOptions },
     });
     const client = (await auth.getClient()) as {
       getAccessToken(): Promise<{ token?: string | null }>;
       credentials?: { expiry_date?: number | null };
+      stsCredential?: { transporter?: { defaults?: Record<string, unknown> } };
     };
+    const sts = client.stsCredential?.transporter;
+    if (sts) sts.defaults = { ...sts.defaults, ...http.gaxiosOptions };
+    const source = json['credential_source'] as { file?: unknown } | undefined;
+    const subjectFile = typeof source?.file === 'string' ? source.file : undefined;
     return async () => {
+      // google-auth-library reads the subject token file whole (it refuses only non-files): the size bound first.
+      if (subjectFile) {
+        await checkBoundedFile(subjectFile, {
+          maxBytes: FILE_SIZE_LIMITS.token,
+          what: 'the workload identity subject token file',
+          option: 'credential_source.file',
+          provider: PROVIDER,
+          operation: 'connect',
+          skipUnopenable: true,
+        });
+      }
       const { token } = await client.getAccessToken();
       if (!token) throw new Error('the workload identity federation exchange returned no token');
       return { token, expiresAt: client.credentials?.expiry_date ?? Date.now() + 3600_000 };

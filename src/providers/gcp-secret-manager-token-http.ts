@@ -1,0 +1,151 @@
+// The one transport of every Google token request the provider makes, its own (service account and
+// authorized user grants, the metadata server) and google-auth-library's for workload identity federation
+// (STS, impersonation, url and AWS subject tokens): bodies read through a bound, https through the core's
+// bounded CONNECT tunnel when the environment names a proxy (NO_PROXY respected), and plain http (the
+// metadata server, as gcloud does) never proxied. gaxios would send through https-proxy-agent instead,
+// which reads the CONNECT reply head without a bound, and buffer whole bodies.
+
+import http from 'node:http';
+import https from 'node:https';
+import { proxyTunnelRoutes } from '../core/proxy-route.js';
+import { readBoundedBody } from '../core/response-limit.js';
+
+const PROVIDER = 'gcp-secret-manager';
+/** Token answers are a few hundred bytes; the bound keeps a wrong endpoint from filling memory. */
+export const TOKEN_RESPONSE_LIMIT = 1024 * 1024;
+
+/** One request as the token manager sends it. */
+export interface TokenRequestInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Buffer | undefined;
+  signal?: AbortSignal | undefined;
+  /** An agent the caller must use (an mTLS client certificate): no proxy then. */
+  agent?: http.Agent | undefined;
+}
+
+/** A whole, bounded answer. */
+export interface TokenResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * The bounded, proxy-aware token transport of one provider connection.
+ *
+ * @example
+ * ```ts
+ * const http = new GcpTokenHttp({ ca, timeoutMs: 2000 });
+ * const answer = await http.send('https://oauth2.googleapis.com/token', { method: 'POST', headers, body, signal });
+ * ```
+ *
+ * @internal
+ */
+export class GcpTokenHttp {
+  readonly #direct: https.Agent;
+  readonly #tunnels: ReturnType<typeof proxyTunnelRoutes>;
+  readonly #limit: number;
+
+  constructor(options: {
+    ca?: string | undefined;
+    timeoutMs: number;
+    limit?: number | undefined;
+    env?: NodeJS.ProcessEnv | undefined;
+  }) {
+    this.#direct = new https.Agent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
+    this.#tunnels = proxyTunnelRoutes({
+      provider: PROVIDER,
+      timeoutMs: options.timeoutMs,
+      ca: options.ca,
+      env: options.env,
+    });
+    this.#limit = options.limit ?? TOKEN_RESPONSE_LIMIT;
+  }
+
+  /** One request, its whole answer read through the bound (a cut rejects with ResponseTooLargeError). */
+  send(url: string, init: TokenRequestInit): Promise<TokenResponse> {
+    return new Promise((resolve, reject) => {
+      const target = new URL(url);
+      const secure = target.protocol === 'https:';
+      const agent = secure ? (init.agent ?? this.#tunnels.route(target) ?? this.#direct) : init.agent;
+      const request = (secure ? https : http).request(
+        target,
+        {
+          method: init.method,
+          headers: init.headers,
+          ...(agent ? { agent } : {}),
+          ...(init.signal ? { signal: init.signal } : {}),
+        },
+        (res) => {
+          readBoundedBody(res, this.#limit, res.headers['content-length']).then(
+            (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
+            reject,
+          );
+        },
+      );
+      request.on('error', reject);
+      request.end(init.body);
+    });
+  }
+
+  /**
+   * A `fetch` for gaxios (`fetchImplementation`) sending through {@link send}: gaxios hands it the prepared
+   * request (its `agent` only for an mTLS certificate, since the options this library gives it turn its own
+   * proxy agent off) and reads the answer as a `Response`.
+   */
+  readonly fetch = async (
+    url: string | URL,
+    init: {
+      method?: string;
+      headers?: ConstructorParameters<typeof Headers>[0];
+      body?: unknown;
+      signal?: AbortSignal;
+      agent?: unknown;
+    } = {},
+  ): Promise<Response> => {
+    const method = (init.method ?? 'GET').toUpperCase();
+    // A Request normalises every body gaxios may pass (string, URLSearchParams, Buffer, stream) and adds the
+    // content type a form or text body implies.
+    const normalised = new Request(String(url), {
+      method,
+      headers: init.headers ?? {},
+      ...(init.body === undefined || init.body === null || method === 'GET' || method === 'HEAD'
+        ? {}
+        : { body: init.body, duplex: 'half' }),
+    } as ConstructorParameters<typeof Request>[1]);
+    const headers: Record<string, string> = {};
+    normalised.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    const body = normalised.body ? Buffer.from(await normalised.arrayBuffer()) : undefined;
+    const answer = await this.send(String(url), {
+      method,
+      headers,
+      body,
+      signal: init.signal,
+      agent: init.agent instanceof http.Agent ? init.agent : undefined,
+    });
+    const responseHeaders = new Headers();
+    for (const [key, value] of Object.entries(answer.headers)) {
+      if (value === undefined) continue;
+      for (const one of Array.isArray(value) ? value : [value]) responseHeaders.append(key, one);
+    }
+    const empty = answer.status === 204 || answer.status === 304 || method === 'HEAD';
+    return new Response(empty ? null : answer.body, { status: answer.status, headers: responseHeaders });
+  };
+
+  /**
+   * What google-auth-library's clients take (`transporterOptions`, or a transporter's `defaults`): this
+   * transport as gaxios's fetch, and gaxios's own proxy agent off for every URL (`noProxy` matching all),
+   * since the transport picks the bounded tunnel itself.
+   */
+  get gaxiosOptions(): { fetchImplementation: GcpTokenHttp['fetch']; noProxy: RegExp[] } {
+    return { fetchImplementation: this.fetch, noProxy: [/^/] };
+  }
+
+  close(): void {
+    this.#direct.destroy();
+    this.#tunnels.destroy();
+  }
+}

@@ -50,9 +50,12 @@ const custom = {
 };
 await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
 
-/** Alternates the two cases sample by sample, so background load hits both alike. */
+/**
+ * Alternates the two cases sample by sample, so background load hits both alike, after a warm-up long enough
+ * for the JIT to reach its optimizing tier on both (a few hundred calls).
+ */
 async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 300; i++) {
     await a();
     await b();
   }

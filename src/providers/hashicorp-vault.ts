@@ -369,7 +369,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
     return result;
   }
 
-  protected async retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
+  protected retrieveBackend(id: CredentialId, a: AttemptContext): Promise<StoredCredential> {
     return this.#read(id, a);
   }
 
@@ -475,7 +475,8 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
   }
 
   async #read(id: CredentialId, a: AttemptContext, version?: number): Promise<StoredCredential> {
-    await this.#fresh(a);
+    const refreshing = this.#fresh(a);
+    if (refreshing) await refreshing;
     const path = `${this.#path('data', id)}${version === undefined ? '' : `?version=${version}`}`;
     const res = await this.#call({ method: 'GET', path }, a, {
       operation: 'retrieve',
@@ -599,18 +600,25 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
     return `${parts.map(encodeSegment).join('/')}/`;
   }
 
-  async #call(
+  #call(request: Omit<VaultRequest, 'token'>, a: AttemptContext, ctx: CallContext): Promise<VaultResponse> {
+    // The attempt cancels the request at the deadline: a hung request would otherwise keep its socket.
+    // A `then` rather than an async function: an answer in `ctx.ok` (nearly every one) settles in one step.
+    return this.#client!.send({ ...request, attempt: a }, this.#tokens!.token).then((res) => {
+      // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
+      // on a 404 is the router's "no handler for route": wrong mount or namespace.
+      const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
+      return ctx.ok.includes(res.status) && !routeMissing ? res : this.#refused(res, request, a, ctx);
+    });
+  }
+
+  /** The StorageError for an answer outside `ctx.ok` (a 403 first tells a bad token from a denial). */
+  async #refused(
+    res: VaultResponse,
     request: Omit<VaultRequest, 'token'>,
     a: AttemptContext,
     ctx: CallContext,
-  ): Promise<VaultResponse> {
+  ): Promise<never> {
     const tokens = this.#tokens!;
-    // The attempt cancels the request at the deadline: a hung request would otherwise keep its socket.
-    const res = await this.#client!.send({ ...request, attempt: a }, tokens.token);
-    // KV answers a missing key with an empty errors list (or a deleted version's data); a non-empty list
-    // on a 404 is the router's "no handler for route": wrong mount or namespace.
-    const routeMissing = res.status === 404 && !res.body?.data && vaultErrors(res).length > 0;
-    if (ctx.ok.includes(res.status) && !routeMissing) return res;
     const vaultPath = [this.#settings.namespace, decodeURIComponent(request.path.split('?')[0]!)]
       .filter(Boolean)
       .join('/');

@@ -39,8 +39,6 @@ export interface TokenResponse {
  * const http = new GcpTokenHttp({ ca, timeoutMs: 2000 });
  * const answer = await http.send('https://oauth2.googleapis.com/token', { method: 'POST', headers, body, signal });
  * ```
- *
- * @internal
  */
 export class GcpTokenHttp {
   readonly #direct: https.Agent;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -86,6 +86,43 @@ describe('optional cloud SDKs load lazily', () => {
       urls.filter((u) => /node_modules\/(@grpc|@google-cloud|google-gax|google-auth-library)\//.test(u)),
       [],
     );
+  });
+
+  // Node builds tls, net, http and the streams when a module evaluates `process.getBuiltinModule('node:https')`
+  // (about 10 ms of a command's start on Node 26): a local `get` must not reach them. Standard output goes
+  // to a file, since a pipe's stream is itself built on node:net.
+  it('a local `get` through the command loads no network builtin of Node', () => {
+    const home = mkdtempSync(join(tmpdir(), 'nebula-lazy-cli-'));
+    try {
+      const cli = join(root, 'dist', 'cli', 'main.js');
+      const env = { ...process.env, HOME: home, NODE_DISABLE_COMPILE_CACHE: '1' };
+      for (const args of [['init'], ['put', 'probe']]) {
+        const r = spawnSync(process.execPath, [cli, ...args], { env, input: 'v', encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const record = join(home, 'record.cjs');
+      writeFileSync(
+        record,
+        `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(join(home, 'loaded.json'))}, JSON.stringify(process.moduleLoadList)));`,
+      );
+      const out = openSync(join(home, 'out.txt'), 'w');
+      const r = spawnSync(process.execPath, ['--require', record, cli, 'get', 'probe'], {
+        env,
+        stdio: ['ignore', out, 'pipe'],
+        encoding: 'utf8',
+      });
+      closeSync(out);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(readFileSync(join(home, 'out.txt'), 'utf8'), 'v');
+      const loaded = JSON.parse(readFileSync(join(home, 'loaded.json'), 'utf8')) as string[];
+      assert.ok(loaded.includes('NativeModule internal/crypto/cipher'), 'the probe did not see the decryption');
+      assert.deepEqual(
+        loaded.filter((m) => /^NativeModule (https?|net|tls|zlib|http2|_http_\w+)$/.test(m)),
+        [],
+      );
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('detects a cloud SDK when one is imported (the probe works)', () => {

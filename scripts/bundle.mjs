@@ -30,12 +30,11 @@ function reachesNetwork(id, getModuleInfo) {
   networkMemo.set(id, false); // a cycle does not reach the network through itself
   const info = getModuleInfo(id);
   const reaches =
-    info !== null &&
-    info.importedIds.some((dep) =>
-      NETWORK_BUILTIN.test(dep)
-        ? true
-        : relative(dist, dep).startsWith('core/') && reachesNetwork(dep, getModuleInfo),
-    );
+    info?.importedIds.some(
+      (dep) =>
+        NETWORK_BUILTIN.test(dep) ||
+        (relative(dist, dep).startsWith('core/') && reachesNetwork(dep, getModuleInfo)),
+    ) === true;
   networkMemo.set(id, reaches);
   return reaches;
 }

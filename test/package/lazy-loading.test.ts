@@ -115,7 +115,10 @@ describe('optional cloud SDKs load lazily', () => {
       assert.equal(r.status, 0, r.stderr);
       assert.equal(readFileSync(join(home, 'out.txt'), 'utf8'), 'v');
       const loaded = JSON.parse(readFileSync(join(home, 'loaded.json'), 'utf8')) as string[];
-      assert.ok(loaded.includes('NativeModule internal/crypto/cipher'), 'the probe did not see the decryption');
+      assert.ok(
+        loaded.includes('NativeModule internal/crypto/cipher'),
+        'the probe did not see the decryption',
+      );
       assert.deepEqual(
         loaded.filter((m) => /^NativeModule (https?|net|tls|zlib|http2|_http_\w+)$/.test(m)),
         [],

@@ -21,6 +21,9 @@ import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 const emulator = new KubernetesEmulator();
 const enc = EncryptionManager.generate();
 const root = mkdtempSync(join(tmpdir(), 'nebula-exec-'));
+// The plugins are extension-less CommonJS scripts; a package.json declaring ESM in some folder above the
+// temp dir would make Node load them as modules, so this folder settles their module type itself.
+writeFileSync(join(root, 'package.json'), '{"type":"commonjs"}\n');
 const V1 = 'client.authentication.k8s.io/v1';
 let n = 0;
 

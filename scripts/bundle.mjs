@@ -19,10 +19,10 @@ const entries = {
   'cli/main': 'cli/main.js',
 };
 
-// The core modules that reach Node's network builtins (their own imports, or through other core modules) go
-// (and node:stream, which only the response body bound uses) go into a chunk of their own: evaluating `process.getBuiltinModule('node:https')` at a chunk's top loads
-// tls, net, http and streams (~10 ms on Node 26), which a local `get` never uses. Only a network provider
-// imports that chunk.
+// The core modules that reach Node's network builtins or node:stream (directly, or through other core
+// modules) form a chunk of their own: evaluating `process.getBuiltinModule('node:https')` at a chunk's top
+// loads tls, net, http and the streams (~7-10 ms on Node 26), which a local `get` never uses. Only the
+// network providers import that chunk.
 const NETWORK_BUILTIN = /^node:(http|https|http2|net|tls|zlib|dns|dgram|stream)$/;
 const networkMemo = new Map();
 function reachesNetwork(id, getModuleInfo) {

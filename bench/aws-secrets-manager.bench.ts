@@ -2,7 +2,6 @@
 // loopback emulator in the same run, so the difference is the provider's own overhead (validation, document
 // encoding, the operation runner). Also reports how many TCP connections the requests needed.
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -14,7 +13,7 @@ import { encodeCredentialDocument } from '../src/core/document.js';
 import { createMetadata } from '../src/core/metadata.js';
 import { AwsSecretsManagerProvider } from '../src/providers/aws-secrets-manager.js';
 import { AwsSecretsManagerEmulator } from '../src/testing/emulators/aws.js';
-import { type LatencySummary, printTable, ratio, summarize } from './util.js';
+import { type LatencySummary, measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 1000;
 const WARMUP = 50;
@@ -59,17 +58,8 @@ async function runFor(tls: boolean): Promise<void> {
   const connectionsBefore = emulator.connections;
   const requestsBefore = emulator.count();
   // Provider and raw calls alternate, so drift (GC, JIT, the emulator's own work) hits every side alike.
-  const interleave = async (...fns: ((i: number) => Promise<unknown>)[]) => {
-    const samples = fns.map(() => [] as number[]);
-    for (let i = 0; i < ITERATIONS + WARMUP; i++) {
-      for (const [k, fn] of fns.entries()) {
-        const t0 = performance.now();
-        await fn(i);
-        if (i >= WARMUP) samples[k]!.push(performance.now() - t0);
-      }
-    }
-    return samples.map(summarize);
-  };
+  const interleave = async (...fns: ((i: number) => Promise<unknown>)[]) =>
+    (await measureInterleaved(ITERATIONS, fns, WARMUP)).map(summarize);
   const pair = async (a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>) => {
     const [left, right] = await interleave(a, b);
     return [left!, right!] as const;

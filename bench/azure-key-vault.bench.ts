@@ -9,7 +9,7 @@ import { createMetadata } from '../src/core/metadata.js';
 import { AzureKeyVaultProvider } from '../src/providers/azure-key-vault.js';
 import { AzureKeyVaultEmulator } from '../src/testing/emulators/azure.js';
 import { rawAzureCredential } from './raw-clients.js';
-import { printTable, ratio, summarize } from './util.js';
+import { measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 1000;
 const emulator = await new AzureKeyVaultEmulator().start();
@@ -39,16 +39,9 @@ const rawOptions = {
   tags: metadata.tags,
 };
 
-// Warm both paths up (JIT, TLS session, token) before measuring.
-for (let i = 0; i < 300; i++) {
-  await raw.setSecret(`raw-${i % 20}`, value, rawOptions);
-  await provider.store(`ours_${i % 20}`, data, metadata);
-  await raw.getSecret(`raw-${i % 20}`);
-  await provider.retrieve(`ours_${i % 20}`);
-}
 // Interleaved per iteration so drift in the machine's load hits every column alike. The "+ signal" columns
 // pass a deadline signal as the provider must (the SDK's abort handling has a cost of its own).
-async function compare(title: string, iterations: number): Promise<void> {
+async function compare(title: string, iterations: number, warmupRounds: number): Promise<void> {
   const cases: Record<string, (i: number) => Promise<unknown>> = {
     'raw SDK setSecret': (i) => raw.setSecret(`raw-${i % 20}`, value, rawOptions),
     'raw SDK setSecret + signal': (i) =>
@@ -59,14 +52,9 @@ async function compare(title: string, iterations: number): Promise<void> {
       raw.getSecret(`raw-${i % 20}`, { abortSignal: AbortSignal.timeout(5_000) }),
     'provider.retrieve': (i) => provider.retrieve(`ours_${i % 20}`),
   };
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-  for (let i = 0; i < iterations; i++) {
-    for (const [label, fn] of Object.entries(cases)) {
-      const started = performance.now();
-      await fn(i);
-      samples[label]!.push(performance.now() - started);
-    }
-  }
+  // Warm-up (JIT, TLS session, token) and samples as every comparison here takes them (`measureInterleaved`).
+  const measured = await measureInterleaved(iterations, Object.values(cases), warmupRounds);
+  const samples = Object.fromEntries(Object.keys(cases).map((label, k) => [label, measured[k]!]));
   const s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
   const vs = (ours: string, base: string) => {
     const a = s[ours]!.p50;
@@ -83,10 +71,14 @@ async function compare(title: string, iterations: number): Promise<void> {
     row('provider.retrieve', vs('provider.retrieve', 'raw SDK getSecret')),
   ]);
 }
-await compare('Azure Key Vault emulator, https loopback, no added latency, 1 KiB ciphertext', ITERATIONS);
+await compare(
+  'Azure Key Vault emulator, https loopback, no added latency, 1 KiB ciphertext',
+  ITERATIONS,
+  300,
+);
 // A real vault answers in milliseconds, not tens of microseconds: the same comparison with 5 ms per request.
 emulator.vault.faults.add({ action: { kind: 'delay', ms: 5 }, times: Number.POSITIVE_INFINITY });
-await compare('Azure Key Vault emulator with 5 ms service latency per request', 200);
+await compare('Azure Key Vault emulator with 5 ms service latency per request', 200, 20);
 emulator.vault.faults.clear();
 await provider.close();
 

@@ -3,7 +3,6 @@
 // difference is the provider's own overhead (validation, document encoding, CRC32C, the operation runner,
 // the token check). Also reports the requests each provider call made.
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { crc32c } from '../src/core/crc32c.js';
 import type { EncryptedData } from '../src/core/crypto.js';
 import { encodeCredentialDocument } from '../src/core/document.js';
@@ -11,7 +10,7 @@ import { createMetadata } from '../src/core/metadata.js';
 import { GcpSecretManagerProvider } from '../src/providers/gcp-secret-manager.js';
 import { GcpSecretManagerEmulator } from '../src/testing/emulators/gcp.js';
 import { sdkClient, serviceAccountAuth } from '../test/unit/gcp-helpers.js';
-import { type LatencySummary, printTable, ratio, summarize } from './util.js';
+import { type LatencySummary, measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 300;
 const WARMUP = 30;
@@ -42,17 +41,8 @@ async function runFor(transport: 'grpc' | 'rest'): Promise<void> {
   const rawName = `${parent}/secrets/raw_bench`;
   await raw.addSecretVersion({ parent: rawName, payload }, NO_RETRY);
 
-  const interleave = async (...fns: ((i: number) => Promise<unknown>)[]) => {
-    const samples = fns.map(() => [] as number[]);
-    for (let i = 0; i < ITERATIONS + WARMUP; i++) {
-      for (const [k, fn] of fns.entries()) {
-        const t0 = performance.now();
-        await fn(i);
-        if (i >= WARMUP) samples[k]!.push(performance.now() - t0);
-      }
-    }
-    return samples.map(summarize) as LatencySummary[];
-  };
+  const interleave = async (...fns: ((i: number) => Promise<unknown>)[]) =>
+    (await measureInterleaved(ITERATIONS, fns, WARMUP)).map(summarize) as LatencySummary[];
   const perCall = async (fn: () => Promise<unknown>) => {
     const before = emulator.count();
     await fn();

@@ -4,7 +4,7 @@ import { createMetadata } from '../src/core/metadata.js';
 import { HashiCorpVaultProvider } from '../src/providers/hashicorp-vault.js';
 import { VaultEmulator } from '../src/testing/emulators/vault.js';
 import { rawVaultClient } from './raw-clients.js';
-import { measure, printTable, ratio, summarize } from './util.js';
+import { measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 // Store and retrieve through the provider beside the same HTTP requests sent raw (same keep-alive agent
 // settings, same JSON bodies), against one loopback emulator in this process.
@@ -50,22 +50,10 @@ const custom = {
 };
 await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
 
-/**
- * Alternates the two cases sample by sample, so background load hits both alike, after a warm-up long enough
- * for the JIT to reach its optimizing tier on both (a few hundred calls).
- */
+/** The two cases alternated sample by sample after the shared warm-up (see `measureInterleaved`). */
 async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
-  for (let i = 0; i < 300; i++) {
-    await a();
-    await b();
-  }
-  const sa: number[] = [];
-  const sb: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    sa.push(...(await measure(1, a, 0)));
-    sb.push(...(await measure(1, b, 0)));
-  }
-  return [sa, sb];
+  const [sa, sb] = await measureInterleaved(ITERATIONS, [a, b], 300);
+  return [sa!, sb!];
 }
 
 const [rawStoreSamples, ourStoreSamples] = await paired(

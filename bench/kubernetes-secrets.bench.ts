@@ -2,7 +2,6 @@
 // calls made with @kubernetes/client-node directly, in the same run. Target: overhead at most 10% at p50.
 import type { Agent } from 'node:https';
 import { Agent as HttpsAgent } from 'node:https';
-import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { EncryptionManager } from '../src/core/crypto.js';
 import { encodeCredentialDocument } from '../src/core/document.js';
@@ -16,7 +15,7 @@ import {
 } from '../src/providers/kubernetes-secrets-objects.js';
 import { KubernetesEmulator } from '../src/testing/emulators/kubernetes.js';
 import { kubeCallsThrough } from './raw-clients.js';
-import { measure, printTable, ratio, summarize } from './util.js';
+import { measure, measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 300;
 const emulator = new KubernetesEmulator();
@@ -64,24 +63,8 @@ async function paired(
   a: (i: number) => Promise<unknown>,
   b: (i: number) => Promise<unknown>,
 ): Promise<[number[], number[]]> {
-  for (let i = 0; i < 30; i++) await Promise.all([a(i), b(i)]);
-  const sa: number[] = [];
-  const sb: number[] = [];
-  const time = async (fn: (i: number) => Promise<unknown>, i: number, into: number[]) => {
-    const t = performance.now();
-    await fn(i);
-    into.push(performance.now() - t);
-  };
-  for (let i = 0; i < iterations; i++) {
-    if (i % 2 === 0) {
-      await time(a, i, sa);
-      await time(b, i, sb);
-    } else {
-      await time(b, i, sb);
-      await time(a, i, sa);
-    }
-  }
-  return [sa, sb];
+  const [sa, sb] = await measureInterleaved(iterations, [a, b], 30);
+  return [sa!, sb!];
 }
 
 const [storeOursSamples, storeRawKaSamples] = await paired(

@@ -5,6 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { StorageError, type StorageOperation } from './errors.js';
+import { FILE_SIZE_LIMITS } from './files.js';
 
 /**
  * The bounds on a helper's output: stdout holds one credential document; stderr is its log, of which only
@@ -12,7 +13,9 @@ import { StorageError, type StorageOperation } from './errors.js';
  *
  * @example
  * ```ts
- * const limits: ProcessOutputLimits = { stdoutBytes: 1024 * 1024, stderrBytes: 1024 * 1024, stderrTailBytes: 2048 };
+ * import { EXEC_OUTPUT_LIMITS } from 'nebula-credential/kubernetes';
+ * const limits: ProcessOutputLimits = EXEC_OUTPUT_LIMITS;
+ * console.log(limits.stderrTailBytes); // 2048
  * ```
  */
 export interface ProcessOutputLimits {
@@ -20,6 +23,24 @@ export interface ProcessOutputLimits {
   readonly stderrBytes: number;
   readonly stderrTailBytes: number;
 }
+
+/**
+ * The bounds of every credential helper the library runs: stdout holds one credential document (a token,
+ * keys, or a certificate and key), as large as a token file may be; stderr is the helper's log, of which
+ * only the last 2 KiB go into a message.
+ *
+ * @example
+ * ```ts
+ * console.log(CREDENTIAL_HELPER_OUTPUT_LIMITS.stdoutBytes); // 1048576
+ * ```
+ *
+ * @internal
+ */
+export const CREDENTIAL_HELPER_OUTPUT_LIMITS: ProcessOutputLimits = Object.freeze({
+  stdoutBytes: FILE_SIZE_LIMITS.token,
+  stderrBytes: 1024 * 1024,
+  stderrTailBytes: 2048,
+});
 
 /**
  * One run of a helper command, and how to name it in messages.
@@ -32,6 +53,8 @@ export interface ProcessOutputLimits {
  *   provider: 'aws-secrets-manager', operation: 'connect',
  * };
  * ```
+ *
+ * @internal
  */
 export interface BoundedProcessRun {
   /** The executable, or with `shell` the whole command line. */
@@ -95,6 +118,8 @@ function failure(
  *   deadline.clear();
  * }
  * ```
+ *
+ * @internal
  */
 export function runBoundedProcess(run: BoundedProcessRun): Promise<Buffer> {
   const { signal, limits } = run;

@@ -2,8 +2,7 @@
 // appends stdout and stderr to strings without a bound or a timeout, so a plugin that prints forever or
 // hangs takes the process's memory or the call with it.
 
-import { FILE_SIZE_LIMITS } from '../core/files.js';
-import { runBoundedProcess } from '../core/process-run.js';
+import { CREDENTIAL_HELPER_OUTPUT_LIMITS, runBoundedProcess } from '../core/process-run.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 /**
@@ -16,11 +15,7 @@ import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
  * console.log(EXEC_OUTPUT_LIMITS.stdoutBytes); // 1048576
  * ```
  */
-export const EXEC_OUTPUT_LIMITS = Object.freeze({
-  stdoutBytes: FILE_SIZE_LIMITS.token,
-  stderrBytes: 1024 * 1024,
-  stderrTailBytes: 2048,
-});
+export const EXEC_OUTPUT_LIMITS = CREDENTIAL_HELPER_OUTPUT_LIMITS;
 
 /** What to run, and how to name it in messages. @internal */
 export interface PluginRun {

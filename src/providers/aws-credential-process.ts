@@ -6,6 +6,7 @@
 // CredentialScope, AccountId, the expiry check), with typed errors that never quote the output.
 
 import { StorageError } from '../core/errors.js';
+import { readDeadline } from '../core/files.js';
 import { CREDENTIAL_HELPER_OUTPUT_LIMITS, runBoundedProcess } from '../core/process-run.js';
 import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 
@@ -36,7 +37,7 @@ export interface ProcessCredentials {
  */
 export const CHAIN_STOP_SIGNAL = 'nebulaCredentialStopSignal';
 
-/** How one run is bounded: the connect deadline, and the caller's stop (connect()'s own deadline). */
+/** How one run is bounded: the connect deadline, and the caller's stop (its reason is what the run rejects with). */
 export interface CredentialProcessRun {
   timeoutMs: number;
   stop?: AbortSignal | undefined;
@@ -52,34 +53,6 @@ const refused = (profile: string, why: string, details: Record<string, unknown> 
     retryable: false,
     details: { profile, source: 'credential_process', ...details },
   });
-
-/** The command's stop: its own timeout or the caller's signal, whichever comes first, as a Timeout. */
-function deadline(what: string, run: CredentialProcessRun): { signal: AbortSignal; clear: () => void } {
-  const controller = new AbortController();
-  const started = Date.now();
-  const stop = () =>
-    controller.abort(
-      new StorageError({
-        code: 'Timeout',
-        message: `${what} did not finish within ${Date.now() - started} ms (the connect deadline is ${run.timeoutMs} ms); it was stopped`,
-        provider: PROVIDER,
-        operation: 'connect',
-        retryable: false,
-        details: { durationMs: run.timeoutMs, source: 'credential_process' },
-      }),
-    );
-  const timer = setTimeout(stop, run.timeoutMs);
-  timer.unref();
-  if (run.stop?.aborted) stop();
-  else run.stop?.addEventListener('abort', stop, { once: true });
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-      run.stop?.removeEventListener('abort', stop);
-    },
-  };
-}
 
 /** getValidatedProcessCredentials of the SDK, with the library's errors (never quoting the output). */
 function validated(
@@ -139,7 +112,7 @@ export async function runCredentialProcess(
 ): Promise<ProcessCredentials> {
   const command = profiles[name]?.['credential_process'] ?? '';
   const what = `the credential_process of AWS profile "${name}"`;
-  const stop = deadline(what, run);
+  const stop = readDeadline(run.timeoutMs, what, run.stop);
   let stdout: Buffer;
   try {
     stdout = await runBoundedProcess({

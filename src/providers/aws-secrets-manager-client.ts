@@ -267,7 +267,16 @@ export async function resolveAwsCredentials(
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      stop.abort();
+      stop.abort(
+        new StorageError({
+          code: 'Timeout',
+          message: `the AWS default credential chain did not finish within ${budget} ms (the connect deadline); a running credential_process was stopped`,
+          provider: PROVIDER,
+          operation: 'connect',
+          retryable: false,
+          details: { durationMs: budget, source: 'credential_process' },
+        }),
+      );
       // A turn later: a step that stopped on the signal settles the race with its own error first.
       setImmediate(() =>
         reject(

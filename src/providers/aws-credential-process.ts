@@ -13,7 +13,7 @@ import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.j
 /** A profile of the shared config and credentials files, as the SDK parses it. */
 type Profile = Record<string, string | undefined>;
 
-/** Credentials as the SDK's providers return them. */
+/** Credentials as the SDK's providers return them. @internal */
 export interface ProcessCredentials {
   accessKeyId: string;
   secretAccessKey: string;
@@ -37,7 +37,7 @@ export interface ProcessCredentials {
  */
 export const CHAIN_STOP_SIGNAL = 'nebulaCredentialStopSignal';
 
-/** How one run is bounded: the connect deadline, and the caller's stop (its reason is what the run rejects with). */
+/** How one run is bounded: the connect deadline, and the caller's stop (its reason is what the run rejects with). @internal */
 export interface CredentialProcessRun {
   timeoutMs: number;
   stop?: AbortSignal | undefined;

@@ -19,6 +19,7 @@ import { GcpSecretManagerProvider } from '../../src/providers/gcp-secret-manager
 import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { withEnv } from './env-helpers.js';
+import { stsTokenAnswer } from './gcp-helpers.js';
 import { processGone } from './process-helpers.js';
 
 const SUBJECT_TOKEN = 'SENTINEL-executable-subject-token-6a2f';
@@ -74,16 +75,8 @@ describe('GCP external_account with an executable credential source', () => {
           res.end('{"error":"invalid_grant"}');
           return;
         }
-        const { accessToken } = emulator.auth.issueAccessToken(emulator.serviceAccount.email);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            access_token: accessToken,
-            issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-            token_type: 'Bearer',
-            expires_in: 3600,
-          }),
-        );
+        res.end(stsTokenAnswer(emulator));
       });
     });
     await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));

@@ -22,8 +22,9 @@ const entries = {
 // The core modules that reach Node's network builtins or node:stream (directly, or through other core
 // modules) form a chunk of their own: evaluating `process.getBuiltinModule('node:https')` at a chunk's top
 // loads tls, net, http and the streams (~7-10 ms on Node 26), which a local `get` never uses. Only the
-// network providers import that chunk.
-const NETWORK_BUILTIN = /^node:(http|https|http2|net|tls|zlib|dns|dgram|stream)$/;
+// network providers import that chunk. node:child_process (the bounded process runner) builds net for its
+// pipes, so it counts.
+const NETWORK_BUILTIN = /^node:(http|https|http2|net|tls|zlib|dns|dgram|stream|child_process)$/;
 const networkMemo = new Map();
 function reachesNetwork(id, getModuleInfo) {
   if (networkMemo.has(id)) return networkMemo.get(id);

@@ -1,8 +1,9 @@
 // The AWS SDK's default credential chain with every answer body it reads bounded. The SDK's own chain
 // (@aws-sdk/credential-provider-node) reads container-credential and instance-metadata answers whole and
-// unbounded, and gives its SSO client a default handler; its pieces are exported, so the chain is composed
-// here in the SDK's order from the SDK's own providers (environment, SSO, shared files, process, web identity),
-// with bounded container and instance-metadata providers in place of its remote step.
+// unbounded, gives its SSO client a default handler, and runs credential_process with exec (no timeout); its
+// pieces are exported, so the chain is composed here in the SDK's order from the SDK's own providers
+// (environment, SSO, shared files, web identity), with bounded container and instance-metadata providers in
+// place of its remote step and the library's bounded credential_process in place of its process step.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -15,6 +16,7 @@ import {
   ResponseTooLargeError,
   readBoundedBody,
 } from '../core/response-limit.js';
+import { CHAIN_STOP_SIGNAL, runCredentialProcess } from './aws-credential-process.js';
 import { AWS_SECRETS_MANAGER as PROVIDER } from './aws-secrets-manager-options.js';
 import { checkChainFiles } from './aws-shared-files.js';
 
@@ -112,6 +114,8 @@ export interface BoundedCredentialTransport {
   limit: number;
   /** Cuts the handler made so far; the SSO provider replaces the cut with its message only. */
   readonly cuts: { count: number; last?: ResponseTooLargeError | undefined };
+  /** How long a `credential_process` may run before it is killed (the connect deadline). */
+  processTimeoutMs: number;
 }
 
 /**
@@ -620,12 +624,16 @@ async function remoteCredentials(init: ChainInit, limit: number): Promise<Creden
   return fromInstanceMetadata(init, limit)().catch(cutAs(IMDS_SOURCE));
 }
 
-// --- Profiles whose role chain ends in `credential_source = EcsContainer | Ec2InstanceMetadata`. The SDK's
-// fromIni resolves those by calling its own unbounded providers, with no hook; such a chain is resolved here
-// instead, as fromIni's resolveAssumeRoleCredentials does (its STS role assumer, its parameters, the region of
-// the profile named), with the bounded providers as the source. Every other profile goes to fromIni itself.
+// --- Profiles that are a `credential_process`, or whose role chain ends in one or in `credential_source =
+// EcsContainer | Ec2InstanceMetadata`. The SDK's fromIni resolves those by calling its own unbounded providers,
+// with no hook; such a profile is resolved here instead, as fromIni's resolveProfileData and
+// resolveAssumeRoleCredentials do (their order of profile kinds, the STS role assumer, its parameters, the
+// region of the profile named), with the bounded providers as the source. Every other profile goes to fromIni.
 
 const BOUNDED_SOURCES = new Set(['EcsContainer', 'Ec2InstanceMetadata']);
+
+/** Where a bounded profile chain gets its first credentials. */
+type BoundedSource = 'EcsContainer' | 'Ec2InstanceMetadata' | { process: string };
 
 const isStaticProfile = (p: Profile | undefined) =>
   typeof p?.['aws_access_key_id'] === 'string' && typeof p['aws_secret_access_key'] === 'string';
@@ -633,53 +641,86 @@ const isAssumeRoleProfile = (p: Profile | undefined) =>
   typeof p?.['role_arn'] === 'string' &&
   (typeof p['source_profile'] === 'string') !== (typeof p['credential_source'] === 'string');
 const isSourceWithoutRole = (p: Profile | undefined) => !p?.['role_arn'] && !!p?.['credential_source'];
+const isWebIdentityProfile = (p: Profile | undefined) =>
+  typeof p?.['web_identity_token_file'] === 'string' && typeof p['role_arn'] === 'string';
+/** fromIni takes static keys and web identity before a profile's credential_process. */
+const isProcessProfile = (p: Profile | undefined) =>
+  typeof p?.['credential_process'] === 'string' && !isStaticProfile(p) && !isWebIdentityProfile(p);
 
 /**
- * The profiles from the one named down to the one holding a container or instance-metadata
- * `credential_source`, when the named profile resolves through such a chain; undefined otherwise (fromIni
- * then resolves it, and reports cycles and bad profiles in its words).
+ * The role profiles from the one named down to the source of the chain, when that source is a container or
+ * instance-metadata `credential_source` or a profile's `credential_process` (the named one itself, with no
+ * roles); undefined otherwise (fromIni then resolves it, and reports cycles and bad profiles in its words).
  */
 function boundedSourceChain(
   profiles: Record<string, Profile | undefined>,
   name: string,
-): Profile[] | undefined {
-  const chain: Profile[] = [];
+): { roles: Profile[]; source: BoundedSource } | undefined {
+  const roles: Profile[] = [];
   const visited = new Set<string>([name]);
   let profile = profiles[name];
-  if (!isAssumeRoleProfile(profile)) return undefined;
+  if (!isAssumeRoleProfile(profile)) {
+    return isProcessProfile(profile) ? { roles, source: { process: name } } : undefined;
+  }
   for (;;) {
-    chain.push(profile!);
+    roles.push(profile!);
     const source = profile!['credential_source'];
-    if (source !== undefined) return BOUNDED_SOURCES.has(source) ? chain : undefined;
+    if (source !== undefined) {
+      return BOUNDED_SOURCES.has(source) ? { roles, source: source as BoundedSource } : undefined;
+    }
     const next = profile!['source_profile']!;
     if (visited.has(next)) return undefined;
     visited.add(next);
     profile = profiles[next];
     // fromIni takes static keys of a source profile first, even with a role_arn beside them.
-    if (isStaticProfile(profile) || !(isAssumeRoleProfile(profile) || isSourceWithoutRole(profile))) {
-      return undefined;
-    }
+    if (isStaticProfile(profile)) return undefined;
+    if (isAssumeRoleProfile(profile) || isSourceWithoutRole(profile)) continue;
+    return isProcessProfile(profile) ? { roles, source: { process: next } } : undefined;
   }
 }
 
 type RoleAssumer = (source: Credentials, params: Record<string, unknown>) => Promise<Credentials>;
 
+/** A profile's credential_process through the bounded runner, as the SDK's fromProcess marks it. */
+async function processCredentials(
+  name: string,
+  profiles: Record<string, Profile | undefined>,
+  transport: BoundedCredentialTransport,
+  properties: Record<string, unknown> | undefined,
+): Promise<Credentials> {
+  const credentials = await runCredentialProcess(name, profiles, {
+    timeoutMs: transport.processTimeoutMs,
+    stop: properties?.[CHAIN_STOP_SIGNAL] as AbortSignal | undefined,
+  });
+  return setCredentialFeature(credentials, 'CREDENTIALS_PROCESS', 'w');
+}
+
 async function fromBoundedCredentialSource(
   init: ChainInit,
-  limit: number,
+  transport: BoundedCredentialTransport,
   properties: Record<string, unknown> | undefined,
 ): Promise<(() => Promise<Credentials>) | undefined> {
   const { parseKnownFiles, getProfileName, CredentialsProviderError } = smithyConfig();
   const caller = properties?.['callerClientConfig'] as ChainInit | undefined;
   const name = getProfileName({ profile: init.profile ?? caller?.profile });
-  const chain = boundedSourceChain(await parseKnownFiles(init), name);
-  if (!chain) return undefined;
+  const profiles = await parseKnownFiles(init);
+  const found = boundedSourceChain(profiles, name);
+  if (!found) return undefined;
+  const { roles: chain, source } = found;
+  const limit = transport.limit;
   return async () => {
     const named = (c: Credentials) => setCredentialFeature(c, 'CREDENTIALS_PROFILE_NAMED_PROVIDER', 'p');
     let credentials =
-      chain.at(-1)!['credential_source'] === 'EcsContainer'
-        ? named(await remoteContainer(init, limit))
-        : named(await fromInstanceMetadata(init, limit)().catch(cutAs(IMDS_SOURCE)));
+      typeof source === 'object'
+        ? setCredentialFeature(
+            await processCredentials(source.process, profiles, transport, properties),
+            'CREDENTIALS_PROFILE_PROCESS',
+            'v',
+          )
+        : source === 'EcsContainer'
+          ? named(await remoteContainer(init, limit))
+          : named(await fromInstanceMetadata(init, limit)().catch(cutAs(IMDS_SOURCE)));
+    if (chain.length === 0) return credentials;
     const parent = init['parentClientConfig'] as ChainInit | undefined;
     const { getDefaultRoleAssumer } = sdkPart<{
       getDefaultRoleAssumer(options: Record<string, unknown>, plugins: unknown): RoleAssumer;
@@ -817,7 +858,7 @@ export function boundedDefaultProvider(
       // legacy), whose SSO client gets the bounded handler through init.clientConfig.
       throughHandler(
         checkedFiles(async (properties) => {
-          const bounded = await fromBoundedCredentialSource(init, transport.limit, properties);
+          const bounded = await fromBoundedCredentialSource(init, transport, properties);
           if (bounded) return bounded();
           const { fromIni } = sdkPart<{ fromIni(i: ChainInit): CredentialProvider }>(
             '@aws-sdk/credential-provider-ini',
@@ -826,11 +867,25 @@ export function boundedDefaultProvider(
         }),
         'the AWS SSO portal or STS',
       ),
+      // The SDK's fromProcess, with the bounded runner.
       checkedFiles(async (properties) => {
-        const { fromProcess } = sdkPart<{ fromProcess(i: ChainInit): CredentialProvider }>(
-          '@aws-sdk/credential-provider-process',
-        );
-        return fromProcess(init)(properties);
+        init.logger?.debug?.('nebula-credential - fromProcess (bounded)');
+        const { parseKnownFiles, getProfileName } = smithyConfig();
+        const caller = properties?.['callerClientConfig'] as ChainInit | undefined;
+        const name = getProfileName({ profile: init.profile ?? caller?.profile });
+        const profiles = await parseKnownFiles(init);
+        if (!profiles[name]) {
+          throw new CredentialsProviderError(
+            `Profile ${name} could not be found in shared credentials file.`,
+            { logger: init.logger },
+          );
+        }
+        if (profiles[name]['credential_process'] === undefined) {
+          throw new CredentialsProviderError(`Profile ${name} did not contain credential_process.`, {
+            logger: init.logger,
+          });
+        }
+        return processCredentials(name, profiles, transport, properties);
       }),
       checkedFiles(async (properties) => {
         const { fromTokenFile } = sdkPart<{ fromTokenFile(i: ChainInit): CredentialProvider }>(

@@ -5,6 +5,7 @@ import type { AttemptContext, StopSignal } from '../core/operation.js';
 import { ResponseTooLargeError } from '../core/response-limit.js';
 import { assertSecureEndpoint, loadCaBundle } from '../core/transport-security.js';
 import type { UndiciModule } from '../core/undici-exchange.js';
+import { CHAIN_STOP_SIGNAL } from './aws-credential-process.js';
 import {
   type BoundedCredentialTransport,
   boundedDefaultProvider,
@@ -105,6 +106,7 @@ export async function createAwsClient(
       requestHandler,
       limit: context.maxResponseBytes,
       cuts,
+      processTimeoutMs: timeouts.connectMs,
     });
   }
   if (explicit) {
@@ -241,17 +243,42 @@ function httpsOnlyGuard(allowInsecureHttp: boolean) {
   };
 }
 
-/** Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. @internal */
+/**
+ * Resolves the credential chain within the connect deadline, so a slow metadata probe fails fast. At the
+ * deadline the chain's stop signal aborts first (a running credential_process is killed and fails with its
+ * own Timeout), and the generic answer follows a turn later, for a chain still waiting on the network.
+ *
+ * @example
+ * ```ts
+ * await resolveAwsCredentials(client, attempt);
+ * ```
+ *
+ * @internal
+ */
 export async function resolveAwsCredentials(
   client: SecretsManagerClient,
   attempt: AttemptContext,
 ): Promise<void> {
-  const provider = client.config.credentials as unknown as () => Promise<unknown>;
+  const provider = client.config.credentials as unknown as (
+    properties?: Record<string, unknown>,
+  ) => Promise<unknown>;
   const budget = Math.max(50, attempt.remainingMs() - 300);
+  const stop = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
+    timer = setTimeout(() => {
+      stop.abort(
+        new StorageError({
+          code: 'Timeout',
+          message: `the AWS default credential chain did not finish within ${budget} ms (the connect deadline); a running credential_process was stopped`,
+          provider: PROVIDER,
+          operation: 'connect',
+          retryable: false,
+          details: { durationMs: budget, source: 'credential_process' },
+        }),
+      );
+      // A turn later: a step that stopped on the signal settles the race with its own error first.
+      setImmediate(() =>
         reject(
           new StorageError({
             code: 'AuthenticationFailed',
@@ -261,12 +288,12 @@ export async function resolveAwsCredentials(
             details: { durationMs: budget },
           }),
         ),
-      budget,
-    );
+      );
+    }, budget);
     timer.unref?.();
   });
   try {
-    await Promise.race([provider(), timeout]);
+    await Promise.race([provider({ [CHAIN_STOP_SIGNAL]: stop.signal }), timeout]);
   } catch (error) {
     if (error instanceof StorageError) throw error;
     const cut = credentialEndpointCut(error, 'STS (AWS_ENDPOINT_URL_STS)');

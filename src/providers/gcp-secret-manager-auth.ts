@@ -55,10 +55,13 @@ export interface GcpAuthSettings {
   credentialsFile?: string | undefined;
   /**
    * Loads google-auth-library for workload identity federation files (external_account); its requests go
-   * through the given transport.
+   * through the given transport, and what it runs stops with the token request's signal.
    */
   externalAccount?:
-    | ((json: KeyJson, http: GcpTokenHttp) => Promise<() => Promise<{ token: string; expiresAt: number }>>)
+    | ((
+        json: KeyJson,
+        http: GcpTokenHttp,
+      ) => Promise<(signal: AbortSignal) => Promise<{ token: string; expiresAt: number }>>)
     | undefined;
 }
 
@@ -212,12 +215,12 @@ export class GcpTokenManager {
     }
     if (json.type === 'external_account' && this.#settings.externalAccount) {
       const load = this.#settings.externalAccount;
-      let get: (() => Promise<{ token: string; expiresAt: number }>) | undefined;
+      let get: ((signal: AbortSignal) => Promise<{ token: string; expiresAt: number }>) | undefined;
       return {
         kind: 'external-account' as const,
-        fetch: async () => {
+        fetch: async (signal: AbortSignal) => {
           get ??= await load(json, this.#http);
-          const { token, expiresAt } = await get();
+          const { token, expiresAt } = await get(signal);
           return { token, expiresIn: Math.max(60, Math.floor((expiresAt - Date.now()) / 1000)) };
         },
       };

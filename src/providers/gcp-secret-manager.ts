@@ -36,6 +36,7 @@ import {
   probeEndpoint,
 } from './gcp-secret-manager-client.js';
 import { type GcpCallContext, gcpStatusOf, mapGcpError } from './gcp-secret-manager-errors.js';
+import { executableSubjectTokenSupplier } from './gcp-secret-manager-executable.js';
 import {
   annotationsOf,
   assertAnnotationLimit,
@@ -299,7 +300,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         {
           credentials: this.#credentials,
           credentialsFile: s.credentialsFile,
-          externalAccount: externalAccountLoader(),
+          externalAccount: externalAccountLoader(this.common.timeouts.connectMs),
         },
         this.common.clock,
         new GcpTokenHttp({ ca, timeoutMs: this.common.timeouts.connectMs }),
@@ -762,15 +763,35 @@ function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
  * Workload identity federation files go through google-auth-library (the SDK's own copy), every request of
  * it through the provider's bounded token transport: the client's transporter (impersonation, url and AWS
  * subject tokens) from `transporterOptions`, and the STS exchange's own transporter, which the client makes
- * without them, given the same defaults.
+ * without them, given the same defaults. An executable source is run by the library (a subject token
+ * supplier in its place); an x509 source is refused, since google-auth-library would exchange it over an
+ * mTLS transport and STS client of its own, around the bound.
  */
-function externalAccountLoader() {
+function externalAccountLoader(connectMs: number) {
   return async (json: Record<string, unknown>, http: GcpTokenHttp) => {
     const gax = requireBesidePeer<{
       GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> };
     }>('@google-cloud/secret-manager', 'google-gax');
+    const source = json['credential_source'] as
+      | { file?: unknown; executable?: unknown; certificate?: unknown }
+      | undefined;
+    if (source?.certificate !== undefined) {
+      throw new StorageError({
+        code: 'InvalidConfig',
+        message:
+          'workload identity federation with an x509 certificate source (credential_source.certificate) is not supported: google-auth-library exchanges it over an mTLS connection and STS client of its own, whose answers this library cannot bound; use a file, url or executable credential source, or a service-account or gcloud credential',
+        provider: PROVIDER,
+        operation: 'connect',
+        details: { source: 'certificate' },
+      });
+    }
+    const supplier =
+      source?.executable !== undefined ? executableSubjectTokenSupplier(json, { connectMs }) : undefined;
+    const config = supplier
+      ? { ...json, credential_source: undefined, subject_token_supplier: supplier }
+      : json;
     const auth = new gax.GoogleAuth({
-      credentials: json,
+      credentials: config,
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
       clientOptions: { transporterOptions: http.gaxiosOptions },
     });
@@ -781,9 +802,9 @@ function externalAccountLoader() {
     };
     const sts = client.stsCredential?.transporter;
     if (sts) sts.defaults = { ...sts.defaults, ...http.gaxiosOptions };
-    const source = json['credential_source'] as { file?: unknown } | undefined;
     const subjectFile = typeof source?.file === 'string' ? source.file : undefined;
-    return async () => {
+    return async (signal: AbortSignal) => {
+      if (supplier) supplier.signal = signal;
       // google-auth-library reads the subject token file whole (it refuses only non-files): the size bound first.
       if (subjectFile) {
         await checkBoundedFile(subjectFile, {

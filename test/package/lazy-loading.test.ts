@@ -89,8 +89,9 @@ describe('optional cloud SDKs load lazily', () => {
   });
 
   // Node builds tls, net, http and the streams when a module evaluates `process.getBuiltinModule('node:https')`
-  // (about 10 ms of a command's start on Node 26): a local `get` must not reach them. Standard output goes
-  // to a file, since a pipe's stream is itself built on node:net.
+  // (about 10 ms of a command's start on Node 26): a local `get` must not reach them, nor child_process (the
+  // core process runner), which builds net too. Standard output goes to a file, since a pipe's stream is
+  // itself built on node:net.
   it('a local `get` through the command loads no network builtin of Node', () => {
     const home = mkdtempSync(join(tmpdir(), 'nebula-lazy-cli-'));
     try {
@@ -120,7 +121,7 @@ describe('optional cloud SDKs load lazily', () => {
         'the probe did not see the decryption',
       );
       assert.deepEqual(
-        loaded.filter((m) => /^NativeModule (https?|net|tls|zlib|http2|_http_\w+)$/.test(m)),
+        loaded.filter((m) => /^NativeModule (https?|net|tls|zlib|http2|_http_\w+|child_process)$/.test(m)),
         [],
       );
     } finally {

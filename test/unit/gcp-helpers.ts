@@ -160,3 +160,14 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & Reco
   }
   throw new Error('expected the call to fail');
 }
+
+/** An STS token exchange answer (RFC 8693) carrying an emulator access token of its service account. */
+export function stsTokenAnswer(emulator: GcpSecretManagerEmulator): string {
+  const { accessToken } = emulator.auth.issueAccessToken(emulator.serviceAccount.email);
+  return JSON.stringify({
+    access_token: accessToken,
+    issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    token_type: 'Bearer',
+    expires_in: 3600,
+  });
+}

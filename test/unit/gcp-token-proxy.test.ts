@@ -17,6 +17,7 @@ import { TOKEN_RESPONSE_LIMIT } from '../../src/providers/gcp-secret-manager-tok
 import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { withEnv } from './env-helpers.js';
+import { stsTokenAnswer } from './gcp-helpers.js';
 import { assertNoSentinel, SENTINEL, TestProxy } from './proxy-helpers.js';
 
 const SUBJECT_TOKEN = 'SENTINEL-subject-token-4e8c';
@@ -61,15 +62,7 @@ describe('GCP token requests: bounded transport and the core proxy tunnel', () =
         stsSubjects.push(new URLSearchParams(body).get('subject_token') ?? '');
         res.writeHead(200, { 'content-type': 'application/json' });
         if (stsMode === 'ok') {
-          const { accessToken } = emulator.auth.issueAccessToken(emulator.serviceAccount.email);
-          res.end(
-            JSON.stringify({
-              access_token: accessToken,
-              issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-              token_type: 'Bearer',
-              expires_in: 3600,
-            }),
-          );
+          res.end(stsTokenAnswer(emulator));
           return;
         }
         const chunk = Buffer.alloc(64 * 1024, 0x20);

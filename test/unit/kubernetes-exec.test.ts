@@ -17,6 +17,7 @@ import { EXEC_OUTPUT_LIMITS, KubernetesSecretsProvider } from '../../src/provide
 import { ExecCredential } from '../../src/providers/kubernetes-secrets-exec.js';
 import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
+import { processGone } from './process-helpers.js';
 
 const emulator = new KubernetesEmulator();
 const enc = EncryptionManager.generate();
@@ -119,18 +120,6 @@ const credential = (status: Record<string, unknown>, apiVersion = V1) => ({
 });
 
 /** True once `pid` is gone (killed and reaped), polling for up to 5 s. */
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
-
 describe('kubeconfig exec credential plugin', () => {
   before(() => emulator.start());
   after(async () => {
@@ -270,7 +259,7 @@ describe('kubeconfig exec credential plugin', () => {
     assert.equal(error.code, 'Unavailable', error.message);
     assert.equal(error.details['limitBytes'], EXEC_OUTPUT_LIMITS.stdoutBytes);
     assert.equal(error.retryable, false);
-    assert.ok(await gone(s.pids()[0]!), 'the plugin was not killed');
+    assert.ok(await processGone(s.pids()[0]!), 'the plugin was not killed');
     await p.close();
   });
 
@@ -287,7 +276,7 @@ describe('kubeconfig exec credential plugin', () => {
     const error = await rejectsWithStorageError(p.connect());
     assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
     assert.equal(error.code, 'Timeout', error.message);
-    for (const pid of s.pids()) assert.ok(await gone(pid), `process ${pid} was not killed`);
+    for (const pid of s.pids()) assert.ok(await processGone(pid), `process ${pid} was not killed`);
     await p.close();
   });
 

@@ -368,7 +368,7 @@ function refuseForeignAuthProvider(kc: KubeConfig): void {
   if (name === 'azure') {
     throw removed(
       'azure',
-      'Please use the "kubelogin" credential plugin instead (https://github.com/Azure/kubelogin; `kubelogin convert-kubeconfig` rewrites the user). See https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins for further details',
+      'Please use the https://github.com/Azure/kubelogin kubectl/client-go credential plugin instead (`kubelogin convert-kubeconfig` rewrites the user). See https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins for further details',
     );
   }
   if (name === 'exec' || provider.config?.['exec'] !== undefined) {

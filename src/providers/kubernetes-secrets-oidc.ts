@@ -17,7 +17,7 @@ import { proxyTunnelRoutes } from '../core/proxy-route.js';
 import { credentialEndpointCutError } from '../core/response-limit.js';
 import { SecretString } from '../core/secret-string.js';
 import { transportError } from '../core/transport.js';
-import { assertSecureEndpoint } from '../core/transport-security.js';
+import { assertSecureEndpoint, describeEndpoint } from '../core/transport-security.js';
 import { KubeCredential, RefreshingKubeCredentialSource } from './kubernetes-secrets-credential.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
@@ -221,7 +221,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
     }
     const deadline = readDeadline(
       this.#options.timeoutMs,
-      `refreshing the id-token of ${who} at ${describe(this.issuer)}`,
+      `refreshing the id-token of ${who} at ${describeEndpoint(this.issuer)}`,
       closed,
     );
     const started = Date.now();
@@ -246,7 +246,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
         {
           provider: PROVIDER,
           user: this.#config.user,
-          issuer: describe(this.issuer),
+          issuer: describeEndpoint(this.issuer),
           durationMs: Date.now() - started,
           expiresAt: new Date(expiresAt).toISOString(),
           refreshTokenRotated: this.#refreshToken !== refreshToken,
@@ -275,7 +275,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
     if (status !== 200) {
       throw new StorageError({
         code: status === 404 ? 'InvalidConfig' : 'Unavailable',
-        message: `the OIDC issuer ${describe(this.issuer)} answered its discovery document with HTTP ${status}${status === 404 ? `: check the idp-issuer-url of user "${this.#config.user}"` : ''}`,
+        message: `the OIDC issuer ${describeEndpoint(this.issuer)} answered its discovery document with HTTP ${status}${status === 404 ? `: check the idp-issuer-url of user "${this.#config.user}"` : ''}`,
         provider: PROVIDER,
         operation: 'connect',
         retryable: status >= 500 || status === 429,
@@ -345,7 +345,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
           : '';
     return new StorageError({
       code: refused ? 'AuthenticationFailed' : 'Unavailable',
-      message: `the OIDC issuer ${describe(this.issuer)} refused to refresh the id-token of user "${this.#config.user}" (HTTP ${status}${shown ? ` ${shown}` : ''})${hint}`,
+      message: `the OIDC issuer ${describeEndpoint(this.issuer)} refused to refresh the id-token of user "${this.#config.user}" (HTTP ${status}${shown ? ` ${shown}` : ''})${hint}`,
       provider: PROVIDER,
       operation: 'connect',
       retryable: !refused && (status >= 500 || status === 429),
@@ -356,7 +356,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
   #refused(problem: string): StorageError {
     return new StorageError({
       code: 'AuthenticationFailed',
-      message: `the OIDC issuer ${describe(this.issuer)} of user "${this.#config.user}" ${problem}`,
+      message: `the OIDC issuer ${describeEndpoint(this.issuer)} of user "${this.#config.user}" ${problem}`,
       provider: PROVIDER,
       operation: 'connect',
       retryable: false,
@@ -398,7 +398,7 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
   }
 
   #transportFailure(error: unknown, signal: AbortSignal): StorageError {
-    const source = `the OIDC issuer ${describe(this.issuer)}`;
+    const source = `the OIDC issuer ${describeEndpoint(this.issuer)}`;
     const cut = credentialEndpointCutError(error, { provider: PROVIDER, source });
     if (cut) return cut;
     if (signal.aborted && signal.reason instanceof StorageError) {
@@ -430,15 +430,5 @@ export class OidcCredentialSource extends RefreshingKubeCredentialSource {
         cause: error,
       })
     );
-  }
-}
-
-/** An issuer URL for messages: scheme, host and path, never userinfo or query. */
-function describe(issuer: string): string {
-  try {
-    const url = new URL(issuer);
-    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
-  } catch {
-    return 'that is not a URL';
   }
 }

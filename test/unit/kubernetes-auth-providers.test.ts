@@ -388,6 +388,30 @@ describe('kubeconfig auth-provider', () => {
     });
   });
 
+  it('basic auth (username/password) is sent by the provider over its own transport and tunnel', async () => {
+    // client-node only sets the header (no I/O); the request itself is the provider's.
+    const proxy = await new TestProxy().start();
+    const path = kubeconfig(
+      grantUser('nobody'),
+      ['username: admin', 'password: basic-SENTINEL'],
+      [`proxy-url: ${proxy.url()}`],
+    );
+    const p = new KubernetesSecretsProvider({ kubeconfigPath: path, retry: { maxRetries: 0 } });
+    try {
+      const error = await rejectsWithStorageError(p.connect());
+      // The emulator, as kube-apiserver since 1.19, has no basic auth.
+      assert.equal(error.code, 'AuthenticationFailed', error.message);
+      assert.ok(!rendered(error).includes('basic-SENTINEL'));
+    } finally {
+      await p.close();
+      await proxy.stop();
+    }
+    const sent = emulator.requests.at(-1)!.headers.authorization;
+    assert.equal(sent, `Basic ${Buffer.from('admin:basic-SENTINEL').toString('base64')}`);
+    assert.ok(proxy.tunnels > 0, 'no tunnel was opened');
+    assert.equal(proxy.foreignClients, 0, "a CONNECT came from client-node's proxy agent");
+  });
+
   describe('exec plugin on a proxy-url cluster', () => {
     let proxy: TestProxy;
     before(async () => {

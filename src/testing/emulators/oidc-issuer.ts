@@ -51,17 +51,22 @@ const b64url = (value: Buffer | string) => Buffer.from(value).toString('base64ur
  * ```
  */
 export class OidcIssuerEmulator {
+  /** The https server: recorded requests, fault queue, connections. */
   readonly server: EmulatorHttpServer;
+  /** The one registered client's id (the id tokens' `aud`). */
   readonly clientId: string;
+  /** Its secret; undefined for a public client. */
   readonly clientSecret: string | undefined;
   /** Id token lifetime in seconds; tests shorten it. */
   idTokenLifetimeSeconds: number;
+  /** Whether a refresh answers with a new refresh token and retires the old one. */
   rotateRefreshTokens: boolean;
   readonly #keys: { privateKey: KeyObject; publicKey: KeyObject };
   readonly #kid = randomBytes(8).toString('hex');
   /** Live refresh tokens, by value: the subject they log in. */
   readonly #refreshTokens = new Map<string, string>();
 
+  /** An issuer with its own CA and signing key; nothing listens until `start()`. */
   constructor(options: OidcIssuerOptions = {}) {
     this.server = new EmulatorHttpServer({ tls: options.tls ?? true, clock: options.clock }, (req, res) =>
       this.#route(req, res),
@@ -96,6 +101,7 @@ export class OidcIssuerEmulator {
     return this.#keys.publicKey;
   }
 
+  /** The fault queue: `{ action: { kind: 'status', status: 503 } }`, endless bodies, hangs, resets. */
   get faults(): EmulatorHttpServer['faults'] {
     return this.server.faults;
   }
@@ -105,10 +111,12 @@ export class OidcIssuerEmulator {
     return this.server.count((r) => r.path === '/token');
   }
 
+  /** Listens on a loopback port (https) and returns the URL and port. */
   async start(): Promise<{ url: string; port: number }> {
     return this.server.start();
   }
 
+  /** Stops serving and removes the files of the CA it generated. */
   async stop(): Promise<void> {
     await this.server.stop();
   }

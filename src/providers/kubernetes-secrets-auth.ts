@@ -425,25 +425,18 @@ function tokenFileOfCurrentUser(
   if (!user) return undefined;
   const fromKubeconfig = user.token === undefined ? tokenFiles.get(user.name) : undefined;
   const config = user.authProvider?.config as Record<string, unknown> | undefined;
-  // client-node tries its Azure, GCP and exec authenticators before FileAuth.
-  const fileAuth =
-    user.authProvider &&
-    user.authProvider.name !== 'azure' &&
-    user.authProvider.name !== 'gcp' &&
-    user.authProvider.name !== 'exec' &&
-    !config?.['exec'] &&
-    typeof config?.['tokenFile'] === 'string'
-      ? (config['tokenFile'] as string)
-      : undefined;
-  const path = fromKubeconfig ?? fileAuth;
-  if (path === undefined) return undefined;
-  if (fileAuth !== undefined && fromKubeconfig === undefined) {
+  // The gcp, azure and exec forms were refused already; client-node's FileAuth comes before its oidc.
+  const fileAuth = typeof config?.['tokenFile'] === 'string' ? (config['tokenFile'] as string) : undefined;
+  // Taken away even when a token-file wins: client-node would still re-read this one on every request.
+  if (fileAuth !== undefined) {
     kc.users = kc.users.map((u) => {
       if (u !== user) return u;
       const { authProvider: _readHere, ...rest } = u;
       return rest;
     });
   }
+  const path = fromKubeconfig ?? fileAuth;
+  if (path === undefined) return undefined;
   return new ServiceAccountToken(path, refreshMs, {
     kind: 'kubeconfig-token-file',
     what: `the token file of user "${user.name}" in the kubeconfig`,

@@ -21,7 +21,16 @@ import { assertSecureEndpoint, describeEndpoint } from '../core/transport-securi
 import { KubeCredential, RefreshingKubeCredentialSource } from './kubernetes-secrets-credential.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
-/** The bound of every IdP answer: what golang.org/x/oauth2 reads of a token answer. */
+/**
+ * The bound of every answer of an oidc auth provider's issuer (discovery and token requests): what
+ * golang.org/x/oauth2 reads of a token answer. A larger one fails with `Unavailable` and `details.limitBytes`.
+ *
+ * @example
+ * ```ts
+ * import { OIDC_RESPONSE_LIMIT } from 'nebula-credential/kubernetes';
+ * console.log(OIDC_RESPONSE_LIMIT); // 1048576
+ * ```
+ */
 export const OIDC_RESPONSE_LIMIT = 1024 * 1024;
 /** client-go's expiryDelta: a token this close to its `exp` counts as expired (clock skew). */
 const EXPIRY_MARGIN_MS = 10_000;

@@ -62,6 +62,7 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
+export { OIDC_RESPONSE_LIMIT } from './kubernetes-secrets-oidc.js';
 export {
   KUBERNETES,
   KUBERNETES_OPTIONS,

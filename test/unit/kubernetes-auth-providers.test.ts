@@ -14,8 +14,11 @@ import { ManualClock } from '../../src/core/clock.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
 import type { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
-import { EXEC_OUTPUT_LIMITS, KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
-import { OIDC_RESPONSE_LIMIT } from '../../src/providers/kubernetes-secrets-oidc.js';
+import {
+  EXEC_OUTPUT_LIMITS,
+  KubernetesSecretsProvider,
+  OIDC_RESPONSE_LIMIT,
+} from '../../src/providers/kubernetes-secrets.js';
 import { capturingLogger, rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { OidcIssuerEmulator } from '../../src/testing/emulators/oidc-issuer.js';
@@ -386,6 +389,25 @@ describe('kubeconfig auth-provider', () => {
       for (const token of [good.idToken, revoked.idToken])
         assert.ok(!all.includes(token), 'an id token leaked');
     });
+  });
+
+  it("a token-file wins over client-node's tokenFile auth provider, whose file client-node never reads", async () => {
+    const namespace = `authprov-${++n}`;
+    const token = emulator.createServiceAccount(namespace, 'app');
+    emulator.grant(namespace, 'app');
+    const dir = mkdtempSync(join(root, 'tf-'));
+    writeFileSync(join(dir, 'token'), token);
+    const path = kubeconfig(namespace, [
+      `token-file: ${JSON.stringify(join(dir, 'token'))}`,
+      ...authProvider('file', { tokenFile: join(dir, 'missing') }),
+    ]);
+    const p = new KubernetesSecretsProvider({ kubeconfigPath: path });
+    try {
+      await p.connect();
+      await roundTrip(p, 'token-file-wins');
+    } finally {
+      await p.close();
+    }
   });
 
   it('basic auth (username/password) is sent by the provider over its own transport and tunnel', async () => {

@@ -536,8 +536,8 @@ async function loadKubeconfig(
 }
 
 /**
- * Adds the `tls` CA certificates to the current cluster's own, as inline data, so they apply whichever
- * agent makes the request (ours, or client-node's for proxies and credential plugins).
+ * Adds the `tls` CA certificates to the current cluster's own, as inline data, so they apply to every agent
+ * of the cluster (the direct one, a proxy-url tunnel's, an exec plugin's certificate agent) and the watch.
  */
 async function trustExtraCa(kc: KubeConfig, tls: TlsTrustOptions | undefined, signal?: AbortSignal) {
   const extra = await loadCaBundle(tls, { provider: PROVIDER, signal });

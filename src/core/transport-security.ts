@@ -179,8 +179,17 @@ export function assertSecureEndpoint(endpoint: string, where: EndpointSource): U
   });
 }
 
-/** The URL without credentials, query or fragment: safe for a message. */
-function describeEndpoint(endpoint: string): string {
+/**
+ * The URL without credentials, query or fragment: safe for a message.
+ *
+ * @example
+ * ```ts
+ * describeEndpoint('https://user:pw@dex.example/auth?x=1'); // https://dex.example/auth
+ * ```
+ *
+ * @internal
+ */
+export function describeEndpoint(endpoint: string): string {
   try {
     const url = new URL(endpoint);
     return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;

@@ -3,8 +3,8 @@
 // keep-alive agent that carries its TLS settings.
 
 import { existsSync } from 'node:fs';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent, AgentOptions as HttpsAgentOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
@@ -17,13 +17,15 @@ import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { requireBesidePeer } from '../core/peer.js';
 import { SecretString } from '../core/secret-string.js';
 import { assertSecureEndpoint, loadCaBundle, type TlsTrustOptions } from '../core/transport-security.js';
+import type { RefreshingKubeCredentialSource } from './kubernetes-secrets-credential.js';
 import {
   type ExecClusterInfo,
   ExecCredentialSource,
   parseExecConfig,
   resolveExecCommand,
 } from './kubernetes-secrets-exec.js';
-import { withProxyTunnel } from './kubernetes-secrets-http.js';
+import { clusterAgent } from './kubernetes-secrets-http.js';
+import { loadOidcConfig, OidcCredentialSource, type OidcProviderConfig } from './kubernetes-secrets-oidc.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
 /** A namespace name is at most 63 characters; the bound only has to stop a wrong file. */
@@ -139,12 +141,13 @@ export interface KubeAccess {
    */
   token: ServiceAccountToken | undefined;
   /**
-   * Set for a kubeconfig user's `exec` plugin: the provider runs it (bounded, under the connect deadline) and
-   * sends its token and client certificate itself; client-node never sees the plugin.
+   * Set for a kubeconfig user's `exec` plugin or `oidc` auth provider: the provider runs the plugin or
+   * refreshes the id-token itself (bounded, under the connect deadline) and sends the token and client
+   * certificate itself; client-node never sees either.
    */
-  exec: ExecCredentialSource | undefined;
-  /** Keep-alive agent with the cluster's TLS settings (and proxy); undefined with client-node's credential plugins. */
-  agent: HttpAgent | undefined;
+  credentials: RefreshingKubeCredentialSource | undefined;
+  /** Keep-alive agent with the cluster's TLS settings (through the cluster's proxy-url, if any). */
+  agent: HttpAgent;
 }
 
 /** The auth-related options, already validated. */
@@ -161,7 +164,10 @@ export interface KubeAuthOptions {
   dangerouslyAllowInsecureHttp: boolean;
   /** The pool size (`maxSockets`). */
   maxSockets: number;
-  /** `connectMs` bounds one exec plugin run and a proxy CONNECT. Default: the core's connect deadline. */
+  /**
+   * `connectMs` bounds one exec plugin run, one oidc refresh and a proxy CONNECT. Default: the core's
+   * connect deadline.
+   */
   timeouts?: { connectMs: number } | undefined;
   /** When an exec credential expires. Default: the system clock. */
   clock?: Clock | undefined;
@@ -234,12 +240,8 @@ export async function resolveKubeAccess(
       namespace,
       source: 'in-cluster service account',
       token: new ServiceAccountToken(join(dir, 'token'), options.tokenRefreshMs),
-      exec: undefined,
-      agent: withProxyTunnel(
-        (await createAgent(kc, options.maxSockets, signal))?.agent,
-        kc,
-        options.timeouts?.connectMs,
-      ),
+      credentials: undefined,
+      agent: (await createTransport(kc, options, signal)).agent,
     };
   }
 
@@ -305,27 +307,107 @@ export async function resolveKubeAccess(
   await trustExtraCa(kc, options.tls, signal);
   await inlineNamedFiles(kc, signal);
   kc.users = kc.users.map((u) => (typeof u.token === 'string' ? { ...u, token: u.token.trim() } : u));
+  refuseForeignAuthProvider(kc);
   // Read by connect() under its deadline (as the in-cluster token is): a missing, oversize or FIFO file fails it.
   const token = tokenFileOfCurrentUser(kc, tokenFiles, options.tokenRefreshMs);
   const exec = execOfCurrentUser(kc, token !== undefined);
-  const transport = await createAgent(kc, options.maxSockets, signal);
+  const oidc = await oidcOfCurrentUser(kc, token !== undefined, signal);
+  const transport = await createTransport(kc, options, signal);
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const timeoutMs = options.timeouts?.connectMs ?? DEFAULT_TIMEOUTS.connectMs;
   return {
     kubeConfig: kc,
     namespace: options.namespace ?? context.namespace ?? 'default',
     source: `${source} (context ${context.name})`,
     token,
-    exec:
-      exec &&
-      new ExecCredentialSource(exec, {
-        cluster: execClusterInfo(kc),
-        tls: transport?.tls,
-        timeoutMs: options.timeouts?.connectMs ?? DEFAULT_TIMEOUTS.connectMs,
-        clock: options.clock ?? systemClock,
-        logger: options.logger ?? silentLogger,
-        env,
-      }),
-    agent: withProxyTunnel(transport?.agent, kc, options.timeouts?.connectMs),
+    credentials: exec
+      ? new ExecCredentialSource(exec, {
+          cluster: execClusterInfo(kc),
+          clientAgent: transport.clientAgent,
+          timeoutMs,
+          clock,
+          logger,
+          env,
+        })
+      : oidc &&
+        new OidcCredentialSource(oidc, {
+          timeoutMs,
+          clock,
+          logger,
+          env,
+          allowInsecureHttp: options.dangerouslyAllowInsecureHttp,
+        }),
+    agent: transport.agent,
   };
+}
+
+/**
+ * Refuses what kubectl refuses of the current user's `auth-provider` (with its guidance), and client-node's
+ * own form `auth-provider: { name: exec }` / `config.exec`, which kubectl does not know: client-node would
+ * run those itself (gcp and azure with a synchronous `execSync`, its exec form unbounded). Left: `oidc`,
+ * served by this library, and client-node's `config.tokenFile` form, read as a token file.
+ */
+function refuseForeignAuthProvider(kc: KubeConfig): void {
+  const user = kc.getCurrentUser();
+  const provider = user?.authProvider as { name?: unknown; config?: Record<string, unknown> } | undefined;
+  if (!user || !provider) return;
+  const name = typeof provider.name === 'string' ? provider.name : '';
+  const who = `user "${user.name}" in the kubeconfig`;
+  const removed = (plugin: string, guidance: string) =>
+    invalid(
+      `${who} uses auth-provider "${plugin}", which client-go removed in Kubernetes 1.26 and kubectl refuses: ` +
+        `The ${plugin} auth plugin has been removed. ${guidance} (a user.exec credential plugin)`,
+    );
+  if (name === 'gcp') {
+    throw removed(
+      'gcp',
+      'Please use the "gke-gcloud-auth-plugin" kubectl/client-go credential plugin instead. See https://cloud.google.com/blog/products/containers-kubernetes/kubectl-auth-changes-in-gke for further details',
+    );
+  }
+  if (name === 'azure') {
+    throw removed(
+      'azure',
+      'Please use the https://github.com/Azure/kubelogin kubectl/client-go credential plugin instead (`kubelogin convert-kubeconfig` rewrites the user). See https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins for further details',
+    );
+  }
+  if (name === 'exec' || provider.config?.['exec'] !== undefined) {
+    throw invalid(
+      `${who} has auth-provider "${name}" with an exec command, a form only @kubernetes/client-node knows (kubectl and client-go refuse it): ` +
+        'move the command to user.exec (apiVersion: client.authentication.k8s.io/v1, command, args, interactiveMode: Never)',
+    );
+  }
+  if (name === 'oidc' || typeof provider.config?.['tokenFile'] === 'string') return;
+  throw invalid(
+    `${who} has auth-provider "${name}": no Auth Provider found for name ${JSON.stringify(name)} ` +
+      '(client-go knows only oidc; use user.exec for a credential plugin)',
+  );
+}
+
+/**
+ * The current user's `oidc` auth provider, validated, and taken away from client-node (whose refresh goes
+ * through openid-client's own, unbounded HTTP). As in client-go a token, token file or basic auth of the
+ * same user is sent instead and the id-token is never used (a client certificate goes along with it).
+ */
+async function oidcOfCurrentUser(
+  kc: KubeConfig,
+  hasTokenFile: boolean,
+  signal?: AbortSignal,
+): Promise<OidcProviderConfig | undefined> {
+  const user = kc.getCurrentUser();
+  if (user?.authProvider?.name !== 'oidc') return undefined;
+  if (user.exec) {
+    throw invalid(
+      `user "${user.name}" in the kubeconfig has both an auth-provider and an exec plugin; keep one (client-go refuses the pair)`,
+    );
+  }
+  const config = await loadOidcConfig(user.authProvider.config as Record<string, unknown>, user.name, signal);
+  kc.users = kc.users.map((u): User => {
+    if (u !== user) return u;
+    const { authProvider: _servedHere, ...rest } = u;
+    return rest;
+  });
+  return hasTokenFile || user.token || user.username ? undefined : config;
 }
 
 /**
@@ -343,25 +425,18 @@ function tokenFileOfCurrentUser(
   if (!user) return undefined;
   const fromKubeconfig = user.token === undefined ? tokenFiles.get(user.name) : undefined;
   const config = user.authProvider?.config as Record<string, unknown> | undefined;
-  // client-node tries its Azure, GCP and exec authenticators before FileAuth.
-  const fileAuth =
-    user.authProvider &&
-    user.authProvider.name !== 'azure' &&
-    user.authProvider.name !== 'gcp' &&
-    user.authProvider.name !== 'exec' &&
-    !config?.['exec'] &&
-    typeof config?.['tokenFile'] === 'string'
-      ? (config['tokenFile'] as string)
-      : undefined;
-  const path = fromKubeconfig ?? fileAuth;
-  if (path === undefined) return undefined;
-  if (fileAuth !== undefined && fromKubeconfig === undefined) {
+  // The gcp, azure and exec forms were refused already; client-node's FileAuth comes before its oidc.
+  const fileAuth = typeof config?.['tokenFile'] === 'string' ? (config['tokenFile'] as string) : undefined;
+  // Taken away even when a token-file wins: client-node would still re-read this one on every request.
+  if (fileAuth !== undefined) {
     kc.users = kc.users.map((u) => {
       if (u !== user) return u;
       const { authProvider: _readHere, ...rest } = u;
       return rest;
     });
   }
+  const path = fromKubeconfig ?? fileAuth;
+  if (path === undefined) return undefined;
   return new ServiceAccountToken(path, refreshMs, {
     kind: 'kubeconfig-token-file',
     what: `the token file of user "${user.name}" in the kubeconfig`,
@@ -371,12 +446,12 @@ function tokenFileOfCurrentUser(
 /**
  * The current user's `exec` plugin, validated, and taken away from client-node (whose runner has no bound
  * and no timeout) so the provider runs it. As in client-go, a token, token file, client certificate or
- * basic auth of the same user wins and the plugin never runs; with a cluster `proxy-url` the calls go
- * through client-node's transport, so the plugin stays with it.
+ * basic auth of the same user wins and the plugin never runs. With a cluster `proxy-url` the plugin's
+ * credential goes through the same tunnel as every call.
  */
 function execOfCurrentUser(kc: KubeConfig, hasTokenFile: boolean) {
   const user = kc.getCurrentUser();
-  if (!user?.exec || kc.getCurrentCluster()?.proxyUrl) return undefined;
+  if (!user?.exec) return undefined;
   if (user.authProvider) {
     throw invalid(
       `user "${user.name}" in the kubeconfig has both an auth-provider and an exec plugin; keep one (client-go refuses the pair)`,
@@ -400,6 +475,7 @@ function execClusterInfo(kc: KubeConfig): ExecClusterInfo {
     ...(cluster.tlsServerName ? { 'tls-server-name': cluster.tlsServerName } : {}),
     ...(cluster.skipTLSVerify ? { 'insecure-skip-tls-verify': true } : {}),
     ...(cluster.caData ? { 'certificate-authority-data': cluster.caData } : {}),
+    ...(cluster.proxyUrl ? { 'proxy-url': cluster.proxyUrl } : {}),
   };
 }
 
@@ -460,8 +536,8 @@ async function loadKubeconfig(
 }
 
 /**
- * Adds the `tls` CA certificates to the current cluster's own, as inline data, so they apply whichever
- * agent makes the request (ours, or client-node's for proxies and credential plugins).
+ * Adds the `tls` CA certificates to the current cluster's own, as inline data, so they apply to every agent
+ * of the cluster (the direct one, a proxy-url tunnel's, an exec plugin's certificate agent) and the watch.
  */
 async function trustExtraCa(kc: KubeConfig, tls: TlsTrustOptions | undefined, signal?: AbortSignal) {
   const extra = await loadCaBundle(tls, { provider: PROVIDER, signal });
@@ -525,31 +601,42 @@ async function readNamed(
   return data ? Buffer.from(data, 'base64') : undefined;
 }
 
+/** The cluster's keep-alive agent, and how a certificate credential (an exec plugin's) gets its own. */
+interface ClusterTransport {
+  agent: HttpAgent;
+  /** Undefined over plain http: there is no TLS to present a certificate in. */
+  clientAgent: ((pair: { cert: string; key: string }) => HttpsAgent) | undefined;
+}
+
 // client-node creates a new agent (so a new TLS handshake) for every request; one keep-alive agent with the
-// same TLS material makes each call a single round trip. `tls` is that material without a client
-// certificate, for the agent of an exec plugin's certificate.
-async function createAgent(
+// same TLS material makes each call a single round trip. A certificate credential gets an agent with that
+// material without the kubeconfig's pair, plus its own; both go through the cluster's proxy-url tunnel.
+async function createTransport(
   kc: KubeConfig,
-  maxSockets: number,
+  options: Pick<KubeAuthOptions, 'maxSockets' | 'timeouts'>,
   signal?: AbortSignal,
-): Promise<{ agent: HttpAgent; tls: HttpsAgentOptions | undefined } | undefined> {
-  const cluster = kc.getCurrentCluster();
+): Promise<ClusterTransport> {
+  const cluster = kc.getCurrentCluster()!;
   const user = kc.getCurrentUser();
-  // client-node's exec form of auth-provider, other auth providers and an exec plugin left to client-node
-  // (its cluster has a proxy-url) keep the client's agent.
-  if (!cluster || user?.exec || user?.authProvider) return undefined;
+  const connectMs = options.timeouts?.connectMs;
   if (cluster.server.startsWith('http:')) {
-    return { agent: new HttpAgent({ keepAlive: true, maxSockets }), tls: undefined };
+    return {
+      agent: clusterAgent(false, { keepAlive: true, maxSockets: options.maxSockets }, kc, connectMs),
+      clientAgent: undefined,
+    };
   }
   const ca = await readNamed(cluster.caFile, cluster.caData, 'the cluster CA', signal);
   const cert = await readNamed(user?.certFile, user?.certData, 'the client certificate', signal);
   const key = await readNamed(user?.keyFile, user?.keyData, 'the client key', signal);
   const tls: HttpsAgentOptions = {
     keepAlive: true,
-    maxSockets,
+    maxSockets: options.maxSockets,
     ...(ca ? { ca } : {}),
     ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
     ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
   };
-  return { agent: new HttpsAgent({ ...tls, ...(cert ? { cert } : {}), ...(key ? { key } : {}) }), tls };
+  return {
+    agent: clusterAgent(true, { ...tls, ...(cert ? { cert } : {}), ...(key ? { key } : {}) }, kc, connectMs),
+    clientAgent: (pair) => clusterAgent(true, { ...tls, ...pair }, kc, connectMs) as HttpsAgent,
+  };
 }

@@ -3,16 +3,13 @@
 // expirationTimestamp, a new run after a 401. client-node's runner is unbounded and has no timeout.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
+import type { Agent as HttpsAgent } from 'node:https';
 import { isAbsolute, join } from 'node:path';
-import { inspect } from 'node:util';
-import { untilAborted } from '../core/abort.js';
 import type { Clock } from '../core/clock.js';
 import { StorageError } from '../core/errors.js';
 import { readDeadline } from '../core/files.js';
 import type { Logger } from '../core/logger.js';
-import { REDACTED, SecretString } from '../core/secret-string.js';
-import { SingleFlight } from '../core/single-flight.js';
+import { KubeCredential, RefreshingKubeCredentialSource } from './kubernetes-secrets-credential.js';
 import { runPlugin } from './kubernetes-secrets-exec-run.js';
 import { KUBERNETES as PROVIDER } from './kubernetes-secrets-options.js';
 
@@ -131,70 +128,14 @@ export function resolveExecCommand(command: unknown, dir: string): unknown {
   return join(dir, command);
 }
 
-/** One credential a plugin run produced: a bearer token, a client certificate, or both. */
-export class ExecCredential {
-  readonly #token: SecretString | undefined;
-  // Private: the agent's options hold the private key, which util.inspect would otherwise print.
-  readonly #agent: HttpsAgent | undefined;
-  /** When the plugin said it expires (ms since the epoch); undefined: valid for the life of the process. */
-  readonly expiresAt: number | undefined;
-  readonly #certificate: string | undefined;
-
-  /** @internal */
-  constructor(
-    token: string | undefined,
-    agent: HttpsAgent | undefined,
-    expiresAt: number | undefined,
-    certificate?: string,
-  ) {
-    this.#token = token ? new SecretString(token) : undefined;
-    this.#agent = agent;
-    this.expiresAt = expiresAt;
-    this.#certificate = certificate;
-  }
-
-  /** A keep-alive agent presenting the plugin's client certificate; undefined for a token-only credential. */
-  get agent(): HttpsAgent | undefined {
-    return this.#agent;
-  }
-
-  /** The bearer token, if the plugin gave one. */
-  get token(): string | undefined {
-    // A replaced credential is wiped: a caller still holding it sends no stale token.
-    return this.#token && !this.#token.disposed ? this.#token.expose() : undefined;
-  }
-
-  /** The client certificate (PEM, not secret), to tell a rotation from a token-only refresh. */
-  get certificate(): string | undefined {
-    return this.#certificate;
-  }
-
-  /** Wipes the token and, unless a newer credential still presents the same certificate, closes its connections. */
-  dispose(keepAgent = false): void {
-    this.#token?.dispose();
-    if (!keepAgent) this.#agent?.destroy();
-  }
-
-  /** A summary without the token or key. */
-  toJSON(): Record<string, unknown> {
-    return {
-      token: this.#token ? REDACTED : undefined,
-      clientCertificate: this.#certificate !== undefined,
-      expiresAt: this.expiresAt,
-    };
-  }
-
-  /** The same summary for `util.inspect` and `console.log`. */
-  [inspect.custom](): Record<string, unknown> {
-    return this.toJSON();
-  }
-}
-
 /** What an {@link ExecCredentialSource} needs besides the plugin. @internal */
 export interface ExecSourceOptions {
   cluster: ExecClusterInfo;
-  /** The TLS settings of the cluster's agent: a certificate credential gets an agent with these plus its pair. */
-  tls: HttpsAgentOptions | undefined;
+  /**
+   * A keep-alive agent with the cluster's TLS settings (and its proxy-url tunnel) presenting a certificate
+   * credential's pair; undefined over plain http, where there is no TLS to present one in.
+   */
+  clientAgent: ((pair: { cert: string; key: string }) => HttpsAgent) | undefined;
   /** How long one run may take before the plugin is killed (the connect deadline). */
   timeoutMs: number;
   clock: Clock;
@@ -217,67 +158,32 @@ export interface ExecSourceOptions {
  * const header = credential.token ? `Bearer ${credential.token}` : undefined;
  * ```
  */
-export class ExecCredentialSource {
+export class ExecCredentialSource extends RefreshingKubeCredentialSource {
+  readonly kind = 'kubeconfig-exec';
   /** The plugin's command, for health and messages. */
   readonly command: string;
   /** Plugin runs started so far. */
   runs = 0;
   readonly #config: ExecPluginConfig;
   readonly #options: ExecSourceOptions;
-  readonly #flights = new SingleFlight<'run', ExecCredential>();
-  readonly #closed = new AbortController();
-  #credential: ExecCredential | undefined;
 
   /** @internal */
   constructor(config: ExecPluginConfig, options: ExecSourceOptions) {
+    super(options.clock);
     this.#config = config;
     this.#options = options;
     this.command = config.command;
   }
 
-  /** When the current credential expires, if known. */
-  get expiresAt(): number | undefined {
-    return this.#credential?.expiresAt;
+  healthFacts(): Record<string, unknown> {
+    return { execCommand: this.command };
   }
 
-  /** The cached credential, or a new run's when there is none or it expired. */
-  current(signal?: AbortSignal): Promise<ExecCredential> {
-    const cached = this.#credential;
-    if (cached && (cached.expiresAt === undefined || this.#options.clock.now() <= cached.expiresAt)) {
-      return Promise.resolve(cached);
-    }
-    return this.#refreshed(signal);
+  protected obtain(closed: AbortSignal): Promise<KubeCredential> {
+    return this.#run(closed);
   }
 
-  /**
-   * After a 401 with `stale`: a new run, unless the cached credential is already another one (client-go's
-   * maybeRefreshCreds), so concurrent 401s cost one run.
-   */
-  refresh(stale: ExecCredential, signal?: AbortSignal): Promise<ExecCredential> {
-    if (this.#credential && this.#credential !== stale) return this.current(signal);
-    return this.#refreshed(signal);
-  }
-
-  /** Kills a running plugin and forgets the credential. */
-  dispose(): void {
-    this.#closed.abort(
-      new StorageError({
-        code: 'Aborted',
-        message: 'the provider was closed',
-        provider: PROVIDER,
-        operation: 'close',
-      }),
-    );
-    this.#credential?.dispose();
-    this.#credential = undefined;
-  }
-
-  #refreshed(signal: AbortSignal | undefined): Promise<ExecCredential> {
-    const { promise } = this.#flights.run('run', () => this.#run());
-    return signal ? untilAborted(promise, signal) : promise;
-  }
-
-  async #run(): Promise<ExecCredential> {
+  async #run(closed: AbortSignal): Promise<KubeCredential> {
     const config = this.#config;
     const what = `the exec plugin "${config.command}" of user "${config.user}"`;
     const info = {
@@ -285,7 +191,7 @@ export class ExecCredentialSource {
       apiVersion: config.apiVersion,
       spec: { ...(config.provideClusterInfo ? { cluster: this.#options.cluster } : {}), interactive: false },
     };
-    const deadline = readDeadline(this.#options.timeoutMs, what, this.#closed.signal);
+    const deadline = readDeadline(this.#options.timeoutMs, what, closed);
     const started = Date.now();
     this.runs++;
     let stdout: Buffer;
@@ -304,10 +210,6 @@ export class ExecCredentialSource {
       deadline.clear();
     }
     const credential = this.#parse(stdout, what);
-    const previous = this.#credential;
-    this.#credential = credential;
-    // client-go closes the connections only when the certificate rotates; a token needs no new handshake.
-    previous?.dispose(previous.agent === credential.agent);
     this.#options.logger.debug(
       {
         provider: PROVIDER,
@@ -323,7 +225,7 @@ export class ExecCredentialSource {
     return credential;
   }
 
-  #parse(stdout: Buffer, what: string): ExecCredential {
+  #parse(stdout: Buffer, what: string): KubeCredential {
     let parsed: unknown;
     try {
       parsed = JSON.parse(stdout.toString('utf8'));
@@ -363,21 +265,20 @@ export class ExecCredentialSource {
     }
     let agent: HttpsAgent | undefined;
     if (cert && key) {
-      const reuse = this.#credential?.certificate === cert ? this.#credential.agent : undefined;
+      const cached = this.cached;
+      const reuse = cached?.certificate === cert ? cached.agent : undefined;
       agent = reuse ?? this.#agent(cert, key, what);
     }
-    return new ExecCredential(token, agent, expiresAt, cert);
+    return new KubeCredential(token, agent, expiresAt, cert);
   }
 
   /** A new agent with the cluster's TLS settings and the plugin's pair, which must belong together. */
   #agent(cert: string, key: string, what: string): HttpsAgent | undefined {
-    const tls = this.#options.tls;
     try {
       if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('mismatch');
     } catch {
       throw badOutput(what, 'a client certificate and key that are not a valid PEM pair');
     }
-    // Over plain http (a loopback test cluster) there is no TLS to present a certificate in.
-    return tls ? new HttpsAgent({ ...tls, cert, key }) : undefined;
+    return this.#options.clientAgent?.({ cert, key });
   }
 }

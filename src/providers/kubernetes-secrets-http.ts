@@ -1,18 +1,14 @@
 // The HTTP library under client-node's generated API: its default (node-fetch in 1.x, undici's fetch in 2.x)
 // buffers every body whole with no bound, so each call hands the client this one instead, which reads through the core bound.
 
-import { type Agent, type AgentOptions, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import {
-  Agent as HttpsAgent,
-  type AgentOptions as HttpsAgentOptions,
-  request as httpsRequest,
-} from 'node:https';
+import { type Agent, type AgentOptions, Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https';
 import type { Dispatcher, Agent as UndiciAgent } from 'undici';
+import { requestBounded } from '../core/bounded-request.js';
 import type { AttemptContext } from '../core/operation.js';
 import { DEFAULT_TIMEOUTS } from '../core/options.js';
 import { parseProxyUrl } from '../core/proxy-env.js';
 import { HttpProxyTunnelAgent, ProxyTunnelAgent, type ProxyTunnelOptions } from '../core/proxy-tunnel.js';
-import { readBoundedBody } from '../core/response-limit.js';
 import { dispatchBounded, joinedHeaders } from '../core/undici-exchange.js';
 import { KUBERNETES } from './kubernetes-secrets-options.js';
 
@@ -68,37 +64,19 @@ interface KubeCall {
 /** One call over a node:http(s) agent: the provider's, or a CONNECT tunnel. */
 function sendThroughAgent(agent: Agent, call: KubeCall): Promise<InstanceType<Sdk['ResponseContext']>> {
   const { sdk, maxBytes, request, attempt } = call;
-  return new Promise<InstanceType<Sdk['ResponseContext']>>((resolve, reject) => {
-    const url = new URL(request.getUrl());
-    const body = requestBytes(request.getBody());
-    const signal = request.getSignal();
-    const headers: Record<string, string | number> = { ...request.getHeaders() };
-    // Node sends a DELETE body only with an explicit length (no chunked encoding by default for it).
-    if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
-      url,
-      {
-        method: request.getHttpMethod(),
-        headers,
-        agent,
-        ...(signal ? { signal } : {}),
-      },
-      (res) => {
-        readBoundedBody(res, maxBytes, res.headers['content-length']).then(
-          (bytes) => resolve(responseContext(sdk, res.statusCode ?? 0, res.headers, bytes)),
-          reject,
-        );
-      },
-    );
-    // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
-    if (attempt)
-      req.once(
-        'close',
-        attempt.onStop((reason) => req.destroy(reason)),
-      );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return requestBounded(
+    new URL(request.getUrl()),
+    {
+      method: request.getHttpMethod(),
+      headers: request.getHeaders(),
+      body: requestBytes(request.getBody()),
+      agent,
+      signal: request.getSignal(),
+      // The attempt's hook destroys the request at the deadline (and drops its socket) with no signal.
+      onStop: attempt && ((cancel) => attempt.onStop(cancel)),
+    },
+    maxBytes,
+  ).then((res) => responseContext(sdk, res.status, res.headers, res.body));
 }
 
 /**
@@ -166,30 +144,28 @@ function requestBytes(body: unknown): string | Uint8Array | undefined {
 }
 
 /**
- * The provider's keep-alive agent, moved into the bounded CONNECT tunnel when the current cluster names a
- * `proxy-url` (http or https; SOCKS is `InvalidConfig`): client-node's own proxy transport would read every
- * body unbounded. As in client-go, the proxy applies to every request of that cluster (no NO_PROXY), and an
- * https proxy is trusted with the cluster's CA. The tunnel agent takes the direct agent's TLS options.
+ * A keep-alive agent of the current cluster with `options` (its TLS settings), through the bounded CONNECT
+ * tunnel when the cluster names a `proxy-url` (http or https; SOCKS is `InvalidConfig`): client-node's own
+ * proxy transport would read every body unbounded. As in client-go, the proxy applies to every request of
+ * that cluster (no NO_PROXY), and an https proxy is trusted with the cluster's CA.
  * @internal
  */
-export function withProxyTunnel(
-  agent: Agent | undefined,
+export function clusterAgent(
+  secure: boolean,
+  options: HttpsAgentOptions,
   kc: { getCurrentCluster(): { name: string; proxyUrl?: string | undefined } | null },
   connectMs = DEFAULT_TIMEOUTS.connectMs,
-): Agent | undefined {
+): Agent {
   const cluster = kc.getCurrentCluster();
-  if (!agent || !cluster?.proxyUrl) return agent;
+  if (!cluster?.proxyUrl) return secure ? new HttpsAgent(options) : new HttpAgent(options as AgentOptions);
   const proxy = parseProxyUrl(cluster.proxyUrl, `the proxy-url of cluster "${cluster.name}"`, KUBERNETES);
-  // Node keeps an agent's constructor options on it; this one has opened no socket yet.
-  const options = (agent as Agent & { options: HttpsAgentOptions }).options;
-  agent.destroy();
   const tunnel: ProxyTunnelOptions = {
     proxy,
     timeoutMs: connectMs,
     ...(options.ca === undefined ? {} : { ca: options.ca as string | Buffer }),
     ...(options.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
   };
-  return agent instanceof HttpsAgent
+  return secure
     ? new ProxyTunnelAgent(tunnel, options)
     : new HttpProxyTunnelAgent(tunnel, options as AgentOptions);
 }

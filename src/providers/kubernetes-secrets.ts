@@ -62,6 +62,7 @@ export {
   MANAGED_BY_VALUE,
   TAG_LABEL_PREFIX,
 } from './kubernetes-secrets-objects.js';
+export { OIDC_RESPONSE_LIMIT } from './kubernetes-secrets-oidc.js';
 export {
   KUBERNETES,
   KUBERNETES_OPTIONS,
@@ -215,8 +216,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     }
     const { access } = this.#connection;
     if (access.token) await access.token.reload(this.common.clock.now(), attempt.signal);
-    // The plugin runs at connect, under its deadline, as the token file is read.
-    if (access.exec) await access.exec.current(attempt.signal);
+    // The plugin runs (or the id-token is refreshed) at connect, under its deadline, as the token file is read.
+    if (access.credentials) await access.credentials.current(attempt.signal);
     // One cheap authorized call proves the server, TLS and credentials. A 403 still proves authentication
     // (RBAC may grant only some verbs), so only 401, TLS and network failures fail connect().
     try {
@@ -657,14 +658,15 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     const access = this.#connection?.access;
     const token = access?.token;
     const now = this.common.clock.now();
-    const execExpiresAt = access?.exec?.expiresAt;
+    const credentials = access?.credentials;
+    const expiresAt = credentials?.expiresAt;
     return {
       credentialSource:
         access?.source ?? (this.#options.inCluster ? 'in-cluster service account' : 'kubeconfig'),
       auth: {
-        kind: token?.kind ?? (access?.exec ? 'kubeconfig-exec' : 'kubeconfig'),
-        ...(access?.exec ? { execCommand: access.exec.command } : {}),
-        ...(execExpiresAt !== undefined ? { expiresAt: execExpiresAt, ttlMs: execExpiresAt - now } : {}),
+        kind: token?.kind ?? credentials?.kind ?? 'kubeconfig',
+        ...credentials?.healthFacts(),
+        ...(expiresAt !== undefined ? { expiresAt, ttlMs: expiresAt - now } : {}),
         ...(token && token.mtimeMs >= 0 ? { tokenFileAgeMs: Math.max(0, Date.now() - token.mtimeMs) } : {}),
         ...(token ? { tokenFile: token.path } : {}),
       },
@@ -710,13 +712,13 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     };
     await kc.applyToHTTPSOptions(options as never);
     // client-node put its own proxy agent (hpagent) here; the watch shares the core tunnel like every call.
-    if (access.agent && kc.getCurrentCluster()?.proxyUrl) options.agent = access.agent;
+    if (kc.getCurrentCluster()?.proxyUrl) options.agent = access.agent;
     if (access.token) {
       options.headers['Authorization'] =
         `Bearer ${(await access.token.current(this.common.clock.now())).expose()}`;
     }
-    if (access.exec) {
-      const credential = await access.exec.current(signal);
+    if (access.credentials) {
+      const credential = await access.credentials.current(signal);
       if (credential.token) options.headers['Authorization'] = `Bearer ${credential.token}`;
       // The plugin's client certificate is presented by its own agent; client-node's knows nothing of it.
       if (credential.agent) options.agent = credential.agent;
@@ -762,7 +764,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     this.#dispatchers.clear();
     this.#connection?.access.agent?.destroy();
     this.#connection?.access.token?.dispose();
-    this.#connection?.access.exec?.dispose();
+    this.#connection?.access.credentials?.dispose();
     this.#connection = undefined;
   }
 
@@ -846,10 +848,9 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   }
 
   /**
-   * One API call: the deadline reaches the request through the attempt's stop hook in our transport (or,
-   * on client-node's own transport, its signal through a per-call middleware: the generated client takes
-   * no signal argument), the in-cluster token is set fresh, and a 401 with a rotated token file is tried
-   * once more at once.
+   * One API call over our bounded transport: the deadline reaches the request through the attempt's stop
+   * hook, the token is set fresh, and a 401 with a rotated token file or a renewed credential (an exec
+   * plugin's, an oidc id-token) is tried once more at once.
    */
   async #call<T>(
     operation: StorageOperation,
@@ -861,36 +862,28 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
   ): Promise<T> {
     const { api, access, sdk } = this.#connection!;
     for (let tryAgain = true; ; tryAgain = false) {
-      const credential = access.exec ? await access.exec.current(attempt.signal) : undefined;
+      const credential = access.credentials ? await access.credentials.current(attempt.signal) : undefined;
       const token = access.token
         ? (await access.token.current(this.common.clock.now(), attempt.signal)).expose()
         : credential?.token;
       const agent = credential?.agent ?? access.agent;
-      // Our transport stops the request through the attempt's hook; only client-node's own needs the signal
-      // (an AbortController per call, and listeners on every request).
-      const middleware = perCallMiddleware(agent ? undefined : attempt.signal, token, contentType);
+      const middleware = perCallMiddleware(token, contentType);
       // A listing page holds whole secrets, up to listPageSize of them; any other answer holds one.
       const perAnswer = verb === 'list' ? this.#options.listPageSize : 1;
-      // Without our agent (client-node's auth providers) the client's own transport carries the call; with
-      // one, an undici dispatcher connecting as it does, or the agent itself for a CONNECT tunnel.
+      // Every call goes over our transport: an undici dispatcher connecting as the agent does, or the agent
+      // itself for a CONNECT tunnel; the attempt's stop hook ends it at the deadline.
       const limit = responseBodyLimit(this.capabilities.maxCredentialSize * perAnswer);
-      const dispatcher = agent && this.#dispatcherLike(agent);
-      const httpApi = dispatcher
-        ? boundedKubeHttpLibrary(sdk, limit, { dispatcher }, attempt)
-        : agent
-          ? boundedKubeHttpLibrary(sdk, limit, { agent }, attempt)
-          : undefined;
+      const dispatcher = this.#dispatcherLike(agent);
+      const httpApi = boundedKubeHttpLibrary(sdk, limit, dispatcher ? { dispatcher } : { agent }, attempt);
       try {
-        return await fn(api, {
-          middleware: [middleware],
-          ...(httpApi ? { httpApi } : {}),
-        } as unknown as CallOptions);
+        return await fn(api, { middleware: [middleware], httpApi } as unknown as CallOptions);
       } catch (error) {
         if (tryAgain && kubeFailure(error)?.status === 401) {
           if (access.token && (await access.token.reload(this.common.clock.now(), attempt.signal))) continue;
-          // client-go runs the plugin again after a 401; a new credential is worth this call's one more try.
-          if (credential) {
-            const fresh = await access.exec!.refresh(credential, attempt.signal);
+          // client-go runs the plugin again after a 401 (and this library refreshes an oidc id-token too);
+          // a new credential is worth this call's one more try.
+          if (credential && access.credentials!.renewable) {
+            const fresh = await access.credentials!.refresh(credential, attempt.signal);
             if (fresh.token !== token || fresh.certificate !== credential.certificate) continue;
           }
         }
@@ -911,12 +904,11 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 
 // ObjectCoreV1Api runs middleware as the generated client's minimal Observable: anything with toPromise().
 // The agent is not set here: client-node 1.x takes one (setAgent) but 2.x an undici dispatcher instead, and
-// our HTTP library, which carries every call that has our agent, is given it directly.
-function perCallMiddleware(signal: AbortSignal | undefined, token: string | undefined, contentType?: string) {
+// our HTTP library, which carries every call, is given it directly.
+function perCallMiddleware(token: string | undefined, contentType?: string) {
   const observable = <R>(value: R) => ({ toPromise: () => Promise.resolve(value) });
   return {
-    pre: (context: { setSignal(s: AbortSignal): void; setHeaderParam(k: string, v: string): void }) => {
-      if (signal) context.setSignal(signal);
+    pre: (context: { setHeaderParam(k: string, v: string): void }) => {
       if (token !== undefined) context.setHeaderParam('Authorization', `Bearer ${token}`);
       // Set here, after the generated code picked its default, so each SDK major sends the same patch type.
       if (contentType !== undefined) context.setHeaderParam('Content-Type', contentType);

@@ -90,6 +90,7 @@ export {
 export { GcpError, type GoogleErrorDetail, type GrpcStatusName } from './emulators/gcp-status.js';
 export {
   cliEmulator as kubernetesCliEmulator,
+  type KubeOidcIssuer,
   type KubePolicyRule,
   KubernetesEmulator,
   type KubernetesEmulatorOptions,
@@ -97,6 +98,11 @@ export {
   type KubeSubject,
   type SecretObject,
 } from './emulators/kubernetes.js';
+export {
+  type OidcIdTokenClaims,
+  OidcIssuerEmulator,
+  type OidcIssuerOptions,
+} from './emulators/oidc-issuer.js';
 export {
   cliEmulator as vaultCliEmulator,
   parsePolicyHcl,

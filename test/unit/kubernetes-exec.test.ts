@@ -14,7 +14,7 @@ import { EncryptionManager } from '../../src/core/crypto.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { EXEC_OUTPUT_LIMITS, KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
-import { ExecCredential } from '../../src/providers/kubernetes-secrets-exec.js';
+import { KubeCredential } from '../../src/providers/kubernetes-secrets-credential.js';
 import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { processGone } from './process-helpers.js';
@@ -368,7 +368,7 @@ describe('kubeconfig exec credential plugin', () => {
     );
     await p.close();
     // What the provider keeps of a run renders without the token or the key (its agent holds the key).
-    const kept = new ExecCredential(sentinel, new Agent({ cert: certPem, key: keyPem }), undefined, certPem);
+    const kept = new KubeCredential(sentinel, new Agent({ cert: certPem, key: keyPem }), undefined, certPem);
     seen.push(inspect(kept, { depth: 8, showHidden: true }), JSON.stringify(kept), String(kept));
     kept.dispose();
     const all = [...seen, ...logged].join('\n');

@@ -65,6 +65,23 @@ interface Identity {
 }
 
 /**
+ * An OIDC issuer the API server trusts (kube-apiserver's `--oidc-issuer-url` and `--oidc-client-id`): its
+ * id tokens are bearer tokens whose signature it checks (what the issuer's JWKS would give), with `iss`,
+ * `aud` and `exp` (against the emulator clock). {@link OidcIssuerEmulator} is one.
+ *
+ * @example
+ * ```ts
+ * const issuer: KubeOidcIssuer = new OidcIssuerEmulator();
+ * ```
+ */
+export interface KubeOidcIssuer {
+  url: string;
+  clientId: string;
+  /** The claims of `token` when the issuer signed it, else undefined. */
+  verifyIdToken(token: string): { iss: string; sub: string; aud: string | string[]; exp: number } | undefined;
+}
+
+/**
  * Options of {@link KubernetesEmulator}.
  *
  * @example
@@ -137,6 +154,7 @@ export class KubernetesEmulator {
   /** A token of `kubernetes-admin` (group `system:masters`): allowed everything. */
   readonly adminToken = `admin-${randomBytes(16).toString('hex')}`;
   readonly #tokens = new Map<string, Identity>();
+  readonly #oidcIssuers: { issuer: KubeOidcIssuer; usernamePrefix: string }[] = [];
   readonly #namespaces = new Set(['default', 'kube-system']);
   readonly #secrets = new Map<string, Map<string, SecretObject>>();
   readonly #roles = new Map<string, Map<string, KubePolicyRule[]>>();
@@ -294,6 +312,15 @@ export class KubernetesEmulator {
    */
   issueClientCertificate(user: string, groups: readonly string[] = []): { certPem: string; keyPem: string } {
     return this.server.ca!.issueClientCertificate(user, groups);
+  }
+
+  /**
+   * Trusts the id tokens of `issuer` as bearer tokens, as kube-apiserver's OIDC authenticator does: the user
+   * is `usernamePrefix` + `sub` (kube-apiserver's default prefix for the `sub` claim is `<issuer>#`). Bind
+   * RBAC to it with a `User` subject.
+   */
+  trustOidcIssuer(issuer: KubeOidcIssuer, options: { usernamePrefix?: string } = {}): void {
+    this.#oidcIssuers.push({ issuer, usernamePrefix: options.usernamePrefix ?? `${issuer.url}#` });
   }
 
   /** Makes a token invalid from now on (401), as when a projected token expires. */
@@ -473,11 +500,24 @@ export class KubernetesEmulator {
     if (header === undefined && cert && !cert.authorized) throw kubeErrors.unauthorized();
     if (header === undefined) return undefined;
     const m = /^Bearer (.+)$/.exec(header);
-    const identity = m ? this.#tokens.get(m[1]!) : undefined;
+    const identity = m ? (this.#tokens.get(m[1]!) ?? this.#oidcIdentity(m[1]!)) : undefined;
     if (!identity || (identity.expiresAt !== undefined && this.server.clock.now() >= identity.expiresAt)) {
       throw kubeErrors.unauthorized();
     }
     return identity;
+  }
+
+  /** The user of an id token a trusted issuer signed for its client, while it has not expired. */
+  #oidcIdentity(token: string): Identity | undefined {
+    for (const { issuer, usernamePrefix } of this.#oidcIssuers) {
+      const claims = issuer.verifyIdToken(token);
+      if (!claims || claims.iss !== issuer.url) continue;
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (!audiences.includes(issuer.clientId)) continue;
+      if (!(this.server.clock.now() < claims.exp * 1000)) return undefined;
+      return { user: `${usernamePrefix}${claims.sub}`, groups: ['system:authenticated'] };
+    }
+    return undefined;
   }
 
   #authorize(identity: Identity | undefined, verb: string, namespace: string, name?: string): void {

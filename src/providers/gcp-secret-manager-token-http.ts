@@ -7,8 +7,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { requestBounded } from '../core/bounded-request.js';
 import { proxyTunnelRoutes } from '../core/proxy-route.js';
-import { readBoundedBody } from '../core/response-limit.js';
 
 const PROVIDER = 'gcp-secret-manager';
 /** Token answers are a few hundred bytes; the bound keeps a wrong endpoint from filling memory. */
@@ -24,7 +24,7 @@ export interface TokenRequestInit {
   agent?: http.Agent | undefined;
 }
 
-/** A whole, bounded answer. */
+/** A whole, bounded answer (the core's bounded request answer, spelled out: that one is internal). */
 export interface TokenResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
@@ -63,28 +63,10 @@ export class GcpTokenHttp {
 
   /** One request, its whole answer read through the bound (a cut rejects with ResponseTooLargeError). */
   send(url: string, init: TokenRequestInit): Promise<TokenResponse> {
-    return new Promise((resolve, reject) => {
-      const target = new URL(url);
-      const secure = target.protocol === 'https:';
-      const agent = secure ? (init.agent ?? this.#tunnels.route(target) ?? this.#direct) : init.agent;
-      const request = (secure ? https : http).request(
-        target,
-        {
-          method: init.method,
-          headers: init.headers,
-          ...(agent ? { agent } : {}),
-          ...(init.signal ? { signal: init.signal } : {}),
-        },
-        (res) => {
-          readBoundedBody(res, this.#limit, res.headers['content-length']).then(
-            (body) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }),
-            reject,
-          );
-        },
-      );
-      request.on('error', reject);
-      request.end(init.body);
-    });
+    const target = new URL(url);
+    const agent =
+      target.protocol === 'https:' ? (init.agent ?? this.#tunnels.route(target) ?? this.#direct) : init.agent;
+    return requestBounded(target, { ...init, agent }, this.#limit);
   }
 
   /**

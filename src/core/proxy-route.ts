@@ -21,6 +21,8 @@ export type ProxyTunnelRoute = (url: URL) => ProxyTunnelAgent | null | undefined
 /**
  * The bounded CONNECT tunnels of one provider connection: one keep-alive agent per proxy, trusting `ca` for
  * the target (and an https proxy), each CONNECT under `timeoutMs`. `destroy` closes every tunnel's sockets.
+ * With `clientCertificate`, the TLS to the target (inside the tunnel) presents that pair; the proxy never
+ * sees it (an https proxy's own TLS takes the CA only).
  *
  * @example
  * ```ts
@@ -36,6 +38,7 @@ export function proxyTunnelRoutes(options: {
   ca?: string | undefined;
   maxSockets?: number | undefined;
   env?: NodeJS.ProcessEnv | undefined;
+  clientCertificate?: { cert: string | Buffer; key: string | Buffer } | undefined;
 }): { route: ProxyTunnelRoute; destroy(): void } {
   const agents = new Map<string, ProxyTunnelAgent>();
   const route: ProxyTunnelRoute = (url) => {
@@ -50,6 +53,7 @@ export function proxyTunnelRoutes(options: {
           keepAlive: true,
           ...(options.maxSockets === undefined ? {} : { maxSockets: options.maxSockets }),
           ...(options.ca ? { ca: options.ca } : {}),
+          ...options.clientCertificate,
         },
       );
       agents.set(proxy.href, agent);

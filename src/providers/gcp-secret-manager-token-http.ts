@@ -2,13 +2,15 @@
 // authorized user grants, the metadata server) and google-auth-library's for workload identity federation
 // (STS, impersonation, url and AWS subject tokens): bodies read through a bound, https through the core's
 // bounded CONNECT tunnel when the environment names a proxy (NO_PROXY respected), and plain http (the
-// metadata server, as gcloud does) never proxied. gaxios would send through https-proxy-agent instead,
-// which reads the CONNECT reply head without a bound, and buffer whole bodies.
+// metadata server, as gcloud does) never proxied; an x509 workload identity's client certificate rides an
+// agent of its own, tunnelled the same way. gaxios would send through https-proxy-agent instead, which
+// reads the CONNECT reply head without a bound, and buffer whole bodies.
 
 import http from 'node:http';
 import https from 'node:https';
 import { requestBounded } from '../core/bounded-request.js';
 import { proxyTunnelRoutes } from '../core/proxy-route.js';
+import { isResponseTooLarge } from '../core/response-limit.js';
 
 const PROVIDER = 'gcp-secret-manager';
 /** Token answers are a few hundred bytes; the bound keeps a wrong endpoint from filling memory. */
@@ -20,7 +22,11 @@ export interface TokenRequestInit {
   headers: Record<string, string>;
   body?: string | Buffer | undefined;
   signal?: AbortSignal | undefined;
-  /** An agent the caller must use (an mTLS client certificate): no proxy then. */
+  /**
+   * An agent the caller must use. One of {@link GcpTokenHttp.clientCertificateAgent} still goes through the
+   * bounded tunnel when the environment proxies the URL (presenting its certificate inside it); any other
+   * connects as it is, no proxy.
+   */
   agent?: http.Agent | undefined;
 }
 
@@ -44,6 +50,18 @@ export class GcpTokenHttp {
   readonly #direct: https.Agent;
   readonly #tunnels: ReturnType<typeof proxyTunnelRoutes>;
   readonly #limit: number;
+  readonly #ca: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #env: NodeJS.ProcessEnv | undefined;
+  /** The client certificate agent of this connection, its pair, and its tunnels (carrying the same pair). */
+  #certified:
+    | {
+        agent: https.Agent;
+        cert: Buffer;
+        key: Buffer;
+        tunnels: ReturnType<typeof proxyTunnelRoutes>;
+      }
+    | undefined;
 
   constructor(options: {
     ca?: string | undefined;
@@ -59,20 +77,57 @@ export class GcpTokenHttp {
       env: options.env,
     });
     this.#limit = options.limit ?? TOKEN_RESPONSE_LIMIT;
+    this.#ca = options.ca;
+    this.#timeoutMs = options.timeoutMs;
+    this.#env = options.env;
   }
 
   /** One request, its whole answer read through the bound (a cut rejects with ResponseTooLargeError). */
   send(url: string, init: TokenRequestInit): Promise<TokenResponse> {
     const target = new URL(url);
-    const agent =
-      target.protocol === 'https:' ? (init.agent ?? this.#tunnels.route(target) ?? this.#direct) : init.agent;
-    return requestBounded(target, { ...init, agent }, this.#limit);
+    return requestBounded(target, { ...init, agent: this.#agentFor(target, init.agent) }, this.#limit);
+  }
+
+  /**
+   * The agent presenting a client certificate (workload identity federation with an x509 source) to hand
+   * gaxios as `agent`: keep-alive, the provider's CA, the PEM `cert` and `key`. A request given it still
+   * takes the bounded tunnel when the environment proxies its URL, the TLS inside the tunnel presenting the
+   * same pair; so a proxy rule applies to mTLS exchanges as to every other token request. The same pair
+   * gives the same agent; a new pair (a rotated certificate) replaces it, the old one closed.
+   */
+  clientCertificateAgent(pair: { cert: Buffer; key: Buffer }): https.Agent {
+    const current = this.#certified;
+    if (current?.cert.equals(pair.cert) && current.key.equals(pair.key)) return current.agent;
+    const tls = { cert: pair.cert, key: pair.key };
+    this.#certified = {
+      ...tls,
+      agent: new https.Agent({ keepAlive: true, ...(this.#ca ? { ca: this.#ca } : {}), ...tls }),
+      tunnels: proxyTunnelRoutes({
+        provider: PROVIDER,
+        timeoutMs: this.#timeoutMs,
+        ca: this.#ca,
+        env: this.#env,
+        clientCertificate: tls,
+      }),
+    };
+    // Token requests of one connection are one at a time (the token manager's), so none is on the old one.
+    current?.agent.destroy();
+    current?.tunnels.destroy();
+    return this.#certified.agent;
+  }
+
+  #agentFor(target: URL, given: http.Agent | undefined): http.Agent | undefined {
+    if (target.protocol !== 'https:') return given;
+    if (!given) return this.#tunnels.route(target) ?? this.#direct;
+    const certified = this.#certified;
+    return certified?.agent === given ? (certified.tunnels.route(target) ?? given) : given;
   }
 
   /**
    * A `fetch` for gaxios (`fetchImplementation`) sending through {@link send}: gaxios hands it the prepared
-   * request (its `agent` only for an mTLS certificate, since the options this library gives it turn its own
-   * proxy agent off) and reads the answer as a `Response`.
+   * request (its `agent` only for an mTLS certificate, {@link clientCertificateAgent}'s set in the
+   * transporter defaults, since the options this library gives it turn its own proxy agent off) and reads
+   * the answer as a `Response`.
    */
   readonly fetch = async (
     url: string | URL,
@@ -124,8 +179,32 @@ export class GcpTokenHttp {
     return { fetchImplementation: this.fetch, noProxy: [/^/] };
   }
 
+  /**
+   * Defaults for a transporter whose every request is retried (google-auth-library's STS exchange, which
+   * gaxios sends twice more when no answer came): an answer cut at the bound is not retried, since the
+   * endpoint would send the same endless body again. Only for such a transporter: a `retryConfig` in the
+   * defaults turns gaxios's retries on for requests that asked for none.
+   */
+  get gaxiosRetryGuard(): { retryConfig: { onRetryAttempt(error: unknown): void } } {
+    return {
+      retryConfig: {
+        onRetryAttempt: (error) => {
+          if (!isResponseTooLarge(error)) return;
+          // Thrown from here, the error skips the redaction gaxios applies to a final error (authorization
+          // headers, client secrets): redacted first, as any other final error.
+          const redact = (error as { config?: { errorRedactor?: unknown } }).config?.errorRedactor;
+          if (typeof redact === 'function') redact(error);
+          throw error;
+        },
+      },
+    };
+  }
+
   close(): void {
     this.#direct.destroy();
     this.#tunnels.destroy();
+    this.#certified?.agent.destroy();
+    this.#certified?.tunnels.destroy();
+    this.#certified = undefined;
   }
 }

@@ -56,6 +56,7 @@ import {
   type GcpVersionHistory,
 } from './gcp-secret-manager-options.js';
 import { GcpTokenHttp } from './gcp-secret-manager-token-http.js';
+import { x509SubjectTokenSupplier } from './gcp-secret-manager-x509.js';
 
 export { type GcpCallContext, mapGcpError } from './gcp-secret-manager-errors.js';
 export { GCP_LIMITS, isLabelCompatible, labelsOf, METADATA_ANNOTATION } from './gcp-secret-manager-labels.js';
@@ -763,9 +764,12 @@ function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
  * Workload identity federation files go through google-auth-library (the SDK's own copy), every request of
  * it through the provider's bounded token transport: the client's transporter (impersonation, url and AWS
  * subject tokens) from `transporterOptions`, and the STS exchange's own transporter, which the client makes
- * without them, given the same defaults. An executable source is run by the library (a subject token
- * supplier in its place); an x509 source is refused, since google-auth-library would exchange it over an
- * mTLS transport and STS client of its own, around the bound.
+ * without them, given the same defaults (and, since its exchange is always retried, no retry of an answer cut
+ * at the bound). An executable source is run by the library (a subject token
+ * supplier in its place). So is an x509 source (credential_source.certificate): the library reads its
+ * files bounded, and the client certificate becomes the `agent` of both transporters' defaults (gaxios
+ * hands a defaults `agent` to the fetch it is given, which the token transport then uses, through the
+ * bounded tunnel when a proxy applies), as google-auth-library would give both its own mTLS agent.
  */
 function externalAccountLoader(connectMs: number) {
   return async (json: Record<string, unknown>, http: GcpTokenHttp) => {
@@ -775,18 +779,30 @@ function externalAccountLoader(connectMs: number) {
     const source = json['credential_source'] as
       | { file?: unknown; executable?: unknown; certificate?: unknown }
       | undefined;
-    if (source?.certificate !== undefined) {
-      throw new StorageError({
-        code: 'InvalidConfig',
-        message:
-          'workload identity federation with an x509 certificate source (credential_source.certificate) is not supported: google-auth-library exchanges it over an mTLS connection and STS client of its own, whose answers this library cannot bound; use a file, url or executable credential source, or a service-account or gcloud credential',
-        provider: PROVIDER,
-        operation: 'connect',
-        details: { source: 'certificate' },
-      });
-    }
+    type Transporter = { defaults?: Record<string, unknown> };
+    let client:
+      | {
+          getAccessToken(): Promise<{ token?: string | null }>;
+          credentials?: { expiry_date?: number | null };
+          transporter?: Transporter;
+          stsCredential?: { transporter?: Transporter };
+        }
+      | undefined;
     const supplier =
-      source?.executable !== undefined ? executableSubjectTokenSupplier(json, { connectMs }) : undefined;
+      source?.executable !== undefined
+        ? executableSubjectTokenSupplier(json, { connectMs })
+        : source?.certificate !== undefined
+          ? x509SubjectTokenSupplier(json, {
+              connectMs,
+              // Read before each exchange: a rotated certificate is presented from the next token on.
+              onCertificate: (pair) => {
+                const agent = http.clientCertificateAgent(pair);
+                for (const t of [client?.transporter, client?.stsCredential?.transporter]) {
+                  if (t) t.defaults = { ...t.defaults, agent };
+                }
+              },
+            })
+          : undefined;
     const config = supplier
       ? { ...json, credential_source: undefined, subject_token_supplier: supplier }
       : json;
@@ -795,13 +811,10 @@ function externalAccountLoader(connectMs: number) {
       scopes: ['https://www.googleapis.com/auth/cloud-platform'],
       clientOptions: { transporterOptions: http.gaxiosOptions },
     });
-    const client = (await auth.getClient()) as {
-      getAccessToken(): Promise<{ token?: string | null }>;
-      credentials?: { expiry_date?: number | null };
-      stsCredential?: { transporter?: { defaults?: Record<string, unknown> } };
-    };
-    const sts = client.stsCredential?.transporter;
-    if (sts) sts.defaults = { ...sts.defaults, ...http.gaxiosOptions };
+    const made = (await auth.getClient()) as NonNullable<typeof client>;
+    client = made;
+    const sts = made.stsCredential?.transporter;
+    if (sts) sts.defaults = { ...sts.defaults, ...http.gaxiosOptions, ...http.gaxiosRetryGuard };
     const subjectFile = typeof source?.file === 'string' ? source.file : undefined;
     return async (signal: AbortSignal) => {
       if (supplier) supplier.signal = signal;
@@ -816,9 +829,9 @@ function externalAccountLoader(connectMs: number) {
           skipUnopenable: true,
         });
       }
-      const { token } = await client.getAccessToken();
+      const { token } = await made.getAccessToken();
       if (!token) throw new Error('the workload identity federation exchange returned no token');
-      return { token, expiresAt: client.credentials?.expiry_date ?? Date.now() + 3600_000 };
+      return { token, expiresAt: made.credentials?.expiry_date ?? Date.now() + 3600_000 };
     };
   };
 }

@@ -2,8 +2,8 @@
 // itself (Google's pluggable-auth protocol) through the bounded runner and hands its subject token to
 // google-auth-library, whose STS exchange then goes through the provider's bounded token transport. The
 // executable must be allowed (GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1), its output is bounded, it is
-// killed at the deadline, output_file is a cache, and an error response is AuthenticationFailed. An x509
-// certificate source is refused at connect().
+// killed at the deadline, output_file is a cache, and an error response is AuthenticationFailed. (x509
+// certificate sources: gcp-x509-source.test.ts.)
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ describe('GCP external_account with an executable credential source', () => {
    * A folder with an executable (a node script of `body`, recording its pid and GOOGLE_* variables) and
    * an external_account file running it.
    */
-  function setup(body: string, executable: Record<string, unknown> = {}, source?: Record<string, unknown>) {
+  function setup(body: string, executable: Record<string, unknown> = {}) {
     const dir = mkdtempSync(join(root, 'case-'));
     const script = join(dir, 'executable.js');
     writeFileSync(
@@ -109,7 +109,7 @@ describe('GCP external_account with an executable credential source', () => {
         audience: AUDIENCE,
         subject_token_type: JWT,
         token_url: `https://127.0.0.1:${(sts.address() as { port: number }).port}/v1/token`,
-        credential_source: source ?? {
+        credential_source: {
           executable: { command: `"${process.execPath}" ${script} --flag`, ...executable },
         },
       }),
@@ -272,13 +272,5 @@ describe('GCP external_account with an executable credential source', () => {
     assert.equal(error.code, 'InvalidConfig', error.message);
     assert.match(error.message, /timeout_millis/);
     assert.equal(s.runs().length, 0);
-  });
-
-  // Old code: google-auth-library built its own mTLS transport and STS client, around the bound.
-  it('an x509 certificate source is refused at connect with InvalidConfig', async () => {
-    const s = setup('', {}, { certificate: { use_default_certificate_config: true } });
-    const error = await connectFails(s.file);
-    assert.equal(error.code, 'InvalidConfig', error.message);
-    assert.match(error.message, /x509/);
   });
 });

@@ -28,7 +28,7 @@ import type {
   StoredCredential,
   VersionProbe,
 } from '../core/provider.js';
-import { responseBodyLimit } from '../core/response-limit.js';
+import { readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
@@ -717,12 +717,18 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       options.headers['Authorization'] =
         `Bearer ${(await access.token.current(this.common.clock.now())).expose()}`;
     }
-    if (access.credentials) {
-      const credential = await access.credentials.current(signal);
+    const credential = access.credentials ? await access.credentials.current(signal) : undefined;
+    if (credential) {
       if (credential.token) options.headers['Authorization'] = `Bearer ${credential.token}`;
       // The plugin's client certificate is presented by its own agent; client-node's knows nothing of it.
       if (credential.agent) options.agent = credential.agent;
     }
+    // The feed reopens a failed stream without listing (so without #call's renewal after a 401): a revoked
+    // token or plugin credential is renewed here, or every reconnection would send it again until it expires.
+    const renewAfter401 = async () => {
+      if (access.token) await access.token.reload(this.common.clock.now(), signal);
+      if (credential && access.credentials!.renewable) await access.credentials!.refresh(credential, signal);
+    };
     const context = {
       provider: PROVIDER_NAME,
       operation: 'watch' as const,
@@ -738,20 +744,25 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
           resolve(res);
           return;
         }
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (error) => reject(mapKubeError(error, context)));
-        res.on('end', () =>
-          reject(
-            mapKubeError(
-              {
-                code: res.statusCode ?? 0,
-                body: Buffer.concat(chunks).toString('utf8'),
-                headers: res.headers,
-              },
+        // A refusal's body (a Status) is read through the same bound as one Secret.
+        readBoundedBody(
+          res,
+          responseBodyLimit(this.capabilities.maxCredentialSize),
+          res.headers['content-length'],
+        ).then(
+          (body) => {
+            const failure = mapKubeError(
+              { code: res.statusCode ?? 0, body: body.toString('utf8'), headers: res.headers },
               context,
-            ),
-          ),
+            );
+            if (res.statusCode !== 401) return reject(failure);
+            // A failed renewal is the next reconnection's to report; this stream's failure is the 401.
+            renewAfter401().then(
+              () => reject(failure),
+              () => reject(failure),
+            );
+          },
+          (error: unknown) => reject(mapKubeError(error, context)),
         );
       });
       req.on('error', (error) => reject(mapKubeError(error, context)));

@@ -403,4 +403,46 @@ describe('kubeconfig exec credential plugin', () => {
     assert.equal(s.runs(), 3);
     await p.close();
   });
+
+  it('a watch stream refused with 401 runs the plugin again, and reconnects with the new token', async () => {
+    const s = setup(nodePlugin());
+    s.answer(credential({ token: s.token }));
+    const p = new KubernetesSecretsProvider({ kubeconfigPath: s.path });
+    const writer = new KubernetesSecretsProvider({
+      kubeconfigPath: emulator.writeKubeconfig({ namespace: s.namespace }),
+    });
+    const store = new CredentialStore(p, enc);
+    const writes = new CredentialStore(writer, enc);
+    const watchesWith = (token: string) =>
+      emulator.requests.filter(
+        (r) => r.query.get('watch') === 'true' && r.headers.authorization === `Bearer ${token}`,
+      ).length;
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(done(), what);
+    };
+    try {
+      await writes.put('watched', 'v1');
+      const changes: string[] = [];
+      // No poll within the test: only the stream can report the change, and only the stream calls the API.
+      const watch = store.watch('watched', (change) => void changes.push(change.kind), {
+        intervalMs: 600_000,
+        onError: () => {},
+      });
+      await watch.ready;
+      await until('the watch stream never opened', () => watchesWith(s.token) >= 1);
+      const next = emulator.createServiceAccount(s.namespace, 'app');
+      s.answer(credential({ token: next }));
+      emulator.revokeToken(s.token);
+      emulator.closeWatches();
+      await until('the watch never reconnected with the renewed token', () => watchesWith(next) >= 1);
+      assert.equal(s.runs(), 2);
+      await writes.put('watched', 'v2');
+      await until('the reconnected stream reported no change', () => changes.length >= 1);
+    } finally {
+      // Closing the store stops its watches too, so a failed assertion leaves nothing running.
+      await store.close();
+      await writes.close();
+    }
+  });
 });

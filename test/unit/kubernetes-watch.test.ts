@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
 import { EncryptionManager } from '../../src/core/crypto.js';
+import { responseBodyLimit } from '../../src/core/response-limit.js';
 import { CredentialStore } from '../../src/core/store.js';
 import type { CredentialChange } from '../../src/core/watch.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
@@ -368,6 +369,35 @@ describe('kubernetes provider: the watch feed', () => {
       await f.until(2);
       assert.equal(f.events[1]?.id, 'kept');
       assert.ok(Number(lastWatch.query.get('resourceVersion')) > 0);
+      await watch.close();
+    } finally {
+      await f.provider.close();
+    }
+  });
+
+  it('reads a refused reconnection answer through the bound: an endless error body is SizeLimitExceeded', async () => {
+    const f = await setup('feed-refusal-body');
+    try {
+      await f.writer.put('bounded', 'v1');
+      const errors: { code: string; limit: unknown }[] = [];
+      const watch = f.store.watch('bounded', f.listener, {
+        onError: (e) => errors.push({ code: e.code, limit: e.details['limit'] }),
+      });
+      await watch.ready;
+      while (watchRequests('feed-refusal-body').length < 1) await new Promise((r) => setImmediate(r));
+      // 64 MiB without Content-Length on a 500: read whole before, it would be buffered to the end.
+      k8s.faults.add({
+        action: { kind: 'body', bytes: 64 * 1024 * 1024, status: 500, contentLength: false },
+        times: 1,
+        match: (r) => r.query.get('watch') === 'true',
+      });
+      const backoff = f.clock.nextSleep();
+      k8s.closeWatches();
+      await backoff;
+      assert.deepEqual(errors.at(-1), {
+        code: 'SizeLimitExceeded',
+        limit: responseBodyLimit(f.provider.capabilities.maxCredentialSize),
+      });
       await watch.close();
     } finally {
       await f.provider.close();

@@ -22,6 +22,7 @@ import {
 import { capturingLogger, rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { OidcIssuerEmulator } from '../../src/testing/emulators/oidc-issuer.js';
+import { withEnv } from './env-helpers.js';
 import { TestProxy } from './proxy-helpers.js';
 
 const CLIENT_SECRET = `client-secret-SENTINEL-${'5'.repeat(16)}`;
@@ -326,24 +327,20 @@ describe('kubeconfig auth-provider', () => {
 
     it('refreshes through HTTPS_PROXY with the core tunnel (NO_PROXY unset)', async () => {
       const proxy = await new TestProxy().start();
-      const saved = { HTTPS_PROXY: process.env['HTTPS_PROXY'], NO_PROXY: process.env['NO_PROXY'] };
-      process.env['HTTPS_PROXY'] = proxy.url();
-      delete process.env['NO_PROXY'];
       const u = oidcUser({ expiresIn: -60 });
-      const p = new KubernetesSecretsProvider({ kubeconfigPath: u.path, clock: clientClock() });
+      let p: KubernetesSecretsProvider | undefined;
       try {
-        await p.connect();
+        await withEnv({ HTTPS_PROXY: proxy.url(), NO_PROXY: undefined }, async () => {
+          p = new KubernetesSecretsProvider({ kubeconfigPath: u.path, clock: clientClock() });
+          await p.connect();
+        });
         assert.ok(proxy.targets.includes(new URL(idp.url).host), `targets: ${proxy.targets.join(', ')}`);
         assert.ok(
           !proxy.targets.includes(new URL(emulator.url).host),
           'the API server is no HTTPS_PROXY target',
         );
       } finally {
-        for (const [k, v] of Object.entries(saved)) {
-          if (v === undefined) delete process.env[k];
-          else process.env[k] = v;
-        }
-        await p.close();
+        await p?.close();
         await proxy.stop();
       }
     });

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { Agent } from 'node:https';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import * as grpc from '@grpc/grpc-js';
@@ -170,4 +171,28 @@ export function stsTokenAnswer(emulator: GcpSecretManagerEmulator): string {
     token_type: 'Bearer',
     expires_in: 3600,
   });
+}
+
+/**
+ * Starts a token answer that never ends in JSON (`{"access_token":"x",` then spaces, `totalBytes` in all unless
+ * the client drops the connection first); `sent` hears every chunk written, so a test can tell how much the
+ * client read before it cut.
+ */
+export function sendEndlessTokenAnswer(
+  res: ServerResponse,
+  totalBytes: number,
+  sent: (bytes: number) => void,
+): void {
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let written = 0;
+  res.write('{"access_token":"x",');
+  const pump = () => {
+    while (written < totalBytes && !res.destroyed) {
+      written += chunk.length;
+      sent(chunk.length);
+      if (!res.write(chunk)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
 }

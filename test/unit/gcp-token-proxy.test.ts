@@ -17,7 +17,7 @@ import { TOKEN_RESPONSE_LIMIT } from '../../src/providers/gcp-secret-manager-tok
 import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { withEnv } from './env-helpers.js';
-import { stsTokenAnswer } from './gcp-helpers.js';
+import { sendEndlessTokenAnswer, stsTokenAnswer } from './gcp-helpers.js';
 import { assertNoSentinel, SENTINEL, TestProxy } from './proxy-helpers.js';
 
 const SUBJECT_TOKEN = 'SENTINEL-subject-token-4e8c';
@@ -65,16 +65,9 @@ describe('GCP token requests: bounded transport and the core proxy tunnel', () =
           res.end(stsTokenAnswer(emulator));
           return;
         }
-        const chunk = Buffer.alloc(64 * 1024, 0x20);
-        res.write('{"access_token":"x",');
-        const pump = () => {
-          while (stsSent < HUGE && !res.destroyed) {
-            stsSent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        pump();
+        sendEndlessTokenAnswer(res, HUGE, (bytes) => {
+          stsSent += bytes;
+        });
       });
     });
     await new Promise<void>((resolve) => sts.listen(0, '127.0.0.1', resolve));

@@ -25,7 +25,7 @@ import { rejectsWithStorageError } from '../../src/testing/assertions.js';
 import { createTestCertificateAuthority } from '../../src/testing/emulator-kit/tls.js';
 import { GcpSecretManagerEmulator } from '../../src/testing/emulators/gcp.js';
 import { withEnv } from './env-helpers.js';
-import { stsTokenAnswer } from './gcp-helpers.js';
+import { sendEndlessTokenAnswer, stsTokenAnswer } from './gcp-helpers.js';
 import { TestProxy } from './proxy-helpers.js';
 
 const AUDIENCE = '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x';
@@ -126,16 +126,9 @@ describe('GCP external_account with an x509 certificate source', () => {
             res.end(stsTokenAnswer(emulator));
             return;
           }
-          const chunk = Buffer.alloc(64 * 1024, 0x20);
-          res.write('{"access_token":"x",');
-          const pump = () => {
-            while (stsSent < HUGE && !res.destroyed) {
-              stsSent += chunk.length;
-              if (!res.write(chunk)) return void res.once('drain', pump);
-            }
-            res.end();
-          };
-          pump();
+          sendEndlessTokenAnswer(res, HUGE, (bytes) => {
+            stsSent += bytes;
+          });
         });
       },
     );

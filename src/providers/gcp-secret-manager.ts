@@ -4,7 +4,6 @@ import { crc32c } from '../core/crc32c.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
-import { checkBoundedFile, FILE_SIZE_LIMITS } from '../core/files.js';
 import type { CredentialId, CredentialIdLike } from '../core/id.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
@@ -16,7 +15,6 @@ import {
 } from '../core/metadata.js';
 import { decodeCredentialName, encodeCredentialName } from '../core/name-mapping.js';
 import type { AttemptContext } from '../core/operation.js';
-import { requireBesidePeer } from '../core/peer.js';
 import type {
   ProviderCapabilities,
   ProviderHealthFacts,
@@ -36,7 +34,7 @@ import {
   probeEndpoint,
 } from './gcp-secret-manager-client.js';
 import { type GcpCallContext, gcpStatusOf, mapGcpError } from './gcp-secret-manager-errors.js';
-import { executableSubjectTokenSupplier } from './gcp-secret-manager-executable.js';
+import { externalAccountLoader } from './gcp-secret-manager-external-account.js';
 import {
   annotationsOf,
   assertAnnotationLimit,
@@ -56,7 +54,6 @@ import {
   type GcpVersionHistory,
 } from './gcp-secret-manager-options.js';
 import { GcpTokenHttp } from './gcp-secret-manager-token-http.js';
-import { x509SubjectTokenSupplier } from './gcp-secret-manager-x509.js';
 
 export { type GcpCallContext, mapGcpError } from './gcp-secret-manager-errors.js';
 export { GCP_LIMITS, isLabelCompatible, labelsOf, METADATA_ANNOTATION } from './gcp-secret-manager-labels.js';
@@ -758,82 +755,6 @@ function parseEndpoint(text: string, allowInsecureHttp: boolean): GcpEndpoint {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
   return { host, port, protocol: url.protocol === 'http:' ? 'http' : 'https' };
-}
-
-/**
- * Workload identity federation files go through google-auth-library (the SDK's own copy), every request of
- * it through the provider's bounded token transport: the client's transporter (impersonation, url and AWS
- * subject tokens) from `transporterOptions`, and the STS exchange's own transporter, which the client makes
- * without them, given the same defaults (and, since its exchange is always retried, no retry of an answer cut
- * at the bound). An executable source is run by the library (a subject token
- * supplier in its place). So is an x509 source (credential_source.certificate): the library reads its
- * files bounded, and the client certificate becomes the `agent` of both transporters' defaults (gaxios
- * hands a defaults `agent` to the fetch it is given, which the token transport then uses, through the
- * bounded tunnel when a proxy applies), as google-auth-library would give both its own mTLS agent.
- */
-function externalAccountLoader(connectMs: number) {
-  return async (json: Record<string, unknown>, http: GcpTokenHttp) => {
-    const gax = requireBesidePeer<{
-      GoogleAuth: new (o: unknown) => { getClient(): Promise<unknown> };
-    }>('@google-cloud/secret-manager', 'google-gax');
-    const source = json['credential_source'] as
-      | { file?: unknown; executable?: unknown; certificate?: unknown }
-      | undefined;
-    type Transporter = { defaults?: Record<string, unknown> };
-    let client:
-      | {
-          getAccessToken(): Promise<{ token?: string | null }>;
-          credentials?: { expiry_date?: number | null };
-          transporter?: Transporter;
-          stsCredential?: { transporter?: Transporter };
-        }
-      | undefined;
-    const supplier =
-      source?.executable !== undefined
-        ? executableSubjectTokenSupplier(json, { connectMs })
-        : source?.certificate !== undefined
-          ? x509SubjectTokenSupplier(json, {
-              connectMs,
-              // Read before each exchange: a rotated certificate is presented from the next token on.
-              onCertificate: (pair) => {
-                const agent = http.clientCertificateAgent(pair);
-                for (const t of [client?.transporter, client?.stsCredential?.transporter]) {
-                  if (t) t.defaults = { ...t.defaults, agent };
-                }
-              },
-            })
-          : undefined;
-    const config = supplier
-      ? { ...json, credential_source: undefined, subject_token_supplier: supplier }
-      : json;
-    const auth = new gax.GoogleAuth({
-      credentials: config,
-      scopes: ['https://www.googleapis.com/auth/cloud-platform'],
-      clientOptions: { transporterOptions: http.gaxiosOptions },
-    });
-    const made = (await auth.getClient()) as NonNullable<typeof client>;
-    client = made;
-    const sts = made.stsCredential?.transporter;
-    if (sts) sts.defaults = { ...sts.defaults, ...http.gaxiosOptions, ...http.gaxiosRetryGuard };
-    const subjectFile = typeof source?.file === 'string' ? source.file : undefined;
-    return async (signal: AbortSignal) => {
-      if (supplier) supplier.signal = signal;
-      // google-auth-library reads the subject token file whole (it refuses only non-files): the size bound first.
-      if (subjectFile) {
-        await checkBoundedFile(subjectFile, {
-          maxBytes: FILE_SIZE_LIMITS.token,
-          what: 'the workload identity subject token file',
-          option: 'credential_source.file',
-          provider: PROVIDER,
-          operation: 'connect',
-          skipUnopenable: true,
-        });
-      }
-      const { token } = await made.getAccessToken();
-      if (!token) throw new Error('the workload identity federation exchange returned no token');
-      return { token, expiresAt: made.credentials?.expiry_date ?? Date.now() + 3600_000 };
-    };
-  };
 }
 
 function sameSecretLevelMetadata(a: CredentialMetadata, b: CredentialMetadata): boolean {

@@ -31,6 +31,7 @@ import type {
 import { readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
 import { UNDICI_PACKAGE, type UndiciModule } from '../core/undici-exchange.js';
 import { type KubeAccess, resolveKubeAccess } from './kubernetes-secrets-auth.js';
+import type { KubeCredential } from './kubernetes-secrets-credential.js';
 import { kubeFailure, mapKubeError } from './kubernetes-secrets-errors.js';
 import { boundedKubeHttpLibrary, undiciOptionsLike } from './kubernetes-secrets-http.js';
 import {
@@ -723,12 +724,6 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       // The plugin's client certificate is presented by its own agent; client-node's knows nothing of it.
       if (credential.agent) options.agent = credential.agent;
     }
-    // The feed reopens a failed stream without listing (so without #call's renewal after a 401): a revoked
-    // token or plugin credential is renewed here, or every reconnection would send it again until it expires.
-    const renewAfter401 = async () => {
-      if (access.token) await access.token.reload(this.common.clock.now(), signal);
-      if (credential && access.credentials!.renewable) await access.credentials!.refresh(credential, signal);
-    };
     const context = {
       provider: PROVIDER_NAME,
       operation: 'watch' as const,
@@ -756,8 +751,10 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
               context,
             );
             if (res.statusCode !== 401) return reject(failure);
-            // A failed renewal is the next reconnection's to report; this stream's failure is the 401.
-            renewAfter401().then(
+            // The feed reopens a failed stream without listing (so without #call's retry): the credential is
+            // renewed here, or every reconnection would send a revoked one again until it expires. A failed
+            // renewal is the next reconnection's to report; this stream's failure is the 401.
+            this.#renewAfter401(credential, signal).then(
               () => reject(failure),
               () => reject(failure),
             );
@@ -768,6 +765,18 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       req.on('error', (error) => reject(mapKubeError(error, context)));
       req.end();
     });
+  }
+
+  /**
+   * After a 401: the token file read again, or the exec plugin run again (as client-go does) or the oidc
+   * id-token refreshed. True when that gave a different credential than `used`.
+   */
+  async #renewAfter401(used: KubeCredential | undefined, signal: AbortSignal): Promise<boolean> {
+    const { access } = this.#connection!;
+    if (access.token && (await access.token.reload(this.common.clock.now(), signal))) return true;
+    if (!used || !access.credentials?.renewable) return false;
+    const fresh = await access.credentials.refresh(used, signal);
+    return fresh.token !== used.token || fresh.certificate !== used.certificate;
   }
 
   protected override async closeBackend(): Promise<void> {
@@ -889,15 +898,13 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       try {
         return await fn(api, { middleware: [middleware], httpApi } as unknown as CallOptions);
       } catch (error) {
-        if (tryAgain && kubeFailure(error)?.status === 401) {
-          if (access.token && (await access.token.reload(this.common.clock.now(), attempt.signal))) continue;
-          // client-go runs the plugin again after a 401 (and this library refreshes an oidc id-token too);
-          // a new credential is worth this call's one more try.
-          if (credential && access.credentials!.renewable) {
-            const fresh = await access.credentials!.refresh(credential, attempt.signal);
-            if (fresh.token !== token || fresh.certificate !== credential.certificate) continue;
-          }
-        }
+        // A new credential after a 401 is worth this call's one more try.
+        if (
+          tryAgain &&
+          kubeFailure(error)?.status === 401 &&
+          (await this.#renewAfter401(credential, attempt.signal))
+        )
+          continue;
         throw mapKubeError(error, {
           provider: PROVIDER_NAME,
           operation,

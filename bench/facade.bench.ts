@@ -30,8 +30,8 @@ interface Backend {
   /** A provider on the backend; called again for a fresh process's provider (nothing remembered). */
   make: () => StorageProvider;
   requests: () => number;
-  /** Raw minimum: put new, put overwrite, get, put overwrite from a fresh process. */
-  raw: [number, number, number, number];
+  /** Raw minimum: put new, put overwrite, get, put overwrite from a fresh process, create of a new id. */
+  raw: [number, number, number, number, number];
   stop: () => Promise<void>;
 }
 
@@ -45,7 +45,7 @@ async function backends(): Promise<Backend[]> {
     name: 'local',
     make: () => new LocalStorageProvider({ directory: join(root, 'credentials'), metrics }),
     requests: () => localCalls,
-    raw: [1, 1, 1, 1],
+    raw: [1, 1, 1, 1, 1],
     stop: async () => rmSync(root, { recursive: true, force: true }),
   });
   const aws = new AwsSecretsManagerEmulator();
@@ -59,7 +59,7 @@ async function backends(): Promise<Backend[]> {
         credentials: aws.credentials,
       }),
     requests: () => aws.count(),
-    raw: [1, 1, 1, 1],
+    raw: [1, 1, 1, 1, 1],
     stop: () => aws.stop(),
   });
   const azure = await new AzureKeyVaultEmulator().start();
@@ -67,8 +67,9 @@ async function backends(): Promise<Backend[]> {
     name: 'azure-key-vault',
     make: () => new AzureKeyVaultProvider(azure.providerOptions()),
     requests: () => azure.vault.requests.length,
-    // Tags live on each version: an overwrite keeping them must read them first.
-    raw: [1, 1, 1, 2],
+    // Tags live on each version: an overwrite keeping them must read them first. setSecret has no
+    // create-only form: a create that must not overwrite reads first.
+    raw: [1, 1, 1, 2, 2],
     stop: () => azure.stop(),
   });
   const vault = new VaultEmulator();
@@ -77,7 +78,7 @@ async function backends(): Promise<Backend[]> {
     name: 'hashicorp-vault',
     make: () => new HashiCorpVaultProvider({ address: vault.url, auth: { token: vault.rootToken } }),
     requests: () => vault.count(),
-    raw: [2, 1, 1, 1],
+    raw: [2, 1, 1, 1, 2],
     stop: () => vault.stop(),
   });
   const kube = new KubernetesEmulator();
@@ -89,7 +90,7 @@ async function backends(): Promise<Backend[]> {
     name: 'kubernetes',
     make: () => new KubernetesSecretsProvider({ kubeconfigPath }),
     requests: () => kube.secretRequests(),
-    raw: [1, 1, 1, 1],
+    raw: [1, 1, 1, 1, 1],
     stop: () => kube.stop(),
   });
   const gcp = new GcpSecretManagerEmulator();
@@ -99,7 +100,7 @@ async function backends(): Promise<Backend[]> {
     make: () => new GcpSecretManagerProvider(gcp.providerOptions('grpc')),
     requests: () => gcp.count(),
     // CreateSecret then AddSecretVersion: a secret and its first version are two calls.
-    raw: [2, 1, 1, 1],
+    raw: [2, 1, 1, 1, 2],
     stop: () => gcp.stop(),
   });
   return out;
@@ -126,9 +127,13 @@ for (const backend of await backends()) {
   counts.push(
     await perCall(() => new CredentialStore(fresh, EncryptionManager.generate()).put('counted', VALUE)),
   );
+  counts.push(
+    await perCall(() => new CredentialStore(fresh, EncryptionManager.generate()).create('created', VALUE)),
+  );
   await fresh.close();
   let n = 0;
   const putNew = summarize(await measure(ITERATIONS, () => store.put(`new_${n++}`, VALUE), 10));
+  const createNew = summarize(await measure(ITERATIONS, () => store.create(`created_${n++}`, VALUE), 10));
   await provider.store('counted_p', data, createMetadata());
   // Facade and provider calls alternate, so the difference is the facade's own work (encryption included).
   const [putOver, providerStore] = (
@@ -148,6 +153,7 @@ for (const backend of await backends()) {
   const req = (i: number) => `${counts[i]} request(s), raw minimum ${backend.raw[i]}`;
   printTable(`${backend.name}: facade beside provider (loopback, ${ITERATIONS} each)`, [
     { label: 'facade put (new id)', summary: putNew, note: req(0) },
+    { label: 'facade create (new id)', summary: createNew, note: req(4) },
     { label: 'facade put (overwrite)', summary: putOver, note: req(1) },
     { label: 'provider store (overwrite)', summary: providerStore },
     { label: 'facade get', summary: get, note: req(2) },

@@ -22,6 +22,7 @@ export const COMMAND_OPTIONS = {
     'rotation-days': { type: 'string' },
     'from-file': { type: 'string' },
     'no-confirm': { type: 'boolean' },
+    new: { type: 'boolean' },
   },
   get: { json: { type: 'boolean' } },
   list: {
@@ -73,6 +74,7 @@ export interface ParsedOptions {
   'rotation-days'?: string;
   'from-file'?: string;
   'no-confirm'?: boolean;
+  new?: boolean;
   json?: boolean;
   'created-after'?: string;
   'created-before'?: string;

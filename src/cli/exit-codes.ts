@@ -44,7 +44,7 @@ const MEANING: Readonly<Record<StorageErrorCode, string>> = {
   InvalidId: 'the credential id is not valid',
   InvalidMetadata: 'a tag or the rotation interval is not valid for this backend',
   InvalidConfig: 'the config, key file or options are wrong (the message says which)',
-  Conflict: 'a concurrent change, or init over a different existing setup',
+  Conflict: 'a concurrent change, an existing id for put --new, or init over a different existing setup',
   DecryptionFailed: 'wrong key, or the stored data was altered',
   Corrupted: 'stored data is malformed, or a copy did not verify',
   Aborted: 'the operation was cancelled',

@@ -70,7 +70,7 @@ Examples:
 `;
 
 const COMMANDS: Record<Exclude<CommandName, 'help'>, string> = {
-  put: `Usage: nebula-credential put <id> [--tag key=value]... [--rotation-days N] [--from-file path] [--no-confirm]
+  put: `Usage: nebula-credential put <id> [--tag key=value]... [--rotation-days N] [--from-file path] [--no-confirm] [--new]
 
 Stores (or replaces) a credential, encrypted before it leaves the process. The value comes from
 --from-file, from standard input when it is not a terminal (one trailing newline removed), or from a
@@ -81,6 +81,8 @@ Options:
   --rotation-days N     record a rotation interval of N days (1-36500)
   --from-file <path>    read the value from this file, byte for byte
   --no-confirm          at the prompt, ask for the value once
+  --new                 only a new credential: an existing id fails with Conflict (exit status below)
+                        and stays as it was; costs no read first where the backend has a create call
 Replacing a credential keeps its creation time, and keeps its tags (rotation interval) unless --tag
 (--rotation-days) gives new ones, which then replace them all.
 

@@ -177,6 +177,15 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     options: StoreOptions = {},
   ): Promise<CredentialMetadata> {
     const id = this.#parse(idLike, 'store', context);
+    if (options.createOnly && !this.capabilities.createOnly) {
+      throw new StorageError({
+        code: 'Unsupported',
+        message: `the ${this.name} provider cannot write only a new credential (createOnly); use a plain store`,
+        provider: this.name,
+        operation: 'store',
+        credentialId: id.value,
+      });
+    }
     const prepared = this.#precheck('store', id, () => {
       assertEncryptedData(data, 'store');
       validateMetadata(metadata, this.name);
@@ -196,15 +205,21 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
         credentialId: id.value,
         context,
       });
-    const knownBefore = options.exactMetadata ? undefined : this.known.get(id.value);
+    const knownBefore = options.exactMetadata || options.createOnly ? undefined : this.known.get(id.value);
     let written: CredentialMetadata | undefined;
     try {
       written = (await write()) ?? undefined;
     } catch (error) {
       this.known.forget(id.value);
-      // What was remembered proved wrong (another process deleted the credential): write again as new.
-      if (!(knownBefore?.present && error instanceof StorageError && error.code === 'NotFound')) throw error;
-      written = (await write()) ?? undefined;
+      if (options.createOnly && error instanceof StorageError && error.code === 'Conflict') {
+        written = await this.#ownCreate(id, data, context);
+        if (!written) throw error;
+      } else {
+        // What was remembered proved wrong (another process deleted the credential): write again as new.
+        if (!(knownBefore?.present && error instanceof StorageError && error.code === 'NotFound'))
+          throw error;
+        written = (await write()) ?? undefined;
+      }
     }
     const result = written ?? metadata;
     this.known.remember(id.value, result);
@@ -430,8 +445,8 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     attempt: AttemptContext,
     options: StoreOptions,
   ): Promise<CredentialMetadata | undefined> {
-    // Exact metadata needs nothing from the old credential: no read.
-    if (options.exactMetadata) return undefined;
+    // Exact metadata needs nothing from the old credential, and a create-only write has none: no read.
+    if (options.exactMetadata || options.createOnly) return undefined;
     const known = this.known.get(id.value);
     if (known) return known.present ? known.metadata : undefined;
     try {
@@ -453,6 +468,62 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
       }
       throw error;
     }
+  }
+
+  /**
+   * The metadata of `data` when the credential refusing a create holds exactly it: the create's own write,
+   * whose answer was lost and whose retry then found it (the nonce is unique to one encryption).
+   */
+  async #ownCreate(
+    id: CredentialId,
+    data: EncryptedData,
+    context: CredentialContext | undefined,
+  ): Promise<CredentialMetadata | undefined> {
+    try {
+      const stored = await this.runner.run('retrieve', (a) => this.retrieveBackend(id, a), {
+        credentialId: id.value,
+        context,
+      });
+      const same =
+        stored.data.keyId === data.keyId &&
+        Buffer.from(stored.data.nonce).equals(Buffer.from(data.nonce)) &&
+        Buffer.from(stored.data.tag).equals(Buffer.from(data.tag)) &&
+        Buffer.from(stored.data.ciphertext).equals(Buffer.from(data.ciphertext));
+      return same ? stored.metadata : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a `retrieve` would find a credential under `id` (a damaged one counts: it is there), for a
+   * create-only store on a backend whose create call cannot tell by itself.
+   */
+  protected async holdsCredential(id: CredentialId, attempt: AttemptContext): Promise<boolean> {
+    try {
+      await this.retrieveBackend(id, attempt);
+      return true;
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      if (error.code === 'NotFound') return false;
+      if (error.code === 'Corrupted') return true;
+      throw error;
+    }
+  }
+
+  /**
+   * The `Conflict` of a create-only store over an existing credential, worded the same by every provider.
+   * `details` names the backend object (`secretName`, `namespace`) where it has one.
+   */
+  protected alreadyExists(id: CredentialId, details?: Record<string, unknown>): StorageError {
+    return new StorageError({
+      code: 'Conflict',
+      message: `credential "${id.value}" already exists in ${this.name}; create writes only a new credential (put replaces one)`,
+      provider: this.name,
+      operation: 'store',
+      credentialId: id.value,
+      ...(details ? { details } : {}),
+    });
   }
 
   /** A `NotFound` error for `id`, worded the same by every provider. */

@@ -29,6 +29,14 @@ export interface ProviderCapabilities {
   persistent: boolean;
   /** Most tags one credential may carry, when the backend limits it. */
   maxTags?: number | undefined;
+  /**
+   * How `store` with `createOnly` refuses an existing credential: `'atomic'` when the backend's own create
+   * call refuses it (AWS `CreateSecret`, a Kubernetes `POST`, Vault `cas: 0`, the local file under its lock),
+   * `'read-first'` when the backend has no create-only call and the provider reads before it writes (Azure
+   * `setSecret`: a create racing another between the read and the write can overwrite it). Absent: the
+   * provider does not honour `createOnly`, and `CredentialStore.create` refuses to run on it (`Unsupported`).
+   */
+  createOnly?: 'atomic' | 'read-first' | undefined;
 }
 
 /** What `retrieve` returns: the encrypted data and metadata exactly as stored. */
@@ -62,6 +70,11 @@ export interface StoreOptions {
    * migration that carries the source's metadata). The keep flags are then ignored.
    */
   exactMetadata?: boolean | undefined;
+  /**
+   * Write only a new credential: an existing one is `Conflict` and stays as it was. The provider uses the
+   * backend's create call, so a new id costs no read first (see `ProviderCapabilities.createOnly`).
+   */
+  createOnly?: boolean | undefined;
 }
 
 /** Options for `connect()`. */

@@ -353,8 +353,57 @@ export class CredentialStore {
     secret: string | Uint8Array | SecretString,
     options: PutOptions = {},
   ): Promise<CredentialMetadata> {
+    return this.#write(idLike, secret, options, false);
+  }
+
+  /**
+   * Encrypts and stores `secret` under `id` only when no credential exists there: an existing one is
+   * `Conflict` and stays as it was. It costs no read first where the backend has a create call (one request
+   * on local, AWS and Kubernetes; two on GCP and Vault, as their raw APIs need); Azure Key Vault has none, so
+   * there it reads first (`provider.capabilities.createOnly` says which). A provider that cannot honour it
+   * is `Unsupported`, before any I/O.
+   *
+   * @example
+   * ```ts
+   * import { isStorageError } from 'nebula-credential';
+   * try {
+   *   await store.create('deploy_key', 'k1', { tags: { team: 'platform' } });
+   * } catch (error) {
+   *   if (isStorageError(error, 'Conflict')) console.log('deploy_key exists already; left as it was');
+   *   else throw error;
+   * }
+   * ```
+   */
+  async create(
+    idLike: CredentialIdLike,
+    secret: string | Uint8Array | SecretString,
+    options: PutOptions = {},
+  ): Promise<CredentialMetadata> {
+    return this.#write(idLike, secret, options, true);
+  }
+
+  async #write(
+    idLike: CredentialIdLike,
+    secret: string | Uint8Array | SecretString,
+    options: PutOptions,
+    createOnly: boolean,
+  ): Promise<CredentialMetadata> {
     const id = CredentialId.from(idLike);
-    const given = checkOptionsObject(options, 'the options of put', ['tags', 'rotationPolicy', 'context']);
+    const method = createOnly ? 'create' : 'put';
+    const given = checkOptionsObject(options, `the options of ${method}`, [
+      'tags',
+      'rotationPolicy',
+      'context',
+    ]);
+    if (createOnly && !this.provider.capabilities?.createOnly) {
+      throw new StorageError({
+        code: 'Unsupported',
+        message: `the ${this.provider.name} provider cannot write only a new credential; use put`,
+        provider: this.provider.name,
+        operation: 'store',
+        credentialId: id.value,
+      });
+    }
     if (typeof secret !== 'string' && !(secret instanceof Uint8Array) && !(secret instanceof SecretString)) {
       throw invalidArgument(
         `the value to store must be a string, a Uint8Array or a SecretString (got ${describeType(secret)})`,
@@ -384,10 +433,18 @@ export class CredentialStore {
       try {
         written = await this.#readPath.guard(
           async () =>
-            (await this.provider.store(id, data, metadata, context, {
-              keepTags: given['tags'] === undefined,
-              keepRotationPolicy: given['rotationPolicy'] === undefined,
-            })) ?? undefined,
+            (await this.provider.store(
+              id,
+              data,
+              metadata,
+              context,
+              createOnly
+                ? { createOnly: true }
+                : {
+                    keepTags: given['tags'] === undefined,
+                    keepRotationPolicy: given['rotationPolicy'] === undefined,
+                  },
+            )) ?? undefined,
           'store',
         );
       } catch (error) {

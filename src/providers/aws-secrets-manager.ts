@@ -158,6 +158,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
       versioning: true,
       softDelete: !resolved.forceDelete,
       nativeTagFiltering: true,
+      createOnly: 'atomic',
       persistent: true,
       maxTags: 50,
     };
@@ -253,7 +254,7 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
     }
     const call: CallContext = { attempt, operation: 'store', credentialId: id.value };
     for (let pass = 0; ; pass++) {
-      if (previous === undefined && !this.#known.has(name)) {
+      if (previous === undefined && (options.createOnly || !this.#known.has(name))) {
         try {
           await this.#send(
             new sdk.CreateSecretCommand({
@@ -273,15 +274,19 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
         } catch (error) {
           // ResourceExists: write a new version below. InvalidRequest: scheduled for deletion (checked below).
           if (!isConflict(error)) throw error;
+          if (options.createOnly && (error as StorageError).details.backendCode === 'ResourceExistsException')
+            throw this.alreadyExists(id, { secretName: name });
         }
       }
       // Kept tags need no tagging call (PutSecretValue keeps the secret's tags); given tags are synced
       // against the secret's actual tags, which DescribeSecret tells when this process does not know them.
-      const state =
-        this.#known.get(name) ??
-        (previous && pass === 0 && options.keepTags
-          ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags }
-          : await this.#existingState(id, name, call));
+      // A create-only write gets here only for a secret scheduled for deletion, which counts as absent.
+      const state = options.createOnly
+        ? await this.#existingState(id, name, call, { onlyScheduled: true })
+        : (this.#known.get(name) ??
+          (previous && pass === 0 && options.keepTags
+            ? { description: `${DESCRIPTION_PREFIX}${previous.createdAt.toISOString()}`, tags }
+            : await this.#existingState(id, name, call)));
       try {
         if (state.description !== description) {
           await this.#send(
@@ -633,8 +638,15 @@ export class AwsSecretsManagerProvider extends BaseStorageProvider<string> {
   }
 
   /** Tags and description of an existing secret; restores or refuses one scheduled for deletion. */
-  async #existingState(id: CredentialId, name: string, call: CallContext): Promise<KnownSecret> {
+  async #existingState(
+    id: CredentialId,
+    name: string,
+    call: CallContext,
+    { onlyScheduled = false } = {},
+  ): Promise<KnownSecret> {
     const described = await this.#describe(name, call);
+    if (onlyScheduled && described.DeletedDate === undefined)
+      throw this.alreadyExists(id, { secretName: name });
     if (described.DeletedDate !== undefined) {
       if (!this.#settings.restoreOnStore)
         throw this.#scheduledConflict(id, name, described.DeletedDate, 'store');

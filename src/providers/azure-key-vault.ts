@@ -168,6 +168,7 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
       versioning: true,
       softDelete: true,
       nativeTagFiltering: false,
+      createOnly: 'read-first',
       persistent: true,
       maxTags: TAG_LIMITS.maxTags,
     };
@@ -315,6 +316,9 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
     const name = this.#name(id);
     // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
     // rule needs the latest version's metadata, one getSecret before the setSecret.
+    // setSecret writes over anything: a create-only write reads first (capability `read-first`).
+    if (options.createOnly && (await this.holdsCredential(id, a)))
+      throw this.alreadyExists(id, { secretName: name });
     const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
     const value = options.prepare(written);
     const set = () =>

@@ -178,6 +178,7 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       versioning: true,
       softDelete: false,
       nativeTagFiltering: true,
+      createOnly: 'atomic',
       persistent: true,
     };
   }
@@ -347,7 +348,12 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
       return addVersion();
     };
     let version: { name?: string | null };
-    if (this.known.get(id.value)?.present === false) {
+    if (options.createOnly) {
+      // CreateSecret refuses an existing secret, and that is the whole check: a secret without a version yet
+      // is most often another create between its two calls (it reads as missing; put writes into it).
+      if (!(await this.#create(id, prepared, a))) throw this.alreadyExists(id, { secretName: name });
+      version = await addVersion();
+    } else if (this.known.get(id.value)?.present === false) {
       // Known missing (read as missing just now, or deleted here): create it without a failed add first.
       version = await createThenAdd();
     } else {
@@ -518,7 +524,8 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
     return `projects/${this.#settings.projectId}/secrets/${this.secretId(id)}`;
   }
 
-  async #create(id: CredentialId, prepared: PreparedStore, a: AttemptContext): Promise<void> {
+  /** Creates the secret; false when it already exists (another writer created it between our NOT_FOUND and now). */
+  async #create(id: CredentialId, prepared: PreparedStore, a: AttemptContext): Promise<boolean> {
     const s = this.#settings;
     const cmek = s.kmsKeyName ? { customerManagedEncryption: { kmsKeyName: s.kmsKeyName } } : {};
     const replication =
@@ -539,10 +546,12 @@ export class GcpSecretManagerProvider extends BaseStorageProvider<PreparedStore>
         id,
       );
       this.#remember(secret);
+      return true;
     } catch (error) {
       // Another writer created it between our NOT_FOUND and now: add the version to theirs.
       if (!(isCode(error, 'Conflict') && (error as StorageError).details.backendCode === 'ALREADY_EXISTS'))
         throw error;
+      return false;
     }
   }
 

@@ -144,6 +144,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
       versioning: true,
       softDelete: settings.deleteMode === 'soft',
       nativeTagFiltering: false,
+      createOnly: 'atomic',
       persistent: true,
       maxTags: 62,
     };
@@ -319,7 +320,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
   ): Promise<CredentialMetadata> {
     await this.#fresh(a);
     let cas: number | undefined;
-    if (this.#settings.checkAndSet) {
+    // A create-only write is a check-and-set on version 0, which Vault itself refuses over an existing key.
+    // Soft deletes leave the key's versions behind, so there the metadata tells a deleted key (written over
+    // with its current version) from a live one.
+    if (options.createOnly && this.#settings.deleteMode !== 'soft') cas = 0;
+    else if (this.#settings.checkAndSet || options.createOnly) {
       const res = await this.#call({ method: 'GET', path: this.#path('metadata', id) }, a, {
         operation: 'store',
         credentialId: id.value,
@@ -327,6 +332,7 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
         capabilities: ['read'],
       });
       cas = res.status === 404 ? 0 : Number(res.body?.data?.current_version ?? 0);
+      if (options.createOnly && cas > 0 && liveVersion(res.body?.data, cas)) throw this.alreadyExists(id);
     }
     // The data write answers with the key's custom_metadata, which holds createdAt, the tags and the
     // rotation policy (a data write never changes it): the metadata is written only when it must change.
@@ -338,7 +344,11 @@ export class HashiCorpVaultProvider extends BaseStorageProvider<string> {
       },
       a,
       { operation: 'store', credentialId: id.value, ok: [200, 204], capabilities: ['create', 'update'] },
-    );
+    ).catch((error: unknown) => {
+      if (options.createOnly && error instanceof StorageError && error.code === 'Conflict')
+        throw this.alreadyExists(id);
+      throw error;
+    });
     const written = res.body?.data as Record<string, unknown> | undefined;
     const custom = (written?.custom_metadata ?? {}) as Record<string, string>;
     let previous = fromCustomMetadata(custom, metadata);
@@ -728,4 +738,14 @@ function validDate(text: string | undefined): Date | undefined {
   if (text === undefined) return undefined;
   const d = new Date(parseIsoTimestamp(text));
   return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+/** Whether version `n` in a KV v2 metadata answer is neither deleted nor destroyed. */
+function liveVersion(metadata: Record<string, unknown> | null | undefined, n: number): boolean {
+  const versions = metadata?.['versions'] as
+    | Record<string, { deletion_time?: string; destroyed?: boolean }>
+    | undefined;
+  const version = versions?.[String(n)];
+  if (!version) return true;
+  return !version.destroyed && !version.deletion_time;
 }

@@ -166,6 +166,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       versioning: false,
       softDelete: false,
       nativeTagFiltering: true,
+      createOnly: 'atomic',
       persistent: true,
     };
   }
@@ -251,7 +252,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     for (let round = 0; round < CONFLICT_ROUNDS; round++) {
       // First round: what this provider just read or wrote of the Secret stands in for the read; the
       // update's resourceVersion (or the create's "already exists") tells when that is out of date.
-      const known = round === 0 ? this.#knownState(id, options) : undefined;
+      // A create-only write reads nothing: the create itself refuses an existing Secret (409).
+      const known = options.createOnly
+        ? ({ present: false } as const)
+        : round === 0
+          ? this.#knownState(id, options)
+          : undefined;
       let current: { resourceVersion: string; metadata: CredentialMetadata | undefined } | undefined;
       let readDenied: StorageError | undefined;
       let missing = false;
@@ -303,6 +309,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
         return written;
       } catch (error) {
         this.#versions.delete(id.value);
+        if (options.createOnly && error instanceof StorageError && error.code === 'Conflict')
+          throw this.alreadyExists(id, { namespace, secretName: name });
         if (readDenied && error instanceof StorageError && error.code === 'Conflict') throw readDenied;
         if (!(error instanceof StorageError && (error.code === 'Conflict' || error.code === 'NotFound')))
           throw error;

@@ -130,6 +130,7 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       versioning: false,
       softDelete: false,
       nativeTagFiltering: false,
+      createOnly: 'atomic',
       persistent: true,
     };
   }
@@ -334,7 +335,10 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         next = metadataForOverwrite(current.metadata, metadata, options);
         written = await writeTempFile(dir, options.prepare(next));
         tempPath = written;
-      } else if (IS_WINDOWS) {
+      }
+      // Confirmed under the lock: any file there (readable or not) refuses a create.
+      if (options.createOnly && current.ino !== undefined) throw this.alreadyExists(id);
+      if (IS_WINDOWS) {
         // Windows may refuse to rename a file that is still open.
         await closeTemp();
       }

@@ -89,6 +89,7 @@ export class MemoryStorageProvider extends BaseStorageProvider {
       versioning: false,
       softDelete: false,
       nativeTagFiltering: true,
+      createOnly: 'atomic',
       persistent: false,
     };
   }
@@ -121,6 +122,7 @@ export class MemoryStorageProvider extends BaseStorageProvider {
   ): Promise<CredentialMetadata> {
     await this.#simulate('store', a);
     const previous = this.#entries.get(id.value);
+    if (previous && options.createOnly) throw this.alreadyExists(id);
     const written = metadataForOverwrite(previous?.metadata, metadata, options);
     this.#entries.set(id.value, {
       data: cloneData(data),

@@ -55,6 +55,8 @@ export interface ConformanceOptions {
     get: number;
     /** A `put` of an id a `get` just found missing (the provider remembers the miss): asserted when given. */
     putAfterMiss?: number | undefined;
+    /** A `create` of a new id in a fresh process (nothing remembered): asserted when given. */
+    create?: number | undefined;
   };
 }
 
@@ -372,6 +374,7 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         );
         await capture(new CredentialStore(p, EncryptionManager.generate()).get('sentinel_id'));
         await capture(store.put('bad id', sentinel));
+        await capture(store.create('sentinel_id', sentinel));
         for (const e of errors) {
           assert.ok(e instanceof StorageError);
           rendered.push(e.message, JSON.stringify(e), inspect(e, { depth: 10 }), String(e.stack));
@@ -456,7 +459,11 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         assert.deepEqual(got.metadata.tags, { team: 'a' });
         assert.deepEqual(got.metadata.rotationPolicy, { intervalDays: 7 });
         if (options.facadeRequests) {
-          const { putAfterMiss: _checkedBelow, ...perCall } = options.facadeRequests;
+          const {
+            putAfterMiss: _checkedBelow,
+            create: _checkedInCreate,
+            ...perCall
+          } = options.facadeRequests;
           assert.deepEqual({ putNew, putOverwrite, get }, perCall, 'backend requests per call');
         }
         if (options.facadeRequests?.putAfterMiss !== undefined) {
@@ -473,6 +480,81 @@ export function runStorageProviderConformance(api: ConformanceTestApi, options: 
         assert.deepEqual(third.metadata.tags, { team: 'b' });
         assert.deepEqual(third.metadata.rotationPolicy, { intervalDays: 7 });
         assert.equal(third.metadata.createdAt.toISOString(), created.createdAt.toISOString());
+      }),
+    );
+
+    it(
+      'create writes only a new credential: over an existing one it is Conflict and changes nothing',
+      withProvider(async (p) => {
+        if (!p.capabilities.createOnly) {
+          const store = new CredentialStore(p, EncryptionManager.generate());
+          await rejectsWith(store.create('create_once', 'v1'), 'Unsupported');
+          return;
+        }
+        const store = new CredentialStore(p, EncryptionManager.generate());
+        const before = requests();
+        const created = await store.create('create_once', 'first', {
+          tags: { team: 'a' },
+          rotationPolicy: { intervalDays: 3 },
+        });
+        const createNew = requests() - before;
+        assert.deepEqual(created.tags, { team: 'a' });
+        assert.deepEqual(created.rotationPolicy, { intervalDays: 3 });
+        if (options.facadeRequests?.create !== undefined)
+          assert.equal(createNew, options.facadeRequests.create, 'requests of a create of a new id');
+        const refused = await rejectsWith(
+          store.create('create_once', 'second', { tags: { team: 'b' } }),
+          'Conflict',
+        );
+        assert.equal(refused.credentialId, 'create_once');
+        assert.match(refused.message, /already exists/);
+        await rejectsWith(
+          p.store('create_once', encrypted(Buffer.from('third')), createMetadata(), undefined, {
+            createOnly: true,
+          }),
+          'Conflict',
+        );
+        const back = await store.get('create_once');
+        assert.equal(back.secret.expose(), 'first');
+        back.secret.dispose();
+        assert.equal(back.metadata.createdAt.toISOString(), created.createdAt.toISOString());
+        assert.deepEqual(back.metadata.tags, { team: 'a' });
+        assert.deepEqual(back.metadata.rotationPolicy, { intervalDays: 3 });
+        // After a delete, create does what put does: writes the id again, or (a name held by a soft
+        // delete, as on AWS without forceDelete) refuses both the same way.
+        await store.delete('create_once');
+        const recreated = await store.create('create_once', 'again').then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (recreated === undefined) {
+          const again = await store.get('create_once');
+          assert.equal(again.secret.expose(), 'again');
+          again.secret.dispose();
+        } else {
+          assert.ok(
+            recreated instanceof StorageError && recreated.details['scheduledForDeletion'] === true,
+            String(recreated),
+          );
+          const put = await rejectsWith(store.put('create_once', 'again'), recreated.code);
+          assert.equal(put.details['scheduledForDeletion'], true);
+        }
+        if (p.capabilities.createOnly === 'atomic') {
+          // The backend refuses the second of two racing creates: exactly one wins, and its value stays.
+          const values = ['racer-a', 'racer-b', 'racer-c'];
+          const outcomes = await Promise.allSettled(values.map((v) => store.create('create_race', v)));
+          const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [values[i]] : []));
+          assert.equal(won.length, 1, 'exactly one racing create succeeds');
+          for (const o of outcomes) {
+            if (o.status === 'rejected') {
+              assert.ok(o.reason instanceof StorageError);
+              assert.equal(o.reason.code, 'Conflict');
+            }
+          }
+          const raced = await store.get('create_race');
+          assert.equal(raced.secret.expose(), won[0]);
+          raced.secret.dispose();
+        }
       }),
     );
 

@@ -379,6 +379,20 @@ describe('runCli in process (shared memory provider)', () => {
     assert.equal(await runCli(['exists', 'unit_a'], io(pipeInput('')).value), 1);
   });
 
+  it('put --new stores only a new id: over an existing one it exits 13 (Conflict) and changes nothing', async () => {
+    let r = io(pipeInput('first'));
+    assert.equal(await runCli(['put', 'unit_new', '--new', '--tag', 'k=1'], r.value), 0, r.stderr.text());
+    r = io(pipeInput(SENTINEL));
+    assert.equal(await runCli(['put', 'unit_new', '--new', '--tag', 'k=2'], r.value), 13);
+    assert.match(r.stderr.text(), /already exists/);
+    assert.ok(!r.stderr.text().includes(SENTINEL) && !r.stdout.text().includes(SENTINEL));
+    r = io(pipeInput(''));
+    assert.equal(await runCli(['get', 'unit_new', '--json'], r.value), 0);
+    const shown = JSON.parse(r.stdout.text());
+    assert.equal(shown.value, 'first');
+    assert.deepEqual(shown.metadata.tags, { k: '1' });
+  });
+
   it('on a terminal, put asks twice without echo (Backspace works) and the value never reaches stderr', async () => {
     const stdin = ttyInput(`${SENTINEL}x\u007f\r`, `${SENTINEL}\r`);
     const r = io(stdin);

@@ -53,7 +53,7 @@ runStorageProviderConformance(
     name: 'aws-secrets-manager (real SDK over https against the emulator)',
     createProvider,
     requestCount,
-    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 1, create: 1 },
     configSecrets: [accessKey.secretAccessKey],
   },
 );

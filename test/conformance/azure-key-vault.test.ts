@@ -45,7 +45,7 @@ runStorageProviderConformance(
     name: 'azure-key-vault (emulator, client secret, real SDK)',
     createProvider,
     requestCount,
-    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 1, create: 2 },
     configSecrets: [CLIENT_SECRET],
   },
 );

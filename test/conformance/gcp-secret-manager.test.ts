@@ -43,7 +43,7 @@ for (const transport of ['grpc', 'rest'] as const) {
       name: `gcp-secret-manager (emulator, ${transport})`,
       createProvider: createProvider(transport),
       requestCount: () => emulator.count(),
-      facadeRequests: { putNew: 3, putOverwrite: 1, get: 1, putAfterMiss: 2 },
+      facadeRequests: { putNew: 3, putOverwrite: 1, get: 1, putAfterMiss: 2, create: 2 },
     },
   );
   runReadPathConformance(

@@ -43,7 +43,7 @@ runStorageProviderConformance(
     name: 'hashicorp-vault (emulator, https, KV v2)',
     createProvider,
     requestCount,
-    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 2 },
+    facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, putAfterMiss: 2, create: 2 },
     configSecrets: [vault.rootToken],
   },
 );

@@ -48,7 +48,7 @@ describe('kubernetes emulator (conformance)', () => {
       name: 'kubernetes',
       createProvider,
       requestCount,
-      facadeRequests: { putNew: 2, putOverwrite: 1, get: 1 },
+      facadeRequests: { putNew: 2, putOverwrite: 1, get: 1, create: 1 },
       configSecrets: tokens,
     },
   );

@@ -36,7 +36,7 @@ runStorageProviderConformance(
     name: 'local',
     createProvider,
     requestCount,
-    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1, create: 1 },
   },
 );
 

@@ -20,7 +20,7 @@ runStorageProviderConformance(
     name: 'memory',
     createProvider,
     requestCount,
-    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1 },
+    facadeRequests: { putNew: 1, putOverwrite: 1, get: 1, putAfterMiss: 1, create: 1 },
   },
 );
 

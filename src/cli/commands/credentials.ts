@@ -35,10 +35,10 @@ export async function put(ctx: CommandContext): Promise<number> {
       const value = await readValue(ctx, id, provider);
       try {
         // The overwrite rule: without --tag / --rotation-days the credential keeps its tags / rotation.
-        await new CredentialStore(provider, key.manager).put(id, value, {
-          ...(ctx.options.tag === undefined ? {} : { tags }),
-          ...rotation,
-        });
+        const store = new CredentialStore(provider, key.manager);
+        const options = { ...(ctx.options.tag === undefined ? {} : { tags }), ...rotation };
+        if (ctx.options.new === true) await store.create(id, value, options);
+        else await store.put(id, value, options);
       } finally {
         value.fill(0);
       }

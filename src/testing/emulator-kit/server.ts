@@ -38,6 +38,11 @@ export interface RecordedRequest {
 export type FaultAction =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'reset' }
+  /**
+   * The request is carried out (its change committed), then the connection drops before any answer: the
+   * lost response after which a client's retry meets its own write.
+   */
+  | { kind: 'lose-answer' }
   | { kind: 'hang' }
   | { kind: 'delay'; ms: number }
   /**
@@ -282,6 +287,20 @@ export class EmulatorHttpServer {
     const action = this.faults.take(request);
     if (action?.kind === 'reset') {
       req.socket.destroy();
+      return;
+    }
+    if (action?.kind === 'lose-answer') {
+      const socket = req.socket;
+      const drop = () => {
+        socket.destroy();
+        return res;
+      };
+      // Whatever the handler writes goes nowhere; its end drops the connection instead.
+      res.writeHead = drop as never;
+      res.write = (() => true) as never;
+      res.end = drop as never;
+      await handler(request, res);
+      socket.destroy();
       return;
     }
     if (action?.kind === 'hang') return; // never answered; the socket is destroyed on stop()

@@ -1,6 +1,7 @@
 import { mapWithConcurrency, retrieveEach } from './bulk.js';
 import { assertEncryptedData, type EncryptedData } from './crypto.js';
 import { asyncDisposeSymbol } from './dispose.js';
+import { callScopedData } from './document.js';
 import { StorageError, type StorageOperation, toStorageError } from './errors.js';
 import { CredentialId, type CredentialIdLike } from './id.js';
 import { KnownRecords } from './known-records.js';
@@ -188,6 +189,7 @@ export abstract class BaseStorageProvider<Prepared = EncryptedData>
     }
     const prepared = this.#precheck('store', id, () => {
       assertEncryptedData(data, 'store');
+      data = callScopedData(data);
       validateMetadata(metadata, this.name);
       assertCredentialSize(data, this.capabilities.maxCredentialSize, {
         provider: this.name,

@@ -49,10 +49,39 @@ const DOCUMENT_HEAD = `{"format":${JSON.stringify(CREDENTIAL_DOCUMENT_FORMAT)},"
  * ```
  */
 export function encodeCredentialDocument(data: EncryptedData, metadata: CredentialMetadata): string {
-  const json = encryptedDataToJson(data);
-  // Exactly JSON.stringify of a CredentialDocument, built by hand: the base64 fields (nearly all of the
-  // text) need no escaping, and scanning them for it was most of the encoding time on every write.
-  return `${DOCUMENT_HEAD}${JSON.stringify(json.version)},"keyId":${JSON.stringify(json.keyId)},"nonce":"${json.nonce}","ciphertext":"${json.ciphertext}","tag":"${json.tag}"},"metadata":${JSON.stringify(metadataToJson(metadata))}}`;
+  let head = callScopedHeads.get(data);
+  if (head === undefined) {
+    const json = encryptedDataToJson(data);
+    // Exactly JSON.stringify of a CredentialDocument, built by hand: the base64 fields (nearly all of the
+    // text) need no escaping, and scanning them for it was most of the encoding time on every write.
+    head = `${DOCUMENT_HEAD}${JSON.stringify(json.version)},"keyId":${JSON.stringify(json.keyId)},"nonce":"${json.nonce}","ciphertext":"${json.ciphertext}","tag":"${json.tag}"},"metadata":`;
+    if (callScoped.has(data)) callScopedHeads.set(data, head);
+  }
+  return `${head}${JSON.stringify(metadataToJson(metadata))}}`;
+}
+
+/** Wrappers made by {@link callScopedData}, and the encoded data part of each once encoded. */
+const callScoped = new WeakSet<EncryptedData>();
+const callScopedHeads = new WeakMap<EncryptedData, string>();
+
+/**
+ * A fresh wrapper of `data` for one store call, whose encoded data part (the base64 ciphertext, nearly the
+ * whole document) is kept after the first encoding: the size check before any I/O and the write with the
+ * overwrite rule's metadata then encode it once. Only these wrappers are remembered, so a caller encoding
+ * its own object twice, bytes changed in between, always gets the current bytes.
+ *
+ * @internal
+ */
+export function callScopedData(data: EncryptedData): EncryptedData {
+  const scoped: EncryptedData = {
+    version: data.version,
+    keyId: data.keyId,
+    nonce: data.nonce,
+    ciphertext: data.ciphertext,
+    tag: data.tag,
+  };
+  callScoped.add(scoped);
+  return scoped;
 }
 
 /**

@@ -185,6 +185,23 @@ export interface BoundedRead {
   mode: number;
   uid: number;
   ino: number;
+  /** {@link fileIdentity} of the file read. */
+  identity: string;
+}
+
+/**
+ * Which file a name points at, for telling "still the file I read or wrote" apart: the inode with its change
+ * time. A writer renames a new file over the name, and the inode alone can be reused by a later file once
+ * the old one is gone; the change time (set when the file is created, renamed or chmod-ed) tells them apart.
+ *
+ * @example
+ * ```ts
+ * import { statSync } from 'node:fs';
+ * console.log(fileIdentity(statSync('/etc/hostname'))); // '1234567/1796284802705.123'
+ * ```
+ */
+export function fileIdentity(stat: { ino: number; ctimeMs: number }): string {
+  return `${stat.ino}/${stat.ctimeMs}`;
 }
 
 /** Why a read was refused before reading. */
@@ -225,7 +242,13 @@ export async function readBounded(
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    return { bytes: buffer.subarray(0, length), mode: stat.mode, uid: stat.uid, ino: stat.ino };
+    return {
+      bytes: buffer.subarray(0, length),
+      mode: stat.mode,
+      uid: stat.uid,
+      ino: stat.ino,
+      identity: fileIdentity(stat),
+    };
   } finally {
     const closed = handle.close();
     if (closing) closing.push(closed.catch(() => {}));

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, promises as fsp, watch as watchDirectory } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BaseStorageProvider, type StoreAttemptOptions } from '../core/base-provider.js';
+import { copyMetadata } from '../core/cache.js';
 import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
+import { KNOWN_RECORD_LIMIT } from '../core/known-records.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialFilter,
@@ -26,6 +28,7 @@ import type {
 } from '../core/provider.js';
 import {
   commitTempFile,
+  fileIdentity,
   KeyedMutex,
   makeDirectories,
   mapFsError,
@@ -104,6 +107,12 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   readonly #uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   /** Ids whose file this provider last found unreadable (`Corrupted`), so replacing one is logged. */
   readonly #unreadable = new Set<string>();
+  /**
+   * Per id, the file this provider last read or wrote and its metadata, taken together from one descriptor:
+   * a store that finds the same file under the lock (fileIdentity) needs nothing read to apply the
+   * overwrite rule, so its temp file is written at once, as the durable-write floor does.
+   */
+  readonly #files = new Map<string, { identity: string; metadata: CredentialMetadata }>();
 
   /**
    * Validates `options` (every problem at once, `InvalidConfig`) without touching the disk; the directory is
@@ -274,10 +283,13 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     const closing: Promise<void>[] = [];
     // Queued on the thread pool in the order they are needed: the read of the current document is the
     // longest chain, the directory is needed last.
-    const currentP = this.#currentFile(id, file, closing);
+    const remembered = this.#files.get(id.value);
+    const currentP: Promise<CurrentFile> = remembered
+      ? Promise.resolve({ metadata: remembered.metadata, identity: remembered.identity })
+      : this.#currentFile(id, file, closing);
     const tempP = openTempFile(dir);
     const heldP = this.#acquire(id, lock, a);
-    const lockedInoP = heldP.then(() => inodeOf(file));
+    const lockedInoP = heldP.then(() => identityOf(file));
     // Only the credential directory itself is opened ahead: the provider never removes it, while a piece
     // directory can be removed by a delete (of another id sharing it) and re-created between this open and the
     // rename, leaving the descriptor on the removed one. A piece directory is opened by path after the rename.
@@ -325,9 +337,17 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     let { current, next } = (
       prepared as PromiseFulfilledResult<{ current: CurrentFile; next: CredentialMetadata }>
     ).value;
+    // The directory's close follows its fsync at once, beside the release, rather than after everything.
+    const syncDirectoryOnce = () =>
+      directory
+        ? directory.sync().finally(() => directory.close().catch(() => {}))
+        : syncCommittedDirectory(dir);
+    let synced: Promise<void> = Promise.resolve();
     try {
       let written = (temp as PromiseFulfilledResult<TempFile>).value.path;
-      if ((lockedIno as PromiseFulfilledResult<number | undefined>).value !== current.ino) {
+      let reread = false;
+      if ((lockedIno as PromiseFulfilledResult<string | undefined>).value !== current.identity) {
+        reread = true;
         await closeTemp();
         await fsp.unlink(written).catch(() => {});
         tempPath = undefined;
@@ -337,13 +357,28 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         tempPath = written;
       }
       // Confirmed under the lock: any file there (readable or not) refuses a create.
-      if (options.createOnly && current.ino !== undefined) throw this.alreadyExists(id);
-      if (IS_WINDOWS) {
+      if (options.createOnly && current.identity !== undefined) throw this.alreadyExists(id);
+      if (IS_WINDOWS || reread) {
         // Windows may refuse to rename a file that is still open.
-        await closeTemp();
+        await Promise.all([commitTempFile(written, file), closeTemp()]);
+        synced = syncDirectoryOnce();
+        this.#files.delete(id.value);
+      } else {
+        // POSIX renames an open file; our own descriptor then tells the committed file's identity with no
+        // race against another writer's rename, beside the directory's fsync (started first: the longest).
+        const handle = (temp as PromiseFulfilledResult<TempFile>).value.handle;
+        await commitTempFile(written, file);
+        synced = syncDirectoryOnce();
+        const identity = handle.stat().then(fileIdentity, () => undefined);
+        tempClosed = identity.then(() => handle.close()).catch(() => {});
+        closing.push(
+          tempClosed,
+          identity.then((committed) => {
+            if (committed === undefined) this.#files.delete(id.value);
+            else this.#remember(id, committed, next);
+          }),
+        );
       }
-      // POSIX renames an open file as well as a closed one: the close runs beside the rename.
-      await Promise.all([commitTempFile(written, file), closeTemp()]);
       tempPath = undefined;
     } catch (error) {
       await abandon();
@@ -351,10 +386,8 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       throw error;
     }
     const release = (held as PromiseFulfilledResult<HeldLock>).value.release();
-    const synced = directory ? directory.sync() : syncCommittedDirectory(dir);
     // Settled, not raced: the store resolves (or fails) only once the token is back and every descriptor closed.
     const [, sync] = await Promise.allSettled([release, synced, ...closing]);
-    await directory?.close().catch(() => {});
     if (sync.status === 'rejected') throw sync.reason;
     return { written: next };
   }
@@ -367,15 +400,22 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
     try {
       const read = await this.#read(id, file, closing);
       if (read === undefined) return {};
-      return { metadata: decodeCredentialDocument(read.bytes, id.value).metadata, ino: read.ino };
+      return { metadata: decodeCredentialDocument(read.bytes, id.value).metadata, identity: read.identity };
     } catch (error) {
       // A symbolic link planted as the file is never followed: the rename replaces the link itself.
       if (errnoOf(error) !== 'ELOOP') {
         if (!(error instanceof StorageError && error.code === 'Corrupted')) throw error;
         this.#unreadable.add(id.value);
       }
-      return { ino: await inodeOf(file) };
+      return { identity: await identityOf(file) };
     }
+  }
+
+  #remember(id: CredentialId, identity: string, metadata: CredentialMetadata): void {
+    this.#files.delete(id.value);
+    // Bounded like the base's memory of credentials: the entry written longest ago goes first.
+    if (this.#files.size >= KNOWN_RECORD_LIMIT) this.#files.delete(this.#files.keys().next().value!);
+    this.#files.set(id.value, { identity, metadata: copyMetadata(metadata) });
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {
@@ -397,7 +437,9 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         const read = await this.#read(id, file);
         if (read === undefined) throw this.notFound(id);
         try {
-          return decodeCredentialDocument(read.bytes, id.value);
+          const stored = decodeCredentialDocument(read.bytes, id.value);
+          this.#remember(id, read.identity, stored.metadata);
+          return stored;
         } catch (error) {
           // A delete renames the file away before overwriting it; a reader holding the old descriptor can
           // see the zeros. If the name no longer points at what we read, read again instead of crying wolf.
@@ -424,6 +466,7 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
       // The name is gone atomically first; then the old bytes are overwritten and synced before unlink.
       await syncDirectory(dir);
       this.#unreadable.delete(id.value);
+      this.#files.delete(id.value);
       const wiped = await overwriteAndUnlink(tomb);
       if (!wiped.overwritten) {
         this.common.logger.warn(
@@ -593,7 +636,7 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   #acquire(id: CredentialId, lock: string, a: AttemptContext): Promise<HeldLock> {
     return acquireLock(lock, {
       staleMs: this.#lockStaleMs,
-      signal: a.signal,
+      signal: () => a.signal,
       clock: this.common.clock,
       onBreak: (holder) =>
         this.common.logger.warn(
@@ -672,7 +715,8 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
 /** What a store replaces: see LocalStorageProvider#currentFile. */
 interface CurrentFile {
   metadata?: CredentialMetadata | undefined;
-  ino?: number | undefined;
+  /** fileIdentity of the file; absent when there is none. */
+  identity?: string | undefined;
 }
 
 /** The metadata a store attempt wrote, or the error of a commit whose temp file was removed under it. */
@@ -683,9 +727,9 @@ function errnoOf(error: unknown): string | undefined {
 }
 
 /** The inode at `path` (not following a link), or undefined when nothing is there. */
-async function inodeOf(path: string): Promise<number | undefined> {
+async function identityOf(path: string): Promise<string | undefined> {
   try {
-    return (await fsp.lstat(path)).ino;
+    return fileIdentity(await fsp.lstat(path));
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

@@ -183,7 +183,11 @@ describe('LocalStorageProvider lock staleness (renewed tokens, judged on the wai
       await p.close();
       const lock = lockDirOf(join(root, 'c'), 'x');
       const clock = new ManualClock(Date.now());
-      const held = await acquireLock(lock, { staleMs: 1_000, signal: new AbortController().signal, clock });
+      const held = await acquireLock(lock, {
+        staleMs: 1_000,
+        signal: () => new AbortController().signal,
+        clock,
+      });
       const first = readdirSync(lock);
       assert.match(first[0] ?? '', /^held-/);
       assert.deepEqual(clock.sleeps, [250], 'the renewal is not scheduled at lockStaleMs/4');

@@ -26,6 +26,7 @@ import type {
   ProviderCapabilities,
   ProviderHealthFacts,
   StoredCredential,
+  StoreOptions,
   VersionProbe,
 } from '../core/provider.js';
 import { readBoundedBody, responseBodyLimit } from '../core/response-limit.js';
@@ -261,8 +262,12 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       let current: { resourceVersion: string; metadata: CredentialMetadata | undefined } | undefined;
       let readDenied: StorageError | undefined;
       let missing = false;
-      if (!known && round === 0 && options.keepTags && options.keepRotationPolicy && !options.exactMetadata) {
-        const patched = await this.#patchValue(id, options.prepare(metadata), metadata, attempt);
+      // The patch keeps createdAt (and whatever else it leaves alone) by not touching it: it serves every
+      // overwrite but one that removes a rotation policy, which a JSON patch cannot do only if present.
+      const patchable =
+        !options.exactMetadata && (options.keepRotationPolicy || metadata.rotationPolicy !== undefined);
+      if (!known && round === 0 && patchable) {
+        const patched = await this.#patchValue(id, options.prepare(metadata), metadata, options, attempt);
         if (patched === 'missing') missing = true;
         else if (patched) {
           this.#rememberVersion(id, patched);
@@ -414,6 +419,7 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
     id: CredentialId,
     body: SecretBody,
     metadata: CredentialMetadata,
+    options: StoreOptions,
     attempt: AttemptContext,
   ): Promise<V1Secret | 'missing' | undefined> {
     if (this.#patchDenied) return undefined;
@@ -436,6 +442,21 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
       },
       { op: 'add', path: annotation(ANNOTATIONS.lastModified), value: metadata.lastModified.toISOString() },
     ];
+    if (!options.keepTags) {
+      // Given tags replace the old ones, and their label mirrors with them: the whole label set is ours (the
+      // managed-by label and the tags), as the replacing PUT of the read path writes it.
+      ops.push(
+        { op: 'replace', path: '/metadata/labels', value: body.metadata.labels },
+        { op: 'add', path: annotation(ANNOTATIONS.tags), value: body.metadata.annotations[ANNOTATIONS.tags] },
+      );
+    }
+    if (!options.keepRotationPolicy) {
+      ops.push({
+        op: 'add',
+        path: annotation(ANNOTATIONS.rotationDays),
+        value: body.metadata.annotations[ANNOTATIONS.rotationDays],
+      });
+    }
     if (metadata.lastAccessed) {
       ops.push({
         op: 'add',

@@ -670,6 +670,80 @@ describe('KubernetesSecretsProvider against the emulator', () => {
       await fresh.close();
     });
 
+    it("a fresh process's overwrite giving tags or a rotation policy is one patch too; removing a rotation policy reads first", async () => {
+      const { namespace, kubeconfigPath } = account();
+      const methods = async (fn: () => Promise<unknown>) => {
+        const before = emulator.requests.length;
+        await fn();
+        return emulator.requests.slice(before).map((r) => r.method);
+      };
+      const first = await provider({ kubeconfigPath });
+      const created = createMetadata({
+        tags: { team: 'a', old: 'x' },
+        rotationPolicy: { intervalDays: 9 },
+        now: new Date('2025-01-02T03:04:05.678Z'),
+      });
+      await first.store('retag', value('1'), created);
+      await first.close();
+      const fresh = await provider({ kubeconfigPath });
+      // Given tags, rotation kept (the facade's put with --tag).
+      assert.deepEqual(
+        await methods(() =>
+          fresh.store('retag', value('2'), createMetadata({ tags: { team: 'b' } }), undefined, {
+            keepTags: false,
+            keepRotationPolicy: true,
+          }),
+        ),
+        ['PATCH'],
+      );
+      let back = (await fresh.retrieve('retag')).metadata;
+      assert.deepEqual(back.tags, { team: 'b' });
+      assert.deepEqual(back.rotationPolicy, { intervalDays: 9 });
+      assert.equal(back.createdAt.toISOString(), created.createdAt.toISOString());
+      const labels = emulator.getSecret(namespace, 'nebula-retag')!.metadata.labels!;
+      assert.ok(!Object.values(labels).includes('x'), 'the old tag label is gone with the old tags');
+      assert.deepEqual(await fresh.list({ tags: { team: 'b' } }), ['retag']);
+      assert.deepEqual(await fresh.list({ tags: { team: 'a' } }), []);
+      // A given rotation policy, tags kept.
+      const cold = await provider({ kubeconfigPath });
+      assert.deepEqual(
+        await methods(() =>
+          cold.store(
+            'retag',
+            value('3'),
+            createMetadata({ rotationPolicy: { intervalDays: 30 } }),
+            undefined,
+            {
+              keepTags: true,
+              keepRotationPolicy: false,
+            },
+          ),
+        ),
+        ['PATCH'],
+      );
+      back = (await cold.retrieve('retag')).metadata;
+      assert.deepEqual(back.rotationPolicy, { intervalDays: 30 });
+      assert.deepEqual(back.tags, { team: 'b' });
+      await cold.close();
+      // Removing the rotation policy: a JSON patch cannot remove "only if present", so the read path does.
+      const colder = await provider({ kubeconfigPath });
+      assert.deepEqual(
+        await methods(() =>
+          colder.store('retag', value('4'), createMetadata(), undefined, {
+            keepTags: true,
+            keepRotationPolicy: false,
+          }),
+        ),
+        ['GET', 'PUT'],
+      );
+      back = (await colder.retrieve('retag')).metadata;
+      assert.equal(back.rotationPolicy, undefined);
+      assert.deepEqual(back.tags, { team: 'b' });
+      assert.equal(back.createdAt.toISOString(), created.createdAt.toISOString());
+      await colder.close();
+      await fresh.close();
+    });
+
     it('falls back to read and replace when the role may not patch Secrets', async () => {
       const { kubeconfigPath } = account(['get', 'list', 'create', 'update', 'delete']);
       const p = await provider({ kubeconfigPath });

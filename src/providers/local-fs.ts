@@ -187,6 +187,8 @@ export interface BoundedRead {
   ino: number;
   /** {@link fileIdentity} of the file read. */
   identity: string;
+  /** {@link identityIsPrecise} of it. */
+  identityIsPrecise: boolean;
 }
 
 /**
@@ -202,6 +204,21 @@ export interface BoundedRead {
  */
 export function fileIdentity(stat: { ino: number; ctimeMs: number }): string {
   return `${stat.ino}/${stat.ctimeMs}`;
+}
+
+/**
+ * Whether {@link fileIdentity} can stand in for reading the file: only where the change time has sub-second
+ * precision. On a filesystem that keeps whole seconds (FAT, some network mounts), two files on one reused
+ * inode within a second would look the same.
+ *
+ * @example
+ * ```ts
+ * import { statSync } from 'node:fs';
+ * console.log(identityIsPrecise(statSync('/etc/hostname'))); // true on ext4, xfs, btrfs, tmpfs, APFS
+ * ```
+ */
+export function identityIsPrecise(stat: { ctimeMs: number }): boolean {
+  return stat.ctimeMs % 1000 !== 0;
 }
 
 /** Why a read was refused before reading. */
@@ -248,6 +265,7 @@ export async function readBounded(
       uid: stat.uid,
       ino: stat.ino,
       identity: fileIdentity(stat),
+      identityIsPrecise: identityIsPrecise(stat),
     };
   } finally {
     const closed = handle.close();

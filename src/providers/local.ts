@@ -29,6 +29,7 @@ import type {
 import {
   commitTempFile,
   fileIdentity,
+  identityIsPrecise,
   KeyedMutex,
   makeDirectories,
   mapFsError,
@@ -369,7 +370,10 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         const handle = (temp as PromiseFulfilledResult<TempFile>).value.handle;
         await commitTempFile(written, file);
         synced = syncDirectoryOnce();
-        const identity = handle.stat().then(fileIdentity, () => undefined);
+        const identity = handle.stat().then(
+          (stat) => (identityIsPrecise(stat) ? fileIdentity(stat) : undefined),
+          () => undefined,
+        );
         tempClosed = identity.then(() => handle.close()).catch(() => {});
         closing.push(
           tempClosed,
@@ -438,7 +442,7 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
         if (read === undefined) throw this.notFound(id);
         try {
           const stored = decodeCredentialDocument(read.bytes, id.value);
-          this.#remember(id, read.identity, stored.metadata);
+          if (read.identityIsPrecise) this.#remember(id, read.identity, stored.metadata);
           return stored;
         } catch (error) {
           // A delete renames the file away before overwriting it; a reader holding the old descriptor can

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createMetadata } from '../../src/core/metadata.js';
 import { LocalStorageProvider } from '../../src/providers/local.js';
+import { identityIsPrecise } from '../../src/providers/local-fs.js';
 import { credentialPathParts } from '../../src/providers/local-layout.js';
 import { fakeData, tempRoot } from './local-helpers.js';
 
@@ -88,5 +89,13 @@ describe('LocalStorageProvider: a store over the file it knows', () => {
       await other.close();
       cleanup();
     }
+  });
+
+  it('trusts a file identity only where the change time is finer than a second', () => {
+    // ext4, xfs, btrfs, tmpfs and APFS keep nanoseconds; FAT and some network mounts keep whole seconds, where
+    // two files on one reused inode within a second would look the same.
+    assert.equal(identityIsPrecise({ ctimeMs: 1796284802705.123 }), true);
+    assert.equal(identityIsPrecise({ ctimeMs: 1796284802001 }), true);
+    assert.equal(identityIsPrecise({ ctimeMs: 1796284802000 }), false);
   });
 });

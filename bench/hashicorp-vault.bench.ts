@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Agent } from 'node:http';
+import { createInterface } from 'node:readline';
 import { createMetadata } from '../src/core/metadata.js';
 import { HashiCorpVaultProvider } from '../src/providers/hashicorp-vault.js';
 import { VaultEmulator } from '../src/testing/emulators/vault.js';
 import { rawVaultClient } from './raw-clients.js';
-import { measureInterleaved, printTable, ratio, summarize } from './util.js';
+import { type LatencySummary, measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 // Store and retrieve through the provider beside the same HTTP requests sent raw (same keep-alive agent
 // settings, same JSON bodies), against one loopback emulator in this process.
@@ -77,6 +80,50 @@ printTable(`hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext,
   { label: 'raw retrieve', summary: rawGet },
   { label: 'provider retrieve', summary: ourGet, note: `p50 ${ratio(ourGet.p50, rawGet.p50)} of raw` },
 ]);
+
+// The same comparison with the emulator in a process of its own (the command's `emulator vault`), as a real
+// Vault server is: in this process its request handling shares one thread with both clients, and evicts
+// their code from the CPU caches between calls.
+{
+  const child = spawn(
+    process.execPath,
+    [new URL('../../dist/cli/main.js', import.meta.url).pathname, 'emulator', 'vault', '--http'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const info = JSON.parse(line) as { endpoint: string; token: string };
+  const remoteAgent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const remoteRaw = rawVaultClient(info.endpoint, info.token, remoteAgent);
+  const remote = new HashiCorpVaultProvider({ address: info.endpoint, auth: { token: info.token } });
+  await remote.connect();
+  await remoteRaw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
+  const [rs, ps] = await paired(
+    () => remoteRaw('POST', 'secret/data/raw/bench', { data: document }),
+    () => remote.store('bench', data, metadata),
+  );
+  const [rg, pg] = await paired(
+    () => remoteRaw('GET', 'secret/data/raw/bench'),
+    () => remote.retrieve('bench'),
+  );
+  const [rS, pS, rG, pG] = [rs, ps, rg, pg].map(summarize) as [
+    LatencySummary,
+    LatencySummary,
+    LatencySummary,
+    LatencySummary,
+  ];
+  printTable(`hashicorp-vault vs raw HTTP, the emulator in its own process (${ITERATIONS} each)`, [
+    { label: 'raw store (overwrite, 1 request)', summary: rS },
+    { label: 'provider store', summary: pS, note: `p50 ${ratio(pS.p50, rS.p50)} of raw` },
+    { label: 'raw retrieve', summary: rG },
+    { label: 'provider retrieve', summary: pG, note: `p50 ${ratio(pG.p50, rG.p50)} of raw` },
+  ]);
+  await remote.close();
+  remoteAgent.destroy();
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
 
 // Connection reuse: a fresh provider, 1,000 sequential retrieves, count TCP connections the emulator accepted.
 for (const tls of [false, true]) {

@@ -51,7 +51,6 @@ const custom = {
   'nebula:created': metadata.createdAt.toISOString(),
   'nebula:rotation': 'none',
 };
-await raw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
 
 /** The two cases alternated sample by sample after the shared warm-up (see `measureInterleaved`). */
 async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number[], number[]]> {
@@ -59,27 +58,42 @@ async function paired(a: () => Promise<unknown>, b: () => Promise<unknown>): Pro
   return [sa!, sb!];
 }
 
-const [rawStoreSamples, ourStoreSamples] = await paired(
-  // An overwrite whose tags do not change: the data write alone (the provider writes the metadata only
-  // when it must change), after one metadata write that sets it up.
-  () => raw('POST', 'secret/data/raw/bench', { data: document }),
-  () => provider.store('bench', data, metadata),
-);
-const [rawGetSamples, ourGetSamples] = await paired(
-  () => raw('GET', 'secret/data/raw/bench'),
-  () => provider.retrieve('bench'),
-);
-const rawStore = summarize(rawStoreSamples);
-const ourStore = summarize(ourStoreSamples);
-const rawGet = summarize(rawGetSamples);
-const ourGet = summarize(ourGetSamples);
+/**
+ * Store (an overwrite whose tags do not change: the data write alone, since the provider writes the metadata
+ * only when it must change, after one metadata write that sets it up) and retrieve, raw beside the provider,
+ * printed as one table.
+ */
+async function compare(
+  title: string,
+  rawClient: ReturnType<typeof rawVaultClient>,
+  ours: HashiCorpVaultProvider,
+): Promise<void> {
+  await rawClient('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
+  const [rawStore, ourStore] = (
+    await paired(
+      () => rawClient('POST', 'secret/data/raw/bench', { data: document }),
+      () => ours.store('bench', data, metadata),
+    )
+  ).map(summarize) as [LatencySummary, LatencySummary];
+  const [rawGet, ourGet] = (
+    await paired(
+      () => rawClient('GET', 'secret/data/raw/bench'),
+      () => ours.retrieve('bench'),
+    )
+  ).map(summarize) as [LatencySummary, LatencySummary];
+  printTable(title, [
+    { label: 'raw store (overwrite, 1 request)', summary: rawStore },
+    { label: 'provider store', summary: ourStore, note: `p50 ${ratio(ourStore.p50, rawStore.p50)} of raw` },
+    { label: 'raw retrieve', summary: rawGet },
+    { label: 'provider retrieve', summary: ourGet, note: `p50 ${ratio(ourGet.p50, rawGet.p50)} of raw` },
+  ]);
+}
 
-printTable(`hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext, ${ITERATIONS} each)`, [
-  { label: 'raw store (overwrite, 1 request)', summary: rawStore },
-  { label: 'provider store', summary: ourStore, note: `p50 ${ratio(ourStore.p50, rawStore.p50)} of raw` },
-  { label: 'raw retrieve', summary: rawGet },
-  { label: 'provider retrieve', summary: ourGet, note: `p50 ${ratio(ourGet.p50, rawGet.p50)} of raw` },
-]);
+await compare(
+  `hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext, ${ITERATIONS} each)`,
+  raw,
+  provider,
+);
 
 // The same comparison with the emulator in a process of its own (the command's `emulator vault`), as a real
 // Vault server is: in this process its request handling shares one thread with both clients, and evicts
@@ -88,37 +102,18 @@ printTable(`hashicorp-vault vs raw HTTP (loopback emulator, 256-byte ciphertext,
   const child = spawn(
     process.execPath,
     [new URL('../../dist/cli/main.js', import.meta.url).pathname, 'emulator', 'vault', '--http'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
   const info = JSON.parse(line) as { endpoint: string; token: string };
   const remoteAgent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const remoteRaw = rawVaultClient(info.endpoint, info.token, remoteAgent);
   const remote = new HashiCorpVaultProvider({ address: info.endpoint, auth: { token: info.token } });
   await remote.connect();
-  await remoteRaw('POST', 'secret/metadata/raw/bench', { custom_metadata: custom });
-  const [rs, ps] = await paired(
-    () => remoteRaw('POST', 'secret/data/raw/bench', { data: document }),
-    () => remote.store('bench', data, metadata),
+  await compare(
+    `hashicorp-vault vs raw HTTP, the emulator in its own process (${ITERATIONS} each)`,
+    rawVaultClient(info.endpoint, info.token, remoteAgent),
+    remote,
   );
-  const [rg, pg] = await paired(
-    () => remoteRaw('GET', 'secret/data/raw/bench'),
-    () => remote.retrieve('bench'),
-  );
-  const [rS, pS, rG, pG] = [rs, ps, rg, pg].map(summarize) as [
-    LatencySummary,
-    LatencySummary,
-    LatencySummary,
-    LatencySummary,
-  ];
-  printTable(`hashicorp-vault vs raw HTTP, the emulator in its own process (${ITERATIONS} each)`, [
-    { label: 'raw store (overwrite, 1 request)', summary: rS },
-    { label: 'provider store', summary: pS, note: `p50 ${ratio(pS.p50, rS.p50)} of raw` },
-    { label: 'raw retrieve', summary: rG },
-    { label: 'provider retrieve', summary: pG, note: `p50 ${ratio(pG.p50, rG.p50)} of raw` },
-  ]);
   await remote.close();
   remoteAgent.destroy();
   child.kill('SIGTERM');

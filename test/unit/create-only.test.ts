@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { inspect } from 'node:util';
 import { EncryptionManager } from '../../src/core/crypto.js';
-import { StorageError } from '../../src/core/errors.js';
 import { createMetadata } from '../../src/core/metadata.js';
 import { CredentialStore } from '../../src/core/store.js';
 import { HashiCorpVaultProvider } from '../../src/providers/hashicorp-vault.js';
 import { KubernetesSecretsProvider } from '../../src/providers/kubernetes-secrets.js';
 import { MemoryStorageProvider } from '../../src/providers/memory.js';
+import { rejectsWithCode as rejectsCode } from '../../src/testing/assertions.js';
 import { KubernetesEmulator } from '../../src/testing/emulators/kubernetes.js';
 import { VaultEmulator } from '../../src/testing/emulators/vault.js';
-
-async function rejectsCode(promise: Promise<unknown>, code: string): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StorageError, inspect(error));
-    assert.equal(error.code, code, `${error.code}: ${error.message}`);
-    return error;
-  }
-  return assert.fail(`expected ${code}`);
-}
 
 describe('create (a write only of a new credential)', () => {
   const kube = new KubernetesEmulator();

@@ -81,6 +81,7 @@ export {
   KNOWN_RECORD_TTL_MS,
   type KnownRecord,
   KnownRecords,
+  setBounded,
 } from './core/known-records.js';
 export {
   assertCredentialSize,

@@ -112,11 +112,26 @@ export class KnownRecords {
   }
 
   #set(id: string, record: KnownRecord, ttlMs: number): void {
-    this.#entries.delete(id);
-    this.#entries.set(id, { record, expiresAt: this.#clock.now() + ttlMs });
-    if (this.#entries.size > this.#limit) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
+    setBounded(this.#entries, id, { record, expiresAt: this.#clock.now() + ttlMs }, this.#limit);
+  }
+}
+
+/**
+ * Sets `key` in `map` as its newest entry, and drops the entry set longest ago once `map` holds more than
+ * `limit`: the bound every per-credential memory of a provider keeps (a Map iterates in insertion order).
+ *
+ * @example
+ * ```ts
+ * import { setBounded } from 'nebula-credential';
+ * const versions = new Map<string, string>();
+ * setBounded(versions, 'api_key', '42', 2);
+ * ```
+ */
+export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, limit = KNOWN_RECORD_LIMIT): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > limit) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
   }
 }

@@ -7,7 +7,7 @@ import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocument } from '../core/document.js';
 import { StorageError, type StorageOperation } from '../core/errors.js';
 import type { CredentialId } from '../core/id.js';
-import { KNOWN_RECORD_LIMIT } from '../core/known-records.js';
+import { setBounded } from '../core/known-records.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialFilter,
@@ -358,14 +358,8 @@ export class KubernetesSecretsProvider extends BaseStorageProvider<SecretBody> {
 
   #rememberVersion(id: CredentialId, secret: V1Secret | undefined): void {
     const version = secret?.metadata?.resourceVersion;
-    this.#versions.delete(id.value);
-    if (!version) return;
-    // Bounded like the base's memory: the oldest entry goes first.
-    if (this.#versions.size >= KNOWN_RECORD_LIMIT) {
-      const oldest = this.#versions.keys().next().value;
-      if (oldest !== undefined) this.#versions.delete(oldest);
-    }
-    this.#versions.set(id.value, version);
+    if (!version) this.#versions.delete(id.value);
+    else setBounded(this.#versions, id.value, version);
   }
 
   /** The stored document of one of our Secrets, with its resourceVersion as the version. */

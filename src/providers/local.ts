@@ -7,7 +7,7 @@ import type { EncryptedData } from '../core/crypto.js';
 import { decodeCredentialDocument, encodeCredentialDocumentWithin } from '../core/document.js';
 import { StorageError } from '../core/errors.js';
 import { CredentialId } from '../core/id.js';
-import { KNOWN_RECORD_LIMIT } from '../core/known-records.js';
+import { setBounded } from '../core/known-records.js';
 import { assertWithinSizeLimit } from '../core/limits.js';
 import {
   type CredentialFilter,
@@ -416,10 +416,7 @@ export class LocalStorageProvider extends BaseStorageProvider<Buffer> {
   }
 
   #remember(id: CredentialId, identity: string, metadata: CredentialMetadata): void {
-    this.#files.delete(id.value);
-    // Bounded like the base's memory of credentials: the entry written longest ago goes first.
-    if (this.#files.size >= KNOWN_RECORD_LIMIT) this.#files.delete(this.#files.keys().next().value!);
-    this.#files.set(id.value, { identity, metadata: copyMetadata(metadata) });
+    setBounded(this.#files, id.value, { identity, metadata: copyMetadata(metadata) });
   }
 
   protected async retrieveBackend(id: CredentialId, _a: AttemptContext): Promise<StoredCredential> {

@@ -55,14 +55,13 @@ export function encodeCredentialDocument(data: EncryptedData, metadata: Credenti
     // Exactly JSON.stringify of a CredentialDocument, built by hand: the base64 fields (nearly all of the
     // text) need no escaping, and scanning them for it was most of the encoding time on every write.
     head = `${DOCUMENT_HEAD}${JSON.stringify(json.version)},"keyId":${JSON.stringify(json.keyId)},"nonce":"${json.nonce}","ciphertext":"${json.ciphertext}","tag":"${json.tag}"},"metadata":`;
-    if (callScoped.has(data)) callScopedHeads.set(data, head);
+    if (callScopedHeads.has(data)) callScopedHeads.set(data, head);
   }
   return `${head}${JSON.stringify(metadataToJson(metadata))}}`;
 }
 
-/** Wrappers made by {@link callScopedData}, and the encoded data part of each once encoded. */
-const callScoped = new WeakSet<EncryptedData>();
-const callScopedHeads = new WeakMap<EncryptedData, string>();
+/** The wrappers made by {@link callScopedData}, each with its encoded data part once it is encoded. */
+const callScopedHeads = new WeakMap<EncryptedData, string | undefined>();
 
 /**
  * A fresh wrapper of `data` for one store call, whose encoded data part (the base64 ciphertext, nearly the
@@ -80,7 +79,7 @@ export function callScopedData(data: EncryptedData): EncryptedData {
     ciphertext: data.ciphertext,
     tag: data.tag,
   };
-  callScoped.add(scoped);
+  callScopedHeads.set(scoped, undefined);
   return scoped;
 }
 

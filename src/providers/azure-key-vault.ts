@@ -314,11 +314,11 @@ export class AzureKeyVaultProvider extends BaseStorageProvider<string> {
   ): Promise<CredentialMetadata> {
     await this.#prepare(a, 'store');
     const name = this.#name(id);
-    // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
-    // rule needs the latest version's metadata, one getSecret before the setSecret.
     // setSecret writes over anything: a create-only write reads first (capability `read-first`).
     if (options.createOnly && (await this.holdsCredential(id, a)))
       throw this.alreadyExists(id, { secretName: name });
+    // Each version carries its own tags and `created`: a new version keeps nothing by itself, so the overwrite
+    // rule needs the latest version's metadata, one getSecret before the setSecret.
     const written = metadataForOverwrite(await this.previousMetadata(id, a, options), metadata, options);
     const value = options.prepare(written);
     const set = () =>

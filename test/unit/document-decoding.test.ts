@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { encryptedDataToJson } from '../../src/core/crypto.js';
 import {
   CREDENTIAL_DOCUMENT_FORMAT,
+  callScopedData,
   decodeCredentialDocument,
   encodeCredentialDocument,
 } from '../../src/core/document.js';
@@ -160,5 +161,25 @@ describe('encodeCredentialDocument', () => {
       ),
       { seed: 77_001, numRuns: 300 },
     );
+  });
+
+  it("encodes a store call's data part once, and a caller's own object afresh every time", () => {
+    const data = {
+      version: 1,
+      keyId: 'k1',
+      nonce: Buffer.alloc(12, 1),
+      ciphertext: Buffer.from('one'),
+      tag: Buffer.alloc(16, 2),
+    };
+    const scoped = callScopedData(data);
+    const first = encodeCredentialDocument(scoped, createMetadata({ tags: { a: '1' } }));
+    const second = encodeCredentialDocument(scoped, createMetadata({ tags: { b: '2' } }));
+    assert.equal(decodeCredentialDocument(second).metadata.tags.b, '2', 'the metadata part is always new');
+    assert.equal(first.slice(0, first.indexOf('"metadata"')), second.slice(0, second.indexOf('"metadata"')));
+    // The caller's object is never remembered: changed bytes are encoded as they are now.
+    encodeCredentialDocument(data, createMetadata());
+    data.ciphertext.write('two');
+    const changed = decodeCredentialDocument(encodeCredentialDocument(data, createMetadata()));
+    assert.equal(Buffer.from(changed.data.ciphertext).toString(), 'two');
   });
 });

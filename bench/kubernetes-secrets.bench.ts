@@ -13,17 +13,11 @@ import {
   metadataAnnotations,
   tagLabels,
 } from '../src/providers/kubernetes-secrets-objects.js';
-import { KubernetesEmulator } from '../src/testing/emulators/kubernetes.js';
-import { kubeCallsThrough } from './raw-clients.js';
+import { kubeCallsThrough, kubernetesBenchCluster } from './raw-clients.js';
 import { measure, measureInterleaved, printTable, ratio, summarize } from './util.js';
 
 const ITERATIONS = 300;
-const emulator = new KubernetesEmulator();
-await emulator.start();
-const namespace = 'bench';
-const token = emulator.createServiceAccount(namespace, 'bench');
-emulator.grant(namespace, 'bench');
-const kubeconfigPath = emulator.writeKubeconfig({ token, namespace });
+const { emulator, namespace, kubeconfigPath } = await kubernetesBenchCluster();
 
 const provider = new KubernetesSecretsProvider({ kubeconfigPath });
 await provider.connect();

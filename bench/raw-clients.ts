@@ -207,13 +207,25 @@ const vaultTarget: RawTargetFactory = async (document, maxSockets) => {
   };
 };
 
-const kubernetesTarget: RawTargetFactory = async (document, maxSockets) => {
+/**
+ * A started Kubernetes emulator with namespace `bench`, a service account allowed in it, and a kubeconfig
+ * file for that account (the provider's and client-node's way in).
+ */
+export async function kubernetesBenchCluster(): Promise<{
+  emulator: KubernetesEmulator;
+  namespace: string;
+  kubeconfigPath: string;
+}> {
   const emulator = new KubernetesEmulator();
   await emulator.start();
   const namespace = 'bench';
   const token = emulator.createServiceAccount(namespace, 'bench');
   emulator.grant(namespace, 'bench');
-  const kubeconfigPath = emulator.writeKubeconfig({ token, namespace });
+  return { emulator, namespace, kubeconfigPath: emulator.writeKubeconfig({ token, namespace }) };
+}
+
+const kubernetesTarget: RawTargetFactory = async (document, maxSockets) => {
+  const { emulator, namespace, kubeconfigPath } = await kubernetesBenchCluster();
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const raw = kc.makeApiClient(CoreV1Api);

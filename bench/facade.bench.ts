@@ -67,7 +67,7 @@ async function backends(): Promise<Backend[]> {
       make: target.makeProvider,
       requests: target.requests,
       raw: RAW_MINIMUM[key]!,
-      rawWrite: () => target.write(document),
+      rawWrite: target.write,
       rawRead: target.read,
       stop: target.stop,
     });

@@ -100,8 +100,11 @@ export interface RawTarget {
   name: string;
   /** One raw SDK read of the secret. */
   read: () => Promise<unknown>;
-  /** One raw SDK overwrite of the secret with `document` (the SDK's plain write of a new value). */
-  write: (document: string) => Promise<unknown>;
+  /**
+   * One raw SDK overwrite of the secret with the document it was seeded with (the SDK's plain write of a
+   * new value), its request body built once, as the provider sends its document's text as encoded.
+   */
+  write: () => Promise<unknown>;
   /** A new provider on the emulator (nothing remembered, as in a fresh process). */
   makeProvider: () => StorageProvider;
   /** Requests the emulator's secret API has received so far. */
@@ -125,7 +128,7 @@ const awsTarget: RawTargetFactory = async (document, maxSockets) => {
   return {
     name: 'aws-secrets-manager (http)',
     read: () => raw.send(new GetSecretValueCommand({ SecretId: 'raw/value' })),
-    write: (value) => raw.send(new PutSecretValueCommand({ SecretId: 'raw/value', SecretString: value })),
+    write: () => raw.send(new PutSecretValueCommand({ SecretId: 'raw/value', SecretString: document })),
     makeProvider: () =>
       new AwsSecretsManagerProvider({
         region: emulator.region,
@@ -152,7 +155,7 @@ const azureTarget: RawTargetFactory = async (document, maxSockets) => {
   return {
     name: 'azure-key-vault (https)',
     read: () => raw.getSecret('raw-value'),
-    write: (value) => raw.setSecret('raw-value', value),
+    write: () => raw.setSecret('raw-value', document),
     makeProvider: () => new AzureKeyVaultProvider({ ...emulator.providerOptions(), maxSockets }),
     requests: () => emulator.vault.requests.length,
     stop: () => emulator.stop(),
@@ -171,12 +174,12 @@ const gcpTarget: RawTargetFactory = async (document, maxSockets) => {
     { parent, secretId: 'raw_value', secret: { replication: { automatic: {} } } },
     noRetry,
   );
-  await raw.addSecretVersion({ parent: secret, payload: { data: Buffer.from(document) } }, noRetry);
+  const payload = { data: Buffer.from(document) };
+  await raw.addSecretVersion({ parent: secret, payload }, noRetry);
   return {
     name: 'gcp-secret-manager (grpc)',
     read: () => raw.accessSecretVersion({ name: `${secret}/versions/latest` }, noRetry),
-    write: (value) =>
-      raw.addSecretVersion({ parent: secret, payload: { data: Buffer.from(value) } }, noRetry),
+    write: () => raw.addSecretVersion({ parent: secret, payload }, noRetry),
     makeProvider: () =>
       new GcpSecretManagerProvider({ ...emulator.providerOptions('grpc'), prefix: 'p_', maxSockets }),
     requests: () => emulator.count(),
@@ -192,11 +195,12 @@ const vaultTarget: RawTargetFactory = async (document, maxSockets) => {
   await emulator.start();
   const agent = new HttpAgent({ keepAlive: true, maxSockets });
   const call = rawVaultClient(emulator.url, emulator.rootToken, agent);
-  await call('POST', 'secret/data/raw/value', { data: JSON.parse(document) });
+  const body = { data: JSON.parse(document) };
+  await call('POST', 'secret/data/raw/value', body);
   return {
     name: 'hashicorp-vault (http)',
     read: () => call('GET', 'secret/data/raw/value'),
-    write: (value) => call('POST', 'secret/data/raw/value', { data: JSON.parse(value) }),
+    write: () => call('POST', 'secret/data/raw/value', body),
     makeProvider: () =>
       new HashiCorpVaultProvider({ address: emulator.url, auth: { token: emulator.rootToken }, maxSockets }),
     requests: () => emulator.count(),
@@ -231,19 +235,18 @@ const kubernetesTarget: RawTargetFactory = async (document, maxSockets) => {
   const raw = kc.makeApiClient(CoreV1Api);
   const agent: HttpsAgentType = new HttpsAgent({ keepAlive: true, maxSockets, ca: emulator.caCertPem });
   const pooled = kubeCallsThrough(agent);
-  const secret = (value: string) => ({
+  const body = {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: 'raw-value' },
-    data: { credential: Buffer.from(value).toString('base64') },
-  });
-  await raw.createNamespacedSecret({ namespace, body: secret(document) }, pooled);
+    data: { credential: Buffer.from(document).toString('base64') },
+  };
+  await raw.createNamespacedSecret({ namespace, body }, pooled);
   return {
     name: 'kubernetes-secrets (https)',
     read: () => raw.readNamespacedSecret({ namespace, name: 'raw-value' }, pooled),
     // An update without a resourceVersion: the one-request overwrite client-node offers.
-    write: (value) =>
-      raw.replaceNamespacedSecret({ namespace, name: 'raw-value', body: secret(value) }, pooled),
+    write: () => raw.replaceNamespacedSecret({ namespace, name: 'raw-value', body }, pooled),
     makeProvider: () => new KubernetesSecretsProvider({ kubeconfigPath, maxSockets }),
     requests: () => emulator.secretRequests(),
     stop: async () => {
